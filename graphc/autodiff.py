@@ -1,0 +1,107 @@
+"""The one reverse sweep shared by static autodiff and eager backward.
+
+Both modes hand it "entries" in topological order, each with .op, .attrs, .inputs and
+.outputs: graph nodes (static) or tape entries (eager). Each op's gradient rule is called
+with graphc ops, so in static mode the sweep builds new nodes (differentiable again) and in
+eager mode it computes at once.
+"""
+from __future__ import annotations
+
+from . import functional as F
+from .errors import GraphcError
+from .ops.registry import VJPContext
+
+
+def sum_to(g, shape):
+    """Sum a broadcast cotangent back to `shape` (the inverse of broadcasting)."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        return F.broadcast_to(g, shape)  # a reduced cotangent for a bigger input
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    if not dims:
+        return g
+    g = F.sum(g, dim=dims, keepdim=True)
+    return F.reshape(g, tuple(shape)) if lead else g
+
+
+def backward_sweep(entries, seeds, needs_grad):
+    """Propagate cotangents from `seeds` ({id(value): cotangent}) through `entries`.
+
+    needs_grad(value) says whether a gradient should flow into a value. Returns the dict
+    {id(value): cotangent} for every value reached.
+    """
+    cotangents = dict(seeds)
+    for entry in reversed(entries):
+        grads = [cotangents.get(id(v)) for v in entry.outputs]
+        if all(g is None for g in grads):
+            continue
+        needs = tuple(needs_grad(x) for x in entry.inputs)
+        if not any(needs):
+            continue
+        if entry.op.vjp is None:
+            continue
+        grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
+        ctx = VJPContext(entry.inputs, entry.outputs, entry.attrs, needs)
+        input_grads = entry.op.vjp(ctx, *grads[:_differentiable_outputs(entry)])
+        if len(input_grads) != len(entry.inputs):
+            raise GraphcError(f"gradient rule of {entry.op.name} returned {len(input_grads)} "
+                              f"cotangents for {len(entry.inputs)} inputs")
+        for x, gx, need in zip(entry.inputs, input_grads, needs):
+            if gx is None or not need:
+                continue
+            gx = sum_to(gx, x.shape)
+            if gx.dtype is not x.dtype:
+                gx = F.cast(gx, x.dtype)
+            key = id(x)
+            cotangents[key] = gx if key not in cotangents else F.add(cotangents[key], gx)
+    return cotangents
+
+
+def _differentiable_outputs(entry):
+    """Gradient rules take cotangents of floating outputs only (not of indices)."""
+    return sum(1 for v in entry.outputs if v.dtype.is_floating_point) or 1
+
+
+def grad(outputs, wrt, grad_outputs=None):
+    """Reverse-mode gradients of symbolic `outputs` w.r.t. `wrt`, as new graph values.
+
+    `wrt` may hold placeholders, variables, intermediate values or eager parameters (their
+    graph variables). The result can be differentiated again and compiled with the forward.
+    """
+    from .dispatch import variable_of
+    from .eager.tensor import Tensor
+    from .ir.graph import Graph, Value
+
+    single_out = not isinstance(outputs, (list, tuple))
+    outputs = [outputs] if single_out else list(outputs)
+    single_wrt = not isinstance(wrt, (list, tuple))
+    wrt = [wrt] if single_wrt else list(wrt)
+    wrt = [variable_of(w) if isinstance(w, Tensor) else w for w in wrt]
+    for v in outputs + wrt:
+        if not isinstance(v, Value):
+            raise TypeError(f"graphc.grad works on symbolic values, got {type(v).__name__}; "
+                            f"for eager tensors use .backward() or graphc.autograd.grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = {}
+    for y, g in zip(outputs, grad_outputs):
+        if g is None:
+            if y.ndim != 0:
+                raise ValueError(f"grad: output of shape {list(y.shape)} is not a scalar; pass "
+                                 f"grad_outputs")
+            g = F.ones_like(y)
+        key = id(y)
+        seeds[key] = g if key not in seeds else F.add(seeds[key], g)
+    graph = Graph.from_outputs(outputs)
+    depends = {id(w) for w in wrt}
+    for node in graph.nodes:
+        if any(id(x) in depends for x in node.inputs):
+            depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
+    cts = backward_sweep(graph.nodes, seeds, lambda v: id(v) in depends)
+    grads = [cts[id(w)] if id(w) in cts else F.zeros_like(w) for w in wrt]
+    return grads[0] if single_wrt else grads

@@ -1,0 +1,23 @@
+"""Compile targets. Each target is a factory `(program_spec) -> runner` registered by name."""
+from __future__ import annotations
+
+_TARGETS = {}
+
+
+def register_target(name, factory):
+    _TARGETS[name] = factory
+
+
+def get_target(name):
+    if name not in _TARGETS:
+        _load_builtin(name)
+    try:
+        return _TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown compile target {name!r}; available: "
+                         f"{', '.join(sorted(set(_TARGETS) | {'reference'}))}") from None
+
+
+def _load_builtin(name):
+    if name == "reference":
+        from . import reference  # noqa: F401

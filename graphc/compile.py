@@ -1,0 +1,158 @@
+"""graphc.compile: turn symbolic outputs (and variable updates) into a callable executable."""
+from __future__ import annotations
+
+import numpy as np
+
+from .backends import get_target
+from .eager.tensor import Tensor
+from .errors import FeedError
+from .ir.graph import Graph, Value
+from .types import format_shape
+
+
+class ProgramSpec:
+    """What a target compiles: the graph, its ordered inputs, outputs and variable updates."""
+
+    def __init__(self, graph, outputs, updates):
+        self.graph = graph
+        self.outputs = list(outputs)
+        self.updates = list(updates)  # (variable value, new value)
+
+    @property
+    def update_values(self):
+        return [new for _, new in self.updates]
+
+
+def _normalize_updates(updates):
+    from .dispatch import variable_of
+    if updates is None:
+        return []
+    items = updates.items() if isinstance(updates, dict) else updates
+    out = []
+    for var, new in items:
+        var = variable_of(var) if isinstance(var, Tensor) else var
+        if not isinstance(var, Value) or var.node.op.name != "variable":
+            raise TypeError("updates: each key must be a variable (a parameter or a value made "
+                            "by graphc.variable)")
+        if not isinstance(new, Value):
+            from .dispatch import constant
+            new = constant(np.asarray(new, var.dtype.np))
+        if new.dtype is not var.dtype:
+            raise TypeError(f"updates: variable {var.name!r} is {var.dtype.name}, its new value "
+                            f"is {new.dtype.name}")
+        if len(new.shape) != len(var.shape) or any(
+                isinstance(a, int) and a != b for a, b in zip(new.shape, var.shape)):
+            raise ValueError(f"updates: variable {var.name!r} has shape {list(var.shape)}, its "
+                             f"new value has shape {list(new.shape)}")
+        out.append((var, new))
+    return out
+
+
+class Executable:
+    """A compiled graph. Call it with feeds by position or by placeholder name."""
+
+    def __init__(self, outputs, inputs=None, updates=None, target="reference"):
+        self._single = isinstance(outputs, Value)
+        outputs = [outputs] if self._single else list(outputs)
+        for o in outputs:
+            if not isinstance(o, Value):
+                raise TypeError(f"compile: outputs must be symbolic values, got "
+                                f"{type(o).__name__}")
+        self.updates = _normalize_updates(updates)
+        graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
+        if inputs is None:
+            inputs = graph.placeholders
+        inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
+        for x in inputs:
+            if not isinstance(x, Value) or x.node.op.name != "placeholder":
+                raise TypeError(f"compile: inputs must be placeholders, got {x!r}")
+        missing = [p for p in graph.placeholders if all(p is not x for x in inputs)]
+        if missing:
+            raise FeedError("compile: the outputs depend on placeholders that are not inputs: "
+                            + ", ".join(repr(p.name or p) for p in missing))
+        graph.inputs, graph.outputs = inputs, outputs
+        self.graph = graph
+        self.inputs = inputs
+        self.outputs = outputs
+        self.target = target
+        self.spec = ProgramSpec(graph, outputs, self.updates)
+        self._runner = get_target(target)(self.spec)
+        self._names = {x.name: i for i, x in enumerate(inputs) if x.name}
+
+    # ---- feeds -------------------------------------------------------------------------------
+    def _bind(self, args, kwargs):
+        if len(args) > len(self.inputs):
+            raise FeedError(f"expected at most {len(self.inputs)} positional inputs, got "
+                            f"{len(args)}")
+        feeds = list(args) + [_MISSING] * (len(self.inputs) - len(args))
+        for name, value in kwargs.items():
+            if name not in self._names:
+                raise FeedError(f"unknown input {name!r}; inputs are: "
+                                + ", ".join(repr(x.name) for x in self.inputs))
+            i = self._names[name]
+            if feeds[i] is not _MISSING:
+                raise FeedError(f"input {name!r} given twice (by position and by name)")
+            feeds[i] = value
+        missing = [self._label(i) for i, f in enumerate(feeds) if f is _MISSING]
+        if missing:
+            raise FeedError("missing inputs: " + ", ".join(missing))
+        return [self._check(i, f) for i, f in enumerate(feeds)]
+
+    def _label(self, i):
+        x = self.inputs[i]
+        return repr(x.name) if x.name else f"#{i} ({x.type})"
+
+    def _check(self, i, value):
+        x = self.inputs[i]
+        want = x.type
+        if isinstance(value, Tensor):
+            arr = value._data
+        elif isinstance(value, np.ndarray):
+            arr = value
+        else:
+            arr = np.asarray(value, want.dtype.np)
+        if arr.dtype != want.dtype.np:
+            raise FeedError(f"input {self._label(i)} expects dtype {want.dtype.name}, got "
+                            f"{arr.dtype.name} (convert it with .astype / .to)")
+        if arr.ndim != want.ndim or any(isinstance(d, int) and d != s
+                                        for d, s in zip(want.shape, arr.shape)):
+            raise FeedError(f"input {self._label(i)} expects shape {format_shape(want.shape)}, "
+                            f"got {list(arr.shape)}")
+        return arr
+
+    def _check_symbolic_dims(self, feeds):
+        seen = {}
+        for x, arr in zip(self.inputs, feeds):
+            for d, s in zip(x.shape, arr.shape):
+                if isinstance(d, str):
+                    if seen.setdefault(d, s) != s:
+                        raise FeedError(f"dim {d!r} is {seen[d]} in one input and {s} in "
+                                        f"another")
+
+    def __call__(self, *args, **kwargs):
+        feeds = self._bind(args, kwargs)
+        self._check_symbolic_dims(feeds)
+        outputs, new_values = self._runner(feeds)
+        for (var, _), value in zip(self.updates, new_values):
+            storage = var.node.attrs["storage"]
+            np.copyto(storage._data, value)
+            storage._vc[0] += 1
+        results = [Tensor._wrap(o) for o in outputs]
+        return results[0] if self._single else results
+
+    def __repr__(self):
+        return (f"<graphc.Executable target={self.target!r} {len(self.graph.nodes)} nodes, "
+                f"inputs=[{', '.join(self._label(i) for i in range(len(self.inputs)))}]>")
+
+
+_MISSING = object()
+
+
+def compile(outputs, inputs=None, updates=None, target="reference"):
+    """Compile symbolic `outputs` into a callable.
+
+    inputs: the placeholders, in call order (default: all, in creation order).
+    updates: {variable or parameter: new value}; written after each call (a training step).
+    target: "reference" (NumPy, node by node); "cpu" and "cuda" once available.
+    """
+    return Executable(outputs, inputs, updates, target)

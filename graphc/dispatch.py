@@ -1,0 +1,158 @@
+"""The single dispatch point: every op call goes through `apply`.
+
+Any symbolic input -> a node is added to the graph; otherwise the op runs now on eager
+tensors and, if some input requires grad, a tape entry is recorded. Scalars and arrays are
+turned into constants/tensors and inputs are cast to the op's compute dtype here, once, for
+both modes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .eager.autograd import TapeEntry
+from .eager.grad_mode import is_grad_enabled
+from .eager.tensor import Tensor
+from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
+from .ir.graph import Node, Value
+from .ops import elementwise, leaves, registry
+from .types import DEFAULT_FLOAT, TensorType, as_dtype, format_shape, scalar_dtype
+
+_NUMBER = (int, float, bool, np.number, np.bool_)
+
+
+def apply(op, inputs, attrs):
+    if op.num_inputs is not None and len(inputs) != op.num_inputs:
+        raise op_error(TypeError, op.name, f"expects {op.num_inputs} inputs, got {len(inputs)}")
+    for key in attrs:
+        if key not in op.defaults:
+            raise op_error(TypeError, op.name, f"unknown attribute {key!r} (known: "
+                           f"{', '.join(op.defaults) or 'none'})")
+    attrs = {**op.defaults, **attrs}
+    symbolic = False
+    for x in inputs:
+        if isinstance(x, Value):
+            symbolic = True
+            break
+    inputs = _coerce(op, inputs, symbolic)
+    if symbolic:
+        return _build_node(op, inputs, attrs)
+    return _run_eager(op, inputs, attrs)
+
+
+registry.dispatch = apply
+
+
+# ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------
+def _dtype_of(x):
+    if isinstance(x, (Value, Tensor)):
+        return x.dtype, False
+    if isinstance(x, _NUMBER):
+        return scalar_dtype(x), True
+    arr = np.asarray(x)
+    if arr.dtype == np.float64 and not isinstance(x, np.ndarray):
+        return DEFAULT_FLOAT, False
+    return as_dtype(arr.dtype), False
+
+
+def _coerce(op, inputs, symbolic):
+    convert = _as_value if symbolic else _as_tensor
+    if op.coerce is None:
+        return [convert(x, None) for x in inputs]
+    dtypes, weak = zip(*(_dtype_of(x) for x in inputs))
+    targets = op.coerce(list(dtypes), list(weak))
+    out = []
+    for x, target in zip(inputs, targets):
+        if isinstance(x, (Value, Tensor)):
+            if target is not None and x.dtype is not target:
+                x = elementwise.cast(x if not symbolic else convert(x, None), dtype=target)
+            out.append(convert(x, None))
+        else:
+            out.append(convert(x, target))
+    return out
+
+
+def _as_tensor(x, dtype):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _NUMBER) and dtype is None:
+        dtype = scalar_dtype(x)
+        dtype = DEFAULT_FLOAT if dtype.is_floating_point else dtype
+    arr = np.asarray(x, None if dtype is None else dtype.np)
+    if dtype is None and arr.dtype == np.float64 and not isinstance(x, np.ndarray):
+        arr = arr.astype(DEFAULT_FLOAT.np)
+    return Tensor._wrap(arr)
+
+
+def _as_value(x, dtype):
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, Tensor):
+        if x._requires_grad or x._persistent:
+            return variable_of(x)
+        x = x._data.copy()
+    return constant(np.asarray(_as_tensor(x, dtype)._data))
+
+
+def constant(value, name=None):
+    """A constant node holding `value` (an array, copied)."""
+    arr = np.array(value)
+    node = Node(leaves.constant, (), {"value": arr}, [TensorType(arr.shape, arr.dtype)],
+                user_location(), [name])
+    return node.outputs[0]
+
+
+def variable_of(t: Tensor):
+    """The graph variable bound to an eager tensor's storage (one per tensor)."""
+    if t._variable is None:
+        node = Node(leaves.variable, (), {"name": t.name, "storage": t},
+                    [TensorType(t.shape, t.dtype)], user_location(), [t.name])
+        t._variable = node.outputs[0]
+    return t._variable
+
+
+# ---- the two modes ---------------------------------------------------------------------------------
+def _infer(op, types, attrs):
+    try:
+        if op.normalize is not None:
+            attrs = op.normalize(types, attrs)
+        return op.infer(types, **attrs), attrs
+    except GraphcError:
+        raise
+    except (ValueError, IndexError) as e:
+        raise op_error(ShapeError, op.name, f"{e} (input shapes: "
+                       + ", ".join(format_shape(t.shape) for t in types) + ")") from None
+    except TypeError as e:
+        raise op_error(DTypeError, op.name, f"{e} (input dtypes: "
+                       + ", ".join(t.dtype.name for t in types) + ")") from None
+
+
+def _build_node(op, inputs, attrs):
+    out_types, attrs = _infer(op, [x.type for x in inputs], attrs)
+    node = Node(op, inputs, attrs, out_types, user_location())
+    return node.outputs[0] if op.num_outputs == 1 else node.outputs
+
+
+def _run_eager(op, inputs, attrs):
+    types = [TensorType(x._data.shape, x.dtype) for x in inputs]
+    out_types, attrs = _infer(op, types, attrs)
+    try:
+        result = op.reference(*[x._data for x in inputs], **attrs)
+    except (IndexError, ValueError, FloatingPointError) as e:
+        raise op_error(type(e), op.name, str(e)) from None
+    results = result if op.num_outputs != 1 else (result,)
+    outputs = []
+    for arr, t in zip(results, out_types):
+        if not isinstance(arr, np.ndarray) or arr.dtype != t.dtype.np:
+            arr = np.asarray(arr, t.dtype.np)
+        outputs.append(Tensor._wrap(arr))
+    if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
+        outputs[0]._vc = inputs[0]._vc
+    if op.vjp is not None and is_grad_enabled():
+        for x in inputs:
+            if x._requires_grad:
+                entry = TapeEntry(op, inputs, outputs, attrs)
+                for o in outputs:
+                    if o.dtype.is_floating_point:
+                        o.grad_fn, o._requires_grad = entry, True
+                break
+    return outputs[0] if op.num_outputs == 1 else tuple(outputs)

@@ -1,0 +1,197 @@
+"""The graph IR: SSA nodes in topological order, typed values, leaves as nodes.
+
+There is no global "current graph": a graph is what the outputs reach. Building happens as
+ops are applied to symbolic values; `Graph.from_outputs` collects the reachable nodes.
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..tensor_methods import TensorMethods
+from ..types import TensorType, format_shape
+
+_ids = itertools.count()
+
+
+class Node:
+    """One application of an op: inputs (values), static attributes, typed outputs."""
+
+    __slots__ = ("op", "inputs", "attrs", "outputs", "location", "id")
+
+    def __init__(self, op, inputs, attrs, out_types, location=None, names=None):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = attrs
+        self.location = location
+        self.id = next(_ids)
+        names = names or [None] * len(out_types)
+        self.outputs = tuple(Value(self, i, t, n) for i, (t, n) in enumerate(zip(out_types, names)))
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op.name in LEAF_OPS
+
+    def __repr__(self):
+        return f"<node {self.op.name} #{self.id}>"
+
+
+LEAF_OPS = ("placeholder", "constant", "variable")
+
+
+class Value(TensorMethods):
+    """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
+
+    __slots__ = ("node", "index", "type", "name")
+    is_symbolic = True
+    requires_grad = False
+
+    def __init__(self, node, index, type_: TensorType, name=None):
+        self.node, self.index, self.type, self.name = node, index, type_, name
+
+    @property
+    def shape(self):
+        return self.type.shape
+
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    @property
+    def ndim(self):
+        return len(self.type.shape)
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        from ..errors import GraphcError
+        raise GraphcError(
+            "the truth value of a symbolic value is unknown while the graph is built: Python "
+            "control flow (if/while/and/or) cannot depend on it. Use graphc.where(cond, a, b) "
+            "to select values, or compute the condition eagerly before building the graph.")
+
+    def __repr__(self):
+        label = f" {self.name!r}" if self.name else ""
+        return f"<graphc.Value{label} {self.type} from {self.node.op.name}>"
+
+
+class Graph:
+    """Nodes in topological order, with the graph's inputs (placeholders) and outputs."""
+
+    def __init__(self, nodes, inputs, outputs):
+        self.nodes = list(nodes)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+
+    @classmethod
+    def from_outputs(cls, outputs, inputs=None):
+        """All nodes the outputs depend on, in topological order (depth-first, iterative)."""
+        outputs = list(outputs)
+        order, seen = [], set()
+        for root in outputs:
+            stack = [(root.node, False)]
+            while stack:
+                node, expanded = stack.pop()
+                if node.id in seen:
+                    continue
+                if expanded:
+                    seen.add(node.id)
+                    order.append(node)
+                    continue
+                stack.append((node, True))
+                for v in reversed(node.inputs):
+                    if v.node.id not in seen:
+                        stack.append((v.node, False))
+        if inputs is None:
+            inputs = [n.outputs[0] for n in order if n.op.name == "placeholder"]
+        return cls(order, inputs, outputs)
+
+    @property
+    def variables(self):
+        return [n.outputs[0] for n in self.nodes if n.op.name == "variable"]
+
+    @property
+    def placeholders(self):
+        return [n.outputs[0] for n in self.nodes if n.op.name == "placeholder"]
+
+    def users(self):
+        """Map value -> list of nodes that read it."""
+        out = {}
+        for n in self.nodes:
+            for v in n.inputs:
+                out.setdefault(v, []).append(n)
+        return out
+
+    def to_networkx(self):
+        """A networkx.MultiDiGraph: one vertex per node id, one edge per value use."""
+        import networkx as nx
+        g = nx.MultiDiGraph()
+        for n in self.nodes:
+            g.add_node(n.id, op=n.op.name, attrs=n.attrs,
+                       types=[repr(v.type) for v in n.outputs], node=n)
+            for v in n.inputs:
+                g.add_edge(v.node.id, n.id, index=v.index, type=repr(v.type))
+        return g
+
+    def format(self, locations=False):
+        return format_graph(self, locations=locations)
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        return f"<graphc.Graph {len(self.nodes)} nodes, {len(self.inputs)} inputs, " \
+               f"{len(self.outputs)} outputs>"
+
+
+def value_names(graph):
+    """Readable, unique SSA names: user names where given, else %0, %1, ..."""
+    names, used, counter = {}, set(), itertools.count()
+    for n in graph.nodes:
+        for v in n.outputs:
+            base = v.name
+            if base:
+                name, k = base, 1
+                while name in used:
+                    name, k = f"{base}.{k}", k + 1
+            else:
+                name = str(next(counter))
+                while name in used:
+                    name = str(next(counter))
+            used.add(name)
+            names[v] = "%" + name
+    return names
+
+
+def _format_attr(v):
+    if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, TensorType):
+        if getattr(v, "size", 2) == 1:
+            return repr(v.reshape(()).item() if hasattr(v, "reshape") else v)
+        return f"<{v.dtype} {format_shape(v.shape)}>"
+    return repr(v)
+
+
+def format_graph(graph, locations=False):
+    names = value_names(graph)
+    args = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
+    lines = [f"graph({args}) {{"]
+    for n in graph.nodes:
+        if n.op.name == "placeholder":
+            continue
+        outs = ", ".join(names[v] for v in n.outputs)
+        types = ", ".join(repr(v.type) for v in n.outputs)
+        ins = ", ".join(names[v] for v in n.inputs)
+        attrs = ", ".join(f"{k}={_format_attr(a)}" for k, a in n.attrs.items()
+                          if k != "storage" and a is not None)
+        if n.op.name == "constant":
+            attrs = _format_attr(n.attrs["value"])
+        elif n.op.name == "variable":
+            attrs = repr(n.attrs["name"]) if n.attrs["name"] else ""
+        body = ", ".join(x for x in (ins, attrs) if x)
+        line = f"  {outs} = {n.op.name}({body}) : {types}"
+        if locations and n.location is not None:
+            line = f"{line:<60}  # {n.location}"
+        lines.append(line)
+    lines.append("  return " + ", ".join(names[v] for v in graph.outputs))
+    lines.append("}")
+    return "\n".join(lines)

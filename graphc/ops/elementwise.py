@@ -1,0 +1,239 @@
+"""Elementwise ops: the fusable ones. Each has a scalar template for the code generators.
+
+Inputs are cast to one compute dtype before the op runs (the dispatcher inserts `cast`
+nodes), so references and templates only ever see inputs of one dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special
+
+from ..types import TensorType, bool_, broadcast_shapes, float32, promote_types
+from .registry import Op
+
+
+def _coerce_to(kind):
+    """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32."""
+    def coerce(dtypes, weak):
+        dt = promote_types(dtypes, weak)
+        if kind == "float" and not dt.is_floating_point:
+            dt = float32
+        elif kind == "bool":
+            dt = bool_
+        return [dt] * len(dtypes)
+    return coerce
+
+
+def _infer(out):
+    def infer(in_types, **attrs):
+        shape = broadcast_shapes(*(t.shape for t in in_types))
+        return [TensorType(shape, bool_ if out == "bool" else in_types[0].dtype)]
+    return infer
+
+
+def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
+                defaults=None, saves=("inputs", "outputs"), doc=""):
+    return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
+              coerce=_coerce_to(inputs), defaults=defaults, kind="elementwise",
+              lowering={"template": template}, saves=saves, doc=doc)
+
+
+def _x(ctx):
+    return ctx.inputs[0]
+
+
+def _y(ctx):
+    return ctx.outputs[0]
+
+
+# ---- unary ---------------------------------------------------------------------------
+neg = elementwise("neg", 1, np.negative, lambda c, g: [neg(g)], "(-{0})", saves=())
+abs = elementwise("abs", 1, np.abs, lambda c, g: [mul(g, sign(_x(c)))], "abs({0})")
+sign = elementwise("sign", 1, np.sign, None, "(({0} > 0) - ({0} < 0))")
+exp = elementwise("exp", 1, np.exp, lambda c, g: [mul(g, _y(c))], "math.exp({0})", inputs="float")
+log = elementwise("log", 1, np.log, lambda c, g: [div(g, _x(c))], "math.log({0})", inputs="float")
+log1p = elementwise("log1p", 1, np.log1p, lambda c, g: [div(g, add(_x(c), 1))],
+                    "math.log1p({0})", inputs="float")
+sqrt = elementwise("sqrt", 1, np.sqrt, lambda c, g: [div(g, mul(_y(c), 2))], "math.sqrt({0})",
+                   inputs="float")
+rsqrt = elementwise("rsqrt", 1, lambda x: 1 / np.sqrt(x),
+                    lambda c, g: [mul(g, mul(mul(_y(c), square(_y(c))), -0.5))],
+                    "(1 / math.sqrt({0}))", inputs="float")
+square = elementwise("square", 1, np.square, lambda c, g: [mul(g, mul(_x(c), 2))], "({0} * {0})")
+sin = elementwise("sin", 1, np.sin, lambda c, g: [mul(g, cos(_x(c)))], "math.sin({0})", inputs="float")
+cos = elementwise("cos", 1, np.cos, lambda c, g: [neg(mul(g, sin(_x(c))))], "math.cos({0})",
+                  inputs="float")
+tanh = elementwise("tanh", 1, np.tanh, lambda c, g: [mul(g, sub(1, square(_y(c))))],
+                   "math.tanh({0})", inputs="float")
+sigmoid = elementwise("sigmoid", 1, scipy.special.expit,
+                      lambda c, g: [mul(g, mul(_y(c), sub(1, _y(c))))],
+                      "(1 / (1 + math.exp(-{0})))", inputs="float")
+relu = elementwise("relu", 1, lambda x: np.maximum(x, 0),
+                   lambda c, g: [where(gt(_x(c), 0), g, 0)], "max({0}, 0)")
+leaky_relu = elementwise(
+    "leaky_relu", 1, lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
+    lambda c, g: [where(gt(_x(c), 0), g, mul(g, c.attrs["negative_slope"]))],
+    "({0} if {0} > 0 else {0} * {negative_slope})", inputs="float",
+    defaults={"negative_slope": 0.01})
+elu = elementwise(
+    "elu", 1, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+    lambda c, g: [where(gt(_x(c), 0), g, mul(g, add(_y(c), c.attrs["alpha"])))],
+    "({0} if {0} > 0 else {alpha} * math.expm1({0}))", inputs="float", defaults={"alpha": 1.0})
+
+
+def _gelu_ref(x, approximate):
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+        return 0.5 * x * (1 + np.tanh(inner))
+    return (0.5 * x * (1 + scipy.special.erf(x / math.sqrt(2)))).astype(x.dtype)
+
+
+def _gelu_vjp(c, g):
+    x = _x(c)
+    if c.attrs["approximate"] == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = tanh(mul(add(x, mul(mul(x, square(x)), 0.044715)), k))
+        dinner = mul(add(mul(square(x), 3 * 0.044715), 1), k)
+        d = add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, square(t))), dinner))
+        return [mul(g, d)]
+    cdf = mul(add(erf(mul(x, 1 / math.sqrt(2))), 1), 0.5)
+    pdf = mul(exp(mul(square(x), -0.5)), 1 / math.sqrt(2 * math.pi))
+    return [mul(g, add(cdf, mul(x, pdf)))]
+
+
+gelu = elementwise("gelu", 1, _gelu_ref, _gelu_vjp,
+                   "(0.5 * {0} * (1 + math.erf({0} * 0.7071067811865476)))", inputs="float",
+                   defaults={"approximate": "none"})
+
+
+def _softplus_ref(x, beta, threshold):
+    bx = x * beta
+    return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta).astype(x.dtype)
+
+
+softplus = elementwise(
+    "softplus", 1, _softplus_ref,
+    lambda c, g: [where(gt(mul(_x(c), c.attrs["beta"]), c.attrs["threshold"]), g,
+                        mul(g, sigmoid(mul(_x(c), c.attrs["beta"]))))],
+    "({0} if {0} * {beta} > {threshold} else math.log1p(math.exp({0} * {beta})) / {beta})",
+    inputs="float", defaults={"beta": 1.0, "threshold": 20.0})
+erf = elementwise("erf", 1, scipy.special.erf,
+                  lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), 2 / math.sqrt(math.pi)))],
+                  "math.erf({0})", inputs="float")
+logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool")
+
+
+def _clamp_ref(x, min, max):
+    if min is not None:
+        x = np.maximum(x, np.asarray(min, x.dtype))
+    if max is not None:
+        x = np.minimum(x, np.asarray(max, x.dtype))
+    return x
+
+
+def _clamp_vjp(c, g):
+    x, lo, hi = _x(c), c.attrs["min"], c.attrs["max"]
+    inside = None
+    if lo is not None:
+        inside = ge(x, lo)
+    if hi is not None:
+        below = le(x, hi)
+        inside = below if inside is None else logical_and(inside, below)
+    return [g if inside is None else where(inside, g, 0)]
+
+
+clamp = elementwise("clamp", 1, _clamp_ref, _clamp_vjp, "min(max({0}, {min}), {max})",
+                    defaults={"min": None, "max": None})
+
+
+def _cast_infer(in_types, dtype):
+    return [TensorType(in_types[0].shape, dtype)]
+
+
+def _cast_vjp(c, g):
+    src = _x(c).dtype
+    return [cast(g, dtype=src) if src.is_floating_point else None]
+
+
+cast = Op("cast", infer=_cast_infer, reference=lambda x, dtype: x.astype(dtype.np),
+          vjp=_cast_vjp, defaults={"dtype": None}, kind="elementwise", saves=(),
+          lowering={"template": "{0}"}, doc="Convert to another dtype.")
+
+
+def _full_like_infer(in_types, value, dtype):
+    return [TensorType(in_types[0].shape, dtype or in_types[0].dtype)]
+
+
+full_like = Op("full_like", infer=_full_like_infer,
+               reference=lambda x, value, dtype: np.full(x.shape, value,
+                                                         x.dtype if dtype is None else dtype.np),
+               vjp=lambda c, g: [None], defaults={"value": 0, "dtype": None},
+               kind="elementwise", lowering={"template": "{value}"},
+               doc="A tensor of x's shape filled with `value` (x's values are not read).")
+
+# ---- binary --------------------------------------------------------------------------
+add = elementwise("add", 2, np.add, lambda c, g: [g, g], "({0} + {1})", saves=())
+sub = elementwise("sub", 2, np.subtract, lambda c, g: [g, neg(g)], "({0} - {1})", saves=())
+mul = elementwise("mul", 2, np.multiply,
+                  lambda c, g: [mul(g, c.inputs[1]), mul(g, c.inputs[0])], "({0} * {1})")
+div = elementwise("div", 2, np.true_divide,
+                  lambda c, g: [div(g, c.inputs[1]), neg(div(mul(g, _y(c)), c.inputs[1]))],
+                  "({0} / {1})", inputs="float")
+
+
+def _pow_vjp(c, g):
+    a, b = c.inputs
+    ga = gb = None
+    if c.needs_input_grad[0]:
+        ga = mul(g, mul(b, pow(a, sub(b, 1))))
+    if c.needs_input_grad[1]:
+        gb = where(eq(a, 0), 0, mul(g, mul(_y(c), log(a))))
+    return [ga, gb]
+
+
+pow = elementwise("pow", 2, np.power, _pow_vjp, "({0} ** {1})")
+
+
+def _minmax_vjp(first_wins):
+    def vjp(c, g):
+        a, b = c.inputs
+        half = mul(g, 0.5)
+        tie = eq(a, b)
+        return [where(first_wins(a, b), g, where(tie, half, 0)),
+                where(first_wins(b, a), g, where(tie, half, 0))]
+    return vjp
+
+
+maximum = elementwise("maximum", 2, np.maximum, _minmax_vjp(lambda a, b: gt(a, b)), "max({0}, {1})")
+minimum = elementwise("minimum", 2, np.minimum, _minmax_vjp(lambda a, b: lt(a, b)), "min({0}, {1})")
+
+eq = elementwise("eq", 2, np.equal, None, "({0} == {1})", out="bool")
+ne = elementwise("ne", 2, np.not_equal, None, "({0} != {1})", out="bool")
+lt = elementwise("lt", 2, np.less, None, "({0} < {1})", out="bool")
+le = elementwise("le", 2, np.less_equal, None, "({0} <= {1})", out="bool")
+gt = elementwise("gt", 2, np.greater, None, "({0} > {1})", out="bool")
+ge = elementwise("ge", 2, np.greater_equal, None, "({0} >= {1})", out="bool")
+logical_and = elementwise("logical_and", 2, np.logical_and, None, "({0} and {1})", inputs="bool",
+                          out="bool")
+logical_or = elementwise("logical_or", 2, np.logical_or, None, "({0} or {1})", inputs="bool",
+                         out="bool")
+
+
+# ---- ternary -------------------------------------------------------------------------
+def _where_coerce(dtypes, weak):
+    dt = promote_types(dtypes[1:], weak[1:])
+    return [bool_, dt, dt]
+
+
+def _where_infer(in_types):
+    shape = broadcast_shapes(*(t.shape for t in in_types))
+    return [TensorType(shape, in_types[1].dtype)]
+
+
+where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
+           vjp=lambda c, g: [None, where(c.inputs[0], g, 0), where(c.inputs[0], 0, g)],
+           coerce=_where_coerce, kind="elementwise",
+           lowering={"template": "({1} if {0} else {2})"},
+           doc="where(cond, a, b): a where cond is true, else b.")
