@@ -26,6 +26,7 @@ from .eager.random import manual_seed, initial_seed, Generator
 from .eager import autograd
 from .ir.graph import Graph, Node, Value
 from .ir.build import placeholder, variable
+from .ir.serialize import save_graph, load_graph
 from .dispatch import constant
 from .autodiff import grad
 from .compile import compile, Executable
