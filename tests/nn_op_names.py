@@ -1,0 +1,6 @@
+"""Ops whose tests live with the nn ops (tests/ops/test_nn_ops.py), not in the core op table."""
+import graphc as gc
+
+NN_OPS = {name for name, op in gc.ops_registry.items()
+          if getattr(op, "__module__", "") == "graphc.ops.nn" or name.startswith(
+              ("conv", "max_pool", "avg_pool", "adaptive", "dropout"))}
