@@ -237,3 +237,9 @@ where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
            coerce=_where_coerce, kind="elementwise",
            lowering={"template": "({1} if {0} else {2})"},
            doc="where(cond, a, b): a where cond is true, else b.")
+
+# Gradient rules of these read only their inputs, so an eager in-place write to their output
+# does not invalidate backward (as in PyTorch).
+for _op in (abs, log, log1p, square, sin, cos, relu, leaky_relu, gelu, softplus, erf, clamp, mul,
+            maximum, minimum, where):
+    _op.saves = ("inputs",)

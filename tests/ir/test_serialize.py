@@ -1,0 +1,80 @@
+"""Graph JSON: round trips, version checks, malformed and hostile files."""
+import json
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+
+def _graph():
+    a = gc.placeholder((None, 2), name="a")
+    w = gc.variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="w")
+    loss = gc.tanh(a @ w + 1.5)[:, 1:].logsumexp(1).mean()
+    return a, w, loss, gc.grad(loss, w)
+
+
+def test_round_trip_runs_identically(tmp_path):
+    a, w, loss, g = _graph()
+    path = tmp_path / "g.json"
+    gc.save_graph([loss, g], path)
+    loaded = gc.load_graph(path)
+    assert str(loaded) == str(gc.Graph.from_outputs([loss, g], [a]))
+    x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    want = [r.numpy() for r in gc.compile([loss, g], [a])(x)]
+    got = [r.numpy() for r in gc.compile(loaded.outputs, loaded.inputs)(x)]
+    for u, v in zip(want, got):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_locations_survive(tmp_path):
+    a, w, loss, g = _graph()
+    gc.save_graph(loss, tmp_path / "g.json")
+    text = gc.load_graph(tmp_path / "g.json").format(locations=True)
+    assert "test_serialize.py" in text
+
+
+def _doc():
+    a, w, loss, g = _graph()
+    from graphc.ir.serialize import graph_to_json
+    return graph_to_json(gc.Graph.from_outputs([loss]))
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d.update(version=99), "unsupported graph format version 99"),
+    (lambda d: d.update(format="other"), "not a graphc graph"),
+    (lambda d: d["nodes"][1].update(op="os.system"), "unknown op 'os.system'"),
+    (lambda d: d["nodes"][2].update(inputs=[[7, 0]]), "invalid value reference"),
+    (lambda d: d["nodes"][1]["attrs"].update(value={"$array": {"dtype": "float32",
+                                                              "shape": [100000, 100000],
+                                                              "data": ""}}), "too large"),
+    (lambda d: d["nodes"][1]["attrs"].update(value={"$array": {"dtype": "float32",
+                                                              "shape": [10, 10],
+                                                              "data": "AAAA"}}), "needs 400"),
+    (lambda d: d["nodes"][1]["attrs"].update(value={"$array": {"dtype": "object", "shape": [1],
+                                                              "data": ""}}), "unsupported array dtype"),
+    (lambda d: d["nodes"][1]["attrs"].update(value={"$pickle": "gASV"}), "unknown attribute tag"),
+    (lambda d: d.update(nodes="__import__('os')"), "'nodes' must be a list"),
+])
+def test_malformed_files_are_clear_errors(tmp_path, mutate, message):
+    doc = _doc()
+    mutate(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(gc.GraphFormatError, match=message):
+        gc.load_graph(path)
+
+
+def test_type_errors_in_file_are_caught_on_load(tmp_path):
+    doc = _doc()
+    matmul = next(n for n in doc["nodes"] if n["op"] == "matmul")
+    matmul["inputs"] = [matmul["inputs"][1], matmul["inputs"][1]]  # w @ w: [2, 3] @ [2, 3]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(gc.GraphFormatError, match="matmul"):
+        gc.load_graph(tmp_path / "bad.json")
+
+
+def test_not_json(tmp_path):
+    (tmp_path / "x.json").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(gc.GraphFormatError):
+        gc.load_graph(tmp_path / "x.json")
