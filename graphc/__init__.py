@@ -30,6 +30,7 @@ from .ir.serialize import save_graph, load_graph
 from .dispatch import constant
 from .autodiff import grad
 from .compile import compile, Executable
+from .jit import jit
 from .device import device, Device
 from .errors import (GraphcError, ShapeError, DTypeError, FeedError, GraphFormatError,
                      UnsupportedError)

@@ -33,6 +33,8 @@ def apply(op, inputs, attrs):
         if isinstance(x, Value):
             symbolic = True
             break
+    if not symbolic and Tensor._trace is not None:  # graphc.jit: tensors read become variables
+        symbolic = any(isinstance(x, Tensor) for x in inputs)
     inputs = _coerce(op, inputs, symbolic)
     if symbolic:
         return _build_node(op, inputs, attrs)
@@ -87,6 +89,8 @@ def _as_value(x, dtype):
     if isinstance(x, Value):
         return x
     if isinstance(x, Tensor):
+        if Tensor._trace is not None:
+            return Tensor._trace.read(x)
         if x._requires_grad or x._persistent:
             return variable_of(x)
         x = x._data.copy()
@@ -136,7 +140,7 @@ def _run_eager(op, inputs, attrs):
     types = [TensorType(x._data.shape, x.dtype) for x in inputs]
     out_types, attrs = _infer(op, types, attrs)
     try:
-        result = op.reference(*[x._data for x in inputs], **attrs)
+        result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
     except (IndexError, ValueError, FloatingPointError) as e:
         raise op_error(type(e), op.name, str(e)) from None
     results = result if op.num_outputs != 1 else (result,)

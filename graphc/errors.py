@@ -33,6 +33,10 @@ class UnsupportedError(GraphcError, NotImplementedError):
     """The operation is not supported in this mode or on this target."""
 
 
+class ConcretizationError(GraphcError, TypeError):
+    """A symbolic value was used where a concrete one is needed (if, float(), .item())."""
+
+
 class SourceLocation:
     __slots__ = ("filename", "lineno", "code")
 

@@ -15,6 +15,7 @@ class Tensor(TensorMethods):
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_retains_grad",
                  "_persistent", "_variable", "name", "__weakref__")
     is_symbolic = False
+    _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
         # Tensor(data) behaves like graphc.tensor(data)
@@ -185,6 +186,8 @@ class Tensor(TensorMethods):
 
     def _inplace(self, result):
         """Write an out-of-place result into this tensor's storage."""
+        if Tensor._trace is not None:
+            return Tensor._trace.write(self, result)
         self._check_inplace()
         np.copyto(self._data, result._data if isinstance(result, Tensor) else result,
                   casting="unsafe")
@@ -212,12 +215,18 @@ class Tensor(TensorMethods):
         return self._inplace(_eager_no_grad(F.clamp, self, min, max))
 
     def addcmul_(self, t1, t2, value=1):
+        if Tensor._trace is not None:
+            return self._inplace(self + value * t1 * t2)
         return self._inplace(self._data + value * np.asarray(t1) * np.asarray(t2))
 
     def addcdiv_(self, t1, t2, value=1):
+        if Tensor._trace is not None:
+            return self._inplace(self + value * t1 / t2)
         return self._inplace(self._data + value * np.asarray(t1) / np.asarray(t2))
 
     def copy_(self, src):
+        if Tensor._trace is not None:
+            return self._inplace(src)
         return self._inplace(np.broadcast_to(np.asarray(src), self.shape))
 
     def zero_(self):

@@ -38,6 +38,10 @@ class Node:
 LEAF_OPS = ("placeholder", "constant", "variable")
 
 
+# Set by graphc.jit while it traces a function (kept as a hook: ir never imports jit).
+trace_backward = None
+
+
 class Value(TensorMethods):
     """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
 
@@ -64,11 +68,32 @@ class Value(TensorMethods):
         return id(self)
 
     def __bool__(self):
-        from ..errors import GraphcError
-        raise GraphcError(
+        from ..errors import ConcretizationError
+        raise ConcretizationError(
             "the truth value of a symbolic value is unknown while the graph is built: Python "
             "control flow (if/while/and/or) cannot depend on it. Use graphc.where(cond, a, b) "
             "to select values, or compute the condition eagerly before building the graph.")
+
+    def _concrete(self, what):
+        from ..errors import ConcretizationError
+        raise ConcretizationError(f"{what} needs a concrete number, but this value is symbolic "
+                                  f"(its value exists only when the compiled graph runs)")
+
+    def __float__(self): self._concrete("float()")
+    def __int__(self): self._concrete("int()")
+    def __index__(self): self._concrete("using a value as an index")
+    def item(self): self._concrete(".item()")
+    def numpy(self): self._concrete(".numpy()")
+    def tolist(self): self._concrete(".tolist()")
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Inside graphc.jit: symbolic gradients of this value for the parameters it reaches,
+        set as their `.grad` (so an eager training step traces unchanged)."""
+        if trace_backward is None:
+            from ..errors import UnsupportedError
+            raise UnsupportedError("Value.backward() works inside a function traced by "
+                                   "graphc.jit; in a static graph use graphc.grad(loss, wrt)")
+        trace_backward(self, gradient)
 
     def __repr__(self):
         label = f" {self.name!r}" if self.name else ""

@@ -1,0 +1,359 @@
+"""graphc.jit: compile eager-style code by tracing it once per input signature.
+
+Calling a jitted function runs it on symbolic placeholders shaped like the call's arrays, so
+that every graphc op builds a graph node instead of computing. What the function reaches is
+taken along:
+
+- tensors it reads (parameters, optimizer state, captured arrays) become `variable` nodes
+  bound to their storage, so the compiled step always sees their current values;
+- `loss.backward()` computes symbolic gradients (graphc.grad) and sets them as `.grad` of
+  the parameters it reaches, so an optimizer's `step()` can read them;
+- in-place writes (`p.add_(...)`, `m.mul_(b)`, `p.copy_(...)`) become the compiled step's
+  updates: they are applied after each call, as the eager code would have done.
+
+The graph is compiled (target "cpu" when available) and cached per signature: the shapes and
+dtypes of array arguments and the values of every other argument (Python numbers, strings,
+None, ...), which are static: each new value traces again.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import traceback
+
+import numpy as np
+
+from . import autodiff
+from .compile import compile as compile_graph
+from .dispatch import constant, variable_of
+from .eager.tensor import Tensor
+from .errors import _INTERNAL, ConcretizationError, GraphcError, SourceLocation
+from .ir import graph as graph_module
+from .ir.build import placeholder
+from .ir.graph import Graph, Value
+from .types import as_dtype
+
+
+class TracingError(GraphcError):
+    """A traced function did something that has no static graph (control flow on a value)."""
+
+
+# ---- pytrees: nested tuples / lists / dicts of leaves -------------------------------------------
+def _flatten(tree, leaves):
+    """Append tree's leaves to `leaves`; return a hashable description of its structure."""
+    if isinstance(tree, (tuple, list)):
+        return (type(tree), tuple(_flatten(x, leaves) for x in tree))
+    if isinstance(tree, dict):
+        keys = tuple(tree)
+        return (dict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
+    leaves.append(tree)
+    return None
+
+
+def _unflatten(structure, leaves):
+    it = iter(leaves)
+
+    def build(s):
+        if s is None:
+            return next(it)
+        if s[0] is dict:
+            return {k: build(c) for k, c in zip(s[1], s[2])}
+        items = [build(c) for c in s[1]]
+        kind = s[0]
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)
+    return build(structure)
+
+
+def _is_array(x):
+    return isinstance(x, (Tensor, np.ndarray))
+
+
+def _leaf_key(x):
+    if isinstance(x, Tensor):
+        return (x._data.shape, x._data.dtype.str)
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype.str)
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"graphc.jit: argument of type {type(x).__name__} is neither an array "
+                        f"nor hashable; pass tensors, arrays, numbers or tuples of them") from None
+    return (type(x), x)
+
+
+def _default_target():
+    from .backends import get_target
+    try:
+        get_target("cpu")
+        return "cpu"
+    except (ValueError, ImportError):
+        return "reference"
+
+
+# ---- the trace in progress ----------------------------------------------------------------------
+class _Trace:
+    """State of one tracing run: what the function reads, writes and differentiates."""
+
+    def __init__(self):
+        self.captured = {}   # id(tensor) -> tensor read as a variable
+        self.current = {}    # id(tensor) -> value after the in-trace writes so far
+        self.written = {}    # id(tensor) -> tensor, in order of first write
+        self.grads = {}      # id(tensor) -> (tensor, its .grad before tracing)
+
+    def read(self, t):
+        """The symbolic value of a tensor read by an op: its latest write, or its variable."""
+        value = self.current.get(id(t))
+        if value is None:
+            self.captured[id(t)] = t
+            value = variable_of(t)
+        return value
+
+    def write(self, t, result):
+        """An in-place write to `t`: recorded as an update of the step, not executed."""
+        if not isinstance(result, Value):
+            data = result._data if isinstance(result, Tensor) else result
+            result = constant(np.broadcast_to(np.asarray(data, t._data.dtype), t.shape))
+        if result.dtype is not t.dtype:
+            result = result.to(t.dtype)
+        if tuple(result.shape) != tuple(t.shape):
+            result = result.expand(t.shape)
+        self.read(t)  # binds its variable before the first write
+        self.current[id(t)] = result
+        self.written[id(t)] = t
+        return t
+
+    def backward(self, loss, gradient):
+        """loss.backward() while tracing: symbolic .grad for every parameter `loss` reaches."""
+        reached = {id(v) for n in Graph.from_outputs([loss]).nodes for v in n.outputs}
+        params = [t for t in self.captured.values()
+                  if t._requires_grad and id(self.read(t)) in reached]
+        if not params:
+            raise GraphcError("loss.backward() inside graphc.jit: the loss does not depend on "
+                              "any tensor with requires_grad=True")
+        grads = autodiff.grad(loss, [self.read(t) for t in params], gradient)
+        for t, g in zip(params, grads):
+            self.grads.setdefault(id(t), (t, t.grad))
+            if t.grad is not None:  # accumulate, as eager backward does
+                g = (t.grad if isinstance(t.grad, Value) else self.read(t.grad)) + g
+            t.grad = g
+
+    def finish(self, keep_grads):
+        """Restore .grad attributes; with keep_grads, the final gradients become updates of
+        eager .grad tensors (so they are visible after each call)."""
+        for t, before in self.grads.values():
+            final = t.grad
+            t.grad = before
+            if keep_grads and isinstance(final, Value):
+                if t.grad is None:
+                    t.grad = Tensor._wrap(np.zeros(t.shape, t._data.dtype))
+                self.write(t.grad, final)
+
+    def updates(self):
+        return [(variable_of(t), self.current[key]) for key, t in self.written.items()]
+
+
+def _trace_call(fn, args, kwargs, keep_grads):
+    """Run fn under a fresh trace; return (its outputs, the trace)."""
+    if Tensor._trace is not None:
+        raise TracingError("graphc.jit: a jitted function was called while another one is being "
+                           "traced; nesting is not supported (call the inner function directly)")
+    trace = _Trace()
+    Tensor._trace, graph_module.trace_backward = trace, trace.backward
+    try:
+        result = fn(*args, **kwargs)
+        trace.finish(keep_grads)
+    except ConcretizationError as e:
+        trace.finish(False)
+        raise _control_flow_error(fn, e) from None
+    except BaseException:
+        trace.finish(False)
+        raise
+    finally:
+        Tensor._trace, graph_module.trace_backward = None, None
+    return result, trace
+
+
+def _control_flow_error(fn, error):
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith(_INTERNAL)]
+    where = ""
+    if frames:
+        f = frames[-1]
+        where = f"\n  at {SourceLocation(f.filename, f.lineno, f.line or '')}"
+    return TracingError(
+        f"graphc.jit({_name(fn)}): {error}{where}\n"
+        f"While tracing, tensors are symbolic: their values exist only when the compiled graph "
+        f"runs, so Python cannot branch on them or convert them to numbers. Select values with "
+        f"graphc.where(cond, a, b), compute such conditions outside the jitted function, or "
+        f"pass them as Python numbers (static arguments: each new value traces again).")
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+# ---- one traced and compiled specialization -------------------------------------------------------
+class Specialization:
+    """The graph and executable for one input signature, with the cost of making them."""
+
+    def __init__(self, graph, executable, out_structure, out_leaves, trace_seconds,
+                 compile_seconds):
+        self.graph = graph
+        self.executable = executable
+        self.out_structure = out_structure
+        self.out_leaves = out_leaves  # per output leaf: int (executable output) or a constant
+        self.trace_seconds = trace_seconds
+        self.compile_seconds = compile_seconds
+
+    def run(self, feeds):
+        results = self.executable(*feeds) if self.executable is not None else []
+        leaves = [results[x] if type(x) is int else x.value for x in self.out_leaves]
+        return _unflatten(self.out_structure, leaves)
+
+
+class _Static:
+    """An output leaf that is not symbolic: returned as it was."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Jitted:
+    """A function compiled per input signature; see graphc.jit."""
+
+    def __init__(self, fn, target=None, keep_grads=False):
+        self.fn = fn
+        self.target = target
+        self.keep_grads = keep_grads
+        self.retraces = 0  # how many times fn was traced (once per new signature)
+        self._cache = {}
+        self._last = None
+        try:
+            self._arg_names = [p.name for p in inspect.signature(fn).parameters.values()]
+        except (TypeError, ValueError):
+            self._arg_names = []
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        leaves = []
+        structure = _flatten((args, kwargs), leaves)
+        key = (structure, tuple(_leaf_key(x) for x in leaves))
+        spec = self._cache.get(key)
+        if spec is None:
+            spec = self._cache[key] = self._specialize(structure, leaves)
+        self._last = spec
+        return spec.run([x._data if isinstance(x, Tensor) else x for x in leaves if _is_array(x)])
+
+    # ---- inspection -------------------------------------------------------------------------------
+    def specialization(self, *args, **kwargs):
+        """The Specialization (graph, executable, timings) for these arguments, traced if new."""
+        leaves = []
+        structure = _flatten((args, kwargs), leaves)
+        key = (structure, tuple(_leaf_key(x) for x in leaves))
+        if key not in self._cache:
+            self._cache[key] = self._specialize(structure, leaves)
+        return self._cache[key]
+
+    def graph(self, *args, **kwargs) -> Graph:
+        """The traced graph for these arguments (outputs and updated values)."""
+        return self.specialization(*args, **kwargs).graph
+
+    @property
+    def executable(self):
+        """The executable of the most recent call."""
+        if self._last is None:
+            raise GraphcError(f"graphc.jit({_name(self.fn)}) has not been called yet; use "
+                              f".specialization(*args) to trace without running")
+        return self._last.executable
+
+    @property
+    def signatures(self):
+        return len(self._cache)
+
+    def __repr__(self):
+        return (f"<graphc.jit {_name(self.fn)}: {self.retraces} traces, "
+                f"target={self.target or _default_target()!r}>")
+
+    # ---- tracing ----------------------------------------------------------------------------------
+    def _specialize(self, structure, leaves):
+        start = time.perf_counter()
+        symbolic, inputs = [], []
+        names = self._leaf_names(structure, len(leaves))
+        for x, name in zip(leaves, names):
+            if _is_array(x):
+                arr = x._data if isinstance(x, Tensor) else x
+                p = placeholder(arr.shape, as_dtype(arr.dtype), name=name)
+                inputs.append(p)
+                symbolic.append(p)
+            else:
+                symbolic.append(x)
+        args, kwargs = _unflatten(structure, symbolic)
+        result, trace = _trace_call(self.fn, args, kwargs, self.keep_grads)
+        out_leaves_raw = []
+        out_structure = _flatten(result, out_leaves_raw)
+        outputs, out_leaves = [], []
+        for leaf in out_leaves_raw:
+            if isinstance(leaf, Value):
+                out_leaves.append(len(outputs))
+                outputs.append(leaf)
+            else:
+                out_leaves.append(_Static(leaf))
+        updates = trace.updates()
+        traced = time.perf_counter()
+        executable = graph = None
+        if outputs or updates:
+            executable = compile_graph(outputs, inputs, updates,
+                                       target=self.target or _default_target())
+            graph = executable.graph
+        else:
+            graph = Graph([], inputs, [])
+        self.retraces += 1
+        return Specialization(graph, executable, out_structure, out_leaves, traced - start,
+                              time.perf_counter() - traced)
+
+    def _leaf_names(self, structure, n):
+        """Readable placeholder names: the parameter's name, with an index when nested."""
+        names = []
+        arg_structs = structure[1][0][1]  # ((args tuple), (kwargs dict))
+        kw = structure[1][1]
+
+        def walk(s, base):
+            if s is None:
+                names.append(base)
+                return
+            children = s[2] if s[0] is dict else s[1]
+            labels = s[1] if s[0] is dict else range(len(children))
+            for label, c in zip(labels, children):
+                walk(c, f"{base}_{label}")
+        for i, s in enumerate(arg_structs):
+            walk(s, self._arg_names[i] if i < len(self._arg_names) else f"arg{i}")
+        for key, s in zip(kw[1], kw[2]):
+            walk(s, str(key))
+        seen, out = set(), []
+        for name in names:
+            unique, k = name, 1
+            while unique in seen:
+                unique, k = f"{name}.{k}", k + 1
+            seen.add(unique)
+            out.append(unique)
+        return out
+
+
+def jit(fn=None, *, target=None, keep_grads=False):
+    """Compile an eager-style function by tracing it; usable as `@graphc.jit` or
+    `graphc.jit(fn, target="cpu")`.
+
+    Array arguments (tensors, NumPy arrays, nested in tuples/lists/dicts) become placeholders
+    of their shape and dtype; every other argument is static (part of the cache key). The
+    function may call `loss.backward()`, optimizers' `step()` and in-place updates: they become
+    the compiled step's gradients and updates. `keep_grads=True` also writes the final
+    gradients into the parameters' `.grad` after each call (an extra copy per step).
+    `retraces` counts traces; `graph(*args)` and `executable` show what was compiled.
+    """
+    if fn is None:
+        return functools.partial(jit, target=target, keep_grads=keep_grads)
+    if not callable(fn):
+        raise TypeError(f"graphc.jit expects a function, got {type(fn).__name__}")
+    return Jitted(fn, target=target, keep_grads=keep_grads)
