@@ -1,0 +1,1 @@
+"""Tools for testing graphc and programs built on it (random-graph fuzzing)."""
