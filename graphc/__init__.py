@@ -31,6 +31,7 @@ from .dispatch import constant
 from .autodiff import grad
 from .compile import compile, Executable
 from .jit import jit
+from .compare import compare
 from .device import device, Device
 from .errors import (GraphcError, ShapeError, DTypeError, FeedError, GraphFormatError,
                      UnsupportedError)
