@@ -33,7 +33,11 @@ class Op:
         ops, {"kernel": "name"} for runtime kernels.
     saves: which of "inputs"/"outputs" the gradient rule reads the values of; an eager
         in-place write to one of those makes backward raise, as in PyTorch.
+    eager: optional faster stand-in for `reference` in eager mode (same signature and result),
+        e.g. a runtime kernel; None runs the reference.
     """
+
+    eager = None
 
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
                  defaults=None, coerce=None, normalize=None, lowering=None, kind="other",
