@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import debug as _debug
 from .backends import get_target
 from .eager.tensor import Tensor
 from .errors import FeedError
@@ -132,6 +133,24 @@ class Executable:
     def __call__(self, *args, **kwargs):
         feeds = self._bind(args, kwargs)
         self._check_symbolic_dims(feeds)
+        if _debug.numerics_enabled():
+            return self._call_checking_numerics(feeds)
+        return self._run(feeds)
+
+    def _call_checking_numerics(self, feeds):
+        """Run; if any result is NaN/Inf, undo the step and name the op that caused it."""
+        storages = [v.node.attrs["storage"] for v in self.graph.variables]
+        before = [s._data.copy() for s in storages]
+        results = self._run(feeds)
+        results_list = [results] if self._single else results
+        if any(_debug._nonfinite(r._data) for r in results_list) or \
+                any(_debug._nonfinite(s._data) for s in storages):
+            for s, old in zip(storages, before):
+                np.copyto(s._data, old)
+            _debug.locate_nonfinite(self.graph, feeds, self.target)
+        return results
+
+    def _run(self, feeds):
         outputs, new_values = self._runner(feeds)
         for (var, _), value in zip(self.updates, new_values):
             storage = var.node.attrs["storage"]

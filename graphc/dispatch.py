@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import debug as _debug
 from .eager.autograd import TapeEntry
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
@@ -149,6 +150,8 @@ def _run_eager(op, inputs, attrs):
         if not isinstance(arr, np.ndarray) or arr.dtype != t.dtype.np:
             arr = np.asarray(arr, t.dtype.np)
         outputs.append(Tensor._wrap(arr))
+    if _debug._state["numerics"]:
+        _debug.check_op(op.name, [x._data for x in inputs], [o._data for o in outputs])
     if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
         outputs[0]._vc = inputs[0]._vc
     if op.vjp is not None and is_grad_enabled():

@@ -16,6 +16,10 @@ class ReferenceRunner:
 
     def __call__(self, feeds):
         """feeds: list of arrays, one per graph input. Returns (outputs, update values)."""
+        with np.errstate(all="ignore"):  # NaN/Inf propagate silently, as in compiled code
+            return self._run(feeds)
+
+    def _run(self, feeds):
         spec = self.spec
         env = {id(v): a for v, a in zip(spec.graph.inputs, feeds)}
         for node in spec.graph.nodes:
