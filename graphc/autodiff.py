@@ -8,7 +8,7 @@ eager mode it computes at once.
 from __future__ import annotations
 
 from . import functional as F
-from .errors import GraphcError
+from .errors import GraphcError, SourceLocation
 from .ops.registry import VJPContext
 
 
@@ -73,6 +73,7 @@ def grad(outputs, wrt, grad_outputs=None):
     """
     from .dispatch import variable_of
     from .eager.tensor import Tensor
+    from .ir import graph as ir
     from .ir.graph import Graph, Value
 
     single_out = not isinstance(outputs, (list, tuple))
@@ -88,6 +89,7 @@ def grad(outputs, wrt, grad_outputs=None):
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    first_id = next(ir._ids)  # nodes made from here on are the gradient part (for tools)
     seeds = {}
     for y, g in zip(outputs, grad_outputs):
         if g is None:
@@ -104,4 +106,19 @@ def grad(outputs, wrt, grad_outputs=None):
             depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
     cts = backward_sweep(graph.nodes, seeds, lambda v: id(v) in depends)
     grads = [cts[id(w)] if id(w) in cts else F.zeros_like(w) for w in wrt]
+    _mark_gradient(grads, range(first_id, next(ir._ids)))
     return grads[0] if single_wrt else grads
+
+
+class GradientLocation(SourceLocation):
+    """The location of a node made by graphc.grad (kept by passes that copy nodes), so that
+    tools can tell the backward part of a graph from the forward part."""
+    __slots__ = ()
+
+
+def _mark_gradient(grads, made):
+    from .ir.graph import Graph
+    for node in Graph.from_outputs(grads).nodes:
+        loc = node.location
+        if node.id in made and loc is not None and not isinstance(loc, GradientLocation):
+            node.location = GradientLocation(loc.filename, loc.lineno, loc.code)

@@ -1,0 +1,101 @@
+"""Pictures and text of an eager tensor's tape: its grad_fn chain, like torchviz's make_dot.
+
+Boxes are tape entries named like PyTorch's grad_fn (MulBackward0 ...), leaves that require
+grad (blue, like AccumulateGrad) and the tensors drawn from (green). Arrows follow the
+forward direction: from the entries that made an input to the entry that used it.
+"""
+from __future__ import annotations
+
+from ..errors import GraphcError
+from ..types import TensorType, format_shape
+from .picture import Arrow, Box, Picture
+
+
+def tape_entries(tensors):
+    """Tape entries reachable from the tensors' grad_fn, inputs before users."""
+    order, seen = [], set()
+    stack = [(t.grad_fn, False) for t in reversed(tensors) if t.grad_fn is not None]
+    while stack:
+        entry, expanded = stack.pop()
+        if expanded:
+            order.append(entry)
+            continue
+        if id(entry) in seen:
+            continue
+        seen.add(id(entry))
+        if entry.released:
+            raise GraphcError(
+                f"the tape behind {entry.name()} was freed by backward(): draw the tensor "
+                f"before calling backward(), or call backward(retain_graph=True)")
+        stack.append((entry, True))
+        stack.extend((t.grad_fn, False) for t in reversed(entry.inputs)
+                     if t.grad_fn is not None and id(t.grad_fn) not in seen)
+    return order
+
+
+def _check(tensors):
+    for t in tensors:
+        if not t.requires_grad:
+            raise GraphcError(
+                f"this tensor ({t.dtype.name}{format_shape(t.shape)}) has no tape to draw: it "
+                f"does not require grad. Make a leaf with requires_grad=True before computing "
+                f"it (outside graphc.no_grad())")
+
+
+def _leaf_label(t):
+    shape = format_shape(t.shape)
+    return f"{t.name}\n{shape}" if t.name else shape
+
+
+def tape_picture(tensors, names=None) -> Picture:
+    _check(tensors)
+    names = names or [None] * len(tensors)
+    pic = Picture("eager tape")
+    entries = tape_entries(tensors)
+    for entry in entries:
+        for t in entry.inputs:
+            if t.grad_fn is None and t.requires_grad and f"t{id(t)}" not in pic.boxes:
+                pic.add(Box(f"t{id(t)}", _leaf_label(t), "tape_leaf"))
+        pic.add(Box(f"e{id(entry)}", entry.name(), "tape_op"))
+        for t in entry.inputs:
+            if t.grad_fn is not None:
+                pic.arrows.append(Arrow(f"e{id(t.grad_fn)}", f"e{id(entry)}"))
+            elif t.requires_grad:
+                pic.arrows.append(Arrow(f"t{id(t)}", f"e{id(entry)}"))
+    for i, (t, name) in enumerate(zip(tensors, names)):
+        label = f"{name or t.name or 'output'}\n{format_shape(t.shape)}"
+        if t.grad_fn is None:  # a leaf drawn on its own
+            pic.add(Box(f"t{id(t)}", _leaf_label(t), "tape_leaf", output=True))
+            continue
+        pic.add(Box(f"r{i}", label, "tape_root", output=True))
+        pic.arrows.append(Arrow(f"e{id(t.grad_fn)}", f"r{i}"))
+    return pic
+
+
+def _type(t):
+    return repr(TensorType(tuple(t.shape), t.dtype))
+
+
+def format_tape(tensors) -> str:
+    """The tape as text: one recorded op a line, in the order the ops ran."""
+    _check(tensors)
+    entries = tape_entries(tensors)
+    names, leaves = {}, []
+    for entry in entries:
+        for t in entry.inputs:
+            if t.grad_fn is None and id(t) not in names:
+                names[id(t)] = f"%{t.name}" if t.name else f"%in{len(leaves)}"
+                leaves.append(t)
+        for o in entry.outputs:
+            names[id(o)] = f"%{len(names) - len(leaves)}"
+    args = ", ".join(f"{names[id(t)]}: {_type(t)}{' (requires grad)' if t.requires_grad else ''}"
+                     for t in leaves)
+    lines = [f"tape({args}) {{"]
+    for entry in entries:
+        ins = ", ".join(names[id(t)] for t in entry.inputs)
+        outs = ", ".join(names[id(o)] for o in entry.outputs)
+        types = ", ".join(_type(o) for o in entry.outputs)
+        lines.append(f"  {f'{outs} = {entry.op.name}({ins}) : {types}':<56}  # {entry.name()}")
+    lines.append("  return " + ", ".join(names.get(id(t), "?") for t in tensors))
+    lines.append("}")
+    return "\n".join(lines)
