@@ -1,0 +1,23 @@
+"""graphc.nn: modules, layers, losses and initializations with PyTorch's names.
+
+One model definition serves both execution models: called on eager tensors a module runs at
+once; called on symbolic values (graphc.placeholder) it builds graph nodes whose parameters
+are variables bound to the same storage.
+"""
+from . import functional, init
+from .activation import (CELU, ELU, GELU, SELU, Hardshrink, Hardtanh, Identity, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
+                         Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
+                         Threshold)
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d
+from .linear import Bilinear, Dropout, Embedding, Flatten, Linear, Unflatten
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss, SmoothL1Loss)
+from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .parameter import Parameter
+from .rnn import LSTM, RNN
+from . import utils
+
+__all__ = [n for n in dir() if not n.startswith("_")]

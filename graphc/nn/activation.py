@@ -1,0 +1,103 @@
+"""Activation modules: thin wrappers over graphc.nn.functional."""
+from __future__ import annotations
+
+from ..eager.creation import full
+from . import functional as F
+from .module import Module
+from .parameter import Parameter
+
+
+class _Activation(Module):
+    """An activation whose forward is one functional call with fixed keyword arguments."""
+
+    fn = None
+    args: tuple = ()
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        for name in self.args:
+            setattr(self, name, kwargs[name])
+
+    def forward(self, input):
+        return type(self).fn(input, **{n: getattr(self, n) for n in self.args})
+
+    def extra_repr(self):
+        return ", ".join(f"{n}={getattr(self, n)}" for n in self.args if n != "inplace")
+
+
+def _activation(name, fn, **defaults):
+    """Define an activation class `name` calling `fn` with keyword arguments `defaults`."""
+    args = tuple(defaults)
+
+    def __init__(self, *pos, **kwargs):
+        if len(pos) > len(args):
+            raise TypeError(f"{name} takes at most {len(args)} positional arguments")
+        values = dict(defaults)
+        values.update(zip(args, pos))
+        unknown = set(kwargs) - set(args)
+        if unknown:
+            raise TypeError(f"{name}: unexpected argument(s) {sorted(unknown)}")
+        values.update(kwargs)
+        _Activation.__init__(self, **values)
+
+    kept = tuple(a for a in args if a != "inplace")
+    return type(name, (_Activation,), {"fn": staticmethod(fn), "args": kept,
+                                       "__init__": __init__, "__doc__": f"Applies {name} elementwise (see graphc.nn.functional)."})
+
+
+ReLU = _activation("ReLU", F.relu, inplace=False)
+ReLU6 = _activation("ReLU6", F.relu6, inplace=False)
+LeakyReLU = _activation("LeakyReLU", F.leaky_relu, negative_slope=0.01,
+                        inplace=False)
+ELU = _activation("ELU", F.elu, alpha=1.0, inplace=False)
+SELU = _activation("SELU", F.selu, inplace=False)
+CELU = _activation("CELU", F.celu, alpha=1.0, inplace=False)
+GELU = _activation("GELU", F.gelu, approximate="none")
+Sigmoid = _activation("Sigmoid", F.sigmoid)
+LogSigmoid = _activation("LogSigmoid", F.logsigmoid)
+Tanh = _activation("Tanh", F.tanh)
+Hardtanh = _activation("Hardtanh", F.hardtanh, min_val=-1.0, max_val=1.0, inplace=False)
+Hardshrink = _activation("Hardshrink", F.hardshrink, lambd=0.5)
+Softshrink = _activation("Softshrink", F.softshrink, lambd=0.5)
+Softsign = _activation("Softsign", F.softsign)
+Softplus = _activation("Softplus", F.softplus, beta=1.0, threshold=20.0)
+Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
+Threshold = _activation("Threshold", F.threshold, threshold=None, value=None, inplace=False)
+SiLU = _activation("SiLU", F.silu, inplace=False)
+Mish = _activation("Mish", F.mish, inplace=False)
+Softmax = _activation("Softmax", F.softmax, dim=None)
+Softmin = _activation("Softmin", F.softmin, dim=None)
+LogSoftmax = _activation("LogSoftmax", F.log_softmax, dim=None)
+
+
+def _implicit_dim(fn):
+    def call(input, dim):
+        return fn(input, F._dim(input, dim, "softmax"))
+    return call
+
+
+Softmax.fn = staticmethod(_implicit_dim(F.softmax))
+LogSoftmax.fn = staticmethod(_implicit_dim(F.log_softmax))
+
+
+class PReLU(Module):
+    """max(0, x) + a * min(0, x) with a learned slope (one, or one per channel)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype))
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input

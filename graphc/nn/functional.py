@@ -1,0 +1,263 @@
+"""graphc.nn.functional: activations, layers and losses as functions (torch.nn.functional).
+
+Every function is composed of graphc ops, so it runs eagerly on tensors and builds graph
+nodes on symbolic values; gradients come from the ops' rules. Convolution, pooling and
+dropout are primitive ops of graphc.ops.nn.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as G
+from ..eager.grad_mode import no_grad
+from ..errors import UnsupportedError
+from ..ir.graph import Value
+from ..ops import reduce as R, shape as S
+from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+                             cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+                             huber_loss)
+
+# ---- activations ------------------------------------------------------------------------------------
+relu, sigmoid, tanh, elu, leaky_relu, gelu, softplus = (G.relu, G.sigmoid, G.tanh, G.elu,
+                                                       G.leaky_relu, G.gelu, G.softplus)
+softmax, log_softmax = G.softmax, G.log_softmax
+pad, flatten = G.pad, G.flatten
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    return G.clamp(input, min_val, max_val)
+
+
+def selu(input, inplace=False):
+    return G.mul(G.elu(input, _SELU_ALPHA), _SELU_SCALE)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return G.mul(G.elu(G.div(input, alpha), 1.0), alpha)
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x); a weight of C values applies per channel (dim 1)."""
+    if weight.ndim != 1:
+        raise ValueError(f"prelu: weight must be 1-D, got shape {list(weight.shape)}")
+    if weight.shape[0] != 1:
+        if input.ndim < 2 or input.shape[1] != weight.shape[0]:
+            raise ValueError(f"prelu: {weight.shape[0]} weights for an input of shape "
+                             f"{list(input.shape)} (dim 1 must match)")
+        weight = G.reshape(weight, (weight.shape[0],) + (1,) * (input.ndim - 2))
+    return G.where(G.gt(input, 0), input, G.mul(weight, input))
+
+
+def logsigmoid(input):
+    return G.neg(G.softplus(G.neg(input)))
+
+
+def hardshrink(input, lambd=0.5):
+    return G.where(G.gt(G.abs(input), lambd), input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambda must be non-negative, got {lambd}")
+    shrunk = G.sub(input, G.mul(G.sign(input), lambd))
+    return G.where(G.gt(G.abs(input), lambd), shrunk, 0.0)
+
+
+def softsign(input):
+    return G.div(input, G.add(G.abs(input), 1))
+
+
+def tanhshrink(input):
+    return G.sub(input, G.tanh(input))
+
+
+def threshold(input, threshold, value, inplace=False):
+    return G.where(G.gt(input, threshold), input, value)
+
+
+def softmin(input, dim=None, dtype=None):
+    return G.softmax(G.neg(input), _dim(input, dim, "softmin"), dtype)
+
+
+def _dim(input, dim, name):
+    if dim is None:  # PyTorch's legacy implicit choice
+        return 0 if input.ndim in (0, 1, 3) else 1
+    return dim
+
+
+def silu(input, inplace=False):
+    return G.mul(input, G.sigmoid(input))
+
+
+def mish(input, inplace=False):
+    return G.mul(input, G.tanh(G.softplus(input)))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    if p != 2:
+        raise UnsupportedError(f"normalize: only p=2 is supported, got {p}")
+    norm = G.sqrt(G.sum(G.square(input), dim, keepdim=True))
+    return G.div(input, G.clamp(norm, min=eps))
+
+
+# ---- linear layers and embeddings ---------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias."""
+    if input.shape[-1] != weight.shape[-1] and isinstance(input.shape[-1], int):
+        raise ValueError(f"linear: input has {input.shape[-1]} features (shape "
+                         f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
+                         f"(weight shape {list(weight.shape)})")
+    out = G.matmul(input, G.t(weight))
+    return out if bias is None else G.add(out, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    out = G.sum(G.mul(G.unsqueeze(G.matmul(G.unsqueeze(input1, 1), weight), 1),
+                      G.unsqueeze(G.unsqueeze(input2, 1), 1)), dim=(1, 3))
+    out = G.reshape(out, (-1, weight.shape[0]))
+    return out if bias is None else G.add(out, bias)
+
+
+def embedding(input, weight, padding_idx=None):
+    """weight[input]: rows of `weight` picked by integer indices of any shape. Indices equal
+    to padding_idx give zeros (the padding row starts at zero and receives no gradient)."""
+    if not input.dtype.is_integer:
+        raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
+    out = S.index(weight, input, axis=0)
+    if padding_idx is not None:
+        out = G.mul(out, G.unsqueeze(G.cast(G.ne(input, padding_idx), weight.dtype), -1))
+    return out
+
+
+def one_hot(tensor, num_classes=-1):
+    if num_classes < 0:
+        if isinstance(tensor, Value):
+            raise ValueError("one_hot: give num_classes for symbolic indices")
+        num_classes = int(np.asarray(tensor).max()) + 1
+    classes = np.arange(num_classes, dtype=np.int64)
+    return G.cast(G.eq(G.unsqueeze(tensor, -1), classes), "int64")
+
+
+# ---- normalization -----------------------------------------------------------------------------------
+def batch_norm_with_stats(input, running_mean, running_var, weight=None, bias=None,
+                          training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization over all dims but 1. Returns (output, new running mean, new
+    running var); the new statistics are None when not training or not tracked."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expects at least 2-D input (N, C, ...), got shape "
+                         f"{list(input.shape)}")
+    channels = input.shape[1]
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
+    dims = (0,) + tuple(range(2, input.ndim))
+    new_mean = new_var = None
+    if training:
+        mean = G.mean(input, dims, keepdim=True)
+        var = G.var(input, dims, keepdim=True, correction=0)
+        if running_mean is not None:
+            n = R.shape_prod(input, dims=dims, dtype=input.dtype)
+            unbiased = G.mul(G.reshape(var, (channels,)), G.div(n, G.sub(n, 1)))
+            new_mean = G.add(G.mul(running_mean, 1 - momentum),
+                             G.mul(G.reshape(mean, (channels,)), momentum))
+            new_var = G.add(G.mul(running_var, 1 - momentum), G.mul(unbiased, momentum))
+    else:
+        if running_mean is None:
+            raise ValueError("batch_norm: running statistics are needed in eval mode")
+        mean, var = G.reshape(running_mean, stat_shape), G.reshape(running_var, stat_shape)
+    out = G.mul(G.sub(input, mean), G.rsqrt(G.add(var, eps)))
+    if weight is not None:
+        out = G.mul(out, G.reshape(weight, stat_shape))
+    if bias is not None:
+        out = G.add(out, G.reshape(bias, stat_shape))
+    return out, new_mean, new_var
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm; in training mode the running statistics are updated
+    in place (eagerly; on symbolic input use nn.BatchNorm*d, whose updates compile)."""
+    out, new_mean, new_var = batch_norm_with_stats(input, running_mean, running_var, weight,
+                                                   bias, training, momentum, eps)
+    if new_mean is not None:
+        if isinstance(new_mean, Value):
+            raise UnsupportedError("batch_norm: running statistics of a symbolic input cannot "
+                                   "be updated in place; use graphc.nn.BatchNorm1d/2d and pass "
+                                   "model.buffer_updates() to graphc.compile(updates=...)")
+        write_state(running_mean, new_mean)
+        write_state(running_var, new_var)
+    return out
+
+
+def write_state(target, value):
+    """Eagerly overwrite a state tensor (running statistics) without recording gradients."""
+    with no_grad():
+        np.copyto(target._data, np.asarray(value._data), casting="unsafe")
+        target._vc[0] += 1
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = G.mean(input, dims, keepdim=True)
+    var = G.var(input, dims, keepdim=True, correction=0)
+    out = G.mul(G.sub(input, mean), G.rsqrt(G.add(var, eps)))
+    if weight is not None:
+        out = G.mul(out, weight)
+    return out if bias is None else G.add(out, bias)
+
+
+# ---- convolution, pooling, dropout: primitive ops of graphc.ops.nn -------------------------------------
+def _nn_ops():
+    from ..ops import nn as ops_nn  # imported on first use: the layers above do not need it
+    return ops_nn
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _nn_ops().conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    return _nn_ops().conv_transpose2d(input, weight, bias, stride, padding, output_padding,
+                                      groups, dilation)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _nn_ops().max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                                return_indices)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _nn_ops().avg_pool2d(input, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, divisor_override)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _nn_ops().adaptive_avg_pool2d(input, output_size)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p, scale the rest by 1/(1-p). On symbolic input the
+    mask is drawn from a persistent seed: add model.buffer_updates() (or
+    graphc.ops.nn.dropout_seed_updates()) to a compiled step's updates for fresh masks."""
+    return _nn_ops().dropout(input, p, training)
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in
+           ("annotations", "math", "np", "no_grad", "UnsupportedError", "Value", "G", "R", "S",
+            "write_state", "batch_norm_with_stats")]

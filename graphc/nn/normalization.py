@@ -1,0 +1,107 @@
+"""BatchNorm1d/2d and LayerNorm.
+
+Running statistics are buffers (persistent tensors, graph variables). An eager forward in
+training mode overwrites them at once; a symbolic forward records their new values with
+`record_update`, and `model.buffer_updates()` hands those to graphc.compile(updates=...), so
+that a compiled training step updates them too.
+"""
+from __future__ import annotations
+
+from .. import functional as G
+from ..eager.creation import ones, tensor, zeros
+from ..errors import UnsupportedError
+from ..ir.graph import Value
+from . import functional as F
+from .module import Module
+from .parameter import Parameter
+
+
+class _BatchNorm(Module):
+    expected_dims: tuple = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype))
+            self.bias = Parameter(zeros(num_features, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def forward(self, input):
+        if input.ndim not in self.expected_dims:
+            raise ValueError(f"{type(self).__name__}: expected {' or '.join(map(str, self.expected_dims))}"
+                             f"-D input, got shape {list(input.shape)}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}): input has "
+                             f"{input.shape[1]} channels (shape {list(input.shape)})")
+        use_batch_stats = self.training or not self.track_running_stats
+        update = self.training and self.track_running_stats
+        momentum = self.momentum
+        if update and momentum is None:  # cumulative average: weight 1/num_batches
+            if isinstance(input, Value):
+                raise UnsupportedError(f"{type(self).__name__}(momentum=None) keeps a "
+                                       f"cumulative average that compiled steps do not support")
+            momentum = 1.0 / (float(self.num_batches_tracked.item()) + 1)
+        out, new_mean, new_var = F.batch_norm_with_stats(
+            input, self.running_mean if update or not use_batch_stats else None,
+            self.running_var if update or not use_batch_stats else None,
+            self.weight, self.bias, use_batch_stats, momentum, self.eps)
+        if update:
+            if isinstance(out, Value):
+                self.record_update(self.running_mean, new_mean)
+                self.record_update(self.running_var, new_var)
+                count = G.add(self.num_batches_tracked, 1)
+                self.record_update(self.num_batches_tracked, count)
+            else:
+                F.write_state(self.running_mean, new_mean)
+                F.write_state(self.running_var, new_var)
+                self.num_batches_tracked._data += 1
+        return out
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Normalizes (N, C) or (N, C, L) input over all dims but C."""
+    expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Normalizes (N, C, H, W) input over N, H and W."""
+    expected_dims = (4,)
+
+
+class LayerNorm(Module):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape, self.eps = tuple(normalized_shape), eps
+        self.weight = Parameter(ones(self.normalized_shape, dtype=dtype)) \
+            if elementwise_affine else None
+        self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype)) \
+            if elementwise_affine and bias else None
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"

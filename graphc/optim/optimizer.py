@@ -1,0 +1,216 @@
+"""Optimizer: each update rule is written once, with graphc functions, and runs two ways.
+
+A subclass defines `init_state(p, group)` (the per-parameter state tensors, e.g. Adam's moments)
+and `rule(p, g, state, lr, group)` returning the new parameter and the new state values.
+
+- `step()` calls the rule on eager tensors (p.grad) and writes the results into the
+  parameters' and the state's storage: PyTorch's in-place update.
+- `updates(loss)` differentiates a symbolic loss, calls the same rule on graph variables
+  and returns {variable: new value} for graphc.compile(loss, updates=...): forward,
+  backward and the update become one program.
+
+State tensors and each group's learning rate are persistent tensors (graph variables), so
+an eager step and a compiled step read and write the same numbers, and a learning-rate
+schedule takes effect in compiled steps without compiling again.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as G
+from ..autodiff import grad
+from ..dispatch import variable_of
+from ..eager.grad_mode import no_grad
+from ..eager.tensor import Tensor
+from ..ir.graph import Value
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class ParamGroup(dict):
+    """A dict of hyperparameters whose 'lr' lives in a persistent 0-d tensor as well, so that
+    writing group['lr'] (as schedulers do) also reaches compiled training steps."""
+
+    def __init__(self, values, lr_name):
+        super().__init__(values)
+        self.lr_tensor = Tensor._wrap(np.asarray(values["lr"], np.float64))
+        self.lr_tensor._persistent = True
+        self.lr_tensor.name = lr_name
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if key == "lr":
+            self.lr_tensor._data[...] = float(value)
+            self.lr_tensor._vc[0] += 1
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state and the two ways to apply a rule."""
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}  # parameter -> {name: persistent tensor}
+        self.param_groups = []
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        group = dict(group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise ValueError("optimizer can only optimize tensors that require grad (got "
+                                 f"{type(p).__name__})")
+            if not p.dtype.is_floating_point:
+                raise ValueError(f"optimizer can only optimize floating tensors, got {p.dtype}")
+        for key, value in self.defaults.items():
+            if value is required and key not in group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {key}")
+            group.setdefault(key, value)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        name = f"{type(self).__name__.lower()}.group{len(self.param_groups)}.lr"
+        self.param_groups.append(ParamGroup(group, name))
+
+    # ---- what a subclass writes ----------------------------------------------------------------
+    def init_state(self, p, group):
+        """{name: initial value} of p's state: a float fills an array shaped like p, a
+        0-d array stays 0-d (step counters). Default: no state."""
+        return {}
+
+    def rule(self, p, g, state, lr, group):
+        """New (parameter, {state name: value}) from graphc values; `lr` is a 0-d value."""
+        raise NotImplementedError
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _state_of(self, p, group):
+        if p not in self.state:
+            base = p.name or f"param{len(self.state)}"
+            state = {}
+            for key, init in self.init_state(p, group).items():
+                shape = () if isinstance(init, np.ndarray) else p.shape
+                t = Tensor._wrap(np.full(shape, init, p.dtype.np))
+                t._persistent, t.name = True, f"{base}.{key}"
+                state[key] = t
+            self.state[p] = state
+        return self.state[p]
+
+    # ---- eager ---------------------------------------------------------------------------------------
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a .grad, computed eagerly in place."""
+        loss = None
+        if closure is not None:
+            from ..eager.grad_mode import enable_grad
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lrs = {}  # the group's lr in each parameter dtype
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self._state_of(p, group)
+                if p.dtype not in lrs:
+                    lrs[p.dtype] = G.cast(group.lr_tensor, p.dtype)
+                new_p, new_state = self.rule(p, p.grad, dict(state), lrs[p.dtype], group)
+                _write(p, new_p)
+                for key, value in new_state.items():
+                    _write(state[key], value)
+        return loss
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad._data[...] = 0
+
+    # ---- static --------------------------------------------------------------------------------------
+    def updates(self, loss):
+        """{variable: new value} applying this rule to every parameter, for
+        graphc.compile(loss, inputs=..., updates=opt.updates(loss))."""
+        if not isinstance(loss, Value):
+            raise TypeError(f"updates() needs a symbolic loss (built from graphc.placeholder "
+                            f"inputs), got {type(loss).__name__}; for eager tensors call "
+                            f"loss.backward() and step()")
+        params = [p for group in self.param_groups for p in group["params"]]
+        grads = dict(zip(map(id, params), grad(loss, params)))
+        out = {}
+        for group in self.param_groups:
+            lr_var = variable_of(group.lr_tensor)
+            for p in group["params"]:
+                state = self._state_of(p, group)
+                lr = G.cast(lr_var, p.dtype)
+                symbolic_state = {k: variable_of(t) for k, t in state.items()}
+                new_p, new_state = self.rule(variable_of(p), grads[id(p)], symbolic_state, lr,
+                                             group)
+                out[p] = new_p
+                for key, value in new_state.items():
+                    out[state[key]] = value
+        return out
+
+    # ---- checkpoints -----------------------------------------------------------------------------------
+    def state_dict(self):
+        """{'state': {index: {name: tensor}}, 'param_groups': [hyperparameters + indices]}, as
+        PyTorch: parameters are referred to by their position over all groups."""
+        index, groups = {}, []
+        for group in self.param_groups:
+            entry = {k: v for k, v in group.items() if k != "params"}
+            entry["params"] = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                entry["params"].append(index[id(p)])
+            groups.append(entry)
+        params = {id(p): p for g in self.param_groups for p in g["params"]}
+        state = {index[id(p)]: {k: t.detach() for k, t in s.items()}
+                 for p, s in self.state.items() if id(p) in params}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
+            raise ValueError("loaded state dict has a different number of parameter groups or "
+                             "parameters")
+        by_index = {}
+        for saved, group in zip(groups, self.param_groups):
+            for i, p in zip(saved["params"], group["params"]):
+                by_index[int(i)] = p, group
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = v
+        for i, values in state_dict["state"].items():
+            p, group = by_index[int(i)]
+            state = self._state_of(p, group)
+            for k, v in values.items():
+                if k not in state:
+                    raise ValueError(f"loaded optimizer state has an unknown entry {k!r}")
+                _write(state[k], v)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _write(target, value):
+    """Store an eager result into a tensor's own storage (the in-place half of step())."""
+    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+    np.copyto(target._data, arr, casting="unsafe")
+    target._vc[0] += 1
