@@ -16,7 +16,7 @@ from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
 from .ir.graph import Node, Value
 from .ops import elementwise, leaves, registry
-from .types import DEFAULT_FLOAT, TensorType, as_dtype, format_shape, scalar_dtype
+from .types import DEFAULT_FLOAT, DType, TensorType, as_dtype, format_shape, scalar_dtype
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
@@ -24,11 +24,14 @@ _NUMBER = (int, float, bool, np.number, np.bool_)
 def apply(op, inputs, attrs):
     if op.num_inputs is not None and len(inputs) != op.num_inputs:
         raise op_error(TypeError, op.name, f"expects {op.num_inputs} inputs, got {len(inputs)}")
-    for key in attrs:
-        if key not in op.defaults:
-            raise op_error(TypeError, op.name, f"unknown attribute {key!r} (known: "
-                           f"{', '.join(op.defaults) or 'none'})")
-    attrs = {**op.defaults, **attrs}
+    if attrs:
+        for key in attrs:
+            if key not in op.defaults:
+                raise op_error(TypeError, op.name, f"unknown attribute {key!r} (known: "
+                               f"{', '.join(op.defaults) or 'none'})")
+        attrs = {**op.defaults, **attrs}
+    else:
+        attrs = op.defaults  # shared: never mutated (normalize returns a new dict)
     symbolic = False
     for x in inputs:
         if isinstance(x, Value):
@@ -47,6 +50,8 @@ registry.dispatch = apply
 
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------
 def _dtype_of(x):
+    if type(x) is Tensor:
+        return DType._by_np[x._data.dtype], False
     if isinstance(x, (Value, Tensor)):
         return x.dtype, False
     if isinstance(x, _NUMBER):
@@ -57,18 +62,25 @@ def _dtype_of(x):
     return as_dtype(arr.dtype), False
 
 
+_coerce_cache: dict = {}
+
+
 def _coerce(op, inputs, symbolic):
     convert = _as_value if symbolic else _as_tensor
     if op.coerce is None:
-        return [convert(x, None) for x in inputs]
-    dtypes, weak = zip(*(_dtype_of(x) for x in inputs))
-    targets = op.coerce(list(dtypes), list(weak))
+        if symbolic:
+            return [convert(x, None) for x in inputs]
+        return [x if type(x) is Tensor else convert(x, None) for x in inputs]
+    key = (op, tuple([_dtype_of(x) for x in inputs]))
+    targets = _coerce_cache.get(key)
+    if targets is None:
+        targets = _coerce_cache[key] = op.coerce([d for d, _ in key[1]], [w for _, w in key[1]])
     out = []
-    for x, target in zip(inputs, targets):
+    for (dtype, _), x, target in zip(key[1], inputs, targets):
         if isinstance(x, (Value, Tensor)):
-            if target is not None and x.dtype is not target:
+            if target is not None and dtype is not target:
                 x = elementwise.cast(x if not symbolic else convert(x, None), dtype=target)
-            out.append(convert(x, None))
+            out.append(x if type(x) is Tensor and not symbolic else convert(x, None))
         else:
             out.append(convert(x, target))
     return out
@@ -137,9 +149,29 @@ def _build_node(op, inputs, attrs):
     return node.outputs[0] if op.num_outputs == 1 else node.outputs
 
 
+_eager_types: dict = {}  # (op, attrs, input shapes and dtypes) -> (output types, attrs)
+
+
+def _eager_infer(op, inputs, attrs):
+    """Type rule for eager inputs, memoized: eager code calls the same op on the same
+    shapes over and over, and the rule is pure."""
+    try:
+        key = (op, tuple(attrs.items()) if attrs else (),
+               tuple([(x._data.shape, x._data.dtype) for x in inputs]))
+        hit = _eager_types.get(key)
+    except TypeError:  # an unhashable attribute: no memo
+        key = hit = None
+    if hit is None:
+        hit = _infer(op, [TensorType(x._data.shape, x.dtype) for x in inputs], attrs)
+        if key is not None:
+            if len(_eager_types) > 50_000:
+                _eager_types.clear()
+            _eager_types[key] = hit
+    return hit
+
+
 def _run_eager(op, inputs, attrs):
-    types = [TensorType(x._data.shape, x.dtype) for x in inputs]
-    out_types, attrs = _infer(op, types, attrs)
+    out_types, attrs = _eager_infer(op, inputs, attrs)
     try:
         result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
     except (IndexError, ValueError, FloatingPointError) as e:

@@ -13,12 +13,14 @@ class DType:
     """A graphc dtype: a thin, interned wrapper around a NumPy dtype with a readable repr."""
 
     _by_name: dict[str, "DType"] = {}
+    _by_np: dict = {}  # np.dtype -> DType (a dict lookup: np.dtype.name is slow)
 
     def __init__(self, name: str, short: str):
         self.name = name
         self.short = short  # used when printing IR: f32[3, 4]
         self.np = np.dtype(name)
         DType._by_name[name] = self
+        DType._by_np[self.np] = self
 
     @property
     def is_floating_point(self) -> bool:

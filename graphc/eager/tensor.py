@@ -53,7 +53,7 @@ class Tensor(TensorMethods):
 
     @property
     def dtype(self) -> DType:
-        return DType._by_name[self._data.dtype.name]
+        return DType._by_np[self._data.dtype]
 
     @property
     def ndim(self):
