@@ -81,3 +81,46 @@ def locate_nonfinite(graph, feeds, target):
 class _no_location:
     def __str__(self):
         return "an unknown line"
+
+
+class track_memory:
+    """Count the bytes of array storage that eager tensors hold while the block runs.
+
+        with graphc.debug.track_memory() as mem:
+            train_one_epoch()
+        print(mem.peak_bytes, mem.current_bytes)
+
+    Storage shared by several tensors (views, detach) is counted once, when its owner is made.
+    """
+
+    def __init__(self):
+        self.current_bytes = 0
+        self.peak_bytes = 0
+        self._seen = set()
+
+    def add(self, arr):
+        import weakref
+        owner = arr
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        key = id(owner)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.current_bytes += owner.nbytes
+        self.peak_bytes = max(self.peak_bytes, self.current_bytes)
+        weakref.finalize(owner, self._release, key, owner.nbytes)
+
+    def _release(self, key, nbytes):
+        self._seen.discard(key)
+        self.current_bytes -= nbytes
+
+    def __enter__(self):
+        from .eager import tensor
+        self._prev = tensor.memory_tracker
+        tensor.memory_tracker = self
+        return self
+
+    def __exit__(self, *exc):
+        from .eager import tensor
+        tensor.memory_tracker = self._prev

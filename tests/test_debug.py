@@ -45,3 +45,18 @@ def test_static_step_is_undone_and_culprit_named():
         with pytest.raises(NumericsError, match=r"^sqrt: produced nan in 1 of 2 values\n  at test_debug.py"):
             step(np.array([1.0, -1.0], np.float32))
     np.testing.assert_array_equal(w.detach().numpy(), good)  # the bad step left no trace
+
+
+def test_track_memory_counts_live_eager_storage():
+    import gc as pygc
+    with gc.debug.track_memory() as mem:
+        a = gc.zeros(1000, dtype=gc.float64)           # 8000 bytes
+        b = a[:10]                                      # a view: not counted again
+        c = (a + 1) * 2                                 # a temporary of 8000 bytes, then c
+        del b
+        peak_with_all = mem.peak_bytes
+        del c
+        pygc.collect()
+    assert peak_with_all >= 3 * 8000  # a, the temporary a + 1 and c were alive at once
+    assert mem.current_bytes < peak_with_all
+    assert mem.current_bytes >= 8000  # a is still alive

@@ -9,6 +9,10 @@ from ..types import DType, DEFAULT_FLOAT, as_dtype, bool_, int64
 from .grad_mode import is_grad_enabled
 
 
+# Set by graphc.debug.track_memory while it counts the bytes eager tensors hold.
+memory_tracker = None
+
+
 class Tensor(TensorMethods):
     """An n-dimensional array with optional gradient tracking, eagerly computed."""
 
@@ -25,6 +29,8 @@ class Tensor(TensorMethods):
             self.requires_grad = True
 
     def _init(self, arr):
+        if memory_tracker is not None:
+            memory_tracker.add(arr)
         self._data = arr
         self._requires_grad = False
         self.grad = None
