@@ -15,7 +15,7 @@ from ..compile import Executable
 from ..eager.tensor import Tensor
 from ..ir.graph import Graph, Value
 from .dot import to_dot
-from .dump import dump, dump_passes, dump_source
+from .text import dump, dump_passes, dump_source
 from .picture import Picture, executable_picture, graph_picture, is_gradient
 from .render import FORMATS, choose_engine, graphviz_available, render
 from .tape import format_tape, tape_picture
