@@ -37,6 +37,8 @@ from .device import device, Device
 from .errors import (GraphcError, ShapeError, DTypeError, FeedError, GraphFormatError,
                      UnsupportedError)
 from .ops import REGISTRY as ops_registry
+from .serialization import save, load
+from . import cuda, nn, optim, data, utils  # the PyTorch-style namespace (nn sits above the core)
 
 float = float32
 double = float64

@@ -1,0 +1,7 @@
+"""graphc.data (also graphc.utils.data): datasets, samplers and the DataLoader."""
+from .dataloader import (BatchSampler, DataLoader, RandomSampler, SequentialSampler,
+                         default_collate)
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
+           "SequentialSampler", "RandomSampler", "BatchSampler", "default_collate"]
