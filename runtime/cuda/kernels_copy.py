@@ -1,0 +1,82 @@
+"""Fill and strided copies: every view op (permute, broadcast, slice, pad, cat) is one of these.
+
+Geometry (shape, element strides, offset) is passed as tuples, so one compiled kernel per
+rank and dtype serves every size. Rank-0 problems are given as rank 1 of size 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+from . import launch
+from .memory import flat
+
+@cuda.jit
+def fill_kernel(out, value, n):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        out[i] = value
+
+@cuda.jit
+def gather_kernel(out, src, shape, strides, offset, n):
+    # out[i] = src[offset + sum(index_d * strides_d)], index = unravel(i, shape)
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        rem = i
+        at = offset
+        for d in range(len(shape) - 1, -1, -1):
+            at += (rem % shape[d]) * strides[d]
+            rem //= shape[d]
+        out[i] = src[at]
+
+@cuda.jit
+def scatter_kernel(dst, src, shape, strides, offset, n):
+    # dst[offset + sum(index_d * strides_d)] = src[i], index = unravel(i, shape)
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        rem = i
+        at = offset
+        for d in range(len(shape) - 1, -1, -1):
+            at += (rem % shape[d]) * strides[d]
+            rem //= shape[d]
+        dst[at] = src[i]
+
+def _geometry(shape, strides):
+    shape, strides = tuple(int(s) for s in shape), tuple(int(s) for s in strides)
+    return (shape, strides) if shape else ((1,), (0,))
+
+def fill(out, value):
+    n = out.size
+    if n:
+        blocks, threads = launch.grid_1d(n)
+        fill_kernel[blocks, threads](flat(out), np.dtype(out.dtype).type(value), n)
+    return out
+
+def gather(out, src, strides, offset=0):
+    """out (contiguous) <- src viewed with element `strides` and `offset` in out's shape."""
+    n = out.size
+    if n:
+        shape, strides = _geometry(out.shape, strides)
+        blocks, threads = launch.grid_1d(n)
+        gather_kernel[blocks, threads](flat(out), flat(src), shape, strides, int(offset), n)
+    return out
+
+def scatter(dst, src, strides, offset=0):
+    """dst viewed with element `strides` and `offset` in src's shape <- src (contiguous)."""
+    n = src.size
+    if n:
+        shape, strides = _geometry(src.shape, strides)
+        blocks, threads = launch.grid_1d(n)
+        scatter_kernel[blocks, threads](flat(dst), flat(src), shape, strides, int(offset), n)
+    return dst
+
+
+@cuda.jit
+def _scale_kernel(out, factor, n):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        out[i] = out[i] * factor
+
+
+def scale_inplace(out, factor):
+    n = out.size
+    if n:
+        blocks, threads = launch.grid_1d(n)
+        _scale_kernel[blocks, threads](flat(out), factor, n)
+    return out
