@@ -52,7 +52,7 @@ def _normalize_updates(updates):
 class Executable:
     """A compiled graph. Call it with feeds by position or by placeholder name."""
 
-    def __init__(self, outputs, inputs=None, updates=None, target="reference"):
+    def __init__(self, outputs, inputs=None, updates=None, target="reference", **options):
         self._single = isinstance(outputs, Value)
         outputs = [outputs] if self._single else list(outputs)
         for o in outputs:
@@ -77,7 +77,7 @@ class Executable:
         self.outputs = outputs
         self.target = target
         self.spec = ProgramSpec(graph, outputs, self.updates)
-        self._runner = get_target(target)(self.spec)
+        self._runner = get_target(target)(self.spec, **options)
         self._names = {x.name: i for i, x in enumerate(inputs) if x.name}
 
     # ---- feeds -------------------------------------------------------------------------------
@@ -150,11 +150,28 @@ class Executable:
             _debug.locate_nonfinite(self.graph, feeds, self.target)
         return results
 
-    def _run(self, feeds):
-        outputs, new_values = self._runner(feeds)
+    def run_steps(self, steps, *args, **kwargs):
+        """Run the step `steps` times with the same feeds (one compiled call on "cpu")."""
+        feeds = self._bind(args, kwargs)
+        self._check_symbolic_dims(feeds)
+        if getattr(self._runner, "supports_steps", False):
+            return self._run(feeds, steps)
+        result = None
+        for _ in range(steps):
+            result = self._run(feeds)
+        return result
+
+    @property
+    def source(self):
+        """Generated source of the programs compiled so far (None for targets without)."""
+        return getattr(self._runner, "source", None)
+
+    def _run(self, feeds, steps=1):
+        outputs, new_values = self._runner(feeds, steps) if steps != 1 else self._runner(feeds)
         for (var, _), value in zip(self.updates, new_values):
             storage = var.node.attrs["storage"]
-            np.copyto(storage._data, value)
+            if value is not storage._data:  # targets may update the storage in place
+                np.copyto(storage._data, value)
             storage._vc[0] += 1
         results = [Tensor._wrap(o) for o in outputs]
         return results[0] if self._single else results
@@ -167,11 +184,12 @@ class Executable:
 _MISSING = object()
 
 
-def compile(outputs, inputs=None, updates=None, target="reference"):
+def compile(outputs, inputs=None, updates=None, target="reference", **options):
     """Compile symbolic `outputs` into a callable.
 
     inputs: the placeholders, in call order (default: all, in creation order).
     updates: {variable or parameter: new value}; written after each call (a training step).
     target: "reference" (NumPy, node by node); "cpu" and "cuda" once available.
+    options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
     """
-    return Executable(outputs, inputs, updates, target)
+    return Executable(outputs, inputs, updates, target, **options)

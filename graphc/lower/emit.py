@@ -1,0 +1,141 @@
+"""The code emitter: lines of the program function, buffer addressing, loop nests.
+
+Every value lives in a flat 1-D array (an input, a variable, an output, or a slot of a
+constant or work arena); a layout (passes/layout.py) says where its elements are. All
+sizes, offsets and strides are written into the source as literals.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+from .scalar import CTOR, literal
+
+
+def sanitize(name, limit=24):
+    """An identifier fragment made of [A-Za-z0-9_] only (user names never reach code raw)."""
+    text = re.sub(r"[^A-Za-z0-9_]", "_", str(name or ""))[:limit]
+    return text.strip("_")
+
+
+def comment_text(text, limit=100):
+    """Printable ASCII on one line: safe inside a # comment."""
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))[:limit]
+
+
+class Emitter:
+    def __init__(self, plan):
+        self.plan = plan
+        self.lines = []
+        self.depth = 1
+        self.tmp = itertools.count()
+        self.array_names = {}   # root value -> (array name, base offset)
+        self.errors = []        # error code - 1 -> (node, message)
+        self.returns = ""       # ", out0, out1": what every return statement hands back
+
+    # ---- text ----------------------------------------------------------------------------
+    def line(self, text):
+        self.lines.append("    " * self.depth + text)
+
+    def comment(self, text):
+        self.line("# " + comment_text(text))
+
+    def fresh(self, prefix="t"):
+        return f"{prefix}{next(self.tmp)}"
+
+    def error(self, node, message, value, indent=0):
+        """Return an error code (mapped to `node` by the runner) with an offending value."""
+        self.errors.append((node, message))
+        self.line("    " * indent + f"return {len(self.errors)}, i64({value}){self.returns}")
+
+    # ---- addressing --------------------------------------------------------------------------
+    def layout(self, value):
+        return self.plan.layouts[value]
+
+    def array_of(self, value):
+        """(array name, element offset of the value's first element)."""
+        lay = self.layout(value)
+        name, base = self.array_names[lay.root]
+        return name, base + lay.offset
+
+    def address(self, value, index):
+        """index: one expression per dim of the value (broadcast dims may be anything)."""
+        lay = self.layout(value)
+        name, base = self.array_names[lay.root]
+        return f"{name}[{_linear(base + lay.offset, lay.strides, lay.shape, index)}]"
+
+    def scalar_constant(self, value):
+        """A literal for a one-element constant (read as a number, not from memory)."""
+        lay = self.layout(value)
+        node = lay.root.node
+        if node.op.name != "constant" or node.attrs["value"].size != 1:
+            return None
+        return literal(node.attrs["value"].reshape(()).item(), value.dtype.name)
+
+    def load(self, value, index):
+        return self.scalar_constant(value) or self.address(value, index)
+
+    def view2d(self, value, offset_expr, rows, cols, row_stride, col_stride):
+        """A 2-D array expression over a value's buffer (C order or a transposed C block)."""
+        name, _ = self.array_names[self.layout(value).root]
+        n = rows * cols
+        if col_stride == 1 and (row_stride == cols or rows == 1):
+            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({rows}, {cols}))"
+        if row_stride == 1 and (col_stride == rows or cols == 1):
+            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({cols}, {rows})).T"
+        return None
+
+    # ---- loops -----------------------------------------------------------------------------------
+    def loops(self, sizes, names=None):
+        """Open a loop nest over `sizes` (literal); returns the index variable names."""
+        names = names or [self.fresh("i") for _ in sizes]
+        for n, s in zip(names, sizes):
+            self.line(f"for {n} in range({s}):")
+            self.depth += 1
+        return names
+
+    def close(self, count):
+        self.depth -= count
+
+
+def _linear(offset, strides, shape, index):
+    terms = [str(offset)] if offset else []
+    for i, st, d in zip(index, strides, shape):
+        if st == 0 or d == 1:
+            continue
+        terms.append(i if st == 1 else f"{i} * {st}")
+    return " + ".join(terms) or "0"
+
+
+def aligned_strides(layout, shape):
+    """The layout's strides over a (broadcast) loop shape: 0 where it is broadcast."""
+    lead = len(shape) - len(layout.shape)
+    out = [0] * lead
+    for d, st, full in zip(layout.shape, layout.strides, shape[lead:]):
+        out.append(0 if d == 1 and full != 1 else st)
+    return out
+
+
+def collapse(shape, stride_sets, classes=None):
+    """Merge adjacent loop dims that every access walks as one (same class, dense)."""
+    classes = classes or [0] * len(shape)
+    dims = [i for i, d in enumerate(shape) if d != 1]
+    if not dims:
+        return [1], [[0] for _ in stride_sets], [classes[0] if classes else 0]
+    out_shape, out_strides, out_classes = [], [[] for _ in stride_sets], []
+    for i in dims:
+        if out_shape and out_classes[-1] == classes[i] and all(
+                ss[-1] == st[i] * shape[i] for ss, st in zip(out_strides, stride_sets)):
+            out_shape[-1] *= shape[i]
+            for ss, st in zip(out_strides, stride_sets):
+                ss[-1] = st[i]
+            continue
+        out_shape.append(shape[i])
+        out_classes.append(classes[i])
+        for ss, st in zip(out_strides, stride_sets):
+            ss.append(st[i])
+    return out_shape, out_strides, out_classes
+
+
+def ctor(value):
+    return CTOR[value.dtype.name]

@@ -1,0 +1,203 @@
+"""Loop kernels: fused elementwise groups and single-pass reductions with fused prologues.
+
+A group's members all compute values of the loop's shape, so one loop nest evaluates every
+member once per index, in order, into scalar locals; inputs of other shapes are read through
+broadcast (zero) strides; values read outside the group are stored at the end of the body.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..passes.layout import contiguous_strides
+from .emit import _linear, aligned_strides, collapse, ctor
+from .scalar import CTOR, expression, literal
+
+
+def _members(node):
+    """(inner nodes, {inner value: stored value}) of a fused node or a lone node."""
+    group = node.attrs.get("group") if node.op.name == "fused" else None
+    if group is None:
+        return [node], {v: v for v in node.outputs}
+    return group.nodes, dict(zip(group.outputs, node.outputs))
+
+
+def _compute_dtype(node):
+    """The dtype an elementwise op computes in (its inputs' dtype after coercion)."""
+    ins = [v for v in node.inputs]
+    if node.op.name == "where":
+        return ins[1].dtype.name
+    if node.op.name in ("cast", "full_like") or not ins:
+        return node.outputs[0].dtype.name
+    return ins[0].dtype.name
+
+
+class Body:
+    """Emits the per-index statements of a group: loads, member expressions, stores."""
+
+    def __init__(self, em, members, opts, helpers):
+        self.em, self.members, self.opts, self.helpers = em, members, opts, helpers
+        inner = {id(n) for n in members}
+        self.external = []
+        seen = set()
+        for n in members:
+            for v in n.inputs:
+                if id(v.node) not in inner and v not in seen:
+                    seen.add(v)
+                    self.external.append(v)
+
+    def loads(self, shape):
+        """External inputs that are read from memory, with their strides over `shape`."""
+        return [v for v in self.external if self.em.scalar_constant(v) is None], [
+            aligned_strides(self.em.layout(v), shape) for v in self.external
+            if self.em.scalar_constant(v) is None]
+
+    def emit(self, loaded, strides, cshape, idx):
+        """Emit the body; returns {value: local name or literal}."""
+        em = self.em
+        local = {}
+        for v in self.external:
+            lit = em.scalar_constant(v)
+            local[v] = lit
+        for v, st in zip(loaded, strides):
+            name, base = em.array_of(v)
+            t = em.fresh()
+            em.line(f"{t} = {name}[{_linear(base, st, cshape, idx)}]")
+            local[v] = t
+        for n in self.members:
+            args = [local[v] for v in n.inputs]
+            e = expression(n, args, _compute_dtype(n), n.outputs[0].dtype.name,
+                           not self.opts.strict, self.helpers)
+            t = em.fresh()
+            em.line(f"{t} = {e}")
+            local[n.outputs[0]] = t
+        return local
+
+
+def emit_elementwise(em, node, opts, helpers):
+    members, stored = _members(node)
+    shape = members[-1].outputs[0].type.shape
+    body = Body(em, members, opts, helpers)
+    loaded, in_strides = body.loads(shape)
+    out_strides = [list(contiguous_strides(shape)) for _ in stored]
+    cshape, cstrides, _ = collapse(shape, in_strides + out_strides)
+    idx = em.loops(cshape)
+    local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
+    for (inner, outer), st in zip(stored.items(), cstrides[len(loaded):]):
+        name, base = em.array_of(outer)
+        em.line(f"{name}[{_linear(base, st, cshape, idx)}] = {local[inner]}")
+    em.close(len(cshape))
+
+
+# ---- single-pass reductions (sum, mean, amax, amin), with an optional elementwise prologue ----
+def _identity(op, dtype):
+    if op in ("sum", "mean"):
+        return literal(0, dtype)
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    if np.dtype(dtype).kind == "f":
+        return literal(-math.inf if op == "amax" else math.inf, dtype)
+    return literal(info.min if op == "amax" else info.max, dtype)
+
+
+def _combine(op, acc, x):
+    if op in ("sum", "mean"):
+        return f"{acc} + {x}"
+    cmp = ">" if op == "amax" else "<"
+    return f"{x} if {x} {cmp} {acc} or {x} != {x} else {acc}"
+
+
+def _acc_dtype(op, out_dtype):
+    # float32 sums accumulate in float64: far closer to NumPy's pairwise sums than a plain
+    # float32 running sum, and still vectorized (docs/numerics.md)
+    return "float64" if op in ("sum", "mean") and out_dtype == "float32" else out_dtype
+
+
+def emit_reduce(em, node, opts, helpers):
+    members, stored = _members(node)
+    red = members[-1]
+    prologue = members[:-1]
+    op, out = red.op.name, red.outputs[0]
+    outer_out = stored.pop(out)
+    x = red.inputs[0]
+    shape = x.type.shape
+    dims = set(red.attrs["dims"])
+    count = 1
+    for d in dims:
+        count *= shape[d]
+    kept = [i for i in range(len(shape)) if i not in dims]
+    out_cont = contiguous_strides([shape[i] for i in kept])
+    out_st = [0] * len(shape)
+    for i, s in zip(kept, out_cont):
+        out_st[i] = s
+    body = Body(em, prologue, opts, helpers) if prologue else None
+    if body:
+        loaded, in_strides = body.loads(shape)
+    else:
+        lit = em.scalar_constant(x)
+        loaded, in_strides = ([], []) if lit else ([x], [aligned_strides(em.layout(x), shape)])
+    side = [list(contiguous_strides(shape)) for _ in stored]
+    row = (len(shape) - 1) in dims or not kept
+    order = (kept + sorted(dims)) if row else list(range(len(shape)))
+    classes = [int(i in dims) for i in order]
+    pshape = [shape[i] for i in order]
+    sets = [[st[i] for i in order] for st in in_strides + side + [out_st]]
+    cshape, cstrides, cclasses = collapse(pshape, sets, classes)
+    oname, obase = em.array_of(outer_out)
+    dt, acc_dt = out.dtype.name, _acc_dtype(op, out.dtype.name)
+    nkept = sum(1 for c in cclasses if c == 0)
+
+    def element(idx):
+        if body:
+            local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
+            for (inner, outer), st in zip(stored.items(),
+                                          cstrides[len(loaded):len(loaded) + len(stored)]):
+                name, base = em.array_of(outer)
+                em.line(f"{name}[{_linear(base, st, cshape, idx)}] = {local[inner]}")
+            return local[x]
+        if not loaded:
+            return em.scalar_constant(x)
+        name, base = em.array_of(x)
+        return f"{name}[{_linear(base, cstrides[0], cshape, idx)}]"
+
+    ost = cstrides[-1]
+    finish = (lambda a: f"{CTOR[dt]}({a} / {count})") if op == "mean" else (
+        lambda a: f"{CTOR[dt]}({a})")
+    if row:
+        outer = em.loops(cshape[:nkept])
+        acc = em.fresh("acc")
+        em.line(f"{acc} = {_identity(op, acc_dt)}")
+        inner = em.loops(cshape[nkept:])
+        e = element(outer + inner)
+        cast = e if acc_dt == dt else f"{CTOR[acc_dt]}({e})"
+        em.line(f"{acc} = {_combine(op, acc, cast)}")
+        em.close(len(cshape) - nkept)
+        em.line(f"{oname}[{_linear(obase, ost[:nkept], cshape[:nkept], outer)}] = "
+                f"{finish(acc)}")
+        em.close(nkept)
+        return
+    # Reduced dims lead: walk the input in memory order, accumulating into the output.
+    n_out = outer_out.type.numel()
+    i = em.loops([n_out])
+    em.line(f"{oname}[{obase} + {i[0]}] = {_identity(op, dt)}")
+    em.close(1)
+    idx = em.loops(cshape)
+    e = element(idx)
+    target = f"{oname}[{_linear(obase, ost, cshape, idx)}]"
+    t = em.fresh()
+    em.line(f"{t} = {e}")
+    em.line(f"{target} = {_combine(op, target, t)}")
+    em.close(len(cshape))
+    if op == "mean":
+        i = em.loops([n_out])
+        em.line(f"{oname}[{obase} + {i[0]}] = {CTOR[dt]}({oname}[{obase} + {i[0]}] / {count})")
+        em.close(1)
+
+
+def is_single_pass_reduce(node):
+    if node.op.name == "fused":
+        return node.attrs["group"].kind == "reduce"
+    return node.op.name in ("sum", "mean", "amax", "amin")
+
+
+__all__ = ["emit_elementwise", "emit_reduce", "is_single_pass_reduce", "ctor"]

@@ -1,0 +1,60 @@
+"""Common subexpression elimination and dead code elimination."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import DType, TensorType
+from .graph_edit import live_roots, remap_graph, rewire
+
+# Ops whose results differ between two applications with the same inputs.
+_IMPURE_KINDS = ("random", "leaf")
+
+
+def _attr_key(a):
+    if isinstance(a, np.ndarray):
+        return ("array", a.dtype.str, a.shape, a.tobytes()) if a.size <= 4096 else ("id", id(a))
+    if isinstance(a, (list, tuple)):
+        return tuple(_attr_key(x) for x in a)
+    if isinstance(a, dict):
+        return tuple(sorted((k, _attr_key(v)) for k, v in a.items()))
+    if isinstance(a, (DType, TensorType)):
+        return repr(a)
+    try:
+        hash(a)
+    except TypeError:
+        return ("id", id(a))
+    return (type(a).__name__, a)
+
+
+def _key(node):
+    if node.op.name == "constant":
+        return ("constant", _attr_key(node.attrs["value"]))
+    if node.op.kind in _IMPURE_KINDS or node.op.lowering.get("random"):
+        return None
+    return (node.op.name, tuple(id(v) for v in node.inputs), _attr_key(node.attrs))
+
+
+def cse(graph):
+    """Merge nodes that apply the same op to the same inputs with the same attributes."""
+    seen, mapping, nodes = {}, {}, []
+    for n in graph.nodes:
+        rewire(n, mapping)
+        key = _key(n)
+        if key is not None and key in seen:
+            for old, new in zip(n.outputs, seen[key].outputs):
+                mapping[old] = new
+            continue
+        if key is not None:
+            seen[key] = n
+        nodes.append(n)
+    return remap_graph(graph, nodes, mapping)
+
+
+def dce(graph):
+    """Drop nodes that no output or variable update depends on (placeholders stay)."""
+    live = {id(v.node) for v in live_roots(graph)}
+    for n in reversed(graph.nodes):
+        if id(n) in live:
+            live.update(id(v.node) for v in n.inputs)
+    nodes = [n for n in graph.nodes if id(n) in live or n.op.name == "placeholder"]
+    return remap_graph(graph, nodes, {})

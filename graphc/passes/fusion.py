@@ -1,0 +1,146 @@
+"""Fusion: elementwise chains become one loop; elementwise producers join a reduction's loop.
+
+Rules (docs/compiler.md):
+- elementwise nodes of the same output shape fuse; inputs of other shapes are read through
+  broadcast strides, never materialized;
+- a single-pass reduction (sum, mean, amax, amin) absorbs the elementwise group computing its
+  input when the reduction is that value's only reader: `mean((a - b) ** 2)` is one pass;
+- a merge is legal only if no path leaves the group and comes back (it would make a cycle),
+  checked on the node DAG with networkx; nothing is ever computed twice.
+A fused group becomes one `fused` node whose outputs are the group's values read outside it.
+"""
+from __future__ import annotations
+
+import networkx as nx
+
+from ..ir.graph import Node
+from .graph_edit import live_roots, new_graph, stable_toposort
+
+PROLOGUE_REDUCTIONS = ("sum", "mean", "amax", "amin")
+
+
+class FusedOp:
+    """The op of a fused node (not a registry op: it exists only inside the compiler)."""
+    name = "fused"
+    kind = "fused"
+    num_outputs = None
+    lowering = {}
+    vjp = None
+    normalize = None
+
+
+FUSED = FusedOp()
+
+
+class FusedGroup:
+    """The nodes of one fused kernel, in order; `kind` is "elementwise" or "reduce"."""
+
+    def __init__(self, nodes, kind, outputs):
+        self.nodes = nodes
+        self.kind = kind
+        self.outputs = outputs  # inner values read outside the group, in fused-node order
+
+    @property
+    def shape(self):
+        """The loop's index space: the (reduction's input) shape every member computes."""
+        last = self.nodes[-1]
+        return (last.inputs[0] if self.kind == "reduce" else last.outputs[0]).type.shape
+
+    def __repr__(self):
+        return "[" + ", ".join(n.op.name for n in self.nodes) + "]"
+
+
+def is_fusable(node):
+    return node.op.kind == "elementwise" and "template" in node.op.lowering
+
+
+def fuse(graph):
+    """Group fusable nodes (see module doc) and replace each multi-node group by a node."""
+    dag = nx.DiGraph()
+    for n in graph.nodes:
+        dag.add_node(n.id)
+        for v in n.inputs:
+            dag.add_edge(v.node.id, n.id)
+    group_of = {}     # node id -> group id (the id of its first node)
+    members = {}      # group id -> list of nodes
+    kind = {}
+    users = graph.users()
+    roots = set(live_roots(graph))
+
+    def legal(a, b):
+        """Merging groups a and b makes no cycle: no outside node on a path between them."""
+        ids_a = {n.id for n in members[a]}
+        ids_b = {n.id for n in members[b]}
+        both = ids_a | ids_b
+        for src, dst in ((ids_a, ids_b), (ids_b, ids_a)):
+            down = set().union(*(nx.descendants(dag, i) for i in src)) - both
+            if any(any(d in dst for d in dag.successors(x)) for x in down):
+                return False
+        return True
+
+    def merge(a, b):
+        for n in members.pop(b):
+            group_of[n.id] = a
+            members[a].append(n)
+
+    for n in graph.nodes:
+        if is_fusable(n):
+            gid = n.id
+            group_of[n.id], members[gid], kind[gid] = gid, [n], "elementwise"
+            shape = n.outputs[0].type.shape
+            for v in n.inputs:
+                p = group_of.get(v.node.id)
+                if (p is not None and p != gid and kind[p] == "elementwise"
+                        and v.type.shape == shape and legal(p, gid)):
+                    merge(p, gid)
+                    gid = p
+        elif n.op.name in PROLOGUE_REDUCTIONS:
+            x = n.inputs[0]
+            p = group_of.get(x.node.id)
+            if (p is not None and kind[p] == "elementwise" and len(users.get(x, ())) == 1
+                    and x not in roots and x.type.shape == members[p][-1].outputs[0].type.shape):
+                group_of[n.id], members[n.id], kind[n.id] = n.id, [n], "reduce"
+                if legal(p, n.id):
+                    merge(p, n.id)
+                    kind[p] = "reduce"
+                else:
+                    del group_of[n.id], members[n.id], kind[n.id]
+    return _rebuild(graph, members, kind, users, roots)
+
+
+def _rebuild(graph, members, kind, users, roots):
+    position = {n.id: i for i, n in enumerate(graph.nodes)}
+    replaced, mapping, fused_nodes = set(), {}, []
+    for gid, nodes in members.items():
+        if len(nodes) < 2:
+            continue
+        nodes.sort(key=lambda n: position[n.id])
+        inside = {id(n) for n in nodes}
+        outputs = [v for n in nodes for v in n.outputs
+                   if v in roots or any(id(u) not in inside for u in users.get(v, ()))]
+        inputs, seen = [], set()
+        for n in nodes:
+            for v in n.inputs:
+                if id(v.node) not in inside and v not in seen:
+                    seen.add(v)
+                    inputs.append(v)
+        group = FusedGroup(nodes, kind[gid], outputs)
+        fused = Node(FUSED, inputs, {"group": group}, [v.type for v in outputs],
+                     nodes[-1].location, [v.name for v in outputs])
+        mapping.update(zip(outputs, fused.outputs))
+        replaced.update(id(n) for n in nodes)
+        fused_nodes.append((position[nodes[-1].id], fused))
+    for _, fused in fused_nodes:  # groups may read values that other groups now output
+        group = fused.attrs["group"]
+        inside = {id(n) for n in group.nodes}
+        for n in group.nodes:
+            n.inputs = tuple(v if id(v.node) in inside else mapping.get(v, v) for v in n.inputs)
+        fused.inputs = tuple(mapping.get(v, v) for v in fused.inputs)
+    nodes = [n for n in graph.nodes if id(n) not in replaced]
+    for n in nodes:
+        if any(v in mapping for v in n.inputs):
+            n.inputs = tuple(mapping.get(v, v) for v in n.inputs)
+    order = sorted([(position[n.id], n) for n in nodes] + fused_nodes, key=lambda p: p[0])
+    nodes = stable_toposort([n for _, n in order])
+    return new_graph(nodes, graph.inputs, [mapping.get(v, v) for v in graph.outputs],
+                     [(var, mapping.get(new, new)) for var, new in graph.updates])

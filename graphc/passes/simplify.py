@@ -1,0 +1,156 @@
+"""Algebraic simplification and constant folding (one forward sweep; rules see rewritten inputs).
+
+Every rule returns a value that equals the node's output in shape, dtype and meaning, or None.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Node
+from ..ops import leaves
+from ..ops import shape as shape_ops
+from ..types import TensorType
+from .graph_edit import remap_graph, rewire
+
+# Inputs whose values an op never reads (it needs only their shape).
+SHAPE_ONLY_INPUTS = {"expand_like": (1,), "slice_backward": (1,), "index_backward": (1,)}
+
+# Folding bigger constants would grow the program's constant data for little gain.
+FOLD_LIMIT = 1 << 16
+
+
+def _const(v):
+    return v.node.attrs["value"] if v.node.op.name == "constant" else None
+
+
+def _is_filled(v, x):
+    c = _const(v)
+    return c is not None and c.size > 0 and bool(np.all(c == x))
+
+
+def _same_type(v, node):
+    return v.type == node.outputs[0].type
+
+
+def _identity_operand(node):
+    """x*1, 1*x, x+0, 0+x, x-0, x/1 -> x (only when that keeps shape and dtype)."""
+    name, ins = node.op.name, node.inputs
+    unit = {"mul": 1, "add": 0, "sub": 0, "div": 1}.get(name)
+    if unit is None:
+        return None
+    commutes = name in ("mul", "add")
+    for keep, other in ((0, 1), (1, 0)) if commutes else ((0, 1),):
+        if _is_filled(ins[other], unit) and _same_type(ins[keep], node):
+            return ins[keep]
+    return None
+
+
+def _double_negation(node):
+    x = node.inputs[0]
+    if node.op.name == "neg" and x.node.op.name == "neg":
+        return x.node.inputs[0]
+    return None
+
+
+def _noop_view(node):
+    """A view or cast that changes nothing."""
+    if node.op.name in ("reshape", "squeeze", "unsqueeze", "broadcast_to", "expand_like",
+                        "cast") and _same_type(node.inputs[0], node):
+        return node.inputs[0]
+    if node.op.name == "permute" and node.attrs["dims"] == tuple(range(len(node.attrs["dims"]))):
+        return node.inputs[0]
+    return None
+
+
+def _collapse_chain(node):
+    """permute(permute(x)) -> one permute; reshape(reshape(x)) -> one reshape."""
+    name, x = node.op.name, node.inputs[0]
+    if x.node.op.name != name or name not in ("permute", "reshape"):
+        return None
+    src = x.node.inputs[0]
+    if name == "permute":
+        inner = x.node.attrs["dims"]
+        dims = tuple(inner[d] for d in node.attrs["dims"])
+        if dims == tuple(range(len(dims))):
+            return src
+        attrs = {"dims": dims}
+    else:
+        if src.type.shape == node.outputs[0].type.shape:
+            return src
+        attrs = {"shape": node.outputs[0].type.shape}
+    return Node(node.op, (src,), attrs, [node.outputs[0].type], node.location,
+                [node.outputs[0].name])
+
+
+def _fold_constants(node):
+    if node.op.kind == "leaf" or node.op.lowering.get("random") or node.op.num_outputs != 1:
+        return None
+    values = [_const(v) for v in node.inputs]
+    out = node.outputs[0].type
+    if any(v is None for v in values) or (out.numel() or 0) > FOLD_LIMIT:
+        return None
+    with np.errstate(all="ignore"):
+        value = np.asarray(node.op.reference(*values, **node.attrs), out.dtype.np)
+    return Node(leaves.constant, (), {"value": value}, [TensorType(value.shape, out.dtype)],
+                node.location, [node.outputs[0].name])
+
+
+def _zero_view(like):
+    """A free stand-in for an input whose values are never read (only its shape)."""
+    zero = Node(leaves.constant, (), {"value": np.zeros((), like.dtype.np)},
+                [TensorType((), like.dtype)], like.node.location)
+    return Node(shape_ops.broadcast_to, zero.outputs, {"shape": like.type.shape},
+                [like.type], like.node.location)
+
+
+def _drop_shape_only_reads(node):
+    """Inputs read only for their shape stop depending on the values that compute them."""
+    slots = SHAPE_ONLY_INPUTS.get(node.op.name, ())
+    for i in slots:
+        like = node.inputs[i]
+        if not (like.node.op.name == "broadcast_to" and _const(like.node.inputs[0]) is not None):
+            view = _zero_view(like)
+            node.inputs = node.inputs[:i] + (view.outputs[0],) + node.inputs[i + 1:]
+            return [view.inputs[0].node, view]
+    return None
+
+
+def _full_like_as_view(node):
+    """full_like(x) -> a constant scalar broadcast to x's shape (a free stride-0 view)."""
+    if node.op.name != "full_like":
+        return None
+    out = node.outputs[0].type
+    value = Node(leaves.constant, (), {"value": np.asarray(node.attrs["value"], out.dtype.np)},
+                 [TensorType((), out.dtype)], node.location)
+    return Node(shape_ops.broadcast_to, value.outputs, {"shape": out.shape}, [out],
+                node.location, [node.outputs[0].name]), value
+
+
+RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _collapse_chain, _fold_constants)
+
+
+def simplify(graph):
+    """Apply RULES to each node once, in order; replaced nodes are left for DCE."""
+    mapping, nodes = {}, []
+    for n in graph.nodes:
+        rewire(n, mapping)
+        if n.op.kind == "leaf":
+            nodes.append(n)
+            continue
+        nodes.extend(_drop_shape_only_reads(n) or ())
+        nodes.append(n)
+        for rule in RULES:
+            r = rule(n)
+            if r is None:
+                continue
+            if isinstance(r, tuple):  # (new node, extra leaf it reads)
+                nodes.append(r[1])
+                r = r[0]
+            if isinstance(r, Node):  # a new node replaces n; later rules see it
+                nodes.append(r)
+                mapping[n.outputs[0]] = r.outputs[0]
+                n = r
+                continue
+            mapping[n.outputs[0]] = r
+            break
+    return remap_graph(graph, nodes, mapping)

@@ -1,0 +1,163 @@
+"""On-disk cache of generated modules (runtime never imports graphc).
+
+A module's file name is a hash of its source and of everything that changes what Numba
+makes of it (Python, NumPy, Numba and llvmlite versions, the CPU, caller flags). The file is
+written atomically and imported under its own name, registered in sys.modules before it
+runs, so that Numba's `cache=True` stores the machine code next to it: a second process
+that generates the same source loads the compiled code instead of compiling again.
+
+A file whose content does not match its name (corrupt, truncated, foreign) is rewritten,
+never trusted. If the cache directory cannot be written, modules are compiled in memory
+(no on-disk cache) after one warning.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import types
+import warnings
+
+_PREFIX = "graphc_gen_"
+_lock = threading.Lock()
+_loaded: dict[str, types.ModuleType] = {}
+_warned = False
+
+
+def cache_dir() -> str:
+    """GRAPHC_CACHE_DIR, or ~/.cache/graphc."""
+    return os.environ.get("GRAPHC_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "graphc")
+
+
+def _environment() -> str:
+    import llvmlite
+    import numba
+    import numpy
+    try:
+        from llvmlite import binding
+        cpu = binding.get_host_cpu_name() + ":" + binding.get_host_cpu_features()
+    except Exception:  # no LLVM CPU query: the machine name still separates architectures
+        cpu = platform.machine()
+    return "|".join([sys.version, numpy.__version__, numba.__version__, llvmlite.__version__,
+                     platform.machine(), cpu])
+
+
+_ENV = None
+
+
+def module_key(source: str, flags: str = "") -> str:
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    h = hashlib.sha256()
+    for part in (source, flags, _ENV):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:40]
+
+
+def load_module(source: str, flags: str = "") -> types.ModuleType:
+    """Import generated `source` (cached on disk when possible). Defines CACHE for it."""
+    key = module_key(source, flags)
+    name = _PREFIX + key
+    with _lock:
+        if name in _loaded:
+            return _loaded[name]
+        path = _write(name, source)
+        module = _import(name, path, source)
+        _loaded[name] = module
+        return module
+
+
+def _write(name, source):
+    """The module's file, (re)written if missing or not exactly `source`; None if unwritable."""
+    directory = cache_dir()
+    path = os.path.join(directory, name + ".py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == source:
+                return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".py")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+        _drop_stale_numba_cache(directory, name)
+        return path
+    except OSError as e:
+        global _warned
+        if not _warned:
+            _warned = True
+            warnings.warn(f"graphc: cannot write the compile cache at {directory!r} ({e}); "
+                          f"compiling in memory (set GRAPHC_CACHE_DIR to a writable place)",
+                          RuntimeWarning, stacklevel=4)
+        return None
+
+
+def _drop_stale_numba_cache(directory, name):
+    """Numba's index for a rewritten file must not be trusted either."""
+    pycache = os.path.join(directory, "__pycache__")
+    if os.path.isdir(pycache):
+        for f in os.listdir(pycache):
+            if f.startswith(name + "."):
+                try:
+                    os.remove(os.path.join(pycache, f))
+                except OSError:
+                    pass
+
+
+def _import(name, path, source):
+    if path is None:
+        module = types.ModuleType(name)
+        module.CACHE = False
+        exec(compile(source, f"<graphc {name}>", "exec"), module.__dict__)
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.CACHE = True
+    sys.modules[name] = module  # before exec: Numba's cache finds the module by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def cache_info() -> dict:
+    """Where the cache is, how many generated modules it holds and its size in bytes."""
+    directory = cache_dir()
+    files, size = 0, 0
+    for root, _, names in os.walk(directory):
+        for n in names:
+            try:
+                size += os.path.getsize(os.path.join(root, n))
+            except OSError:
+                continue
+            files += n.endswith(".py") and n.startswith(_PREFIX)
+    return {"path": directory, "modules": files, "bytes": size, "loaded": len(_loaded)}
+
+
+def clear_cache() -> None:
+    """Delete every generated module and compiled artifact (in-process modules stay usable)."""
+    directory = cache_dir()
+    if not os.path.isdir(directory):
+        return
+    for n in os.listdir(directory):
+        p = os.path.join(directory, n)
+        if n == "__pycache__":
+            shutil.rmtree(p, ignore_errors=True)
+        elif n.startswith((_PREFIX, ".tmp_")):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
