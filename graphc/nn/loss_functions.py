@@ -151,12 +151,17 @@ def _count(x):
     return R.shape_prod(x, dims=None, dtype=x.dtype)
 
 
+def _clamped_log(x):
+    """max(log x, -100) as PyTorch's BCE; x is clamped first so that x = 0 gives a finite
+    gradient instead of 0 * inf."""
+    return G.clamp(G.log(G.clamp(x, min=1e-44)), min=-100.0)
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
     _same_shape(input, target, "binary_cross_entropy")
-    log_x = G.clamp(G.log(input), min=-100.0)
-    log_1mx = G.clamp(G.log(G.sub(1, input)), min=-100.0)
+    log_x, log_1mx = _clamped_log(input), _clamped_log(G.sub(1, input))
     loss = G.neg(G.add(G.mul(target, log_x), G.mul(G.sub(1, target), log_1mx)))
     if weight is not None:
         loss = G.mul(loss, weight)

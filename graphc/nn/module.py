@@ -224,7 +224,10 @@ class Module:
 
     # ---- symbolic state updates -------------------------------------------------------------------
     def record_update(self, buffer: Tensor, new_value):
-        """Remember that a symbolic forward computed `new_value` for `buffer`."""
+        """Remember that a symbolic forward computed `new_value` for `buffer` (a tensor, or
+        the graph variable a symbolic forward reads it as)."""
+        if isinstance(buffer, Value):
+            buffer = buffer.node.attrs["storage"]
         self._pending_updates[id(buffer)] = (buffer, new_value)
 
     def buffer_updates(self):
