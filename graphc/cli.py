@@ -149,7 +149,7 @@ def cmd_dump(args):
 
 def cmd_draw(args):
     from . import viz
-    from .viz.render import FORMATS
+    from .viz.engines import FORMATS
     fmt = os.path.splitext(args.output)[1].lstrip(".").lower()
     if fmt not in ("dot", "gv") + FORMATS:
         raise UsageError(f"cannot tell the picture format of {args.output!r}: use a .dot, "
@@ -205,7 +205,7 @@ def collect_info():
         except metadata.PackageNotFoundError:
             versions.append(f"{dist} (not installed)")
     rows.append(("packages", ", ".join(versions)))
-    from .viz.render import graphviz_available
+    from .viz.engines import graphviz_available
     rows.append(("graphviz", _dot_version() if graphviz_available()
                  else "not installed (pictures are drawn with matplotlib)"))
     rows.append(("threads", _threads()))

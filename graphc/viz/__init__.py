@@ -17,7 +17,7 @@ from ..ir.graph import Graph, Value
 from .dot import to_dot
 from .text import dump, dump_passes, dump_source
 from .picture import Picture, executable_picture, graph_picture, is_gradient
-from .render import FORMATS, choose_engine, graphviz_available, render
+from .engines import FORMATS, choose_engine, graphviz_available, render
 from .tape import format_tape, tape_picture
 
 __all__ = ["draw", "Drawing", "dump", "dump_passes", "dump_source", "to_dot", "picture_of",

@@ -12,7 +12,7 @@ What a compiled executable may offer (all optional; the "reference" target has n
                         slots are reused; its `.updates` are the variable writes.
     exe.updates         [(variable value, new value)] when the graph carries none
     exe.fusion_groups   more clusters: groups of nodes or node ids (or objects with .nodes)
-    exe.buffer_of       mapping value (or id(value)) -> buffer id, when there is no plan
+    exe.buffer_of       mapping value -> buffer id, when there is no memory plan
 """
 from __future__ import annotations
 
@@ -138,11 +138,11 @@ def _buffer_labels(graph, buffer_of, ex):
         return {}, set()
     labels, holders = {}, {}
     for v in (v for n in ex.nodes for v in n.outputs):
-        buf = buffer_of.get(v, buffer_of.get(id(v)))
+        buf = buffer_of.get(v)
         if buf is not None:
             labels[v] = f"buf {buf}"
             holders.setdefault(buf, []).append(v)
-    return labels, {v for vs in holders.values() if len(vs) > 1 for v in vs}
+    return _mark_reused(labels, holders)
 
 
 def _plan_labels(plan, ex):
@@ -162,6 +162,11 @@ def _plan_labels(plan, ex):
             labels[inner] = "in place"
         elif storage.kind == "out":
             labels[inner] = f"output {storage.index}"
+    return _mark_reused(labels, holders)
+
+
+def _mark_reused(labels, holders):
+    """Values sharing a buffer with others get "(reused)" in their label."""
     reused = {v for vs in holders.values() if len(vs) > 1 for v in vs}
     for v in reused:
         labels[v] += " (reused)"

@@ -1,0 +1,189 @@
+"""The graphc command line: through subprocesses for exit codes, in-process for the rest."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import types
+
+import pytest
+
+from graphc import cli
+
+MODEL = '''
+import numpy as np
+import graphc as gc
+
+def build():
+    x = gc.placeholder((None, 2), name="x")
+    w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w.name = "w"
+    loss = gc.tanh(x @ w).square().mean()
+    return [loss, gc.grad(loss, w)]
+
+def step():
+    x = gc.placeholder((4, 2), name="x")
+    w = gc.variable(np.ones((2, 3), np.float32), name="w")
+    loss = gc.tanh(x @ w).square().mean()
+    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+
+def tape():
+    w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    return gc.tanh(gc.ones(4, 2) @ w).sum()
+
+def not_a_graph():
+    return 42
+
+def boom():
+    raise ValueError("bad model")
+'''
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    (folder / "model.py").write_text(MODEL)
+    (folder / "broken.json").write_text('{"format": "graphc.graph", "version": 1, "nodes": [')
+    (folder / "future.json").write_text('{"format": "graphc.graph", "version": 99, "nodes": []}')
+    return folder
+
+
+def run(work, *args):
+    env = dict(os.environ, GRAPHC_VIZ_ENGINE="matplotlib")
+    return subprocess.run([sys.executable, "-m", "graphc", *args], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def call(work, capsys, *args):
+    """main() in this process: (exit code, stdout, stderr)."""
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        code = cli.main(list(args))
+    finally:
+        os.chdir(old)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- through a subprocess: what a shell sees -------------------------------------------------
+def test_dump_prints_the_graph(work):
+    done = run(work, "dump", "model.py:build")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("graph(%x: f32[?, 2]) {\n  %w = variable('w') : f32[2, 3]\n")
+    assert done.stdout.rstrip().endswith("}")
+
+
+def test_draw_a_compiled_step_to_png(work):
+    done = run(work, "draw", "model.py:step", "-o", "step.png", "--compiled")
+    assert done.returncode == 0, done.stderr
+    assert (work / "step.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["dump", "missing.json"], 1, "no such file: missing.json"),
+    (["dump", "broken.json"], 1, "broken.json is not a valid graph file"),
+    (["dump", "model.py"], 2, "names no function: write model.py:FUNCTION"),
+    (["frob"], 2, "invalid choice: 'frob'"),
+])
+def test_errors_have_conventional_exit_codes(work, args, code, message):
+    done = run(work, *args)
+    assert done.returncode == code
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("graphc") is None, reason="console script not installed")
+def test_console_script_is_installed(work):
+    done = subprocess.run(["graphc", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("graphc ")
+
+
+# ---- in-process ----------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [[], ["dump"], ["draw"], ["bench"], ["info"], ["cache"],
+                                     ["cache", "clear"]])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(command + ["--help"])
+    assert stop.value.code == 0
+    assert "usage: graphc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target, code, message", [
+    ("model.py:not_a_graph", 1, "not_a_graph() returned int; return a Graph"),
+    ("model.py:nope", 1, "has no function 'nope' (functions: boom, build, not_a_graph"),
+    ("nofile.py:build", 1, "no such file: nofile.py"),
+    ("model.py:bad-name", 2, "is not a function name"),
+    ("graph.txt", 2, "neither FILE.json nor FILE.py:FUNCTION"),
+    ("future.json", 1, "unsupported graph format version 99"),
+])
+def test_bad_targets(work, capsys, target, code, message):
+    got, out, err = call(work, capsys, "dump", target)
+    assert got == code and message in err and out == ""
+
+
+def test_an_error_in_the_users_function_shows_their_traceback(work, capsys):
+    code, _, err = call(work, capsys, "dump", "model.py:boom")
+    assert code == 1
+    assert 'raise ValueError("bad model")' in err and "cli.py" not in err
+
+
+def test_json_round_trip_through_the_command_line(work, capsys):
+    code, text, _ = call(work, capsys, "dump", "model.py:build")
+    code2, doc, _ = call(work, capsys, "dump", "model.py:build", "--json")
+    assert code == code2 == 0 and json.loads(doc)["format"] == "graphc.graph"
+    (work / "saved.json").write_text(doc)
+    code3, again, _ = call(work, capsys, "dump", "saved.json")
+    assert code3 == 0 and again == text
+
+
+def test_dump_executable_and_tape(work, capsys):
+    code, out, _ = call(work, capsys, "dump", "model.py:step", "--locations")
+    assert code == 0 and "updates {\n  %w <- %" in out and "# model.py:" in out
+    code, out, _ = call(work, capsys, "dump", "model.py:tape")
+    assert code == 0 and out.startswith("tape(") and "# SumBackward0" in out
+    code, _, err = call(work, capsys, "dump", "model.py:tape", "--json")
+    assert code == 1 and "no JSON form" in err
+
+
+def test_dump_passes_and_source(work, capsys, monkeypatch):
+    code, out, _ = call(work, capsys, "dump", "model.py:build", "--passes")
+    assert code == 0 and out.startswith(("== input ==", "# the compiler passes"))
+    code, _, err = call(work, capsys, "dump", "model.py:step", "--source")
+    assert code == 1 and "generates no source code" in err
+
+
+def test_draw_formats_and_usage_errors(work, capsys):
+    code, out, _ = call(work, capsys, "draw", "model.py:tape", "-o", "tape.dot")
+    assert code == 0 and (work / "tape.dot").read_text().startswith("digraph graphc {")
+    code, _, err = call(work, capsys, "draw", "model.py:build", "-o", "g.txt")
+    assert code == 2 and "picture format" in err
+    code, _, err = call(work, capsys, "draw", "model.py:tape", "-o", "t.svg", "--compiled")
+    assert code == 1 and "no compiled form" in err
+    code, _, err = call(work, capsys, "draw", "model.py:build")
+    assert code == 2 and "-o/--output" in err
+
+
+def test_bench_delegates_with_its_arguments(capsys, monkeypatch):
+    seen = []
+    fake = types.ModuleType("graphc.bench")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "graphc.bench", fake)
+    assert cli.main(["bench", "--", "--quick", "xor"]) == 0
+    assert seen == [["--quick", "xor"]]
+
+
+def test_cache_clear_calls_the_runtime(capsys, monkeypatch):
+    import runtime
+    fake = types.ModuleType("runtime.cache")
+    fake.clear_cache = lambda: "3 files removed"
+    monkeypatch.setitem(sys.modules, "runtime.cache", fake)
+    monkeypatch.setattr(runtime, "cache", fake, raising=False)
+    assert cli.main(["cache", "clear"]) == 0
+    assert "compile cache cleared: 3 files removed" in capsys.readouterr().out
+
+
+def test_info_reports_versions_threads_cache_and_cuda(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("graphc:", "numpy", "threads:", "compile cache:", "cuda:", "targets:"):
+        assert key in out
