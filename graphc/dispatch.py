@@ -119,7 +119,15 @@ def constant(value, name=None):
 
 
 def variable_of(t: Tensor):
-    """The graph variable bound to an eager tensor's storage (one per tensor)."""
+    """The graph variable bound to an eager tensor's storage (one per tensor). While
+    graphc.jit traces, the tensor's latest value in the trace (after in-place writes)."""
+    if Tensor._trace is not None:
+        return Tensor._trace.read(t)
+    return variable_node(t)
+
+
+def variable_node(t: Tensor):
+    """The `variable` node's value bound to `t`'s storage, made once per tensor."""
     if t._variable is None:
         node = Node(leaves.variable, (), {"name": t.name, "storage": t},
                     [TensorType(t.shape, t.dtype)], user_location(), [t.name])

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import autodiff
 from .compile import compile as compile_graph
-from .dispatch import constant, variable_of
+from .dispatch import constant, variable_node
 from .eager.tensor import Tensor
 from .errors import _INTERNAL, ConcretizationError, GraphcError, SourceLocation
 from .ir import graph as graph_module
@@ -106,7 +106,7 @@ class _Trace:
         value = self.current.get(id(t))
         if value is None:
             self.captured[id(t)] = t
-            value = variable_of(t)
+            value = variable_node(t)
         return value
 
     def write(self, t, result):
@@ -150,7 +150,7 @@ class _Trace:
                 self.write(t.grad, final)
 
     def updates(self):
-        return [(variable_of(t), self.current[key]) for key, t in self.written.items()]
+        return [(variable_node(t), self.current[key]) for key, t in self.written.items()]
 
 
 def _trace_call(fn, args, kwargs, keep_grads):

@@ -76,7 +76,7 @@ class Value(TensorMethods):
 
     def _concrete(self, what):
         from ..errors import ConcretizationError
-        raise ConcretizationError(f"{what} needs a concrete number, but this value is symbolic "
+        raise ConcretizationError(f"{what} needs a concrete value, but this value is symbolic "
                                   f"(its value exists only when the compiled graph runs)")
 
     def __float__(self): self._concrete("float()")
@@ -85,6 +85,7 @@ class Value(TensorMethods):
     def item(self): self._concrete(".item()")
     def numpy(self): self._concrete(".numpy()")
     def tolist(self): self._concrete(".tolist()")
+    def __array__(self, dtype=None, copy=None): self._concrete("converting to a NumPy array")
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Inside graphc.jit: symbolic gradients of this value for the parameters it reaches,

@@ -1,0 +1,1 @@
+"""graphc benchmark suite: `python -m benchmarks.run --help` (also `graphc bench`)."""

@@ -1,0 +1,133 @@
+"""Timing, results and the optional frameworks the benchmarks compare against.
+
+A workload builds one `step()` closure per system (graphc static, graphc eager, PyTorch
+eager, torch.compile, JAX jit, ...), each bound to its data. `measure` warms it up, then
+times batches of calls (enough calls per sample that the timer's resolution does not
+matter) and reports the median time per call and the spread of the samples.
+"""
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from dataclasses import dataclass, field
+
+# System names, in table order.
+STATIC, EAGER, JIT = "graphc static", "graphc eager", "graphc jit"
+TORCH, TORCH_COMPILE, JAX = "torch eager", "torch.compile", "jax jit"
+NUMPY, COPY = "numpy", "memcpy (same bytes)"
+
+
+@dataclass
+class Measurement:
+    workload: str
+    system: str
+    metric: str                 # what one call is: "step", "forward", "op", "compile", ...
+    median_s: float
+    low_s: float = 0.0          # 25th / 75th percentile of the samples (per call)
+    high_s: float = 0.0
+    samples: int = 0
+    calls_per_sample: int = 0
+    compile_s: float | None = None   # build + first call (trace/compile/JIT), apart from steps
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    """A ratio the issue asks for: `faster` is at least `ratio` x faster than `slower`
+    (time of slower / time of faster), or an absolute bound on one time (slower=None)."""
+    workload: str
+    text: str
+    faster: str
+    slower: str | None
+    ratio: float | None = None
+    limit_s: float | None = None
+    metric: str = "step"
+
+
+class Settings:
+    def __init__(self, quick=False, repeat=7, min_sample_s=0.02, frameworks=("torch", "jax"),
+                 torch_compile=True):
+        self.quick = quick
+        self.repeat = 3 if quick else repeat
+        self.min_sample_s = 0.0005 if quick else min_sample_s
+        self.frameworks = set(frameworks)
+        self.torch_compile = torch_compile and not quick
+
+
+def optional(name):
+    """Import an optional framework, or None when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def torch_module(settings):
+    return optional("torch") if "torch" in settings.frameworks else None
+
+
+def jax_module(settings):
+    if "jax" not in settings.frameworks:
+        return None
+    jax = optional("jax")
+    if jax is not None:
+        jax.config.update("jax_platforms", "cpu")
+    return jax
+
+
+def measure(workload, system, step, settings, metric="step", warmup=3, compile_s=None,
+            note="", sync=None):
+    """Median and quartiles of the time per call of `step()` (after `warmup` calls).
+
+    sync(result) waits for asynchronous work (JAX's block_until_ready)."""
+    sync = sync or (lambda r: r)
+    for _ in range(warmup):
+        sync(step())
+    start = time.perf_counter()
+    sync(step())
+    once = max(time.perf_counter() - start, 1e-7)
+    calls = max(1, int(settings.min_sample_s / once))
+    per_call = []
+    for _ in range(settings.repeat):
+        start = time.perf_counter()
+        for _ in range(calls):
+            result = step()
+        sync(result)
+        per_call.append((time.perf_counter() - start) / calls)
+    q = statistics.quantiles(per_call, n=4) if len(per_call) > 1 else per_call * 3
+    return Measurement(workload, system, metric, statistics.median(per_call), q[0], q[2],
+                       len(per_call), calls, compile_s, note)
+
+
+def timed(fn):
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def graphc_target():
+    """The CPU compiler when it is available, else the NumPy reference target."""
+    from graphc.backends import get_target
+    try:
+        get_target("cpu")
+        return "cpu"
+    except (ValueError, ImportError):
+        return "reference"
+
+
+def skipped(workload, system, reason, metric="step"):
+    return Measurement(workload, system, metric, float("nan"), note=f"skipped: {reason}")
+
+
+def guarded(workload, system, fn, metric="step"):
+    """Run one system's measurement; a failure becomes a row naming the error, so one
+    broken system does not hide the others."""
+    try:
+        return fn()
+    except Exception as e:  # reported in the table, not swallowed
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return Measurement(workload, system, metric, float("nan"),
+                           note=f"failed: {type(e).__name__}: {message[:120]}")

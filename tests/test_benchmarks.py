@@ -1,0 +1,64 @@
+"""The benchmark suite's --quick smoke run: every workload runs at toy size and the outputs
+(Markdown, JSON, PNG) are written. No timing is asserted."""
+import json
+import math
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # benchmarks/ is a top-level folder of the repository, not installed
+
+from benchmarks import run  # noqa: E402
+from benchmarks.harness import EAGER, STATIC  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    results = run.main(["--quick", "--out", str(out), "--frameworks", ""])
+    return out, results
+
+
+def test_every_workload_runs_graphc_static_and_eager(quick_run):
+    _, results = quick_run
+    by_key = {(m.workload, m.system, m.metric): m for m in results}
+    for workload in ("W1", "W2", "W3", "W4"):
+        for system in (STATIC, EAGER):
+            m = by_key[(workload, system, "step")]
+            assert math.isfinite(m.median_s) and m.median_s > 0, (workload, system, m.note)
+    assert math.isfinite(by_key[("W3", STATIC, "inference b8")].median_s)
+    assert math.isfinite(by_key[("W5", STATIC, "chain")].median_s)
+    assert by_key[("W5", STATIC, "chain")].extra["GB/s"] > 0
+    assert math.isfinite(by_key[("W6", EAGER, "op")].median_s)
+    assert math.isfinite(by_key[("W6", EAGER + " (grad)", "op")].median_s)
+    for kind in ("cold compile", "warm compile"):
+        assert math.isfinite(by_key[("W7", STATIC, kind)].median_s), by_key[("W7", STATIC, kind)].note
+    run_row = by_key[("W1", STATIC, "1,000-step run")]
+    assert "final loss" in run_row.note
+
+
+def test_outputs_are_written_and_consistent(quick_run):
+    out, results = quick_run
+    table = (out / "results.md").read_text()
+    assert "| W1 | step | graphc static |" in table and "| target | measured |" in table
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["measurements"]) == len(results)
+    assert data["meta"]["quick"] is True and data["meta"]["machine"]["cores"] >= 1
+    assert {t["workload"] for t in data["targets"]} >= {"W1", "W5", "W7"}
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_other_frameworks_when_installed(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    results = run.main(["--quick", "--only", "W1", "--out", str(tmp_path), "--no-chart"])
+    systems = {m.system: m for m in results if m.metric == "step"}
+    for name in ("torch eager", "jax jit"):
+        assert math.isfinite(systems[name].median_s), systems[name].note
+
+
+def test_unknown_workload_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="W9"):
+        run.main(["--quick", "--only", "W9", "--out", str(tmp_path)])
