@@ -22,7 +22,8 @@ from ..autodiff import grad
 from ..dispatch import variable_of
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
-from ..ir.graph import Value
+from ..errors import GraphcError
+from ..ir.graph import Graph, Value
 
 
 class _Required:
@@ -147,6 +148,7 @@ class Optimizer:
             raise TypeError(f"updates() needs a symbolic loss (built from graphc.placeholder "
                             f"inputs), got {type(loss).__name__}; for eager tensors call "
                             f"loss.backward() and step()")
+        _check_no_eager_intermediates(loss)
         params = [p for group in self.param_groups for p in group["params"]]
         grads = dict(zip(map(id, params), grad(loss, params)))
         out = {}
@@ -207,6 +209,20 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _check_no_eager_intermediates(loss):
+    """A tensor computed eagerly from parameters (e.g. `(w * w).sum() + x` with w a
+    parameter and x a placeholder) enters the graph as a variable of its own, and the
+    gradient would stop there: refuse it rather than train silently wrong."""
+    for node in Graph.from_outputs([loss]).nodes:
+        storage = node.attrs.get("storage") if node.op.name == "variable" else None
+        if storage is not None and storage.grad_fn is not None:
+            raise GraphcError(
+                f"updates(): the loss uses a tensor computed eagerly from parameters (result "
+                f"of {storage.grad_fn.name()}, shape {list(storage.shape)}), so gradients would "
+                f"not reach them. Build the loss from symbolic inputs: call the model on "
+                f"graphc.placeholder values (parameters then join the graph as variables)")
 
 
 def _write(target, value):
