@@ -180,6 +180,10 @@ def _eager_infer(op, inputs, attrs):
 
 def _run_eager(op, inputs, attrs):
     out_types, attrs = _eager_infer(op, inputs, attrs)
+    for x in inputs:
+        if type(x._data) is not np.ndarray:  # a CUDA tensor: the op's CUDA implementation
+            from .backends.cuda_eager import run_on_device
+            return _record(op, inputs, run_on_device(op, inputs, attrs, out_types), attrs)
     try:
         result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
     except (IndexError, ValueError, FloatingPointError) as e:
@@ -194,6 +198,11 @@ def _run_eager(op, inputs, attrs):
         _debug.check_op(op.name, [x._data for x in inputs], [o._data for o in outputs])
     if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
         outputs[0]._vc = inputs[0]._vc
+    return _record(op, inputs, outputs, attrs)
+
+
+def _record(op, inputs, outputs, attrs):
+    """Keep a tape entry when some input requires grad; the op's result(s)."""
     if op.vjp is not None and is_grad_enabled():
         for x in inputs:
             if x._requires_grad:

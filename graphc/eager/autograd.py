@@ -1,6 +1,8 @@
 """Eager autograd: tape entries (PyTorch's grad_fn) and backward through the shared sweep."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .grad_mode import set_grad_enabled
@@ -134,6 +136,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 continue
             if create_graph:
                 t.grad = g if t.grad is None else t.grad + g
+            elif type(g._data) is not np.ndarray:  # a CUDA gradient
+                from ..backends import cuda_eager
+                if t.grad is None:
+                    t.grad = cuda_eager.owned_copy(g)
+                else:
+                    cuda_eager.accumulate(t.grad, g)
             elif t.grad is None:
                 t.grad = Tensor._wrap(g._data.copy(), t.dtype)  # owned: later steps add in place
             else:

@@ -11,9 +11,8 @@ from .tensor import Tensor, _to_array
 
 def _finish(arr, requires_grad=False, device=None):
     if device is not None and Device(device).type != "cpu":
-        from ..errors import UnsupportedError
-        raise UnsupportedError(f"device {device!r}: only 'cpu' tensors are available here "
-                               f"(see graphc.cuda.is_available())")
+        from ..backends.cuda_eager import move_array  # raises if CUDA is not available
+        arr = move_array(arr, device)
     t = Tensor._wrap(arr)
     if requires_grad:
         t.requires_grad = True

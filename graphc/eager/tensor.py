@@ -45,8 +45,8 @@ class Tensor(TensorMethods):
     def _wrap(cls, arr, dtype=None):
         """Wrap an array without copying (a dtype given converts it if it differs)."""
         t = cls.__new__(cls)
-        if not isinstance(arr, np.ndarray):
-            arr = np.asarray(arr)
+        if not isinstance(arr, np.ndarray) and not hasattr(arr, "copy_to_host"):
+            arr = np.asarray(arr)  # (a CUDA device array is kept as it is)
         if dtype is not None and arr.dtype != dtype.np:
             arr = arr.astype(dtype.np)
         t._init(arr)
@@ -67,11 +67,11 @@ class Tensor(TensorMethods):
 
     @property
     def device(self) -> Device:
-        return cpu
+        return cpu if type(self._data) is np.ndarray else _CUDA
 
     @property
     def is_cuda(self):
-        return False
+        return type(self._data) is not np.ndarray
 
     @property
     def data(self):
@@ -115,19 +115,26 @@ class Tensor(TensorMethods):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
-        return self._data
+        return self._host()
+
+    def _host(self):
+        if type(self._data) is np.ndarray:
+            return self._data
+        raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+                        "to copy the tensor to host memory first.")
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        data = self._host()
+        return data if dtype is None else data.astype(dtype)
 
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                f"to Scalar")
-        return self._data.reshape(()).item()
+        return self.cpu()._data.reshape(()).item()
 
     def tolist(self):
-        return self._data.tolist()
+        return self.cpu()._data.tolist()
 
     def __float__(self): return float(self.item())
     def __int__(self): return int(self.item())
@@ -139,7 +146,7 @@ class Tensor(TensorMethods):
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self._data.reshape(()).item())
+        return bool(self.item())
 
     def __iter__(self):
         if self.ndim == 0:
@@ -162,13 +169,20 @@ class Tensor(TensorMethods):
     def clone(self):
         from .. import functional as F
         return F.add(self, F.zeros_like(self)) if self.requires_grad and is_grad_enabled() \
-            else Tensor._wrap(self._data.copy())
+            else Tensor._wrap(self._data.copy() if type(self._data) is np.ndarray
+                              else _cuda_eager().memory.clone(self._data))
 
     def contiguous(self):
         return self
 
     def cpu(self):
-        return self
+        return self if type(self._data) is np.ndarray else self._to_device("cpu")
+
+    def cuda(self, device=None):
+        return self._to_device("cuda" if device is None else device)
+
+    def _to_device(self, device):
+        return _cuda_eager().move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd import run_backward
@@ -195,8 +209,11 @@ class Tensor(TensorMethods):
         if Tensor._trace is not None:
             return Tensor._trace.write(self, result)
         self._check_inplace()
-        np.copyto(self._data, result._data if isinstance(result, Tensor) else result,
-                  casting="unsafe")
+        if type(self._data) is not np.ndarray:
+            _cuda_eager().write(self, result)
+        else:
+            np.copyto(self._data, result._data if isinstance(result, Tensor) else result,
+                      casting="unsafe")
         self._bump()
         return self
 
@@ -221,17 +238,17 @@ class Tensor(TensorMethods):
         return self._inplace(_eager_no_grad(F.clamp, self, min, max))
 
     def addcmul_(self, t1, t2, value=1):
-        if Tensor._trace is not None:
+        if Tensor._trace is not None or type(self._data) is not np.ndarray:
             return self._inplace(self + value * t1 * t2)
         return self._inplace(self._data + value * np.asarray(t1) * np.asarray(t2))
 
     def addcdiv_(self, t1, t2, value=1):
-        if Tensor._trace is not None:
+        if Tensor._trace is not None or type(self._data) is not np.ndarray:
             return self._inplace(self + value * t1 / t2)
         return self._inplace(self._data + value * np.asarray(t1) / np.asarray(t2))
 
     def copy_(self, src):
-        if Tensor._trace is not None:
+        if Tensor._trace is not None or type(self._data) is not np.ndarray:
             return self._inplace(src)
         return self._inplace(np.broadcast_to(np.asarray(src), self.shape))
 
@@ -263,9 +280,11 @@ class Tensor(TensorMethods):
 
     # ---- printing ----------------------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", prefix="tensor(",
+        body = np.array2string(self.cpu()._data, separator=", ", prefix="tensor(",
                                precision=4, floatmode="maxprec_equal")
         extras = []
+        if self.is_cuda:
+            extras.append("device='cuda:0'")
         if self.dtype not in (DEFAULT_FLOAT, int64, bool_):
             extras.append(f"dtype={self.dtype!r}")
         if self.grad_fn is not None:
@@ -303,4 +322,15 @@ def _to_array(data, dtype=None):
 
 
 def ones_like_tensor(t):
+    if type(t._data) is not np.ndarray:
+        return _cuda_eager().ones(t)
     return Tensor._wrap(np.ones(t.shape, t._data.dtype))
+
+
+_CUDA = Device("cuda", 0)
+
+
+def _cuda_eager():
+    """CUDA tensors' helpers, imported only once a CUDA tensor exists (no numba.cuda before)."""
+    from ..backends import cuda_eager
+    return cuda_eager

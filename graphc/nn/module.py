@@ -263,27 +263,31 @@ class Module:
             try:
                 dtype = as_dtype(a)
             except TypeError:
-                self._check_device(a)
+                self._move_to(a)
         if dtype is None:
             return self
         target = as_dtype(dtype).np
         return self._apply_to_tensors(
             lambda a: a.astype(target) if a.dtype.kind == "f" and a.dtype != target else a)
 
-    @staticmethod
-    def _check_device(device):
+    def _move_to(self, device):
+        """Parameters and buffers (and their grads) to `device`, in place, as torch does."""
         from ..device import Device
-        if Device(device).type != "cpu":
-            from ..errors import UnsupportedError
-            raise UnsupportedError(f"device {device!r} is not available (graphc.cuda."
-                                   f"is_available() is False); models live on the CPU")
+        if Device(device).type == "cpu" and all(
+                type(t._data) is np.ndarray for t in self._state_tensors()):
+            return self
+        from ..backends.cuda_eager import move_array  # raises if CUDA is not available
+        return self._apply_to_tensors(lambda a: move_array(a, device))
+
+    def _state_tensors(self):
+        return [t for m in self.modules() for table in (m._parameters, m._buffers)
+                for t in table.values() if t is not None]
 
     def cpu(self):
-        return self
+        return self._move_to("cpu")
 
     def cuda(self, device=None):
-        self._check_device("cuda")
-        return self
+        return self._move_to("cuda")
 
     def float(self):
         return self.to(as_dtype("float32"))
