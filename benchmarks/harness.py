@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 # System names, in table order.
 STATIC, EAGER, JIT = "graphc static", "graphc eager", "graphc jit"
+STATIC_LOOP = "graphc static k-step loop"
 TORCH, TORCH_COMPILE, JAX = "torch eager", "torch.compile", "jax jit"
 NUMPY, COPY = "numpy", "memcpy (same bytes)"
 

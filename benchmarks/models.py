@@ -119,7 +119,11 @@ def graphc_static(model_kind, spec, weights, x, y, target, train=True):
                           model.parameters(), spec.lr)
         exe = gc.compile(loss, inputs=[xs, ys], updates=opt.updates(loss), target=target)
         exe(x, y)
-        return lambda: exe(x, y)
+
+        def step():
+            return exe(x, y)
+        step.executable = exe  # for run_steps (k steps in one compiled call)
+        return step
     return timed(build)
 
 

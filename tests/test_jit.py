@@ -249,3 +249,33 @@ def test_jit_rejects_non_functions_and_unhashable_static_arguments():
         gc.jit(3)
     with pytest.raises(TypeError, match="hashable"):
         gc.jit(lambda x, s: x, target=REF)(np.ones(1), {1, 2})
+
+
+@pytest.mark.xfail(strict=True, raises=TracingError,
+                   reason="graphc.optim's _write copies with NumPy; under graphc.jit it must "
+                          "write through target._inplace(value) (an update of the step)")
+def test_eager_loop_with_graphc_optim_compiles_unchanged():
+    from graphc import nn, optim
+
+    def make():
+        gc.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+        return model, optim.Adam(model.parameters(), lr=0.1)
+
+    def train_step(model, opt, x, y):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = _rng(1).standard_normal((4, 2)).astype(np.float32)
+    y = _rng(2).standard_normal((4, 1)).astype(np.float32)
+    (m_e, o_e), (m_s, o_s) = make(), make()
+    step = gc.jit(lambda x, y: train_step(m_s, o_s, x, y), target=REF)
+    for _ in range(3):
+        le = train_step(m_e, o_e, gc.tensor(x), gc.tensor(y))
+        np.testing.assert_allclose(step(x, y).item(), le.item(), rtol=1e-6)
+    for pe, ps in zip(m_e.parameters(), m_s.parameters()):
+        np.testing.assert_allclose(ps.detach().numpy(), pe.detach().numpy(), rtol=1e-6)
+    assert step.retraces == 1
