@@ -163,28 +163,23 @@ def cmd_draw(args):
 
 
 def cmd_bench(args):
-    """Delegate to the benchmark suite: graphc.bench if installed, else benchmarks/run.py."""
+    """Delegate to the benchmark suite: graphc.bench if installed, else benchmarks.run of a
+    source checkout (the folder next to the graphc package)."""
     try:
-        from . import bench
+        from . import bench as suite
     except ImportError:
-        bench = None
-    if bench is not None and hasattr(bench, "main"):
-        return bench.main(args.bench_args)
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "benchmarks", "run.py")
-    if not os.path.isfile(script):
-        raise CommandError("the benchmark suite is not available: run graphc from a source "
-                           "checkout (it looks for benchmarks/run.py next to the package)")
-    import runpy
-    old_argv = sys.argv
-    sys.argv = [script] + list(args.bench_args)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if not os.path.isfile(os.path.join(root, "benchmarks", "run.py")):
+            raise CommandError("the benchmark suite is not available: run graphc from a source "
+                               "checkout (it looks for benchmarks/run.py next to the package)")
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        from benchmarks import run as suite
     try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
+        result = suite.main(list(args.bench_args))
+    except SystemExit as e:  # the suite's own argparse: --help, usage errors
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    finally:
-        sys.argv = old_argv
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def cmd_info(args):
@@ -245,29 +240,11 @@ def _threads():
 
 def _cache_info():
     try:
-        from runtime import cache
+        from runtime.cache import cache_info
     except ImportError:
         return "none (runtime.cache is not available)"
-    folder = None
-    for name in ("cache_dir", "CACHE_DIR", "cache_location"):
-        folder = getattr(cache, name, None)
-        if folder is not None:
-            folder = folder() if callable(folder) else folder
-            break
-    if folder is None:
-        return "location unknown (runtime.cache does not say)"
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        return f"{folder} (empty)"
-    files, size = 0, 0
-    for root, _, names in os.walk(folder):
-        for n in names:
-            try:
-                size += os.path.getsize(os.path.join(root, n))
-                files += 1
-            except OSError:
-                pass
-    return f"{folder} ({files} files, {size / 1e6:.1f} MB)"
+    info = cache_info()
+    return (f"{info['path']} ({info['modules']} programs, {info['bytes'] / 1e6:.1f} MB)")
 
 
 def _cuda_info():
@@ -292,8 +269,11 @@ def cmd_cache_clear(args):
         cache = None
     if cache is None or not hasattr(cache, "clear_cache"):
         raise CommandError("this installation has no compile cache (runtime.cache is missing)")
-    removed = cache.clear_cache()
-    print("compile cache cleared" + (f": {removed}" if removed not in (None, "") else ""))
+    before = cache.cache_info() if hasattr(cache, "cache_info") else {}
+    cache.clear_cache()
+    where = f" ({before['path']}: {before.get('modules', '?')} programs, " \
+            f"{before.get('bytes', 0) / 1e6:.1f} MB)" if "path" in before else ""
+    print(f"compile cache cleared{where}")
 
 
 # ---- the parser ----------------------------------------------------------------------------

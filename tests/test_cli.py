@@ -31,6 +31,12 @@ def tape():
     w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
     return gc.tanh(gc.ones(4, 2) @ w).sum()
 
+def cpu_step():
+    x = gc.placeholder((8, 2), name="x")
+    w = gc.variable(np.ones((2, 3), np.float32), name="w")
+    loss = gc.tanh(x @ w).square().mean()
+    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, target="cpu")
+
 def not_a_graph():
     return 42
 
@@ -110,7 +116,7 @@ def test_help_everywhere(command, capsys):
 
 @pytest.mark.parametrize("target, code, message", [
     ("model.py:not_a_graph", 1, "not_a_graph() returned int; return a Graph"),
-    ("model.py:nope", 1, "has no function 'nope' (functions: boom, build, not_a_graph"),
+    ("model.py:nope", 1, "has no function 'nope' (functions: boom, build, cpu_step"),
     ("nofile.py:build", 1, "no such file: nofile.py"),
     ("model.py:bad-name", 2, "is not a function name"),
     ("graph.txt", 2, "neither FILE.json nor FILE.py:FUNCTION"),
@@ -152,6 +158,20 @@ def test_dump_passes_and_source(work, capsys, monkeypatch):
     assert code == 1 and "generates no source code" in err
 
 
+def test_source_and_picture_of_a_cpu_executable(work, capsys):
+    from graphc.backends import get_target
+    try:
+        get_target("cpu")
+    except ValueError:
+        pytest.skip("no cpu target")
+    code, out, _ = call(work, capsys, "dump", "model.py:cpu_step", "--source")
+    assert code == 0 and "def program(" in out
+    code, _, _ = call(work, capsys, "draw", "model.py:cpu_step", "-o", "cpu.dot", "--compiled")
+    dot = (work / "cpu.dot").read_text()
+    assert code == 0 and "subgraph cluster_k0" in dot and "elementwise kernel" in dot
+    assert "in place" in dot  # w is updated in its own storage
+
+
 def test_draw_formats_and_usage_errors(work, capsys):
     code, out, _ = call(work, capsys, "draw", "model.py:tape", "-o", "tape.dot")
     assert code == 0 and (work / "tape.dot").read_text().startswith("digraph graphc {")
@@ -174,12 +194,14 @@ def test_bench_delegates_with_its_arguments(capsys, monkeypatch):
 
 def test_cache_clear_calls_the_runtime(capsys, monkeypatch):
     import runtime
+    cleared = []
     fake = types.ModuleType("runtime.cache")
-    fake.clear_cache = lambda: "3 files removed"
+    fake.cache_info = lambda: {"path": "/tmp/c", "modules": 3, "bytes": 2_500_000}
+    fake.clear_cache = lambda: cleared.append(True)
     monkeypatch.setitem(sys.modules, "runtime.cache", fake)
     monkeypatch.setattr(runtime, "cache", fake, raising=False)
-    assert cli.main(["cache", "clear"]) == 0
-    assert "compile cache cleared: 3 files removed" in capsys.readouterr().out
+    assert cli.main(["cache", "clear"]) == 0 and cleared
+    assert "compile cache cleared (/tmp/c: 3 programs, 2.5 MB)" in capsys.readouterr().out
 
 
 def test_info_reports_versions_threads_cache_and_cuda(capsys):

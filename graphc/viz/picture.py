@@ -3,16 +3,7 @@
 Builders turn a static graph or a compiled executable into a `Picture`; `dot.py` writes it as
 Graphviz DOT text and `render.py` draws it (Graphviz, or matplotlib when Graphviz is absent).
 
-What a compiled executable may offer (all optional; the "reference" target has none):
-
-    exe.compiled_graph  the Graph after the compiler's passes (else exe._runner.graph, else
-                        exe.graph). Its `fused` nodes (attrs["group"] with .nodes, .kind,
-                        .outputs) are drawn as clusters of their ops; its `.memory` plan
-                        (passes/memory.py) labels where each value lives and which arena
-                        slots are reused; its `.updates` are the variable writes.
-    exe.updates         [(variable value, new value)] when the graph carries none
-    exe.fusion_groups   more clusters: groups of nodes or node ids (or objects with .nodes)
-    exe.buffer_of       mapping value -> buffer id, when there is no memory plan
+What a compiled executable offers is read through `compiled.py`.
 """
 from __future__ import annotations
 
@@ -217,17 +208,9 @@ def graph_picture(graph: Graph, *, title="graph", updates=None, fusion_groups=No
     return collapse_picture(pic, ex.nodes) if collapse else pic
 
 
-def compiled_graph(exe):
-    """The graph an executable runs after the compiler's passes (else the graph it was given)."""
-    for graph in (getattr(exe, "compiled_graph", None),
-                  getattr(getattr(exe, "_runner", None), "graph", None)):
-        if isinstance(graph, Graph):
-            return graph
-    return exe.graph
-
-
 def executable_picture(exe, collapse=False) -> Picture:
     """A compiled executable: fused kernels as clusters, buffers and updates where known."""
+    from .compiled import compiled_graph
     target = getattr(exe, "target", "?")
     return graph_picture(compiled_graph(exe), title=f"executable ({target})",
                          updates=getattr(exe, "updates", ()),

@@ -6,6 +6,7 @@ from ..compile import Executable
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Graph, Value, format_graph, value_names
+from .compiled import compiled_source
 
 
 def as_graph(obj) -> Graph:
@@ -69,20 +70,11 @@ def dump_passes(obj) -> str:
     except ImportError:
         return ("# the compiler passes (graphc.passes) are not available in this installation:"
                 " showing the input graph only\n" + format_graph(graph))
-    result = run_pipeline(graph, record=True)
-    records = result[1] if isinstance(result, tuple) and len(result) == 2 and \
-        isinstance(result[1], list) else result
+    _, records = run_pipeline(graph, record=True, updates=list(getattr(obj, "updates", ())))
     parts = ["== input ==", format_graph(graph)]
-    for i, record in enumerate(records, 1):
-        name, summary, text = _record_fields(record)
+    for i, (name, summary, text) in enumerate(records, 1):
         parts += [f"== pass {i}: {name} -- {summary} ==", text]
     return "\n".join(parts)
-
-
-def _record_fields(record):
-    if isinstance(record, (tuple, list)):
-        return tuple(record[:3])
-    return record.name, record.summary, record.graph_text
 
 
 def dump_source(obj, target="cpu") -> str:
@@ -90,11 +82,17 @@ def dump_source(obj, target="cpu") -> str:
     if not isinstance(getattr(obj, "graph", None), Graph):
         graph = as_graph(obj)
         obj = Executable(graph.outputs, graph.inputs, target=target)
-    source = getattr(obj, "source", None)
+    source = compiled_source(obj)
     if not source:
+        if getattr(obj, "target", None) == "reference":
+            raise UnsupportedError("target 'reference' generates no source code (it runs each "
+                                   "op's NumPy reference node by node); compile for target="
+                                   "'cpu'")
+        inputs = ", ".join(repr(x.type) for x in obj.inputs)
         raise UnsupportedError(
-            f"target {getattr(obj, 'target', '?')!r} generates no source code (the reference "
-            f"target runs each op's NumPy reference node by node); compile for target='cpu'")
+            f"no source yet: target {getattr(obj, 'target', '?')!r} generates it per input "
+            f"shape and the inputs have symbolic dims ({inputs}); call the executable once, "
+            f"or use concrete shapes")
     return source if isinstance(source, str) else str(source)
 
 

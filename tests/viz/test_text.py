@@ -58,7 +58,7 @@ tape(%in0: f32[4, 2], %w: f32[2, 3] (requires grad)) {
 
 
 def test_dump_passes_shows_each_pass_with_its_summary(monkeypatch):
-    def fake_pipeline(graph, record=False):
+    def fake_pipeline(graph, record=False, updates=None):
         assert record
         return graph, [("simplify", "folded 1 constant", "graph() {}"),
                        ("fuse", "2 kernels", "graph() { fused }")]
