@@ -5,7 +5,8 @@
 
 A test runs the check, so the table cannot drift from the registry. A compile target
 declares the ops it implements with a module-level `SUPPORTED_OPS` (a set of op names) or a
-`supports(op_name) -> bool` function in graphc/backends/<target>.py.
+`supports(op_name) -> bool` function in graphc/backends/<target>.py; for the cpu target
+without either, the lowering's own dispatch tables are read.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ thin wrappers that call these ops.
 - **reference**: the op's meaning as plain NumPy, used by eager mode, the `reference` target
   and the tests (leaves have no computation).
 - **gradient**: the op has a vector-Jacobian rule (shared by `graphc.grad` and `.backward()`).
-- **CPU / CUDA**: the `cpu` / `cuda` compile target declares the op supported
-  (`SUPPORTED_OPS` in `graphc/backends/<target>.py`); "—" when the target is not built yet
-  or does not list the op.
+- **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op: as declared by
+  `SUPPORTED_OPS` or `supports()` in `graphc/backends/<target>.py`, else (cpu) as found in
+  the lowering's dispatch (`graphc/lower`); "—" when the target is not built or lacks it.
 - **fusible**: an elementwise op with a scalar template; the compiler fuses chains of them
   (and a reduction's prologue) into one loop.
 """
@@ -48,7 +49,25 @@ def _support_checker(target):
     listed = getattr(module, "SUPPORTED_OPS", None)
     if listed is not None:
         return lambda name: name in listed
-    return getattr(module, "supports", None)
+    supports = getattr(module, "supports", None)
+    if supports is None and target == "cpu":
+        return _cpu_lowers()
+    return supports
+
+
+def _cpu_lowers():
+    """What the cpu target lowers when it declares nothing: the cases of
+    graphc/lower/program.py's _emit_step (leaves and shape queries are resolved before)."""
+    from .lower.kernels import EMITTERS
+    from .ops import REGISTRY
+    from .passes.layout import VIEW_OPS
+
+    def lowers(name):
+        op = REGISTRY[name]
+        return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
+                or name in ("sum", "mean", "amax", "amin")
+                or (op.kind == "elementwise" and "template" in op.lowering))
+    return lowers
 
 
 def _first_sentence(doc):
