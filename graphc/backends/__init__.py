@@ -21,5 +21,7 @@ def get_target(name):
 def _load_builtin(name):
     if name == "reference":
         from . import reference  # noqa: F401
+    elif name == "cuda":
+        from . import cuda  # noqa: F401
     elif name == "cpu":
         from . import cpu  # noqa: F401

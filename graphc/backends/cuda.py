@@ -1,0 +1,114 @@
+"""The "cuda" compile target: a graph run on the GPU, elementwise chains fused into one kernel.
+
+Per shape signature of the feeds, the graph is specialized to concrete shapes and planned
+once: fusion groups (cuda_fusion), constants uploaded, elementwise output buffers allocated.
+Each call then transfers only the feeds and the fetched outputs:
+- variables (parameters, optimizer state) stay on the device: a CUDA tensor's storage is used
+  in place; a CPU tensor gets a device mirror, uploaded when its host version changes and
+  written back after each call that updates it (move the model with .to("cuda") to avoid that);
+- outputs are copied to the host unless every feed is already on the device (CUDA tensors):
+  then they are returned as CUDA tensors, with no transfer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.cuda import memory, require
+
+from ..passes.graph_edit import updates_of
+from ..passes.specialize import specialize
+from ..types import TensorType
+from . import cuda_ops, register_target
+from .cuda_fusion import fuse_elementwise
+
+
+class CudaRunner:
+    def __init__(self, spec):
+        require()
+        self.spec = spec
+        self._plans = {}
+
+    def __call__(self, feeds):
+        key = tuple((tuple(f.shape), np.dtype(f.dtype).str) for f in feeds)
+        plan = self._plans.get(key)
+        if plan is None:
+            types = {p: TensorType(k[0], np.dtype(k[1])) for p, k in zip(self.spec.graph.inputs,
+                                                                          key)}
+            plan = self._plans[key] = Plan(specialize(self.spec.graph, types,
+                                                      self.spec.updates))
+        return plan.run(feeds)
+
+
+class Plan:
+    """One specialized graph as a list of steps over device arrays."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.groups = fuse_elementwise(graph)
+        self.constants = {}
+        self.buffers = {}
+        for node in graph.nodes:
+            if node.op.name == "constant":
+                value = np.asarray(node.attrs["value"], node.outputs[0].dtype.np)
+                self.constants[node.outputs[0]] = value if value.ndim == 0 else \
+                    memory.to_device(value)
+        for group in self.groups.values():
+            out = group.root.outputs[0]
+            self.buffers[out] = memory.empty(out.shape, out.dtype.np)
+        self.mirrors = {}  # host-resident variable storage -> (device copy, host version)
+
+    def _variable(self, storage):
+        if type(storage._data) is not np.ndarray:
+            return storage._data
+        copy, version = self.mirrors.get(id(storage), (None, None))
+        if copy is None or version != storage._vc[0]:
+            copy = memory.to_device(storage._data)
+            self.mirrors[id(storage)] = (copy, storage._vc[0])
+        return copy
+
+    def run(self, feeds):
+        env = dict(zip(self.graph.inputs, feeds))
+        for v, arr in env.items():
+            if type(arr) is np.ndarray:
+                env[v] = memory.to_device(arr)
+        env.update(self.constants)
+        for node in self.graph.nodes:
+            name = node.op.name
+            if name in ("placeholder", "constant"):
+                continue
+            if name == "variable":
+                env[node.outputs[0]] = self._variable(node.attrs["storage"])
+            elif node in self.groups:
+                group = self.groups[node]
+                args = [env[v] for v in group.inputs]
+                env[node.outputs[0]] = cuda_ops.run_elementwise(
+                    group.kernel(args), group.kernel_args(args), self.buffers[node.outputs[0]])
+            elif node in self.groups.members:
+                continue  # computed inside its group's kernel
+            else:
+                outs = cuda_ops.run(node.op, [env[v] for v in node.inputs], node.attrs,
+                                    [v.type for v in node.outputs])
+                env.update(zip(node.outputs, outs))
+        self._write_updates(env)
+        on_device = bool(feeds) and all(type(f) is not np.ndarray for f in feeds)
+        outputs = [env[v] for v in self.graph.outputs]
+        if on_device:
+            owned = set(map(id, self.buffers.values()))
+            return [memory.clone(o) if id(o) in owned else o for o in outputs], []
+        return [memory.to_host(o) if type(o) is not np.ndarray else o for o in outputs], []
+
+    def _write_updates(self, env):
+        new_values = [(var.node.attrs["storage"], env[new]) for var, new in
+                      updates_of(self.graph)]
+        staged = [(s, memory.clone(v) if type(v) is not np.ndarray else memory.to_device(v))
+                  for s, v in new_values]  # all read before any is written
+        for storage, value in staged:
+            if type(storage._data) is not np.ndarray:
+                memory.copy(storage._data, value)
+            else:
+                np.copyto(storage._data, memory.to_host(value))
+                self.mirrors[id(storage)] = (value, storage._vc[0] + 1)
+            storage._vc[0] += 1
+
+
+register_target("cuda", CudaRunner)
