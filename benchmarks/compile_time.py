@@ -49,7 +49,9 @@ def _run_probe(cache_dir, quick):
                                                                           else [])
     done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise RuntimeError(f"compile probe failed: {done.stderr.strip().splitlines()[-1:]}")
+        lines = [line for line in done.stderr.splitlines() if "Error" in line] or \
+            done.stderr.strip().splitlines()[-1:]
+        raise RuntimeError(f"compile probe failed: {lines[-1].strip() if lines else ''}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

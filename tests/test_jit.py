@@ -26,6 +26,8 @@ def test_pure_function_matches_eager_and_retraces_per_signature():
     out = jf(x, y)
     np.testing.assert_allclose(out.numpy(), f(gc.tensor(x), gc.tensor(y)).numpy(), rtol=1e-12)
     jf(x + 1, y)                      # same signature: no new trace
+    jf(gc.tensor(x), y)               # a tensor of the same shape and dtype: same signature
+    np.testing.assert_allclose(jf(y, gc.tensor(x)).numpy(), f(gc.tensor(y), gc.tensor(x)).numpy())
     assert jf.retraces == 1
     jf(x[:2], y[:2])                  # new shape
     jf(x.astype(np.float32), y.astype(np.float32))  # new dtype
@@ -38,7 +40,8 @@ def test_python_numbers_are_static_arguments():
     assert jf(x, 2.0).numpy().tolist() == [2.0] * 3
     assert jf(x, 3.0).numpy().tolist() == [3.0] * 3
     assert jf(x, 3.0).numpy().tolist() == [3.0] * 3
-    assert jf.retraces == 2
+    assert jf(x, np.float64(4.0)).numpy().tolist() == [4.0] * 3  # NumPy scalars too
+    assert jf.retraces == 3
 
 
 def test_nested_inputs_and_outputs_keep_their_structure():
