@@ -41,7 +41,8 @@ class Emitter:
         self.line("# " + comment_text(text))
 
     def fresh(self, prefix="t"):
-        return f"{prefix}{next(self.tmp)}"
+        name = f"{prefix}{next(self.tmp)}"
+        return self.fresh(prefix) if name in _RESERVED else name
 
     def error(self, node, message, value, indent=0):
         """Return an error code (mapped to `node` by the runner) with an offending value."""
@@ -96,6 +97,9 @@ class Emitter:
 
     def close(self, count):
         self.depth -= count
+
+
+_RESERVED = {"i8", "i16", "i32", "i64", "u8", "f32", "f64"}  # dtype names in generated code
 
 
 def _linear(offset, strides, shape, index):

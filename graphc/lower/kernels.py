@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..ops.shape import _pad_widths, _slice_infer
 from ..passes.layout import Layout, _slice_layout, contiguous_strides
 from .emit import _linear, aligned_strides, collapse
 from .loops import _combine, _identity
@@ -66,7 +67,6 @@ def emit_cat(em, node, opts, helpers):
 
 def emit_pad(em, node, opts, helpers):
     x, y = node.inputs[0], node.outputs[0]
-    from ..ops.shape import _pad_widths
     emit_fill(em, y, y.type.numel(), literal(node.attrs["value"], y.dtype.name))
     name, base, strides = _out(em, y)
     widths = _pad_widths(x.ndim, node.attrs["pad"])
@@ -74,8 +74,10 @@ def emit_pad(em, node, opts, helpers):
 
 
 def _sliced_out(em, y, index):
+    """Where y[index] lives: (array, offset, strides over the selection's shape)."""
     name, base, strides = _out(em, y)
-    lay = _slice_layout(index, Layout(y, 0, strides, y.type.shape), None)
+    target = _slice_infer([y.type], index)[0].shape
+    lay = _slice_layout(index, Layout(y, 0, strides, y.type.shape), target)
     return name, base + lay.offset, lay.strides
 
 
@@ -91,7 +93,6 @@ def emit_index_put(em, node, opts, helpers):
     y = node.outputs[0]
     name, base, strides = _out(em, y)
     emit_copy(em, x, name, base, strides)
-    from ..ops.shape import _slice_infer
     target = _slice_infer([y.type], node.attrs["index"])[0].shape
     name, base, strides = _sliced_out(em, y, node.attrs["index"])
     emit_copy(em, v, name, base, strides, shape=target)

@@ -89,6 +89,14 @@ def _nan_min(a, b):
     return f"({a} if {a} <= {b} or {a} != {a} else {b})"
 
 
+class _Like:
+    """Stands for another op in `expression` (to reuse its lowering)."""
+
+    def __init__(self, node, name):
+        from ..ops.registry import get_op
+        self.op, self.attrs = get_op(name), {}
+
+
 def expression(node, args, compute, out, fast, helpers):
     """Source of one elementwise op applied to argument expressions.
 
@@ -122,9 +130,14 @@ def expression(node, args, compute, out, fast, helpers):
         return f"(f32(0.5) + f32(0.5) * fast_tanh(f32(0.5) * {x}))"
     if name == "abs" and compute == "bool":
         return x
-    e = _typed(node.op.lowering["template"], args, {k: v for k, v in attrs.items()
-                                                    if not isinstance(v, (tuple, list))},
-               compute)
+    template = node.op.lowering["template"]
+    if name == "gelu" and attrs["approximate"] == "tanh":
+        inner = f"{lit(math.sqrt(2 / math.pi))} * ({x} + {lit(0.044715)} * {x} * {x} * {x})"
+        tanh = expression(_Like(node, "tanh"), [inner], compute, compute, fast, helpers)
+        return f"({lit(0.5)} * {x} * ({lit(1)} + {tanh}))"
+    numbers = {k: v for k, v in attrs.items()
+               if isinstance(v, (int, float, np.number)) or v is None}
+    e = _typed(template, args, numbers, compute)
     if out != compute or name in ("pow", "sign", "abs", "square") or compute not in (
             "float32", "float64", "bool"):
         e = f"{CTOR[out]}({e})"  # keep the op's dtype (Numba widens small ints, int ** int, ...)
