@@ -117,7 +117,8 @@ def graphc_static(model_kind, spec, weights, x, y, target, train=True):
         loss = _graphc_loss(spec.loss if model_kind == "mlp" else "cross_entropy")(model(xs), ys)
         opt = _graphc_opt(spec.optimizer if model_kind == "mlp" else "adadelta",
                           model.parameters(), spec.lr)
-        exe = gc.compile(loss, inputs=[xs, ys], updates=opt.updates(loss), target=target)
+        updates = {**opt.updates(loss), **model.buffer_updates()}  # + dropout's seed
+        exe = gc.compile(loss, inputs=[xs, ys], updates=updates, target=target)
         exe(x, y)
 
         def step():
