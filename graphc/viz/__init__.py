@@ -69,11 +69,11 @@ class Drawing:
                 f"arrows, {len(p.clusters)} clusters>")
 
 
-def picture_of(obj, collapse=False) -> Picture:
+def picture_of(obj, collapse=False, params=None) -> Picture:
     """The Picture of a graph, outputs, executable or eager tensor(s)."""
     if isinstance(obj, Tensor) or (isinstance(obj, (list, tuple)) and obj
                                    and all(isinstance(t, Tensor) for t in obj)):
-        return tape_picture([obj] if isinstance(obj, Tensor) else list(obj))
+        return tape_picture([obj] if isinstance(obj, Tensor) else list(obj), params)
     if isinstance(obj, Executable) or isinstance(getattr(obj, "graph", None), Graph):
         return executable_picture(obj, collapse=collapse)
     if isinstance(obj, Value) or (isinstance(obj, (list, tuple)) and obj
@@ -85,13 +85,15 @@ def picture_of(obj, collapse=False) -> Picture:
                     f"outputs, a compiled Executable or an eager Tensor")
 
 
-def draw(obj, path=None, format=None, collapse=False, engine="auto") -> Drawing:
+def draw(obj, path=None, format=None, collapse=False, engine="auto", params=None) -> Drawing:
     """Draw `obj`; write it to `path` when given (format from the suffix unless `format`).
 
     collapse=True draws the ops of each module scope (or source line) as one box.
     engine: "auto" (Graphviz when installed, else matplotlib), "graphviz" or "matplotlib".
+    params: for an eager tape, {name: tensor} naming its leaves, as torchviz's make_dot
+    (e.g. dict(model.named_parameters())).
     """
-    drawing = Drawing(picture_of(obj, collapse=collapse), engine)
+    drawing = Drawing(picture_of(obj, collapse=collapse, params=params), engine)
     if path is not None:
         drawing.save(path, format)
     return drawing

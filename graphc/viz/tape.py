@@ -42,30 +42,32 @@ def _check(tensors):
                 f"it (outside graphc.no_grad())")
 
 
-def _leaf_label(t):
+def _leaf_label(t, params):
     shape = format_shape(t.shape)
-    return f"{t.name}\n{shape}" if t.name else shape
+    name = params.get(id(t)) or t.name
+    return f"{name}\n{shape}" if name else shape
 
 
-def tape_picture(tensors, names=None) -> Picture:
+def tape_picture(tensors, params=None) -> Picture:
+    """params: {name: tensor} naming leaves, e.g. dict(model.named_parameters())."""
     _check(tensors)
-    names = names or [None] * len(tensors)
+    params = {id(t): name for name, t in (params or {}).items()}
     pic = Picture("eager tape")
     entries = tape_entries(tensors)
     for entry in entries:
         for t in entry.inputs:
             if t.grad_fn is None and t.requires_grad and f"t{id(t)}" not in pic.boxes:
-                pic.add(Box(f"t{id(t)}", _leaf_label(t), "tape_leaf"))
+                pic.add(Box(f"t{id(t)}", _leaf_label(t, params), "tape_leaf"))
         pic.add(Box(f"e{id(entry)}", entry.name(), "tape_op"))
         for t in entry.inputs:
             if t.grad_fn is not None:
                 pic.arrows.append(Arrow(f"e{id(t.grad_fn)}", f"e{id(entry)}"))
             elif t.requires_grad:
                 pic.arrows.append(Arrow(f"t{id(t)}", f"e{id(entry)}"))
-    for i, (t, name) in enumerate(zip(tensors, names)):
-        label = f"{name or t.name or 'output'}\n{format_shape(t.shape)}"
+    for i, t in enumerate(tensors):
+        label = f"{t.name or 'output'}\n{format_shape(t.shape)}"
         if t.grad_fn is None:  # a leaf drawn on its own
-            pic.add(Box(f"t{id(t)}", _leaf_label(t), "tape_leaf", output=True))
+            pic.add(Box(f"t{id(t)}", _leaf_label(t, params), "tape_leaf", output=True))
             continue
         pic.add(Box(f"r{i}", label, "tape_root", output=True))
         pic.arrows.append(Arrow(f"e{id(t.grad_fn)}", f"r{i}"))

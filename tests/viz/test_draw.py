@@ -125,6 +125,13 @@ def test_tape_picture_names_grad_fns_and_shows_leaves(eager_loss):
     assert dot.count(BOX_STYLES["tape_leaf"]["fill"]) == 1
 
 
+def test_tape_leaves_are_named_by_params():
+    w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    loss = (gc.ones(1, 2) @ w).sum()
+    labels = boxes_of(viz.draw(loss, params={"layer.weight": w}).dot).values()
+    assert r"layer.weight\n[2, 3]" in labels
+
+
 def test_tape_freed_by_backward_cannot_be_drawn(eager_loss):
     eager_loss.backward()
     with pytest.raises(GraphcError, match="freed by backward"):
