@@ -1,0 +1,159 @@
+"""Eager mode's fast path for the nn ops: each op's `eager` function runs its runtime kernel.
+
+Same signature and results as the op's NumPy reference (tests check both against each other);
+inputs the kernels do not take (other dtypes, empty arrays) fall back to the reference. The
+kernels are imported on first use, so `import graphc` does not pay for starting Numba.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import conv, nn, nn_reference as ref, pool
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernels():
+    from runtime.kernels import conv as k_conv, dropout as k_dropout, pool as k_pool
+    return k_conv, k_pool, k_dropout
+
+
+def _fits(*arrays):
+    """Whether the kernels take these arrays (one float dtype, nothing empty)."""
+    dtype = arrays[0].dtype
+    return dtype in _FLOATS and all(a.dtype == dtype and a.size for a in arrays)
+
+
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
+def _bias(b, dtype):
+    return np.zeros(0, dtype) if b is None else _c(b)
+
+
+def with_fallback(reference, fast, arrays_of):
+    """An eager function: `fast` when the kernels take the arrays, else the reference."""
+    def run(*args, **attrs):
+        if _fits(*arrays_of(args)):
+            return fast(*args, **attrs)
+        return reference(*args, **attrs)
+    run.__name__ = f"eager_{fast.__name__.lstrip('_')}"
+    return run
+
+
+def _conv2d(x, w, b=None, *, stride, padding, dilation, groups):
+    Ho = ref.conv_out_size(x.shape[2], padding[0], padding[1], w.shape[2], stride[0], dilation[0])
+    Wo = ref.conv_out_size(x.shape[3], padding[2], padding[3], w.shape[3], stride[1], dilation[1])
+    out = np.empty((x.shape[0], w.shape[0], Ho, Wo), x.dtype)
+    _kernels()[0].conv2d(_c(x), _c(w), _bias(b, x.dtype), out, *stride, padding[0], padding[2],
+                         *dilation, groups)
+    return out
+
+
+def _conv_transpose2d(x, w, b=None, *, stride, padding, output_padding, dilation, groups):
+    sizes = [ref.transpose_out_size(x.shape[2 + a], padding[2 * a], padding[2 * a + 1],
+                                    w.shape[2 + a], stride[a], dilation[a], output_padding[a])
+             for a in (0, 1)]
+    out = np.empty((x.shape[0], w.shape[1] * groups, *sizes), x.dtype)
+    _kernels()[0].conv_transpose2d(_c(x), _c(w), _bias(b, x.dtype), out, *stride, padding[0],
+                                   padding[2], *dilation, groups)
+    return out
+
+
+def _conv2d_weight_grad(x, gy, *, kernel_size, stride, padding, dilation, groups):
+    gw = np.empty((gy.shape[1], x.shape[1] // groups, *kernel_size), x.dtype)
+    _kernels()[0].conv2d_weight_grad(_c(x), _c(gy), gw, *stride, padding[0], padding[2],
+                                     *dilation, groups)
+    return gw
+
+
+def _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode):
+    return x.shape[:2] + tuple(ref.conv_out_size(x.shape[2 + a], padding[a], padding[a],
+                                                 kernel_size[a], stride[a], dilation[a], ceil_mode)
+                               for a in (0, 1))
+
+
+def _max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    shape = _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode)
+    out, indices = np.empty(shape, x.dtype), np.empty(shape, np.int64)
+    _kernels()[1].max_pool2d(_c(x), out, indices, *kernel_size, *stride, *padding, *dilation)
+    return out, indices
+
+
+def _max_pool2d_backward(g, indices, *, input_hw):
+    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    _kernels()[1].max_pool2d_backward(_c(g), _c(indices.astype(np.int64, copy=False)), out)
+    return out
+
+
+def _max_pool2d_gather(x, indices):
+    out = np.empty(indices.shape, x.dtype)
+    _kernels()[1].max_pool2d_gather(_c(x), _c(indices.astype(np.int64, copy=False)), out)
+    return out
+
+
+def _avg_args(kernel_size, stride, padding, count_include_pad, divisor_override):
+    return (*kernel_size, *stride, *padding, bool(count_include_pad), int(divisor_override or 0))
+
+
+def _avg_pool2d(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                divisor_override):
+    out = np.empty(_pool_out(x, kernel_size, stride, padding, (1, 1), ceil_mode), x.dtype)
+    _kernels()[1].avg_pool2d(_c(x), out, *_avg_args(kernel_size, stride, padding,
+                                                    count_include_pad, divisor_override))
+    return out
+
+
+def _avg_pool2d_backward(g, *, input_hw, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override):
+    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    _kernels()[1].avg_pool2d_backward(_c(g), out, *_avg_args(kernel_size, stride, padding,
+                                                             count_include_pad, divisor_override))
+    return out
+
+
+def _adaptive_avg_pool2d(x, *, output_size):
+    out = np.empty(x.shape[:2] + tuple(output_size), x.dtype)
+    _kernels()[1].adaptive_avg_pool2d(_c(x), out)
+    return out
+
+
+def _adaptive_avg_pool2d_backward(g, *, input_hw):
+    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    _kernels()[1].adaptive_avg_pool2d_backward(_c(g), out)
+    return out
+
+
+def _dropout(x, seed, *, p, stream):
+    out = np.empty(x.shape, x.dtype)
+    _kernels()[2].dropout(_c(x).reshape(-1), out.reshape(-1), int(seed), int(stream),
+                          ref.dropout_threshold(p), ref.dropout_scale(p))
+    return out
+
+
+def _first(args):
+    return args[:1]
+
+
+def _first_two(args):
+    return args[:2]
+
+
+def _floats_with_bias(args):
+    return [a for a in args if a is not None]
+
+
+for op, fast, arrays_of in [
+        (conv.conv2d_op, _conv2d, _floats_with_bias),
+        (conv.conv_transpose2d_op, _conv_transpose2d, _floats_with_bias),
+        (conv.conv2d_weight_grad, _conv2d_weight_grad, _first_two),
+        (pool.max_pool2d_op, _max_pool2d, _first),
+        (pool.max_pool2d_backward, _max_pool2d_backward, _first),
+        (pool.max_pool2d_gather, _max_pool2d_gather, _first),
+        (pool.avg_pool2d_op, _avg_pool2d, _first),
+        (pool.avg_pool2d_backward, _avg_pool2d_backward, _first),
+        (pool.adaptive_avg_pool2d_op, _adaptive_avg_pool2d, _first),
+        (pool.adaptive_avg_pool2d_backward, _adaptive_avg_pool2d_backward, _first),
+        (nn.dropout_op, _dropout, _first)]:
+    op.eager = with_fallback(op.reference, fast, arrays_of)

@@ -1,0 +1,83 @@
+"""The runtime kernel library: fast @njit(cache=True) kernels that compiled programs call by name.
+
+Every kernel takes arrays and int/float scalars only (no Python objects), writes preallocated
+outputs and can be called from inside another @njit function. Its calling convention is the
+first line of its docstring: `signature(name)`. Library kernels are compiled once per argument
+types and cached on disk, so a new graph pays only for its own code.
+
+    from runtime.kernels import get, signature
+    get("conv2d")(x, w, b, out, 1, 1, 0, 0, 1, 1, 1)
+
+Generated source that calls a kernel imports it from `location(name)`; a compile cache must
+include `source_hash()` in its key, because Numba's cache of a caller does not notice when a
+callee's source changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from . import conv, copy, dropout, matmul, pool, reduce
+
+KERNELS = {
+    # linear algebra
+    "matmul": matmul.matmul,
+    "matmul_loops": matmul.matmul_loops,
+    "batched_matmul": matmul.batched_matmul,
+    # convolution
+    "conv2d": conv.conv2d,
+    "conv_transpose2d": conv.conv_transpose2d,
+    "conv2d_weight_grad": conv.conv2d_weight_grad,
+    # pooling
+    "max_pool2d": pool.max_pool2d,
+    "max_pool2d_backward": pool.max_pool2d_backward,
+    "max_pool2d_gather": pool.max_pool2d_gather,
+    "avg_pool2d": pool.avg_pool2d,
+    "avg_pool2d_backward": pool.avg_pool2d_backward,
+    "adaptive_avg_pool2d": pool.adaptive_avg_pool2d,
+    "adaptive_avg_pool2d_backward": pool.adaptive_avg_pool2d_backward,
+    # reductions along one axis of (outer, n, inner)
+    "sum_axis": reduce.sum_axis,
+    "max_axis": reduce.max_axis,
+    "min_axis": reduce.min_axis,
+    # copies
+    "transpose2d": copy.transpose2d,
+    "strided_copy": copy.strided_copy,
+    # randomness
+    "dropout": dropout.dropout,
+    "dropout_mask": dropout.dropout_mask,
+}
+
+
+def get(name):
+    """The kernel (a Numba dispatcher) registered under `name`."""
+    try:
+        return KERNELS[name]
+    except KeyError:
+        raise KeyError(f"no runtime kernel named {name!r}; known: {', '.join(sorted(KERNELS))}") \
+            from None
+
+
+def signature(name):
+    """The calling convention of a kernel: the first line of its docstring."""
+    return get(name).__doc__.strip().splitlines()[0]
+
+
+def location(name):
+    """(module, attribute) to import the kernel from in generated source."""
+    fn = get(name).py_func
+    return fn.__module__, fn.__name__
+
+
+def source_hash():
+    """A digest of every kernel source file: part of the key of anything compiled against them."""
+    digest = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read())
+    return digest.hexdigest()
+
+
+__all__ = ["KERNELS", "get", "signature", "location", "source_hash"]

@@ -1,0 +1,154 @@
+"""2-D convolution kernels (NCHW): forward, transposed (= the input gradient) and weight gradient.
+
+Calling convention (all kernels here): C-contiguous float32 or float64 arrays of one dtype,
+preallocated outputs, int geometry: strides (sh, sw), the top/left padding (pt, pl; the bottom
+and right padding are implied by the output size), dilations (dh, dw), groups. A kernel writes
+every element of its output.
+
+Each is im2col (or its adjoint col2im) + one BLAS GEMM per sample and group. Measured on the
+MNIST CNN shapes, this beat direct loops even for the first layer (1 input channel, 3x3):
+0.8 ms vs 11+ ms for the forward pass of a batch of 64 (see benchmarks/conv_kernels.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+
+@kernel
+def _valid_range(count, stride, offset, size):
+    """[lo, hi): the j in [0, count) with 0 <= j * stride + offset < size."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = count
+    if (count - 1) * stride + offset >= size:
+        hi = (size - offset + stride - 1) // stride
+        if hi < 0:
+            hi = 0
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+@kernel
+def _im2col(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols):
+    """cols[(c * KH + ki) * KW + kj, i * Wo + j] = x[n, c0 + c, i*sh - pt + ki*dh, j*sw - pl + kj*dw]."""
+    H, W = x.shape[2], x.shape[3]
+    for c in range(Cg):
+        for ki in range(KH):
+            i0, i1 = _valid_range(Ho, sh, ki * dh - pt, H)
+            for kj in range(KW):
+                j0, j1 = _valid_range(Wo, sw, kj * dw - pl, W)
+                row = cols[(c * KH + ki) * KW + kj]
+                for i in range(Ho):
+                    base = i * Wo
+                    if i < i0 or i >= i1:
+                        for j in range(Wo):
+                            row[base + j] = 0
+                        continue
+                    src = x[n, c0 + c, i * sh - pt + ki * dh]
+                    off = kj * dw - pl
+                    for j in range(j0):
+                        row[base + j] = 0
+                    if sw == 1:  # 0-based loops over views: no index wraparound, vectorized
+                        dst = row[base + j0:base + j1]
+                        seg = src[j0 + off:j1 + off]
+                        for j in range(j1 - j0):
+                            dst[j] = seg[j]
+                    else:
+                        for j in range(j0, j1):
+                            row[base + j] = src[j * sw + off]
+                    for j in range(j1, Wo):
+                        row[base + j] = 0
+
+
+@kernel
+def _col2im_add(cols, out, n, c0, Cg, KH, KW, H, W, sh, sw, pt, pl, dh, dw):
+    """The adjoint of _im2col: out[n, c0 + c, i*sh - pt + ki*dh, ...] += cols[..., i * W + j]."""
+    Ho, Wo = out.shape[2], out.shape[3]
+    for c in range(Cg):
+        for ki in range(KH):
+            i0, i1 = _valid_range(H, sh, ki * dh - pt, Ho)
+            for kj in range(KW):
+                j0, j1 = _valid_range(W, sw, kj * dw - pl, Wo)
+                row = cols[(c * KH + ki) * KW + kj]
+                off = kj * dw - pl
+                for i in range(i0, i1):
+                    dst = out[n, c0 + c, i * sh - pt + ki * dh]
+                    base = i * W
+                    if sw == 1:
+                        d = dst[j0 + off:j1 + off]
+                        r = row[base + j0:base + j1]
+                        for j in range(j1 - j0):
+                            d[j] += r[j]
+                    else:
+                        for j in range(j0, j1):
+                            dst[j * sw + off] += row[base + j]
+
+
+@kernel
+def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    Og = O // groups
+    K = Cg * KH * KW
+    cols = np.empty((K, Ho * Wo), x.dtype)
+    w2 = w.reshape(O, K)
+    for n in range(N):
+        o2 = out[n].reshape(O, Ho * Wo)
+        for g in range(groups):
+            _im2col(x, n, g * Cg, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols)
+            if groups == 1:
+                np.dot(w2, cols, o2)
+            else:
+                o2[g * Og:(g + 1) * Og] = np.dot(np.ascontiguousarray(w2[g * Og:(g + 1) * Og]),
+                                                 cols)
+        for o in range(b.shape[0]):
+            o2[o] += b[o]
+
+
+@kernel
+def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv_transpose2d(x[N,Cin,H,W], w[Cin,Og,KH,KW], b[Og*groups] or b[0], out[N,Og*groups,Ho,Wo], sh, sw, pt, pl, dh, dw, groups); also conv2d's input gradient (x = dy, w = the conv weight)"""
+    N, Cin, H, W = x.shape
+    _, Og, KH, KW = w.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    Cg = Cin // groups
+    K = Og * KH * KW
+    for n in range(N):
+        for o in range(Og * groups):
+            out[n, o] = b[o] if b.shape[0] else 0
+    cols = np.empty((K, H * W), x.dtype)
+    w2 = w.reshape(Cin, K)
+    for n in range(N):
+        x2 = x[n].reshape(Cin, H * W)
+        for g in range(groups):
+            wg = np.ascontiguousarray(w2[g * Cg:(g + 1) * Cg]) if groups > 1 else w2
+            xg = np.ascontiguousarray(x2[g * Cg:(g + 1) * Cg]) if groups > 1 else x2
+            np.dot(wg.T, xg, cols)
+            _col2im_add(cols, out, n, g * Og, Og, KH, KW, H, W, sh, sw, pt, pl, dh, dw)
+
+
+@kernel
+def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d_weight_grad(x[N,C,H,W], gy[N,O,Ho,Wo], gw[O,C/groups,KH,KW], sh, sw, pt, pl, dh, dw, groups)"""
+    N, C, H, W = x.shape
+    O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
+    _, Cg, KH, KW = gw.shape
+    Og = O // groups
+    K = Cg * KH * KW
+    gw2 = gw.reshape(O, K)
+    gw2[:] = 0
+    cols = np.empty((K, Ho * Wo), x.dtype)
+    part = np.empty((Og, K), x.dtype)
+    for n in range(N):
+        gy2 = gy[n].reshape(O, Ho * Wo)
+        for g in range(groups):
+            _im2col(x, n, g * Cg, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols)
+            gyg = np.ascontiguousarray(gy2[g * Og:(g + 1) * Og]) if groups > 1 else gy2
+            np.dot(gyg, cols.T, part)
+            gw2[g * Og:(g + 1) * Og] += part
