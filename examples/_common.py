@@ -38,6 +38,32 @@ def compile_target(name):
         return "reference"
 
 
+def compile_step(outputs, inputs, target, updates=None):
+    """graphc.compile on `target`. Targets may compile at the first call (specialized to its
+    shapes); if `target` cannot lower some op of this graph yet, say so and run the same
+    graph on 'reference' instead."""
+    exe = graphc.compile(outputs, inputs=inputs, updates=updates, target=target)
+    if target == "reference":
+        return exe
+    state = {"exe": exe, "checked": False}
+
+    def step(*args):
+        if state["checked"]:
+            return state["exe"](*args)
+        try:
+            result = state["exe"](*args)
+        except graphc.UnsupportedError as e:  # raised while lowering, before anything ran
+            first = str(e).splitlines()[0]
+            print(f"note: target {target!r} cannot compile this graph ({first}); using "
+                  f"'reference'", file=sys.stderr)
+            state["exe"] = graphc.compile(outputs, inputs=inputs, updates=updates,
+                                          target="reference")
+            result = state["exe"](*args)
+        state["checked"] = True
+        return result
+    return step
+
+
 def progress(iterable, total=None, desc=""):
     """tqdm when it is installed, else a one-line bar on stderr."""
     try:

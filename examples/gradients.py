@@ -6,7 +6,7 @@ graphc.grad on a symbolic graph; dy/dx must be 4x.
 import numpy as np
 
 import graphc as torch
-from _common import compile_target, parser, save_plot
+from _common import compile_step, compile_target, parser, save_plot
 
 
 def main(argv=None):
@@ -24,7 +24,7 @@ def main(argv=None):
         x = torch.placeholder((None,), name="x")
         y = 2 * x ** 2 + 2
         dy = torch.grad(y.sum(), x)  # reverse mode as a graph transform
-        run = torch.compile([y, dy], inputs=[x], target=compile_target(args.target))
+        run = compile_step([y, dy], [x], compile_target(args.target))
         y_values, dy_dx = (t.numpy() for t in run(xs))
 
     error = float(np.abs(dy_dx - 4 * xs).max())

@@ -6,7 +6,7 @@
 import graphc as torch
 import graphc.nn as nn
 import graphc.optim as optim
-from _common import compile_target, loss_curve, parser, progress, save_plot
+from _common import compile_step, compile_target, loss_curve, parser, progress, save_plot
 
 
 def main(argv=None):
@@ -22,8 +22,8 @@ def main(argv=None):
         xs = torch.placeholder((None, 2), name="x")
         ys = torch.placeholder((None, 1), name="y")
         loss = criterion(model(xs), ys)
-        step = torch.compile(loss, inputs=[xs, ys], updates=optimizer.updates(loss),
-                             target=compile_target(args.target))
+        step = compile_step(loss, [xs, ys], compile_target(args.target),
+                            updates=optimizer.updates(loss))
     else:
         def step(x, y):
             optimizer.zero_grad()

@@ -1,0 +1,69 @@
+"""Each example runs in both modes with tiny step counts; eager and static agree."""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+@pytest.fixture(scope="module")
+def example():
+    sys.path.insert(0, EXAMPLES)
+    try:
+        yield lambda name: importlib.import_module(name)
+    finally:
+        sys.path.remove(EXAMPLES)
+
+
+def both_modes(module, *args):
+    eager = module.main(["--mode", "eager", "--no-plot", *args])
+    static = module.main(["--mode", "static", "--target", "reference", "--no-plot", *args])
+    return eager, static
+
+
+def test_xor_same_numbers_in_both_modes(example):
+    eager, static = both_modes(example("xor"), "--steps", "40")
+    np.testing.assert_allclose(static["outputs"], eager["outputs"], rtol=1e-5)
+    assert static["loss"] == pytest.approx(eager["loss"], rel=1e-5)
+
+
+def test_regression_same_numbers_in_both_modes(example):
+    eager, static = both_modes(example("regression"), "--steps", "5")
+    assert static["loss"] == pytest.approx(eager["loss"], rel=1e-4)
+
+
+def test_linear_regression_learns_the_line(example):
+    eager, static = both_modes(example("linear_regression"), "--epochs", "8")
+    for result in (eager, static):
+        assert result["weight"] == pytest.approx(3, abs=0.1)
+        assert result["bias"] == pytest.approx(2, abs=0.1)
+    assert static["weight"] == pytest.approx(eager["weight"], rel=1e-5)
+
+
+def test_gradients_are_exact(example, tmp_path):
+    module = example("gradients")
+    assert module.main(["--mode", "eager", "--plot", str(tmp_path / "g.png")])["max_error"] == 0
+    assert (tmp_path / "g.png").stat().st_size > 1000
+    assert module.main(["--mode", "static", "--target", "reference", "--no-plot"])[
+        "max_error"] == 0
+
+
+def test_digits_cnn_runs(example):
+    pytest.importorskip("sklearn")
+    eager, static = both_modes(example("digits_cnn"), "--epochs", "1", "--limit", "96")
+    for result in (eager, static):
+        assert np.isfinite(result["loss"]) and 0 <= result["accuracy"] <= 1
+
+
+def test_an_example_runs_as_a_script_with_the_default_target(tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "xor.py"), "--mode", "static",
+                          "--steps", "20", "--plot", str(tmp_path / "xor.png")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "final loss" in out.stdout and (tmp_path / "xor.png").exists()
