@@ -219,14 +219,15 @@ def executable_picture(exe, collapse=False) -> Picture:
 
 
 def scope_of(node) -> str | None:
-    """The group a node collapses into: its module scope when set, else its source line."""
+    """The group a node collapses into: its module scope when set, else its source line;
+    the gradient part of a line (graphc.grad called there) is a group of its own."""
     scope = getattr(node, "scope", None)
-    if scope:
-        return str(scope)
     loc = node.location
-    if loc is None:
-        return None
-    return f"{os.path.basename(loc.filename)}:{loc.lineno}"
+    if not scope and loc is not None:
+        scope = f"{os.path.basename(loc.filename)}:{loc.lineno}"
+    if scope and is_gradient(node):
+        scope = f"{scope} (gradient)"
+    return str(scope) if scope else None
 
 
 def collapse_picture(pic: Picture, nodes) -> Picture:
@@ -262,6 +263,7 @@ def _group_box(key, scope, nodes, inner):
     ops = ", ".join(sorted({n.op.name for n in nodes}))
     loc = nodes[0].location
     code = loc.code if loc is not None and not getattr(nodes[0], "scope", None) else ""
+    code = code.split("  #")[0].strip()  # the line without its trailing comment
     label = "\n".join(x for x in (scope, _shorten(code), f"{len(nodes)} ops: {_shorten(ops)}")
                       if x)
     style = "grad" if all(b.style == "grad" for b in inner) else "collapsed"
