@@ -231,7 +231,11 @@ def scope_of(node) -> str | None:
 
 
 def collapse_picture(pic: Picture, nodes) -> Picture:
-    """Replace the ops of each scope (or source line) by one box; leaves stay visible."""
+    """Replace the ops of each scope (or source line) by one box.
+
+    Inputs stay visible; a constant or variable read by one group only (an optimizer's
+    moments) goes inside it, and the updates written from one group become one box.
+    """
     members = {}
     for node in nodes:
         scope = None if node.is_leaf else scope_of(node)
@@ -242,14 +246,36 @@ def collapse_picture(pic: Picture, nodes) -> Picture:
         if len(nodes) > 1:
             groups[f"g{i}"] = (scope, nodes)
             group_of.update((f"n{n.id}", f"g{i}") for n in nodes)
+    readers, writers = {}, {}
+    for a in pic.arrows:
+        readers.setdefault(a.src, set()).add(group_of.get(a.dst, a.dst))
+        if a.style == "update" and a.src in group_of:
+            writers[a.dst] = group_of[a.src]
+    for key, box in pic.boxes.items():
+        if box.style in ("constant", "variable") and len(readers.get(key, ())) == 1:
+            (gkey,) = readers[key]
+            if gkey in groups:
+                group_of[key] = gkey
+    updates = {}  # merged update box key -> the update boxes written from one group
+    for key, gkey in writers.items():
+        updates.setdefault(f"{gkey}_updates", []).append(pic.boxes[key])
+    for ukey, boxes in updates.items():
+        if len(boxes) > 1:
+            group_of.update((b.key, ukey) for b in boxes)
     out = Picture(pic.title + " (collapsed)")
     for key, box in pic.boxes.items():  # a group is placed where its first member was
         gkey = group_of.get(key)
         if gkey is None:
             out.add(replace(box, cluster=None))
-        elif gkey not in out.boxes:
+        elif gkey in out.boxes:
+            continue
+        elif gkey in groups:
             scope, nodes = groups[gkey]
             out.add(_group_box(gkey, scope, nodes, [pic.boxes[f"n{n.id}"] for n in nodes]))
+        else:
+            names = [b.label.split("\n")[0].removeprefix("update ") for b in updates[gkey]]
+            out.add(Box(gkey, f"update {len(names)} variables\n{_shorten(', '.join(names))}",
+                        "update"))
     seen = set()
     for a in pic.arrows:
         src, dst = group_of.get(a.src, a.src), group_of.get(a.dst, a.dst)

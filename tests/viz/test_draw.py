@@ -152,6 +152,9 @@ def test_collapse_makes_one_box_per_source_line(step_exe):
     assert any("gc.grad(loss, [w, b])" in b.label and b.style == "grad" for b in groups)
     keys = set(small.boxes)
     assert all(a.src in keys and a.dst in keys and a.src != a.dst for a in small.arrows)
+    merged = [b for b in small.boxes.values() if b.style == "update"]
+    assert len(merged) == 1 and merged[0].label.startswith("update 2 variables\nw, b")
+    assert not any(b.style == "constant" for b in small.boxes.values())  # inside their groups
 
 
 def test_matplotlib_fallback_draws_png_and_svg(step_exe, tmp_path):
