@@ -65,7 +65,7 @@ def run_on_device(op, inputs, attrs, out_types):
     for i, x in enumerate(inputs):
         data = x._data
         if not on_device(data):
-            if data.ndim:
+            if data.ndim and op.name not in cuda_ops.HOST_OPS:  # (CPU index arrays are fine)
                 raise _mismatch(op, inputs)
         args.append(data)
     try:

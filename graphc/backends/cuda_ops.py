@@ -45,19 +45,30 @@ def _attr_literal(value, name, dtype, attrs):
         f"{type_name(dtype)}({int(value)})"
 
 
+def _template(op, attrs):
+    """The op's scalar template; two need care here: sign's bool - bool is rejected by the
+    simulator's NumPy, and gelu's template is the exact (erf) form only."""
+    if op.name == "sign":
+        return "({T}({0} > 0) - {T}({0} < 0))"
+    if op.name == "gelu" and attrs.get("approximate") == "tanh":
+        return ("(0.5 * {0} * (1 + math.tanh(0.7978845608028654 * "
+                "({0} + 0.044715 * {0} * {0} * {0}))))")
+    return op.lowering["template"]
+
+
 def scalar_expr(op, attrs, args, in_dtype: DType, out_dtype: DType) -> str:
     """One op's value as a kernel expression of `args`, typed exactly out_dtype.
 
     Literals are cast to the compute dtype: a bare 1.0 would make float32 code float64 on
     the GPU (the simulator would not notice)."""
-    template = op.lowering["template"]
+    template = _template(op, attrs)
     compute = in_dtype if in_dtype is not None else out_dtype
     if compute.is_bool and not out_dtype.is_bool:
         compute = out_dtype  # e.g. full_like of a bool tensor into numbers
     template = _LITERAL.sub(lambda m: f"{type_name(compute)}({m.group(1)})", template)
     values = {k: _attr_literal(v, k, out_dtype if op.name == "full_like" else compute, attrs)
               for k, v in attrs.items() if "{" + k + "}" in template}
-    expr = template.format(*args, **values)
+    expr = template.format(*args, T=type_name(compute), **values)
     if out_dtype.is_bool:
         return expr if op.name != "cast" or in_dtype.is_bool else f"({expr} != 0)"
     return f"{type_name(out_dtype)}({expr})"

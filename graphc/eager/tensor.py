@@ -55,7 +55,8 @@ class Tensor(TensorMethods):
     # ---- properties -----------------------------------------------------------------------
     @property
     def shape(self):
-        return self._data.shape
+        shape = self._data.shape
+        return shape if type(shape) is tuple else tuple(shape)  # the CUDA simulator's shape
 
     @property
     def dtype(self) -> DType:

@@ -15,12 +15,14 @@ def empty(shape, dtype):
 
 
 def to_device(host):
-    host = np.ascontiguousarray(host)
+    host = np.asarray(host)
+    if not host.flags.c_contiguous:
+        host = host.copy()  # (np.ascontiguousarray would turn 0-d into 1-d)
     return require().to_device(host)
 
 
 def to_host(dev):
-    return dev.copy_to_host()
+    return np.asarray(dev.copy_to_host()).reshape(tuple(dev.shape))  # keeps 0-d shapes
 
 
 def copy(dst, src):
