@@ -382,3 +382,63 @@ def test_symbolic_batch_dims_are_kept():
     x = gc.placeholder((None, 3, 8, 8), name="x")
     y = N.max_pool2d(N.conv2d(x, gc.zeros(4, 3, 3, 3), padding=1), 2)
     assert tuple(y.shape)[1:] == (4, 4, 4) and y.shape[0] is None
+
+
+# ---- eager fast path (runtime kernels) vs the reference -----------------------------------------------
+EAGER_CASES = {
+    "conv2d": lambda r: ((r(2, 4, 7, 6), r(6, 2, 3, 3), r(6)),
+                         dict(stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2), groups=2)),
+    "conv_transpose2d": lambda r: ((r(2, 4, 3, 4), r(4, 3, 3, 2)),
+                                   dict(stride=(2, 2), padding=(1, 1, 0, 0), output_padding=(1, 0),
+                                        dilation=(1, 1), groups=2)),
+    "conv2d_weight_grad": lambda r: ((r(2, 4, 7, 6), r(2, 6, 4, 4)),
+                                     dict(kernel_size=(3, 3), stride=(2, 1), padding=(1, 1, 0, 0),
+                                          dilation=(1, 1), groups=2)),
+    "max_pool2d": lambda r: ((r(2, 3, 7, 6),), dict(kernel_size=(3, 2), stride=(2, 2),
+                                                    padding=(1, 1), dilation=(1, 2),
+                                                    ceil_mode=True)),
+    "avg_pool2d": lambda r: ((r(2, 3, 7, 6),), dict(kernel_size=(3, 3), stride=(2, 2),
+                                                    padding=(1, 1), ceil_mode=True,
+                                                    count_include_pad=False,
+                                                    divisor_override=None)),
+    "avg_pool2d_backward": lambda r: ((r(2, 3, 4, 3),), dict(
+        input_hw=(7, 6), kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), ceil_mode=True,
+        count_include_pad=True, divisor_override=None)),
+    "adaptive_avg_pool2d": lambda r: ((r(2, 3, 7, 6),), dict(output_size=(3, 4))),
+    "adaptive_avg_pool2d_backward": lambda r: ((r(2, 3, 3, 4),), dict(input_hw=(7, 6))),
+    "dropout": lambda r: ((r(5, 6, 7), np.asarray(99, np.int64)), dict(p=0.3, stream=4)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(EAGER_CASES))
+def test_eager_fast_path_equals_the_reference(name, dtype):
+    op = gc.ops_registry[name]
+    r = np.random.default_rng(0)
+
+    def make(*shape):  # non-contiguous on purpose: the fast path must copy what it needs
+        return np.asfortranarray(r.standard_normal(shape).astype(dtype))
+    arrays, attrs = EAGER_CASES[name](make)
+    assert op.eager is not None
+    got, want = op.eager(*arrays, **attrs), op.reference(*arrays, **attrs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_eager_max_pool_backward_and_gather_equal_the_reference():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 5))
+    values, indices = N.max_pool2d_op.eager(x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0),
+                                            dilation=(1, 1), ceil_mode=True)
+    g = np.ones_like(values)
+    np.testing.assert_array_equal(N.max_pool2d_backward.eager(g, indices, input_hw=(6, 5)),
+                                  R.max_pool2d_backward(g, indices, input_hw=(6, 5)))
+    np.testing.assert_array_equal(N.max_pool2d_gather.eager(x, indices),
+                                  R.max_pool2d_gather(x, indices))
+
+
+def test_eager_falls_back_to_the_reference_for_other_dtypes():
+    x = np.ones((1, 1, 4, 4), np.float16)
+    out = N.avg_pool2d(gc.tensor(x), 2)
+    assert out.dtype == gc.float16 and np.all(out.numpy() == 1)

@@ -1,0 +1,273 @@
+"""Each runtime kernel against the NumPy reference of the op it implements (float32 and float64).
+
+Kernels are module-level Numba dispatchers, cached on disk: each signature compiles once per
+process at most, so the tests share compiled code without fixtures of their own.
+"""
+import importlib
+
+import numpy as np
+import pytest
+
+import runtime.kernels as K
+from graphc.ops import nn_reference as ref
+
+DTYPES = [np.float32, np.float64]
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+
+
+def randn(dtype, *shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# ---- registry -----------------------------------------------------------------------------------
+def test_every_kernel_documents_its_calling_convention_and_can_be_imported():
+    for name in K.KERNELS:
+        assert K.signature(name).startswith(name + "(")
+        module, attr = K.location(name)
+        assert getattr(importlib.import_module(module), attr) is K.get(name)
+
+
+def test_unknown_kernel_names_the_known_ones():
+    with pytest.raises(KeyError, match="conv2d"):
+        K.get("no_such_kernel")
+
+
+def test_source_hash_is_stable_hex():
+    h = K.source_hash()
+    assert h == K.source_hash() and len(h) == 64
+
+
+# ---- convolution ------------------------------------------------------------------------------------
+CONV_CASES = [  # x shape, w shape, stride, padding (t, b, l, r), dilation, groups
+    ((2, 3, 6, 5), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    ((2, 4, 9, 7), (6, 2, 3, 3), (2, 1), (1, 1, 2, 2), (1, 2), 2),
+    ((1, 8, 9, 7), (4, 8, 2, 3), (2, 3), (1, 2, 0, 1), (2, 1), 1),
+    ((2, 1, 7, 6), (5, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    ((1, 6, 5, 5), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),
+]
+
+
+def _geometry(case):
+    _, _, stride, padding, dilation, groups = case
+    return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _flat(case):
+    _, _, (sh, sw), (pt, _, pl, _), (dh, dw), groups = case
+    return sh, sw, pt, pl, dh, dw, groups
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv2d_kernels_match_the_references(case, dtype):
+    x, w = randn(dtype, *case[0]), randn(dtype, *case[1], seed=1)
+    b = randn(dtype, case[1][0], seed=2)
+    y = ref.conv2d(x, w, b, **_geometry(case))
+    out = np.full(y.shape, np.nan, dtype)
+    K.get("conv2d")(x, w, b, out, *_flat(case))
+    np.testing.assert_allclose(out, y, **tol(dtype))
+    K.get("conv2d")(x, w, np.zeros(0, dtype), out, *_flat(case))
+    np.testing.assert_allclose(out, y - b.reshape(1, -1, 1, 1), **tol(dtype))
+
+    gy = randn(dtype, *y.shape, seed=3)
+    gw = np.full(w.shape, np.nan, dtype)
+    K.get("conv2d_weight_grad")(x, gy, gw, *_flat(case))
+    np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=w.shape[2:],
+                                                          **_geometry(case)), **tol(dtype))
+
+    # the input gradient is a transposed convolution sized back to x
+    pads = case[3]
+    op = tuple(x.shape[2 + a] - ref.transpose_out_size(y.shape[2 + a], pads[2 * a],
+                                                       pads[2 * a + 1], w.shape[2 + a],
+                                                       case[2][a], case[4][a], 0)
+               for a in (0, 1))
+    gx = np.full(x.shape, np.nan, dtype)
+    K.get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=op,
+                                                        **_geometry(case)), **tol(dtype))
+
+
+def test_conv_transpose2d_kernel_with_bias_and_output_padding():
+    x, w, b = randn(np.float64, 2, 4, 3, 4), randn(np.float64, 4, 3, 3, 3, seed=1), np.arange(6.0)
+    geometry = dict(stride=(2, 2), padding=(1, 1, 0, 0), dilation=(1, 1), groups=2)
+    y = ref.conv_transpose2d(x, w, b, output_padding=(1, 0), **geometry)
+    out = np.full(y.shape, np.nan)
+    K.get("conv_transpose2d")(x, w, b, out, 2, 2, 1, 0, 1, 1, 2)
+    np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+
+
+# ---- pooling ----------------------------------------------------------------------------------------
+POOL_CASES = [  # kernel, stride, padding, dilation, ceil_mode
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((2, 3), (3, 2), (1, 1), (2, 1), True),
+]
+
+
+def _pool_input(dtype):
+    x = randn(dtype, 2, 3, 7, 6)
+    x[0, 0, :2, :2] = 1.5  # a tie
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, :3, :3] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool_kernels_match_the_references(case, dtype):
+    k, s, p, d, ceil = case
+    x = _pool_input(dtype)
+    values, indices = ref.max_pool2d(x, kernel_size=k, stride=s, padding=p, dilation=d,
+                                     ceil_mode=ceil)
+    out, idx = np.empty_like(values), np.empty_like(indices)
+    K.get("max_pool2d")(x, out, idx, *k, *s, *p, *d)
+    np.testing.assert_array_equal(out, values)
+    np.testing.assert_array_equal(idx, indices)
+
+    g = randn(dtype, *values.shape, seed=4)
+    gx = np.full(x.shape, np.nan, dtype)
+    K.get("max_pool2d_backward")(g, idx, gx)
+    np.testing.assert_allclose(gx, ref.max_pool2d_backward(g, indices, input_hw=x.shape[2:]),
+                               **tol(dtype))
+    gathered = np.empty_like(g)
+    K.get("max_pool2d_gather")(x, idx, gathered)
+    np.testing.assert_array_equal(gathered, ref.max_pool2d_gather(x, indices))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("include, divisor", [(True, 0), (False, 0), (True, 5)])
+@pytest.mark.parametrize("case", POOL_CASES[:2], ids=str)
+def test_avg_pool_kernels_match_the_references(case, include, divisor, dtype):
+    k, s, p, _, ceil = case
+    x = randn(dtype, 2, 3, 7, 6)
+    attrs = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=include,
+                 divisor_override=divisor or None)
+    y = ref.avg_pool2d(x, **attrs)
+    out = np.full(y.shape, np.nan, dtype)
+    K.get("avg_pool2d")(x, out, *k, *s, *p, include, divisor)
+    np.testing.assert_allclose(out, y, **tol(dtype))
+    g = randn(dtype, *y.shape, seed=5)
+    gx = np.full(x.shape, np.nan, dtype)
+    K.get("avg_pool2d_backward")(g, gx, *k, *s, *p, include, divisor)
+    np.testing.assert_allclose(gx, ref.avg_pool2d_backward(g, input_hw=x.shape[2:], **attrs),
+                               **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [(3, 2), (7, 6), (1, 1), (4, 5)], ids=str)
+def test_adaptive_avg_pool_kernels_match_the_references(size, dtype):
+    x = randn(dtype, 2, 3, 7, 6)
+    y = ref.adaptive_avg_pool2d(x, output_size=size)
+    out = np.full(y.shape, np.nan, dtype)
+    K.get("adaptive_avg_pool2d")(x, out)
+    np.testing.assert_allclose(out, y, **tol(dtype))
+    g = randn(dtype, *y.shape, seed=6)
+    gx = np.full(x.shape, np.nan, dtype)
+    K.get("adaptive_avg_pool2d_backward")(g, gx)
+    np.testing.assert_allclose(gx, ref.adaptive_avg_pool2d_backward(g, input_hw=x.shape[2:]),
+                               **tol(dtype))
+
+
+# ---- dropout ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed, stream, p", [(0, 0, 0.5), (123456789, 3, 0.1), (2 ** 62, 17, 0.9),
+                                             (7, 0, 0.0), (7, 0, 1.0), (-5, 2, 0.3)])
+def test_dropout_kernel_draws_the_reference_mask(seed, stream, p):
+    n = 1009
+    mask = np.empty(n, np.bool_)
+    threshold = ref.dropout_threshold(p)
+    K.get("dropout_mask")(mask, seed, stream, threshold)
+    np.testing.assert_array_equal(mask, ref.dropout_keep(seed & (2 ** 64 - 1), stream, n, p))
+    for dtype in DTYPES:
+        x = randn(dtype, n)
+        out = np.empty_like(x)
+        K.get("dropout")(x, out, seed, stream, threshold, ref.dropout_scale(p))
+        np.testing.assert_array_equal(out, ref.dropout(x, np.int64(seed), p=p, stream=stream))
+
+
+# ---- matmul ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n", [(5, 3, 4), (40, 2, 3), (17, 33, 20), (8, 64, 1)])
+def test_matmul_kernels(m, k, n, dtype):
+    a, b = randn(dtype, m, k), randn(dtype, k, n, seed=1)
+    out = np.full((m, n), np.nan, dtype)
+    K.get("matmul")(a, b, out)
+    np.testing.assert_allclose(out, a @ b, **tol(dtype))
+    K.get("matmul_loops")(a, b, out)
+    np.testing.assert_allclose(out, a @ b, **tol(dtype))
+
+
+def test_matmul_loops_take_integers():
+    a = np.arange(12, dtype=np.int64).reshape(3, 4)
+    b = np.arange(8, dtype=np.int64).reshape(4, 2)
+    out = np.empty((3, 2), np.int64)
+    K.get("matmul_loops")(a, b, out)
+    np.testing.assert_array_equal(out, a @ b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ba, bb", [(3, 3), (1, 3), (3, 1)])
+def test_batched_matmul_broadcasts_a_batch_of_one(ba, bb, dtype):
+    a, b = randn(dtype, ba, 4, 12), randn(dtype, bb, 12, 10, seed=1)
+    out = np.full((3, 4, 10), np.nan, dtype)
+    K.get("batched_matmul")(a, b, out)
+    np.testing.assert_allclose(out, np.matmul(a, b), **tol(dtype))
+
+
+# ---- reductions ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 5, 4), (6, 7, 1), (1, 9, 5)])
+def test_axis_reductions(shape, dtype):
+    x = randn(dtype, *shape)
+    x[0, 2, 0] = x[0, 4, 0] = 9.0  # ties: the first wins
+    out = np.empty((shape[0], shape[2]), dtype)
+    K.get("sum_axis")(x, out)
+    np.testing.assert_allclose(out, x.sum(axis=1), **tol(dtype))
+    idx = np.empty(out.shape, np.int64)
+    for name, np_fn, np_arg in (("max_axis", np.max, np.argmax), ("min_axis", np.min, np.argmin)):
+        K.get(name)(x, out, idx)
+        np.testing.assert_array_equal(out, np_fn(x, axis=1))
+        np.testing.assert_array_equal(idx, np_arg(x, axis=1))
+
+
+def test_max_axis_propagates_nan_like_numpy():
+    x = np.array([[[1.0], [np.nan], [3.0]], [[np.nan], [5.0], [np.nan]]])
+    out, idx = np.empty((2, 1)), np.empty((2, 1), np.int64)
+    K.get("max_axis")(x, out, idx)
+    np.testing.assert_array_equal(out, np.max(x, axis=1))
+    np.testing.assert_array_equal(idx, np.argmax(x, axis=1))
+
+
+# ---- copies ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(5, 7), (70, 33), (1, 40)])
+def test_transpose2d(shape):
+    x = randn(np.float32, *shape)
+    out = np.empty(shape[::-1], np.float32)
+    K.get("transpose2d")(x, out)
+    np.testing.assert_array_equal(out, x.T)
+
+
+def _strided_copy(view, base):
+    """Run strided_copy for a NumPy view of `base` (C-contiguous) and return the result."""
+    item = base.itemsize
+    offset = (view.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // item
+    out = np.empty(view.size, base.dtype)
+    K.get("strided_copy")(base.reshape(-1), offset, np.array(view.shape, np.int64),
+                          np.array([s // item for s in view.strides], np.int64), out)
+    return out.reshape(view.shape)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a.transpose(2, 0, 1),
+    lambda a: a[1:, ::2, 3:0:-1],
+    lambda a: np.broadcast_to(a[:, :1, :], (3, 4, 5)),
+    lambda a: a[2, 1, 4, ...],
+    lambda a: a[:, :0, :],
+], ids=["permute", "slice", "broadcast", "scalar", "empty"])
+def test_strided_copy_materializes_views(make):
+    base = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
+    view = make(base)
+    assert np.shares_memory(view, base) or view.size == 0
+    np.testing.assert_array_equal(_strided_copy(view, base), view)
