@@ -21,6 +21,17 @@ from ..types import TensorType
 from . import register_target
 
 
+def _library_hash():
+    """Generated programs call graphc/lower/library.py: its source is part of their key."""
+    import hashlib
+    from ..lower import library
+    with open(library.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+_LIBRARY_HASH = _library_hash()
+
+
 def strict_default():
     return os.environ.get("GRAPHC_STRICT", "") not in ("", "0")
 
@@ -79,9 +90,9 @@ class CpuRunner:
 class CompiledProgram:
     def __init__(self, generated, options, updated):
         self._update_storages = updated
-        module = cache.load_module(generated.source, options.key())
+        module = cache.load_module(generated.source, options.key() + _LIBRARY_HASH)
         self.fn = module.program
-        self.source = generated.source
+        self.source = generated.annotated
         self.errors = generated.errors
         self.out_shapes = [v.type.shape for v in generated.plan.outputs]
         self.storages = [v.node.attrs["storage"] for v in generated.variables]

@@ -313,7 +313,7 @@ def emit_matmul(em, node, opts, helpers):
     va = em.view2d(a, ao, M, K, ast[-2], ast[-1]) if use_blas else None
     vb = em.view2d(b, bo, K, N, bst[-2], bst[-1]) if use_blas else None
     if va and vb:
-        em.line(f"np.dot({va}, {vb}, {yname}[{yo}:{yo} + {M * N}].reshape(({M}, {N})))")
+        em.line(f"gemm({va}, {vb}, {yname}[{yo}:{yo} + {M * N}].reshape(({M}, {N})))")
     else:
         i, j, k = em.fresh("i"), em.fresh("j"), em.fresh("k")
         zero = literal(0, y.dtype.name)
@@ -345,7 +345,7 @@ def emit_inverse(em, node, opts, helpers):
     em.line(f"    for c_ in range({n}):")
     em.line(f"        {m}[r_, c_] = {xname}[{xo} + r_ * {lay.strides[-2]} + c_ * "
             f"{lay.strides[-1]}]")
-    em.line(f"{r} = np.linalg.inv({m})")
+    em.line(f"{r} = inverse({m})")
     em.line(f"for r_ in range({n}):")
     em.line(f"    for c_ in range({n}):")
     em.line(f"        {yname}[{yo} + r_ * {n} + c_] = {r}[r_, c_]")

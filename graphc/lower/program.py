@@ -33,11 +33,18 @@ class Options:
         return f"strict={self.strict}"
 
 
+# Comment lines naming the user's source lines start with this; they are left out of the
+# module that is compiled and cached, so that editing a script does not invalidate the cache.
+LOCATION_MARK = "@ "
+
+
 class GeneratedProgram:
     """The source of a program and what the runner needs to call it."""
 
-    def __init__(self, source, plan, inputs, variables, arenas, errors):
-        self.source = source
+    def __init__(self, annotated, plan, inputs, variables, arenas, errors):
+        self.annotated = annotated  # with the user's source lines, for people
+        self.source = "\n".join(line for line in annotated.split("\n")
+                                if not line.lstrip().startswith("#" + LOCATION_MARK))
         self.plan = plan
         self.inputs = inputs          # placeholder values, in argument order
         self.variables = variables    # variable values, in argument order
@@ -92,8 +99,8 @@ def lower_program(graph, opts):
     em.line("pass")
     em.depth -= 1
     em.line(f"return 0, i64(0){em.returns}")
-    source = _module(params, em.lines, helpers, opts)
-    return GeneratedProgram(source, plan, inputs, variables, arenas, em.errors)
+    annotated = _module(params, em.lines, helpers, opts)
+    return GeneratedProgram(annotated, plan, inputs, variables, arenas, em.errors)
 
 
 def _module(params, body, helpers, opts):
@@ -118,9 +125,9 @@ def _describe(node):
         text = node.op.name
     types = ", ".join(repr(v.type) for v in node.outputs)
     lines = [f"{text} -> {types}"]
-    for loc in dict.fromkeys(str(m.location) for m in members if m.location):
-        lines.append(f"  from {loc}")
-    return lines[:4]
+    for loc in list(dict.fromkeys(str(m.location) for m in members if m.location))[:3]:
+        lines.append(f"{LOCATION_MARK}from {loc}")
+    return lines
 
 
 def _emit_step(em, number, step, opts, helpers):
@@ -131,7 +138,10 @@ def _emit_step(em, number, step, opts, helpers):
         return
     node = step.node
     for text in _describe(node):
-        em.comment(f"[{number}] {text}" if not text.startswith("  ") else text)
+        if text.startswith(LOCATION_MARK):
+            em.line("#" + LOCATION_MARK + comment_text(text[len(LOCATION_MARK):]))
+        else:
+            em.comment(f"[{number}] {text}")
     if node.op is FUSED:
         kind = node.attrs["group"].kind
         (emit_reduce if kind == "reduce" else emit_elementwise)(em, node, opts, helpers)
