@@ -8,7 +8,7 @@ import graphc as torch
 import graphc.nn as nn
 import graphc.optim as optim
 from graphc.utils.data import DataLoader, TensorDataset
-from _common import compile_step, compile_target, loss_curve, parser, progress, save_plot
+from _common import compile_step, compile_target, parser, progress, save_plot
 
 
 def main(argv=None):

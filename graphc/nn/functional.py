@@ -6,8 +6,6 @@ dropout are primitive ops of graphc.ops.nn.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import functional as G
@@ -258,6 +256,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _nn_ops().dropout(input, p, training)
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in
-           ("annotations", "math", "np", "no_grad", "UnsupportedError", "Value", "G", "R", "S",
-            "write_state", "batch_norm_with_stats")]
+__all__ = [
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "celu", "conv2d", "conv_transpose2d", "cross_entropy",
+    "dropout", "elu", "embedding", "flatten", "gelu", "hardshrink", "hardtanh", "huber_loss",
+    "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "max_pool2d",
+    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "prelu", "relu", "relu6",
+    "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink",
+    "softsign", "tanh", "tanhshrink", "threshold",
+]

@@ -35,7 +35,6 @@ def test_regression_losses(reduction):
 
 
 def _nll_reference(logp, target, weight=None, ignore_index=-100, reduction="mean"):
-    n = logp.shape[0]
     w = np.ones(logp.shape[1]) if weight is None else weight
     safe = np.where(target == ignore_index, 0, target)
     picked = np.take_along_axis(logp, np.expand_dims(safe, 1), 1).squeeze(1)
