@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from ..tensor_methods import TensorMethods
 from ..types import TensorType, format_shape
 
@@ -190,9 +192,9 @@ def value_names(graph):
 
 
 def _format_attr(v):
-    if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, TensorType):
-        if getattr(v, "size", 2) == 1:
-            return repr(v.reshape(()).item() if hasattr(v, "reshape") else v)
+    if isinstance(v, np.ndarray):
+        if v.size == 1:
+            return str(v.reshape(())[()])  # NumPy's shortest repr: 0.1 for float32 too
         return f"<{v.dtype} {format_shape(v.shape)}>"
     return repr(v)
 

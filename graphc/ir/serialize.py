@@ -16,6 +16,7 @@ import tempfile
 
 import numpy as np
 
+from ..autodiff import GradientLocation
 from ..errors import GraphFormatError, SourceLocation
 from ..types import DType, TensorType, as_dtype
 from .graph import Graph, Node, Value
@@ -70,6 +71,8 @@ def graph_to_json(graph: Graph) -> dict:
                             for v in n.outputs]
         if n.location is not None:
             entry["location"] = n.location.to_json()
+            if isinstance(n.location, GradientLocation):
+                entry["gradient"] = True
         nodes.append(entry)
     return {"format": FORMAT, "version": VERSION, "nodes": nodes,
             "inputs": [index[id(v)] for v in graph.inputs],
@@ -206,7 +209,8 @@ def graph_from_json(doc) -> Graph:
         node = outputs[0].node
         loc = entry.get("location")
         if isinstance(loc, list) and len(loc) == 3 and isinstance(loc[1], int):
-            node.location = SourceLocation(str(loc[0]), loc[1], str(loc[2]))
+            kind = GradientLocation if entry.get("gradient") is True else SourceLocation
+            node.location = kind(str(loc[0]), loc[1], str(loc[2]))
         for v, n in zip(outputs, names):
             v.name = n
         values.append(outputs)

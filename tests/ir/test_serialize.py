@@ -78,3 +78,14 @@ def test_not_json(tmp_path):
     (tmp_path / "x.json").write_bytes(b"\x80\x04garbage")
     with pytest.raises(gc.GraphFormatError):
         gc.load_graph(tmp_path / "x.json")
+
+
+def test_gradient_nodes_stay_marked(tmp_path):
+    from graphc.autodiff import GradientLocation
+    a, w, loss, g = _graph()
+    gc.save_graph([loss, g], tmp_path / "g.json")
+    loaded = gc.load_graph(tmp_path / "g.json")
+    marked = [isinstance(n.location, GradientLocation) for n in loaded.nodes]
+    original = [isinstance(n.location, GradientLocation)
+                for n in gc.Graph.from_outputs([loss, g], [a]).nodes]
+    assert marked == original and any(marked) and not all(marked)
