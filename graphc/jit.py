@@ -203,8 +203,9 @@ class Specialization:
         self.executable = executable
         self.out_structure = out_structure
         self.out_leaves = out_leaves  # per output leaf: int (executable output) or a constant
-        self.trace_seconds = trace_seconds
-        self.compile_seconds = compile_seconds
+        self.trace_seconds = trace_seconds      # running fn on placeholders
+        self.compile_seconds = compile_seconds  # graphc.compile
+        self.first_run_seconds = None           # first call: where lazy targets compile
 
     def run(self, feeds):
         results = self.executable(*feeds) if self.executable is not None else []
@@ -255,12 +256,19 @@ class Jitted:
         structure = _flatten((args, kwargs), leaves)
         key = (structure, tuple(_leaf_key(x) for x in leaves))
         spec = self._cache.get(key)
-        if spec is None:
+        new = spec is None
+        if new:
             spec = self._cache[key] = self._specialize(structure, leaves)
         if fast_key is not None and all(_is_array(a) for a in args):
             self._fast[fast_key] = spec
         self._last = spec
-        return spec.run([x._data if isinstance(x, Tensor) else x for x in leaves if _is_array(x)])
+        feeds = [x._data if isinstance(x, Tensor) else x for x in leaves if _is_array(x)]
+        if not new or spec.first_run_seconds is not None:
+            return spec.run(feeds)
+        start = time.perf_counter()
+        result = spec.run(feeds)
+        spec.first_run_seconds = time.perf_counter() - start  # lazy targets compile here
+        return result
 
     # ---- inspection -------------------------------------------------------------------------------
     def specialization(self, *args, **kwargs):

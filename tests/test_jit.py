@@ -71,6 +71,8 @@ def test_graph_and_executable_are_inspectable():
     ops = [n.op.name for n in jf.graph(x).nodes]
     assert ops == ["placeholder", "variable", "matmul"]
     assert jf.graph(x).variables[0].node.attrs["storage"] is w
+    spec = jf.specialization(x)
+    assert spec.trace_seconds > 0 and spec.compile_seconds > 0 and spec.first_run_seconds > 0
 
 
 def test_parameters_are_read_live_not_frozen_at_trace_time():
