@@ -22,11 +22,13 @@ from . import register_target
 
 
 def _library_hash():
-    """Generated programs call graphc/lower/library.py: its source is part of their key."""
+    """Generated programs call graphc/lower/library.py and runtime kernels: Numba's cache of
+    a caller does not notice a callee's change, so their sources are part of the key."""
     import hashlib
+    from runtime.kernels import source_hash
     from ..lower import library
     with open(library.__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
+        return hashlib.sha256(f.read()).hexdigest()[:16] + source_hash()[:16]
 
 
 _LIBRARY_HASH = _library_hash()
