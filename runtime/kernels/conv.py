@@ -34,6 +34,14 @@ def _valid_range(count, stride, offset, size):
 
 @kernel
 def _im2col(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols):
+    if sh == 1 and sw == 1 and dh == 1 and dw == 1:  # literal 1s: LLVM vectorizes (3x faster)
+        _im2col_strided(x, n, c0, Cg, KH, KW, Ho, Wo, 1, 1, pt, pl, 1, 1, cols)
+    else:
+        _im2col_strided(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols)
+
+
+@kernel
+def _im2col_strided(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols):
     """cols[(c * KH + ki) * KW + kj, i * Wo + j] = x[n, c0 + c, i*sh - pt + ki*dh, j*sw - pl + kj*dw]."""
     H, W = x.shape[2], x.shape[3]
     for c in range(Cg):
@@ -66,6 +74,14 @@ def _im2col(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols):
 
 @kernel
 def _col2im_add(cols, out, n, c0, Cg, KH, KW, H, W, sh, sw, pt, pl, dh, dw):
+    if sh == 1 and sw == 1 and dh == 1 and dw == 1:
+        _col2im_add_strided(cols, out, n, c0, Cg, KH, KW, H, W, 1, 1, pt, pl, 1, 1)
+    else:
+        _col2im_add_strided(cols, out, n, c0, Cg, KH, KW, H, W, sh, sw, pt, pl, dh, dw)
+
+
+@kernel
+def _col2im_add_strided(cols, out, n, c0, Cg, KH, KW, H, W, sh, sw, pt, pl, dh, dw):
     """The adjoint of _im2col: out[n, c0 + c, i*sh - pt + ki*dh, ...] += cols[..., i * W + j]."""
     Ho, Wo = out.shape[2], out.shape[3]
     for c in range(Cg):
