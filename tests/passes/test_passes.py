@@ -1,0 +1,129 @@
+"""Each compiler pass on small graphs: what it rewrites, and that it keeps meaning."""
+import numpy as np
+
+import graphc as gc
+from graphc.ir.graph import Graph
+from graphc.passes import (FUSED, PIPELINE, cse, dce, fuse, plan_memory, run_pipeline,
+                           simplify, specialize)
+
+
+def _graph(outputs, updates=()):
+    outs = list(outputs)
+    g = Graph.from_outputs(outs + [new for _, new in updates])
+    g.outputs = outs
+    return specialize(g, updates=list(updates))
+
+
+def _ops(graph):
+    return [n.op.name for n in graph.nodes if n.op.kind != "leaf"]
+
+
+def test_simplify_removes_identities():
+    x = gc.placeholder((3, 4), name="x")
+    y = -(-((x * 1 + 0) / 1))
+    y = y.permute(1, 0).permute(1, 0).reshape(12).reshape(4, 3).reshape(3, 4)
+    y = gc.cast(y, gc.float32)
+    g = dce(simplify(_graph([y])))
+    assert _ops(g) == [] and g.outputs[0] is g.inputs[0]
+
+
+def test_simplify_folds_constants_and_keeps_shape_only_inputs_free():
+    x = gc.placeholder((2, 3), name="x")
+    c = gc.constant(np.float32(2.0)) * 3.0 + 1.0
+    y = x * c + gc.zeros_like(x)
+    g = dce(simplify(_graph([y])))
+    consts = [n.attrs["value"] for n in g.nodes if n.op.name == "constant"]
+    assert any(np.all(v == 7.0) for v in consts)
+    assert "full_like" not in _ops(g)  # a broadcast view of a scalar instead
+
+
+def test_cse_merges_repeated_work_and_dce_drops_dead_nodes():
+    x = gc.placeholder((5,), name="x")
+    unused = gc.sin(x)  # noqa: F841  (built, never an output)
+    y = gc.exp(x) + gc.exp(x)
+    g = dce(cse(_graph([y])))
+    assert sorted(_ops(g)) == ["add", "exp"]
+    assert any(n.op.name == "placeholder" for n in g.nodes)
+
+
+def _fused(graph):
+    return [n for n in graph.nodes if n.op is FUSED]
+
+
+def test_elementwise_chain_with_broadcast_is_one_kernel():
+    a, b, c = (gc.placeholder(s) for s in [(4, 8), (8,), (4, 1)])
+    g = fuse(_graph([gc.sigmoid(a * b + c) * gc.tanh(a)]))
+    assert _ops(g) == ["fused"]
+    assert [n.op.name for n in _fused(g)[0].attrs["group"].nodes] == [
+        "mul", "add", "sigmoid", "tanh", "mul"]
+
+
+def test_mean_of_squared_difference_is_one_pass():
+    a, b = gc.placeholder((64,)), gc.placeholder((64,))
+    g = run_pipeline(Graph.from_outputs([((a - b) ** 2).mean()]))
+    assert _ops(g) == ["fused"] and _fused(g)[0].attrs["group"].kind == "reduce"
+    assert [s.node.op.name for s in g.memory.steps] == ["fused"]
+
+
+def test_softmax_gradient_takes_few_passes():
+    x = gc.placeholder((8, 10))
+    w = gc.placeholder((8, 10))
+    y = gc.softmax(x, 1)
+    g = run_pipeline(Graph.from_outputs([gc.grad((y * w).sum(), x)]))
+    kernels = [s for s in g.memory.steps if s.node is not None]
+    assert len(kernels) <= 4, [s.node.op.name for s in kernels]
+
+
+def test_fusion_never_makes_a_cycle():
+    x = gc.placeholder((4, 5))
+    e = gc.exp(x)
+    r = e.sum(1, keepdim=True)      # e -> sum -> (broadcast) -> z, and e -> z directly
+    z = e / r
+    g = fuse(_graph([z]))
+    import networkx as nx
+    assert nx.is_directed_acyclic_graph(g.to_networkx())
+    order = {n.id: i for i, n in enumerate(g.nodes)}
+    for n in g.nodes:
+        assert all(order[v.node.id] < order[n.id] for v in n.inputs)
+    arr = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    got = gc.compile(z, target="cpu")(arr).numpy()
+    np.testing.assert_allclose(got, np.exp(arr) / np.exp(arr).sum(1, keepdims=True), rtol=1e-6)
+
+
+def test_memory_plan_reuses_dead_buffers_and_updates_variables_in_place():
+    w = gc.variable(np.ones((16, 16), np.float32), name="w")
+    x = gc.placeholder((16, 16))
+    h = x @ w
+    h = (h @ w).tanh() @ w
+    loss = h.sum()
+    new_w = w - 0.1 * gc.grad(loss, w)
+    g = plan_memory(fuse(dce(cse(simplify(_graph([loss], [(w, new_w)]))))))
+    plan = g.memory
+    temps = [s for s in plan.storage.values() if s.kind == "temp"]
+    assert sum(plan.arena_sizes.values()) < sum(s.size for s in temps)
+    assert plan.inplace == [g.updates[0][0]]
+
+
+def test_swapping_variables_reads_both_old_values():
+    a = gc.variable(np.arange(3, dtype=np.float32), name="a")
+    b = gc.variable(np.arange(3, 6, dtype=np.float32), name="b")
+    step = gc.compile(a.sum(), updates={a: b, b: a}, target="cpu")
+    step()
+    np.testing.assert_array_equal(a.node.attrs["storage"].numpy(), [3, 4, 5])
+    np.testing.assert_array_equal(b.node.attrs["storage"].numpy(), [0, 1, 2])
+
+
+def test_run_pipeline_records_every_pass():
+    x = gc.placeholder((3,), name="x")
+    graph, log = run_pipeline(Graph.from_outputs([gc.exp(x) * 1 + gc.exp(x)]), record=True)
+    assert [name for name, _, _ in log] == ["specialize"] + [name for name, _ in PIPELINE]
+    assert all(isinstance(summary, str) and text.startswith("graph(") for _, summary, text in log)
+    assert "fused" in log[-2][2]
+
+
+def test_symbolic_dims_are_specialized():
+    x = gc.placeholder((None, 3), name="x")
+    y = x.mean(0)
+    from graphc.types import TensorType
+    g = run_pipeline(Graph.from_outputs([y]), input_types={x: TensorType((7, 3), gc.float32)})
+    assert all(v.type.is_concrete for n in g.nodes for v in n.outputs)
