@@ -148,13 +148,17 @@ class Optimizer:
             raise TypeError(f"updates() needs a symbolic loss (built from graphc.placeholder "
                             f"inputs), got {type(loss).__name__}; for eager tensors call "
                             f"loss.backward() and step()")
-        _check_no_eager_intermediates(loss)
-        params = [p for group in self.param_groups for p in group["params"]]
+        used = _variables_read_by(loss)
+        # like step(), which skips parameters without a .grad: a parameter the loss does not
+        # read is left alone (no weight decay, no momentum drift)
+        params = [p for group in self.param_groups for p in group["params"] if id(p) in used]
         grads = dict(zip(map(id, params), grad(loss, params)))
         out = {}
         for group in self.param_groups:
             lr_var = variable_of(group.lr_tensor)
             for p in group["params"]:
+                if id(p) not in used:
+                    continue
                 state = self._state_of(p, group)
                 lr = G.cast(lr_var, p.dtype)
                 symbolic_state = {k: variable_of(t) for k, t in state.items()}
@@ -211,18 +215,25 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _check_no_eager_intermediates(loss):
-    """A tensor computed eagerly from parameters (e.g. `(w * w).sum() + x` with w a
-    parameter and x a placeholder) enters the graph as a variable of its own, and the
-    gradient would stop there: refuse it rather than train silently wrong."""
+def _variables_read_by(loss):
+    """ids of the tensors whose graph variables the loss reads.
+
+    A tensor computed eagerly from parameters (e.g. `(w * w).sum() + x` with w a parameter
+    and x a placeholder) enters the graph as a variable of its own, and the gradient would
+    stop there: refuse it rather than train silently wrong."""
+    used = set()
     for node in Graph.from_outputs([loss]).nodes:
-        storage = node.attrs.get("storage") if node.op.name == "variable" else None
-        if storage is not None and storage.grad_fn is not None:
+        if node.op.name != "variable":
+            continue
+        storage = node.attrs["storage"]
+        if storage.grad_fn is not None:
             raise GraphcError(
                 f"updates(): the loss uses a tensor computed eagerly from parameters (result "
                 f"of {storage.grad_fn.name()}, shape {list(storage.shape)}), so gradients would "
                 f"not reach them. Build the loss from symbolic inputs: call the model on "
                 f"graphc.placeholder values (parameters then join the graph as variables)")
+        used.add(id(storage))
+    return used
 
 
 def _write(target, value):

@@ -166,13 +166,19 @@ def test_param_groups_have_their_own_hyperparameters():
     np.testing.assert_allclose(q.detach().numpy(), Q0 - 0.5 * gq)
 
 
-def test_parameters_without_grad_are_skipped_by_step():
+def test_parameters_the_loss_does_not_use_are_left_alone():
     p, q = make_params()
-    opt = optim.Adam([p, q], lr=0.1)
+    opt = optim.AdamW([p, q], lr=0.1, weight_decay=0.5)
     gc.sum(p * p).backward()
     opt.step()
     np.testing.assert_array_equal(q.detach().numpy(), Q0)
     assert q not in opt.state
+    x = gc.placeholder((), gc.float64, "x")
+    loss = gc.sum(p * x)
+    updates = opt.updates(loss)
+    assert q not in updates and p in updates
+    gc.compile(loss, inputs=[x], updates=updates)(1.0)
+    np.testing.assert_array_equal(q.detach().numpy(), Q0)
 
 
 @pytest.mark.parametrize("compiled", [False, True])
