@@ -1,41 +1,62 @@
 """Speed of graphc's conv2d kernels (forward, input gradient, weight gradient) on the MNIST CNN
-layer shapes, against the NumPy reference and PyTorch (when installed). Prints medians and ratios.
+layer shapes (batch 64, float32), against the NumPy reference and PyTorch (when installed).
 
-    python benchmarks/conv_kernels.py [--repeat 20]
+    python benchmarks/conv_kernels.py [--threads 1] [--repeat 20] [--clock cpu|wall]
+
+--threads caps BLAS and PyTorch threads (set before NumPy loads). --clock cpu measures the
+process's CPU time: with --threads 1 it is robust to other work on a shared machine, which
+makes wall-clock numbers of threaded code swing by 10x. Prints min and median milliseconds
+and the ratios other / graphc of the medians (> 1: graphc is faster).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
 
-from graphc.ops import nn_reference as ref
-from runtime.kernels import conv as K
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="BLAS/torch threads")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="wall")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+if ARGS.threads:  # must happen before NumPy/SciPy load their BLAS
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+import graphc as gc  # noqa: E402
+from graphc.ops import nn as N, nn_reference as ref  # noqa: E402
+from runtime.kernels import conv as K  # noqa: E402
 
 LAYERS = {  # name: (input shape, weight shape), stride 1, no padding
-    "conv1 64x1x28x28 -> 32 3x3": ((64, 1, 28, 28), (32, 1, 3, 3)),
-    "conv2 64x32x26x26 -> 64 3x3": ((64, 32, 26, 26), (64, 32, 3, 3)),
+    "conv1 1->32 3x3 on 28x28": ((64, 1, 28, 28), (32, 1, 3, 3)),
+    "conv2 32->64 3x3 on 26x26": ((64, 32, 26, 26), (64, 32, 3, 3)),
 }
 GEOMETRY = dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+CLOCK = time.process_time if ARGS.clock == "cpu" else time.perf_counter
 
 
-def median_ms(fn, repeat):
-    fn()  # warm up (and compile)
+def measure(fn, repeat):
+    """(min, median) milliseconds over `repeat` calls after one warm-up call (which compiles)."""
+    fn()
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
+        times.append(CLOCK() - t)
+    return 1e3 * min(times), 1e3 * statistics.median(times)
 
 
-def graphc_fns(x, w, gy):
+def graphc_kernels(x, w, gy):
     b = np.zeros(0, x.dtype)
-    out = np.empty(gy.shape, x.dtype)
-    gx = np.empty(x.shape, x.dtype)
-    gw = np.empty(w.shape, x.dtype)
+    out, gx, gw = np.empty(gy.shape, x.dtype), np.empty(x.shape, x.dtype), np.empty(w.shape, x.dtype)
     return {
         "forward": lambda: K.conv2d(x, w, b, out, 1, 1, 0, 0, 1, 1, 1),
         "input grad": lambda: K.conv_transpose2d(gy, w, b, gx, 1, 1, 0, 0, 1, 1, 1),
@@ -43,7 +64,17 @@ def graphc_fns(x, w, gy):
     }
 
 
-def numpy_fns(x, w, gy):
+def graphc_eager(x, w, gy):
+    """The same passes through graphc's eager dispatch (allocation, checks, tape-free)."""
+    tx, tw, tgy = gc.tensor(x), gc.tensor(w), gc.tensor(gy)
+    return {
+        "forward": lambda: N.conv2d(tx, tw),
+        "input grad": lambda: N.conv_transpose2d_op(tgy, tw),
+        "weight grad": lambda: N.conv2d_weight_grad(tx, tgy, kernel_size=(3, 3)),
+    }
+
+
+def numpy_reference(x, w, gy):
     return {
         "forward": lambda: ref.conv2d(x, w, **GEOMETRY),
         "input grad": lambda: ref.conv_transpose2d(gy, w, output_padding=(0, 0), **GEOMETRY),
@@ -51,38 +82,46 @@ def numpy_fns(x, w, gy):
     }
 
 
-def torch_fns(x, w, gy):
+def pytorch(x, w, gy):
     try:
         import torch
     except ImportError:
         return None
+    if ARGS.threads:
+        torch.set_num_threads(ARGS.threads)
     tx, tw, tgy = (torch.from_numpy(a) for a in (x, w, gy))
-    grad = torch.nn.grad
     return {
         "forward": lambda: torch.nn.functional.conv2d(tx, tw),
-        "input grad": lambda: grad.conv2d_input(tx.shape, tw, tgy),
-        "weight grad": lambda: grad.conv2d_weight(tx, tw.shape, tgy),
+        "input grad": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tgy),
+        "weight grad": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tgy),
     }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"{'layer':30s} {'pass':12s} {'graphc ms':>10s} {'numpy ms':>10s} {'torch ms':>10s} "
-          f"{'numpy/graphc':>13s} {'torch/graphc':>13s}")
+    print(f"clock={ARGS.clock} threads={ARGS.threads or 'default'} repeat={ARGS.repeat}; "
+          f"milliseconds as min/median")
+    header = ["layer", "pass", "kernel", "eager", "numpy", "torch", "numpy/kernel",
+              "torch/kernel"]
+    print(f"{header[0]:27s} {header[1]:12s}" + "".join(f"{h:>14s}" for h in header[2:]))
     for name, (xs, ws) in LAYERS.items():
         x = rng.standard_normal(xs).astype(np.float32)
         w = rng.standard_normal(ws).astype(np.float32)
-        ys = (xs[0], ws[0], xs[2] - ws[2] + 1, xs[3] - ws[3] + 1)
-        gy = rng.standard_normal(ys).astype(np.float32)
-        ours, theirs, torch_ = graphc_fns(x, w, gy), numpy_fns(x, w, gy), torch_fns(x, w, gy)
-        for what in ours:
-            g = median_ms(ours[what], args.repeat)
-            n = median_ms(theirs[what], max(3, args.repeat // 4))
-            t = median_ms(torch_[what], args.repeat) if torch_ else float("nan")
-            print(f"{name:30s} {what:12s} {g:10.2f} {n:10.2f} {t:10.2f} {n / g:13.2f} {t / g:13.2f}")
+        gy = rng.standard_normal((xs[0], ws[0], xs[2] - 2, xs[3] - 2)).astype(np.float32)
+        runs = [graphc_kernels(x, w, gy), graphc_eager(x, w, gy), numpy_reference(x, w, gy),
+                pytorch(x, w, gy)]
+        for what in runs[0]:
+            cells, medians = [], []
+            for i, fns in enumerate(runs):
+                if fns is None:
+                    cells.append("-")
+                    medians.append(float("nan"))
+                    continue
+                lo, med = measure(fns[what], ARGS.repeat if i != 2 else max(3, ARGS.repeat // 4))
+                cells.append(f"{lo:.2f}/{med:.2f}")
+                medians.append(med)
+            ratios = [f"{medians[2] / medians[0]:.2f}", f"{medians[3] / medians[0]:.2f}"]
+            print(f"{name:27s} {what:12s}" + "".join(f"{c:>14s}" for c in cells + ratios))
 
 
 if __name__ == "__main__":

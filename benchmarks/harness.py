@@ -78,20 +78,26 @@ def jax_module(settings):
     return jax
 
 
+SLOW_CALL_S = 0.25
+
+
 def measure(workload, system, step, settings, metric="step", warmup=3, compile_s=None,
             note="", sync=None):
     """Median and quartiles of the time per call of `step()` (after `warmup` calls).
 
     sync(result) waits for asynchronous work (JAX's block_until_ready)."""
     sync = sync or (lambda r: r)
-    for _ in range(warmup):
+    repeat = settings.repeat
+    for i in range(warmup + 1):
+        start = time.perf_counter()
         sync(step())
-    start = time.perf_counter()
-    sync(step())
-    once = max(time.perf_counter() - start, 1e-7)
+        once = max(time.perf_counter() - start, 1e-7)
+        if once > SLOW_CALL_S and i >= 1:  # slow steps: fewer samples keep the run short
+            repeat = max(3, repeat // 2)
+            break
     calls = max(1, int(settings.min_sample_s / once))
     per_call = []
-    for _ in range(settings.repeat):
+    for _ in range(repeat):
         start = time.perf_counter()
         for _ in range(calls):
             result = step()
