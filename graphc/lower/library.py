@@ -6,7 +6,9 @@ name, and their cache key includes this file's hash (runtime.cache), so a change
 recompiles the programs that call them.
 """
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -20,3 +22,18 @@ def gemm(a, b, out):
 @njit(**_FLAGS)
 def inverse(a):
     return np.linalg.inv(a)
+
+
+@intrinsic
+def f32_from_bits(typingctx, bits):
+    """The float32 whose bits are the low 32 bits of an integer (an LLVM bitcast, inlined:
+    loops using it stay vectorizable)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        if bits.bitwidth > 32:
+            value = builder.trunc(value, ir.IntType(32))
+        return builder.bitcast(value, ir.FloatType())
+    return types.float32(bits), codegen
