@@ -31,6 +31,7 @@ from .ir.serialize import save_graph, load_graph
 from .dispatch import constant
 from .autodiff import grad
 from .compile import compile, Executable
+from runtime.threads import get_num_threads, set_num_threads
 from .jit import jit
 from .compare import compare
 from .device import device, Device

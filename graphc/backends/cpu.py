@@ -32,6 +32,7 @@ def _library_hash():
 
 
 _LIBRARY_HASH = _library_hash()
+threads.configure()
 
 
 def strict_default():

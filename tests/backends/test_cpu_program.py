@@ -135,3 +135,12 @@ def test_outputs_do_not_alias_variables_or_each_other():
     np.testing.assert_array_equal(_storage(v), [1, 2, 3])
     a._data[0] = 100
     assert b.numpy()[0] == 0 and c.numpy()[0, 0] == 0 and _storage(v)[0] == 1
+
+
+def test_thread_count_is_configurable():
+    n = gc.get_num_threads()
+    gc.set_num_threads(1)
+    assert gc.get_num_threads() == 1
+    with pytest.raises(ValueError):
+        gc.set_num_threads(0)
+    gc.set_num_threads(n)
