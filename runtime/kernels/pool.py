@@ -7,35 +7,92 @@ Indices are int64 flat positions h * W + w within each input plane, as torch ret
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ._jit import kernel
+
+
+@kernel
+def _taps(count, step, offset, size):
+    """[lo, hi): the taps k in [0, count) with 0 <= offset + k * step < size."""
+    lo = 0 if offset >= 0 else (-offset + step - 1) // step
+    hi = min(count, (size - offset + step - 1) // step) if offset < size else 0
+    return lo, max(lo, hi)
+
+
+@kernel
+def _tap_ranges(count, size, kernel_size, stride, pad, dilation):
+    """Per output position along one axis: the [lo, hi) of its taps that fall inside the input.
+
+    Computed once per call: integer divisions in the per-window loop cost 10x the pooling."""
+    lo = np.empty(count, np.int64)
+    hi = np.empty(count, np.int64)
+    for i in range(count):
+        lo[i], hi[i] = _taps(kernel_size, dilation, i * stride - pad, size)
+    return lo, hi
 
 
 @kernel
 def max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
     """max_pool2d(x[N,C,H,W], out[N,C,Ho,Wo], indices[N,C,Ho,Wo] int64, KH, KW, sh, sw, ph, pw, dh, dw); the first maximum of a window wins, NaN beats numbers"""
+    H, W = x.shape[2], x.shape[3]
+    Ho, Wo = out.shape[2], out.shape[3]
+    inside = ph == 0 and pw == 0 and (Ho - 1) * sh + (KH - 1) * dh < H and \
+        (Wo - 1) * sw + (KW - 1) * dw < W
+    if inside and KH == 2 and KW == 2 and sh == 2 and sw == 2 and dh == 1 and dw == 1:
+        _max_pool2d_inside(x, out, indices, 2, 2, 2, 2, 1, 1)  # literals: unrolled, 3x faster
+    elif inside:
+        _max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw)
+    else:
+        _max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw)
+
+
+@kernel
+def _max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw):
+    """max_pool2d when every window lies inside the input: no clipping in the hot loop."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     for n in range(N):
         for c in range(C):
-            plane = x[n, c]
+            plane, values, where = x[n, c], out[n, c], indices[n, c]
             for i in range(Ho):
                 for j in range(Wo):
-                    best = plane[0, 0]
-                    where = -1
+                    best = plane[i * sh, j * sw]
+                    at = i * sh * W + j * sw
                     for ki in range(KH):
-                        h = i * sh - ph + ki * dh
-                        if h < 0 or h >= H:
-                            continue
+                        h = i * sh + ki * dh
                         for kj in range(KW):
-                            w = j * sw - pw + kj * dw
-                            if w < 0 or w >= W:
-                                continue
-                            v = plane[h, w]
-                            if where < 0 or v > best or (v != v and best == best):
+                            v = plane[h, j * sw + kj * dw]
+                            if not (v <= best) and best == best:  # greater, or a first NaN
                                 best = v
-                                where = h * W + w
-                    out[n, c, i, j] = best
-                    indices[n, c, i, j] = where
+                                at = h * W + j * sw + kj * dw
+                    values[i, j] = best
+                    where[i, j] = at
+
+
+@kernel
+def _max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    ki_lo, ki_hi = _tap_ranges(Ho, H, KH, sh, ph, dh)
+    kj_lo, kj_hi = _tap_ranges(Wo, W, KW, sw, pw, dw)
+    for n in range(N):
+        for c in range(C):
+            plane, values, where = x[n, c], out[n, c], indices[n, c]
+            for i in range(Ho):
+                h0 = i * sh - ph
+                for j in range(Wo):
+                    w0 = j * sw - pw
+                    best_h, best_w = h0 + ki_lo[i] * dh, w0 + kj_lo[j] * dw
+                    best = plane[best_h, best_w]
+                    for ki in range(ki_lo[i], ki_hi[i]):
+                        row = plane[h0 + ki * dh]
+                        for kj in range(kj_lo[j], kj_hi[j]):
+                            v = row[w0 + kj * dw]
+                            if not (v <= best) and best == best:  # greater, or a first NaN
+                                best, best_h, best_w = v, h0 + ki * dh, w0 + kj * dw
+                    values[i, j] = best
+                    where[i, j] = best_h * W + best_w
 
 
 @kernel
