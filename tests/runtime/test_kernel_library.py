@@ -101,8 +101,9 @@ def test_conv_transpose2d_kernel_with_bias_and_output_padding():
 
 # ---- pooling ----------------------------------------------------------------------------------------
 POOL_CASES = [  # kernel, stride, padding, dilation, ceil_mode
-    ((2, 2), (2, 2), (0, 0), (1, 1), False),
-    ((3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),  # the unrolled path
+    ((3, 3), (2, 2), (1, 1), (1, 1), True),  # windows clipped by padding
+    ((3, 2), (1, 2), (0, 0), (2, 1), False),  # windows inside the input, generic sizes
     ((2, 3), (3, 2), (1, 1), (2, 1), True),
 ]
 
