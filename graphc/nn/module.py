@@ -231,14 +231,13 @@ class Module:
         self._pending_updates[id(buffer)] = (buffer, new_value)
 
     def buffer_updates(self):
-        """{buffer: new symbolic value} recorded by symbolic forwards since the last call
-        (BatchNorm running statistics in training mode), for graphc.compile(updates=...).
-        Collecting them clears the record."""
+        """{buffer: new symbolic value} from the latest symbolic forward in training mode
+        (BatchNorm running statistics, the dropout seed), for graphc.compile(updates=...).
+        Pass them with the optimizer's: updates={**opt.updates(loss), **model.buffer_updates()}."""
         out = {}
         for m in self.modules():
             for buffer, value in m._pending_updates.values():
                 out[buffer] = value
-            m._pending_updates.clear()
         return out
 
     # ---- dtype/device moves ------------------------------------------------------------------------------
