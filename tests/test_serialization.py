@@ -130,6 +130,15 @@ def test_huge_shape_claims_do_not_allocate(tmp_path):
         gc.load(path)
 
 
+def test_zip_bombs_are_refused(tmp_path):
+    path = tmp_path / "bomb"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(_manifest({"ndarray": "arrays/0.npy"})))
+        zf.writestr("arrays/0.npy", _npy(np.zeros(2_000_000, np.uint8)))
+    with pytest.raises(GraphFormatError, match="compression ratio"):
+        gc.load(path)
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         gc.load(tmp_path / "nope")
