@@ -199,7 +199,7 @@ class _Decoder:
         if not isinstance(name, str) or name not in self.names or not name.startswith("arrays/"):
             self.fail(f"array {str(name)[:80]!r} is missing from the archive")
         info = self.zf.getinfo(name)
-        if info.compress_type != zipfile.ZIP_STORED and info.file_size > 1000 * max(
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > 200 * max(
                 info.compress_size, 1):  # graphc writes stored entries; refuse zip bombs
             self.fail(f"{name}: implausible compression ratio")
         with self.zf.open(info) as stream:
