@@ -9,6 +9,12 @@ import sys
 import numpy as np
 import pytest
 
+try:
+    import matplotlib  # noqa: F401  (optional: examples skip their plots without it)
+    HAS_MATPLOTLIB = True
+except ImportError:
+    HAS_MATPLOTLIB = False
+
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
 
@@ -49,7 +55,7 @@ def test_linear_regression_learns_the_line(example):
 def test_gradients_are_exact(example, tmp_path):
     module = example("gradients")
     assert module.main(["--mode", "eager", "--plot", str(tmp_path / "g.png")])["max_error"] == 0
-    assert (tmp_path / "g.png").stat().st_size > 1000
+    assert (tmp_path / "g.png").exists() == HAS_MATPLOTLIB
     assert module.main(["--mode", "static", "--target", "reference", "--no-plot"])[
         "max_error"] == 0
 
@@ -66,4 +72,5 @@ def test_an_example_runs_as_a_script_with_the_default_target(tmp_path):
                           "--steps", "20", "--plot", str(tmp_path / "xor.png")],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "final loss" in out.stdout and (tmp_path / "xor.png").exists()
+    assert "final loss" in out.stdout
+    assert (tmp_path / "xor.png").exists() == HAS_MATPLOTLIB
