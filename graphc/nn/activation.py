@@ -22,7 +22,7 @@ class _Activation(Module):
         return type(self).fn(input, **{n: getattr(self, n) for n in self.args})
 
     def extra_repr(self):
-        return ", ".join(f"{n}={getattr(self, n)}" for n in self.args if n != "inplace")
+        return ", ".join(f"{n}={getattr(self, n)}" for n in self.args)
 
 
 def _activation(name, fn, **defaults):
@@ -40,15 +40,15 @@ def _activation(name, fn, **defaults):
         values.update(kwargs)
         _Activation.__init__(self, **values)
 
-    kept = tuple(a for a in args if a != "inplace")
+    kept = tuple(a for a in args if a != "inplace")  # accepted, but graphc never writes in place
+    doc = f"Applies {name} elementwise (see graphc.nn.functional)."
     return type(name, (_Activation,), {"fn": staticmethod(fn), "args": kept,
-                                       "__init__": __init__, "__doc__": f"Applies {name} elementwise (see graphc.nn.functional)."})
+                                       "__init__": __init__, "__doc__": doc})
 
 
 ReLU = _activation("ReLU", F.relu, inplace=False)
 ReLU6 = _activation("ReLU6", F.relu6, inplace=False)
-LeakyReLU = _activation("LeakyReLU", F.leaky_relu, negative_slope=0.01,
-                        inplace=False)
+LeakyReLU = _activation("LeakyReLU", F.leaky_relu, negative_slope=0.01, inplace=False)
 ELU = _activation("ELU", F.elu, alpha=1.0, inplace=False)
 SELU = _activation("SELU", F.selu, inplace=False)
 CELU = _activation("CELU", F.celu, alpha=1.0, inplace=False)
