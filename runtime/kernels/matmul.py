@@ -1,4 +1,9 @@
-"""Matrix products: BLAS where it wins, plain loops for small or skinny shapes and integers.
+"""Matrix products: BLAS where it wins, plain loops for tiny products and integers.
+
+Skinny shapes (K or N of 2 or 3 with many rows) are fast only with sizes known when the loop
+is compiled (NUMBA_NOTES: 33 us with literal sizes, 230 us generic, 40 us BLAS for 40401x2 @
+2x3): generic library loops cannot know them, so they go to BLAS here, and code generators
+that know the shapes emit their own loops.
 
 Calling convention: C-contiguous arrays of one dtype, preallocated output. `matmul` and
 `batched_matmul` take float32/float64 (BLAS); `matmul_loops` takes any numeric dtype.
@@ -9,7 +14,7 @@ import numpy as np
 
 from ._jit import kernel
 
-SMALL = 8  # an inner (K) or output (N) dim this small: loops beat a BLAS call's overhead
+TINY = 4096  # multiply-adds below which loops beat the overhead of a BLAS call
 
 
 @kernel
@@ -30,8 +35,8 @@ def matmul_loops(a, b, out):
 
 @kernel
 def matmul(a, b, out):
-    """matmul(a[M,K], b[K,N], out[M,N]), float32/float64: loops when K or N <= 8, else BLAS"""
-    if a.shape[1] <= SMALL or b.shape[1] <= SMALL:
+    """matmul(a[M,K], b[K,N], out[M,N]), float32/float64: BLAS, or loops for tiny products"""
+    if a.shape[0] * a.shape[1] * b.shape[1] <= TINY:
         matmul_loops(a, b, out)
     else:
         np.dot(a, b, out)
