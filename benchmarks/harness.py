@@ -49,8 +49,9 @@ class Target:
 
 class Settings:
     def __init__(self, quick=False, repeat=7, min_sample_s=0.02, frameworks=("torch", "jax"),
-                 torch_compile=True):
+                 torch_compile=True, threads=None):
         self.quick = quick
+        self.threads = threads  # None: each framework's default (all cores)
         self.repeat = 3 if quick else repeat
         self.min_sample_s = 0.0005 if quick else min_sample_s
         self.frameworks = set(frameworks)
@@ -65,8 +66,25 @@ def optional(name):
         return None
 
 
+def limit_threads(n):
+    """Use n threads everywhere: graphc's compiled loops, BLAS (threadpoolctl), PyTorch and
+    XLA. On a loaded 2-core machine, thread pools waiting for a busy core stall badly."""
+    import os
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'}"
+                               f" intra_op_parallelism_threads={n}")
+    from runtime import threads
+    threads.set_num_threads(n)
+    threadpoolctl = optional("threadpoolctl")
+    if threadpoolctl is not None:
+        limit_threads.blas = threadpoolctl.threadpool_limits(n)  # kept for the whole run
+
+
 def torch_module(settings):
-    return optional("torch") if "torch" in settings.frameworks else None
+    torch = optional("torch") if "torch" in settings.frameworks else None
+    if torch is not None and settings.threads:
+        torch.set_num_threads(settings.threads)
+    return torch
 
 
 def jax_module(settings):

@@ -13,7 +13,7 @@ import time
 
 from . import report
 from .compile_time import w7_compile
-from .harness import Settings, optional
+from .harness import Settings, limit_threads, optional
 from .workloads import TARGETS, WORKLOADS
 
 ALL = list(WORKLOADS) + ["W7"]
@@ -46,6 +46,9 @@ def parse(argv):
                    help="other frameworks to compare with when installed ('' for none)")
     p.add_argument("--no-torch-compile", action="store_true",
                    help="skip torch.compile (its compiles take tens of seconds)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every system (graphc, BLAS, PyTorch, XLA); default: each "
+                        "framework's own (all cores)")
     p.add_argument("--no-chart", action="store_true")
     return p.parse_args(argv)
 
@@ -58,7 +61,9 @@ def main(argv=None):
         raise SystemExit(f"unknown workload(s) {unknown}; choose from {ALL}")
     settings = Settings(quick=args.quick, repeat=args.repeat,
                         frameworks=[f for f in args.frameworks.split(",") if f],
-                        torch_compile=not args.no_torch_compile)
+                        torch_compile=not args.no_torch_compile, threads=args.threads)
+    if args.threads:
+        limit_threads(args.threads)
     meta = {"machine": _machine(), "command": "python -m benchmarks.run " + " ".join(
         sys.argv[1:] if argv is None else argv), "quick": args.quick,
         "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -70,10 +75,12 @@ def main(argv=None):
         print(f"[{name}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr,
               flush=True)
     meta["machine"]["load_average_1min_end"] = _machine()["load_average_1min"]
+    meta["threads"] = args.threads or "framework defaults"
     targets = [t for t in TARGETS if t.workload in chosen]
     header = (f"graphc benchmarks ({'quick' if args.quick else 'full'}) on "
               f"{meta['machine']['cpu']}, {meta['machine']['cores']} cores, load "
-              f"{meta['machine']['load_average_1min']:.2f}; {meta['machine']['versions']}\n")
+              f"{meta['machine']['load_average_1min']:.2f}, threads: {meta['threads']}; "
+              f"{meta['machine']['versions']}\n")
     table = report.markdown(results, targets, header)
     print(table)
     os.makedirs(args.out, exist_ok=True)
