@@ -157,6 +157,17 @@ class Tensor(TensorMethods):
     def __reduce_ex__(self, protocol):
         raise TypeError("graphc tensors are not pickled; use graphc.save (a safe format)")
 
+    def __deepcopy__(self, memo):
+        """copy.deepcopy of a leaf (a parameter, a state_dict entry): new storage, same flags."""
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment")
+        t = type(self).__new__(type(self))
+        t._init(self.detach().clone()._data)
+        t._requires_grad, t._persistent, t.name = self._requires_grad, self._persistent, self.name
+        memo[id(self)] = t
+        return t
+
     def detach(self):
         t = Tensor._wrap(self._data)
         t._vc = self._vc

@@ -7,6 +7,7 @@ State that a symbolic forward wants to write (BatchNorm running statistics) is r
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -337,6 +338,16 @@ class Module:
                 np.copyto(target._data, arr, casting="unsafe")
                 target._vc[0] += 1
         return IncompatibleKeys(missing, unexpected)
+
+    def __deepcopy__(self, memo):
+        """A copy with its own parameter and buffer storage (symbolic records are not
+        copied: they belong to graphs built from the original)."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            value = OrderedDict() if key == "_pending_updates" else copy.deepcopy(value, memo)
+            object.__setattr__(new, key, value)
+        return new
 
     # ---- printing -----------------------------------------------------------------------------------
     def extra_repr(self):

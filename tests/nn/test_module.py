@@ -161,3 +161,17 @@ def test_assigning_wrong_types_is_an_error():
         net.scale = gc.ones(1)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         net.nope
+
+
+def test_deepcopy_gives_independent_storage():
+    import copy
+    net = Net()
+    twin = copy.deepcopy(net)
+    assert isinstance(twin.fc1.weight, nn.Parameter) and twin.fc1.weight.requires_grad
+    assert [n for n, _ in twin.named_parameters()] == [n for n, _ in net.named_parameters()]
+    twin.fc1.weight.data = gc.zeros(4, 3)
+    twin(gc.randn(5, 3)).sum().backward()
+    assert net.fc1.weight.grad is None and np.abs(net.fc1.weight.detach().numpy()).sum() > 0
+    best = copy.deepcopy(net.state_dict())
+    net.fc2.bias.data = gc.ones(2)
+    assert best["fc2.bias"].tolist() != [1.0, 1.0]
