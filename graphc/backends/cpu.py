@@ -82,6 +82,8 @@ class CpuRunner:
         return CompiledProgram(generated, self.options, updated)
 
     def __call__(self, feeds, steps=1):
+        if steps < 1:
+            raise ValueError(f"run_steps: steps must be at least 1, got {steps}")
         return self.program(feeds).run(feeds, steps)
 
     @property

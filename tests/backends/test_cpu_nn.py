@@ -1,5 +1,6 @@
 """The nn ops (conv, pooling, dropout) compiled for "cpu" call the runtime kernels and equal
-the reference target, forward and gradients, in one shared program."""
+the reference target, forward and gradients, in one shared program (float32: the kernels'
+compiled code is shared with eager mode's tests through Numba's cache)."""
 import functools
 
 import numpy as np
@@ -28,10 +29,10 @@ MODELS = {
 def results():
     inputs, outputs, spans, feeds = [], [], {}, []
     for name, (fn, shapes) in MODELS.items():
-        arrays = [rng.standard_normal(s) for s in shapes]
-        ps = [gc.placeholder(s, gc.float64) for s in shapes]
+        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        ps = [gc.placeholder(s, gc.float32) for s in shapes]
         out = fn(*ps)
-        loss = (out * gc.constant(rng.standard_normal(out.shape))).sum()
+        loss = (out * gc.constant(rng.standard_normal(out.shape).astype(np.float32))).sum()
         outs = [out] + list(gc.grad(loss, ps))
         spans[name] = (len(outputs), len(outs))
         inputs += ps
@@ -46,7 +47,7 @@ def results():
 def test_nn_op_on_cpu_equals_reference(name):
     got, want = results()[name]
     for k, (a, b) in enumerate(zip(got, want)):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12,
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-5, atol=2e-5,
                                    err_msg=f"{name}: output {k} (0 = forward, then grads)")
 
 
