@@ -32,6 +32,35 @@ def _valid_range(count, stride, offset, size):
     return lo, hi
 
 
+# Explicit loops over 0-based views: Numba's array expressions (a[i] += b[i]) on rows cost
+# ~1.5 ns per element here, the plain loops vectorize (measured: conv1 bias 2 ms -> 0.2 ms).
+@kernel
+def _add_rows(rows, values):
+    """rows[r, :] += values[r]"""
+    for r in range(rows.shape[0]):
+        row, v = rows[r], values[r]
+        for j in range(row.shape[0]):
+            row[j] += v
+
+
+@kernel
+def _fill_rows(rows, values):
+    """rows[r, :] = values[r]"""
+    for r in range(rows.shape[0]):
+        row, v = rows[r], values[r]
+        for j in range(row.shape[0]):
+            row[j] = v
+
+
+@kernel
+def _add_to(dst, src):
+    """dst += src (2-D, same shape)"""
+    for r in range(dst.shape[0]):
+        d, s = dst[r], src[r]
+        for j in range(d.shape[0]):
+            d[j] += s[j]
+
+
 @kernel
 def _im2col(x, n, c0, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols):
     if sh == 1 and sw == 1 and dh == 1 and dw == 1:  # literal 1s: LLVM vectorizes (3x faster)
@@ -123,8 +152,8 @@ def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
             else:
                 o2[g * Og:(g + 1) * Og] = np.dot(np.ascontiguousarray(w2[g * Og:(g + 1) * Og]),
                                                  cols)
-        for o in range(b.shape[0]):
-            o2[o] += b[o]
+        if b.shape[0]:
+            _add_rows(o2, b)
 
 
 @kernel
@@ -135,9 +164,12 @@ def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     Ho, Wo = out.shape[2], out.shape[3]
     Cg = Cin // groups
     K = Og * KH * KW
+    out2 = out.reshape(N, Og * groups, Ho * Wo)
     for n in range(N):
-        for o in range(Og * groups):
-            out[n, o] = b[o] if b.shape[0] else 0
+        if b.shape[0]:
+            _fill_rows(out2[n], b)
+        else:
+            _fill_rows(out2[n], np.zeros(Og * groups, out.dtype))
     cols = np.empty((K, H * W), x.dtype)
     w2 = w.reshape(Cin, K)
     for n in range(N):
@@ -167,4 +199,4 @@ def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
             _im2col(x, n, g * Cg, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols)
             gyg = np.ascontiguousarray(gy2[g * Og:(g + 1) * Og]) if groups > 1 else gy2
             np.dot(gyg, cols.T, part)
-            gw2[g * Og:(g + 1) * Og] += part
+            _add_to(gw2[g * Og:(g + 1) * Og], part)
