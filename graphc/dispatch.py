@@ -104,6 +104,12 @@ def _as_value(x, dtype):
     if isinstance(x, Tensor):
         if Tensor._trace is not None:
             return Tensor._trace.read(x)
+        if x.grad_fn is not None:
+            raise op_error(GraphcError, "graph building", (
+                f"a tensor computed eagerly with gradient tracking (grad_fn="
+                f"<{x.grad_fn.name()}>) is used with symbolic values: gradients cannot flow "
+                f"from the graph back into eager code. Compute it inside the graph from the "
+                f"parameters, or .detach() it to use its current value as a constant"))
         if x._requires_grad or x._persistent:
             return variable_of(x)
         x = x._data.copy()

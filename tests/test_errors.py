@@ -146,3 +146,12 @@ def test_update_type_mismatch():
     v = gc.variable(np.zeros(3, np.float32), name="v")
     with pytest.raises(ValueError, match=r"variable 'v' has shape \[3\]"):
         gc.compile(v.sum(), updates={v: gc.placeholder((4,))})
+
+
+def test_eager_result_with_grad_fn_cannot_enter_a_graph():
+    w = gc.ones(2, requires_grad=True)
+    eager = (w * w).sum()              # has a grad_fn: its gradient could not reach w
+    x = gc.placeholder(())
+    with pytest.raises(gc.GraphcError, match=r"computed eagerly with gradient tracking .*SumBackward0"):
+        x * eager
+    x * eager.detach()                 # fine: a constant

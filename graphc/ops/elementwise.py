@@ -79,7 +79,9 @@ leaky_relu = elementwise(
     defaults={"negative_slope": 0.01})
 elu = elementwise(
     "elu", 1, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-    lambda c, g: [where(gt(_x(c), 0), g, mul(g, add(_y(c), c.attrs["alpha"])))],
+    # from x, not from y + alpha: that loses precision where y is close to -alpha
+    lambda c, g: [where(gt(_x(c), 0), g,
+                        mul(g, mul(exp(minimum(_x(c), 0)), c.attrs["alpha"])))],
     "({0} if {0} > 0 else {alpha} * math.expm1({0}))", inputs="float", defaults={"alpha": 1.0})
 
 
