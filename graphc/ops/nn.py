@@ -47,7 +47,7 @@ dropout_op = Op(
 # =================================================================================================
 # User-facing functions (torch.nn.functional signatures). graphc.nn.functional re-exports these.
 # =================================================================================================
-def _unbatched(fn, input, outputs=1):
+def _unbatched(fn, input):
     """Run fn on a 4-D input; a 3-D (C, H, W) input gets a batch dim for the call, as in torch."""
     if input.ndim != 3:
         return fn(input)
@@ -124,7 +124,8 @@ def dropout(input, p=0.5, training=True, inplace=False, *, seed=None):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (when training).
 
     seed: a 0-d integer tensor or value to draw the mask from; default: a fresh one from graphc's
-    generator (eager) or `dropout_seed()` (symbolic).
+    generator (eager) or `dropout_seed()` (symbolic). `inplace` is accepted for torch's signature;
+    the result is always a new tensor.
     """
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")

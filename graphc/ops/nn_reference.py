@@ -87,7 +87,7 @@ def conv2d_weight_grad(x, gy, *, kernel_size, stride, padding, dilation, groups)
     """gw[o, c, i, j] = sum gy[n, o, h, w] * x[n, g*Cg + c, h*sh - pt + i*dh, w*sw - pl + j*dw]."""
     N, C, H, W = x.shape
     _, O, Ho, Wo = gy.shape
-    (KH, KW), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
+    (KH, KW), (sh, sw), (pt, _, pl, _), (dh, dw) = kernel_size, stride, padding, dilation
     Cg = C // groups
     xp = _padded(x, pt, pl, (Ho - 1) * sh + (KH - 1) * dh + 1, (Wo - 1) * sw + (KW - 1) * dw + 1)
     xg = xp.reshape(N, groups, Cg, xp.shape[2], xp.shape[3])
