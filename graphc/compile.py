@@ -166,6 +166,14 @@ class Executable:
         """Generated source of the programs compiled so far (None for targets without)."""
         return getattr(self._runner, "source", None)
 
+    def memory_report(self):
+        """{planned_bytes, unplanned_bytes, peak_live_bytes, ...} of the latest compiled
+        program (targets that plan memory, e.g. "cpu")."""
+        report = getattr(self._runner, "memory_report", None)
+        if report is None:
+            raise NotImplementedError(f"target {self.target!r} does not plan memory")
+        return report()
+
     def _run(self, feeds, steps=1):
         outputs, new_values = self._runner(feeds, steps) if steps != 1 else self._runner(feeds)
         for (var, _), value in zip(self.updates, new_values):

@@ -86,6 +86,12 @@ class CpuRunner:
             raise ValueError(f"run_steps: steps must be at least 1, got {steps}")
         return self.program(feeds).run(feeds, steps)
 
+    def memory_report(self):
+        """The memory plan of the latest compiled signature (see MemoryPlan.report)."""
+        if self.graph is None:
+            raise RuntimeError("memory_report: nothing compiled yet (call the executable once)")
+        return self.graph.memory.report()
+
     @property
     def source(self):
         """Generated source of the programs compiled so far (the latest last)."""

@@ -60,6 +60,40 @@ class MemoryPlan:
                 f"{self.temp_bytes}), {len(self.inplace)} in-place updates, "
                 f"{sum(1 for s in self.steps if s.node is None)} copies")
 
+    def report(self):
+        """Bytes of this plan's buffers against running it with one buffer per value.
+
+        planned_bytes: work arenas + outputs (in-place updates write into the variables);
+        unplanned_bytes: one fresh buffer for every computed value of the same graph;
+        peak_live_bytes: the most bytes of temporaries and outputs alive at once (a lower
+        bound for any plan of this schedule)."""
+        def nbytes(v):
+            return v.type.numel() * v.dtype.itemsize
+        last_read = {}
+        for i, s in enumerate(self.steps):
+            for v in s.reads:
+                last_read[self.layouts[v].root] = i
+        arena = sum(n * np.dtype(k).itemsize for k, n in self.arena_sizes.items())
+        outs = sum(st.size * st.dtype.itemsize for st in self.storage.values()
+                   if st.kind == "out")
+        unplanned = live = peak = 0
+        ends = []
+        for i, s in enumerate(self.steps):
+            live -= sum(b for end, b in ends if end < i)
+            ends = [(end, b) for end, b in ends if end >= i]
+            for v in (s.node.outputs if s.node is not None else (s.dst,)):
+                unplanned += nbytes(v)
+                kind = self.storage[v].kind if v in self.storage else "temp"
+                if kind == "var":  # an in-place update: no buffer of its own
+                    continue
+                live += nbytes(v)
+                ends.append((len(self.steps) if kind == "out" else last_read.get(v, i),
+                             nbytes(v)))
+            peak = max(peak, live)
+        return {"planned_bytes": arena + outs, "unplanned_bytes": unplanned,
+                "peak_live_bytes": peak, "arena_bytes": arena, "output_bytes": outs,
+                "inplace_updates": len(self.inplace)}
+
 
 def plan_memory(graph):
     """Attach a MemoryPlan to the graph as graph.memory (the graph itself is unchanged)."""
