@@ -49,6 +49,25 @@ def load_digits(seed):
             torch.from_numpy(images[test]), torch.from_numpy(labels[test]))
 
 
+def train_step(target="cpu"):
+    """The compiled training step, for `graphc dump|draw examples/digits_cnn.py:train_step`."""
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = optim.Adadelta(model.parameters(), lr=0.5)
+    images = torch.placeholder((None, 1, 8, 8), name="images")
+    labels = torch.placeholder((None,), torch.long, name="labels")
+    loss = F.nll_loss(model(images), labels)
+    return torch.compile(loss, [images, labels], target=compile_target(target),
+                         updates={**optimizer.updates(loss), **model.buffer_updates()})
+
+
+def eager_loss():
+    """One eager forward pass on 4 images, for drawing its tape."""
+    torch.manual_seed(0)
+    model = Net()
+    return F.nll_loss(model(torch.rand(4, 1, 8, 8)), torch.tensor([0, 1, 2, 3]))
+
+
 def main(argv=None):
     p = parser(__doc__.splitlines()[0], epochs=12)
     p.add_argument("--batch-size", type=int, default=32)

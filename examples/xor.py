@@ -9,14 +9,37 @@ import graphc.optim as optim
 from _common import compile_step, compile_target, loss_curve, parser, progress, save_plot
 
 
+def build(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1), nn.Sigmoid())
+    return model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def data():
+    return (torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
+            torch.tensor([[0.0], [1.0], [1.0], [0.0]]))
+
+
+def train_step(target="cpu"):
+    """The compiled training step, for `graphc dump|draw examples/xor.py:train_step`."""
+    model, criterion, optimizer = build()
+    xs, ys = torch.placeholder((None, 2), name="x"), torch.placeholder((None, 1), name="y")
+    loss = criterion(model(xs), ys)
+    return torch.compile(loss, [xs, ys], updates=optimizer.updates(loss),
+                         target=compile_target(target))
+
+
+def eager_loss():
+    """One eager forward pass, for drawing its tape: `graphc draw examples/xor.py:eager_loss`."""
+    model, criterion, _ = build()
+    x, y = data()
+    return criterion(model(x), y)
+
+
 def main(argv=None):
     args = parser(__doc__.splitlines()[0], steps=3000).parse_args(argv)
-    torch.manual_seed(args.seed)
-    x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
-    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1), nn.Sigmoid())
-    criterion = nn.MSELoss()
-    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model, criterion, optimizer = build(args.seed)
+    x, y = data()
 
     if args.mode == "static":
         xs = torch.placeholder((None, 2), name="x")
