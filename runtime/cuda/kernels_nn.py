@@ -294,14 +294,14 @@ def adaptive_avg_pool2d_backward(g, out):
 
 # ---- dropout: splitmix64 of (key, element index), the same bits as the CPU --------------------
 @cuda.jit
-def _dropout(x, out, key, consts, threshold, scale, n):
+def _dropout(x, out, key, consts, threshold, scale, zero, n):
     golden, m1, m2, s30, s27, s31, s40, one = consts
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         z = key + golden * (uint64(i) + one)
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
         z = z ^ (z >> s31)
-        out[i] = x[i] * scale if (z >> s40) >= threshold else x[i] * 0
+        out[i] = x[i] * scale if (z >> s40) >= threshold else x[i] * zero  # NaN stays NaN
 
 
 def dropout(x, out, key, threshold, scale):
@@ -310,5 +310,5 @@ def dropout(x, out, key, threshold, scale):
     consts = (u(0x9E3779B97F4A7C15), u(0xBF58476D1CE4E5B9), u(0x94D049BB133111EB), u(30),
               u(27), u(31), u(40), u(1))
     _launch(_dropout, out.size, flat(x), flat(out), u(key), consts, u(threshold),
-            np.dtype(x.dtype).type(scale))
+            np.dtype(x.dtype).type(scale), _zero(x.dtype))
     return out
