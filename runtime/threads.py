@@ -8,6 +8,9 @@ which makes calls from several Python threads safe. Programs without parallel lo
 on 2 cores memory-bound loops gain little) never take the lock.
 
 The thread count comes from GRAPHC_NUM_THREADS (default: all cores) and set_num_threads().
+When it is set, it also caps the BLAS libraries' threads (through threadpoolctl, if
+installed): on a busy 2-core machine a 2-thread GEMM can stall many times over, and
+GRAPHC_NUM_THREADS=1 keeps step times steady.
 """
 from __future__ import annotations
 
@@ -31,6 +34,15 @@ def configure():
     env = os.environ.get("GRAPHC_NUM_THREADS")
     if env and _num_threads is None:
         _num_threads = max(1, int(env))
+        _limit_blas(_num_threads)
+
+
+def _limit_blas(n):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its own thread count
+        return
+    threadpool_limits(limits=n, user_api="blas")
 
 
 def set_num_threads(n: int) -> None:
@@ -42,6 +54,7 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"set_num_threads: {n} is not between 1 and "
                          f"{numba.config.NUMBA_NUM_THREADS}")
     _num_threads = n
+    _limit_blas(n)
 
 
 def get_num_threads() -> int:
