@@ -15,11 +15,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from runtime.cuda import elementwise as ew
-from runtime.cuda import kernels_copy, kernels_linalg, kernels_nn, kernels_reduce, memory
+from runtime.cuda import import_numba_cuda
 
-from ..ops import nn_reference
-from ..types import DType
+import_numba_cuda()  # without numba-cuda: CudaUnavailable saying what to install, not ImportError
+
+from runtime.cuda import elementwise as ew  # noqa: E402
+from runtime.cuda import kernels_copy, kernels_linalg, kernels_nn, kernels_reduce, memory  # noqa: E402
+
+from ..ops import nn_reference  # noqa: E402
+from ..types import DType  # noqa: E402
 
 HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
 

@@ -4,8 +4,8 @@ Knows arrays and kernels only (never imports graphc). Everything here imports wi
 numba-cuda or a GPU; asking for the device then raises CudaUnavailable with the reason.
 Tests run on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 set before numba is imported).
 """
-from .device import (CudaUnavailable, cuda, device_count, is_available, is_device_array,
-                     require, simulated, synchronize)
+from .device import (CudaUnavailable, cuda, device_count, import_numba_cuda, is_available,
+                     is_device_array, require, simulated, synchronize)
 
-__all__ = ["CudaUnavailable", "cuda", "device_count", "is_available", "is_device_array",
-           "require", "simulated", "synchronize"]
+__all__ = ["CudaUnavailable", "cuda", "device_count", "import_numba_cuda", "is_available",
+           "is_device_array", "require", "simulated", "synchronize"]

@@ -10,7 +10,8 @@ class CudaUnavailable(RuntimeError):
     """CUDA was asked for but cannot be used on this machine."""
 
 
-def _import():
+def import_numba_cuda():
+    """numba.cuda (not yet the device): CudaUnavailable, not ImportError, without numba-cuda."""
     global _module
     if _module is None:
         try:
@@ -33,7 +34,7 @@ def simulated() -> bool:
 
 def is_available() -> bool:
     try:
-        module = _import()
+        module = import_numba_cuda()
         return bool(module.is_available())
     except Exception:  # no driver, no toolkit, broken install: all mean "not usable"
         return False
@@ -46,7 +47,7 @@ def require():
             "CUDA is not available: no usable NVIDIA GPU and driver were found "
             "(numba.cuda.is_available() is False). Install graphc[cuda] on a machine with a "
             "GPU, or set NUMBA_ENABLE_CUDASIM=1 before numba is imported to use the simulator.")
-    return _import()
+    return import_numba_cuda()
 
 
 def cuda():
@@ -56,7 +57,7 @@ def cuda():
 def device_count() -> int:
     if not is_available():
         return 0
-    return 1 if simulated() else len(_import().gpus)
+    return 1 if simulated() else len(import_numba_cuda().gpus)
 
 
 def synchronize():
