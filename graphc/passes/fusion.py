@@ -68,14 +68,23 @@ def fuse(graph):
     roots = set(live_roots(graph))
 
     def legal(a, b):
-        """Merging groups a and b makes no cycle: no outside node on a path between them."""
-        ids_a = {n.id for n in members[a]}
-        ids_b = {n.id for n in members[b]}
-        both = ids_a | ids_b
-        for src, dst in ((ids_a, ids_b), (ids_b, ids_a)):
-            down = set().union(*(nx.descendants(dag, i) for i in src)) - both
-            if any(any(d in dst for d in dag.successors(x)) for x in down):
-                return False
+        """Merging groups a and b makes no cycle: no path leaves one and comes back into the
+        other. Another group counts as the single node it will become: entering any of its
+        members reaches the successors of all of them."""
+        both = {n.id for n in members[a]} | {n.id for n in members[b]}
+        for src, dst in ((a, b), (b, a)):
+            targets = {n.id for n in members[dst]}
+            stack = [s for n in members[src] for s in dag.successors(n.id) if s not in both]
+            seen = set(stack)
+            while stack:
+                x = stack.pop()
+                group = members.get(group_of.get(x), ())
+                for y in [*dag.successors(x), *(m.id for m in group)]:
+                    if y in targets:
+                        return False
+                    if y not in seen and y not in both:
+                        seen.add(y)
+                        stack.append(y)
         return True
 
     def merge(a, b):

@@ -234,6 +234,47 @@ def check_program(seed, targets=("reference",), n_ops=8, illegal_rate=0.02, rtol
     return "ok"
 
 
+def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
+    """Like check_program for many seeds, but with ONE compiled program per target: the
+    programs become independent subgraphs of one graph (compiling a Numba program costs
+    seconds, its size little). Each program is still checked separately against eager mode.
+    Returns {result: count}."""
+    counts, cases, outputs, feeds, placeholders = {}, [], [], [], []
+    for seed in seeds:
+        arrays, program = make_program(seed, n_ops, illegal_rate)
+        xs = [gc.tensor(a, requires_grad=True) for a in arrays]
+        try:
+            loss = loss_of(run_program(program, xs))
+        except EXPECTED_ERRORS as e:
+            _check_static_raises(program, arrays, type(e))
+            counts[type(e).__name__] = counts.get(type(e).__name__, 0) + 1
+            continue
+        loss.backward()
+        eager = [loss.detach().numpy()] + [
+            x.grad.numpy() if x.grad is not None else np.zeros_like(a)
+            for x, a in zip(xs, arrays)]
+        ps = [gc.placeholder(a.shape, gc.float64, name=f"s{seed}_x{k}")
+              for k, a in enumerate(arrays)]
+        sloss = loss_of(run_program(program, ps))
+        cases.append((seed, program, eager, len(outputs)))
+        outputs += [sloss] + list(gc.grad(sloss, ps))
+        placeholders += ps
+        feeds += arrays
+        counts["ok"] = counts.get("ok", 0) + 1
+    if not outputs:
+        return counts
+    for target in targets:
+        got = [r.numpy() for r in gc.compile(outputs, placeholders, target=target)(*feeds)]
+        for seed, program, eager, first in cases:
+            for k, want in enumerate(eager):
+                np.testing.assert_allclose(
+                    got[first + k], want, rtol=rtol, atol=1e-9,
+                    err_msg=f"seed {seed}, target {target} (batched): "
+                            f"{'loss' if k == 0 else f'grad {k - 1}'} differs from eager; "
+                            f"program: {program}")
+    return counts
+
+
 def _check_directional_derivative(seed, program, arrays, grads, eps=1e-6):
     """Gradients against central finite differences along one random direction."""
     direction = [np.random.default_rng(seed + 1).standard_normal(a.shape) for a in arrays]
