@@ -35,6 +35,11 @@ _LIBRARY_HASH = _library_hash()
 threads.configure()
 
 
+# Elementwise loops of at least this many elements run on all threads: below it, starting
+# the threads costs more than a second core saves on a memory-bound loop (NUMBA_NOTES).
+PARALLEL_MIN = 1 << 20
+
+
 def strict_default():
     return os.environ.get("GRAPHC_STRICT", "") not in ("", "0")
 
@@ -44,7 +49,9 @@ class CpuRunner:
 
     def __init__(self, spec, strict=None, fuse=True):
         self.spec = spec
-        self.options = Options(strict=strict_default() if strict is None else bool(strict))
+        self.options = Options(strict=strict_default() if strict is None else bool(strict),
+                               parallel_min=PARALLEL_MIN if threads.get_num_threads() > 1
+                               else None)
         self.skip = () if fuse else ("fuse",)
         self.programs = {}
         self.graph = None  # the graph after the passes, of the latest compiled signature
@@ -110,7 +117,10 @@ class CompiledProgram:
         self.arena_args = [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
                            for kind, dtype, data in generated.arenas]
         self._flat = [None] * len(self.storages)
-        self.lock = threading.Lock()
+        # the work arenas are shared by calls of this program; threaded code also needs the
+        # process-wide lock (runtime/threads.py)
+        self.lock = threads.PARALLEL_LOCK if generated.parallel else threading.Lock()
+        self.parallel = generated.parallel
 
     def _variable_args(self):
         out = []
@@ -126,7 +136,9 @@ class CompiledProgram:
 
     def run(self, feeds, steps=1):
         args = [np.ascontiguousarray(a).reshape(-1) for a in feeds]
-        with self.lock:  # the work arenas are shared by calls of this program
+        with self.lock:
+            if self.parallel:
+                threads.apply_num_threads()
             result = self.fn(steps, *args, *self._variable_args(), *self.arena_args)
         code = result[0]
         if code:

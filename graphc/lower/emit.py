@@ -32,6 +32,8 @@ class Emitter:
         self.array_names = {}   # root value -> (array name, base offset)
         self.errors = []        # error code - 1 -> (node, message)
         self.returns = ""       # ", out0, out1": what every return statement hands back
+        self.parallel_kernels = []  # [(function name, body lines)]
+        self.params = ""        # the program's array parameters, passed on to kernels
 
     # ---- text ----------------------------------------------------------------------------
     def line(self, text):
@@ -87,13 +89,27 @@ class Emitter:
         return None
 
     # ---- loops -----------------------------------------------------------------------------------
-    def loops(self, sizes, names=None):
-        """Open a loop nest over `sizes` (literal); returns the index variable names."""
+    def loops(self, sizes, names=None, parallel=False):
+        """Open a loop nest over `sizes` (literal); returns the index variable names.
+        parallel: the outermost loop is a prange (only inside a parallel kernel)."""
         names = names or [self.fresh("i") for _ in sizes]
-        for n, s in zip(names, sizes):
-            self.line(f"for {n} in range({s}):")
+        for k, (n, s) in enumerate(zip(names, sizes)):
+            loop = "prange" if parallel and k == 0 else "range"
+            self.line(f"for {n} in {loop}({s}):")
             self.depth += 1
         return names
+
+    def separate(self, name):
+        """Emit into a module-level function `name` until `end_separate` (a parallel kernel,
+        compiled with parallel=True apart from the program, which it is called from)."""
+        self._saved = (self.lines, self.depth)
+        self.lines, self.depth = [], 1
+        self.parallel_kernels.append((name, self.lines))
+
+    def end_separate(self, call_args):
+        name = self.parallel_kernels[-1][0]
+        self.lines, self.depth = self._saved
+        self.line(f"{name}({call_args})")
 
     def close(self, count):
         self.depth -= count

@@ -82,12 +82,19 @@ def emit_elementwise(em, node, opts, helpers):
     loaded, in_strides = body.loads(shape)
     out_strides = [list(contiguous_strides(shape)) for _ in stored]
     cshape, cstrides, _ = collapse(shape, in_strides + out_strides)
-    idx = em.loops(cshape)
+    # Big loops run on all threads: every index writes its own elements, so the outer loop
+    # splits freely (in-place updates included: each reads only the index it writes).
+    parallel = bool(opts.parallel_min) and math.prod(cshape) >= opts.parallel_min
+    if parallel:
+        em.separate(f"parallel_kernel{len(em.parallel_kernels)}")
+    idx = em.loops(cshape, parallel=parallel)
     local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
     for (inner, outer), st in zip(stored.items(), cstrides[len(loaded):]):
         name, base = em.array_of(outer)
         em.line(f"{name}[{_linear(base, st, cshape, idx)}] = {local[inner]}")
     em.close(len(cshape))
+    if parallel:
+        em.end_separate(em.params)
 
 
 # ---- single-pass reductions (sum, mean, amax, amin), with an optional elementwise prologue ----
