@@ -99,10 +99,10 @@ def emit_index_put(em, node, opts, helpers):
 
 
 # ---- gather / scatter with bounds checks ------------------------------------------------------------
-def _gathered_address(em, node, x_like, out_idx, index_values, ishape):
-    """Address in x of one output position; emits the index loads and bounds checks."""
+def _gathered_address(em, node, out_idx, index_values, ishape):
+    """Emit the index loads and bounds checks for one output position; returns the picked
+    indices and the position's index before and after the indexed dims."""
     axis = node.attrs["axis"]
-    lay = em.layout(x_like) if x_like is not None else None
     k = len(ishape)
     iv = out_idx[axis:axis + k]
     picks = []
@@ -131,7 +131,7 @@ def emit_index(em, node, opts, helpers):
     y = node.outputs[0]
     ishape = y.type.shape[node.attrs["axis"]:node.attrs["axis"] + _ishape_len(node, idx)]
     out_idx = em.loops(y.type.shape)
-    picks, head, tail = _gathered_address(em, node, x, out_idx, idx, ishape)
+    picks, head, tail = _gathered_address(em, node, out_idx, idx, ishape)
     lay = em.layout(x)
     name, base = em.array_of(x)
     yname, ybase, yst = _out(em, y)
@@ -151,7 +151,7 @@ def emit_index_backward(em, node, opts, helpers):
     emit_fill(em, y, y.type.numel(), literal(0, y.dtype.name))
     ishape = g.type.shape[node.attrs["axis"]:node.attrs["axis"] + _ishape_len(node, idx)]
     g_idx = em.loops(g.type.shape)
-    picks, head, tail = _gathered_address(em, node, None, g_idx, idx, ishape)
+    picks, head, tail = _gathered_address(em, node, g_idx, idx, ishape)
     yname, ybase, yst = _out(em, y)
     target = f"{yname}[{_x_address(ybase, yst, y.type.shape, head, picks, tail)}]"
     em.line(f"{target} += {em.load(g, g_idx)}")

@@ -39,7 +39,7 @@ def _summary(name, before, after, graph):
         return f"{fused} nodes into {len(groups)} fused kernels"
     removed = before - after
     added = after - before
-    parts = []
+    parts = [graph.pass_note] if getattr(graph, "pass_note", "no change") != "no change" else []
     if removed:
         parts.append("removed " + ", ".join(f"{k} x{c}" for k, c in sorted(removed.items())))
     if added:

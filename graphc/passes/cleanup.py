@@ -47,7 +47,9 @@ def cse(graph):
         if key is not None:
             seen[key] = n
         nodes.append(n)
-    return remap_graph(graph, nodes, mapping)
+    out = remap_graph(graph, nodes, mapping)
+    out.pass_note = f"merged {len(mapping)} repeated values" if mapping else "no change"
+    return out
 
 
 def dce(graph):
@@ -57,4 +59,7 @@ def dce(graph):
         if id(n) in live:
             live.update(id(v.node) for v in n.inputs)
     nodes = [n for n in graph.nodes if id(n) in live or n.op.name == "placeholder"]
-    return remap_graph(graph, nodes, {})
+    out = remap_graph(graph, nodes, {})
+    dropped = len(graph.nodes) - len(nodes)
+    out.pass_note = f"dropped {dropped} dead nodes" if dropped else "no change"
+    return out

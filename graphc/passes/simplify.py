@@ -153,4 +153,6 @@ def simplify(graph):
                 continue
             mapping[n.outputs[0]] = r
             break
-    return remap_graph(graph, nodes, mapping)
+    out = remap_graph(graph, nodes, mapping)
+    out.pass_note = f"rewrote {len(mapping)} values" if mapping else "no change"
+    return out
