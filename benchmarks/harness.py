@@ -30,6 +30,7 @@ class Measurement:
     samples: int = 0
     calls_per_sample: int = 0
     compile_s: float | None = None   # build + first call (trace/compile/JIT), apart from steps
+    best_s: float | None = None      # fastest sample: the least disturbed by other processes
     note: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -123,7 +124,7 @@ def measure(workload, system, step, settings, metric="step", warmup=3, compile_s
         per_call.append((time.perf_counter() - start) / calls)
     q = statistics.quantiles(per_call, n=4) if len(per_call) > 1 else per_call * 3
     return Measurement(workload, system, metric, statistics.median(per_call), q[0], q[2],
-                       len(per_call), calls, compile_s, note)
+                       len(per_call), calls, compile_s, min(per_call), note)
 
 
 def timed(fn):

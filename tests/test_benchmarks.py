@@ -42,7 +42,7 @@ def test_every_workload_runs_graphc_static_and_eager(quick_run):
 def test_outputs_are_written_and_consistent(quick_run):
     out, results = quick_run
     table = (out / "results.md").read_text()
-    assert "| W1 | step | graphc static |" in table and "| target | measured |" in table
+    assert "| W1 | step | graphc static |" in table and "| target | measured (medians) |" in table
     data = json.loads((out / "results.json").read_text())
     assert len(data["measurements"]) == len(results)
     assert data["meta"]["quick"] is True and data["meta"]["machine"]["cores"] >= 1
