@@ -7,7 +7,8 @@ outputs and on the gradients of a scalar loss. Programs may also contain deliber
 illegal instructions, which must raise graphc's documented errors (never crash, never a
 wrong answer).
 
-    python -m graphc.testing.fuzz --graphs 20000 --targets reference cpu
+    python -m graphc.testing.fuzz --graphs 20000 --targets reference cpu-interpreted --batch 25
+    python -m graphc.testing.fuzz --graphs 200 --targets cpu      # Numba: ~3 s a graph
 """
 from __future__ import annotations
 
@@ -225,13 +226,45 @@ def check_program(seed, targets=("reference",), n_ops=8, illegal_rate=0.02, rtol
     sloss = loss_of(run_program(program, ps))
     outputs = [sloss] + list(gc.grad(sloss, ps))
     for target in targets:
-        got = [r.numpy() for r in gc.compile(outputs, ps, target=target)(*arrays)]
+        got = run_on(target, outputs, ps, arrays)
         for k, (u, v) in enumerate(zip(got, eager)):
             np.testing.assert_allclose(
                 u, v, rtol=rtol, atol=1e-9,
                 err_msg=f"seed {seed}, target {target}: {'loss' if k == 0 else f'grad {k - 1}'} "
                         f"differs from eager; program: {program}")
     return "ok"
+
+
+# A pseudo-target: the "cpu" target's passes and generated program, run as plain Python.
+INTERPRETED = "cpu-interpreted"
+
+
+def run_interpreted(exe, feeds):
+    """Run the program that target "cpu" generates for `exe` without compiling it: Numba's
+    py_func of every function of the generated module, as plain Python. Everything graphc
+    does (passes, fusion, memory plan, lowering) is checked; only Numba's own code
+    generation is not, and it costs seconds per program where this costs milliseconds."""
+    import types
+    from numba.core.registry import CPUDispatcher
+    program = exe._runner.program([np.asarray(f) for f in feeds])
+    module_globals = dict(program.fn.py_func.__globals__)
+    for name, obj in list(module_globals.items()):
+        if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == program.fn.__module__:
+            module_globals[name] = types.FunctionType(obj.py_func.__code__, module_globals, name)
+    fn = module_globals["program"]
+    args = [np.ascontiguousarray(f).reshape(-1) for f in feeds]
+    result = fn(1, *args, *program._variable_args(), *program.arena_args)
+    if result[0]:
+        program._raise(result[0], result[1])
+    return [a.reshape(shape) for a, shape in zip(result[2:], program.out_shapes)]
+
+
+def run_on(target, outputs, placeholders, feeds):
+    """Compile `outputs` on `target` (or INTERPRETED) and return the results as arrays."""
+    exe = gc.compile(outputs, placeholders, target="cpu" if target == INTERPRETED else target)
+    if target == INTERPRETED:
+        return run_interpreted(exe, feeds)
+    return [r.numpy() for r in exe(*feeds)]
 
 
 def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
@@ -264,7 +297,7 @@ def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
     if not outputs:
         return counts
     for target in targets:
-        got = [r.numpy() for r in gc.compile(outputs, placeholders, target=target)(*feeds)]
+        got = run_on(target, outputs, placeholders, feeds)
         for seed, program, eager, first in cases:
             for k, want in enumerate(eager):
                 np.testing.assert_allclose(
@@ -308,13 +341,22 @@ def main(argv=None):
     parser.add_argument("--graphs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ops", type=int, default=10)
-    parser.add_argument("--targets", nargs="+", default=["reference"])
+    parser.add_argument("--targets", nargs="+", default=["reference"],
+                        help=f"reference, cpu (Numba: seconds per compile), {INTERPRETED}")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="programs per compiled graph (independent subgraphs of one "
+                             "graph); 1 also checks gradients against finite differences")
     args = parser.parse_args(argv)
     counts = {}
     start = time.perf_counter()
-    for seed in range(args.seed, args.seed + args.graphs):
-        result = check_program(seed, args.targets, args.ops)
-        counts[result] = counts.get(result, 0) + 1
+    for first in range(args.seed, args.seed + args.graphs, args.batch):
+        last = min(first + args.batch, args.seed + args.graphs)
+        if args.batch == 1:
+            found = {check_program(first, args.targets, args.ops): 1}
+        else:
+            found = check_batch(range(first, last), args.targets, args.ops)
+        for result, n in found.items():
+            counts[result] = counts.get(result, 0) + n
     print(f"{args.graphs} random graphs checked in {time.perf_counter() - start:.1f} s "
           f"on {', '.join(['eager'] + args.targets)}: {counts}")
     return 0

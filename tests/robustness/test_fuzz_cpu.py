@@ -1,0 +1,48 @@
+"""Random graphs on target "cpu": the compiler agrees with eager mode (values and gradients).
+
+A Numba compile costs ~3 s a program (and one big program of many random subgraphs costs
+more than its parts: Numba's analyses are superlinear in function size), so the 1,000-graph
+run executes the generated programs as plain Python (fuzz.INTERPRETED: every graphc pass,
+the fusion, the memory plan and the lowering, without Numba's code generation), 25 programs
+per graph; a few programs also go through Numba itself. Longer runs:
+    python -m graphc.testing.fuzz --graphs 20000 --targets cpu-interpreted --batch 25
+"""
+import pytest
+
+from graphc.ops import elementwise
+from graphc.testing import fuzz
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+BATCH = 25
+
+
+def test_thousand_fixed_seed_graphs_agree_on_cpu_passes_and_lowering():
+    counts = {}
+    for first in range(0, 1000, BATCH):
+        for result, n in fuzz.check_batch(range(first, first + BATCH),
+                                          (fuzz.INTERPRETED,)).items():
+            counts[result] = counts.get(result, 0) + n
+    assert sum(counts.values()) == 1000
+    assert counts["ok"] > 800, counts
+    assert set(counts) <= {"ok", "ShapeError", "DTypeError"}, counts
+
+
+@pytest.mark.parametrize("seed", [3, 11, 42, 1234])
+def test_programs_compiled_by_numba_agree(seed):
+    # one program per compile: cheaper than a batch under Numba (see module doc)
+    assert fuzz.check_batch([seed], ("cpu",))["ok"] == 1
+
+
+def test_interpreted_run_catches_a_wrong_lowering(monkeypatch):
+    monkeypatch.setattr(elementwise.tanh, "lowering", {"template": "math.sin({0})"})
+    seeds = [s for s in range(200)
+             if any(i[:2] == ("unary", "tanh") for i in fuzz.make_program(s, 8, 0.0)[1])][:3]
+    assert seeds
+    with pytest.raises(AssertionError, match="target cpu-interpreted"):
+        fuzz.check_batch(seeds, (fuzz.INTERPRETED,), illegal_rate=0.0)
+
+
+def test_the_same_program_twice_in_one_batch():
+    # same placeholder names, shared constants (CSE across subgraphs): still checked apart
+    assert fuzz.check_batch([7, 7, 8], (fuzz.INTERPRETED,), illegal_rate=0.0) == {"ok": 3}
