@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.cuda import CudaUnavailable, memory, require
+from runtime.cuda import CudaUnavailable, is_device_array, memory, require
 
 from ..device import Device
 from ..errors import op_error
@@ -97,6 +97,8 @@ def owned_copy(t):
 def write(t, value):
     """Write value (tensor, array or number; broadcast) into a CUDA tensor's storage."""
     data = value._data if hasattr(value, "_data") else value
+    if not is_device_array(data):
+        data = np.asarray(data)  # (a number)
     if on_device(data) and tuple(data.shape) == tuple(t.shape):
         if np.dtype(data.dtype) != np.dtype(t._data.dtype):
             from ..ops.elementwise import cast

@@ -190,7 +190,7 @@ def _view(op, args, attrs, out_types):
     if geometry is None:
         return _on_host(op, args, attrs, out_types)
     strides, offset = geometry
-    if offset == 0 and strides == _c_strides(out_t.shape):
+    if offset == 0 and strides == _c_strides(out_t.shape) and x.size == out_t.numel():
         return [x.reshape(tuple(out_t.shape)) if out_t.shape else x.reshape(())]  # free
     out = memory.empty(out_t.shape, out_t.dtype.np)
     return [kernels_copy.gather(out, x, strides, offset)]

@@ -80,7 +80,16 @@ def _one_hot_mask(input, target):
     """(N, C, ...) float mask: 1 where the class equals the target (none for ignored ones)."""
     classes = np.arange(input.shape[1], dtype=np.int64).reshape(_class_shape(input.ndim,
                                                                               input.shape[1]))
-    return G.cast(G.eq(G.unsqueeze(target, 1), classes), input.dtype)
+    return G.cast(G.eq(G.unsqueeze(target, 1), like_device(input, classes)), input.dtype)
+
+
+def like_device(x, arr):
+    """The constant `arr` where x lives: a CUDA tensor for a CUDA x (ops do not mix devices),
+    else the array itself (a graph constant for symbolic x)."""
+    if getattr(x, "is_cuda", False):
+        from ..eager.creation import tensor
+        return tensor(arr, device="cuda")
+    return arr
 
 
 def _target_weights(input, target, weight, ignore_index):

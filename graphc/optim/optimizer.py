@@ -20,6 +20,7 @@ import numpy as np
 from .. import functional as G
 from ..autodiff import grad
 from ..dispatch import variable_of
+from ..eager.creation import full
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..errors import GraphcError
@@ -103,7 +104,9 @@ class Optimizer:
             state = {}
             for key, init in self.init_state(p, group).items():
                 shape = () if isinstance(init, np.ndarray) else p.shape
-                t = Tensor._wrap(np.full(shape, init, p.dtype.np))
+                # on p's device: an eager step then never mixes devices, and a compiled CUDA
+                # step keeps all its state on the GPU (no transfer per call)
+                t = full(shape, init, dtype=p.dtype, device=p.device)
                 t._persistent, t.name = True, f"{base}.{key}"
                 state[key] = t
             self.state[p] = state
@@ -138,7 +141,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad._data[...] = 0
+                    _write(p.grad, 0)
 
     # ---- static --------------------------------------------------------------------------------------
     def updates(self, loss):
@@ -238,6 +241,10 @@ def _variables_read_by(loss):
 
 def _write(target, value):
     """Store an eager result into a tensor's own storage (the in-place half of step())."""
-    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
-    np.copyto(target._data, arr, casting="unsafe")
+    if target.is_cuda:
+        from ..backends.cuda_eager import write  # (imported only once a CUDA tensor exists)
+        write(target, value)
+    else:
+        arr = value.cpu()._data if isinstance(value, Tensor) else np.asarray(value)
+        np.copyto(target._data, arr, casting="unsafe")
     target._vc[0] += 1

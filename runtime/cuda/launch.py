@@ -13,7 +13,7 @@ from .device import require, simulated
 @lru_cache(maxsize=None)
 def _limits():
     if simulated():
-        return {"threads": 32, "blocks": 2, "reduce": 8, "tile": 8}
+        return {"threads": 16, "blocks": 2, "reduce": 8, "tile": 8}
     sms = require().get_current_device().MULTIPROCESSOR_COUNT
     return {"threads": 256, "blocks": 32 * sms, "reduce": 256, "tile": 16}
 

@@ -65,22 +65,83 @@ def _mlp():
     return gc.nn.Sequential(gc.nn.Linear(6, 8), gc.nn.ReLU(), gc.nn.Linear(8, 3))
 
 
-@pytest.mark.xfail(reason="graphc.optim creates its state as CPU arrays: a CUDA model's step "
-                          "mixes devices until the optimizers allocate state like the params",
-                   raises=(RuntimeError, TypeError), strict=True)
-def test_eager_training_step_on_cuda_equals_cpu():
+OPTIMIZERS = {
+    "sgd_momentum": lambda params: gc.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
+    "adam": lambda params: gc.optim.Adam(params, lr=0.01, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_eager_training_with_optimizer_state_on_cuda_equals_cpu(name):
     x = rng.standard_normal((5, 6)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 5)]
     results = []
     for device in ("cpu", "cuda"):
         model = _mlp().to(device)
-        opt = gc.optim.SGD(model.parameters(), lr=0.1)  # (momentum state: see docs/cuda.md)
+        opt = OPTIMIZERS[name](model.parameters())
         losses = [_mlp_step(model, opt, gc.tensor(x).to(device), gc.tensor(y).to(device)).item()
-                  for _ in range(2)]
+                  for _ in range(3)]
+        state = [t for s in opt.state.values() for t in s.values()]
+        assert state and all(t.is_cuda == (device == "cuda") for t in state)  # step counters too
         results.append((losses, [p.detach().cpu().numpy() for p in model.parameters()]))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
     for a, b in zip(results[1][1], results[0][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_adam_step_on_cuda_model_equals_eager_cpu():
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 5)]
+    results = []
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        opt = gc.optim.Adam(model.parameters(), lr=0.01)
+        if device == "cpu":
+            losses = [_mlp_step(model, opt, gc.tensor(x), gc.tensor(y)).item() for _ in range(2)]
+        else:
+            xs, ys = gc.placeholder((5, 6), gc.float32), gc.placeholder((5, 3), gc.float32)
+            loss = ((model(xs).softmax(-1) - ys) ** 2).mean()
+            step = gc.compile(loss, inputs=[xs, ys], target="cuda", updates=opt.updates(loss))
+            losses = [step(x, y).item() for _ in range(2)]
+            assert all(t.is_cuda for s in opt.state.values() for t in s.values())
+        results.append((losses, [p.detach().cpu().numpy() for p in model.parameters()]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
+    for a, b in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_grad_keeping_cuda_gradients():
+    model = _mlp().cuda()
+    (model(gc.ones(2, 6, device="cuda")).sum()).backward()
+    gc.optim.SGD(model.parameters(), lr=0.1).zero_grad(set_to_none=False)
+    assert all(p.grad.is_cuda and not p.grad.cpu().numpy().any() for p in model.parameters())
+
+
+LOGITS = rng.standard_normal((4, 3)).astype(np.float32)
+LABELS = np.array([0, 2, 1, 2])
+PROBS = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
+LOSSES = {
+    "cross_entropy": lambda x, t, p: F.cross_entropy(x, t),
+    "cross_entropy_options": lambda x, t, p: F.cross_entropy(
+        x, t, weight=(p[0] + 1).detach(), ignore_index=1, label_smoothing=0.1),
+    "cross_entropy_probabilities": lambda x, t, p: F.cross_entropy(x, p.softmax(-1)),
+    "nll_loss": lambda x, t, p: F.nll_loss(x.log_softmax(-1), t, reduction="sum"),
+    "binary_cross_entropy": lambda x, t, p: F.binary_cross_entropy(x.sigmoid(), p),
+    "bce_with_logits": lambda x, t, p: F.binary_cross_entropy_with_logits(
+        x, p, pos_weight=(p[1] * 2).detach()),
+    "mse_smooth_l1_huber": lambda x, t, p: F.mse_loss(x, p) + F.smooth_l1_loss(x, p)
+    + F.huber_loss(x, p, delta=0.5) + F.l1_loss(x, p),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_losses_and_their_gradients_on_cuda(name):
+    def fn(x, t, p):
+        x.requires_grad_()
+        loss = LOSSES[name](x, t, p)
+        loss.backward()
+        return loss, x.grad
+    _both(fn, LOGITS, LABELS, PROBS)
 
 
 @pytest.mark.parametrize("model_device", ["cpu", "cuda"])

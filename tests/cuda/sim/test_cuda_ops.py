@@ -60,3 +60,11 @@ def test_device_moves():
     with pytest.raises(TypeError, match="cpu"):
         y.numpy()
     assert "device='cuda:0'" in repr(y) and y.sum().item() == 3.0
+
+
+def test_slices_from_the_start_keep_their_size():
+    a = np.arange(12, dtype=np.float32).reshape(4, 3)
+    x = gc.tensor(a).cuda()
+    for got, want in ((x[0], a[0]), (x[:2], a[:2]), (x[:, :1], a[:, :1]), (x[1:], a[1:])):
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
