@@ -85,6 +85,7 @@ def _write(name, source):
                 return path
     except (OSError, UnicodeDecodeError):
         pass
+    tmp = None
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".py")
@@ -94,6 +95,11 @@ def _write(name, source):
         _drop_stale_numba_cache(directory, name)
         return path
     except OSError as e:
+        if tmp is not None and os.path.exists(tmp):  # a partial file (e.g. the disk is full)
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
         global _warned
         if not _warned:
             _warned = True
@@ -130,7 +136,27 @@ def _import(name, path, source):
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    _treat_damaged_numba_files_as_misses(module, os.path.dirname(path), name)
     return module
+
+
+def _treat_damaged_numba_files_as_misses(module, directory, name):
+    """Numba trusts its index and data files: a truncated or garbled one makes the first
+    call raise. Such a load becomes a miss instead: the files are dropped, the function is
+    compiled again and Numba writes them anew."""
+    for obj in list(vars(module).values()):
+        numba_cache = getattr(obj, "_cache", None)
+        load = getattr(numba_cache, "load_overload", None)
+        if load is None:
+            continue
+
+        def load_or_miss(sig, target_context, _load=load):
+            try:
+                return _load(sig, target_context)
+            except Exception:
+                _drop_stale_numba_cache(directory, name)
+                return None
+        numba_cache.load_overload = load_or_miss
 
 
 def cache_info() -> dict:
