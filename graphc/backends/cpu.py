@@ -56,11 +56,11 @@ class CpuRunner:
         self.programs = {}
         self.graph = None  # the graph after the passes, of the latest compiled signature
         self.variables = [v for v in spec.graph.variables]
+        self._storages = [v.node.attrs["storage"] for v in self.variables]
         self._lock = threading.Lock()
 
     def _signature(self, feeds):
-        return (tuple(a.shape for a in feeds),
-                tuple(v.node.attrs["storage"]._data.shape for v in self.variables))
+        return tuple([a.shape for a in feeds] + [t._data.shape for t in self._storages])
 
     def program(self, feeds):
         """The compiled program for these feeds' shapes (compiled on first use)."""
