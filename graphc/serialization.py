@@ -147,8 +147,8 @@ class _Decoder:
             self.fail("the manifest is implausibly large")
         try:
             manifest = json.loads(self.zf.read(MANIFEST).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as e:
-            self.fail(f"the manifest is not valid JSON ({e})")
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, RecursionError) as e:
+            self.fail(f"the manifest is not valid JSON ({type(e).__name__}: {e})")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             self.fail("the manifest does not describe a graphc.save file")
         if manifest.get("version") != VERSION:
@@ -215,8 +215,8 @@ class _Decoder:
                 self.fail(f"{name}: malformed .npy header ({e})")
             if dtype.hasobject or dtype.kind not in "biufc":
                 self.fail(f"{name}: dtype {dtype} is not allowed")
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if count < 0 or count * dtype.itemsize > info.file_size:
+            count = math.prod(shape)  # exact: NumPy's int64 product wraps around
+            if min(shape, default=0) < 0 or count * dtype.itemsize > info.file_size:
                 self.fail(f"{name}: the header promises {shape} x {dtype}, more data than the "
                           f"file holds")
             data = stream.read(count * dtype.itemsize)

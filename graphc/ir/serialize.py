@@ -94,7 +94,7 @@ def _decode_array(spec, where):
     shape = spec["shape"]
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         _fail(where, f"invalid array shape {shape!r}")
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    n = math.prod(shape)  # exact: NumPy's int64 product wraps around for forged shapes
     if n > _MAX_ELEMENTS:
         _fail(where, f"array of shape {shape} is too large")
     if not isinstance(spec["data"], str):
@@ -259,4 +259,6 @@ def load_graph(path) -> Graph:
         raise GraphFormatError(f"{path}: not a text (JSON) file") from None
     except json.JSONDecodeError as e:
         raise GraphFormatError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise GraphFormatError(f"{path}: JSON nested too deeply") from None
     return graph_from_json(doc)
