@@ -170,3 +170,6 @@ def test_compiled_outputs_stay_on_device_for_device_feeds():
     on_host, on_device = exe(a), exe(gc.tensor(a).cuda())
     assert not on_host.is_cuda and on_device.is_cuda
     np.testing.assert_allclose(on_device.cpu().numpy(), np.exp(2 * a), rtol=1e-6)
+    again = exe(gc.tensor(-a).cuda())  # a new buffer: the first result is not overwritten
+    np.testing.assert_allclose(on_device.cpu().numpy(), np.exp(2 * a), rtol=1e-6)
+    np.testing.assert_allclose(again.cpu().numpy(), np.exp(-2 * a), rtol=1e-6)
