@@ -251,12 +251,19 @@ def run_interpreted(exe, feeds):
     for name, obj in list(module_globals.items()):
         if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == program.fn.__module__:
             module_globals[name] = types.FunctionType(obj.py_func.__code__, module_globals, name)
+    module_globals["f32_from_bits"] = _f32_from_bits  # an LLVM intrinsic in compiled code
     fn = module_globals["program"]
     args = [np.ascontiguousarray(f).reshape(-1) for f in feeds]
     result = fn(1, *args, *program._variable_args(), *program.arena_args)
     if result[0]:
         program._raise(result[0], result[1])
     return [a.reshape(shape) for a, shape in zip(result[2:], program.out_shapes)]
+
+
+def _f32_from_bits(bits):
+    """The float32 whose bits are the low 32 bits of an integer (graphc.lower.library's
+    intrinsic, in Python)."""
+    return np.array(int(bits) & 0xFFFFFFFF, np.uint32).view(np.float32)[()]
 
 
 def run_on(target, outputs, placeholders, feeds):
