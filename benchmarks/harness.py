@@ -71,6 +71,9 @@ def limit_threads(n):
     """Use n threads everywhere: graphc's compiled loops, BLAS (threadpoolctl), PyTorch and
     XLA. On a loaded 2-core machine, thread pools waiting for a busy core stall badly."""
     import os
+    import sys
+    if "numba" not in sys.modules:  # Numba sizes its pool at import; later only per call
+        os.environ["NUMBA_NUM_THREADS"] = str(n)
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'}"
                                f" intra_op_parallelism_threads={n}")
@@ -79,6 +82,20 @@ def limit_threads(n):
     threadpoolctl = optional("threadpoolctl")
     if threadpoolctl is not None:
         limit_threads.blas = threadpoolctl.threadpool_limits(n)  # kept for the whole run
+
+
+def use_fresh_caches():
+    """Point graphc's, Numba's and TorchInductor's on-disk caches at a new directory, so that
+    the compile column shows cold compiles for every system."""
+    import os
+    import sys
+    import tempfile
+    root = tempfile.mkdtemp(prefix="graphc-bench-")
+    os.environ["GRAPHC_CACHE_DIR"] = os.path.join(root, "graphc")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(root, "inductor")
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(root, "numba")
+    return root
 
 
 def torch_module(settings):

@@ -13,7 +13,7 @@ import time
 
 from . import report
 from .compile_time import w7_compile
-from .harness import Settings, limit_threads, optional
+from .harness import Settings, limit_threads, optional, use_fresh_caches
 from .workloads import TARGETS, WORKLOADS
 
 ALL = list(WORKLOADS) + ["W7"]
@@ -49,6 +49,9 @@ def parse(argv):
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every system (graphc, BLAS, PyTorch, XLA); default: each "
                         "framework's own (all cores)")
+    p.add_argument("--fresh-caches", action="store_true",
+                   help="empty on-disk caches (graphc, Numba, TorchInductor) for this run: the "
+                        "compile column then shows cold compiles")
     p.add_argument("--no-chart", action="store_true")
     return p.parse_args(argv)
 
@@ -64,6 +67,8 @@ def main(argv=None):
                         torch_compile=not args.no_torch_compile, threads=args.threads)
     if args.threads:
         limit_threads(args.threads)
+    if args.fresh_caches:
+        use_fresh_caches()
     meta = {"machine": _machine(), "command": "python -m benchmarks.run " + " ".join(
         sys.argv[1:] if argv is None else argv), "quick": args.quick,
         "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -76,10 +81,12 @@ def main(argv=None):
               flush=True)
     meta["machine"]["load_average_1min_end"] = _machine()["load_average_1min"]
     meta["threads"] = args.threads or "framework defaults"
+    meta["caches"] = "fresh (cold compiles)" if args.fresh_caches else "as found on disk"
     targets = [t for t in TARGETS if t.workload in chosen]
     header = (f"graphc benchmarks ({'quick' if args.quick else 'full'}) on "
               f"{meta['machine']['cpu']}, {meta['machine']['cores']} cores, load "
-              f"{meta['machine']['load_average_1min']:.2f}, threads: {meta['threads']}; "
+              f"{meta['machine']['load_average_1min']:.2f}, threads: {meta['threads']}, "
+              f"caches: {meta['caches']}; "
               f"{meta['machine']['versions']}\n")
     table = report.markdown(results, targets, header)
     print(table)
