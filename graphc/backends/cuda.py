@@ -102,8 +102,16 @@ class Plan:
     def _write_updates(self, env):
         new_values = [(var.node.attrs["storage"], env[new]) for var, new in
                       updates_of(self.graph)]
-        staged = [(s, memory.clone(v) if type(v) is not np.ndarray else memory.to_device(v))
-                  for s, v in new_values]  # all read before any is written
+        written = [memory.span(s._data) for s, _ in new_values if type(s._data) is not np.ndarray]
+        staged = []
+        for storage, value in new_values:
+            if type(value) is np.ndarray:
+                value = memory.to_device(value)
+            elif type(storage._data) is np.ndarray or memory.overlaps(value, written):
+                # a copy: read before any storage is written (a swap of two variables), or
+                # kept as a host variable's mirror (the plan's buffers are reused next call)
+                value = memory.clone(value)
+            staged.append((storage, value))
         for storage, value in staged:
             if type(storage._data) is not np.ndarray:
                 memory.copy(storage._data, value)

@@ -37,6 +37,19 @@ def clone(src):
     return out
 
 
+def span(a):
+    """(first, end) byte addresses of a contiguous device array (the simulator's arrays are
+    host arrays, with the NumPy interface)."""
+    interface = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
+    start = interface["data"][0]
+    return start, start + a.size * np.dtype(a.dtype).itemsize
+
+
+def overlaps(a, spans):
+    first, end = span(a)
+    return any(first < e and f < end for f, e in spans)
+
+
 def flat(a):
     """A 1-D view of a contiguous device array (a 0-d array becomes 1 element)."""
     return a.reshape(max(a.size, 1) if a.ndim == 0 else a.size)

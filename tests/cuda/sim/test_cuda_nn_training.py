@@ -173,3 +173,15 @@ def test_compiled_outputs_stay_on_device_for_device_feeds():
     again = exe(gc.tensor(-a).cuda())  # a new buffer: the first result is not overwritten
     np.testing.assert_allclose(on_device.cpu().numpy(), np.exp(2 * a), rtol=1e-6)
     np.testing.assert_allclose(again.cpu().numpy(), np.exp(-2 * a), rtol=1e-6)
+
+
+def test_compiled_updates_swap_device_variables():
+    """Updates read all new values before writing any storage: a swap must not alias."""
+    tensors = [gc.tensor([1.0, 2.0]).cuda(), gc.tensor([3.0, 4.0]).cuda()]
+    for t in tensors:
+        t._persistent = True
+    a, b = (gc.dispatch.variable_of(t) for t in tensors)
+    xs = gc.placeholder((2,), gc.float32, name="x")
+    step = gc.compile(xs + a, inputs=[xs], target="cuda", updates={a: b, b: a})
+    step(np.zeros(2, np.float32))
+    assert tensors[0].cpu().tolist() == [3.0, 4.0] and tensors[1].cpu().tolist() == [1.0, 2.0]
