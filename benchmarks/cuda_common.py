@@ -18,6 +18,7 @@ def parse(argv, description):
     parser.add_argument("--repeat", type=int, default=9, help="samples per system (median)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--only", default="", help="run the workloads whose name contains this")
+    parser.add_argument("--systems", default="", help="run the systems whose name contains this")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = 1

@@ -148,6 +148,7 @@ def main(argv=None):
         systems = graphc_systems(layers, params, x, y, optimizer, lr)
         if torch is not None:
             systems.update(torch_systems(torch, layers, params, x, y, optimizer, lr))
+        systems = {k: v for k, v in systems.items() if args.systems in k}
         for system, make in systems.items():
             step, compile_s = timed(make, sync)
             step_s = median_call_s(step, sync, args.repeat)

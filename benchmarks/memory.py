@@ -147,7 +147,7 @@ def report(model, results, quick=False):
               f"({plan['arena_bytes'] / 2**20:.2f} MB arena + outputs; "
               f"{plan['inplace_updates']} in-place updates)")
         print(f"one buffer a value  {plan['unplanned_bytes'] / 2**20:8.2f} MB   "
-              f"planned/unplanned = {ratio:.0%} (target <= 50%)")
+              f"planned/unplanned = {ratio:.1%} (target <= 50%)")
         print(f"peak live values    {plan['peak_live_bytes'] / 2**20:8.2f} MB")
     print(f"{'system':30s} {'added RSS':>11s} {'baseline':>11s} {'peak RSS':>11s}  note")
     torch_kb = next((r["added_kb"] for r in results if r.get("system") == "torch eager"

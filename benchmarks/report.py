@@ -110,6 +110,7 @@ def chart(measurements, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
     groups = [(k, [m for m in g if m.median_s == m.median_s])
               for k, g in _groups(measurements).items()]
     groups = [(k, g) for k, g in groups if g]
@@ -124,6 +125,7 @@ def chart(measurements, path):
         colors = ["tab:blue" if n.startswith("graphc") else "tab:gray" for n in names]
         ax.barh(names, med, xerr=err, color=colors)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
         ax.invert_yaxis()
         ax.set_title(f"{workload}: {metric}", fontsize=9)
         ax.tick_params(labelsize=7)
