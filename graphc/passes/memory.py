@@ -218,33 +218,34 @@ def _reads_safely(plan, node, var):
 
 
 def _assign_arena(plan):
-    """Give every remaining computed root a work-arena slot, reusing dead slots."""
+    """Give every remaining computed root a work-arena slot. Values whose lifetimes overlap
+    never share bytes; otherwise any bytes are reused: the largest values are placed first,
+    each at the lowest offset free during its whole lifetime (greedy by size: close to the
+    peak of live bytes, where reusing only equal-sized slots wastes much for conv nets)."""
     last_read = {}
     for i, s in enumerate(plan.steps):
         for v in s.reads:
             last_read[plan.layouts[v].root] = i
-    free, ends, sizes = {}, [], {}
+    temps = {}  # dtype name -> [(padded size, first step, last step, value)]
     for i, s in enumerate(plan.steps):
-        still = []
-        for end, root in ends:
-            if end < i:
-                st = plan.storage[root]
-                free.setdefault((st.dtype.name, st.size), []).append(st.offset)
-            else:
-                still.append((end, root))
-        ends = still
-        outs = s.node.outputs if s.node is not None else (s.dst,)
-        for v in outs:
+        for v in (s.node.outputs if s.node is not None else (s.dst,)):
             if v in plan.storage:
                 continue
-            size, key = v.type.numel(), v.dtype.name
+            size = v.type.numel()
             plan.temp_bytes += size * v.dtype.itemsize
-            slots = free.get((key, size))
-            if slots:
-                offset = slots.pop()
-            else:
-                offset = sizes.get(key, 0)
-                sizes[key] = offset + size + (-size % ALIGN)
-            plan.storage[v] = Storage("temp", v.dtype, size, offset=offset)
-            ends.append((last_read.get(v, i), v))
+            plan.storage[v] = Storage("temp", v.dtype, size)
+            temps.setdefault(v.dtype.name, []).append(
+                (size + (-size % ALIGN), i, last_read.get(v, i), v))
+    sizes = {}
+    for key, items in temps.items():
+        placed = []  # (offset, end, first, last)
+        for size, first, last, v in sorted(items, key=lambda t: -t[0]):
+            offset = 0
+            for lo, hi, f, l in sorted(p for p in placed if p[2] <= last and first <= p[3]):
+                if lo - offset >= size:
+                    break
+                offset = max(offset, hi)
+            plan.storage[v].offset = offset
+            placed.append((offset, offset + size, first, last))
+            sizes[key] = max(sizes.get(key, 0), offset + size)
     plan.arena_sizes = sizes
