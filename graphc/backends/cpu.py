@@ -7,6 +7,7 @@ cache (runtime.cache), so that another process compiling the same graph does not
 """
 from __future__ import annotations
 
+import operator
 import os
 import threading
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from runtime import cache, threads
 
+from ..eager.tensor import Tensor
 from ..errors import UnsupportedError, op_error
 from ..lower import Options, lower_program
 from ..passes import run_pipeline
@@ -46,6 +48,8 @@ def strict_default():
 
 class CpuRunner:
     supports_steps = True  # the program loops over steps itself
+    # outputs for the same feeds as the latest call, or None (see CompiledProgram.fast_run)
+    fast_call = staticmethod(lambda args: None)
 
     def __init__(self, spec, strict=None, fuse=True):
         self.spec = spec
@@ -91,7 +95,10 @@ class CpuRunner:
     def __call__(self, feeds, steps=1):
         if steps < 1:
             raise ValueError(f"run_steps: steps must be at least 1, got {steps}")
-        return self.program(feeds).run(feeds, steps)
+        program = self.program(feeds)
+        result = program.run(feeds, steps)
+        self.fast_call = program.fast_run
+        return result
 
     def memory_report(self):
         """The memory plan of the latest compiled signature (see MemoryPlan.report)."""
@@ -105,6 +112,9 @@ class CpuRunner:
         return "\n".join(p.source for p in self.programs.values())
 
 
+_DATA = operator.attrgetter("_data")
+
+
 class CompiledProgram:
     def __init__(self, generated, options, updated):
         self._update_storages = updated
@@ -116,35 +126,64 @@ class CompiledProgram:
         self.storages = [v.node.attrs["storage"] for v in generated.variables]
         self.arena_args = [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
                            for kind, dtype, data in generated.arenas]
-        self._flat = [None] * len(self.storages)
+        self._datas = None     # the variables' arrays the argument tail was made from
+        self._tail = ()        # flat variables + arenas: the program's trailing arguments
+        self._feeds = ((), (), ())  # (arrays, shapes, flat views) of the latest call's feeds
         # the work arenas are shared by calls of this program; threaded code also needs the
         # process-wide lock (runtime/threads.py)
         self.lock = threads.PARALLEL_LOCK if generated.parallel else threading.Lock()
         self.parallel = generated.parallel
 
+    def _variables_unchanged(self):
+        datas = self._datas
+        return datas is not None and all(map(operator.is_, map(_DATA, self.storages), datas))
+
     def _variable_args(self):
-        out = []
-        for i, t in enumerate(self.storages):
-            data = t._data
-            cached = self._flat[i]
-            if cached is None or cached[0] is not data:
-                if not data.flags.c_contiguous:
-                    t._data = data = np.ascontiguousarray(data)
-                cached = self._flat[i] = (data, data.reshape(-1))
-            out.append(cached[1])
-        return out
+        """The arguments after the feeds, rebuilt only when a variable's array was replaced
+        (e.g. by load_state_dict): comparing identities is cheaper than flattening."""
+        if not self._variables_unchanged():
+            flat = []
+            for t in self.storages:
+                if not t._data.flags.c_contiguous:
+                    t._data = np.ascontiguousarray(t._data)
+                flat.append(t._data.reshape(-1))
+            self._tail = tuple(flat + self.arena_args)
+            self._datas = [t._data for t in self.storages]
+        return self._tail
 
     def run(self, feeds, steps=1):
-        args = [np.ascontiguousarray(a).reshape(-1) for a in feeds]
+        flats = [np.ascontiguousarray(a).reshape(-1) for a in feeds]
+        # a contiguous feed's flat array is a view of it: fast_run may reuse it by identity
+        self._feeds = (tuple(a if a.flags.c_contiguous else None for a in feeds),
+                       tuple(a.shape for a in feeds), tuple(flats))
+        return self._call(steps, flats), [t._data for t in self._update_storages]
+
+    def fast_run(self, args):
+        """The outputs for positional feeds that are the very arrays (or tensors) of the latest
+        call, or None: then the caller checks the feeds and takes run(). Identity is not
+        enough: an array's shape and dtype can be reassigned in place, so both are compared."""
+        arrays, shapes, flats = self._feeds
+        if len(args) != len(arrays):
+            return None
+        for a, known, shape, flat in zip(args, arrays, shapes, flats):
+            if type(a) is Tensor:
+                a = a._data
+            if a is not known or a.shape != shape or a.dtype is not flat.dtype:
+                return None
+        if not self._variables_unchanged():  # maybe a new shape: another program's signature
+            return None
+        return self._call(1, flats)
+
+    def _call(self, steps, flats):
+        tail = self._variable_args()
         with self.lock:
             if self.parallel:
                 threads.apply_num_threads()
-            result = self.fn(steps, *args, *self._variable_args(), *self.arena_args)
+            result = self.fn(steps, *flats, *tail)
         code = result[0]
         if code:
             self._raise(code, result[1])
-        outputs = [a.reshape(shape) for a, shape in zip(result[2:], self.out_shapes)]
-        return outputs, [t._data for t in self._update_storages]
+        return [a.reshape(shape) for a, shape in zip(result[2:], self.out_shapes)]
 
     def _raise(self, code, value):
         node, message = self.errors[code - 1]
