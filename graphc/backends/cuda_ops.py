@@ -20,7 +20,8 @@ from runtime.cuda import import_numba_cuda
 import_numba_cuda()  # without numba-cuda: CudaUnavailable saying what to install, not ImportError
 
 from runtime.cuda import elementwise as ew  # noqa: E402
-from runtime.cuda import kernels_copy, kernels_linalg, kernels_nn, kernels_reduce, memory  # noqa: E402
+from runtime.cuda import (kernels_copy, kernels_linalg, kernels_nn,  # noqa: E402
+                          kernels_reduce, memory)
 
 from ..ops import nn_reference  # noqa: E402
 from ..types import DType  # noqa: E402

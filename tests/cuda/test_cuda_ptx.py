@@ -18,7 +18,7 @@ numba = pytest.importorskip("numba")
 if numba.config.ENABLE_CUDASIM:
     pytest.skip("the CUDA simulator is on: no PTX to inspect", allow_module_level=True)
 
-from numba import typeof, uint64  # noqa: E402
+from numba import typeof  # noqa: E402
 from numba.core import types  # noqa: E402
 
 from graphc.backends import cuda_ops  # noqa: E402
