@@ -185,3 +185,20 @@ def test_compiled_updates_swap_device_variables():
     step = gc.compile(xs + a, inputs=[xs], target="cuda", updates={a: b, b: a})
     step(np.zeros(2, np.float32))
     assert tensors[0].cpu().tolist() == [3.0, 4.0] and tensors[1].cpu().tolist() == [1.0, 2.0]
+
+
+def test_optimizer_state_dict_moves_between_devices():
+    x = gc.tensor(rng.standard_normal((5, 6)).astype(np.float32))
+    y = gc.tensor(np.eye(3, dtype=np.float32)[rng.integers(0, 3, 5)])
+    cpu_model = _mlp()
+    cpu_opt = gc.optim.Adam(cpu_model.parameters(), lr=0.01)
+    _mlp_step(cpu_model, cpu_opt, x, y)  # (on the CPU: no kernels)
+    cuda_opt = gc.optim.Adam(_mlp().cuda().parameters(), lr=0.01)
+    cuda_opt.load_state_dict(cpu_opt.state_dict())
+    back = gc.optim.Adam(_mlp().parameters(), lr=0.01)
+    back.load_state_dict(cuda_opt.state_dict())
+    for opt in (cuda_opt, back):
+        for state, want in zip(opt.state.values(), cpu_opt.state.values()):
+            for key, t in state.items():
+                assert t.is_cuda == (opt is cuda_opt)
+                np.testing.assert_array_equal(t.cpu().numpy(), want[key].numpy())
