@@ -123,6 +123,7 @@ class CompiledProgram:
         self.source = generated.annotated
         self.errors = generated.errors
         self.out_shapes = [v.type.shape for v in generated.plan.outputs]
+        self.out_types = [(v.type.numel(), v.dtype.np) for v in generated.plan.outputs]
         self.storages = [v.node.attrs["storage"] for v in generated.variables]
         self.arena_args = [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
                            for kind, dtype, data in generated.arenas]
@@ -174,16 +175,17 @@ class CompiledProgram:
             return None
         return self._call(1, flats)
 
-    def _call(self, steps, flats):
+    def _call(self, steps, flats, fn=None):
+        """Outputs of the program (or of `fn`, its Python twin) on flat feeds."""
         tail = self._variable_args()
         with self.lock:
             if self.parallel:
                 threads.apply_num_threads()
-            result = self.fn(steps, *flats, *tail)
-        code = result[0]
+            outs = [np.empty(n, dtype) for n, dtype in self.out_types]
+            code, value = (fn or self.fn)(steps, *flats, *tail, *outs)
         if code:
-            self._raise(code, result[1])
-        return [a.reshape(shape) for a, shape in zip(result[2:], self.out_shapes)]
+            self._raise(code, value)
+        return [a.reshape(shape) for a, shape in zip(outs, self.out_shapes)]
 
     def _raise(self, code, value):
         node, message = self.errors[code - 1]

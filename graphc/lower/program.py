@@ -1,10 +1,10 @@
 """Assemble one module per compiled step: kernels inlined into a single @njit program.
 
-    program(steps, inputs..., variables..., constant arenas..., work arenas...)
-        -> (error code, error value, outputs...)
+    program(steps, inputs..., variables..., constant arenas..., work arenas..., outputs...)
+        -> (error code, error value)
 
 The body runs `steps` times (a k-step training loop in one call when feeds do not change).
-Outputs are allocated once per call; temporaries live in the work arenas (memory plan);
+Outputs are allocated by the caller for each call; temporaries live in the work arenas;
 variables are updated in their own storage.
 """
 from __future__ import annotations
@@ -95,10 +95,10 @@ def lower_program(graph, opts):
             root = next(r for r, s in plan.storage.items() if s is st and r in em.array_names)
             em.array_names[v] = em.array_names[root]
     outs.sort(key=lambda p: p[0])
-    em.params = ", ".join(params[1:] + [f"out{k}" for k, _ in outs])
-    em.returns = "".join(f", out{k}" for k, _ in outs)
-    for k, v in outs:
-        em.line(f"out{k} = np.empty({v.type.numel()}, {CTOR[v.dtype.name]})")
+    # outputs are allocated by the caller: returning an array from compiled code costs more
+    # (an allocation through Numba's runtime and boxing) than passing one more argument
+    params += [f"out{k}" for k, _ in outs]
+    em.params = ", ".join(params[1:])
     em.line("for _step in range(steps):")
     em.depth += 1
     helpers = set()

@@ -254,10 +254,7 @@ def run_interpreted(exe, feeds):
     module_globals["f32_from_bits"] = _f32_from_bits  # an LLVM intrinsic in compiled code
     fn = module_globals["program"]
     args = [np.ascontiguousarray(f).reshape(-1) for f in feeds]
-    result = fn(1, *args, *program._variable_args(), *program.arena_args)
-    if result[0]:
-        program._raise(result[0], result[1])
-    return [a.reshape(shape) for a, shape in zip(result[2:], program.out_shapes)]
+    return program._call(1, args, fn)
 
 
 def _f32_from_bits(bits):
