@@ -256,9 +256,6 @@ def test_jit_rejects_non_functions_and_unhashable_static_arguments():
         gc.jit(lambda x, s: x, target=REF)(np.ones(1), {1, 2})
 
 
-@pytest.mark.xfail(strict=True, raises=TracingError,
-                   reason="graphc.optim's _write copies with NumPy; under graphc.jit it must "
-                          "write through target._inplace(value) (an update of the step)")
 def test_eager_loop_with_graphc_optim_compiles_unchanged():
     from graphc import nn, optim
 

@@ -217,15 +217,23 @@ class Tensor(TensorMethods):
         setitem(self, key, value)
 
     def _inplace(self, result):
-        """Write an out-of-place result into this tensor's storage."""
+        """Write an out-of-place result into this tensor's storage (autograd rules apply)."""
+        if Tensor._trace is None:
+            self._check_inplace()
+        return self._assign(result)
+
+    def _assign(self, value):
+        """Overwrite this tensor's storage with `value` (a tensor, array or number), on its
+        device, without autograd checks: optimizer steps, running statistics, loading.
+        Inside graphc.jit the write becomes an update of the compiled step instead."""
         if Tensor._trace is not None:
-            return Tensor._trace.write(self, result)
-        self._check_inplace()
+            return Tensor._trace.write(self, value)
         if type(self._data) is not np.ndarray:
-            _cuda_eager().write(self, result)
+            _cuda_eager().write(self, value)
         else:
-            np.copyto(self._data, result._data if isinstance(result, Tensor) else result,
-                      casting="unsafe")
+            if isinstance(value, Tensor):
+                value = value.cpu()._data
+            np.copyto(self._data, value, casting="unsafe")
         self._bump()
         return self
 

@@ -201,8 +201,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def write_state(target, value):
     """Eagerly overwrite a state tensor (running statistics) without recording gradients."""
     with no_grad():
-        np.copyto(target._data, np.asarray(value._data), casting="unsafe")
-        target._vc[0] += 1
+        target._assign(value)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -47,9 +47,7 @@ def _fan(tensor, mode):
 
 
 def _fill(tensor, values):
-    np.copyto(tensor._data, values, casting="unsafe")
-    tensor._vc[0] += 1
-    return tensor
+    return tensor._assign(values)
 
 
 def _rng(generator):

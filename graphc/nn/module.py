@@ -335,8 +335,7 @@ class Module:
                                    f"{list(arr.shape)}, the shape in the current model is "
                                    f"{list(target.shape)}")
             with no_grad():
-                np.copyto(target._data, arr, casting="unsafe")
-                target._vc[0] += 1
+                target._assign(arr)
         return IncompatibleKeys(missing, unexpected)
 
     def __deepcopy__(self, memo):

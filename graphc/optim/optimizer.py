@@ -241,10 +241,4 @@ def _variables_read_by(loss):
 
 def _write(target, value):
     """Store an eager result into a tensor's own storage (the in-place half of step())."""
-    if target.is_cuda:
-        from ..backends.cuda_eager import write  # (imported only once a CUDA tensor exists)
-        write(target, value)
-    else:
-        arr = value.cpu()._data if isinstance(value, Tensor) else np.asarray(value)
-        np.copyto(target._data, arr, casting="unsafe")
-    target._vc[0] += 1
+    target._assign(value)

@@ -202,3 +202,19 @@ def test_optimizer_state_dict_moves_between_devices():
             for key, t in state.items():
                 assert t.is_cuda == (opt is cuda_opt)
                 np.testing.assert_array_equal(t.cpu().numpy(), want[key].numpy())
+
+
+def test_batchnorm_state_loading_and_init_on_cuda():
+    """Running statistics, load_state_dict and nn.init write into CUDA storage."""
+    gc.manual_seed(0)
+    cpu = gc.nn.BatchNorm1d(3)
+    dev = gc.nn.BatchNorm1d(3).to("cuda")
+    dev.load_state_dict(cpu.state_dict())
+    x = gc.randn(5, 3)
+    cpu(x)
+    dev(x.cuda())
+    np.testing.assert_allclose(dev.running_mean.cpu().numpy(), cpu.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dev.running_var.cpu().numpy(), cpu.running_var.numpy(), rtol=1e-6)
+    w = gc.zeros(4, 2).cuda()
+    gc.nn.init.constant_(w, 0.5)
+    assert w.cpu().numpy().tolist() == [[0.5, 0.5]] * 4
