@@ -48,6 +48,5 @@ def vector_to_parameters(vec, parameters):
     data, start = np.asarray(vec), 0
     for p in parameters:
         n = p._data.size
-        np.copyto(p._data, data[start:start + n].reshape(p.shape))
-        p._vc[0] += 1
+        p._assign(data[start:start + n].reshape(p.shape))
         start += n
