@@ -160,8 +160,9 @@ def run_program(program, inputs):
             _, name, i, dim, keepdim = instr
             values.append(_reduce(name, values[i], dim, keepdim))
         elif kind == "matmul":
-            values.append(values[instr[1]] @ gc.constant(instr[2]) if _symbolic(values)
-                          else values[instr[1]] @ gc.tensor(instr[2]))
+            w = instr[2].astype(values[instr[1]].dtype.np)  # same dtype as its input
+            values.append(values[instr[1]] @ (gc.constant(w) if _symbolic(values)
+                                              else gc.tensor(w)))
         elif kind == "reshape":
             values.append(values[instr[1]].reshape(instr[2]))
         elif kind == "flatten":
@@ -252,9 +253,12 @@ def run_interpreted(exe, feeds):
         if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == program.fn.__module__:
             module_globals[name] = types.FunctionType(obj.py_func.__code__, module_globals, name)
     module_globals["f32_from_bits"] = _f32_from_bits  # an LLVM intrinsic in compiled code
-    fn = module_globals["program"]
-    args = [np.ascontiguousarray(f).reshape(-1) for f in feeds]
-    return program._call(1, args, fn)
+    compiled, program.fn = program.fn, module_globals["program"]
+    try:  # the runner's own calling convention, with the Python twin in the program's place
+        outputs, _ = program.run([np.asarray(f) for f in feeds])
+    finally:
+        program.fn = compiled
+    return outputs
 
 
 def _f32_from_bits(bits):
@@ -271,14 +275,19 @@ def run_on(target, outputs, placeholders, feeds):
     return [r.numpy() for r in exe(*feeds)]
 
 
-def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
+def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=None,
+                dtype="float64"):
     """Like check_program for many seeds, but with ONE compiled program per target: the
-    programs become independent subgraphs of one graph (compiling a Numba program costs
-    seconds, its size little). Each program is still checked separately against eager mode.
-    Returns {result: count}."""
+    programs become independent subgraphs of one graph. Each program is still checked
+    separately against eager mode. dtype: of the inputs ("float32" checks the target's
+    float32 math against eager's NumPy, rtol 1e-4 by default). Returns {result: count}."""
+    gdtype = gc.as_dtype(dtype)
+    rtol = rtol if rtol is not None else (1e-6 if gdtype is gc.float64 else 1e-4)
+    atol = 1e-9 if gdtype is gc.float64 else 1e-5
     counts, cases, outputs, feeds, placeholders = {}, [], [], [], []
     for seed in seeds:
         arrays, program = make_program(seed, n_ops, illegal_rate)
+        arrays = [a.astype(gdtype.np) for a in arrays]
         xs = [gc.tensor(a, requires_grad=True) for a in arrays]
         try:
             loss = loss_of(run_program(program, xs))
@@ -290,7 +299,7 @@ def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
         eager = [loss.detach().numpy()] + [
             x.grad.numpy() if x.grad is not None else np.zeros_like(a)
             for x, a in zip(xs, arrays)]
-        ps = [gc.placeholder(a.shape, gc.float64, name=f"s{seed}_x{k}")
+        ps = [gc.placeholder(a.shape, gdtype, name=f"s{seed}_x{k}")
               for k, a in enumerate(arrays)]
         sloss = loss_of(run_program(program, ps))
         cases.append((seed, program, eager, len(outputs)))
@@ -305,8 +314,8 @@ def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=1e-6):
         for seed, program, eager, first in cases:
             for k, want in enumerate(eager):
                 np.testing.assert_allclose(
-                    got[first + k], want, rtol=rtol, atol=1e-9,
-                    err_msg=f"seed {seed}, target {target} (batched): "
+                    got[first + k], want, rtol=rtol, atol=atol,
+                    err_msg=f"seed {seed}, target {target} ({dtype}, batched): "
                             f"{'loss' if k == 0 else f'grad {k - 1}'} differs from eager; "
                             f"program: {program}")
     return counts
@@ -331,7 +340,7 @@ def _check_directional_derivative(seed, program, arrays, grads, eps=1e-6):
 
 
 def _check_static_raises(program, arrays, error_type):
-    ps = [gc.placeholder(a.shape, gc.float64) for a in arrays]
+    ps = [gc.placeholder(a.shape, gc.as_dtype(a.dtype)) for a in arrays]
     try:
         run_program(program, ps)
     except error_type:

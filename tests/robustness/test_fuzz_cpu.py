@@ -4,7 +4,8 @@ A Numba compile costs ~3 s a program (and one big program of many random subgrap
 more than its parts: Numba's analyses are superlinear in function size), so the 1,000-graph
 run executes the generated programs as plain Python (fuzz.INTERPRETED: every graphc pass,
 the fusion, the memory plan and the lowering, without Numba's code generation), 25 programs
-per graph; a few programs also go through Numba itself. Longer runs:
+per graph, in float64 (and 250 more in float32); a few programs also go through Numba
+itself. Longer runs:
     python -m graphc.testing.fuzz --graphs 20000 --targets cpu-interpreted --batch 25
 """
 import pytest
@@ -28,10 +29,21 @@ def test_thousand_fixed_seed_graphs_agree_on_cpu_passes_and_lowering():
     assert set(counts) <= {"ok", "ShapeError", "DTypeError"}, counts
 
 
-@pytest.mark.parametrize("seed", [3, 11, 42, 1234])
-def test_programs_compiled_by_numba_agree(seed):
+def test_float32_graphs_agree_on_cpu_passes_and_lowering():
+    # float32 takes the target's own exp/tanh (not libm): within 1e-4 of eager's NumPy
+    counts = {}
+    for first in range(5000, 5250, BATCH):
+        for result, n in fuzz.check_batch(range(first, first + BATCH), (fuzz.INTERPRETED,),
+                                          dtype="float32").items():
+            counts[result] = counts.get(result, 0) + n
+    assert counts["ok"] > 200, counts
+
+
+@pytest.mark.parametrize("seed,dtype", [(3, "float64"), (11, "float64"), (42, "float64"),
+                                        (1234, "float32"), (7, "float32")])
+def test_programs_compiled_by_numba_agree(seed, dtype):
     # one program per compile: cheaper than a batch under Numba (see module doc)
-    assert fuzz.check_batch([seed], ("cpu",))["ok"] == 1
+    assert fuzz.check_batch([seed], ("cpu",), illegal_rate=0.0, dtype=dtype)["ok"] == 1
 
 
 def test_interpreted_run_catches_a_wrong_lowering(monkeypatch):
