@@ -66,7 +66,7 @@ def test_memory_benchmark_quick_smoke():
     assert "planned/unplanned" in out.stdout
     for system in ("graphc static", "graphc eager"):
         line = next(x for x in out.stdout.splitlines() if x.startswith(system + " "))
-        assert "failed" not in line and line.count("MB") == 3, out.stdout
+        assert "failed" not in line and line.count("MB") >= 3, out.stdout
 
 
 def _overlapping_temps(plan):
