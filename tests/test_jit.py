@@ -283,9 +283,6 @@ def test_eager_loop_with_graphc_optim_compiles_unchanged():
     assert step.retraces == 1
 
 
-@pytest.mark.xfail(strict=True, reason="nn.Module.record_update keeps a traced buffer update "
-                   "(dropout seed, BatchNorm statistics) for buffer_updates() instead of writing "
-                   "it through Tensor._assign, so graphc.jit never sees it")
 def test_module_buffer_updates_are_part_of_the_jitted_step():
     from graphc import nn
     gc.manual_seed(0)

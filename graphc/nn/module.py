@@ -229,6 +229,9 @@ class Module:
         the graph variable a symbolic forward reads it as)."""
         if isinstance(buffer, Value):
             buffer = buffer.node.attrs["storage"]
+        if Tensor._trace is not None:  # inside graphc.jit: the write is part of the traced step
+            buffer._assign(new_value)
+            return
         self._pending_updates[id(buffer)] = (buffer, new_value)
 
     def buffer_updates(self):
