@@ -9,6 +9,7 @@ itself. Longer runs:
     python -m graphc.testing.fuzz --graphs 20000 --targets cpu-interpreted --batch 25
 """
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from graphc.ops import elementwise
 from graphc.testing import fuzz
@@ -37,6 +38,14 @@ def test_float32_graphs_agree_on_cpu_passes_and_lowering():
                                           dtype="float32").items():
             counts[result] = counts.get(result, 0) + n
     assert counts["ok"] > 200, counts
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(seeds=st.lists(st.integers(0, 2 ** 31), min_size=1, max_size=6),
+       n_ops=st.integers(1, 16), dtype=st.sampled_from(["float32", "float64"]))
+def test_hypothesis_batches(seeds, n_ops, dtype):
+    # longer programs and mixed batch sizes stress fusion and the arena packing
+    fuzz.check_batch(seeds, (fuzz.INTERPRETED,), n_ops=n_ops, dtype=dtype)
 
 
 @pytest.mark.parametrize("seed,dtype", [(3, "float64"), (11, "float64"), (42, "float64"),
