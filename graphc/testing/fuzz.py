@@ -359,18 +359,21 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=1,
                         help="programs per compiled graph (independent subgraphs of one "
                              "graph); 1 also checks gradients against finite differences")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                        help="of the inputs (finite differences: float64, --batch 1 only)")
     args = parser.parse_args(argv)
     counts = {}
     start = time.perf_counter()
     for first in range(args.seed, args.seed + args.graphs, args.batch):
         last = min(first + args.batch, args.seed + args.graphs)
-        if args.batch == 1:
+        if args.batch == 1 and args.dtype == "float64":  # with finite differences
             found = {check_program(first, args.targets, args.ops): 1}
         else:
-            found = check_batch(range(first, last), args.targets, args.ops)
+            found = check_batch(range(first, last), args.targets, args.ops, dtype=args.dtype)
         for result, n in found.items():
             counts[result] = counts.get(result, 0) + n
-    print(f"{args.graphs} random graphs checked in {time.perf_counter() - start:.1f} s "
+    print(f"{args.graphs} random {args.dtype} graphs (seeds {args.seed}..."
+          f"{args.seed + args.graphs - 1}) checked in {time.perf_counter() - start:.1f} s "
           f"on {', '.join(['eager'] + args.targets)}: {counts}")
     return 0
 
