@@ -98,3 +98,18 @@ def test_hostile_source_lines_stay_in_comments(tmp_path):
     for line in exe.source.splitlines():
         if "open(" in line:
             assert line.lstrip().startswith("#")  # ...only as a comment
+
+
+@pytest.mark.parametrize("name", HOSTILE[:4] + ["ünïcödé 名前", "x" * 500])
+def test_hostile_module_attribute_and_symbolic_dim_names(name):
+    model = nn.Sequential()
+    setattr(model, name or "empty", nn.Linear(3, 2))  # parameter names: "<name>.weight"
+    x = gc.placeholder((name or "n", 3), name="x")     # a symbolic dim named by the user
+    loss = model(x).sum()
+    outputs = [loss, *gc.grad(loss, list(model.parameters()))]
+    exe = gc.compile(outputs, [x], target="cpu")
+    feed = np.ones((4, 3), np.float32)
+    want = [r.numpy() for r in gc.compile(outputs, [x], target="reference")(feed)]
+    for g, w in zip(fuzz.run_interpreted(exe, [feed]), want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    _check_source(exe.source, name)
