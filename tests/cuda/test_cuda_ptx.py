@@ -8,11 +8,16 @@ types its launcher passes, and float32 kernels must contain no `.f64` instructio
 Needs numba-cuda with the CUDA compiler packages (`pip install "numba-cuda[cu13]"`); skipped
 cleanly without them (as in CI) or when the simulator is on.
 """
+import importlib.metadata
 import re
 
 import numpy as np
 import pytest
 
+try:  # the numba-cuda package, not numba's deprecated built-in CUDA target
+    importlib.metadata.version("numba-cuda")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip("numba-cuda is not installed", allow_module_level=True)
 cuda = pytest.importorskip("numba.cuda")
 numba = pytest.importorskip("numba")
 if numba.config.ENABLE_CUDASIM:
