@@ -114,16 +114,8 @@ def _compile(obj, target):
     if _is_tape(obj):
         raise CommandError("an eager tensor runs op by op: there is no compiled form to show")
     graph = as_graph(obj)
-    return Executable(graph.outputs, graph.inputs, target=target or _default_target())
-
-
-def _default_target():
-    from .backends import get_target
-    try:
-        get_target("cpu")
-        return "cpu"
-    except (ValueError, ImportError):
-        return "reference"
+    from .backends import default_target
+    return Executable(graph.outputs, graph.inputs, target=target or default_target())
 
 
 # ---- commands --------------------------------------------------------------------------------

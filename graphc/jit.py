@@ -33,6 +33,7 @@ from .ir import graph as graph_module
 from .ir.build import placeholder
 from .ir.graph import Graph, Value
 from .types import as_dtype
+from .backends import default_target
 
 
 class TracingError(GraphcError):
@@ -80,15 +81,6 @@ def _leaf_key(x):
         raise TypeError(f"graphc.jit: argument of type {type(x).__name__} is neither an array "
                         f"nor hashable; pass tensors, arrays, numbers or tuples of them") from None
     return (type(x), x)
-
-
-def _default_target():
-    from .backends import get_target
-    try:
-        get_target("cpu")
-        return "cpu"
-    except (ValueError, ImportError):
-        return "reference"
 
 
 # ---- the trace in progress ----------------------------------------------------------------------
@@ -298,7 +290,7 @@ class Jitted:
 
     def __repr__(self):
         return (f"<graphc.jit {_name(self.fn)}: {self.retraces} traces, "
-                f"target={self.target or _default_target()!r}>")
+                f"target={self.target or default_target()!r}>")
 
     # ---- tracing ----------------------------------------------------------------------------------
     def _specialize(self, structure, leaves):
@@ -329,7 +321,7 @@ class Jitted:
         executable = graph = None
         if outputs or updates:
             executable = compile_graph(outputs, inputs, updates,
-                                       target=self.target or _default_target())
+                                       target=self.target or default_target())
             graph = executable.graph
         else:
             graph = Graph([], inputs, [])

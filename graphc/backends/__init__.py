@@ -25,3 +25,12 @@ def _load_builtin(name):
         from . import cuda  # noqa: F401
     elif name == "cpu":
         from . import cpu  # noqa: F401
+
+
+def default_target():
+    """"cpu" when the Numba CPU target loads, else "reference"."""
+    try:
+        get_target("cpu")
+        return "cpu"
+    except (ValueError, ImportError):
+        return "reference"

@@ -71,9 +71,18 @@ class TapeEntry:
         return f"<{self.name()}>"
 
 
-def _topological_entries(roots):
+def _backward_twice(entry):
+    return RuntimeError(
+        "Trying to backward through the graph a second time (or directly access saved "
+        "tensors after they have already been freed). Specify retain_graph=True if you "
+        "need to backward through the graph a second time.")
+
+
+def tape_entries(roots, freed_error=_backward_twice):
+    """Tape entries reachable from the grad_fns `roots`, inputs before users. An entry freed
+    by an earlier backward raises freed_error(entry)."""
     order, seen = [], set()
-    stack = [(e, False) for e in roots if e is not None]
+    stack = [(e, False) for e in reversed(roots) if e is not None]
     while stack:
         entry, expanded = stack.pop()
         if expanded:
@@ -83,14 +92,10 @@ def _topological_entries(roots):
             continue
         seen.add(id(entry))
         if entry.released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Specify retain_graph=True if you "
-                "need to backward through the graph a second time.")
+            raise freed_error(entry)
         stack.append((entry, True))
-        for t in entry.inputs:
-            if t.grad_fn is not None and id(t.grad_fn) not in seen:
-                stack.append((t.grad_fn, False))
+        stack.extend((t.grad_fn, False) for t in reversed(entry.inputs)
+                     if t.grad_fn is not None and id(t.grad_fn) not in seen)
     return order
 
 
@@ -113,7 +118,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(g.shape)} "
                                f"and output[0] has a shape of {list(out.shape)}.")
         seeds[id(out)] = g if id(out) not in seeds else seeds[id(out)] + g
-    entries = _topological_entries([o.grad_fn for o in outputs])
+    entries = tape_entries([o.grad_fn for o in outputs])
     for e in entries:
         e.check_versions()
     with set_grad_enabled(create_graph):

@@ -7,30 +7,18 @@ forward direction: from the entries that made an input to the entry that used it
 from __future__ import annotations
 
 from ..errors import GraphcError
+from ..eager import autograd
 from ..types import TensorType, format_shape
 from .picture import Arrow, Box, Picture
 
 
 def tape_entries(tensors):
     """Tape entries reachable from the tensors' grad_fn, inputs before users."""
-    order, seen = [], set()
-    stack = [(t.grad_fn, False) for t in reversed(tensors) if t.grad_fn is not None]
-    while stack:
-        entry, expanded = stack.pop()
-        if expanded:
-            order.append(entry)
-            continue
-        if id(entry) in seen:
-            continue
-        seen.add(id(entry))
-        if entry.released:
-            raise GraphcError(
-                f"the tape behind {entry.name()} was freed by backward(): draw the tensor "
-                f"before calling backward(), or call backward(retain_graph=True)")
-        stack.append((entry, True))
-        stack.extend((t.grad_fn, False) for t in reversed(entry.inputs)
-                     if t.grad_fn is not None and id(t.grad_fn) not in seen)
-    return order
+    return autograd.tape_entries(
+        [t.grad_fn for t in tensors],
+        lambda entry: GraphcError(
+            f"the tape behind {entry.name()} was freed by backward(): draw the tensor "
+            f"before calling backward(), or call backward(retain_graph=True)"))
 
 
 def _check(tensors):
