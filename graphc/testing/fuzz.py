@@ -267,6 +267,19 @@ def _f32_from_bits(bits):
     return np.array(int(bits) & 0xFFFFFFFF, np.uint32).view(np.float32)[()]
 
 
+def _near_tie(program, values, rel=1e-5):
+    """A comparison whose operands are equal to within float32 rounding (e.g. x and tanh(x)
+    for a tiny x): a target rounding differently, within its error bound, may take the other
+    branch, and the gradient jumps. Such programs are not compared."""
+    for instr in program:
+        if instr[0] == "binary" and instr[1] in ("where_gt", "maximum", "minimum") \
+                and instr[2] != instr[3]:
+            a, b = (values[i].detach().numpy().astype(np.float64) for i in instr[2:4])
+            if np.any(np.abs(a - b) <= rel * (np.abs(a) + np.abs(b))):
+                return True
+    return False
+
+
 def run_on(target, outputs, placeholders, feeds):
     """Compile `outputs` on `target` (or INTERPRETED) and return the results as arrays."""
     exe = gc.compile(outputs, placeholders, target="cpu" if target == INTERPRETED else target)
@@ -290,11 +303,15 @@ def check_batch(seeds, targets=("cpu",), n_ops=8, illegal_rate=0.02, rtol=None,
         arrays = [a.astype(gdtype.np) for a in arrays]
         xs = [gc.tensor(a, requires_grad=True) for a in arrays]
         try:
-            loss = loss_of(run_program(program, xs))
+            values = run_program(program, xs)
         except EXPECTED_ERRORS as e:
             _check_static_raises(program, arrays, type(e))
             counts[type(e).__name__] = counts.get(type(e).__name__, 0) + 1
             continue
+        if gdtype is gc.float32 and _near_tie(program, values):
+            counts["near tie"] = counts.get("near tie", 0) + 1
+            continue
+        loss = loss_of(values)
         loss.backward()
         eager = [loss.detach().numpy()] + [
             x.grad.numpy() if x.grad is not None else np.zeros_like(a)

@@ -37,7 +37,8 @@ def test_float32_graphs_agree_on_cpu_passes_and_lowering():
         for result, n in fuzz.check_batch(range(first, first + BATCH), (fuzz.INTERPRETED,),
                                           dtype="float32").items():
             counts[result] = counts.get(result, 0) + n
-    assert counts["ok"] > 200, counts
+    # programs comparing values equal to within rounding are left out ("near tie")
+    assert counts["ok"] > 150 and sum(counts.values()) == 250, counts
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
