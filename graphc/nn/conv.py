@@ -1,7 +1,6 @@
 """Convolution and pooling layers (NCHW), over the primitive ops of graphc.ops.nn."""
 from __future__ import annotations
 
-import math
 
 from ..eager.creation import empty
 from ..errors import UnsupportedError
@@ -34,10 +33,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = init.fan_in_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_affine_(self.weight, self.bias)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -129,6 +129,15 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
+def default_affine_(weight, bias):
+    """PyTorch's default initialization of Linear and Conv layers: kaiming_uniform_ with
+    a=sqrt(5) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = fan_in_bound(weight)
+        uniform_(bias, -bound, bound)
+
+
 def fan_in_bound(weight):
     """1/sqrt(fan_in): PyTorch's default bias bound for Linear and Conv layers."""
     fan_in, _ = _calculate_fan_in_and_fan_out(weight)
