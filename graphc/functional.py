@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import UnsupportedError
 from .ops import elementwise as E, linalg as L, reduce as R, shape as S
-from .types import as_dtype, format_shape
+from .types import as_dtype
 
 # elementwise ops that need no argument translation
 neg, abs, sign, exp, log, log1p = E.neg, E.abs, E.sign, E.exp, E.log, E.log1p

@@ -19,7 +19,7 @@ import numpy as np
 from ..autodiff import GradientLocation
 from ..errors import GraphFormatError, SourceLocation
 from ..types import DType, TensorType, as_dtype
-from .graph import Graph, Node, Value
+from .graph import Graph, Value
 
 FORMAT = "graphc.graph"
 VERSION = 1

@@ -1,7 +1,6 @@
 """Convolution and pooling layers (NCHW), over the primitive ops of graphc.ops.nn."""
 from __future__ import annotations
 
-
 from ..eager.creation import empty
 from ..errors import UnsupportedError
 from . import functional as F, init

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import TensorType, broadcast_shapes, format_shape
+from ..types import TensorType, broadcast_shapes
 from .elementwise import mul, neg
 from .registry import Op
 from .shape import permute, squeeze, unsqueeze

@@ -9,7 +9,7 @@ import builtins
 
 import numpy as np
 
-from ..types import TensorType, broadcast_shapes, format_shape
+from ..types import TensorType, broadcast_shapes
 from .elementwise import sub
 from .registry import Op, normalize_dim, normalize_dims
 

@@ -1,7 +1,6 @@
 """Checkpoints and graph files under faults: interrupted saves, hostile files."""
 import io
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,5 +1,4 @@
 """Random graphs: eager mode and the compile targets agree on values and gradients."""
-import warnings
 
 import numpy as np
 import pytest
