@@ -5,6 +5,7 @@ ops are applied to symbolic values; `Graph.from_outputs` collects the reachable 
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -15,16 +16,36 @@ from ..types import TensorType, format_shape
 _ids = itertools.count()
 
 
+# The scopes being built in (innermost last): graphc.nn modules push their qualified name
+# while a symbolic forward runs, so that tools can group a module's nodes.
+_scopes: list[str] = []
+
+
+@contextlib.contextmanager
+def name_scope(name: str):
+    """Nodes made inside get `node.scope == name` (innermost scope wins)."""
+    _scopes.append(name)
+    try:
+        yield
+    finally:
+        _scopes.pop()
+
+
+def current_scope():
+    return _scopes[-1] if _scopes else None
+
+
 class Node:
     """One application of an op: inputs (values), static attributes, typed outputs."""
 
-    __slots__ = ("op", "inputs", "attrs", "outputs", "location", "id")
+    __slots__ = ("op", "inputs", "attrs", "outputs", "location", "id", "scope")
 
     def __init__(self, op, inputs, attrs, out_types, location=None, names=None):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = attrs
         self.location = location
+        self.scope = _scopes[-1] if _scopes else None
         self.id = next(_ids)
         names = names or [None] * len(out_types)
         self.outputs = tuple(Value(self, i, t, n) for i, (t, n) in enumerate(zip(out_types, names)))

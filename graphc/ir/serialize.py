@@ -69,6 +69,8 @@ def graph_to_json(graph: Graph) -> dict:
         entry["attrs"] = {k: _encode(a) for k, a in attrs.items()}
         entry["outputs"] = [{"name": v.name, "shape": list(v.shape), "dtype": v.dtype.name}
                             for v in n.outputs]
+        if n.scope is not None:
+            entry["scope"] = n.scope
         if n.location is not None:
             entry["location"] = n.location.to_json()
             if isinstance(n.location, GradientLocation):
@@ -207,6 +209,8 @@ def graph_from_json(doc) -> Graph:
         if outs and len(outs) != len(outputs):
             _fail(where, f"{name} has {len(outputs)} outputs, the file lists {len(outs)}")
         node = outputs[0].node
+        if isinstance(entry.get("scope"), str):
+            node.scope = entry["scope"]
         loc = entry.get("location")
         if isinstance(loc, list) and len(loc) == 3 and isinstance(loc[1], int):
             kind = GradientLocation if entry.get("gradient") is True else SourceLocation

@@ -15,7 +15,7 @@ import numpy as np
 from ..dispatch import variable_of
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
-from ..ir.graph import Value
+from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
 from .parameter import Parameter, mark_buffer
 
@@ -59,8 +59,13 @@ class Module:
         before = [m.__dict__.get("_symbolic", False) for m in mods]
         for m in mods:
             object.__setattr__(m, "_symbolic", True)
+        if current_scope() is None:  # the outermost module names the scopes of all inside it
+            root = type(self).__name__
+            for name, m in self.named_modules():
+                object.__setattr__(m, "_scope", f"{root}.{name}" if name else root)
         try:
-            return self.forward(*args, **kwargs)
+            with name_scope(self.__dict__.get("_scope") or type(self).__name__):
+                return self.forward(*args, **kwargs)
         finally:
             for m, flag in zip(mods, before):
                 object.__setattr__(m, "_symbolic", flag)

@@ -65,3 +65,25 @@ def test_symbolic_batch_dim_specialized_per_call():
     f = gc.compile(x.mean(0), [x])
     assert f(np.ones((3, 2), np.float32)).shape == (2,)
     assert f(np.ones((7, 2), np.float32)).shape == (2,)
+
+
+def test_modules_name_the_scopes_of_the_nodes_they_build(tmp_path):
+    from graphc import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.act, self.fc2 = nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+
+    x = gc.placeholder((None, 4), name="x")
+    out = Net()(x)
+    extra = out * 2  # outside any module
+    scopes = {n.op.name: n.scope for n in gc.Graph.from_outputs([extra]).nodes}
+    assert scopes["relu"] == "Net.act" and scopes["matmul"] in ("Net.fc1", "Net.fc2")
+    assert scopes["mul"] is None and scopes["placeholder"] is None
+    gc.save_graph(extra, tmp_path / "g.json")
+    loaded = gc.load_graph(tmp_path / "g.json")
+    assert [n.scope for n in loaded.nodes] == [n.scope for n in gc.Graph.from_outputs([extra]).nodes]

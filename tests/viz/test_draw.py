@@ -201,3 +201,11 @@ def test_draw_writes_dot_by_suffix_and_rejects_unknown_ones(step_exe, tmp_path):
 def test_draw_rejects_what_it_cannot_draw():
     with pytest.raises(TypeError, match="cannot draw a int"):
         viz.draw(3)
+
+
+def test_collapse_draws_one_box_per_module():
+    from graphc import nn
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    out = model(gc.placeholder((None, 4), name="x")).sum()
+    dot = viz.draw(gc.Graph.from_outputs([out]), collapse=True).dot
+    assert 'label="Sequential.0\\n' in dot and 'label="Sequential.2\\n' in dot
