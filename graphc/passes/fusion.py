@@ -136,6 +136,8 @@ def _rebuild(graph, members, kind, users, roots):
         group = FusedGroup(nodes, kind[gid], outputs)
         fused = Node(FUSED, inputs, {"group": group}, [v.type for v in outputs],
                      nodes[-1].location, [v.name for v in outputs])
+        scopes = {n.scope for n in nodes}
+        fused.scope = scopes.pop() if len(scopes) == 1 else None
         mapping.update(zip(outputs, fused.outputs))
         replaced.update(id(n) for n in nodes)
         fused_nodes.append((position[nodes[-1].id], fused))

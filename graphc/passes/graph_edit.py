@@ -44,7 +44,9 @@ def rewire(node, mapping):
 
 
 def clone_node(node, inputs, attrs, out_types):
-    return Node(node.op, inputs, attrs, out_types, node.location, [v.name for v in node.outputs])
+    copy = Node(node.op, inputs, attrs, out_types, node.location, [v.name for v in node.outputs])
+    copy.scope = node.scope
+    return copy
 
 
 def stable_toposort(nodes):

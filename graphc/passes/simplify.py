@@ -78,8 +78,10 @@ def _collapse_chain(node):
         if src.type.shape == node.outputs[0].type.shape:
             return src
         attrs = {"shape": node.outputs[0].type.shape}
-    return Node(node.op, (src,), attrs, [node.outputs[0].type], node.location,
-                [node.outputs[0].name])
+    merged = Node(node.op, (src,), attrs, [node.outputs[0].type], node.location,
+                  [node.outputs[0].name])
+    merged.scope = node.scope
+    return merged
 
 
 def _fold_constants(node):

@@ -218,13 +218,17 @@ def executable_picture(exe, collapse=False) -> Picture:
                          buffer_of=getattr(exe, "buffer_of", None), collapse=collapse)
 
 
-def scope_of(node) -> str | None:
+def scope_of(node, parents=frozenset()) -> str | None:
     """The group a node collapses into: its module scope when set, else its source line;
-    the gradient part of a line (graphc.grad called there) is a group of its own."""
+    the gradient part of a line (graphc.grad called there) is a group of its own. Ops a
+    module runs around its submodules (scopes in `parents`) group by source line in it."""
     scope = getattr(node, "scope", None)
     loc = node.location
-    if not scope and loc is not None:
-        scope = f"{os.path.basename(loc.filename)}:{loc.lineno}"
+    line = f"{os.path.basename(loc.filename)}:{loc.lineno}" if loc is not None else None
+    if scope in parents and line:
+        scope = f"{scope} {line}"
+    elif not scope:
+        scope = line
     if scope and is_gradient(node):
         scope = f"{scope} (gradient)"
     return str(scope) if scope else None
@@ -237,8 +241,10 @@ def collapse_picture(pic: Picture, nodes) -> Picture:
     moments) goes inside it, and the updates written from one group become one box.
     """
     members = {}
+    scopes = {n.scope for n in nodes if getattr(n, "scope", None)}
+    parents = frozenset(s for s in scopes if any(t.startswith(s + ".") for t in scopes))
     for node in nodes:
-        scope = None if node.is_leaf else scope_of(node)
+        scope = None if node.is_leaf else scope_of(node, parents)
         if scope is not None:
             members.setdefault(scope, []).append(node)
     group_of, groups = {}, {}  # box key -> group key; group key -> (scope, nodes)
