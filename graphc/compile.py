@@ -140,9 +140,7 @@ class Executable:
             if outputs is not None:
                 for storage in self._update_storages:  # updated in place by the target
                     storage._vc[0] += 1
-                if self._single:
-                    return Tensor._wrap(outputs[0])
-                return [Tensor._wrap(o) for o in outputs]
+                return self._results(outputs)
         # fast path: all feeds positional arrays of the signature that was checked last time
         if not kwargs and len(args) == len(self.inputs):
             feeds = [a._data if type(a) is Tensor else a for a in args]
@@ -203,6 +201,10 @@ class Executable:
             if value is not storage._data:  # targets may update the storage in place
                 np.copyto(storage._data, value)
             storage._vc[0] += 1
+        return self._results(outputs)
+
+    def _results(self, outputs):
+        """Output arrays as tensors, in the structure the outputs were given in."""
         if self._single:
             return Tensor._wrap(outputs[0])
         return [Tensor._wrap(o) for o in outputs]

@@ -16,27 +16,27 @@ def fill_kernel(out, value, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = value
 
+@cuda.jit(device=True)
+def _strided_at(i, shape, strides, offset):
+    """offset + sum(index_d * strides_d), index = unravel(i, shape)."""
+    rem = i
+    at = offset
+    for d in range(len(shape) - 1, -1, -1):
+        at += (rem % shape[d]) * strides[d]
+        rem //= shape[d]
+    return at
+
+
 @cuda.jit
 def gather_kernel(out, src, shape, strides, offset, n):
-    # out[i] = src[offset + sum(index_d * strides_d)], index = unravel(i, shape)
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        rem = i
-        at = offset
-        for d in range(len(shape) - 1, -1, -1):
-            at += (rem % shape[d]) * strides[d]
-            rem //= shape[d]
-        out[i] = src[at]
+        out[i] = src[_strided_at(i, shape, strides, offset)]
+
 
 @cuda.jit
 def scatter_kernel(dst, src, shape, strides, offset, n):
-    # dst[offset + sum(index_d * strides_d)] = src[i], index = unravel(i, shape)
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        rem = i
-        at = offset
-        for d in range(len(shape) - 1, -1, -1):
-            at += (rem % shape[d]) * strides[d]
-            rem //= shape[d]
-        dst[at] = src[i]
+        dst[_strided_at(i, shape, strides, offset)] = src[i]
 
 def _geometry(shape, strides):
     shape, strides = tuple(int(s) for s in shape), tuple(int(s) for s in strides)
