@@ -86,7 +86,8 @@ class Emitter:
         name, base = self.array_names[root]
         if self.kernel is None:
             return name, base
-        return self.kernel.argument(("array", name, base, root.type.numel())), 0
+        return self.kernel.argument(("array", name, base, root.type.numel(),
+                                     root.dtype.name)), 0
 
     # ---- addressing --------------------------------------------------------------------------
     def layout(self, value):
@@ -161,8 +162,8 @@ class Emitter:
 
 
 class KernelFrame:
-    """What one kernel needs: its lines, and its arguments in order of first use, each a
-    ("array", program array name, base offset, size) or ("size", n) description."""
+    """What one kernel needs: its lines, and its arguments in order of first use, each an
+    ("array", program array name, base offset, size, dtype) or ("size", n) description."""
 
     def __init__(self, em):
         self.lines = []
