@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .eager.autograd import TapeEntry
+from .eager.autograd import TapeEntry, refresh_view
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -203,18 +203,36 @@ def _run_eager(op, inputs, attrs):
     if _debug._state["numerics"]:
         _debug.check_op(op.name, [x._data for x in inputs], [o._data for o in outputs])
     if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
-        outputs[0]._vc = inputs[0]._vc
+        _mark_view(outputs[0], inputs[0], op, attrs)
     return _record(op, inputs, outputs, attrs)
 
 
+def _mark_view(view, base, op, attrs):
+    """The view shares base's storage and version counter; it remembers how it was made so
+    that an in-place write through it can rewrite base's history (eager/inplace.py)."""
+    view._vc, view._base = base._vc, (base, op, attrs)
+    no_grad_view = base._requires_grad and not is_grad_enabled()
+    view._view_version = -1 if no_grad_view else base._vc[0]
+
+
 def _record(op, inputs, outputs, attrs):
-    """Keep a tape entry when some input requires grad; the op's result(s)."""
-    if op.vjp is not None and is_grad_enabled():
+    """Keep a tape entry when some input requires grad; the op's result(s). An op without
+    a gradient rule is recorded too (unless declared non-differentiable), so that backward
+    through it raises instead of giving zeros."""
+    if op.differentiable and is_grad_enabled():
         for x in inputs:
-            if x._requires_grad:
+            if x._requires_grad or (x._base is not None and _stale_view_requires_grad(x)):
                 entry = TapeEntry(op, inputs, outputs, attrs)
-                for o in outputs:
+                for i, o in enumerate(outputs):
                     if o.dtype.is_floating_point:
-                        o.grad_fn, o._requires_grad = entry, True
+                        o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
                 break
     return outputs[0] if op.num_outputs == 1 else tuple(outputs)
+
+
+def _stale_view_requires_grad(view):
+    """A view of a base that gained a history after the view was made (a write through a
+    sibling view): refreshed first."""
+    if view._view_version != view._vc[0] and view._view_version >= 0:
+        refresh_view(view)
+    return view._requires_grad

@@ -44,7 +44,20 @@ def pow(input, exponent):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if hasattr(min, "shape") or hasattr(max, "shape"):
+        return _clamp_by_tensors(input, min, max)
     return E.clamp(input, min=min, max=max)
+
+
+def _clamp_by_tensors(x, lo, hi):
+    """clamp with tensor bounds (broadcast, differentiable in the bounds): PyTorch's values
+    (hi wins where lo > hi) and gradients (x's where lo <= x <= hi, a bound's where it
+    clamps)."""
+    if lo is not None:
+        x = E.where(E.lt(x, lo), lo, x)
+    if hi is not None:
+        x = E.where(E.gt(x, hi), hi, x)
+    return x
 
 
 clip = clamp

@@ -17,7 +17,8 @@ class Tensor(TensorMethods):
     """An n-dimensional array with optional gradient tracking, eagerly computed."""
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_retains_grad",
-                 "_persistent", "_variable", "name", "__weakref__")
+                 "_persistent", "_variable", "name", "_out_nr", "_base", "_view_version",
+                 "__weakref__")
     is_symbolic = False
     _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
@@ -40,6 +41,9 @@ class Tensor(TensorMethods):
         self._persistent = False
         self._variable = None
         self.name = None
+        self._out_nr = 0            # which output of grad_fn this tensor is
+        self._base = None           # (base, view op, attrs) when this is a view of base
+        self._view_version = 0      # base's version when this view's history was set
 
     @classmethod
     def _wrap(cls, arr, dtype=None):
@@ -216,12 +220,6 @@ class Tensor(TensorMethods):
         from .inplace import setitem
         setitem(self, key, value)
 
-    def _inplace(self, result):
-        """Write an out-of-place result into this tensor's storage (autograd rules apply)."""
-        if Tensor._trace is None:
-            self._check_inplace()
-        return self._assign(result)
-
     def _assign(self, value):
         """Overwrite this tensor's storage with `value` (a tensor, array or number), on its
         device, without autograd checks: optimizer steps, running statistics, loading.
@@ -237,54 +235,58 @@ class Tensor(TensorMethods):
         self._bump()
         return self
 
+    # In-place methods: computed out of place and written (eager/inplace.py has the
+    # autograd rules; under graphc.jit the write is traced).
     def add_(self, other, *, alpha=1):
         from .. import functional as F
-        return self._inplace(_eager_no_grad(F.add, self, other, alpha=alpha))
+        return _inplace().apply(self, F.add, other, alpha=alpha)
 
     def sub_(self, other, *, alpha=1):
         from .. import functional as F
-        return self._inplace(_eager_no_grad(F.sub, self, other, alpha=alpha))
+        return _inplace().apply(self, F.sub, other, alpha=alpha)
 
     def mul_(self, other):
         from .. import functional as F
-        return self._inplace(_eager_no_grad(F.mul, self, other))
+        return _inplace().apply(self, F.mul, other)
 
     def div_(self, other):
         from .. import functional as F
-        return self._inplace(_eager_no_grad(F.div, self, other))
+        return _inplace().apply(self, F.div, other)
 
     def clamp_(self, min=None, max=None):
         from .. import functional as F
-        return self._inplace(_eager_no_grad(F.clamp, self, min, max))
+        return _inplace().apply(self, F.clamp, min, max)
 
-    def addcmul_(self, t1, t2, value=1):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(self + value * t1 * t2)
-        return self._inplace(self._data + value * np.asarray(t1) * np.asarray(t2))
+    clip_ = clamp_
 
-    def addcdiv_(self, t1, t2, value=1):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(self + value * t1 / t2)
-        return self._inplace(self._data + value * np.asarray(t1) / np.asarray(t2))
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return _inplace().apply(self, _inplace().addcmul, tensor1, tensor2, value)
 
-    def copy_(self, src):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(src)
-        return self._inplace(np.broadcast_to(np.asarray(src), self.shape))
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return _inplace().apply(self, _inplace().addcdiv, tensor1, tensor2, value)
+
+    def copy_(self, src, non_blocking=False):
+        return _inplace().apply(self, _inplace().copied, src, strict_dtype=False)
 
     def zero_(self):
-        return self._inplace(np.zeros((), self._data.dtype))
+        return self.fill_(0)
 
     def fill_(self, value):
-        return self._inplace(np.asarray(value, self._data.dtype))
+        inplace = _inplace()
+        if type(self._data) is np.ndarray and not isinstance(value, Tensor) \
+                and Tensor._trace is None and not inplace._recording(self, (), {}):
+            return self._assign(np.asarray(value, self._data.dtype))  # the common fast path
+        return inplace.apply(self, inplace.filled, value, strict_dtype=False)
 
     def uniform_(self, a=0.0, b=1.0):
         from .random import generator
-        return self._inplace(generator().uniform(a, b, self.shape))
+        sample = generator().uniform(a, b, self.shape).astype(self._data.dtype)
+        return _inplace().apply(self, _inplace().filled, sample, strict_dtype=False)
 
     def normal_(self, mean=0.0, std=1.0):
         from .random import generator
-        return self._inplace(generator().normal(mean, std, self.shape))
+        sample = generator().normal(mean, std, self.shape).astype(self._data.dtype)
+        return _inplace().apply(self, _inplace().filled, sample, strict_dtype=False)
 
     def __iadd__(self, o):
         return self.add_(o)
@@ -316,10 +318,9 @@ class Tensor(TensorMethods):
     __str__ = __repr__
 
 
-def _eager_no_grad(fn, *args, **kwargs):
-    from .grad_mode import no_grad
-    with no_grad():
-        return fn(*args, **kwargs)
+def _inplace():
+    from . import inplace
+    return inplace
 
 
 def _to_array(data, dtype=None):

@@ -34,10 +34,15 @@ def _infer(out):
 
 
 def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
-                defaults=None, saves=("inputs", "outputs"), doc=""):
+                defaults=None, saves=("inputs", "outputs"), differentiable=None, doc=""):
+    """differentiable defaults to False for boolean results (comparisons, predicates) and
+    True otherwise: a differentiable op needs a vjp (see Op)."""
+    if differentiable is None:
+        differentiable = out != "bool"
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
               coerce=_coerce_to(inputs), defaults=defaults, kind="elementwise",
-              lowering={"template": template}, saves=saves, doc=doc)
+              lowering={"template": template}, saves=saves, differentiable=differentiable,
+              doc=doc)
 
 
 def _x(ctx):
@@ -51,7 +56,8 @@ def _y(ctx):
 # ---- unary ---------------------------------------------------------------------------
 neg = elementwise("neg", 1, np.negative, lambda c, g: [neg(g)], "(-{0})", saves=())
 abs = elementwise("abs", 1, np.abs, lambda c, g: [mul(g, sign(_x(c)))], "abs({0})")
-sign = elementwise("sign", 1, np.sign, None, "(({0} > 0) - ({0} < 0))")
+sign = elementwise("sign", 1, np.sign, lambda c, g: [full_like(g, value=0)],
+                   "(({0} > 0) - ({0} < 0))", saves=())  # zero almost everywhere, as in PyTorch
 exp = elementwise("exp", 1, np.exp, lambda c, g: [mul(g, _y(c))], "math.exp({0})", inputs="float")
 log = elementwise("log", 1, np.log, lambda c, g: [div(g, _x(c))], "math.log({0})", inputs="float")
 log1p = elementwise("log1p", 1, np.log1p, lambda c, g: [div(g, add(_x(c), 1))],
@@ -124,7 +130,8 @@ softplus = elementwise(
 erf = elementwise("erf", 1, scipy.special.erf,
                   lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), 2 / math.sqrt(math.pi)))],
                   "math.erf({0})", inputs="float")
-logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool")
+logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool",
+                          out="bool")
 
 
 def _clamp_ref(x, min, max):

@@ -180,10 +180,10 @@ def _arg_ref(fn):
 
 argmax = Op("argmax", infer=_arg_infer, reference=_arg_ref(np.argmax),
             defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmax"})
+            lowering={"kernel": "argmax"}, differentiable=False)
 argmin = Op("argmin", infer=_arg_infer, reference=_arg_ref(np.argmin),
             defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmin"})
+            lowering={"kernel": "argmin"}, differentiable=False)
 
 
 # ---- softmax family --------------------------------------------------------------------
@@ -227,5 +227,6 @@ shape_prod = Op(
     "shape_prod", infer=_shape_prod_infer,
     reference=lambda x, dims, dtype: np.asarray(np.prod([x.shape[d] for d in dims]), dtype.np),
     defaults={"dims": None, "dtype": float32}, normalize=_normalize_dims, kind="shape",
+    differentiable=False,  # reads only x's shape: a constant to autodiff
     doc="Product of x's sizes along dims, as a 0-d tensor: a constant once shapes are known.")
 

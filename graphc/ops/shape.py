@@ -270,7 +270,8 @@ def _slice_infer(in_types, index):
     return [TensorType(shape, t.dtype)]
 
 
-slice = _view("slice", _slice_infer, lambda x, index: x[to_numpy_index(index)],
+# (the trailing ... keeps x[0] of a vector a 0-d view, as in PyTorch, not a NumPy scalar copy)
+slice = _view("slice", _slice_infer, lambda x, index: x[to_numpy_index(index) + (...,)],
               lambda c, g: [slice_backward(g, c.inputs[0], index=c.attrs["index"])],
               defaults={"index": ()}, normalize=_slice_normalize,
               doc="Basic indexing: x[1:3, 0, None, ::2].")
