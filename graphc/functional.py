@@ -17,7 +17,7 @@ from .types import as_dtype
 # elementwise ops that need no argument translation
 neg, abs, sign, exp, log, log1p = E.neg, E.abs, E.sign, E.exp, E.log, E.log1p
 sqrt, rsqrt, square, sin, cos, tanh, sigmoid = E.sqrt, E.rsqrt, E.square, E.sin, E.cos, E.tanh, E.sigmoid
-relu, erf = E.relu, E.erf
+relu, erf, detach = E.relu, E.erf, E.detach
 mul, div, maximum, minimum, where = E.mul, E.div, E.maximum, E.minimum, E.where
 eq, ne, lt, le, gt, ge = E.eq, E.ne, E.lt, E.le, E.gt, E.ge
 logical_and, logical_or, logical_not = E.logical_and, E.logical_or, E.logical_not

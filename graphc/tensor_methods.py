@@ -90,6 +90,7 @@ class TensorMethods:
     def type_as(self, other): return F.cast(self, other.dtype)
 
     def is_floating_point(self): return self.dtype.is_floating_point
+    def detach(self): return F.detach(self)  # (eager tensors have their own, sharing storage)
 
     # ---- elementwise --------------------------------------------------------------------
     def exp(self): return F.exp(self)

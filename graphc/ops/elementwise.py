@@ -171,6 +171,11 @@ cast = Op("cast", infer=_cast_infer, reference=lambda x, dtype: x.astype(dtype.n
           lowering={"template": "{0}"}, doc="Convert to another dtype.")
 
 
+detach = elementwise("detach", 1, lambda x: x.copy(), lambda c, g: [None], "{0}", saves=(),
+                     doc="x's value, through which no gradient flows (Tensor.detach on "
+                         "symbolic values; torch's detach/stop_gradient).")
+
+
 def _full_like_infer(in_types, value, dtype):
     return [TensorType(in_types[0].shape, dtype or in_types[0].dtype)]
 
