@@ -98,6 +98,8 @@ def grad(outputs, wrt, grad_outputs=None):
     single_wrt = not isinstance(wrt, (list, tuple))
     wrt = [wrt] if single_wrt else list(wrt)
     wrt = [variable_of(w) if isinstance(w, Tensor) else w for w in wrt]
+    if Tensor._trace is not None:  # inside graphc.jit: values written in place, as they are now
+        outputs = [Tensor._trace.resolve(y) if isinstance(y, Value) else y for y in outputs]
     for v in outputs + wrt:
         if not isinstance(v, Value):
             raise TypeError(f"graphc.grad works on symbolic values, got {type(v).__name__}; "

@@ -37,11 +37,17 @@ def apply(op, inputs, attrs):
         if isinstance(x, Value):
             symbolic = True
             break
-    if not symbolic and Tensor._trace is not None:  # graphc.jit: tensors read become variables
-        symbolic = any(isinstance(x, Tensor) for x in inputs)
+    trace = Tensor._trace
+    if trace is not None:  # graphc.jit: tensors read become variables; values written in
+        symbolic = symbolic or any(isinstance(x, Tensor) for x in inputs)  # place: their
+        if trace.latest or trace.views:                                  # latest value
+            inputs = [trace.resolve(x) if isinstance(x, Value) else x for x in inputs]
     inputs = _coerce(op, inputs, symbolic)
     if symbolic:
-        return _build_node(op, inputs, attrs)
+        out = _build_node(op, inputs, attrs)
+        if trace is not None and op.kind == "view":
+            trace.note_view(out, inputs[0], op, out.node.attrs)
+        return out
     return _run_eager(op, inputs, attrs)
 
 

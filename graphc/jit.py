@@ -85,21 +85,42 @@ def _leaf_key(x):
 
 # ---- the trace in progress ----------------------------------------------------------------------
 class _Trace:
-    """State of one tracing run: what the function reads, writes and differentiates."""
+    """State of one tracing run: what the function reads, writes and differentiates.
+
+    In-place writes are functional here: a write to a captured tensor makes its next reads
+    see the new value and becomes an update of the step (`current`, `written`); a write to a
+    symbolic value rebinds it (`latest`): later ops read the new value while ops recorded
+    before keep the old one, as in eager mode. A write through a view (`views`) also writes
+    its base, and a view whose base was written since is re-derived from the base when read.
+    """
 
     def __init__(self):
         self.captured = {}   # id(tensor) -> tensor read as a variable
         self.current = {}    # id(tensor) -> value after the in-trace writes so far
         self.written = {}    # id(tensor) -> tensor, in order of first write
         self.grads = {}      # id(tensor) -> (tensor, its .grad before tracing)
+        self.backing = {}    # id(value) -> the tensor whose value it was when read
+        self.latest = {}     # id(value) -> (value, its value after in-place writes)
+        self.views = {}      # id(view) -> [view, base, op, attrs, base's writes when set]
+        self.writes = {}     # storage key -> number of writes (versions, as in eager)
+        self.modules = {}    # id(module) -> module called while tracing (.training guarded)
+        self.born = {}       # id(tensor) -> tensor made while tracing (a temporary, unless it
+        #                      becomes state: a parameter, a buffer, optimizer state)
 
     def read(self, t):
         """The symbolic value of a tensor read by an op: its latest write, or its variable."""
         value = self.current.get(id(t))
         if value is None:
-            self.captured[id(t)] = t
-            value = variable_node(t)
+            if self._temporary(t):  # made by the traced code: its value is a constant
+                value = self.current[id(t)] = constant(np.array(t._data), t.name)
+            else:
+                self.captured[id(t)] = t
+                value = variable_node(t)
+        self.backing[id(value)] = t
         return value
+
+    def _temporary(self, t):
+        return id(t) in self.born and not (t._persistent or t._requires_grad)
 
     def write(self, t, result):
         """An in-place write to `t`: recorded as an update of the step, not executed."""
@@ -113,10 +134,81 @@ class _Trace:
         self.read(t)  # binds its variable before the first write
         self.current[id(t)] = result
         self.written[id(t)] = t
+        key = ("tensor", id(t))
+        self.writes[key] = self.writes.get(key, 0) + 1
         return t
+
+    # ---- in-place writes on symbolic values ------------------------------------------------------
+    def _storage(self, v):
+        while id(v) in self.views:
+            v = self.views[id(v)][1]
+        t = self.backing.get(id(v))
+        return ("tensor", id(t)) if t is not None else id(v)
+
+    def note_view(self, view, base, op, attrs):
+        """A view op's result: writes through it reach its base (dispatch calls this)."""
+        if op.name in _WRITABLE_VIEWS:
+            self.views[id(view)] = [view, base, op, attrs, self.writes.get(self._storage(base), 0)]
+
+    def resolve(self, v):
+        """The value a symbolic value stands for now, after the writes traced so far."""
+        while True:
+            now = self._resolve_once(v)
+            if now is v:
+                return v
+            v = now
+
+    def _resolve_once(self, v):
+        t = self.backing.get(id(v))
+        if t is not None:
+            return self.read(t)
+        info = self.views.get(id(v))
+        if info is not None:
+            count = self.writes.get(self._storage(v), 0)
+            if info[4] != count:  # its base was written since: derive it again
+                _, base, op, attrs, _ = info
+                self.latest[id(v)] = (v, op(self.resolve(base), **attrs))
+                info[4] = count
+        entry = self.latest.get(id(v))
+        return v if entry is None else entry[1]
+
+    def write_value(self, v, new, strict_dtype=True):
+        """`v` (a symbolic value) written in place with `new`; returns v."""
+        from .eager.inplace import can_cast
+        if not isinstance(new, Value):
+            new = constant(np.asarray(new._data if isinstance(new, Tensor) else new))
+        if strict_dtype and not can_cast(new.dtype, v.dtype):
+            raise TracingError(f"result type {new.dtype.name} can't be cast to the desired "
+                               f"output type {v.dtype.name}")
+        if tuple(new.shape) != tuple(v.shape):
+            if len(new.shape) > len(v.shape) or strict_dtype:
+                raise TracingError(f"output with shape {list(v.shape)} doesn't match the "
+                                   f"broadcast shape {list(new.shape)}")
+            new = new.expand(v.shape)
+        if new.dtype is not v.dtype:
+            new = new.to(v.dtype)
+        t = self.backing.get(id(v))
+        if t is not None:
+            self.write(t, new)
+            return v
+        info = self.views.get(id(v))
+        if info is not None:
+            _, base, op, attrs, _ = info
+            self.write_value(base, _scatter_back(self.resolve(base), new, op, attrs), False)
+            info[4] = self.writes.get(self._storage(v), 0)
+        else:
+            self.writes[id(v)] = self.writes.get(id(v), 0) + 1
+        self.latest[id(v)] = (v, new)
+        return v
+
+    def guard_modules(self, modules):
+        """Modules called while tracing: the trace holds for their current .training."""
+        for m in modules:
+            self.modules.setdefault(id(m), m)
 
     def backward(self, loss, gradient):
         """loss.backward() while tracing: symbolic .grad for every parameter `loss` reaches."""
+        loss = self.resolve(loss)
         reached = {id(v) for n in Graph.from_outputs([loss]).nodes for v in n.outputs}
         params = [t for t in self.captured.values()
                   if t._requires_grad and id(self.read(t)) in reached]
@@ -125,7 +217,7 @@ class _Trace:
                               "any tensor with requires_grad=True")
         grads = autodiff.grad(loss, [self.read(t) for t in params], gradient)
         for t, g in zip(params, grads):
-            self.grads.setdefault(id(t), (t, t.grad))
+            self.grads.setdefault(id(t), (t, t.grad))  # (the trace holds while .grad is None)
             if t.grad is not None:  # accumulate, as eager backward does
                 g = (t.grad if isinstance(t.grad, Value) else self.read(t.grad)) + g
             t.grad = g
@@ -139,10 +231,43 @@ class _Trace:
             if keep_grads and isinstance(final, Value):
                 if t.grad is None:
                     t.grad = Tensor._wrap(np.zeros(t.shape, t._data.dtype))
+                    self.born.pop(id(t.grad), None)  # state: it receives the gradients
                 self.write(t.grad, final)
 
     def updates(self):
-        return [(variable_node(t), self.current[key]) for key, t in self.written.items()]
+        """(variable, new value) per tensor that the step writes; a temporary made by the
+        traced code is no state of the step, so writing it updates nothing."""
+        return [(variable_node(t), self.current[key]) for key, t in self.written.items()
+                if not self._temporary(t)]
+
+
+_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
+
+
+def _scatter_back(base, view_value, op, attrs):
+    """base's new value after its view (made by op with attrs) was written with view_value."""
+    from .ops import shape as S
+    if op.name == "slice":
+        return S.index_put(base, view_value, index=attrs["index"])
+    if op.name == "permute":
+        return S.permute(view_value, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
+    return S.reshape(view_value, shape=tuple(base.shape))
+
+
+class _Guard:
+    """What a trace assumed beyond its arguments: each module's .training and whether each
+    parameter's .grad was None (backward adds to an existing .grad). A call where one of
+    them changed traces again."""
+
+    def __init__(self, trace):
+        self.modules = list(trace.modules.values())
+        self.training = tuple(m.training for m in self.modules)
+        self.params = [t for t, _ in trace.grads.values()]
+        self.grad_none = tuple(before is None for _, before in trace.grads.values())
+
+    def holds(self):
+        return (tuple(m.training for m in self.modules) == self.training
+                and tuple(t.grad is None for t in self.params) == self.grad_none)
 
 
 def _trace_call(fn, args, kwargs, keep_grads):
@@ -198,9 +323,14 @@ class Specialization:
         self.trace_seconds = trace_seconds      # running fn on placeholders
         self.compile_seconds = compile_seconds  # graphc.compile
         self.first_run_seconds = None           # first call: where lazy targets compile
+        self.write_back = []  # (feed index, output index): arguments written in place
+        self.guard = None     # _Guard: module modes and .grad presence the trace assumed
 
     def run(self, feeds):
         results = self.executable(*feeds) if self.executable is not None else []
+        for i, j in self.write_back:
+            np.copyto(feeds[i], np.asarray(results[j]._data if isinstance(results[j], Tensor)
+                                           else results[j]))
         if self.out_structure is None:  # a single leaf: the common `return loss`
             x = self.out_leaves[0]
             return results[x] if type(x) is int else x.value
@@ -241,16 +371,17 @@ class Jitted:
                 spec = self._fast.get(fast_key)
             except (AttributeError, TypeError):
                 fast_key = spec = None
-            if spec is not None:
+            if spec is not None and (spec.guard is None or spec.guard.holds()):
                 self._last = spec
                 return spec.run([a if a.__class__ is np.ndarray else a._data for a in args])
         leaves = []
         structure = _flatten((args, kwargs), leaves)
         key = (structure, tuple(_leaf_key(x) for x in leaves))
-        spec = self._cache.get(key)
+        spec = self._lookup(key)
         new = spec is None
         if new:
-            spec = self._cache[key] = self._specialize(structure, leaves)
+            spec = self._specialize(structure, leaves)
+            self._cache.setdefault(key, []).append(spec)
         if fast_key is not None and all(_is_array(a) for a in args):
             self._fast[fast_key] = spec
         self._last = spec
@@ -268,9 +399,19 @@ class Jitted:
         leaves = []
         structure = _flatten((args, kwargs), leaves)
         key = (structure, tuple(_leaf_key(x) for x in leaves))
-        if key not in self._cache:
-            self._cache[key] = self._specialize(structure, leaves)
-        return self._cache[key]
+        spec = self._lookup(key)
+        if spec is None:
+            spec = self._specialize(structure, leaves)
+            self._cache.setdefault(key, []).append(spec)
+        return spec
+
+    def _lookup(self, key):
+        """The specialization for this signature whose guard holds (modules' .training and
+        .grad presence as when it was traced), or None."""
+        for spec in self._cache.get(key, ()):
+            if spec.guard is None or spec.guard.holds():
+                return spec
+        return None
 
     def graph(self, *args, **kwargs) -> Graph:
         """The traced graph for these arguments (outputs and updated values)."""
@@ -286,7 +427,7 @@ class Jitted:
 
     @property
     def signatures(self):
-        return len(self._cache)
+        return sum(len(specs) for specs in self._cache.values())
 
     def __repr__(self):
         return (f"<graphc.jit {_name(self.fn)}: {self.retraces} traces, "
@@ -313,9 +454,19 @@ class Jitted:
         for leaf in out_leaves_raw:
             if isinstance(leaf, Value):
                 out_leaves.append(len(outputs))
-                outputs.append(leaf)
+                outputs.append(trace.resolve(leaf))
+            elif isinstance(leaf, Tensor) and id(leaf) in trace.current:
+                out_leaves.append(len(outputs))  # a tensor written in the trace: its new value
+                outputs.append(trace.current[id(leaf)])
             else:
                 out_leaves.append(_Static(leaf))
+        # arguments written in place: their new values are copied back after each call
+        write_back = []
+        for i, p in enumerate(inputs):
+            now = trace.resolve(p)
+            if now is not p:
+                write_back.append((i, len(outputs)))
+                outputs.append(now)
         updates = trace.updates()
         traced = time.perf_counter()
         executable = graph = None
@@ -326,8 +477,11 @@ class Jitted:
         else:
             graph = Graph([], inputs, [])
         self.retraces += 1
-        return Specialization(graph, executable, out_structure, out_leaves, traced - start,
+        spec = Specialization(graph, executable, out_structure, out_leaves, traced - start,
                               time.perf_counter() - traced)
+        spec.write_back = write_back
+        spec.guard = _Guard(trace) if trace.modules or trace.grads else None
+        return spec
 
     def _leaf_names(self, structure, n):
         """Readable placeholder names: the parameter's name, with an index when nested."""

@@ -32,6 +32,8 @@ class Tensor(TensorMethods):
     def _init(self, arr):
         if memory_tracker is not None:
             memory_tracker.add(arr)
+        if Tensor._trace is not None:  # made by code graphc.jit is tracing
+            Tensor._trace.born[id(self)] = self
         self._data = arr
         self._requires_grad = False
         self.grad = None
@@ -216,10 +218,6 @@ class Tensor(TensorMethods):
     def _bump(self):
         self._vc[0] += 1
 
-    def __setitem__(self, key, value):
-        from .inplace import setitem
-        setitem(self, key, value)
-
     def _assign(self, value):
         """Overwrite this tensor's storage with `value` (a tensor, array or number), on its
         device, without autograd checks: optimizer steps, running statistics, loading.
@@ -235,43 +233,15 @@ class Tensor(TensorMethods):
         self._bump()
         return self
 
-    # In-place methods: computed out of place and written (eager/inplace.py has the
-    # autograd rules; under graphc.jit the write is traced).
-    def add_(self, other, *, alpha=1):
-        from .. import functional as F
-        return _inplace().apply(self, F.add, other, alpha=alpha)
+    # In-place methods (add_, mul_, copy_, +=, x[k] = v ...) live in TensorMethods and call
+    # _write: eager/inplace.py has the autograd rules; under graphc.jit the write is traced.
+    def _write(self, fn, *args, strict_dtype=True, operator=False, **kwargs):
+        return _inplace().apply(self, fn, *args, strict_dtype=strict_dtype, **kwargs)
 
-    def sub_(self, other, *, alpha=1):
-        from .. import functional as F
-        return _inplace().apply(self, F.sub, other, alpha=alpha)
+    def __setitem__(self, key, value):
+        _inplace().setitem(self, key, value)
 
-    def mul_(self, other):
-        from .. import functional as F
-        return _inplace().apply(self, F.mul, other)
-
-    def div_(self, other):
-        from .. import functional as F
-        return _inplace().apply(self, F.div, other)
-
-    def clamp_(self, min=None, max=None):
-        from .. import functional as F
-        return _inplace().apply(self, F.clamp, min, max)
-
-    clip_ = clamp_
-
-    def addcmul_(self, tensor1, tensor2, *, value=1):
-        return _inplace().apply(self, _inplace().addcmul, tensor1, tensor2, value)
-
-    def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return _inplace().apply(self, _inplace().addcdiv, tensor1, tensor2, value)
-
-    def copy_(self, src, non_blocking=False):
-        return _inplace().apply(self, _inplace().copied, src, strict_dtype=False)
-
-    def zero_(self):
-        return self.fill_(0)
-
-    def fill_(self, value):
+    def fill_(self, value):  # (TensorMethods.fill_ plus a fast path for numbers)
         inplace = _inplace()
         if type(self._data) is np.ndarray and not isinstance(value, Tensor) \
                 and Tensor._trace is None and not inplace._recording(self, (), {}):
@@ -287,18 +257,6 @@ class Tensor(TensorMethods):
         from .random import generator
         sample = generator().normal(mean, std, self.shape).astype(self._data.dtype)
         return _inplace().apply(self, _inplace().filled, sample, strict_dtype=False)
-
-    def __iadd__(self, o):
-        return self.add_(o)
-
-    def __isub__(self, o):
-        return self.sub_(o)
-
-    def __imul__(self, o):
-        return self.mul_(o)
-
-    def __itruediv__(self, o):
-        return self.div_(o)
 
     # ---- printing ----------------------------------------------------------------------------------
     def __repr__(self):

@@ -50,6 +50,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
+            Tensor._trace.guard_modules(self.modules())
         if not _any_symbolic(args, kwargs):
             return self.forward(*args, **kwargs)
         # Symbolic forward: parameters and buffers read as their graph variables, so that

@@ -19,7 +19,11 @@ def specialize(graph, input_types=None, updates=()):
     """Copy `graph` with concrete types. input_types: {placeholder value: TensorType}."""
     input_types = input_types or {}
     vmap, nodes = {}, []
-    for n in graph.nodes:
+    # an input that no output reads (an argument used only for its shape: view_as, type_as)
+    # is still fed, so its placeholder stays in the copy
+    present = {id(n) for n in graph.nodes}
+    unread = [v.node for v in graph.inputs if id(v.node) not in present]
+    for n in unread + list(graph.nodes):
         ins = tuple(vmap[v] for v in n.inputs)
         types = [v.type for v in ins]
         if n.op.name == "placeholder":
