@@ -123,7 +123,14 @@ def grad(outputs, wrt, grad_outputs=None):
     for node in graph.nodes:
         if any(id(x) in depends for x in node.inputs):
             depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
-    cts = backward_sweep(graph.nodes, seeds, value_keys(lambda v: id(v) in depends))
+    trace = Tensor._trace  # inside graphc.jit: rules read node inputs as they were
+    if trace is not None:
+        trace.frozen += 1
+    try:
+        cts = backward_sweep(graph.nodes, seeds, value_keys(lambda v: id(v) in depends))
+    finally:
+        if trace is not None:
+            trace.frozen -= 1
     grads = [cts[id(w)] if id(w) in cts else F.zeros_like(w) for w in wrt]
     _mark_gradient(grads, range(first_id, next(ir._ids)))
     return grads[0] if single_wrt else grads

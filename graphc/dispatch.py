@@ -40,7 +40,9 @@ def apply(op, inputs, attrs):
     trace = Tensor._trace
     if trace is not None:  # graphc.jit: tensors read become variables; values written in
         symbolic = symbolic or any(isinstance(x, Tensor) for x in inputs)  # place: their
-        if trace.latest or trace.views:                                  # latest value
+        if trace.frozen:                                                 # latest value
+            trace = None
+        elif trace.latest or trace.views:
             inputs = [trace.resolve(x) if isinstance(x, Value) else x for x in inputs]
     inputs = _coerce(op, inputs, symbolic)
     if symbolic:

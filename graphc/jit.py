@@ -99,11 +99,14 @@ class _Trace:
         self.current = {}    # id(tensor) -> value after the in-trace writes so far
         self.written = {}    # id(tensor) -> tensor, in order of first write
         self.grads = {}      # id(tensor) -> (tensor, its .grad before tracing)
+        self.new_grads = []  # keep_grads: (tensor, its gradient) where .grad was None
         self.backing = {}    # id(value) -> the tensor whose value it was when read
         self.latest = {}     # id(value) -> (value, its value after in-place writes)
         self.views = {}      # id(view) -> [view, base, op, attrs, base's writes when set]
         self.writes = {}     # storage key -> number of writes (versions, as in eager)
         self.modules = {}    # id(module) -> module called while tracing (.training guarded)
+        self.frozen = 0      # > 0 while gradient rules build nodes: they read node inputs as
+        #                      they were, never their later in-place values
         self.born = {}       # id(tensor) -> tensor made while tracing (a temporary, unless it
         #                      becomes state: a parameter, a buffer, optimizer state)
 
@@ -223,16 +226,18 @@ class _Trace:
             t.grad = g
 
     def finish(self, keep_grads):
-        """Restore .grad attributes; with keep_grads, the final gradients become updates of
-        eager .grad tensors (so they are visible after each call)."""
+        """Restore .grad attributes; with keep_grads, the final gradients are visible after
+        each call: added into an existing .grad tensor (an update of the step), or, where
+        .grad was None, a new .grad tensor per call (an extra output, `new_grads`)."""
+        self.new_grads = []
         for t, before in self.grads.values():
             final = t.grad
             t.grad = before
             if keep_grads and isinstance(final, Value):
                 if t.grad is None:
-                    t.grad = Tensor._wrap(np.zeros(t.shape, t._data.dtype))
-                    self.born.pop(id(t.grad), None)  # state: it receives the gradients
-                self.write(t.grad, final)
+                    self.new_grads.append((t, final))
+                else:
+                    self.write(t.grad, final)
 
     def updates(self):
         """(variable, new value) per tensor that the step writes; a temporary made by the
@@ -324,6 +329,7 @@ class Specialization:
         self.compile_seconds = compile_seconds  # graphc.compile
         self.first_run_seconds = None           # first call: where lazy targets compile
         self.write_back = []  # (feed index, output index): arguments written in place
+        self.grad_outputs = []  # (parameter, output index): its new .grad (keep_grads)
         self.guard = None     # _Guard: module modes and .grad presence the trace assumed
 
     def run(self, feeds):
@@ -331,6 +337,9 @@ class Specialization:
         for i, j in self.write_back:
             np.copyto(feeds[i], np.asarray(results[j]._data if isinstance(results[j], Tensor)
                                            else results[j]))
+        for t, j in self.grad_outputs:
+            g = results[j]
+            t.grad = g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g))
         if self.out_structure is None:  # a single leaf: the common `return loss`
             x = self.out_leaves[0]
             return results[x] if type(x) is int else x.value
@@ -460,6 +469,10 @@ class Jitted:
                 outputs.append(trace.current[id(leaf)])
             else:
                 out_leaves.append(_Static(leaf))
+        grad_outputs = []  # keep_grads: .grad of parameters whose .grad was None
+        for t, g in trace.new_grads:
+            grad_outputs.append((t, len(outputs)))
+            outputs.append(g)
         # arguments written in place: their new values are copied back after each call
         write_back = []
         for i, p in enumerate(inputs):
@@ -480,6 +493,7 @@ class Jitted:
         spec = Specialization(graph, executable, out_structure, out_leaves, traced - start,
                               time.perf_counter() - traced)
         spec.write_back = write_back
+        spec.grad_outputs = grad_outputs
         spec.guard = _Guard(trace) if trace.modules or trace.grads else None
         return spec
 
