@@ -197,7 +197,12 @@ def _run_eager(op, inputs, attrs):
     for x in inputs:
         if type(x._data) is not np.ndarray:  # a CUDA tensor: the op's CUDA implementation
             from .backends.cuda_eager import run_on_device
-            return _record(op, inputs, run_on_device(op, inputs, attrs, out_types), attrs)
+            outputs = run_on_device(op, inputs, attrs, out_types)
+            if op.kind == "view" and op.name in _WRITABLE_VIEWS:
+                from .backends.cuda_ops import shares_storage
+                shared = shares_storage(op, [x.shape for x in inputs], attrs, out_types[0].shape)
+                _mark_view(outputs[0], inputs[0], op, attrs, copied=not shared)
+            return _record(op, inputs, outputs, attrs)
     try:
         result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
     except (IndexError, ValueError, FloatingPointError) as e:
@@ -215,10 +220,16 @@ def _run_eager(op, inputs, attrs):
     return _record(op, inputs, outputs, attrs)
 
 
-def _mark_view(view, base, op, attrs):
+# views that an in-place write can go through (eager/inplace.py writes their base back)
+_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
+
+
+def _mark_view(view, base, op, attrs, copied=False):
     """The view shares base's storage and version counter; it remembers how it was made so
-    that an in-place write through it can rewrite base's history (eager/inplace.py)."""
-    view._vc, view._base = base._vc, (base, op, attrs)
+    that an in-place write through it can rewrite base's history (eager/inplace.py).
+    copied: a CUDA strided view is a copy (backends/cuda_ops.py): writes to it are copied
+    back into the base."""
+    view._vc, view._base = base._vc, (base, op, attrs, copied)
     no_grad_view = base._requires_grad and not is_grad_enabled()
     view._view_version = -1 if no_grad_view else base._vc[0]
 

@@ -49,7 +49,7 @@ def refresh_view(t):
     moved since its history was set): its history becomes `view(base)` of the base's
     current history, as PyTorch regenerates it. (Views made under no_grad of a base that
     requires grad have _view_version -1: they never join the base's history.)"""
-    base, op, attrs = t._base
+    base, op, attrs = t._base[:3]
     if base._base is not None and base._view_version != base._vc[0] \
             and base._view_version >= 0:
         refresh_view(base)

@@ -43,7 +43,9 @@ def apply(t: Tensor, fn, *args, strict_dtype=True, **kwargs):
         with no_grad():
             new = fn(t, *args, **kwargs)
         _check_result(t, new, strict_dtype)
-        return t._assign(new)
+        t._assign(new)
+        _write_back_copies(t)
+        return t
     return _record_write(t, lambda old: fn(old, *args, **kwargs), strict_dtype)
 
 
@@ -95,7 +97,11 @@ def _snapshot(t):
     so that a gradient rule reading it (mul_, clamp_) sees the value before the write."""
     if t._base is not None and t._view_version != t._vc[0]:
         refresh_view(t)
-    data = t._data.copy() if type(t._data) is np.ndarray else t.clone()._data
+    if type(t._data) is np.ndarray:
+        data = t._data.copy()
+    else:
+        with no_grad():
+            data = t.clone()._data
     old = Tensor._wrap(data)
     old._requires_grad, old.grad_fn, old._out_nr = t._requires_grad, t.grad_fn, t._out_nr
     return old
@@ -114,6 +120,7 @@ def _record_write(t, compute, strict_dtype):
     if new.dtype is not t.dtype:
         new = F.cast(new, t.dtype)
     t._assign(new)
+    _write_back_copies(t)
     t._view_version = t._vc[0]  # its history is set here, not regenerated from its base
     entry = new.grad_fn
     if entry is None:  # the new value depends on nothing that requires grad
@@ -130,7 +137,7 @@ def _record_write(t, compute, strict_dtype):
 def _rebase_bases(view):
     """A write through `view` changed its base's storage: the base's new history puts the
     view's new value into its old one, and the view becomes a view of that new history."""
-    base, op, attrs = view._base
+    base, op, attrs = view._base[:3]
     if not (view._requires_grad or base._requires_grad):
         view._view_version = view._vc[0]
         return
@@ -144,6 +151,25 @@ def _rebase_bases(view):
     view.grad_fn, view._out_nr, view._requires_grad = TapeEntry(op, (base,), (view,), attrs), 0, \
         True
     view._view_version = view._vc[0]
+
+
+def _write_back_copies(t):
+    """A CUDA strided view is a copy of its base's elements (backends/cuda_ops.py): after a
+    write to it, its base's storage gets the written elements, as a real view's would."""
+    info = t._base
+    while info is not None and info[3]:
+        from ..backends import cuda_eager
+        from ..ops import shape as S
+        base, op, attrs, _ = info
+        with no_grad():
+            if op.name == "slice":
+                new = S.index_put(base, t, index=attrs["index"])
+            elif op.name == "permute":
+                new = S.permute(t, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
+            else:
+                new = S.reshape(t, shape=tuple(base.shape))
+        cuda_eager.write(base, new)  # (no version bump: the view's write counted already)
+        t, info = base, base._base
 
 
 def _scatter_back(old_base, view, op, attrs):
@@ -165,12 +191,11 @@ def _scatter_back(old_base, view, op, attrs):
 def setitem(t: Tensor, key, value):
     if Tensor._trace is None and not _recording(t, (value, key), {}):
         t._check_inplace()
-        data = value.cpu()._data if isinstance(value, Tensor) else value
         if type(t._data) is np.ndarray:
-            t._data[_numpy_key(key)] = data
-        else:
-            t._assign(put(t, key, value))
-            return
+            t._data[_numpy_key(key)] = value.cpu()._data if isinstance(value, Tensor) else value
+        else:  # a CUDA tensor: the device array's own item assignment
+            t._data[_numpy_key(key)] = value._data if isinstance(value, Tensor) else value
+            _write_back_copies(t)
         t._bump()
         return
     apply(t, put, key, value, strict_dtype=False)
@@ -251,6 +276,9 @@ def _put_flat(x, key, value):
             flat_sel, values = flat_sel[keep], S.index(values, keep, axis=0)
         written = np.zeros(numel, bool)
         written[flat_sel] = True
+        if getattr(x, "is_cuda", False):  # (ops do not mix devices)
+            from .creation import tensor
+            written = tensor(written, device="cuda")
         scattered = S.index_backward(values, F.reshape(x, (-1,)), flat_sel, axis=0)
         return F.reshape(F.where(written, scattered, F.reshape(x, (-1,))), tuple(x.shape))
     # symbolic index tensors: positions counted at run time; repeated positions get the mean

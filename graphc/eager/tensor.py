@@ -243,9 +243,12 @@ class Tensor(TensorMethods):
 
     def fill_(self, value):  # (TensorMethods.fill_ plus a fast path for numbers)
         inplace = _inplace()
-        if type(self._data) is np.ndarray and not isinstance(value, Tensor) \
-                and Tensor._trace is None and not inplace._recording(self, (), {}):
-            return self._assign(np.asarray(value, self._data.dtype))  # the common fast path
+        if not isinstance(value, Tensor) and Tensor._trace is None \
+                and not inplace._recording(self, (), {}):
+            self._assign(np.asarray(value, self._data.dtype))  # the common fast path
+            if self._base is not None:
+                inplace._write_back_copies(self)
+            return self
         return inplace.apply(self, inplace.filled, value, strict_dtype=False)
 
     def uniform_(self, a=0.0, b=1.0):
