@@ -72,9 +72,13 @@ class TapeEntry:
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        saves = self.op.saves
-        saved = (self.inputs if "inputs" in saves else ()) + \
-                (self.outputs if "outputs" in saves else ())
+        op = self.op
+        if op.reads is not None:
+            indices, outputs = op.reads(tuple(e is not None for e in self.edges))
+            saved = tuple(self.inputs[i] for i in indices) + (self.outputs if outputs else ())
+        else:
+            saved = (self.inputs if "inputs" in op.saves else ()) + \
+                    (self.outputs if "outputs" in op.saves else ())
         self.saved = tuple((t, t._vc[0]) for t in saved)
 
     def keys(self):

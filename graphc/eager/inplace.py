@@ -244,6 +244,11 @@ def put(x, key, value):
     flat positions that the key selects (last write wins where positions repeat)."""
     from .. import functional as F
     from ..ops import shape as S
+    shape = tuple(getattr(value, "shape", ()))
+    if shape and shape[0] == 1 and hasattr(value, "dtype"):  # leading 1s are dropped, as
+        while shape and shape[0] == 1:                        # PyTorch's setitem does
+            shape = shape[1:]
+        value = F.reshape(value, shape)
     basic = _basic_index(key, x.ndim)
     if basic is not None:
         return S.index_put(x, _as_like(value, x), index=basic)

@@ -193,8 +193,9 @@ sub = elementwise("sub", 2, np.subtract, lambda c, g: [g, neg(g)], "({0} - {1})"
 mul = elementwise("mul", 2, np.multiply,
                   lambda c, g: [mul(g, c.inputs[1]), mul(g, c.inputs[0])], "({0} * {1})")
 div = elementwise("div", 2, np.true_divide,
-                  lambda c, g: [div(g, c.inputs[1]), neg(div(mul(g, _y(c)), c.inputs[1]))],
-                  "({0} / {1})", inputs="float")
+                  lambda c, g: [div(g, c.inputs[1]),
+                                neg(div(mul(g, c.inputs[0]), square(c.inputs[1])))],
+                  "({0} / {1})", inputs="float", saves=("inputs",))
 
 
 def _pow_vjp(c, g):
@@ -251,6 +252,10 @@ where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
            coerce=_where_coerce, kind="elementwise",
            lowering={"template": "({1} if {0} else {2})"},
            doc="where(cond, a, b): a where cond is true, else b.")
+
+# mul and div read an input for the other's gradient only (as PyTorch saves them)
+mul.reads = lambda needs: (([1] if needs[0] else []) + ([0] if needs[1] else []), False)
+div.reads = lambda needs: ([1] + ([0] if needs[1] else []), False)
 
 # Gradient rules of these read only their inputs, so an eager in-place write to their output
 # does not invalidate backward (as in PyTorch).

@@ -43,6 +43,10 @@ class Op:
     """
 
     eager = None
+    # reads(needs_input_grad) -> (indices of the inputs the vjp reads, whether it reads the
+    # outputs): narrows `saves` for rules that read an input only for another's gradient
+    # (mul), so that eager in-place writes raise only where PyTorch's do. None: `saves`.
+    reads = None
 
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
                  defaults=None, coerce=None, normalize=None, lowering=None, kind="other",
