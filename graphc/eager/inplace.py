@@ -274,17 +274,22 @@ def _put_flat(x, key, value):
         selected = positions[_numpy_key(key)]
         flat_sel = selected.reshape(-1)
         values = F.reshape(F.broadcast_to(_as_like(value, x), selected.shape), (-1,))
-        # repeated positions: the last write wins (NumPy's and PyTorch's CPU behaviour)
-        rev_first = np.unique(flat_sel[::-1], return_index=True)[1]
-        if len(rev_first) != len(flat_sel):
-            keep = np.sort(len(flat_sel) - 1 - rev_first)
-            flat_sel, values = flat_sel[keep], S.index(values, keep, axis=0)
         written = np.zeros(numel, bool)
         written[flat_sel] = True
         if getattr(x, "is_cuda", False):  # (ops do not mix devices)
             from .creation import tensor
             written = tensor(written, device="cuda")
-        scattered = S.index_backward(values, F.reshape(x, (-1,)), flat_sel, axis=0)
+        flat_x = F.reshape(x, (-1,))
+        scattered = S.index_backward(values, flat_x, flat_sel, axis=0)
+        rev_first = np.unique(flat_sel[::-1], return_index=True)[1]
+        if len(rev_first) != len(flat_sel):
+            # repeated positions: the last write wins (NumPy's and PyTorch's CPU behaviour),
+            # while each written value gets the gradient of its position, as PyTorch's
+            # index_put rule gives it
+            keep = np.sort(len(flat_sel) - 1 - rev_first)
+            last = S.index_backward(S.index(values, keep, axis=0), flat_x, flat_sel[keep],
+                                    axis=0)
+            scattered = F.sub(scattered, F.detach(F.sub(scattered, last)))
         return F.reshape(F.where(written, scattered, F.reshape(x, (-1,))), tuple(x.shape))
     # symbolic index tensors: positions counted at run time; repeated positions get the mean
     # of their values (equal to each when they agree, e.g. x[idx] = 0)

@@ -216,6 +216,7 @@ softmax = Op("softmax", infer=_softmax_infer, reference=_softmax_ref, vjp=_softm
 log_softmax = Op("log_softmax", infer=_softmax_infer, reference=_log_softmax_ref,
                  vjp=_log_softmax_vjp, defaults={"dim": None}, normalize=_normalize_dim,
                  kind="reduce", lowering={"kernel": "log_softmax"})
+softmax.saves = log_softmax.saves = ("outputs",)  # their rules read only the output
 
 
 # ---- sizes -------------------------------------------------------------------------------

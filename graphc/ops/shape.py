@@ -321,6 +321,7 @@ index = Op("index", infer=_index_infer, reference=_index_ref, num_inputs=None,
            + [None] * (len(c.inputs) - 1),
            defaults={"axis": 0}, kind="gather", lowering={"kernel": "index"},
            doc="x[:, ..., i0, i1, ...]: integer arrays on consecutive dims starting at `axis`.")
+index.reads = lambda needs: (list(range(1, len(needs))), False)  # x only for its shape
 
 
 def _index_backward_ref(g, like, *idx, axis):

@@ -211,6 +211,28 @@ def setitem_scalar_into_grad_tensor(lib):
     return y.detach(), x.grad
 
 
+def setitem_duplicate_indices(lib):
+    x, w = _leaves(lib)
+    y = x * 1
+    y[lib.tensor([0, 0])] = w[:2]     # the last write wins; each value gets its position's grad
+    (y * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    return y.detach(), x.grad, w.grad
+
+
+def augmented_item_assignment(lib):
+    x = lib.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = lib.tensor([5.0, 6.0], requires_grad=True)
+    y = x * 1
+    y[1:3] += w
+    y[lib.tensor([0, 0, 3])] += w[0]
+    y[..., -1] *= 2
+    m = (x * 1).reshape(2, 2)
+    m[:, 0] -= w
+    m[lib.tensor([1])] /= w[1]
+    ((y * y).sum() + (m * m).sum()).backward()
+    return y.detach(), m.detach(), x.grad, w.grad
+
+
 def leaf_becomes_non_leaf(lib):
     x, w = _leaves(lib)
     a = lib.zeros(3)
@@ -250,6 +272,9 @@ CASES = {
     "setitem_scalar_into_grad_tensor": (setitem_scalar_into_grad_tensor,
                                         ([0.5, 7, 6], [0, 0, 24])),
     "leaf_becomes_non_leaf": (leaf_becomes_non_leaf, (True, [4, 5, 6])),
+    "setitem_duplicate_indices": (setitem_duplicate_indices, ([5, 2, 3], [0, 2, 3], [1, 1, 0])),
+    "augmented_item_assignment": (augmented_item_assignment, (
+        [6, 7, 9, 18], [[-4, 2], [-0.5, 2 / 3]], [16, 18, 107 / 6, 650 / 9], [118, 17.935185])),
 }
 
 
