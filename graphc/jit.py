@@ -464,9 +464,10 @@ class Jitted:
             if isinstance(leaf, Value):
                 out_leaves.append(len(outputs))
                 outputs.append(trace.resolve(leaf))
-            elif isinstance(leaf, Tensor) and id(leaf) in trace.current:
-                out_leaves.append(len(outputs))  # a tensor written in the trace: its new value
-                outputs.append(trace.current[id(leaf)])
+            elif isinstance(leaf, Tensor) and id(leaf) in trace.current \
+                    and trace._temporary(leaf):  # made and written by the traced code: its
+                out_leaves.append(len(outputs))  # value, new each call (state comes back as
+                outputs.append(trace.current[id(leaf)])  # itself, updated)
             else:
                 out_leaves.append(_Static(leaf))
         grad_outputs = []  # keep_grads: .grad of parameters whose .grad was None

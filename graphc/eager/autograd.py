@@ -66,7 +66,16 @@ class TapeEntry:
 
     def __init__(self, op, inputs, outputs, attrs):
         self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), attrs
-        self.edges = tuple([edge_of(t) for t in self.inputs])
+        edges = []
+        for t in self.inputs:  # edge_of, inlined: this runs for every recorded op
+            if t._base is not None and t._view_version != t._vc[0] and t._view_version >= 0:
+                refresh_view(t)
+            if t._requires_grad:
+                fn = t.grad_fn
+                edges.append(t if fn is None else (fn, t._out_nr))
+            else:
+                edges.append(None)
+        self.edges = tuple(edges)
         self.released = False
         self.record_versions()
 
@@ -84,8 +93,9 @@ class TapeEntry:
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
         me = id(self)
-        return ([(me, i) for i in range(len(self.outputs))],
-                [None if e is None else edge_key(e) for e in self.edges])
+        outs = [(me, 0)] if len(self.outputs) == 1 else [(me, i) for i in range(len(self.outputs))]
+        return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
+                      for e in self.edges]
 
     def name(self):
         return f"{_camel(self.op.name)}Backward0"
