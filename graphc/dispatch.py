@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .eager.autograd import TapeEntry, refresh_view
+from .eager.autograd import TapeEntry, refresh_view, sync_copy
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -197,6 +197,9 @@ def _run_eager(op, inputs, attrs):
     for x in inputs:
         if type(x._data) is not np.ndarray:  # a CUDA tensor: the op's CUDA implementation
             from .backends.cuda_eager import run_on_device
+            for y in inputs:  # a copied view whose base was written since: copied again
+                if y._base is not None and y._base[3] and y._copy_version != y._vc[0]:
+                    sync_copy(y)
             outputs = run_on_device(op, inputs, attrs, out_types)
             if op.kind == "view" and op.name in _WRITABLE_VIEWS:
                 from .backends.cuda_ops import shares_storage
@@ -230,6 +233,7 @@ def _mark_view(view, base, op, attrs, copied=False):
     copied: a CUDA strided view is a copy (backends/cuda_ops.py): writes to it are copied
     back into the base."""
     view._vc, view._base = base._vc, (base, op, attrs, copied)
+    view._copy_version = base._vc[0]
     no_grad_view = base._requires_grad and not is_grad_enabled()
     view._view_version = -1 if no_grad_view else base._vc[0]
 

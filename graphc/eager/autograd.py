@@ -58,6 +58,20 @@ def refresh_view(t):
         t.grad_fn, t._out_nr, t._requires_grad = TapeEntry(op, (base,), (t,), attrs), 0, True
 
 
+def sync_copy(t):
+    """A CUDA strided view holds a copy of its base's elements (backends/cuda_ops.py): once
+    the base was written, the copy is taken again before the view is read or written."""
+    base, op, attrs, _ = t._base
+    if base._base is not None and base._base[3] and base._copy_version != base._vc[0]:
+        sync_copy(base)
+    from ..backends import cuda_eager
+    from .grad_mode import no_grad
+    with no_grad():
+        fresh = op(base, **attrs)
+    cuda_eager.write(t, fresh)
+    t._copy_version = t._vc[0]
+
+
 class TapeEntry:
     """One recorded eager op: what backward needs to call the op's gradient rule."""
 
@@ -82,8 +96,9 @@ class TapeEntry:
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
         op = self.op
-        if op.reads is not None:
-            indices, outputs = op.reads(tuple(e is not None for e in self.edges))
+        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
+        if reads is not None:
+            indices, outputs = reads(tuple(e is not None for e in self.edges))
             saved = tuple(self.inputs[i] for i in indices) + (self.outputs if outputs else ())
         else:
             saved = (self.inputs if "inputs" in op.saves else ()) + \

@@ -17,7 +17,7 @@ import builtins
 import numpy as np
 
 from ..errors import UnsupportedError
-from .autograd import TapeEntry, refresh_view
+from .autograd import TapeEntry, refresh_view, sync_copy
 from .grad_mode import is_grad_enabled, no_grad
 from .tensor import Tensor
 
@@ -39,6 +39,7 @@ def apply(t: Tensor, fn, *args, strict_dtype=True, **kwargs):
     (add_, mul_, ...); copy_, fill_ and setitem convert like PyTorch does."""
     if Tensor._trace is not None:  # graphc.jit: the functional value is the traced write
         return t._assign(fn(t, *args, **kwargs))
+    sync(t)
     if not _recording(t, args, kwargs):
         with no_grad():
             new = fn(t, *args, **kwargs)
@@ -153,11 +154,18 @@ def _rebase_bases(view):
     view._view_version = view._vc[0]
 
 
+def sync(t):
+    """A CUDA view copied before its base was written: copied again (autograd.sync_copy)."""
+    if t._base is not None and t._base[3] and t._copy_version != t._vc[0]:
+        sync_copy(t)
+
+
 def _write_back_copies(t):
     """A CUDA strided view is a copy of its base's elements (backends/cuda_ops.py): after a
     write to it, its base's storage gets the written elements, as a real view's would."""
     info = t._base
     while info is not None and info[3]:
+        t._copy_version = t._vc[0]  # its elements are the written ones
         from ..backends import cuda_eager
         from ..ops import shape as S
         base, op, attrs, _ = info
@@ -170,6 +178,8 @@ def _write_back_copies(t):
                 new = S.reshape(t, shape=tuple(base.shape))
         cuda_eager.write(base, new)  # (no version bump: the view's write counted already)
         t, info = base, base._base
+    if info is None or not info[3]:
+        t._copy_version = t._vc[0]
 
 
 def _scatter_back(old_base, view, op, attrs):
@@ -189,6 +199,7 @@ def _scatter_back(old_base, view, op, attrs):
 
 # ---- x[key] = value ----------------------------------------------------------------------------------
 def setitem(t: Tensor, key, value):
+    sync(t)
     if Tensor._trace is None and not _recording(t, (value, key), {}):
         t._check_inplace()
         if type(t._data) is np.ndarray:

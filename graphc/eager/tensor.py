@@ -18,7 +18,7 @@ class Tensor(TensorMethods):
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_retains_grad",
                  "_persistent", "_variable", "name", "_out_nr", "_base", "_view_version",
-                 "__weakref__")
+                 "_copy_version", "__weakref__")
     is_symbolic = False
     _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
@@ -46,6 +46,7 @@ class Tensor(TensorMethods):
         self._out_nr = 0            # which output of grad_fn this tensor is
         self._base = None           # (base, view op, attrs) when this is a view of base
         self._view_version = 0      # base's version when this view's history was set
+        self._copy_version = 0      # a copied (CUDA) view: base's version when copied
 
     @classmethod
     def _wrap(cls, arr, dtype=None):
@@ -194,7 +195,12 @@ class Tensor(TensorMethods):
         return self
 
     def cpu(self):
-        return self if type(self._data) is np.ndarray else self._to_device("cpu")
+        if type(self._data) is np.ndarray:
+            return self
+        if self._base is not None and self._base[3] and self._copy_version != self._vc[0]:
+            from .autograd import sync_copy  # a CUDA view copied before its base changed
+            sync_copy(self)
+        return self._to_device("cpu")
 
     def cuda(self, device=None):
         return self._to_device("cuda" if device is None else device)
@@ -245,6 +251,7 @@ class Tensor(TensorMethods):
         inplace = _inplace()
         if not isinstance(value, Tensor) and Tensor._trace is None \
                 and not inplace._recording(self, (), {}):
+            inplace.sync(self)
             self._assign(np.asarray(value, self._data.dtype))  # the common fast path
             if self._base is not None:
                 inplace._write_back_copies(self)

@@ -25,3 +25,20 @@ def _run(device):
 def test_inplace_on_cuda_matches_cpu():
     for got, want in zip(_run("cuda"), _run("cpu")):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _views_see_base_writes(device):
+    x = gc.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.to(device) * 1
+    first, tail = y[0], y[1:]
+    y.mul_(3)
+    tail.add_(1)
+    out = first * 2 + tail.sum()
+    out.backward()
+    return first.detach().cpu().numpy(), tail.detach().cpu().numpy(), y.detach().cpu().numpy(), \
+        x.grad.numpy()
+
+
+def test_cuda_views_see_writes_to_their_base():
+    for got, want in zip(_views_see_base_writes("cuda"), _views_see_base_writes("cpu")):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
