@@ -100,6 +100,8 @@ class _Trace:
         self.written = {}    # id(tensor) -> tensor, in order of first write
         self.grads = {}      # id(tensor) -> (tensor, its .grad before tracing)
         self.new_grads = []  # keep_grads: (tensor, its gradient) where .grad was None
+        self.grad_guard = {} # id(tensor) -> (tensor, .grad was None when the call began)
+        self.cleared = set() # ids of tensors whose .grad zero_grad() set to None in the trace
         self.backing = {}    # id(value) -> the tensor whose value it was when read
         self.latest = {}     # id(value) -> (value, its value after in-place writes)
         self.views = {}      # id(view) -> [view, base, op, attrs, base's writes when set]
@@ -204,6 +206,11 @@ class _Trace:
         self.latest[id(v)] = (v, new)
         return v
 
+    def grads_cleared(self, tensors):
+        """zero_grad() set these .grad to None inside the trace: the step does not depend on
+        whether they were None before the call."""
+        self.cleared.update(id(t) for t in tensors)
+
     def guard_modules(self, modules):
         """Modules called while tracing: the trace holds for their current .training."""
         for m in modules:
@@ -220,7 +227,9 @@ class _Trace:
                               "any tensor with requires_grad=True")
         grads = autodiff.grad(loss, [self.read(t) for t in params], gradient)
         for t, g in zip(params, grads):
-            self.grads.setdefault(id(t), (t, t.grad))  # (the trace holds while .grad is None)
+            self.grads.setdefault(id(t), (t, t.grad))
+            if id(t) not in self.cleared:  # backward adds to a .grad from before the call
+                self.grad_guard.setdefault(id(t), (t, t.grad is None))
             if t.grad is not None:  # accumulate, as eager backward does
                 g = (t.grad if isinstance(t.grad, Value) else self.read(t.grad)) + g
             t.grad = g
@@ -267,8 +276,8 @@ class _Guard:
     def __init__(self, trace):
         self.modules = list(trace.modules.values())
         self.training = tuple(m.training for m in self.modules)
-        self.params = [t for t, _ in trace.grads.values()]
-        self.grad_none = tuple(before is None for _, before in trace.grads.values())
+        self.params = [t for t, _ in trace.grad_guard.values()]
+        self.grad_none = tuple(was_none for _, was_none in trace.grad_guard.values())
 
     def holds(self):
         return (tuple(m.training for m in self.modules) == self.training
@@ -495,7 +504,7 @@ class Jitted:
                               time.perf_counter() - traced)
         spec.write_back = write_back
         spec.grad_outputs = grad_outputs
-        spec.guard = _Guard(trace) if trace.modules or trace.grads else None
+        spec.guard = _Guard(trace) if trace.modules or trace.grad_guard else None
         return spec
 
     def _leaf_names(self, structure, n):

@@ -243,3 +243,32 @@ def test_iterating_a_symbolic_value():
         list(v)
     with pytest.raises(TypeError, match="0-d"):
         iter(gc.placeholder((), gc.float32))
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_training_steps_with_zero_grad_match_eager_and_trace_once(set_to_none):
+    def make():
+        gc.manual_seed(0)
+        model = gc.nn.Linear(3, 2)
+        return model, gc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def stepper(model, opt):
+        def step(x):
+            model.zero_grad(set_to_none=set_to_none)
+            loss = model(x).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    eager_model, eager_opt = make()
+    eager = stepper(eager_model, eager_opt)
+    jit_model, jit_opt = make()
+    jitted = gc.jit(stepper(jit_model, jit_opt), keep_grads=True, target="reference")
+    for _ in range(4):
+        np.testing.assert_allclose(np.asarray(jitted(x)), eager(gc.tensor(x)).item(), rtol=1e-5)
+        np.testing.assert_allclose(jit_model.weight.grad.numpy(), eager_model.weight.grad.numpy(),
+                                   rtol=1e-5)
+    np.testing.assert_allclose(jit_model.weight.detach().numpy(),
+                               eager_model.weight.detach().numpy(), rtol=1e-5)
+    assert jitted.retraces == (1 if set_to_none else 2)  # (.grad appears after the first call)

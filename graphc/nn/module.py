@@ -218,11 +218,14 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
+        params = list(self.parameters())
+        if set_to_none and Tensor._trace is not None:  # graphc.jit: no guard on these .grad
+            Tensor._trace.grads_cleared(params)
+        for p in params:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad._data[...] = 0
+                p.grad.zero_()  # (traced by graphc.jit, unlike a write to its storage)
 
     def apply(self, fn):
         for m in self.children():
