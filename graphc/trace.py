@@ -37,7 +37,7 @@ class _Trace:
         self.new_grads = []  # keep_grads: (tensor, its gradient) where .grad was None
         self.grad_guard = {} # id(tensor) -> (tensor, .grad was None when the call began)
         self.cleared = set() # ids of tensors whose .grad zero_grad() set to None in the trace
-        self.backing = {}    # id(value) -> the tensor whose value it was when read
+        self.backing = {}    # id(value) -> (value, the tensor whose value it was when read)
         self.latest = {}     # id(value) -> (value, its value after in-place writes)
         self.views = {}      # id(view) -> [view, base, op, attrs, base's writes when set]
         self.writes = {}     # storage key -> number of writes (versions, as in eager)
@@ -56,7 +56,7 @@ class _Trace:
             else:
                 self.captured[id(t)] = t
                 value = variable_node(t)
-        self.backing[id(value)] = t
+        self.backing[id(value)] = (value, t)  # (the value kept alive: its id stays unique)
         return value
 
     def _temporary(self, t):
@@ -82,7 +82,7 @@ class _Trace:
     def _storage(self, v):
         while id(v) in self.views:
             v = self.views[id(v)][1]
-        t = self.backing.get(id(v))
+        t = self.backing.get(id(v), (None, None))[1]
         return ("tensor", id(t)) if t is not None else id(v)
 
     def note_view(self, view, base, op, attrs):
@@ -99,7 +99,7 @@ class _Trace:
             v = now
 
     def _resolve_once(self, v):
-        t = self.backing.get(id(v))
+        t = self.backing.get(id(v), (None, None))[1]
         if t is not None:
             return self.read(t)
         info = self.views.get(id(v))
@@ -127,7 +127,7 @@ class _Trace:
             new = new.expand(v.shape)
         if new.dtype is not v.dtype:
             new = new.to(v.dtype)
-        t = self.backing.get(id(v))
+        t = self.backing.get(id(v), (None, None))[1]
         if t is not None:
             self.write(t, new)
             return v

@@ -113,6 +113,8 @@ def _record_write(t, compute, strict_dtype):
     _check_writable(t)
     old = _snapshot(t)
     new = compute(old)
+    if new is old:  # the write changes nothing
+        return t
     if not isinstance(new, Tensor):
         new = Tensor._wrap(np.asarray(new, t._data.dtype))
     _check_result(t, new, strict_dtype)
