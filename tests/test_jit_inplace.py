@@ -272,3 +272,18 @@ def test_training_steps_with_zero_grad_match_eager_and_trace_once(set_to_none):
     np.testing.assert_allclose(jit_model.weight.detach().numpy(),
                                eager_model.weight.detach().numpy(), rtol=1e-5)
     assert jitted.retraces == (1 if set_to_none else 2)  # (.grad appears after the first call)
+
+
+@pytest.mark.parametrize("target", ["reference", "cpu"])
+def test_state_overwritten_without_being_read(target):
+    buf = gc.zeros(3)
+    buf._persistent = True   # state, like a buffer: its variable is updated but never read
+
+    def f(x):
+        buf._assign(x * 3)
+        return x + 1
+    step = gc.jit(f, target=target)
+    step(np.ones(3, np.float32))
+    assert buf.tolist() == [3.0, 3.0, 3.0]
+    step(np.full(3, 2, np.float32))
+    assert buf.tolist() == [6.0, 6.0, 6.0]
