@@ -46,9 +46,19 @@ class _Trace:
         #                      they were, never their later in-place values
         self.born = {}       # id(tensor) -> tensor made while tracing (a temporary, unless it
         #                      becomes state: a parameter, a buffer, optimizer state)
+        self.aliases = {}    # id(tensor) -> (tensor, the tensor whose storage it shares:
+        #                      .data and .detach() made while tracing)
+
+    def alias(self, t, owner):
+        """t shares owner's storage (t = owner.data or owner.detach()): reads and writes of t
+        are reads and writes of owner."""
+        self.born.pop(id(t), None)
+        owner = self.aliases.get(id(owner), (None, owner))[1]
+        self.aliases[id(t)] = (t, owner)
 
     def read(self, t):
         """The symbolic value of a tensor read by an op: its latest write, or its variable."""
+        t = self.aliases.get(id(t), (None, t))[1]
         value = self.current.get(id(t))
         if value is None:
             if self._temporary(t):  # made by the traced code: its value is a constant
@@ -64,6 +74,7 @@ class _Trace:
 
     def write(self, t, result):
         """An in-place write to `t`: recorded as an update of the step, not executed."""
+        t = self.aliases.get(id(t), (None, t))[1]
         if not isinstance(result, Value):
             data = result._data if isinstance(result, Tensor) else result
             result = constant(np.broadcast_to(np.asarray(data, t._data.dtype), t.shape))

@@ -287,3 +287,23 @@ def test_state_overwritten_without_being_read(target):
     assert buf.tolist() == [3.0, 3.0, 3.0]
     step(np.full(3, 2, np.float32))
     assert buf.tolist() == [6.0, 6.0, 6.0]
+
+
+def test_writes_through_data_and_detach_update_the_parameter():
+    model = gc.nn.Linear(2, 1)
+    ema = gc.nn.Linear(2, 1)
+
+    def step(x):
+        for p, q in zip(ema.parameters(), model.parameters()):
+            p.data.mul_(0.5).add_(q.detach() * 0.5)
+        q0 = next(iter(model.parameters()))
+        q0.detach().add_(1.0)
+        return ema(x).sum()
+    w0, e0 = model.weight.detach().numpy().copy(), ema.weight.detach().numpy().copy()
+    jitted = gc.jit(step, target="reference")
+    x = np.ones((1, 2), np.float32)
+    jitted(x)
+    np.testing.assert_allclose(ema.weight.detach().numpy(), 0.5 * e0 + 0.5 * w0, rtol=1e-6)
+    np.testing.assert_allclose(model.weight.detach().numpy(), w0 + 1, rtol=1e-6)
+    jitted(x)
+    np.testing.assert_allclose(model.weight.detach().numpy(), w0 + 2, rtol=1e-6)

@@ -83,7 +83,10 @@ class Tensor(TensorMethods):
 
     @property
     def data(self):
-        return Tensor._wrap(self._data)
+        t = Tensor._wrap(self._data)
+        if Tensor._trace is not None:  # graphc.jit: the same storage, so the same state
+            Tensor._trace.alias(t, self)
+        return t
 
     @data.setter
     def data(self, value):
@@ -178,6 +181,8 @@ class Tensor(TensorMethods):
     def detach(self):
         t = Tensor._wrap(self._data)
         t._vc = self._vc
+        if Tensor._trace is not None:  # graphc.jit: the same storage, so the same state
+            Tensor._trace.alias(t, self)
         return t
 
     def detach_(self):
