@@ -365,3 +365,45 @@ def test_tape_text_names_each_version():
     from graphc.viz.tape import format_tape
     text = format_tape([y])
     assert "%0 = mul(%x, %in1)" in text and "%1 = add(%0, %in2)" in text
+
+
+# ---- dtypes of in-place results: PyTorch's rules ---------------------------------------------------
+def _dtype_cases(lib):
+    def si():
+        t = lib.tensor([1, 2, 3])
+        t[1] = 7.9
+        return t
+
+    def sb():
+        t = lib.tensor([1.0, 2, 3])
+        t[lib.tensor([True, False, True])] = lib.tensor([9.0, 8.0])
+        return t
+    return [
+        lambda: lib.tensor([1, 2]).mul_(2),
+        lambda: lib.tensor([1, 2]).div_(2),
+        lambda: lib.tensor([True, False]).add_(1),
+        lambda: lib.tensor([1.0, 2.0]).add_(lib.tensor([1, 2])),
+        lambda: lib.tensor([1, 2]).add_(lib.tensor(1.5)),
+        lambda: lib.tensor([1.0, 2.0], dtype=lib.float64).mul_(lib.tensor([2.0])),
+        lambda: lib.tensor([1, 2]).fill_(2.7),
+        lambda: lib.tensor([1, 2]).copy_(lib.tensor([2.7, -1.5])),
+        lambda: lib.tensor([1, 5]).clamp_(2, 3),
+        si, sb,
+    ]
+
+
+DTYPE_ANSWERS = [([2, 4], "int64"), RuntimeError, RuntimeError, ([2.0, 4.0], "float32"),
+                 RuntimeError, ([2.0, 4.0], "float64"), ([2, 2], "int64"), ([2, -1], "int64"),
+                 ([2, 3], "int64"), ([1, 7, 3], "int64"), ([9.0, 2.0, 8.0], "float32")]
+
+
+@pytest.mark.parametrize("lib", ["graphc", "torch"])
+def test_inplace_result_dtypes_follow_pytorch(lib):
+    lib = gc if lib == "graphc" else pytest.importorskip("torch")
+    for case, want in zip(_dtype_cases(lib), DTYPE_ANSWERS):
+        if want is RuntimeError:
+            with pytest.raises(RuntimeError, match="can't be cast"):
+                case()
+        else:
+            t = case()
+            assert t.tolist() == want[0] and str(t.dtype).endswith(want[1])
