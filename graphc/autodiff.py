@@ -27,37 +27,54 @@ def sum_to(g, shape):
     return F.reshape(g, tuple(shape)) if lead else g
 
 
-def backward_sweep(entries, seeds, needs_grad):
-    """Propagate cotangents from `seeds` ({id(value): cotangent}) through `entries`.
+def backward_sweep(entries, seeds, keys):
+    """Propagate cotangents from `seeds` ({key: cotangent}) through `entries`.
 
-    needs_grad(value) says whether a gradient should flow into a value. Returns the dict
-    {id(value): cotangent} for every value reached.
+    keys(entry) -> (keys of its outputs, keys of its inputs): where the cotangents of the
+    entry's values live; an input key of None means no gradient flows into that input.
+    Static graphs key values by id; the eager tape by edges (eager/autograd.py), so that a
+    tensor written in place has one key per version. Returns the dict {key: cotangent}.
     """
     cotangents = dict(seeds)
     for entry in reversed(entries):
-        grads = [cotangents.get(id(v)) for v in entry.outputs]
+        out_keys, in_keys = keys(entry)
+        grads = [cotangents.get(k) for k in out_keys]
         if all(g is None for g in grads):
             continue
-        needs = tuple(needs_grad(x) for x in entry.inputs)
+        needs = tuple(k is not None for k in in_keys)
         if not any(needs):
             continue
-        if entry.op.vjp is None:
-            continue
+        op = entry.op
+        if op.vjp is None:
+            if not op.differentiable:
+                continue  # declared: its outputs carry no gradient (comparisons, argmax)
+            raise GraphcError(
+                f"{op.name} has no gradient rule: cannot differentiate through it (declare "
+                f"it non-differentiable if its outputs carry no gradient, or write its vjp)"
+                + (f"\n  at {entry.location}" if getattr(entry, "location", None) else ""))
         grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
         ctx = VJPContext(entry.inputs, entry.outputs, entry.attrs, needs)
-        input_grads = entry.op.vjp(ctx, *grads[:_differentiable_outputs(entry)])
+        input_grads = op.vjp(ctx, *grads[:_differentiable_outputs(entry)])
         if len(input_grads) != len(entry.inputs):
-            raise GraphcError(f"gradient rule of {entry.op.name} returned {len(input_grads)} "
+            raise GraphcError(f"gradient rule of {op.name} returned {len(input_grads)} "
                               f"cotangents for {len(entry.inputs)} inputs")
-        for x, gx, need in zip(entry.inputs, input_grads, needs):
-            if gx is None or not need:
+        for x, gx, key in zip(entry.inputs, input_grads, in_keys):
+            if gx is None or key is None:
                 continue
             gx = sum_to(gx, x.shape)
             if gx.dtype is not x.dtype:
                 gx = F.cast(gx, x.dtype)
-            key = id(x)
             cotangents[key] = gx if key not in cotangents else F.add(cotangents[key], gx)
     return cotangents
+
+
+def value_keys(needs_grad):
+    """keys() for graph nodes: values keyed by id; inputs for which needs_grad is false get
+    no gradient."""
+    def keys(node):
+        return ([id(v) for v in node.outputs],
+                [id(x) if needs_grad(x) else None for x in node.inputs])
+    return keys
 
 
 def _differentiable_outputs(entry):
@@ -81,6 +98,8 @@ def grad(outputs, wrt, grad_outputs=None):
     single_wrt = not isinstance(wrt, (list, tuple))
     wrt = [wrt] if single_wrt else list(wrt)
     wrt = [variable_of(w) if isinstance(w, Tensor) else w for w in wrt]
+    if Tensor._trace is not None:  # inside graphc.jit: values written in place, as they are now
+        outputs = [Tensor._trace.resolve(y) if isinstance(y, Value) else y for y in outputs]
     for v in outputs + wrt:
         if not isinstance(v, Value):
             raise TypeError(f"graphc.grad works on symbolic values, got {type(v).__name__}; "
@@ -104,7 +123,14 @@ def grad(outputs, wrt, grad_outputs=None):
     for node in graph.nodes:
         if any(id(x) in depends for x in node.inputs):
             depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
-    cts = backward_sweep(graph.nodes, seeds, lambda v: id(v) in depends)
+    trace = Tensor._trace  # inside graphc.jit: rules read node inputs as they were
+    if trace is not None:
+        trace.frozen += 1
+    try:
+        cts = backward_sweep(graph.nodes, seeds, value_keys(lambda v: id(v) in depends))
+    finally:
+        if trace is not None:
+            trace.frozen -= 1
     grads = [cts[id(w)] if id(w) in cts else F.zeros_like(w) for w in wrt]
     _mark_gradient(grads, range(first_id, next(ir._ids)))
     return grads[0] if single_wrt else grads

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .eager.autograd import TapeEntry
+from .eager.autograd import TapeEntry, refresh_view, sync_copy
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -37,11 +37,19 @@ def apply(op, inputs, attrs):
         if isinstance(x, Value):
             symbolic = True
             break
-    if not symbolic and Tensor._trace is not None:  # graphc.jit: tensors read become variables
-        symbolic = any(isinstance(x, Tensor) for x in inputs)
+    trace = Tensor._trace
+    if trace is not None:  # graphc.jit: tensors read become variables; values written in
+        symbolic = symbolic or any(isinstance(x, Tensor) for x in inputs)  # place: their
+        if trace.frozen:                                                 # latest value
+            trace = None
+        elif trace.latest or trace.views:
+            inputs = [trace.resolve(x) if isinstance(x, Value) else x for x in inputs]
     inputs = _coerce(op, inputs, symbolic)
     if symbolic:
-        return _build_node(op, inputs, attrs)
+        out = _build_node(op, inputs, attrs)
+        if trace is not None and op.kind == "view":
+            trace.note_view(out, inputs[0], op, out.node.attrs)
+        return out
     return _run_eager(op, inputs, attrs)
 
 
@@ -189,7 +197,15 @@ def _run_eager(op, inputs, attrs):
     for x in inputs:
         if type(x._data) is not np.ndarray:  # a CUDA tensor: the op's CUDA implementation
             from .backends.cuda_eager import run_on_device
-            return _record(op, inputs, run_on_device(op, inputs, attrs, out_types), attrs)
+            for y in inputs:  # a copied view whose base was written since: copied again
+                if y._base is not None and y._base[3] and y._copy_version != y._vc[0]:
+                    sync_copy(y)
+            outputs = run_on_device(op, inputs, attrs, out_types)
+            if op.kind == "view" and op.name in _WRITABLE_VIEWS:
+                from .backends.cuda_ops import shares_storage
+                shared = shares_storage(op, [x.shape for x in inputs], attrs, out_types[0].shape)
+                _mark_view(outputs[0], inputs[0], op, attrs, copied=not shared)
+            return _record(op, inputs, outputs, attrs)
     try:
         result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
     except (IndexError, ValueError, FloatingPointError) as e:
@@ -203,18 +219,43 @@ def _run_eager(op, inputs, attrs):
     if _debug._state["numerics"]:
         _debug.check_op(op.name, [x._data for x in inputs], [o._data for o in outputs])
     if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
-        outputs[0]._vc = inputs[0]._vc
+        _mark_view(outputs[0], inputs[0], op, attrs)
     return _record(op, inputs, outputs, attrs)
 
 
+# views that an in-place write can go through (eager/inplace.py writes their base back)
+_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
+
+
+def _mark_view(view, base, op, attrs, copied=False):
+    """The view shares base's storage and version counter; it remembers how it was made so
+    that an in-place write through it can rewrite base's history (eager/inplace.py).
+    copied: a CUDA strided view is a copy (backends/cuda_ops.py): writes to it are copied
+    back into the base."""
+    view._vc, view._base = base._vc, (base, op, attrs, copied)
+    view._copy_version = base._vc[0]
+    no_grad_view = base._requires_grad and not is_grad_enabled()
+    view._view_version = -1 if no_grad_view else base._vc[0]
+
+
 def _record(op, inputs, outputs, attrs):
-    """Keep a tape entry when some input requires grad; the op's result(s)."""
-    if op.vjp is not None and is_grad_enabled():
+    """Keep a tape entry when some input requires grad; the op's result(s). An op without
+    a gradient rule is recorded too (unless declared non-differentiable), so that backward
+    through it raises instead of giving zeros."""
+    if op.differentiable and is_grad_enabled():
         for x in inputs:
-            if x._requires_grad:
+            if x._requires_grad or (x._base is not None and _stale_view_requires_grad(x)):
                 entry = TapeEntry(op, inputs, outputs, attrs)
-                for o in outputs:
+                for i, o in enumerate(outputs):
                     if o.dtype.is_floating_point:
-                        o.grad_fn, o._requires_grad = entry, True
+                        o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
                 break
     return outputs[0] if op.num_outputs == 1 else tuple(outputs)
+
+
+def _stale_view_requires_grad(view):
+    """A view of a base that gained a history after the view was made (a write through a
+    sibling view): refreshed first."""
+    if view._view_version != view._vc[0] and view._view_version >= 0:
+        refresh_view(view)
+    return view._requires_grad

@@ -25,7 +25,9 @@ thin wrappers that call these ops.
 
 - **reference**: the op's meaning as plain NumPy, used by eager mode, the `reference` target
   and the tests (leaves have no computation).
-- **gradient**: the op has a vector-Jacobian rule (shared by `graphc.grad` and `.backward()`).
+- **gradient**: ✓ the op has a vector-Jacobian rule (shared by `graphc.grad` and `.backward()`);
+  — it is declared non-differentiable (its outputs carry no gradient: comparisons, argmax);
+  "missing": differentiating through it raises.
 - **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op: as declared by
   `SUPPORTED_OPS` or `supports()` in `graphc/backends/<target>.py`, else (cpu) as found in
   the lowering's dispatch (`graphc/lower`); "—" when the target is not built or lacks it.
@@ -116,7 +118,7 @@ def ops_markdown(registry=None) -> str:
                          for t in ("cpu", "cuda"))
             fusible = yes if op.kind == "elementwise" and "template" in op.lowering else ""
             reference = "—" if op.kind == "leaf" else "NumPy"
-            grad = yes if op.vjp is not None else ""
+            grad = yes if op.vjp is not None else "—" if not op.differentiable else "missing"
             lines.append(f"| `{op.name}` | {_arity(op)} | {reference} | {grad} | {cpu} | "
                          f"{cuda} | {fusible} | {_notes(op)} |")
             total += 1

@@ -17,7 +17,7 @@ from .types import as_dtype
 # elementwise ops that need no argument translation
 neg, abs, sign, exp, log, log1p = E.neg, E.abs, E.sign, E.exp, E.log, E.log1p
 sqrt, rsqrt, square, sin, cos, tanh, sigmoid = E.sqrt, E.rsqrt, E.square, E.sin, E.cos, E.tanh, E.sigmoid
-relu, erf = E.relu, E.erf
+relu, erf, detach = E.relu, E.erf, E.detach
 mul, div, maximum, minimum, where = E.mul, E.div, E.maximum, E.minimum, E.where
 eq, ne, lt, le, gt, ge = E.eq, E.ne, E.lt, E.le, E.gt, E.ge
 logical_and, logical_or, logical_not = E.logical_and, E.logical_or, E.logical_not
@@ -44,7 +44,20 @@ def pow(input, exponent):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if hasattr(min, "shape") or hasattr(max, "shape"):
+        return _clamp_by_tensors(input, min, max)
     return E.clamp(input, min=min, max=max)
+
+
+def _clamp_by_tensors(x, lo, hi):
+    """clamp with tensor bounds (broadcast, differentiable in the bounds): PyTorch's values
+    (hi wins where lo > hi) and gradients (x's where lo <= x <= hi, a bound's where it
+    clamps)."""
+    if lo is not None:
+        x = E.where(E.lt(x, lo), lo, x)
+    if hi is not None:
+        x = E.where(E.gt(x, hi), hi, x)
+    return x
 
 
 clip = clamp

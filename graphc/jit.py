@@ -8,8 +8,13 @@ taken along:
   bound to their storage, so the compiled step always sees their current values;
 - `loss.backward()` computes symbolic gradients (graphc.grad) and sets them as `.grad` of
   the parameters it reaches, so an optimizer's `step()` can read them;
-- in-place writes (`p.add_(...)`, `m.mul_(b)`, `p.copy_(...)`) become the compiled step's
-  updates: they are applied after each call, as the eager code would have done.
+- in-place writes (`p.add_(...)`, `m.mul_(b)`, `p.copy_(...)`, `buf[k] = v`) to tensors it
+  reads become the compiled step's updates: they are applied after each call, as the eager
+  code would have done; in-place writes to symbolic values (and through their views) trace
+  to their functional form; tensors the function creates are fresh each call;
+- a trace holds while the `.training` mode of every module it called and the presence of the
+  `.grad` that backward adds to are as they were: otherwise the function is traced again
+  (graphc/trace.py has the trace and its guard).
 
 The graph is compiled (target "cpu" when available) and cached per signature: the shapes and
 dtypes of array arguments and the values of every other argument (Python numbers, strings,
@@ -24,20 +29,16 @@ import traceback
 
 import numpy as np
 
-from . import autodiff
 from .compile import compile as compile_graph
-from .dispatch import constant, variable_node
 from .eager.tensor import Tensor
-from .errors import _INTERNAL, ConcretizationError, GraphcError, SourceLocation
-from .ir import graph as graph_module
+from .errors import _INTERNAL, GraphcError, SourceLocation
 from .ir.build import placeholder
 from .ir.graph import Graph, Value
+from .trace import TracingError, Guard, trace_call
 from .types import as_dtype
 from .backends import default_target
 
-
-class TracingError(GraphcError):
-    """A traced function did something that has no static graph (control flow on a value)."""
+__all__ = ["jit", "Jitted", "Specialization", "TracingError"]
 
 
 # ---- pytrees: nested tuples / lists / dicts of leaves -------------------------------------------
@@ -83,89 +84,6 @@ def _leaf_key(x):
     return (type(x), x)
 
 
-# ---- the trace in progress ----------------------------------------------------------------------
-class _Trace:
-    """State of one tracing run: what the function reads, writes and differentiates."""
-
-    def __init__(self):
-        self.captured = {}   # id(tensor) -> tensor read as a variable
-        self.current = {}    # id(tensor) -> value after the in-trace writes so far
-        self.written = {}    # id(tensor) -> tensor, in order of first write
-        self.grads = {}      # id(tensor) -> (tensor, its .grad before tracing)
-
-    def read(self, t):
-        """The symbolic value of a tensor read by an op: its latest write, or its variable."""
-        value = self.current.get(id(t))
-        if value is None:
-            self.captured[id(t)] = t
-            value = variable_node(t)
-        return value
-
-    def write(self, t, result):
-        """An in-place write to `t`: recorded as an update of the step, not executed."""
-        if not isinstance(result, Value):
-            data = result._data if isinstance(result, Tensor) else result
-            result = constant(np.broadcast_to(np.asarray(data, t._data.dtype), t.shape))
-        if result.dtype is not t.dtype:
-            result = result.to(t.dtype)
-        if tuple(result.shape) != tuple(t.shape):
-            result = result.expand(t.shape)
-        self.read(t)  # binds its variable before the first write
-        self.current[id(t)] = result
-        self.written[id(t)] = t
-        return t
-
-    def backward(self, loss, gradient):
-        """loss.backward() while tracing: symbolic .grad for every parameter `loss` reaches."""
-        reached = {id(v) for n in Graph.from_outputs([loss]).nodes for v in n.outputs}
-        params = [t for t in self.captured.values()
-                  if t._requires_grad and id(self.read(t)) in reached]
-        if not params:
-            raise GraphcError("loss.backward() inside graphc.jit: the loss does not depend on "
-                              "any tensor with requires_grad=True")
-        grads = autodiff.grad(loss, [self.read(t) for t in params], gradient)
-        for t, g in zip(params, grads):
-            self.grads.setdefault(id(t), (t, t.grad))
-            if t.grad is not None:  # accumulate, as eager backward does
-                g = (t.grad if isinstance(t.grad, Value) else self.read(t.grad)) + g
-            t.grad = g
-
-    def finish(self, keep_grads):
-        """Restore .grad attributes; with keep_grads, the final gradients become updates of
-        eager .grad tensors (so they are visible after each call)."""
-        for t, before in self.grads.values():
-            final = t.grad
-            t.grad = before
-            if keep_grads and isinstance(final, Value):
-                if t.grad is None:
-                    t.grad = Tensor._wrap(np.zeros(t.shape, t._data.dtype))
-                self.write(t.grad, final)
-
-    def updates(self):
-        return [(variable_node(t), self.current[key]) for key, t in self.written.items()]
-
-
-def _trace_call(fn, args, kwargs, keep_grads):
-    """Run fn under a fresh trace; return (its outputs, the trace)."""
-    if Tensor._trace is not None:
-        raise TracingError("graphc.jit: a jitted function was called while another one is being "
-                           "traced; nesting is not supported (call the inner function directly)")
-    trace = _Trace()
-    Tensor._trace, graph_module.trace_backward = trace, trace.backward
-    try:
-        result = fn(*args, **kwargs)
-        trace.finish(keep_grads)
-    except ConcretizationError as e:
-        trace.finish(False)
-        raise _control_flow_error(fn, e) from None
-    except BaseException:
-        trace.finish(False)
-        raise
-    finally:
-        Tensor._trace, graph_module.trace_backward = None, None
-    return result, trace
-
-
 def _control_flow_error(fn, error):
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if not f.filename.startswith(_INTERNAL)]
@@ -198,9 +116,18 @@ class Specialization:
         self.trace_seconds = trace_seconds      # running fn on placeholders
         self.compile_seconds = compile_seconds  # graphc.compile
         self.first_run_seconds = None           # first call: where lazy targets compile
+        self.write_back = []  # (feed index, output index): arguments written in place
+        self.grad_outputs = []  # (parameter, output index): its new .grad (keep_grads)
+        self.guard = None     # Guard: module modes and .grad presence the trace assumed
 
     def run(self, feeds):
         results = self.executable(*feeds) if self.executable is not None else []
+        for i, j in self.write_back:
+            np.copyto(feeds[i], np.asarray(results[j]._data if isinstance(results[j], Tensor)
+                                           else results[j]))
+        for t, j in self.grad_outputs:
+            g = results[j]
+            t.grad = g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g))
         if self.out_structure is None:  # a single leaf: the common `return loss`
             x = self.out_leaves[0]
             return results[x] if type(x) is int else x.value
@@ -241,16 +168,17 @@ class Jitted:
                 spec = self._fast.get(fast_key)
             except (AttributeError, TypeError):
                 fast_key = spec = None
-            if spec is not None:
+            if spec is not None and (spec.guard is None or spec.guard.holds()):
                 self._last = spec
                 return spec.run([a if a.__class__ is np.ndarray else a._data for a in args])
         leaves = []
         structure = _flatten((args, kwargs), leaves)
         key = (structure, tuple(_leaf_key(x) for x in leaves))
-        spec = self._cache.get(key)
+        spec = self._lookup(key)
         new = spec is None
         if new:
-            spec = self._cache[key] = self._specialize(structure, leaves)
+            spec = self._specialize(structure, leaves)
+            self._cache.setdefault(key, []).append(spec)
         if fast_key is not None and all(_is_array(a) for a in args):
             self._fast[fast_key] = spec
         self._last = spec
@@ -268,9 +196,19 @@ class Jitted:
         leaves = []
         structure = _flatten((args, kwargs), leaves)
         key = (structure, tuple(_leaf_key(x) for x in leaves))
-        if key not in self._cache:
-            self._cache[key] = self._specialize(structure, leaves)
-        return self._cache[key]
+        spec = self._lookup(key)
+        if spec is None:
+            spec = self._specialize(structure, leaves)
+            self._cache.setdefault(key, []).append(spec)
+        return spec
+
+    def _lookup(self, key):
+        """The specialization for this signature whose guard holds (modules' .training and
+        .grad presence as when it was traced), or None."""
+        for spec in self._cache.get(key, ()):
+            if spec.guard is None or spec.guard.holds():
+                return spec
+        return None
 
     def graph(self, *args, **kwargs) -> Graph:
         """The traced graph for these arguments (outputs and updated values)."""
@@ -286,7 +224,7 @@ class Jitted:
 
     @property
     def signatures(self):
-        return len(self._cache)
+        return sum(len(specs) for specs in self._cache.values())
 
     def __repr__(self):
         return (f"<graphc.jit {_name(self.fn)}: {self.retraces} traces, "
@@ -306,16 +244,32 @@ class Jitted:
             else:
                 symbolic.append(x)
         args, kwargs = _unflatten(structure, symbolic)
-        result, trace = _trace_call(self.fn, args, kwargs, self.keep_grads)
+        result, trace = trace_call(self.fn, args, kwargs, self.keep_grads,
+                                    _control_flow_error)
         out_leaves_raw = []
         out_structure = _flatten(result, out_leaves_raw)
         outputs, out_leaves = [], []
         for leaf in out_leaves_raw:
             if isinstance(leaf, Value):
                 out_leaves.append(len(outputs))
-                outputs.append(leaf)
+                outputs.append(trace.resolve(leaf))
+            elif isinstance(leaf, Tensor) and id(leaf) in trace.current \
+                    and trace._temporary(leaf):  # made and written by the traced code: its
+                out_leaves.append(len(outputs))  # value, new each call (state comes back as
+                outputs.append(trace.current[id(leaf)])  # itself, updated)
             else:
                 out_leaves.append(_Static(leaf))
+        grad_outputs = []  # keep_grads: .grad of parameters whose .grad was None
+        for t, g in trace.new_grads:
+            grad_outputs.append((t, len(outputs)))
+            outputs.append(g)
+        # arguments written in place: their new values are copied back after each call
+        write_back = []
+        for i, p in enumerate(inputs):
+            now = trace.resolve(p)
+            if now is not p:
+                write_back.append((i, len(outputs)))
+                outputs.append(now)
         updates = trace.updates()
         traced = time.perf_counter()
         executable = graph = None
@@ -326,8 +280,12 @@ class Jitted:
         else:
             graph = Graph([], inputs, [])
         self.retraces += 1
-        return Specialization(graph, executable, out_structure, out_leaves, traced - start,
+        spec = Specialization(graph, executable, out_structure, out_leaves, traced - start,
                               time.perf_counter() - traced)
+        spec.write_back = write_back
+        spec.grad_outputs = grad_outputs
+        spec.guard = Guard(trace) if trace.modules or trace.grad_guard else None
+        return spec
 
     def _leaf_names(self, structure, n):
         """Readable placeholder names: the parameter's name, with an index when nested."""

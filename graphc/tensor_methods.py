@@ -9,6 +9,11 @@ from . import functional as F
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
 
 
+def _inplace_forms():
+    from .eager import inplace
+    return inplace
+
+
 class TensorMethods:
     __slots__ = ()
     __array_priority__ = 1000  # numpy defers to our operators: ndarray + tensor -> tensor
@@ -42,6 +47,44 @@ class TensorMethods:
 
     def __getitem__(self, key): return F.getitem(self, key)
 
+    # ---- in-place ops: computed out of place, then written by _write (eager tensors:
+    # eager/inplace.py, with PyTorch's autograd rules; symbolic values: the graphc.jit trace)
+    def add_(self, other, *, alpha=1): return self._write(F.add, other, alpha=alpha)
+    def sub_(self, other, *, alpha=1): return self._write(F.sub, other, alpha=alpha)
+    def mul_(self, other): return self._write(F.mul, other)
+    def div_(self, other): return self._write(F.div, other)
+    def clamp_(self, min=None, max=None): return self._write(F.clamp, min, max)
+    clip_ = clamp_
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return self._write(_inplace_forms().addcmul, tensor1, tensor2, value)
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return self._write(_inplace_forms().addcdiv, tensor1, tensor2, value)
+    def copy_(self, src, non_blocking=False):
+        return self._write(_inplace_forms().copied, src, strict_dtype=False)
+    def fill_(self, value): return self._write(_inplace_forms().filled, value, strict_dtype=False)
+    def zero_(self): return self.fill_(0)
+    def __iadd__(self, o): return self._write(F.add, o, operator=True)
+    def __isub__(self, o): return self._write(F.sub, o, operator=True)
+    def __imul__(self, o): return self._write(F.mul, o, operator=True)
+    def __itruediv__(self, o): return self._write(F.div, o, operator=True)
+
+    def __setitem__(self, key, value):
+        self._write(_inplace_forms().put, key, value, strict_dtype=False)
+
+    def _write(self, fn, *args, strict_dtype=True, operator=False, **kwargs):
+        """A symbolic value written in place: inside graphc.jit the trace rebinds it to
+        fn(self, *args); elsewhere `y += x` builds y + x and explicit in-place ops raise."""
+        from .eager.tensor import Tensor
+        trace = Tensor._trace
+        if trace is None:
+            if operator:
+                return fn(self, *args, **kwargs)
+            from .errors import UnsupportedError
+            raise UnsupportedError(
+                "in-place ops on symbolic values work inside graphc.jit; in a graph built "
+                "by hand, use the out-of-place form (y = y.add(x), y = graphc.where(...))")
+        return trace.write_value(self, fn(self, *args, **kwargs), strict_dtype)
+
     # ---- sizes --------------------------------------------------------------------------
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -53,6 +96,18 @@ class TensorMethods:
         for d in self.shape:
             n *= d
         return n
+
+    def __iter__(self):
+        """Rows along dim 0 (without this, Python would index until an IndexError, which a
+        symbolic dim never raises)."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        n = self.shape[0]
+        if not isinstance(n, int):
+            from .errors import UnsupportedError
+            raise UnsupportedError(f"iterating over a value of shape {list(self.shape)}: dim 0 "
+                                   f"is symbolic, so the number of rows is not known")
+        return (self[i] for i in range(n))
 
     def __len__(self):
         if not self.shape:
@@ -90,6 +145,10 @@ class TensorMethods:
     def type_as(self, other): return F.cast(self, other.dtype)
 
     def is_floating_point(self): return self.dtype.is_floating_point
+    def detach(self): return F.detach(self)  # (eager tensors have their own, sharing storage)
+    # (eager tensors have their own:) a new value, so that writing it leaves self alone
+    def clone(self, memory_format=None): return F.add(self, 0)
+    def contiguous(self, memory_format=None): return self
 
     # ---- elementwise --------------------------------------------------------------------
     def exp(self): return F.exp(self)

@@ -62,7 +62,8 @@ def _gelu_tanh(x):
 
 
 UNARY = (
-    _unary("neg", np.negative) + _unary("abs", np.abs) + _unary("sign", np.sign, grad=False)
+    _unary("neg", np.negative) + _unary("abs", np.abs) + _unary("sign", np.sign)
+    + _unary("detach", lambda x: x, grad=False)
     + _unary("exp", np.exp) + _unary("log", np.log, positive) + _unary("log1p", np.log1p, positive)
     + _unary("sqrt", np.sqrt, positive) + _unary("rsqrt", lambda x: 1 / np.sqrt(x), positive)
     + _unary("square", np.square) + _unary("sin", np.sin) + _unary("cos", np.cos)

@@ -16,7 +16,7 @@ def test_every_op_has_one_row_with_its_facts():
     assert sorted(r.split("`")[1] for r in rows) == sorted(REGISTRY)
     row = {r.split("`")[1]: [c.strip() for c in r.split("|")[1:-1]] for r in rows}
     assert row["tanh"][1:4] == ["1 → 1", "NumPy", "✓"] and row["tanh"][6] == "✓"
-    assert row["eq"][3] == "" and row["matmul"][6] == ""   # no gradient; not fusible
+    assert row["eq"][3] == "—" and row["matmul"][6] == ""   # no gradient; not fusible
     assert row["placeholder"][2] == "—"
     assert text.rstrip().endswith(f"{len(REGISTRY)} ops.")
 

@@ -185,6 +185,16 @@ def _c_strides(shape):
     return tuple(_stand_in(shape).strides)
 
 
+def shares_storage(op, shapes, attrs, out_shape):
+    """Whether _view returns its input's storage (a contiguous reshape) rather than a copy."""
+    geometry = view_geometry(op, tuple(tuple(s) for s in shapes), _attrs_key(attrs))
+    if geometry is None:
+        return False
+    strides, offset = geometry
+    return offset == 0 and strides == _c_strides(tuple(out_shape)) \
+        and int(np.prod(shapes[0], dtype=np.int64)) == int(np.prod(out_shape, dtype=np.int64))
+
+
 def _view(op, args, attrs, out_types):
     x, out_t = args[0], out_types[0]
     geometry = view_geometry(op, tuple(tuple(a.shape) for a in args), _attrs_key(attrs))

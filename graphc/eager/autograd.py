@@ -26,22 +26,91 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
+def edge_of(t):
+    """Where the gradient of t's current value goes, fixed when an op reads t: (the entry that
+    made it, output index) for a computed tensor, the tensor itself for a leaf that requires
+    grad, None for a constant. Entries keep edges rather than tensors so that an in-place
+    write, which gives the tensor a new grad_fn, leaves the readers of its old value alone."""
+    if t._base is not None and t._view_version != t._vc[0] and t._view_version >= 0:
+        refresh_view(t)
+    if not t._requires_grad:
+        return None
+    fn = t.grad_fn
+    return t if fn is None else (fn, t._out_nr)
+
+
+def edge_key(edge):
+    """The cotangent key of an edge: id(leaf) or (id(entry), output index)."""
+    return id(edge) if type(edge) is not tuple else (id(edge[0]), edge[1])
+
+
+def refresh_view(t):
+    """A view whose storage was written through its base or a sibling view (its version
+    moved since its history was set): its history becomes `view(base)` of the base's
+    current history, as PyTorch regenerates it. (Views made under no_grad of a base that
+    requires grad have _view_version -1: they never join the base's history.)"""
+    base, op, attrs = t._base[:3]
+    if base._base is not None and base._view_version != base._vc[0] \
+            and base._view_version >= 0:
+        refresh_view(base)
+    t._view_version = t._vc[0]
+    if base._requires_grad:
+        t.grad_fn, t._out_nr, t._requires_grad = TapeEntry(op, (base,), (t,), attrs), 0, True
+
+
+def sync_copy(t):
+    """A CUDA strided view holds a copy of its base's elements (backends/cuda_ops.py): once
+    the base was written, the copy is taken again before the view is read or written."""
+    base, op, attrs, _ = t._base
+    if base._base is not None and base._base[3] and base._copy_version != base._vc[0]:
+        sync_copy(base)
+    from ..backends import cuda_eager
+    from .grad_mode import no_grad
+    with no_grad():
+        fresh = op(base, **attrs)
+    cuda_eager.write(t, fresh)
+    t._copy_version = t._vc[0]
+
+
 class TapeEntry:
     """One recorded eager op: what backward needs to call the op's gradient rule."""
 
-    __slots__ = ("op", "attrs", "inputs", "outputs", "saved", "released", "__weakref__")
+    __slots__ = ("op", "attrs", "inputs", "outputs", "edges", "saved", "released",
+                 "__weakref__")
 
     def __init__(self, op, inputs, outputs, attrs):
         self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), attrs
+        edges = []
+        for t in self.inputs:  # edge_of, inlined: this runs for every recorded op
+            if t._base is not None and t._view_version != t._vc[0] and t._view_version >= 0:
+                refresh_view(t)
+            if t._requires_grad:
+                fn = t.grad_fn
+                edges.append(t if fn is None else (fn, t._out_nr))
+            else:
+                edges.append(None)
+        self.edges = tuple(edges)
         self.released = False
         self.record_versions()
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        saves = self.op.saves
-        saved = (self.inputs if "inputs" in saves else ()) + \
-                (self.outputs if "outputs" in saves else ())
+        op = self.op
+        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
+        if reads is not None:
+            indices, outputs = reads(tuple(e is not None for e in self.edges))
+            saved = tuple(self.inputs[i] for i in indices) + (self.outputs if outputs else ())
+        else:
+            saved = (self.inputs if "inputs" in op.saves else ()) + \
+                    (self.outputs if "outputs" in op.saves else ())
         self.saved = tuple((t, t._vc[0]) for t in saved)
+
+    def keys(self):
+        """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
+        me = id(self)
+        outs = [(me, 0)] if len(self.outputs) == 1 else [(me, i) for i in range(len(self.outputs))]
+        return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
+                      for e in self.edges]
 
     def name(self):
         return f"{_camel(self.op.name)}Backward0"
@@ -50,13 +119,13 @@ class TapeEntry:
     def next_functions(self):
         """(grad_fn, 0) per input, like PyTorch's, for drawing the tape."""
         out = []
-        for t in self.inputs:
-            if t.grad_fn is not None:
-                out.append((t.grad_fn, 0))
-            elif t.requires_grad:
-                out.append((AccumulateGrad(t), 0))
-            else:
+        for e in self.edges:
+            if e is None:
                 out.append((None, 0))
+            elif type(e) is tuple:
+                out.append(e)
+            else:
+                out.append((AccumulateGrad(e), 0))
         return tuple(out)
 
     def check_versions(self):
@@ -94,8 +163,8 @@ def tape_entries(roots, freed_error=_backward_twice):
         if entry.released:
             raise freed_error(entry)
         stack.append((entry, True))
-        stack.extend((t.grad_fn, False) for t in reversed(entry.inputs)
-                     if t.grad_fn is not None and id(t.grad_fn) not in seen)
+        stack.extend((e[0], False) for e in reversed(entry.edges)
+                     if type(e) is tuple and id(e[0]) not in seen)
     return order
 
 
@@ -103,9 +172,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     """Backpropagate from `outputs`; accumulate into .grad of leaves (or return grads of
     `inputs` when given, like torch.autograd.grad)."""
     from .tensor import Tensor, ones_like_tensor
-    seeds = {}
+    seeds, roots = {}, []
     for out, g in zip(outputs, grad_outputs):
-        if not out.requires_grad:
+        edge = edge_of(out)
+        if edge is None:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
         if g is None:
@@ -117,25 +187,31 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         if tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(g.shape)} "
                                f"and output[0] has a shape of {list(out.shape)}.")
-        seeds[id(out)] = g if id(out) not in seeds else seeds[id(out)] + g
-    entries = tape_entries([o.grad_fn for o in outputs])
+        key = edge_key(edge)
+        seeds[key] = g if key not in seeds else seeds[key] + g
+        roots.append(edge[0] if type(edge) is tuple else None)
+    entries = tape_entries(roots)
     for e in entries:
         e.check_versions()
     with set_grad_enabled(create_graph):
-        cts = backward_sweep(entries, seeds, lambda t: t.requires_grad)
+        cts = backward_sweep(entries, seeds, TapeEntry.keys)
     if inputs is not None:
-        result = tuple(cts.get(id(t)) for t in inputs)
+        result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
+                       for t in inputs)
     else:
         result = None
-        leaves = {}
+        targets = {}  # cotangent key -> tensor whose .grad receives it
         for e in entries:
-            for t in e.inputs:
-                if t.requires_grad and (t.grad_fn is None or t._retains_grad):
-                    leaves[id(t)] = t
+            for edge in e.edges:
+                if edge is not None and type(edge) is not tuple:
+                    targets[id(edge)] = edge
+            for i, o in enumerate(e.outputs):
+                if o._retains_grad and o.grad_fn is e:
+                    targets[(id(e), i)] = o
         for t in outputs:
             if t.grad_fn is None or t._retains_grad:
-                leaves[id(t)] = t
-        for key, t in leaves.items():
+                targets[edge_key(edge_of(t))] = t
+        for key, t in targets.items():
             g = cts.get(key)
             if g is None:
                 continue
@@ -154,7 +230,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if not retain_graph:
         for e in entries:
             e.released = True
-            e.inputs, e.outputs, e.saved = (), (), ()  # frees saved tensors, as PyTorch does
+            e.inputs, e.outputs, e.saved, e.edges = (), (), (), ()  # frees saved tensors
     return result
 
 

@@ -95,9 +95,17 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _finish(arr, requires_grad, device)
 
 
-def randint(low, high=None, size=(), generator=None, dtype=None, device=None):
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """randint(high, size) or randint(low, high, size), as torch.randint (size is required)."""
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing 1 required positional argument: 'size'")
+    if requires_grad:
+        raise RuntimeError("Only Tensors of floating point dtype can require gradients")
     arr = _rng(generator).integers(low, high, _shape((size,)))
     return _finish(arr.astype((int64 if dtype is None else as_dtype(dtype)).np), False, device)
 

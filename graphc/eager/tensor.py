@@ -17,7 +17,8 @@ class Tensor(TensorMethods):
     """An n-dimensional array with optional gradient tracking, eagerly computed."""
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_retains_grad",
-                 "_persistent", "_variable", "name", "__weakref__")
+                 "_persistent", "_variable", "name", "_out_nr", "_base", "_view_version",
+                 "_copy_version", "__weakref__")
     is_symbolic = False
     _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
@@ -31,6 +32,8 @@ class Tensor(TensorMethods):
     def _init(self, arr):
         if memory_tracker is not None:
             memory_tracker.add(arr)
+        if Tensor._trace is not None:  # made by code graphc.jit is tracing
+            Tensor._trace.born[id(self)] = self
         self._data = arr
         self._requires_grad = False
         self.grad = None
@@ -40,6 +43,10 @@ class Tensor(TensorMethods):
         self._persistent = False
         self._variable = None
         self.name = None
+        self._out_nr = 0            # which output of grad_fn this tensor is
+        self._base = None           # (base, view op, attrs) when this is a view of base
+        self._view_version = 0      # base's version when this view's history was set
+        self._copy_version = 0      # a copied (CUDA) view: base's version when copied
 
     @classmethod
     def _wrap(cls, arr, dtype=None):
@@ -76,7 +83,10 @@ class Tensor(TensorMethods):
 
     @property
     def data(self):
-        return Tensor._wrap(self._data)
+        t = Tensor._wrap(self._data)
+        if Tensor._trace is not None:  # graphc.jit: the same storage, so the same state
+            Tensor._trace.alias(t, self)
+        return t
 
     @data.setter
     def data(self, value):
@@ -171,6 +181,8 @@ class Tensor(TensorMethods):
     def detach(self):
         t = Tensor._wrap(self._data)
         t._vc = self._vc
+        if Tensor._trace is not None:  # graphc.jit: the same storage, so the same state
+            Tensor._trace.alias(t, self)
         return t
 
     def detach_(self):
@@ -188,7 +200,12 @@ class Tensor(TensorMethods):
         return self
 
     def cpu(self):
-        return self if type(self._data) is np.ndarray else self._to_device("cpu")
+        if type(self._data) is np.ndarray:
+            return self
+        if self._base is not None and self._base[3] and self._copy_version != self._vc[0]:
+            from .autograd import sync_copy  # a CUDA view copied before its base changed
+            sync_copy(self)
+        return self._to_device("cpu")
 
     def cuda(self, device=None):
         return self._to_device("cuda" if device is None else device)
@@ -212,16 +229,6 @@ class Tensor(TensorMethods):
     def _bump(self):
         self._vc[0] += 1
 
-    def __setitem__(self, key, value):
-        from .inplace import setitem
-        setitem(self, key, value)
-
-    def _inplace(self, result):
-        """Write an out-of-place result into this tensor's storage (autograd rules apply)."""
-        if Tensor._trace is None:
-            self._check_inplace()
-        return self._assign(result)
-
     def _assign(self, value):
         """Overwrite this tensor's storage with `value` (a tensor, array or number), on its
         device, without autograd checks: optimizer steps, running statistics, loading.
@@ -237,66 +244,34 @@ class Tensor(TensorMethods):
         self._bump()
         return self
 
-    def add_(self, other, *, alpha=1):
-        from .. import functional as F
-        return self._inplace(_eager_no_grad(F.add, self, other, alpha=alpha))
+    # In-place methods (add_, mul_, copy_, +=, x[k] = v ...) live in TensorMethods and call
+    # _write: eager/inplace.py has the autograd rules; under graphc.jit the write is traced.
+    def _write(self, fn, *args, strict_dtype=True, operator=False, **kwargs):
+        return _inplace().apply(self, fn, *args, strict_dtype=strict_dtype, **kwargs)
 
-    def sub_(self, other, *, alpha=1):
-        from .. import functional as F
-        return self._inplace(_eager_no_grad(F.sub, self, other, alpha=alpha))
+    def __setitem__(self, key, value):
+        _inplace().setitem(self, key, value)
 
-    def mul_(self, other):
-        from .. import functional as F
-        return self._inplace(_eager_no_grad(F.mul, self, other))
-
-    def div_(self, other):
-        from .. import functional as F
-        return self._inplace(_eager_no_grad(F.div, self, other))
-
-    def clamp_(self, min=None, max=None):
-        from .. import functional as F
-        return self._inplace(_eager_no_grad(F.clamp, self, min, max))
-
-    def addcmul_(self, t1, t2, value=1):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(self + value * t1 * t2)
-        return self._inplace(self._data + value * np.asarray(t1) * np.asarray(t2))
-
-    def addcdiv_(self, t1, t2, value=1):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(self + value * t1 / t2)
-        return self._inplace(self._data + value * np.asarray(t1) / np.asarray(t2))
-
-    def copy_(self, src):
-        if Tensor._trace is not None or type(self._data) is not np.ndarray:
-            return self._inplace(src)
-        return self._inplace(np.broadcast_to(np.asarray(src), self.shape))
-
-    def zero_(self):
-        return self._inplace(np.zeros((), self._data.dtype))
-
-    def fill_(self, value):
-        return self._inplace(np.asarray(value, self._data.dtype))
+    def fill_(self, value):  # (TensorMethods.fill_ plus a fast path for numbers)
+        inplace = _inplace()
+        if not isinstance(value, Tensor) and Tensor._trace is None \
+                and not inplace._recording(self, (), {}):
+            inplace.sync(self)
+            self._assign(np.asarray(value, self._data.dtype))  # the common fast path
+            if self._base is not None:
+                inplace._write_back_copies(self)
+            return self
+        return inplace.apply(self, inplace.filled, value, strict_dtype=False)
 
     def uniform_(self, a=0.0, b=1.0):
         from .random import generator
-        return self._inplace(generator().uniform(a, b, self.shape))
+        sample = generator().uniform(a, b, self.shape).astype(self._data.dtype)
+        return _inplace().apply(self, _inplace().filled, sample, strict_dtype=False)
 
     def normal_(self, mean=0.0, std=1.0):
         from .random import generator
-        return self._inplace(generator().normal(mean, std, self.shape))
-
-    def __iadd__(self, o):
-        return self.add_(o)
-
-    def __isub__(self, o):
-        return self.sub_(o)
-
-    def __imul__(self, o):
-        return self.mul_(o)
-
-    def __itruediv__(self, o):
-        return self.div_(o)
+        sample = generator().normal(mean, std, self.shape).astype(self._data.dtype)
+        return _inplace().apply(self, _inplace().filled, sample, strict_dtype=False)
 
     # ---- printing ----------------------------------------------------------------------------------
     def __repr__(self):
@@ -316,10 +291,9 @@ class Tensor(TensorMethods):
     __str__ = __repr__
 
 
-def _eager_no_grad(fn, *args, **kwargs):
-    from .grad_mode import no_grad
-    with no_grad():
-        return fn(*args, **kwargs)
+def _inplace():
+    from . import inplace
+    return inplace
 
 
 def _to_array(data, dtype=None):

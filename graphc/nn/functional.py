@@ -123,20 +123,28 @@ def linear(input, weight, bias=None):
 
 
 def bilinear(input1, input2, weight, bias=None):
-    out = G.sum(G.mul(G.unsqueeze(G.matmul(G.unsqueeze(input1, 1), weight), 1),
-                      G.unsqueeze(G.unsqueeze(input2, 1), 1)), dim=(1, 3))
-    out = G.reshape(out, (-1, weight.shape[0]))
-    return out if bias is None else G.add(out, bias)
+    """y[..., o] = sum_ij x1[..., i] W[o, i, j] x2[..., j] (+ b[o]), for any leading dims."""
+    n_out, n1, n2 = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1, x2 = G.reshape(input1, (-1, n1)), G.reshape(input2, (-1, n2))
+    w = G.reshape(G.permute(weight, (1, 0, 2)), (n1, n_out * n2))    # [i, (o, j)]
+    x1w = G.reshape(G.matmul(x1, w), (-1, n_out, n2))                  # [n, o, j]
+    out = G.sum(G.mul(x1w, G.unsqueeze(x2, 1)), dim=2)                 # [n, o]
+    out = out if bias is None else G.add(out, bias)
+    return G.reshape(out, tuple(-1 if not isinstance(d, int) else d for d in lead) + (n_out,))
 
 
 def embedding(input, weight, padding_idx=None):
-    """weight[input]: rows of `weight` picked by integer indices of any shape. Indices equal
-    to padding_idx give zeros (the padding row starts at zero and receives no gradient)."""
+    """weight[input]: rows of `weight` picked by integer indices of any shape. As in PyTorch,
+    indices equal to padding_idx give that row's values but no gradient to it (nn.Embedding
+    starts the padding row at zero)."""
     if not input.dtype.is_integer:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
     out = S.index(weight, input, axis=0)
     if padding_idx is not None:
-        out = G.mul(out, G.unsqueeze(G.cast(G.ne(input, padding_idx), weight.dtype), -1))
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        out = G.where(G.unsqueeze(G.ne(input, padding_idx), -1), out, G.detach(out))
     return out
 
 

@@ -179,10 +179,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
                                      reduce=None, reduction="mean", pos_weight=None):
-    """Sigmoid + BCE in the stable form (1 - t) x + lw (log1p(exp(-|x|)) + max(-x, 0)),
-    lw = 1 + (pos_weight - 1) t."""
+    """Sigmoid + BCE in the stable form (1 - t) x + lw softplus(-x), lw = 1 + (pos_weight -
+    1) t. softplus is one op (stable through logaddexp) so that the gradient is exactly
+    sigmoid(x) - t, also at x = 0 where |x| and max(-x, 0) have kinks."""
     _same_shape(input, target, "binary_cross_entropy_with_logits")
-    softplus_neg = G.add(G.log1p(G.exp(G.neg(G.abs(input)))), G.relu(G.neg(input)))
+    softplus_neg = G.softplus(G.neg(input))
     if pos_weight is not None:
         softplus_neg = G.mul(softplus_neg, G.add(G.mul(G.sub(pos_weight, 1), target), 1))
     loss = G.add(G.mul(G.sub(1, target), input), softplus_neg)

@@ -50,6 +50,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
+            Tensor._trace.guard_modules(self.modules())
         if not _any_symbolic(args, kwargs):
             return self.forward(*args, **kwargs)
         # Symbolic forward: parameters and buffers read as their graph variables, so that
@@ -216,11 +218,14 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
+        params = list(self.parameters())
+        if set_to_none and Tensor._trace is not None:  # graphc.jit: no guard on these .grad
+            Tensor._trace.grads_cleared(params)
+        for p in params:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad._data[...] = 0
+                p.grad.zero_()  # (traced by graphc.jit, unlike a write to its storage)
 
     def apply(self, fn):
         for m in self.children():

@@ -34,10 +34,15 @@ def _infer(out):
 
 
 def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
-                defaults=None, saves=("inputs", "outputs"), doc=""):
+                defaults=None, saves=("inputs", "outputs"), differentiable=None, doc=""):
+    """differentiable defaults to False for boolean results (comparisons, predicates) and
+    True otherwise: a differentiable op needs a vjp (see Op)."""
+    if differentiable is None:
+        differentiable = out != "bool"
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
               coerce=_coerce_to(inputs), defaults=defaults, kind="elementwise",
-              lowering={"template": template}, saves=saves, doc=doc)
+              lowering={"template": template}, saves=saves, differentiable=differentiable,
+              doc=doc)
 
 
 def _x(ctx):
@@ -51,7 +56,8 @@ def _y(ctx):
 # ---- unary ---------------------------------------------------------------------------
 neg = elementwise("neg", 1, np.negative, lambda c, g: [neg(g)], "(-{0})", saves=())
 abs = elementwise("abs", 1, np.abs, lambda c, g: [mul(g, sign(_x(c)))], "abs({0})")
-sign = elementwise("sign", 1, np.sign, None, "(({0} > 0) - ({0} < 0))")
+sign = elementwise("sign", 1, np.sign, lambda c, g: [full_like(g, value=0)],
+                   "(({0} > 0) - ({0} < 0))", saves=())  # zero almost everywhere, as in PyTorch
 exp = elementwise("exp", 1, np.exp, lambda c, g: [mul(g, _y(c))], "math.exp({0})", inputs="float")
 log = elementwise("log", 1, np.log, lambda c, g: [div(g, _x(c))], "math.log({0})", inputs="float")
 log1p = elementwise("log1p", 1, np.log1p, lambda c, g: [div(g, add(_x(c), 1))],
@@ -124,7 +130,8 @@ softplus = elementwise(
 erf = elementwise("erf", 1, scipy.special.erf,
                   lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), 2 / math.sqrt(math.pi)))],
                   "math.erf({0})", inputs="float")
-logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool")
+logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool",
+                          out="bool")
 
 
 def _clamp_ref(x, min, max):
@@ -164,6 +171,11 @@ cast = Op("cast", infer=_cast_infer, reference=lambda x, dtype: x.astype(dtype.n
           lowering={"template": "{0}"}, doc="Convert to another dtype.")
 
 
+detach = elementwise("detach", 1, lambda x: x.copy(), lambda c, g: [None], "{0}", saves=(),
+                     doc="x's value, through which no gradient flows (Tensor.detach on "
+                         "symbolic values; torch's detach/stop_gradient).")
+
+
 def _full_like_infer(in_types, value, dtype):
     return [TensorType(in_types[0].shape, dtype or in_types[0].dtype)]
 
@@ -181,8 +193,9 @@ sub = elementwise("sub", 2, np.subtract, lambda c, g: [g, neg(g)], "({0} - {1})"
 mul = elementwise("mul", 2, np.multiply,
                   lambda c, g: [mul(g, c.inputs[1]), mul(g, c.inputs[0])], "({0} * {1})")
 div = elementwise("div", 2, np.true_divide,
-                  lambda c, g: [div(g, c.inputs[1]), neg(div(mul(g, _y(c)), c.inputs[1]))],
-                  "({0} / {1})", inputs="float")
+                  lambda c, g: [div(g, c.inputs[1]),
+                                neg(div(mul(g, c.inputs[0]), square(c.inputs[1])))],
+                  "({0} / {1})", inputs="float", saves=("inputs",))
 
 
 def _pow_vjp(c, g):
@@ -239,6 +252,10 @@ where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
            coerce=_where_coerce, kind="elementwise",
            lowering={"template": "({1} if {0} else {2})"},
            doc="where(cond, a, b): a where cond is true, else b.")
+
+# mul and div read an input for the other's gradient only (as PyTorch saves them)
+mul.reads = lambda needs: (([1] if needs[0] else []) + ([0] if needs[1] else []), False)
+div.reads = lambda needs: ([1] + ([0] if needs[1] else []), False)
 
 # Gradient rules of these read only their inputs, so an eager in-place write to their output
 # does not invalidate backward (as in PyTorch).

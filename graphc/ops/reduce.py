@@ -180,10 +180,10 @@ def _arg_ref(fn):
 
 argmax = Op("argmax", infer=_arg_infer, reference=_arg_ref(np.argmax),
             defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmax"})
+            lowering={"kernel": "argmax"}, differentiable=False)
 argmin = Op("argmin", infer=_arg_infer, reference=_arg_ref(np.argmin),
             defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmin"})
+            lowering={"kernel": "argmin"}, differentiable=False)
 
 
 # ---- softmax family --------------------------------------------------------------------
@@ -216,6 +216,7 @@ softmax = Op("softmax", infer=_softmax_infer, reference=_softmax_ref, vjp=_softm
 log_softmax = Op("log_softmax", infer=_softmax_infer, reference=_log_softmax_ref,
                  vjp=_log_softmax_vjp, defaults={"dim": None}, normalize=_normalize_dim,
                  kind="reduce", lowering={"kernel": "log_softmax"})
+softmax.saves = log_softmax.saves = ("outputs",)  # their rules read only the output
 
 
 # ---- sizes -------------------------------------------------------------------------------
@@ -227,5 +228,6 @@ shape_prod = Op(
     "shape_prod", infer=_shape_prod_infer,
     reference=lambda x, dims, dtype: np.asarray(np.prod([x.shape[d] for d in dims]), dtype.np),
     defaults={"dims": None, "dtype": float32}, normalize=_normalize_dims, kind="shape",
+    differentiable=False,  # reads only x's shape: a constant to autodiff
     doc="Product of x's sizes along dims, as a 0-d tensor: a constant once shapes are known.")
 

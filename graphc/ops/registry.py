@@ -27,6 +27,11 @@ class Op:
     vjp(ctx, *grads) -> one cotangent (or None) per input; ctx has .inputs, .outputs,
         .attrs and .needs_input_grad. Written with graphc ops, so it builds nodes in static
         mode and computes at once in eager mode.
+    differentiable: False for ops whose outputs carry no gradient (comparisons, argmax,
+        integer results): their outputs are constants to autodiff. A differentiable op
+        without a vjp makes backward raise (never silently zero gradients), as in JAX; ops
+        with no inputs (leaves) are never differentiated. A derivative that is zero almost
+        everywhere (sign, floor) is a rule returning zeros, as in PyTorch.
     coerce(dtypes, weak) -> per input, the dtype to cast it to before the op (or None).
     normalize(in_types, attrs) -> attrs in canonical form (negative dims made positive, ...).
     lowering: how the compilers implement it: {"template": "..."} for fusable elementwise
@@ -38,16 +43,25 @@ class Op:
     """
 
     eager = None
+    # reads(needs_input_grad) -> (indices of the inputs the vjp reads, whether it reads the
+    # outputs): narrows `saves` for rules that read an input only for another's gradient
+    # (mul), so that eager in-place writes raise only where PyTorch's do. None: `saves`.
+    reads = None
 
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
                  defaults=None, coerce=None, normalize=None, lowering=None, kind="other",
-                 saves=("inputs", "outputs"), doc=""):
+                 saves=("inputs", "outputs"), differentiable=True, doc=""):
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is defined twice")
+        if vjp is not None and not differentiable:
+            raise ValueError(f"op {name!r}: a gradient rule was given for an op declared "
+                             f"non-differentiable")
         self.name = name
         self.infer = infer
         self.reference = reference
         self.vjp = vjp
+        # gradients flow through it (by its rule, or backward raises for lack of one)
+        self.differentiable = bool(differentiable) and num_inputs != 0
         self.num_inputs = num_inputs  # None: any number (cat)
         self.num_outputs = num_outputs
         self.defaults = dict(defaults or {})
@@ -58,10 +72,6 @@ class Op:
         self.saves = saves  # what vjp reads besides shapes: eager in-place checks use it
         self.__doc__ = doc
         REGISTRY[name] = self
-
-    @property
-    def differentiable(self) -> bool:
-        return self.vjp is not None
 
     def __call__(self, *inputs, **attrs):
         return dispatch(self, inputs, attrs)

@@ -270,7 +270,8 @@ def _slice_infer(in_types, index):
     return [TensorType(shape, t.dtype)]
 
 
-slice = _view("slice", _slice_infer, lambda x, index: x[to_numpy_index(index)],
+# (the trailing ... keeps x[0] of a vector a 0-d view, as in PyTorch, not a NumPy scalar copy)
+slice = _view("slice", _slice_infer, lambda x, index: x[to_numpy_index(index) + (...,)],
               lambda c, g: [slice_backward(g, c.inputs[0], index=c.attrs["index"])],
               defaults={"index": ()}, normalize=_slice_normalize,
               doc="Basic indexing: x[1:3, 0, None, ::2].")
@@ -320,6 +321,7 @@ index = Op("index", infer=_index_infer, reference=_index_ref, num_inputs=None,
            + [None] * (len(c.inputs) - 1),
            defaults={"axis": 0}, kind="gather", lowering={"kernel": "index"},
            doc="x[:, ..., i0, i1, ...]: integer arrays on consecutive dims starting at `axis`.")
+index.reads = lambda needs: (list(range(1, len(needs))), False)  # x only for its shape
 
 
 def _index_backward_ref(g, like, *idx, axis):

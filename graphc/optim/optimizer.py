@@ -136,6 +136,8 @@ class Optimizer:
         return loss
 
     def zero_grad(self, set_to_none=True):
+        if set_to_none and Tensor._trace is not None:  # graphc.jit: no guard on these .grad
+            Tensor._trace.grads_cleared([p for g in self.param_groups for p in g["params"]])
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:

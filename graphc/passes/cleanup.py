@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import DType, TensorType
-from .graph_edit import live_roots, remap_graph, rewire
+from .graph_edit import live_roots, remap_graph, rewire, updates_of
 
 # Ops whose results differ between two applications with the same inputs.
 _IMPURE_KINDS = ("random", "leaf")
@@ -53,8 +53,10 @@ def cse(graph):
 
 
 def dce(graph):
-    """Drop nodes that no output or variable update depends on (placeholders stay)."""
+    """Drop nodes that no output or variable update depends on (placeholders stay, and so
+    do updated variables, even when their new value does not read them: `p.copy_(x)`)."""
     live = {id(v.node) for v in live_roots(graph)}
+    live.update(id(var.node) for var, _ in updates_of(graph))
     for n in reversed(graph.nodes):
         if id(n) in live:
             live.update(id(v.node) for v in n.inputs)

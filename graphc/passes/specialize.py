@@ -19,7 +19,16 @@ def specialize(graph, input_types=None, updates=()):
     """Copy `graph` with concrete types. input_types: {placeholder value: TensorType}."""
     input_types = input_types or {}
     vmap, nodes = {}, []
-    for n in graph.nodes:
+    # an input that no output reads (an argument used only for its shape: view_as, type_as)
+    # is still fed, and a variable overwritten without being read is still updated: their
+    # nodes stay in the copy
+    present = {id(n) for n in graph.nodes}
+    unread = []
+    for v in list(graph.inputs) + [var for var, _ in updates]:
+        if id(v.node) not in present:
+            present.add(id(v.node))
+            unread.append(v.node)
+    for n in unread + list(graph.nodes):
         ins = tuple(vmap[v] for v in n.inputs)
         types = [v.type for v in ins]
         if n.op.name == "placeholder":

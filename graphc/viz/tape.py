@@ -43,15 +43,15 @@ def tape_picture(tensors, params=None) -> Picture:
     pic = Picture("eager tape")
     entries = tape_entries(tensors)
     for entry in entries:
-        for t in entry.inputs:
-            if t.grad_fn is None and t.requires_grad and f"t{id(t)}" not in pic.boxes:
-                pic.add(Box(f"t{id(t)}", _leaf_label(t, params), "tape_leaf"))
+        for e in entry.edges:  # an edge: (entry that made the input, i), a leaf, or None
+            if e is not None and type(e) is not tuple and f"t{id(e)}" not in pic.boxes:
+                pic.add(Box(f"t{id(e)}", _leaf_label(e, params), "tape_leaf"))
         pic.add(Box(f"e{id(entry)}", entry.name(), "tape_op"))
-        for t in entry.inputs:
-            if t.grad_fn is not None:
-                pic.arrows.append(Arrow(f"e{id(t.grad_fn)}", f"e{id(entry)}"))
-            elif t.requires_grad:
-                pic.arrows.append(Arrow(f"t{id(t)}", f"e{id(entry)}"))
+        for e in entry.edges:
+            if type(e) is tuple:
+                pic.arrows.append(Arrow(f"e{id(e[0])}", f"e{id(entry)}"))
+            elif e is not None:
+                pic.arrows.append(Arrow(f"t{id(e)}", f"e{id(entry)}"))
     for i, t in enumerate(tensors):
         label = f"{t.name or 'output'}\n{format_shape(t.shape)}"
         if t.grad_fn is None:  # a leaf drawn on its own
@@ -70,22 +70,28 @@ def format_tape(tensors) -> str:
     """The tape as text: one recorded op a line, in the order the ops ran."""
     _check(tensors)
     entries = tape_entries(tensors)
+    # values are named by their edge (the entry that made them), so that the versions of a
+    # tensor written in place get names of their own
     names, leaves = {}, []
+
+    def key(t, edge):
+        return autograd.edge_key(edge) if edge is not None else ("const", id(t))
     for entry in entries:
-        for t in entry.inputs:
-            if t.grad_fn is None and id(t) not in names:
-                names[id(t)] = f"%{t.name}" if t.name else f"%in{len(leaves)}"
-                leaves.append(t)
-        for o in entry.outputs:
-            names[id(o)] = f"%{len(names) - len(leaves)}"
-    args = ", ".join(f"{names[id(t)]}: {_type(t)}{' (requires grad)' if t.requires_grad else ''}"
-                     for t in leaves)
+        for t, e in zip(entry.inputs, entry.edges):
+            if type(e) is not tuple and key(t, e) not in names:
+                names[key(t, e)] = f"%{t.name}" if t.name else f"%in{len(leaves)}"
+                leaves.append((t, names[key(t, e)]))
+        for k in entry.keys()[0]:
+            names[k] = f"%{len(names) - len(leaves)}"
+    args = ", ".join(f"{name}: {_type(t)}{' (requires grad)' if t.requires_grad else ''}"
+                     for t, name in leaves)
     lines = [f"tape({args}) {{"]
     for entry in entries:
-        ins = ", ".join(names[id(t)] for t in entry.inputs)
-        outs = ", ".join(names[id(o)] for o in entry.outputs)
+        ins = ", ".join(names[key(t, e)] for t, e in zip(entry.inputs, entry.edges))
+        outs = ", ".join(names[k] for k in entry.keys()[0])
         types = ", ".join(_type(o) for o in entry.outputs)
         lines.append(f"  {f'{outs} = {entry.op.name}({ins}) : {types}':<56}  # {entry.name()}")
-    lines.append("  return " + ", ".join(names.get(id(t), "?") for t in tensors))
+    lines.append("  return " + ", ".join(names.get(key(t, autograd.edge_of(t)), "?")
+                                         for t in tensors))
     lines.append("}")
     return "\n".join(lines)
