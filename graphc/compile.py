@@ -8,6 +8,7 @@ from .backends import get_target
 from .eager.tensor import Tensor
 from .errors import FeedError
 from .ir.graph import Graph, Value
+from .ops.nn import number_random_sites
 from .types import format_shape
 
 
@@ -61,6 +62,11 @@ class Executable:
                                 f"{type(o).__name__}")
         self.updates = _normalize_updates(updates)
         graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
+        # dropout's call sites read graphc's random counter as eager calls do (one stream)
+        numbered, self.updates = number_random_sites(graph, outputs, self.updates)
+        if numbered is not outputs:
+            outputs = numbered
+            graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
         if inputs is None:
             inputs = graph.placeholders
         inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
