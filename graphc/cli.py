@@ -203,14 +203,12 @@ def collect_info():
 
 
 def _targets():
-    from .backends import get_target
-    out = []
-    for name in ("reference", "cpu", "cuda"):
-        try:
-            get_target(name)
-            out.append(name)
-        except Exception as e:  # a target that cannot load says why
-            out.append(f"{name} (unavailable: {str(e).splitlines()[0][:60]})")
+    from .backends import default_target, target_names, unavailable_reason
+    out, default = [], default_target()
+    for name in target_names():
+        why = unavailable_reason(name)  # a target that cannot run here says why
+        out.append(f"{name} (unavailable: {why[:60]})" if why else
+                   f"{name} (default)" if name == default else name)
     return out
 
 
@@ -316,8 +314,8 @@ def build_parser():
     r.set_defaults(func=cmd_draw)
 
     b = sub.add_parser("bench", help="run the benchmark suite (arguments are passed on)",
-                       description="Run the benchmark suite; arguments after `bench` are "
-                       "passed to it (try `graphc bench -- --help`).")
+                       description="Run the benchmark suite; every argument after `bench` is "
+                       "passed to it (try `graphc bench --help`).")
     b.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of the suite")
     b.set_defaults(func=cmd_bench)
 
@@ -344,9 +342,12 @@ def _version():
 def main(argv=None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if getattr(args, "bench_args", None) and args.bench_args[0] == "--":
-            args.bench_args = args.bench_args[1:]
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["bench"]:  # everything after `bench` belongs to the suite
+            rest = argv[1:2] == ["--"] and argv[2:] or argv[1:]
+            args = argparse.Namespace(func=cmd_bench, bench_args=rest)
+        else:
+            args = parser.parse_args(argv)
         code = args.func(args)
         return code if isinstance(code, int) else 0
     except UsageError as e:

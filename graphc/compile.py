@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .backends import get_target
+from .backends import default_target, get_target
 from .eager.tensor import Tensor
 from .errors import FeedError
 from .ir.graph import Graph, Value
@@ -53,7 +53,7 @@ def _normalize_updates(updates):
 class Executable:
     """A compiled graph. Call it with feeds by position or by placeholder name."""
 
-    def __init__(self, outputs, inputs=None, updates=None, target="reference", **options):
+    def __init__(self, outputs, inputs=None, updates=None, target=None, **options):
         self._single = isinstance(outputs, Value)
         outputs = [outputs] if self._single else list(outputs)
         for o in outputs:
@@ -81,7 +81,7 @@ class Executable:
         self.graph = graph
         self.inputs = inputs
         self.outputs = outputs
-        self.target = target
+        self.target = target = target or default_target()
         self.spec = ProgramSpec(graph, outputs, self.updates)
         self._runner = get_target(target)(self.spec, **options)
         self._names = {x.name: i for i, x in enumerate(inputs) if x.name}
@@ -223,12 +223,14 @@ class Executable:
 _MISSING = object()
 
 
-def compile(outputs, inputs=None, updates=None, target="reference", **options):
+def compile(outputs, inputs=None, updates=None, target=None, **options):
     """Compile symbolic `outputs` into a callable.
 
     inputs: the placeholders, in call order (default: all, in creation order).
     updates: {variable or parameter: new value}; written after each call (a training step).
-    target: "reference" (NumPy, node by node); "cpu" and "cuda" once available.
+    target: "cpu" (Numba, the default when it loads, as for graphc.jit), "cuda" (Numba CUDA)
+    or "reference" (NumPy, node by node: the oracle; the default when Numba is missing). The
+    executable's repr names the target it got.
     options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
     """
     return Executable(outputs, inputs, updates, target, **options)

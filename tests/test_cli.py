@@ -10,6 +10,10 @@ import pytest
 
 from graphc import cli
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # benchmarks/ is a top-level folder of the repository
+
 MODEL = '''
 import numpy as np
 import graphc as gc
@@ -25,7 +29,7 @@ def step():
     x = gc.placeholder((4, 2), name="x")
     w = gc.variable(np.ones((2, 3), np.float32), name="w")
     loss = gc.tanh(x @ w).square().mean()
-    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, target="reference")
 
 def tape():
     w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
@@ -105,7 +109,7 @@ def test_console_script_is_installed(work):
 
 
 # ---- in-process ----------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [[], ["dump"], ["draw"], ["bench"], ["info"], ["cache"],
+@pytest.mark.parametrize("command", [[], ["dump"], ["draw"], ["info"], ["cache"],
                                      ["cache", "clear"]])
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -189,7 +193,35 @@ def test_bench_delegates_with_its_arguments(capsys, monkeypatch):
     fake.main = lambda argv: seen.append(argv) or 0
     monkeypatch.setitem(sys.modules, "graphc.bench", fake)
     assert cli.main(["bench", "--", "--quick", "xor"]) == 0
-    assert seen == [["--quick", "xor"]]
+    assert cli.main(["bench", "--quick", "--only", "W1"]) == 0  # no `--` needed
+    assert seen == [["--quick", "xor"], ["--quick", "--only", "W1"]]
+
+
+def _suite_options():
+    from benchmarks import run
+    for action in run.build_parser()._actions:
+        flag = action.option_strings[-1] if action.option_strings else None
+        if flag and flag != "--help":
+            yield flag, [] if action.nargs == 0 else ["3" if action.type is int else "x"]
+
+
+@pytest.mark.parametrize("flag, value", list(_suite_options()))
+def test_every_benchmark_option_works_after_graphc_bench(capsys, monkeypatch, flag, value):
+    from benchmarks import run
+    parsed = []
+    fake = types.ModuleType("graphc.bench")
+    fake.main = lambda argv: parsed.append(run.parse(argv)) or 0  # the suite's own parser
+    monkeypatch.setitem(sys.modules, "graphc.bench", fake)
+    assert cli.main(["bench", flag, *value]) == 0
+    default = run.parse([])
+    dest = flag.lstrip("-").replace("-", "_")
+    assert getattr(parsed[0], dest) != getattr(default, dest)
+
+
+def test_bench_help_is_the_suites(capsys):
+    assert cli.main(["bench", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: graphc bench" in out and "--quick" in out
 
 
 def test_cache_clear_calls_the_runtime(capsys, monkeypatch):
@@ -209,3 +241,12 @@ def test_info_reports_versions_threads_cache_and_cuda(capsys):
     out = capsys.readouterr().out
     for key in ("graphc:", "numpy", "threads:", "compile cache:", "cuda:", "targets:"):
         assert key in out
+
+
+def test_info_says_which_targets_run_here(capsys, monkeypatch):
+    import graphc.backends as backends
+    monkeypatch.setattr(backends, "unavailable_reason",
+                        lambda name: "no usable CUDA GPU or driver" if name == "cuda" else None)
+    assert cli.main(["info"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("targets:"))
+    assert "reference, cpu (default), cuda (unavailable: no usable CUDA GPU or driver)" in line
