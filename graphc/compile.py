@@ -54,6 +54,11 @@ class Executable:
     """A compiled graph. Call it with feeds by position or by placeholder name."""
 
     def __init__(self, outputs, inputs=None, updates=None, target=None, **options):
+        if isinstance(outputs, Graph):  # e.g. a training step loaded from JSON
+            graph = outputs
+            inputs = graph.inputs if inputs is None else inputs
+            updates = graph.updates if updates is None else updates
+            outputs = graph.outputs
         self._single = isinstance(outputs, Value)
         outputs = [outputs] if self._single else list(outputs)
         for o in outputs:
@@ -77,7 +82,7 @@ class Executable:
         if missing:
             raise FeedError("compile: the outputs depend on placeholders that are not inputs: "
                             + ", ".join(repr(p.name or p) for p in missing))
-        graph.inputs, graph.outputs = inputs, outputs
+        graph.inputs, graph.outputs, graph.updates = inputs, outputs, list(self.updates)
         self.graph = graph
         self.inputs = inputs
         self.outputs = outputs
@@ -224,7 +229,7 @@ _MISSING = object()
 
 
 def compile(outputs, inputs=None, updates=None, target=None, **options):
-    """Compile symbolic `outputs` into a callable.
+    """Compile symbolic `outputs` (or a Graph: its outputs, inputs and updates) into a callable.
 
     inputs: the placeholders, in call order (default: all, in creation order).
     updates: {variable or parameter: new value}; written after each call (a training step).

@@ -250,3 +250,40 @@ def test_info_says_which_targets_run_here(capsys, monkeypatch):
     assert cli.main(["info"]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("targets:"))
     assert "reference, cpu (default), cuda (unavailable: no usable CUDA GPU or driver)" in line
+
+
+# ---- what a new user runs from the docs -------------------------------------------------------
+def test_a_saved_step_keeps_its_updates_through_the_command_line(work, capsys):
+    code, doc, _ = call(work, capsys, "dump", "model.py:step", "--json")
+    assert code == 0 and json.loads(doc)["updates"]
+    (work / "step.json").write_text(doc)
+    code, text, _ = call(work, capsys, "dump", "step.json")
+    assert code == 0 and "updates {\n  %w <- %" in text
+
+
+def test_source_for_symbolic_dims_says_which_shapes(work, capsys):
+    pytest.importorskip("numba")
+    code, out, _ = call(work, capsys, "dump", "model.py:build", "--source")
+    assert code == 0, out
+    assert out.startswith("# source generated for the inputs x: f32[8, 2] (symbolic dims set "
+                          "to 8; choose with --shape NAME=D0,D1,...)")
+    assert "def program(" in out
+    code, out, _ = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x=3,2")
+    assert code == 0 and out.startswith("# source generated for the inputs x: f32[3, 2] (as given)")
+    code, _, err = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x=3,5")
+    assert code == 2 and "does not fit input 'x'" in err
+    code, _, err = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x")
+    assert code == 2 and "write NAME=D0,D1,..." in err
+
+
+def test_draw_shows_the_graph_as_built_unless_compiled(work, capsys):
+    pytest.importorskip("numba")
+    code, _, _ = call(work, capsys, "draw", "model.py:cpu_step", "-o", "built.dot")
+    built = (work / "built.dot").read_text()
+    assert code == 0 and "cluster_k" not in built and "update w" in built
+    code, _, _ = call(work, capsys, "draw", "model.py:cpu_step", "-o", "ran.dot", "--compiled")
+    ran = (work / "ran.dot").read_text()
+    assert code == 0 and "cluster_k0" in ran and "in place" in ran
+    code, _, _ = call(work, capsys, "draw", "model.py:build", "-o", "b.dot", "--compiled",
+                      "--shape", "x=4,2")
+    assert code == 0 and "arena" in (work / "b.dot").read_text()  # a memory plan for (4, 2)
