@@ -60,3 +60,11 @@ def test_track_memory_counts_live_eager_storage():
     assert peak_with_all >= 3 * 8000  # a, the temporary a + 1 and c were alive at once
     assert mem.current_bytes < peak_with_all
     assert mem.current_bytes >= 8000  # a is still alive
+
+
+def test_track_memory_prints_its_numbers():
+    with gc.debug.track_memory() as mem:
+        keep = gc.ones(1000)  # 4 kB
+    assert repr(mem).startswith("<graphc.debug.track_memory: peak 4 kB, now ")
+    assert " at 0x" not in repr(mem)
+    del keep
