@@ -90,3 +90,12 @@ def test_more_tensors_against_pytorch_itself(k):
     torch = pytest.importorskip("torch")
     want = repr(AGAINST_TORCH[k](torch, torch)).replace("torch.", "graphc.")
     assert repr(AGAINST_TORCH[k](gc, gc)) == want
+
+
+def test_set_printoptions_as_pytorch():
+    gc.set_printoptions(precision=2)
+    try:
+        assert repr(gc.tensor([1.23456])) == "tensor([1.23])"
+    finally:
+        gc.set_printoptions(profile="default")
+    assert repr(gc.tensor([1.23456])) == "tensor([1.2346])"
