@@ -287,3 +287,14 @@ def test_draw_shows_the_graph_as_built_unless_compiled(work, capsys):
     code, _, _ = call(work, capsys, "draw", "model.py:build", "-o", "b.dot", "--compiled",
                       "--shape", "x=4,2")
     assert code == 0 and "arena" in (work / "b.dot").read_text()  # a memory plan for (4, 2)
+
+
+def test_a_drawn_tape_names_the_parameters_like_torchviz(work, capsys):
+    (work / "net.py").write_text(
+        "import graphc as gc\nfrom graphc import nn\n\n"
+        "def eager_loss():\n"
+        "    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))\n"
+        "    return model(gc.ones(4, 2)).sum()\n")
+    code, _, _ = call(work, capsys, "draw", "net.py:eager_loss", "-o", "tape.dot")
+    dot = (work / "tape.dot").read_text()
+    assert code == 0 and "0.weight" in dot and "2.bias" in dot
