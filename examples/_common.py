@@ -62,8 +62,9 @@ def compile_step(outputs, inputs, target, updates=None, what="the training step"
         start = time.perf_counter()
         try:
             result = state["exe"](*args)
-            print(f"compiled {what} in {time.perf_counter() - start:.1f} s (a later run with "
-                  f"the same graph loads it from the compile cache)", flush=True)
+            print(f"compiled {what} in {time.perf_counter() - start:.1f} s (or loaded it from "
+                  f"graphc's compile cache, which the next run of the same graph uses)",
+                  flush=True)
         except graphc.UnsupportedError as e:  # raised while lowering, before anything ran
             first = str(e).splitlines()[0]
             print(f"note: target {target!r} cannot compile this graph ({first}); using "
