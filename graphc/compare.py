@@ -244,8 +244,11 @@ class _State:
     def __init__(self, variables):
         self.tensors = [v.node.attrs["storage"] for v in variables]
         self.saved = [t._data.copy() for t in self.tensors]
+        self.grads = [(t, t.grad) for t in self.tensors if t.requires_grad]
 
     def restore(self):
         for t, data in zip(self.tensors, self.saved):
             if t._data is not data:
                 np.copyto(t._data, data)
+        for t, grad in self.grads:  # (an eager training step leaves its gradients in .grad)
+            t.grad = grad

@@ -122,3 +122,4 @@ def test_a_whole_training_step_is_compared_by_its_outputs_and_writes():
     assert "state dropout_seed after the step" in labels  # the same masks on both sides
     for p, b in zip(model.parameters(), before):  # compare leaves the model as it was
         np.testing.assert_array_equal(p.detach().numpy(), b)
+        assert p.grad is None
