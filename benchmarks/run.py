@@ -36,7 +36,7 @@ def _machine():
             "platform": platform.platform(), "versions": versions}
 
 
-def parse(argv):
+def build_parser():
     p = argparse.ArgumentParser(prog="graphc bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="toy sizes, few repeats (CI smoke run)")
     p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W5")
@@ -53,7 +53,11 @@ def parse(argv):
                    help="empty on-disk caches (graphc, Numba, TorchInductor) for this run: the "
                         "compile column then shows cold compiles")
     p.add_argument("--no-chart", action="store_true")
-    return p.parse_args(argv)
+    return p
+
+
+def parse(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):

@@ -9,13 +9,17 @@ import time
 import graphc
 
 
-def parser(description, steps=None, epochs=None):
-    p = argparse.ArgumentParser(description=description)
+def parser(doc, steps=None, epochs=None):
+    """The examples' shared flags; `doc` is the example's docstring (its first paragraph
+    describes it, the rest shows how to run it)."""
+    about, _, usage = doc.strip().partition("\n\n")
+    p = argparse.ArgumentParser(description=about, epilog=usage or None,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=("eager", "static"), default="eager",
                    help="eager: define-by-run with .backward(); static: one compiled step")
     p.add_argument("--target", default="cpu",
-                   help="compile target for --mode static (falls back to 'reference' when "
-                        "the target is not available)")
+                   help="compile target for --mode static: cpu, cuda or reference (when it "
+                        "is not available here, the best one that is, with a note)")
     if steps is not None:
         p.add_argument("--steps", type=int, default=steps, help="training steps")
     if epochs is not None:
@@ -28,30 +32,39 @@ def parser(description, steps=None, epochs=None):
 
 
 def compile_target(name):
-    """`name` if that compile target loads, else 'reference' (with a note)."""
-    try:
-        graphc.backends.get_target(name)
+    """`name` if that compile target runs here, else the best one that does (with a note)."""
+    from graphc.backends import default_target, unavailable_reason
+    why = unavailable_reason(name)
+    if why is None:
         return name
-    except Exception as e:  # a missing optional target must not stop an example
-        print(f"note: compile target {name!r} is not available ({e}); using 'reference'",
-              file=sys.stderr)
-        return "reference"
+    fallback = default_target()  # a missing optional target must not stop an example
+    print(f"note: compile target {name!r} is not available here ({why}); using {fallback!r}",
+          file=sys.stderr)
+    return fallback
 
 
-def compile_step(outputs, inputs, target, updates=None):
-    """graphc.compile on `target`. Targets may compile at the first call (specialized to its
-    shapes); if `target` cannot lower some op of this graph yet, say so and run the same
-    graph on 'reference' instead."""
+def compile_step(outputs, inputs, target, updates=None, what="the training step"):
+    """graphc.compile on `target`, saying so: targets compile at the first call (specialized
+    to its shapes), which is timed and reported. If `target` cannot lower some op of this
+    graph yet, say so and run the same graph on 'reference' instead."""
     exe = graphc.compile(outputs, inputs=inputs, updates=updates, target=target)
     if target == "reference":
+        print(f"{what}: {len(exe.graph.nodes)} nodes, run node by node on NumPy (target "
+              f"'reference': nothing to compile)", flush=True)
         return exe
     state = {"exe": exe, "checked": False}
 
     def step(*args):
         if state["checked"]:
             return state["exe"](*args)
+        print(f"compiling {what} ({len(exe.graph.nodes)} nodes) for target {target!r} ...",
+              flush=True)
+        start = time.perf_counter()
         try:
             result = state["exe"](*args)
+            print(f"compiled {what} in {time.perf_counter() - start:.1f} s (or loaded it from "
+                  f"graphc's compile cache, which the next run of the same graph uses)",
+                  flush=True)
         except graphc.UnsupportedError as e:  # raised while lowering, before anything ran
             first = str(e).splitlines()[0]
             print(f"note: target {target!r} cannot compile this graph ({first}); using "
@@ -118,10 +131,10 @@ def save_plot(args, name, draw):
     return path
 
 
-def loss_curve(losses, title):
+def loss_curve(losses, title, xlabel="step"):
     def draw(plt):
         plt.plot(losses)
-        plt.xlabel("step")
+        plt.xlabel(xlabel)
         plt.ylabel("loss")
         plt.yscale("log")
         plt.title(title)

@@ -69,7 +69,7 @@ def eager_loss():
 
 
 def main(argv=None):
-    p = parser(__doc__.splitlines()[0], epochs=12)
+    p = parser(__doc__, epochs=12)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--limit", type=int, default=None, help="use only this many training "
                                                            "images (quick runs)")
@@ -92,7 +92,8 @@ def main(argv=None):
         step = compile_step(loss, [images, labels], target,
                             updates={**optimizer.updates(loss), **model.buffer_updates()})
         model.eval()
-        predict = compile_step(model(images).argmax(1), [images], target)
+        predict = compile_step(model(images).argmax(1), [images], target,
+                               what="the prediction step")
         model.train()
     else:
         def step(xb, yb):
@@ -119,7 +120,7 @@ def main(argv=None):
 
     print(f"final training loss {losses[-1]:.4f}; test accuracy {100 * accuracy:.2f}% "
           f"({len(y_test)} held-out images)")
-    save_plot(args, "digits_cnn", loss_curve(losses, f"digits CNN, {args.mode} mode"))
+    save_plot(args, "digits_cnn", loss_curve(losses, f"digits CNN, {args.mode} mode", xlabel="epoch"))
     return {"loss": losses[-1], "accuracy": accuracy}
 
 

@@ -10,7 +10,7 @@ from _common import compile_step, compile_target, parser, save_plot
 
 
 def main(argv=None):
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--points", type=int, default=101)
     args = p.parse_args(argv)
     xs = np.linspace(-5, 5, args.points, dtype=np.float32)
@@ -24,7 +24,7 @@ def main(argv=None):
         x = torch.placeholder((None,), name="x")
         y = 2 * x ** 2 + 2
         dy = torch.grad(y.sum(), x)  # reverse mode as a graph transform
-        run = compile_step([y, dy], [x], compile_target(args.target))
+        run = compile_step([y, dy], [x], compile_target(args.target), what="y and dy/dx")
         y_values, dy_dx = (t.numpy() for t in run(xs))
 
     error = float(np.abs(dy_dx - 4 * xs).max())

@@ -12,7 +12,7 @@ from _common import compile_step, compile_target, parser, progress, save_plot
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], epochs=30).parse_args(argv)
+    args = parser(__doc__, epochs=30).parse_args(argv)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     x = rng.uniform(-2, 2, (200, 1)).astype(np.float32)

@@ -21,7 +21,7 @@ def make_data(seed):
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], steps=1500).parse_args(argv)
+    args = parser(__doc__, steps=1500).parse_args(argv)
     torch.manual_seed(args.seed)
     x, y = make_data(args.seed)
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))

@@ -37,7 +37,7 @@ def eager_loss():
 
 
 def main(argv=None):
-    args = parser(__doc__.splitlines()[0], steps=3000).parse_args(argv)
+    args = parser(__doc__, steps=3000).parse_args(argv)
     model, criterion, optimizer = build(args.seed)
     x, y = data()
 

@@ -113,9 +113,22 @@ def _compile(obj, target):
         return obj
     if _is_tape(obj):
         raise CommandError("an eager tensor runs op by op: there is no compiled form to show")
-    graph = as_graph(obj)
-    from .backends import default_target
-    return Executable(graph.outputs, graph.inputs, target=target or default_target())
+    return Executable(as_graph(obj), target=target)  # (its updates too; default: the best)
+
+
+def _shapes(specs):
+    """--shape NAME=D0,D1,... (or POSITION=...) options as {name or position: shape}."""
+    shapes = {}
+    for spec in specs or ():
+        name, sep, dims = spec.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(",") if d.strip()) if sep else None
+        except ValueError:
+            shape = None
+        if not name or shape is None:
+            raise UsageError(f"--shape {spec!r}: write NAME=D0,D1,... (e.g. x=8,2)")
+        shapes[int(name) if name.isdigit() else name] = shape
+    return shapes
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -133,7 +146,10 @@ def cmd_dump(args):
             raise CommandError("an eager tape is not compiled: there are no passes to show")
         text = viz.dump_passes(obj)
     elif args.source:
-        text = viz.dump_source(_compile(obj, args.target_name), args.target_name or "cpu")
+        try:
+            text = viz.dump_source(_compile(obj, args.target_name), shapes=_shapes(args.shape))
+        except ValueError as e:  # a --shape that fits no input
+            raise UsageError(str(e)) from None
     else:
         text = viz.dump(obj, locations=args.locations)
     print(text)
@@ -147,9 +163,19 @@ def cmd_draw(args):
         raise UsageError(f"cannot tell the picture format of {args.output!r}: use a .dot, "
                          f".{', .'.join(FORMATS)} file")
     obj = load_target(args.target)
-    if args.compiled:
-        obj = _compile(obj, args.target_name)
-    drawing = viz.draw(obj, collapse=args.collapse, engine=args.engine)
+    if args.compiled:  # what runs: after the passes, for the inputs' (or --shape) shapes
+        exe = _compile(obj, args.target_name)
+        try:
+            picture = viz.executable_picture(exe, collapse=args.collapse,
+                                             shapes=_shapes(args.shape))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        drawing = viz.Drawing(picture, args.engine)
+    else:  # the graph as built (an executable's too, with its updates), or an eager tape
+        if not _is_tape(obj):
+            from .viz.text import as_graph
+            obj = as_graph(obj)
+        drawing = viz.draw(obj, collapse=args.collapse, engine=args.engine)
     drawing.save(args.output)
     print(f"wrote {args.output} ({len(drawing.picture.boxes)} boxes)")
 
@@ -203,14 +229,12 @@ def collect_info():
 
 
 def _targets():
-    from .backends import get_target
-    out = []
-    for name in ("reference", "cpu", "cuda"):
-        try:
-            get_target(name)
-            out.append(name)
-        except Exception as e:  # a target that cannot load says why
-            out.append(f"{name} (unavailable: {str(e).splitlines()[0][:60]})")
+    from .backends import default_target, target_names, unavailable_reason
+    out, default = [], default_target()
+    for name in target_names():
+        why = unavailable_reason(name)  # a target that cannot run here says why
+        out.append(f"{name} (unavailable: {why[:60]})" if why else
+                   f"{name} (default)" if name == default else name)
     return out
 
 
@@ -296,7 +320,10 @@ def build_parser():
     d.add_argument("--locations", action="store_true",
                    help="append the user's source line to each node")
     d.add_argument("--target", dest="target_name", metavar="NAME",
-                   help="compile target for --source (default: cpu)")
+                   help="compile target for --source (default: cpu when it loads)")
+    d.add_argument("--shape", action="append", metavar="NAME=D0,D1,...",
+                   help="for --source: the shape of input NAME (or its position) to generate "
+                        "code for; symbolic dims not given are set to 8 (repeatable)")
     d.set_defaults(func=cmd_dump)
 
     r = sub.add_parser("draw", help="draw a graph to an SVG, PNG, PDF or DOT file",
@@ -306,18 +333,22 @@ def build_parser():
     r.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="output file; its suffix picks the format (.svg .png .pdf .dot)")
     r.add_argument("--compiled", action="store_true",
-                   help="draw the compiled executable: fused kernels, buffers, updates")
+                   help="draw what runs after the compiler's passes: fused kernels, buffers, "
+                        "in-place updates (without it: the graph as built)")
     r.add_argument("--collapse", action="store_true",
                    help="one box per module scope (or source line)")
     r.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
                    help="how to render SVG/PNG (default: Graphviz if installed)")
     r.add_argument("--target", dest="target_name", metavar="NAME",
                    help="compile target for --compiled (default: cpu if available)")
+    r.add_argument("--shape", action="append", metavar="NAME=D0,D1,...",
+                   help="for --compiled: compile for this shape of input NAME (symbolic dims "
+                        "otherwise stay symbolic: no memory plan is drawn)")
     r.set_defaults(func=cmd_draw)
 
     b = sub.add_parser("bench", help="run the benchmark suite (arguments are passed on)",
-                       description="Run the benchmark suite; arguments after `bench` are "
-                       "passed to it (try `graphc bench -- --help`).")
+                       description="Run the benchmark suite; every argument after `bench` is "
+                       "passed to it (try `graphc bench --help`).")
     b.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of the suite")
     b.set_defaults(func=cmd_bench)
 
@@ -344,9 +375,12 @@ def _version():
 def main(argv=None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if getattr(args, "bench_args", None) and args.bench_args[0] == "--":
-            args.bench_args = args.bench_args[1:]
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["bench"]:  # everything after `bench` belongs to the suite
+            rest = argv[1:2] == ["--"] and argv[2:] or argv[1:]
+            args = argparse.Namespace(func=cmd_bench, bench_args=rest)
+        else:
+            args = parser.parse_args(argv)
         code = args.func(args)
         return code if isinstance(code, int) else 0
     except UsageError as e:

@@ -122,15 +122,19 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
     """Run `fn(*inputs)` eagerly and compiled (graphc.jit); check that outputs and, with
     grad=True, gradients w.r.t. the float inputs and the parameters it reaches agree.
 
+    A whole training step (one that calls `loss.backward()` and `opt.step()`, or writes any
+    state in place) is compared by what it does: its outputs and the state it writes
+    (parameters, optimizer moments, BatchNorm statistics, dropout's seed), both sides starting
+    from the same state; the state is put back afterwards, so compare has no side effects.
+
     Tolerances default per dtype (see TOLERANCES); the check is
     |compiled - eager| <= atol * max(1, max|eager|) + rtol * |eager|, elementwise.
-    `fn` should be deterministic and free of side effects (use model.eval() for dropout).
     Returns a CompareResult (readable repr, .ok, step times); raises MismatchError on
     disagreement unless raise_on_mismatch=False.
     """
     arrays = [np.array(x._data if isinstance(x, Tensor) else x) if isinstance(x, (Tensor, np.ndarray))
               else x for x in inputs]
-    found = {}  # what the compiled trace discovers: float outputs' labels, parameters
+    found = {}  # what the compiled trace discovers: float outputs, parameters, a backward()
 
     def compiled_fn(*xs):
         out = fn(*xs)
@@ -138,8 +142,10 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
         _flatten(out, leaves)
         values = [v for v in leaves if isinstance(v, Value) and v.dtype.is_floating_point]
         found["n_out"] = len(values)
-        if not grad:
-            return values
+        # fn ran backward() itself (a training step): its outputs and writes are compared
+        found["backward"] = bool(getattr(Tensor._trace, "grads", None))
+        if not grad or found["backward"]:
+            return values, []
         graph = Graph.from_outputs(values)
         params = [v.node.attrs["storage"] for v in graph.variables
                   if v.node.attrs["storage"].requires_grad]
@@ -155,14 +161,18 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
 
     jitted = Jitted(compiled_fn, target=target)
     start = time.perf_counter()
-    compiled = jitted(*arrays)
+    spec = jitted.specialization(*arrays)  # trace and compile, without running
+    exe = spec.executable
+    written = [var.node.attrs["storage"] for var, _ in exe.updates] if exe else []
+    state = _State(exe.graph.variables if exe else [])
+    compiled_outs, compiled_grads = jitted(*arrays)
     first_call = time.perf_counter() - start
-    spec = jitted.specialization(*arrays)
-    compiled_outs, compiled_grads = (compiled, []) if not grad else compiled
+    compiled_state = [t._data.copy() for t in written]
     params = found.get("params", [])
+    with_grads = grad and not found["backward"]
 
     def eager_run():
-        xs = [Tensor._wrap(a.copy()).requires_grad_(grad) if _is_float_array(a) else
+        xs = [Tensor._wrap(a.copy()).requires_grad_(with_grads) if _is_float_array(a) else
               (Tensor._wrap(a.copy()) if isinstance(a, np.ndarray) else a) for a in arrays]
         saved = [p.grad for p in params]
         for p in params:
@@ -173,7 +183,7 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
             _flatten(out, leaves)
             values = [v for v in leaves if isinstance(v, Tensor) and v.dtype.is_floating_point]
             grads = []
-            if grad:
+            if with_grads:
                 loss = None
                 for v, c in zip(values, _cotangents(values)):
                     term = (v * Tensor._wrap(c)).sum()
@@ -183,32 +193,62 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
                 wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad] + params
                 grads = [np.zeros(w.shape, w._data.dtype) if w.grad is None else
                          w.grad._data.copy() for w in wrt]
-            return [v._data.copy() for v in values], grads
+            return [v.detach()._data.copy() for v in values], grads
         finally:
             for p, g in zip(params, saved):
                 p.grad = g
 
-    eager_outs, eager_grads = eager_run()
-    rows = []
-    labels = [f"output[{i}]" for i in range(len(eager_outs))]
-    float_inputs = [i for i, a in enumerate(arrays) if _is_float_array(a)]
-    labels += [f"grad input[{i}]" for i in float_inputs]
-    labels += [f"grad {p.name or f'param[{k}]'}" for k, p in enumerate(params)]
-    if len(eager_outs) != len(compiled_outs):
-        raise MismatchError(f"graphc.compare: {len(eager_outs)} float outputs eagerly, "
-                            f"{len(compiled_outs)} compiled")
-    for label, e, c in zip(labels, eager_outs + eager_grads,
-                           [t._data for t in compiled_outs] + [t._data for t in compiled_grads]):
-        d_rtol, d_atol = TOLERANCES.get(str(e.dtype), (1e-4, 1e-5))
-        rows.append(Row(label, e, c, d_rtol if rtol is None else rtol,
-                        d_atol if atol is None else atol))
-    eager_s = _median_seconds(eager_run, repeat)
-    compiled_s = _median_seconds(lambda: jitted(*arrays), repeat)
+    try:
+        state.restore()  # the eager side starts where the compiled one did
+        eager_outs, eager_grads = eager_run()
+        eager_state = [t._data.copy() for t in written]
+        rows = []
+        labels = [f"output[{i}]" for i in range(len(eager_outs))]
+        float_inputs = [i for i, a in enumerate(arrays) if _is_float_array(a)]
+        if with_grads:
+            labels += [f"grad input[{i}]" for i in float_inputs]
+            labels += [f"grad {p.name or f'param[{k}]'}" for k, p in enumerate(params)]
+        if len(eager_outs) != len(compiled_outs):
+            raise MismatchError(f"graphc.compare: {len(eager_outs)} float outputs eagerly, "
+                                f"{len(compiled_outs)} compiled")
+        pairs = list(zip(labels, eager_outs + eager_grads,
+                         [t._data for t in compiled_outs] + [t._data for t in compiled_grads]))
+        pairs += [(f"state {t.name or f'[{k}]'} after the step", e, c)
+                  for k, (t, e, c) in enumerate(zip(written, eager_state, compiled_state))
+                  if np.asarray(e).dtype.kind == "f"]
+        for label, e, c in pairs:
+            d_rtol, d_atol = TOLERANCES.get(str(e.dtype), (1e-4, 1e-5))
+            rows.append(Row(label, e, c, d_rtol if rtol is None else rtol,
+                            d_atol if atol is None else atol))
+        rows += [Row(f"state {t.name or f'[{k}]'} after the step", e, c, 0, 0)
+                 for k, (t, e, c) in enumerate(zip(written, eager_state, compiled_state))
+                 if np.asarray(e).dtype.kind != "f"]  # integers (step counts, seeds): exact
+        eager_s = _median_seconds(eager_run, repeat)
+        compiled_s = _median_seconds(lambda: jitted(*arrays), repeat)
+    finally:
+        state.restore()
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    target = jitted.target or (spec.executable.target if spec.executable else "none")
+    target = jitted.target or (exe.target if exe else "none")
     compile_s = spec.compile_seconds + (spec.first_run_seconds or 0.0)
     result = CompareResult(name, target, rows, eager_s, compiled_s, first_call,
                            spec.trace_seconds, compile_s)
     if raise_on_mismatch and not result.ok:
         raise MismatchError(repr(result))
     return result
+
+
+class _State:
+    """The values of the tensors a compiled step reads, to run both sides from the same state
+    and to leave everything as it was."""
+
+    def __init__(self, variables):
+        self.tensors = [v.node.attrs["storage"] for v in variables]
+        self.saved = [t._data.copy() for t in self.tensors]
+        self.grads = [(t, t.grad) for t in self.tensors if t.requires_grad]
+
+    def restore(self):
+        for t, data in zip(self.tensors, self.saved):
+            if t._data is not data:
+                np.copyto(t._data, data)
+        for t, grad in self.grads:  # (an eager training step leaves its gradients in .grad)
+            t.grad = grad

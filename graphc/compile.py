@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .backends import get_target
+from .backends import default_target, get_target
 from .eager.tensor import Tensor
 from .errors import FeedError
 from .ir.graph import Graph, Value
+from .ops.nn import number_random_sites
 from .types import format_shape
 
 
@@ -52,7 +53,12 @@ def _normalize_updates(updates):
 class Executable:
     """A compiled graph. Call it with feeds by position or by placeholder name."""
 
-    def __init__(self, outputs, inputs=None, updates=None, target="reference", **options):
+    def __init__(self, outputs, inputs=None, updates=None, target=None, **options):
+        if isinstance(outputs, Graph):  # e.g. a training step loaded from JSON
+            graph = outputs
+            inputs = graph.inputs if inputs is None else inputs
+            updates = graph.updates if updates is None else updates
+            outputs = graph.outputs
         self._single = isinstance(outputs, Value)
         outputs = [outputs] if self._single else list(outputs)
         for o in outputs:
@@ -61,6 +67,11 @@ class Executable:
                                 f"{type(o).__name__}")
         self.updates = _normalize_updates(updates)
         graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
+        # dropout's call sites read graphc's random counter as eager calls do (one stream)
+        numbered, self.updates = number_random_sites(graph, outputs, self.updates)
+        if numbered is not outputs:
+            outputs = numbered
+            graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
         if inputs is None:
             inputs = graph.placeholders
         inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
@@ -71,11 +82,11 @@ class Executable:
         if missing:
             raise FeedError("compile: the outputs depend on placeholders that are not inputs: "
                             + ", ".join(repr(p.name or p) for p in missing))
-        graph.inputs, graph.outputs = inputs, outputs
+        graph.inputs, graph.outputs, graph.updates = inputs, outputs, list(self.updates)
         self.graph = graph
         self.inputs = inputs
         self.outputs = outputs
-        self.target = target
+        self.target = target = target or default_target()
         self.spec = ProgramSpec(graph, outputs, self.updates)
         self._runner = get_target(target)(self.spec, **options)
         self._names = {x.name: i for i, x in enumerate(inputs) if x.name}
@@ -225,12 +236,14 @@ class Executable:
 _MISSING = object()
 
 
-def compile(outputs, inputs=None, updates=None, target="reference", **options):
-    """Compile symbolic `outputs` into a callable.
+def compile(outputs, inputs=None, updates=None, target=None, **options):
+    """Compile symbolic `outputs` (or a Graph: its outputs, inputs and updates) into a callable.
 
     inputs: the placeholders, in call order (default: all, in creation order).
     updates: {variable or parameter: new value}; written after each call (a training step).
-    target: "reference" (NumPy, node by node); "cpu" and "cuda" once available.
+    target: "cpu" (Numba, the default when it loads, as for graphc.jit), "cuda" (Numba CUDA)
+    or "reference" (NumPy, node by node: the oracle; the default when Numba is missing). The
+    executable's repr names the target it got.
     options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
     """
     return Executable(outputs, inputs, updates, target, **options)

@@ -115,6 +115,10 @@ class track_memory:
         self._seen.discard(key)
         self.current_bytes -= nbytes
 
+    def __repr__(self):
+        return (f"<graphc.debug.track_memory: peak {_bytes(self.peak_bytes)}, now "
+                f"{_bytes(self.current_bytes)}>")
+
     def __enter__(self):
         from .eager import tensor
         self._prev = tensor.memory_tracker
@@ -124,3 +128,10 @@ class track_memory:
     def __exit__(self, *exc):
         from .eager import tensor
         tensor.memory_tracker = self._prev
+
+
+def _bytes(n):
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"

@@ -1,12 +1,15 @@
-"""Generates docs/ops.md, the table of all ops, from the op registry.
+"""Generates docs/ops.md, the table of all ops, from the op registry and the targets.
 
     python -m graphc.docs_gen            # rewrite docs/ops.md
     python -m graphc.docs_gen --check    # exit 1 if docs/ops.md is out of date
 
-A test runs the check, so the table cannot drift from the registry. A compile target
-declares the ops it implements with a module-level `SUPPORTED_OPS` (a set of op names) or a
-`supports(op_name) -> bool` function in graphc/backends/<target>.py; for the cpu target
-without either, the lowering's own dispatch tables are read.
+A test runs the check, so the table cannot drift from the registry, and another lowers every
+case of the op table for the cpu target to check the CPU column against what really compiles.
+A compile target may declare the ops it implements with a module-level `SUPPORTED_OPS` (a set
+of op names) or a `supports(op_name) -> bool` function in graphc/backends/<target>.py; else
+the target's own dispatch is read: the cpu lowering's tables (graphc/lower), and for cuda
+`cuda_ops.implementation`, which runs an op in a device kernel or, for the few without one,
+on the host through NumPy ("host").
 """
 from __future__ import annotations
 
@@ -28,9 +31,10 @@ thin wrappers that call these ops.
 - **gradient**: ✓ the op has a vector-Jacobian rule (shared by `graphc.grad` and `.backward()`);
   — it is declared non-differentiable (its outputs carry no gradient: comparisons, argmax);
   "missing": differentiating through it raises.
-- **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op: as declared by
-  `SUPPORTED_OPS` or `supports()` in `graphc/backends/<target>.py`, else (cpu) as found in
-  the lowering's dispatch (`graphc/lower`); "—" when the target is not built or lacks it.
+- **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op (read from the
+  targets' own dispatch: `graphc/lower` for cpu, `graphc/backends/cuda_ops.py` for cuda);
+  "host": the cuda target runs it on the CPU through NumPy, with transfers around it; "—":
+  the target lacks it (compiling a graph with it raises `UnsupportedError`).
 - **fusible**: an elementwise op with a scalar template; the compiler fuses chains of them
   (and a reduction's prologue) into one loop.
 """
@@ -54,6 +58,8 @@ def _support_checker(target):
     supports = getattr(module, "supports", None)
     if supports is None and target == "cpu":
         return _cpu_lowers()
+    if supports is None and target == "cuda":
+        return _cuda_runs()
     return supports
 
 
@@ -61,15 +67,29 @@ def _cpu_lowers():
     """What the cpu target lowers when it declares nothing: the cases of
     graphc/lower/program.py's _emit_step (leaves and shape queries are resolved before)."""
     from .lower.kernels import EMITTERS
+    from .lower.runtime_calls import RUNTIME_OPS
     from .ops import REGISTRY
     from .passes.layout import VIEW_OPS
 
     def lowers(name):
         op = REGISTRY[name]
         return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
-                or name in ("sum", "mean", "amax", "amin")
+                or name in RUNTIME_OPS or name in ("sum", "mean", "amax", "amin")
                 or (op.kind == "elementwise" and "template" in op.lowering))
     return lowers
+
+
+def _cuda_runs():
+    """The cuda target's dispatch (backends/cuda_ops.py): "host" for ops it runs on the CPU."""
+    from .backends import cuda_ops
+    from .ops import REGISTRY
+
+    def runs(name):
+        op = REGISTRY[name]
+        if op.kind in ("leaf", "shape"):
+            return True
+        return "host" if cuda_ops.implementation(op) is cuda_ops._on_host else True
+    return runs
 
 
 def _first_sentence(doc):
@@ -98,6 +118,19 @@ def _arity(op):
     return f"{ins} → {op.num_outputs}"
 
 
+def _mark(check, name):
+    found = check(name) if check is not None else False
+    return found if isinstance(found, str) else ("✓" if found else "—")
+
+
+def target_columns(registry=None):
+    """{op name: (CPU mark, CUDA mark)} as docs/ops.md shows them."""
+    if registry is None:
+        from .ops import REGISTRY as registry
+    checks = {t: _support_checker(t) for t in ("cpu", "cuda")}
+    return {name: (_mark(checks["cpu"], name), _mark(checks["cuda"], name)) for name in registry}
+
+
 def ops_markdown(registry=None) -> str:
     """The whole of docs/ops.md, deterministic for a given registry and set of targets."""
     if registry is None:
@@ -114,8 +147,7 @@ def ops_markdown(registry=None) -> str:
                   "| op | in → out | reference | gradient | CPU | CUDA | fusible | notes |",
                   "|---|---|---|---|---|---|---|---|"]
         for op in ops:
-            cpu, cuda = (yes if checks[t] is not None and checks[t](op.name) else "—"
-                         for t in ("cpu", "cuda"))
+            cpu, cuda = (_mark(checks[t], op.name) for t in ("cpu", "cuda"))
             fusible = yes if op.kind == "elementwise" and "template" in op.lowering else ""
             reference = "—" if op.kind == "leaf" else "NumPy"
             grad = yes if op.vjp is not None else "—" if not op.differentiable else "missing"
@@ -133,10 +165,16 @@ def ops_md_path():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m graphc.docs_gen",
+                                description="Write docs/ops.md, the table of every op, from "
+                                "the op registry and the compile targets.")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if docs/ops.md is out of date")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
     path = ops_md_path()
     text = ops_markdown()
-    if "--check" in argv:
+    if args.check:
         current = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
         if current != text:
             print(f"{path} is out of date: run `python -m graphc.docs_gen`", file=sys.stderr)

@@ -26,8 +26,10 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -123,31 +125,90 @@ def load(f, map_location=None, weights_only=None, **_ignored):
     where = os.fspath(f) if isinstance(f, (str, os.PathLike)) else "<file object>"
     try:
         zf = zipfile.ZipFile(f, "r")
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        if isinstance(e, FileNotFoundError):
+    except _DAMAGE as e:
+        if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError,
+                          GraphFormatError)):
             raise
-        raise GraphFormatError(f"graphc.load: {where} is not a graphc.save file ({e})") from None
+        head = _head(f)
+        if not head.startswith(b"PK\x03\x04"):
+            raise GraphFormatError(f"graphc.load: {where} is not a graphc.save file ({e})") \
+                from None
+        raise GraphFormatError(f"graphc.load: {where} is damaged: {_first_damage(f)} "
+                               f"({type(e).__name__}: {e})") from None
     with zf:
-        return _Decoder(zf, where).load()
+        decoder = _Decoder(zf, where)
+        try:
+            return decoder.load()
+        except GraphFormatError:
+            raise
+        except _DAMAGE as e:  # a CRC mismatch, a bad header, data cut short ...
+            raise GraphFormatError(f"graphc.load: {where} is damaged: member "
+                                   f"{decoder.member!r} cannot be read ({type(e).__name__}: "
+                                   f"{e})") from None
+
+
+# What zipfile and the .npy reader raise for damaged bytes (a flipped bit, a truncated file).
+_DAMAGE = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, struct.error,
+           NotImplementedError, OverflowError, UnicodeDecodeError, KeyError,
+           RuntimeError)  # ("is encrypted": a flipped flag bit)
+
+
+def _read_all(f):
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as stream:
+            return stream.read()
+    try:
+        f.seek(0)
+        return f.read()
+    except (OSError, AttributeError, ValueError):
+        return b""
+
+
+def _head(f):
+    return _read_all(f)[:4]
+
+
+def _first_damage(f):
+    """Which member a damaged archive loses first, found by walking its local headers (a
+    ZIP's directory is at its end: a truncated file has none)."""
+    data = _read_all(f)
+    pos = 0
+    while data[pos:pos + 4] == b"PK\x03\x04":
+        if pos + 30 > len(data):
+            return f"it is cut short in the header of the member after offset {pos}"
+        size, = struct.unpack_from("<I", data, pos + 18)
+        name_len, extra_len = struct.unpack_from("<HH", data, pos + 26)
+        name = data[pos + 30:pos + 30 + name_len].decode("utf-8", "replace")
+        end = pos + 30 + name_len + extra_len + size
+        if end > len(data):
+            return (f"member {name!r} is cut short ({len(data) - pos - 30 - name_len - extra_len}"
+                    f" of {size} bytes; the file was truncated)")
+        pos = end
+    if pos >= len(data):
+        return "it ends after its last member: the ZIP directory is missing (truncated)"
+    return f"the ZIP directory (from byte {pos}) is unreadable"
 
 
 class _Decoder:
     def __init__(self, zf, where):
         self.zf, self.where = zf, where
         self.names = set(zf.namelist())
+        self.member = MANIFEST  # the member being read (named when it turns out damaged)
 
     def fail(self, message):
         raise GraphFormatError(f"graphc.load: {self.where}: {message}")
 
     def load(self):
         if MANIFEST not in self.names:
-            self.fail(f"no {MANIFEST} (not a graphc.save file)")
+            self.fail(f"no {MANIFEST}: not a graphc.save file, or a damaged one (it holds "
+                      f"{', '.join(sorted(self.names))[:200] or 'nothing'})")
         info = self.zf.getinfo(MANIFEST)
         if info.file_size > 64 * 2 ** 20:
             self.fail("the manifest is implausibly large")
+        raw = self.zf.read(MANIFEST)  # (a damaged member raises here: see load())
         try:
-            manifest = json.loads(self.zf.read(MANIFEST).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, RecursionError) as e:
+            manifest = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             self.fail(f"the manifest is not valid JSON ({type(e).__name__}: {e})")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             self.fail("the manifest does not describe a graphc.save file")
@@ -197,7 +258,9 @@ class _Decoder:
 
     def array(self, name):
         if not isinstance(name, str) or name not in self.names or not name.startswith("arrays/"):
-            self.fail(f"array {str(name)[:80]!r} is missing from the archive")
+            self.fail(f"array {str(name)[:80]!r} is missing from the archive (damaged or "
+                      f"incomplete; it holds {', '.join(sorted(self.names))[:200]})")
+        self.member = name
         info = self.zf.getinfo(name)
         if info.compress_type != zipfile.ZIP_STORED and info.file_size > 200 * max(
                 info.compress_size, 1):  # graphc writes stored entries; refuse zip bombs

@@ -10,6 +10,10 @@ import pytest
 
 from graphc import cli
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # benchmarks/ is a top-level folder of the repository
+
 MODEL = '''
 import numpy as np
 import graphc as gc
@@ -25,7 +29,7 @@ def step():
     x = gc.placeholder((4, 2), name="x")
     w = gc.variable(np.ones((2, 3), np.float32), name="w")
     loss = gc.tanh(x @ w).square().mean()
-    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+    return gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, target="reference")
 
 def tape():
     w = gc.tensor(np.ones((2, 3), np.float32), requires_grad=True)
@@ -105,7 +109,7 @@ def test_console_script_is_installed(work):
 
 
 # ---- in-process ----------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [[], ["dump"], ["draw"], ["bench"], ["info"], ["cache"],
+@pytest.mark.parametrize("command", [[], ["dump"], ["draw"], ["info"], ["cache"],
                                      ["cache", "clear"]])
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -189,7 +193,35 @@ def test_bench_delegates_with_its_arguments(capsys, monkeypatch):
     fake.main = lambda argv: seen.append(argv) or 0
     monkeypatch.setitem(sys.modules, "graphc.bench", fake)
     assert cli.main(["bench", "--", "--quick", "xor"]) == 0
-    assert seen == [["--quick", "xor"]]
+    assert cli.main(["bench", "--quick", "--only", "W1"]) == 0  # no `--` needed
+    assert seen == [["--quick", "xor"], ["--quick", "--only", "W1"]]
+
+
+def _suite_options():
+    from benchmarks import run
+    for action in run.build_parser()._actions:
+        flag = action.option_strings[-1] if action.option_strings else None
+        if flag and flag != "--help":
+            yield flag, [] if action.nargs == 0 else ["3" if action.type is int else "x"]
+
+
+@pytest.mark.parametrize("flag, value", list(_suite_options()))
+def test_every_benchmark_option_works_after_graphc_bench(capsys, monkeypatch, flag, value):
+    from benchmarks import run
+    parsed = []
+    fake = types.ModuleType("graphc.bench")
+    fake.main = lambda argv: parsed.append(run.parse(argv)) or 0  # the suite's own parser
+    monkeypatch.setitem(sys.modules, "graphc.bench", fake)
+    assert cli.main(["bench", flag, *value]) == 0
+    default = run.parse([])
+    dest = flag.lstrip("-").replace("-", "_")
+    assert getattr(parsed[0], dest) != getattr(default, dest)
+
+
+def test_bench_help_is_the_suites(capsys):
+    assert cli.main(["bench", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: graphc bench" in out and "--quick" in out
 
 
 def test_cache_clear_calls_the_runtime(capsys, monkeypatch):
@@ -209,3 +241,60 @@ def test_info_reports_versions_threads_cache_and_cuda(capsys):
     out = capsys.readouterr().out
     for key in ("graphc:", "numpy", "threads:", "compile cache:", "cuda:", "targets:"):
         assert key in out
+
+
+def test_info_says_which_targets_run_here(capsys, monkeypatch):
+    import graphc.backends as backends
+    monkeypatch.setattr(backends, "unavailable_reason",
+                        lambda name: "no usable CUDA GPU or driver" if name == "cuda" else None)
+    assert cli.main(["info"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("targets:"))
+    assert "reference, cpu (default), cuda (unavailable: no usable CUDA GPU or driver)" in line
+
+
+# ---- what a new user runs from the docs -------------------------------------------------------
+def test_a_saved_step_keeps_its_updates_through_the_command_line(work, capsys):
+    code, doc, _ = call(work, capsys, "dump", "model.py:step", "--json")
+    assert code == 0 and json.loads(doc)["updates"]
+    (work / "step.json").write_text(doc)
+    code, text, _ = call(work, capsys, "dump", "step.json")
+    assert code == 0 and "updates {\n  %w <- %" in text
+
+
+def test_source_for_symbolic_dims_says_which_shapes(work, capsys):
+    pytest.importorskip("numba")
+    code, out, _ = call(work, capsys, "dump", "model.py:build", "--source")
+    assert code == 0, out
+    assert out.startswith("# source generated for the inputs x: f32[8, 2] (symbolic dims set "
+                          "to 8; choose with --shape NAME=D0,D1,...)")
+    assert "def program(" in out
+    code, out, _ = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x=3,2")
+    assert code == 0 and out.startswith("# source generated for the inputs x: f32[3, 2] (as given)")
+    code, _, err = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x=3,5")
+    assert code == 2 and "does not fit input 'x'" in err
+    code, _, err = call(work, capsys, "dump", "model.py:build", "--source", "--shape", "x")
+    assert code == 2 and "write NAME=D0,D1,..." in err
+
+
+def test_draw_shows_the_graph_as_built_unless_compiled(work, capsys):
+    pytest.importorskip("numba")
+    code, _, _ = call(work, capsys, "draw", "model.py:cpu_step", "-o", "built.dot")
+    built = (work / "built.dot").read_text()
+    assert code == 0 and "cluster_k" not in built and "update w" in built
+    code, _, _ = call(work, capsys, "draw", "model.py:cpu_step", "-o", "ran.dot", "--compiled")
+    ran = (work / "ran.dot").read_text()
+    assert code == 0 and "cluster_k0" in ran and "in place" in ran
+    code, _, _ = call(work, capsys, "draw", "model.py:build", "-o", "b.dot", "--compiled",
+                      "--shape", "x=4,2")
+    assert code == 0 and "arena" in (work / "b.dot").read_text()  # a memory plan for (4, 2)
+
+
+def test_a_drawn_tape_names_the_parameters_like_torchviz(work, capsys):
+    (work / "net.py").write_text(
+        "import graphc as gc\nfrom graphc import nn\n\n"
+        "def eager_loss():\n"
+        "    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))\n"
+        "    return model(gc.ones(4, 2)).sum()\n")
+    code, _, _ = call(work, capsys, "draw", "net.py:eager_loss", "-o", "tape.dot")
+    dot = (work / "tape.dot").read_text()
+    assert code == 0 and "0.weight" in dot and "2.bias" in dot

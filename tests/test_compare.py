@@ -98,3 +98,28 @@ def test_default_target():
     x = np.random.default_rng(4).standard_normal((4, 3)).astype(np.float32)
     result = gc.compare(lambda x: (gc.relu(x @ w32 + b32) ** 2).mean(), x, repeat=1)
     assert result.ok, repr(result)
+
+
+def test_a_whole_training_step_is_compared_by_its_outputs_and_writes():
+    from graphc import nn, optim
+    gc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 1))
+    opt = optim.Adam(model.parameters(), lr=0.1)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    before = [p.detach().numpy().copy() for p in model.parameters()]
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    result = gc.compare(train_step, x, np.ones((4, 1), np.float32), target=REF, repeat=2)
+    assert result.ok, result
+    labels = [r.label for r in result.rows]
+    assert labels[0] == "output[0]" and sum(l.startswith("state ") for l in labels) >= 4
+    assert "state dropout_seed after the step" in labels  # the same masks on both sides
+    for p, b in zip(model.parameters(), before):  # compare leaves the model as it was
+        np.testing.assert_array_equal(p.detach().numpy(), b)
+        assert p.grad is None

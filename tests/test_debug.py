@@ -38,7 +38,7 @@ def test_static_step_is_undone_and_culprit_named():
     w = gc.tensor([1.0, 2.0], requires_grad=True)
     x = gc.placeholder((2,), name="x")
     loss = gc.sqrt(x * w).sum()  # sqrt of a negative number -> nan
-    step = gc.compile(loss, [x], updates={w: w - 0.1 * gc.grad(loss, w)})
+    step = gc.compile(loss, [x], updates={w: w - 0.1 * gc.grad(loss, w)}, target="reference")
     with gc.debug.check_numerics():
         step(np.array([1.0, 1.0], np.float32))
         good = w.detach().numpy().copy()
@@ -60,3 +60,11 @@ def test_track_memory_counts_live_eager_storage():
     assert peak_with_all >= 3 * 8000  # a, the temporary a + 1 and c were alive at once
     assert mem.current_bytes < peak_with_all
     assert mem.current_bytes >= 8000  # a is still alive
+
+
+def test_track_memory_prints_its_numbers():
+    with gc.debug.track_memory() as mem:
+        keep = gc.ones(1000)  # 4 kB
+    assert repr(mem).startswith("<graphc.debug.track_memory: peak 4 kB, now ")
+    assert " at 0x" not in repr(mem)
+    del keep

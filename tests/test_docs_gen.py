@@ -30,3 +30,83 @@ def test_target_support_comes_from_the_target(monkeypatch):
     rows = {r.split("`")[1]: [c.strip() for c in r.split("|")[1:-1]]
             for r in docs_gen.ops_markdown().splitlines() if r.startswith("| `")}
     assert rows["add"][4] == "✓" and rows["mul"][4] == "—"
+
+
+# ---- the target columns against what the targets really do ------------------------------------------
+def _nn_cases():
+    """Graphs with the ops the op table does not reach (nn kernels, variables, index_put)."""
+    import numpy as np
+    import graphc as gc
+    import graphc.nn.functional as F
+    from graphc.ops import shape
+    from graphc.ops.pool import max_pool2d_gather
+    x = gc.placeholder((2, 2, 6, 6), gc.float64, name="x")
+    w = gc.variable(np.ones((3, 2, 3, 3)), name="w")
+    wt = gc.variable(np.ones((2, 3, 2, 2)), name="wt")
+    out = [F.conv2d(x, w, padding=1), F.conv_transpose2d(x, wt, stride=2),
+           F.max_pool2d(x, 2), F.avg_pool2d(x, 3, stride=2, padding=1),
+           F.adaptive_avg_pool2d(x, 2), F.dropout(x, 0.5),
+           shape.index_put(x, gc.constant(np.zeros(6)), index=x[0, 1, 2].node.attrs["index"])]
+    pooled = out[2].node.outputs  # (values, indices)
+    out.append(max_pool2d_gather(x, pooled[1]))  # (second-order gradients of max_pool2d use it)
+    loss = sum((o * o).sum() for o in out)
+    return [x], out + gc.grad(loss, [x, w, wt])
+
+
+def _lowered_ops():
+    """Ops in graphs that the cpu target lowered to source (code generation only: the suite's
+    cpu tests run that code), and ops whose lowering raised UnsupportedError."""
+    import graphc as gc
+    from graphc.lower import Options, lower_program
+    from graphc.passes import run_pipeline
+    from helpers import cotangent_like, float_inputs, placeholders
+    from op_table import CASES
+    graphs = []
+    for case in (c for c in CASES if c.static):
+        ps = placeholders(case.inputs)
+        outs = [case.fn(*ps)]
+        if case.grad:
+            loss = (outs[0] * gc.constant(cotangent_like(outs[0].shape))).sum()
+            outs += list(gc.grad(loss, [ps[i] for i in float_inputs(case)]))
+        graphs.append((ps, outs))
+    graphs.append(_nn_cases())
+    lowered, refused = set(), {}
+    for ps, outs in graphs:
+        graph = gc.Graph.from_outputs(outs, ps)
+        names = {n.op.name for n in graph.nodes}
+        try:
+            lower_program(run_pipeline(graph, input_types={p: p.type for p in ps}), Options())
+            lowered |= names
+        except gc.UnsupportedError as e:
+            refused.update((name, str(e)) for name in names)
+    return lowered, refused
+
+
+def test_the_cpu_column_is_what_the_cpu_target_lowers():
+    columns = docs_gen.target_columns()
+    lowered, refused = _lowered_ops()
+    assert lowered == set(REGISTRY)  # every op is exercised
+    for name in lowered:
+        assert columns[name][0] == "✓", f"{name} compiles for cpu but ops.md says otherwise"
+    for name, why in refused.items():
+        assert name in lowered or columns[name][0] == "—", why
+
+
+def test_the_cuda_column_is_the_cuda_dispatch():
+    from graphc.backends import cuda_ops
+    columns = docs_gen.target_columns()
+    for name, op in REGISTRY.items():
+        if op.kind in ("leaf", "shape"):
+            continue
+        on_host = cuda_ops.implementation(op) is cuda_ops._on_host
+        assert columns[name][1] == ("host" if on_host else "✓"), name
+    assert sum(c[1] == "✓" for c in columns.values()) > 70  # (docs/cuda.md: almost all)
+
+
+def test_help_does_not_rewrite_the_table(capsys, monkeypatch):
+    import pytest
+    written = []
+    monkeypatch.setattr(docs_gen, "ops_md_path", lambda: written.append(1) or "/nonexistent")
+    with pytest.raises(SystemExit) as stop:
+        docs_gen.main(["--help"])
+    assert stop.value.code == 0 and "--check" in capsys.readouterr().out and not written

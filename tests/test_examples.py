@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 
@@ -73,4 +74,41 @@ def test_an_example_runs_as_a_script_with_the_default_target(tmp_path):
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "final loss" in out.stdout
+    assert "compiling the training step" in out.stdout  # says that it compiles, and how long
+    assert re.search(r"compiled the training step in \d+\.\d s", out.stdout), out.stdout
     assert (tmp_path / "xor.png").exists() == HAS_MATPLOTLIB
+
+
+def test_the_demo_shows_the_compiler_working(tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "demo.py")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "target='cpu'" in out.stdout  # graphc.compile's default: the compiler, not NumPy
+    assert re.search(r"compiled in \d+\.\d s", out.stdout)
+    assert "eager and compiled agree: True" in out.stdout
+    assert "def program" in out.stdout  # the generated code is shown
+
+
+@pytest.mark.parametrize("name", ["xor", "regression", "linear_regression", "gradients",
+                                  "digits_cnn"])
+def test_help_describes_the_example_in_whole_sentences(example, capsys, name):
+    with pytest.raises(SystemExit):
+        example(name).main(["--help"])
+    text = capsys.readouterr().out
+    about = example(name).__doc__.strip().split("\n\n")[0]
+    assert about in text and about.endswith(".")
+    assert "python examples/" in text  # how to run it
+
+
+def test_an_unavailable_target_falls_back_with_a_note(example, capsys, monkeypatch):
+    import graphc.backends as backends
+    real = backends.unavailable_reason
+    monkeypatch.setattr(backends, "unavailable_reason",
+                        lambda name: "no usable CUDA GPU or driver" if name == "cuda"
+                        else real(name))
+    result = example("gradients").main(["--mode", "static", "--target", "cuda", "--no-plot",
+                                        "--points", "5"])
+    assert result["max_error"] == 0
+    err = capsys.readouterr().err
+    assert "compile target 'cuda' is not available here (no usable CUDA GPU or driver)" in err
+    assert f"using {backends.default_target()!r}" in err

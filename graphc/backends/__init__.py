@@ -14,8 +14,16 @@ def get_target(name):
     try:
         return _TARGETS[name]
     except KeyError:
-        raise ValueError(f"unknown compile target {name!r}; available: "
-                         f"{', '.join(sorted(set(_TARGETS) | {'reference'}))}") from None
+        raise ValueError(f"unknown compile target {name!r}; targets: "
+                         f"{', '.join(target_names())}") from None
+
+
+BUILTIN_TARGETS = ("reference", "cpu", "cuda")
+
+
+def target_names():
+    """Every target graphc knows (built-in ones whether or not loaded yet, then registered)."""
+    return list(BUILTIN_TARGETS) + sorted(set(_TARGETS) - set(BUILTIN_TARGETS))
 
 
 def _load_builtin(name):
@@ -27,10 +35,20 @@ def _load_builtin(name):
         from . import cpu  # noqa: F401
 
 
-def default_target():
-    """"cpu" when the Numba CPU target loads, else "reference"."""
+def unavailable_reason(name):
+    """None when target `name` loads and can run here, else why not (one line)."""
     try:
-        get_target("cpu")
-        return "cpu"
-    except (ValueError, ImportError):
-        return "reference"
+        get_target(name)
+    except Exception as e:  # a missing optional dependency must not stop the caller
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    if name == "cuda":
+        from ..cuda import is_available
+        if not is_available():
+            return "no usable CUDA GPU or driver"
+    return None
+
+
+def default_target():
+    """The best target that runs here, the default of graphc.compile, graphc.jit and the
+    command line: "cpu" when the Numba CPU target loads, else "reference"."""
+    return "cpu" if unavailable_reason("cpu") is None else "reference"

@@ -10,10 +10,17 @@ class Generator:
     def __init__(self, device="cpu"):
         self._rng = np.random.default_rng()
         self._seed = None
+        # The seed of the next random op (dropout) call, eager or compiled: each call uses it
+        # and advances it by one (see graphc.ops.nn.random_counter). Written in place, so
+        # compiled steps bound to it see manual_seed.
+        self.random_counter = np.zeros((), np.int64)
 
     def manual_seed(self, seed):
         self._seed = int(seed)
         self._rng = np.random.default_rng(self._seed)
+        # derived from the seed alone: drawing parameters does not shift the dropout masks
+        start = np.random.SeedSequence(self._seed).generate_state(1, np.uint64)[0] >> 2
+        self.random_counter[...] = np.int64(start)
         return self
 
     def initial_seed(self):

@@ -275,8 +275,7 @@ class Tensor(TensorMethods):
 
     # ---- printing ----------------------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(self.cpu()._data, separator=", ", prefix="tensor(",
-                               precision=4, floatmode="maxprec_equal")
+        from .printing import tensor_repr  # PyTorch's number formats and line wrapping
         extras = []
         if self.is_cuda:
             extras.append("device='cuda:0'")
@@ -286,7 +285,7 @@ class Tensor(TensorMethods):
             extras.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        return tensor_repr(self.cpu()._data, extras)
 
     __str__ = __repr__
 

@@ -125,12 +125,15 @@ class Value(TensorMethods):
 
 
 class Graph:
-    """Nodes in topological order, with the graph's inputs (placeholders) and outputs."""
+    """Nodes in topological order, with the graph's inputs (placeholders) and outputs, and the
+    variable updates of a training step ((variable value, new value) pairs; graphc.compile
+    runs them after each call)."""
 
-    def __init__(self, nodes, inputs, outputs):
+    def __init__(self, nodes, inputs, outputs, updates=()):
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+        self.updates = list(updates)
 
     @classmethod
     def from_outputs(cls, outputs, inputs=None):
@@ -190,7 +193,8 @@ class Graph:
 
     def __repr__(self):
         return f"<graphc.Graph {len(self.nodes)} nodes, {len(self.inputs)} inputs, " \
-               f"{len(self.outputs)} outputs>"
+               f"{len(self.outputs)} outputs" + \
+               (f", {len(self.updates)} updates>" if self.updates else ">")
 
 
 def value_names(graph):
@@ -243,4 +247,8 @@ def format_graph(graph, locations=False):
         lines.append(line)
     lines.append("  return " + ", ".join(names[v] for v in graph.outputs))
     lines.append("}")
+    if graph.updates:
+        lines.append("updates {")
+        lines += [f"  {names[var]} <- {names[new]}" for var, new in graph.updates]
+        lines.append("}")
     return "\n".join(lines)

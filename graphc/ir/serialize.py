@@ -1,6 +1,9 @@
-"""Graphs as JSON (format "graphc.graph", version 1). Loading never executes code.
+"""Graphs as JSON (format "graphc.graph", version 2). Loading never executes code.
 
 Nodes are listed in topological order; a value is referred to as [node index, output index].
+"inputs" and "outputs" list values; "updates" lists [variable, new value] pairs (a training
+step's writes; version 2, absent from version-1 files, which still load). A variable node
+carries its value when saved, so a loaded step starts from the saved state.
 Attributes are JSON values, with tagged objects for what JSON lacks: {"$tuple": [...]},
 {"$dtype": "float32"}, {"$type": {"shape": [...], "dtype": ...}}, {"$array": {"dtype", "shape",
 "data" (base64 of little-endian bytes)}}, {"$float": "nan" | "inf" | "-inf"}. Loading re-applies
@@ -22,7 +25,8 @@ from ..types import DType, TensorType, as_dtype
 from .graph import Graph, Value
 
 FORMAT = "graphc.graph"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no "updates"
 _MAX_ELEMENTS = 1 << 31
 
 
@@ -78,7 +82,8 @@ def graph_to_json(graph: Graph) -> dict:
         nodes.append(entry)
     return {"format": FORMAT, "version": VERSION, "nodes": nodes,
             "inputs": [index[id(v)] for v in graph.inputs],
-            "outputs": [index[id(v)] for v in graph.outputs]}
+            "outputs": [index[id(v)] for v in graph.outputs],
+            "updates": [[index[id(var)], index[id(new)]] for var, new in graph.updates]}
 
 
 # ---- decoding -----------------------------------------------------------------------------------
@@ -150,9 +155,10 @@ def graph_from_json(doc) -> Graph:
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise GraphFormatError(f"not a graphc graph (expected format {FORMAT!r})")
-    if doc.get("version") != VERSION:
+    if doc.get("version") not in READABLE_VERSIONS:
         raise GraphFormatError(f"unsupported graph format version {doc.get('version')!r} "
-                               f"(this graphc reads version {VERSION})")
+                               f"(this graphc reads versions "
+                               f"{', '.join(map(str, READABLE_VERSIONS))})")
     nodes = doc.get("nodes")
     if not isinstance(nodes, list):
         raise GraphFormatError("'nodes' must be a list")
@@ -220,7 +226,22 @@ def graph_from_json(doc) -> Graph:
         values.append(outputs)
     inputs = [ref(r, "inputs") for r in doc.get("inputs", [])]
     outputs = [ref(r, "outputs") for r in doc.get("outputs", [])]
-    graph = Graph.from_outputs(outputs, inputs)
+    updates = doc.get("updates", [])
+    if not isinstance(updates, list):
+        _fail("updates", "must be a list of [variable, new value] pairs")
+    pairs = []
+    for k, pair in enumerate(updates):
+        if not isinstance(pair, list) or len(pair) != 2:
+            _fail(f"update {k}", "must be a [variable, new value] pair")
+        var, new = ref(pair[0], f"update {k}"), ref(pair[1], f"update {k}")
+        if var.node.op.name != "variable":
+            _fail(f"update {k}", f"writes to a {var.node.op.name}, not a variable")
+        if var.type != new.type:
+            _fail(f"update {k}", f"variable {var.name!r} is {var.type}, its new value "
+                  f"{new.type}")
+        pairs.append((var, new))
+    graph = Graph.from_outputs(outputs + [new for _, new in pairs], inputs)
+    graph.outputs, graph.updates = outputs, pairs
     return graph
 
 

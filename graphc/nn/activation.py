@@ -21,8 +21,9 @@ class _Activation(Module):
     def forward(self, input):
         return type(self).fn(input, **{n: getattr(self, n) for n in self.args})
 
-    def extra_repr(self):
-        return ", ".join(f"{n}={getattr(self, n)}" for n in self.args)
+    def extra_repr(self):  # as PyTorch prints it: strings quoted
+        return ", ".join(f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str)
+                         else f"{n}={getattr(self, n)}" for n in self.args)
 
 
 def _activation(name, fn, **defaults):
@@ -59,6 +60,7 @@ Tanh = _activation("Tanh", F.tanh)
 Hardtanh = _activation("Hardtanh", F.hardtanh, min_val=-1.0, max_val=1.0, inplace=False)
 Hardshrink = _activation("Hardshrink", F.hardshrink, lambd=0.5)
 Softshrink = _activation("Softshrink", F.softshrink, lambd=0.5)
+Hardshrink.extra_repr = Softshrink.extra_repr = lambda self: f"{self.lambd}"  # PyTorch's
 Softsign = _activation("Softsign", F.softsign)
 Softplus = _activation("Softplus", F.softplus, beta=1.0, threshold=20.0)
 Tanhshrink = _activation("Tanhshrink", F.tanhshrink)

@@ -257,9 +257,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability p, scale the rest by 1/(1-p). On symbolic input the
-    mask is drawn from a persistent seed: add model.buffer_updates() (or
-    graphc.ops.nn.dropout_seed_updates()) to a compiled step's updates for fresh masks."""
+    """Zero each element with probability p, scale the rest by 1/(1-p). Eager and compiled calls
+    draw their masks from one stream (graphc.manual_seed): the same seed and call sequence give
+    the same masks in both modes; a compiled step advances the stream by itself."""
     return _nn_ops().dropout(input, p, training)
 
 

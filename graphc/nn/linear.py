@@ -50,6 +50,10 @@ class Bilinear(Module):
     def forward(self, input1, input2):
         return F.bilinear(input1, input2, self.weight, self.bias)
 
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
 
 class Embedding(Module):
     """A lookup table: row i of `weight` for index i. Initialized N(0, 1)."""
@@ -109,6 +113,9 @@ class Unflatten(Module):
         super().__init__()
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
     def forward(self, input):
         d = self.dim % input.ndim
         shape = [(-1 if not isinstance(s, int) else s) for s in input.shape]
@@ -124,7 +131,7 @@ class Dropout(Module):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace  # (inplace: accepted; the result is a new tensor)
 
     def forward(self, input):
         out = F.dropout(input, self.p, self.training)
@@ -135,4 +142,4 @@ class Dropout(Module):
         return out
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

@@ -53,6 +53,9 @@ class Module:
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
         if not _any_symbolic(args, kwargs):
+            if "_state_named" not in self.__dict__:  # once: tapes show 'fc1.weight' (torchviz)
+                self._name_state()
+                object.__setattr__(self, "_state_named", True)
             return self.forward(*args, **kwargs)
         # Symbolic forward: parameters and buffers read as their graph variables, so that
         # even arithmetic on parameters alone (weight.t(), b_ih + b_hh) lands in the graph.

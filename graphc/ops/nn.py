@@ -92,55 +92,102 @@ def adaptive_avg_pool2d(input, output_size):
     return _unbatched(lambda x: adaptive_avg_pool2d_op(x, output_size=output_size), input)
 
 
-# Dropout's randomness: eager calls draw a fresh seed from graphc's generator; a graph reads a
-# persistent seed variable (the same one for every graph of the process), and each call site gets
-# its own stream so that two dropouts in one graph draw different masks. A training step adds
-# `dropout_seed_updates()` to its updates so that each call draws fresh masks.
+# Dropout's randomness is ONE stream for both modes: graphc's generator holds a counter (reset by
+# graphc.manual_seed); every dropout call uses the counter's value as its seed and advances it by
+# one. Eagerly that happens at the call. A graph reads the counter as a variable: each call site
+# gets a provisional `stream` (> 0, in build order), and graphc.compile numbers the sites
+# (`number_random_sites`): site j reads counter + j, and the step advances the counter by the
+# number of sites. So eager and compiled runs draw the same masks for the same seed and calls.
 _streams = itertools.count(1)
-_static_seed = None
+_counter = None
 
 
 def dropout_seed():
-    """The persistent 0-d int64 tensor that symbolic dropout reads its seed from."""
-    global _static_seed
-    if _static_seed is None:
-        import numpy as np
+    """The persistent 0-d int64 tensor (graphc's random counter) that dropout reads its seed
+    from; graphc.manual_seed resets it."""
+    global _counter
+    if _counter is None:
         from ..eager.random import generator  # lazily: ops sit below the eager layer
         from ..eager.tensor import Tensor
-        _static_seed = Tensor._wrap(np.asarray(generator().integers(0, 2 ** 62), np.int64))
-        _static_seed._persistent = True
-        _static_seed.name = "dropout_seed"
-    return _static_seed
+        _counter = Tensor._wrap(generator().random_counter)  # shares its storage
+        _counter._persistent = True
+        _counter.name = "dropout_seed"
+    return _counter
 
 
 def dropout_seed_updates():
-    """{seed: seed + 1}: merge into compile(updates=...) for fresh masks at every step."""
+    """{seed: seed + 1}. Kept for older code: graphc.compile itself advances the seed by the
+    number of dropout call sites of the step (replacing this value)."""
     from ..dispatch import variable_of
     seed = dropout_seed()
     return {seed: add(variable_of(seed), 1)}
 
 
+def _is_random_site(node, counter):
+    return "stream" in node.op.defaults and node.attrs.get("stream", 0) > 0 \
+        and len(node.inputs) > 1 and node.inputs[1] is counter
+
+
+def number_random_sites(graph, outputs, updates):
+    """Give each random call site of a graph its seed from the shared counter, in build order.
+
+    Returns (outputs, updates) over a copy of the graph in which site j (and the gradient nodes
+    sharing its stream) reads `counter + j` with stream 0, as the j-th eager call of a step
+    would, and the counter's update is `counter + number of sites`; unchanged when the graph
+    has no unnumbered site (already numbered graphs, e.g. loaded from JSON, keep theirs).
+    """
+    from ..dispatch import constant, variable_node
+    if _counter is None:
+        return outputs, updates
+    counter = variable_node(_counter)
+    streams = sorted({n.attrs["stream"] for n in graph.nodes if _is_random_site(n, counter)})
+    if not streams:
+        return outputs, updates
+    from ..passes.graph_edit import clone_node
+    import numpy as np
+    offset = {s: j for j, s in enumerate(streams)}
+    seeds, mapping = {}, {}
+    for node in graph.nodes:
+        ins = [mapping.get(v, v) for v in node.inputs]
+        attrs = node.attrs
+        if _is_random_site(node, counter):
+            j = offset[attrs["stream"]]
+            if j not in seeds:
+                seeds[j] = counter if j == 0 else add(counter, constant(np.asarray(j, np.int64)))
+            ins[1], attrs = seeds[j], {**attrs, "stream": 0}
+        elif all(a is b for a, b in zip(ins, node.inputs)):
+            continue
+        copy = clone_node(node, ins, attrs, [v.type for v in node.outputs])
+        mapping.update(zip(node.outputs, copy.outputs))
+    new_counter = add(counter, constant(np.asarray(len(streams), np.int64)))
+    updates = [(var, mapping.get(new, new)) for var, new in updates if var is not counter]
+    return [mapping.get(v, v) for v in outputs], updates + [(counter, new_counter)]
+
+
 def dropout(input, p=0.5, training=True, inplace=False, *, seed=None):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (when training).
 
-    seed: a 0-d integer tensor or value to draw the mask from; default: a fresh one from graphc's
-    generator (eager) or `dropout_seed()` (symbolic). `inplace` is accepted for torch's signature;
-    the result is always a new tensor.
+    seed: a 0-d integer tensor or value to draw the mask from; default: the next value of
+    graphc's random counter (`dropout_seed()`), the same stream eagerly and compiled.
+    `inplace` is accepted for torch's signature; the result is always a new tensor.
     """
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
     if getattr(input, "is_symbolic", False):
-        return dropout_op(input, dropout_seed() if seed is None else seed, p=p,
-                          stream=next(_streams))
+        if seed is not None:
+            return dropout_op(input, seed, p=p, stream=0)
+        from ..dispatch import variable_node  # the counter itself, even while jit traces
+        return dropout_op(input, variable_node(dropout_seed()), p=p, stream=next(_streams))
     if seed is None:
         import numpy as np
-        from ..eager.random import generator
-        seed = np.asarray(generator().integers(0, 2 ** 62), np.int64)
+        counter = dropout_seed()
+        seed = np.array(counter._data)  # this call's seed (the gradient re-reads it) ...
+        counter._data += 1              # ... and the next call's
     return dropout_op(input, seed, p=p, stream=0)
 
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "dropout", "dropout_seed", "dropout_seed_updates"]
+           "dropout", "dropout_seed", "dropout_seed_updates", "number_random_sites"]
 from . import nn_kernels  # noqa: E402,F401  (eager fast path: sets op.eager)

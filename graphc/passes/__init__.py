@@ -63,7 +63,9 @@ def run_pipeline(graph, record=False, input_types=None, updates=None, skip=()):
     for name, fn in PIPELINE:
         if name in skip or (name == "plan_memory" and not concrete):
             if record:
-                log.append((name, "skipped", graph.format()))
+                why = "switched off" if name in skip else \
+                    "the shapes are symbolic: memory is planned per concrete input shape"
+                log.append((name, f"skipped ({why})", graph.format()))
             continue
         before = _census(graph) if record else None
         graph = fn(graph)

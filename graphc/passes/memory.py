@@ -56,8 +56,12 @@ class MemoryPlan:
     def summary(self):
         temps = [s for s in self.storage.values() if s.kind == "temp"]
         arena = sum(n * np.dtype(k).itemsize for k, n in self.arena_sizes.items())
-        return (f"{len(temps)} temporaries in {arena} bytes of arena (without reuse "
-                f"{self.temp_bytes}), {len(self.inplace)} in-place updates, "
+        if arena <= self.temp_bytes:
+            note = f"reuse saves {self.temp_bytes - arena} bytes"
+        else:  # tiny temporaries: the 64-byte alignment of each slot costs more than reuse saves
+            note = f"{arena - self.temp_bytes} bytes of it pad slots to 64-byte lines"
+        return (f"{len(temps)} temporaries of {self.temp_bytes} bytes in a {arena}-byte arena "
+                f"({note}), {len(self.inplace)} in-place updates, "
                 f"{sum(1 for s in self.steps if s.node is None)} copies")
 
     def report(self):

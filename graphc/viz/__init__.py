@@ -20,7 +20,7 @@ from .picture import Picture, executable_picture, graph_picture, is_gradient
 from .engines import FORMATS, choose_engine, graphviz_available, render
 from .tape import format_tape, tape_picture
 
-__all__ = ["draw", "Drawing", "dump", "dump_passes", "dump_source", "to_dot", "picture_of",
+__all__ = ["draw", "Drawing", "executable_picture", "dump", "dump_passes", "dump_source", "to_dot", "picture_of",
            "graphviz_available", "is_gradient", "format_tape"]
 
 

@@ -23,8 +23,35 @@ def _runner(exe):
     return getattr(exe, "_runner", None)
 
 
-def compile_now(exe) -> bool:
-    """Make a lazily compiling target compile for the inputs' shapes (without running).
+# The size a symbolic dim (a batch of None) takes when code must be generated before any call.
+REPRESENTATIVE_DIM = 8
+
+
+def input_shapes(exe, shapes=None):
+    """One concrete shape per input: `shapes` ({input name or position: shape}) where given,
+    else the input's own shape with each symbolic dim set to REPRESENTATIVE_DIM."""
+    shapes = dict(shapes or {})
+    out = []
+    for i, x in enumerate(exe.inputs):
+        given = shapes.pop(x.name, None) if x.name in shapes else shapes.pop(i, None)
+        if given is None:
+            given = tuple(d if isinstance(d, int) else REPRESENTATIVE_DIM for d in x.shape)
+        given = tuple(int(d) for d in given)
+        if len(given) != len(x.shape) or any(isinstance(d, int) and d != g
+                                             for d, g in zip(x.shape, given)):
+            raise ValueError(f"shape {list(given)} does not fit input "
+                             f"{x.name or i!r} of type {x.type}")
+        out.append(given)
+    if shapes:
+        names = ", ".join(repr(x.name or i) for i, x in enumerate(exe.inputs))
+        raise ValueError(f"no input named {', '.join(map(repr, shapes))}; inputs: {names}")
+    return out
+
+
+def compile_now(exe, shapes=None, representative=False) -> bool:
+    """Make a lazily compiling target compile (without running) for the inputs' shapes:
+    `shapes` ({input name or position: shape}) where given; symbolic dims otherwise only
+    when `representative` (set to REPRESENTATIVE_DIM).
 
     Returns False when it cannot: no such target, or symbolic dims whose sizes are known
     only at a call.
@@ -32,21 +59,21 @@ def compile_now(exe) -> bool:
     runner = _runner(exe)
     if runner is None or not hasattr(runner, "program"):
         return False
-    if getattr(runner, "graph", None) is not None:
+    if getattr(runner, "graph", None) is not None and not shapes:
         return True
     types = [x.type for x in exe.inputs]
-    if not all(t.is_concrete for t in types):
+    if not (shapes or representative or all(t.is_concrete for t in types)):
         return False
-    runner.program([np.zeros(t.shape, t.dtype.np) for t in types])
+    runner.program([np.zeros(s, t.dtype.np) for s, t in zip(input_shapes(exe, shapes), types)])
     return True
 
 
-def compiled_graph(exe) -> Graph:
+def compiled_graph(exe, shapes=None) -> Graph:
     """The graph an executable runs after the passes (else the graph it was given)."""
     graph = getattr(exe, "compiled_graph", None)
     runner = _runner(exe)
     if graph is None and runner is not None and hasattr(runner, "program"):
-        if compile_now(exe):
+        if compile_now(exe, shapes):
             graph = runner.graph
         else:  # symbolic dims: the same passes, without shapes (no memory plan)
             from ..passes import run_pipeline
@@ -55,7 +82,7 @@ def compiled_graph(exe) -> Graph:
     return graph if isinstance(graph, Graph) else exe.graph
 
 
-def compiled_source(exe) -> str | None:
-    compile_now(exe)
+def compiled_source(exe, shapes=None, representative=False) -> str | None:
+    compile_now(exe, shapes, representative)
     source = getattr(exe, "source", None)
     return source or None

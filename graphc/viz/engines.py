@@ -1,7 +1,8 @@
 """Turning a Picture into SVG/PNG: Graphviz `dot` when installed, else networkx + matplotlib.
 
-The fallback draws a layered layout (each box one layer below the boxes it reads) so that a
-picture is always possible; set GRAPHC_VIZ_ENGINE=matplotlib to force it.
+The fallback draws graphc's own layered layout (graphc/viz/layout.py: grandalf's Sugiyama
+layout when installed) so that a picture is always possible; set GRAPHC_VIZ_ENGINE=matplotlib
+to force it.
 """
 from __future__ import annotations
 
@@ -61,60 +62,8 @@ def render_graphviz(dot_text: str, format: str) -> bytes:
 _FONT = 7.0
 _CHAR_W = _FONT * 0.62 / 72   # inches per character
 _LINE_H = _FONT * 1.35 / 72   # inches per line of text
-_GAP_X, _GAP_Y, _PAD = 0.25, 0.35, 0.08
-
-
-def layered_layout(pic: Picture):
-    """Rows of box keys (top first) and, per arrow, its route through the rows.
-
-    A Sugiyama-style sketch: each box sits one row below the lowest box it reads (sources
-    right above their first user); an arrow spanning rows passes through a point in each row
-    between ("d..." keys), and barycenter sweeps order every row to shorten the arrows.
-    """
-    import networkx as nx
-    order = {k: i for i, k in enumerate(pic.boxes)}
-    g = nx.DiGraph()
-    g.add_nodes_from(pic.boxes)
-    # arrows against the drawing order (cycles of a collapsed picture) do not constrain rows
-    g.add_edges_from((a.src, a.dst) for a in pic.arrows if order[a.src] < order[a.dst])
-    row_of = {}
-    for k in nx.topological_sort(g):
-        row_of[k] = max((row_of[p] + 1 for p in g.predecessors(k)), default=0)
-    for k in reversed(list(nx.topological_sort(g))):
-        if g.in_degree(k) == 0 and g.out_degree(k):
-            row_of[k] = max(0, min(row_of[s] for s in g.successors(k)) - 1)
-    rows = [[] for _ in range(max(row_of.values(), default=0) + 1)]
-    for k in pic.boxes:
-        rows[row_of[k]].append(k)
-    routes, up, down = [], {}, {}
-    for i, a in enumerate(pic.arrows):
-        route = [a.src]
-        if row_of[a.src] < row_of[a.dst]:
-            for r in range(row_of[a.src] + 1, row_of[a.dst]):
-                rows[r].append(f"d{i}_{r}")
-                route.append(f"d{i}_{r}")
-        route.append(a.dst)
-        routes.append(route)
-        for p, q in zip(route, route[1:]):
-            down.setdefault(q, []).append(p)
-            up.setdefault(p, []).append(q)
-    pos = {k: i for row in rows for i, k in enumerate(row)}
-    for sweep in range(6):  # barycenter ordering, alternately downwards and upwards
-        near = down if sweep % 2 == 0 else up
-        for r in (range(1, len(rows)) if sweep % 2 == 0 else range(len(rows) - 2, -1, -1)):
-            def center(k):
-                xs = [pos[n] for n in near.get(k, ())]
-                return sum(xs) / len(xs) if xs else pos[k]
-            rows[r].sort(key=center)
-            pos.update((k, i) for i, k in enumerate(rows[r]))
-    for row in rows:  # keep the boxes of one cluster side by side
-        first = {}
-        for i, k in enumerate(row):
-            cluster = pic.boxes[k].cluster if k in pic.boxes else None
-            first.setdefault(cluster or k, i)
-        row.sort(key=lambda k: (first[(pic.boxes[k].cluster if k in pic.boxes else None) or k],
-                                pos[k]))
-    return rows, routes
+_PAD, _MARGIN, _TITLE = 0.08, 0.3, 0.45
+_MAX_PIXELS = 30000           # a huge graph is drawn at a lower resolution, never cropped
 
 
 def _box_size(box):
@@ -123,44 +72,39 @@ def _box_size(box):
 
 
 def render_matplotlib(pic: Picture, format: str) -> bytes:
+    """Draw with matplotlib on graphc's own layered layout (graphc/viz/layout.py): data flows
+    top to bottom, fused kernels are frames around exactly their ops, and the figure grows
+    with the graph so that labels never overlap."""
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
     from matplotlib.path import Path
 
-    rows, routes = layered_layout(pic)
-    sizes = {k: _box_size(pic.boxes[k]) if k in pic.boxes else (0.06, 0.0)
-             for row in rows for k in row}
-    row_w = [sum(sizes[k][0] for k in row) + _GAP_X * (len(row) - 1) for row in rows]
-    width = max(row_w + [3.0]) + 2 * _GAP_X
-    row_h = [max((sizes[k][1] for k in row), default=_LINE_H) for row in rows]
-    height = sum(row_h) + _GAP_Y * (len(rows) + 1) + 0.5
-    xy, y = {}, height - 0.45 - _GAP_Y
-    for row, w, h in zip(rows, row_w, row_h):
-        x = (width - w) / 2
-        for k in row:
-            xy[k] = (x + sizes[k][0] / 2, y - h / 2)
-            x += sizes[k][0] + _GAP_X
-        y -= h + _GAP_Y
-    fig = Figure(figsize=(min(width, 80), min(height, 120)))
+    from .layout import layout
+    lay = layout(pic, _box_size)
+    width = max(lay.width + 2 * _MARGIN, 3.0)
+    height = lay.height + 2 * _MARGIN + _TITLE
+    dx = (width - lay.width) / 2
+
+    def at(x, y):  # layout (y down, from the top) -> figure inches (y up)
+        return x + dx, height - _TITLE - _MARGIN - y
+
+    fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
-    ax.text(width / 2, height - 0.2, pic.title, ha="center", va="center", fontsize=_FONT + 2)
-    for key, cluster in pic.clusters.items():
-        members = [k for k, b in pic.boxes.items() if b.cluster == key]
-        if not members:
-            continue
-        x0 = min(xy[k][0] - sizes[k][0] / 2 for k in members) - 0.06
-        x1 = max(xy[k][0] + sizes[k][0] / 2 for k in members) + 0.06
-        y0 = min(xy[k][1] - sizes[k][1] / 2 for k in members) - 0.06
-        y1 = max(xy[k][1] + sizes[k][1] / 2 for k in members) + 0.14
-        ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0.02",
-                                    fill=False, linestyle="--", edgecolor="#1971c2", lw=0.8))
-        ax.text(x0 + 0.04, y1 - 0.02, cluster.label, fontsize=_FONT - 1, color="#1971c2",
-                va="top")
+    ax.text(width / 2, height - _TITLE / 2, pic.title, ha="center", va="center",
+            fontsize=_FONT + 2)
+    for key, (x0, y0, x1, y1) in lay.clusters.items():
+        (fx0, fy1), (fx1, fy0) = at(x0, y0), at(x1, y1)
+        ax.add_patch(FancyBboxPatch((fx0, fy0), fx1 - fx0, fy1 - fy0, boxstyle="round,pad=0",
+                                    fill=True, fc="#f3f8ff", linestyle="--", ec="#1971c2",
+                                    lw=0.8, zorder=1))
+        ax.text(fx0 + 0.06, fy1 - 0.05, pic.clusters[key].label, fontsize=_FONT - 1,
+                color="#1971c2", va="top", zorder=1)
     for k, box in pic.boxes.items():
-        look, (w, h), (x, y) = BOX_STYLES[box.style], sizes[k], xy[k]
+        look, (w, h) = BOX_STYLES[box.style], lay.size[k]
+        x, y = at(*lay.center[k])
         shape = {"ellipse": "round,pad=0,rounding_size=0.12", "box3d": "round4,pad=0"}.get(
             look["shape"], "round,pad=0,rounding_size=0.04" if box.style == "variable"
             else "square,pad=0")
@@ -170,16 +114,11 @@ def render_matplotlib(pic: Picture, format: str) -> bytes:
                                     lw=2.0 if box.output or box.reused else 0.8))
         ax.text(x, y, box.label, ha="center", va="center", fontsize=_FONT, zorder=4,
                 linespacing=1.2)
-    for a, route in zip(pic.arrows, routes):
-        (x0, y0), (x1, y1) = xy[a.src], xy[a.dst]
-        down = y0 > y1  # arrows leave a box at its bottom and enter the next one at its top
-        points = [(x0, y0 - sizes[a.src][1] / 2 if down else y0 + sizes[a.src][1] / 2)]
-        points += [xy[k] for k in route[1:-1]]
-        points.append((x1, y1 + sizes[a.dst][1] / 2 if down else y1 - sizes[a.dst][1] / 2))
+    for a, route in zip(pic.arrows, lay.routes):
         update = a.style == "update"
         ax.add_patch(FancyArrowPatch(
-            path=Path(points), arrowstyle="-|>", mutation_scale=7, lw=0.6, zorder=2,
-            color=BOX_STYLES["update"]["line"] if update else "#495057",
+            path=Path([at(x, y) for x, y in route]), arrowstyle="-|>", mutation_scale=7,
+            lw=0.6, zorder=2, color=BOX_STYLES["update"]["line"] if update else "#495057",
             linestyle="--" if update else "-", shrinkA=0, shrinkB=0))
     used = []
     for b in pic.boxes.values():
@@ -189,7 +128,8 @@ def render_matplotlib(pic: Picture, format: str) -> bytes:
                              label=_LEGEND[s]) for s in used],
               loc="upper left", fontsize=_FONT - 1, frameon=False)
     out = io.BytesIO()
-    fig.savefig(out, format=format, dpi=110)
+    dpi = min(110, _MAX_PIXELS / max(width, height))
+    fig.savefig(out, format=format, dpi=dpi)
     return out.getvalue()
 
 

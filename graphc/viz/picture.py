@@ -208,11 +208,12 @@ def graph_picture(graph: Graph, *, title="graph", updates=None, fusion_groups=No
     return collapse_picture(pic, ex.nodes) if collapse else pic
 
 
-def executable_picture(exe, collapse=False) -> Picture:
-    """A compiled executable: fused kernels as clusters, buffers and updates where known."""
+def executable_picture(exe, collapse=False, shapes=None) -> Picture:
+    """A compiled executable: fused kernels as clusters, buffers and updates where known
+    (`shapes`: {input name or position: shape} to compile for, see compiled.input_shapes)."""
     from .compiled import compiled_graph
     target = getattr(exe, "target", "?")
-    return graph_picture(compiled_graph(exe), title=f"executable ({target})",
+    return graph_picture(compiled_graph(exe, shapes), title=f"executable ({target})",
                          updates=getattr(exe, "updates", ()),
                          fusion_groups=getattr(exe, "fusion_groups", None),
                          buffer_of=getattr(exe, "buffer_of", None), collapse=collapse)

@@ -43,12 +43,7 @@ def dump(obj, locations=False) -> str:
         return text
     names = value_names(graph)
     lines = [f"# executable, target {getattr(obj, 'target', '?')!r}: {len(graph.nodes)} nodes",
-             text]
-    updates = getattr(obj, "updates", ())
-    if updates:
-        lines.append("updates {")
-        lines += [f"  {names[var]} <- {names[new]}" for var, new in updates]
-        lines.append("}")
+             text]  # (the executable's graph carries its updates)
     by_id = {n.id: n for n in graph.nodes}
     groups = getattr(obj, "fusion_groups", None) or ()
     if groups:
@@ -77,23 +72,32 @@ def dump_passes(obj) -> str:
     return "\n".join(parts)
 
 
-def dump_source(obj, target="cpu") -> str:
-    """The generated source of an executable (compiling `obj` for `target` if needed)."""
+def dump_source(obj, target="cpu", shapes=None) -> str:
+    """The generated source of an executable (compiling `obj` for `target` if needed).
+
+    Targets generate code per input shape: inputs with symbolic dims (a batch of None) get
+    `shapes` ({input name or position: shape}) where given, else REPRESENTATIVE_DIM (8) for
+    each symbolic dim; a first comment line says which shapes the source is for.
+    """
+    from .compiled import REPRESENTATIVE_DIM, input_shapes
     if not isinstance(getattr(obj, "graph", None), Graph):
-        graph = as_graph(obj)
-        obj = Executable(graph.outputs, graph.inputs, target=target)
-    source = compiled_source(obj)
+        obj = Executable(as_graph(obj), target=target)
+    if getattr(obj, "target", None) == "reference":
+        raise UnsupportedError("target 'reference' generates no source code (it runs each "
+                               "op's NumPy reference node by node); compile for target='cpu'")
+    symbolic = not all(x.type.is_concrete for x in getattr(obj, "inputs", ()))
+    fresh = getattr(getattr(obj, "_runner", None), "graph", None) is None
+    source = compiled_source(obj, shapes, representative=True)
     if not source:
-        if getattr(obj, "target", None) == "reference":
-            raise UnsupportedError("target 'reference' generates no source code (it runs each "
-                                   "op's NumPy reference node by node); compile for target="
-                                   "'cpu'")
-        inputs = ", ".join(repr(x.type) for x in obj.inputs)
-        raise UnsupportedError(
-            f"no source yet: target {getattr(obj, 'target', '?')!r} generates it per input "
-            f"shape and the inputs have symbolic dims ({inputs}); call the executable once, "
-            f"or use concrete shapes")
-    return source if isinstance(source, str) else str(source)
+        raise UnsupportedError(f"target {getattr(obj, 'target', '?')!r} generates no source")
+    source = source if isinstance(source, str) else str(source)
+    if (symbolic and fresh) or shapes:
+        used = ", ".join(f"{x.name or i}: {x.dtype.short}{list(s)}" for i, (x, s) in
+                         enumerate(zip(obj.inputs, input_shapes(obj, shapes))))
+        how = "as given" if shapes else \
+            f"symbolic dims set to {REPRESENTATIVE_DIM}; choose with --shape NAME=D0,D1,..."
+        source = f"# source generated for the inputs {used} ({how})\n{source}"
+    return source
 
 
 __all__ = ["dump", "dump_passes", "dump_source", "as_graph"]

@@ -38,7 +38,7 @@ def results():
         inputs += ps
         outputs += outs
         feeds += arrays
-    ref = gc.compile(outputs, inputs=inputs)(*feeds)
+    ref = gc.compile(outputs, inputs=inputs, target="reference")(*feeds)
     cpu = gc.compile(outputs, inputs=inputs, target="cpu")(*feeds)
     return {k: (cpu[s:s + n], ref[s:s + n]) for k, (s, n) in spans.items()}
 
@@ -58,7 +58,7 @@ def test_dropout_on_cpu_uses_the_reference_mask():
     y = dropout_op(x, seed, p=0.3, stream=7)
     g = gc.grad((y * y).sum(), x)
     arr = rng.standard_normal((4, 50)).astype(np.float32)
-    want = gc.compile([y, g], inputs=[x])(arr)
+    want = gc.compile([y, g], inputs=[x], target="reference")(arr)
     got = gc.compile([y, g], inputs=[x], target="cpu")(arr)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)

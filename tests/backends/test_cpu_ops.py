@@ -52,7 +52,7 @@ def batch_results(k, fuse=True):
         inputs += ps
         outputs += outs
     feeds = [np.asarray(a) for c in cases for a in c.inputs]
-    ref = gc.compile(outputs, inputs=inputs)(*feeds)
+    ref = gc.compile(outputs, inputs=inputs, target="reference")(*feeds)
     cpu = gc.compile(outputs, inputs=inputs, target="cpu", fuse=fuse)(*feeds)
     return {name: ([r.numpy() for r in cpu[s:s + n]], [r.numpy() for r in ref[s:s + n]])
             for name, (s, n) in spans.items()}

@@ -21,8 +21,8 @@ def test_round_trip_runs_identically(tmp_path):
     loaded = gc.load_graph(path)
     assert str(loaded) == str(gc.Graph.from_outputs([loss, g], [a]))
     x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
-    want = [r.numpy() for r in gc.compile([loss, g], [a])(x)]
-    got = [r.numpy() for r in gc.compile(loaded.outputs, loaded.inputs)(x)]
+    want = [r.numpy() for r in gc.compile([loss, g], [a], target="reference")(x)]
+    got = [r.numpy() for r in gc.compile(loaded.outputs, loaded.inputs, target="reference")(x)]
     for u, v in zip(want, got):
         np.testing.assert_array_equal(u, v)
 
@@ -89,3 +89,55 @@ def test_gradient_nodes_stay_marked(tmp_path):
     original = [isinstance(n.location, GradientLocation)
                 for n in gc.Graph.from_outputs([loss, g], [a]).nodes]
     assert marked == original and any(marked) and not all(marked)
+
+
+# ---- a training step: inputs, outputs, updates and the variables' values survive -----------------
+def _training_step():
+    from graphc import nn, optim
+    gc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Tanh(), nn.Linear(4, 1))
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x, y = gc.placeholder((None, 3), name="x"), gc.placeholder((None, 1), name="y")
+    loss = ((model(x) - y) ** 2).mean()
+    return gc.compile(loss, inputs=[x, y], updates={**opt.updates(loss),
+                                                    **model.buffer_updates()},
+                      target="reference")
+
+
+def test_a_saved_training_step_reloads_and_trains_identically(tmp_path):
+    step = _training_step()
+    gc.save_graph(step, tmp_path / "step.json")  # saved before it ran: the initial values
+    loaded = gc.load_graph(tmp_path / "step.json")
+    assert len(loaded.updates) == len(step.updates) and "updates {" in str(loaded)
+    assert [v.name for v in loaded.inputs] == ["x", "y"]
+    again = gc.compile(loaded, target="reference")  # a Graph: its inputs, outputs and updates
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((5, 3)).astype(np.float32), np.ones((5, 1), np.float32)
+    for _ in range(3):  # Adam's moments, step count and dropout's seed advance alike
+        assert again(x, y)[0].item() == step(x, y).item()  # (a graph returns a list)
+    for (var, _), (var2, _) in zip(step.updates, again.updates):
+        np.testing.assert_array_equal(var2.node.attrs["storage"].detach().numpy(),
+                                      var.node.attrs["storage"].detach().numpy())
+
+
+def test_version_1_files_without_updates_still_load():
+    doc = _doc()
+    assert doc["version"] == 2 and doc["updates"] == []
+    del doc["updates"]
+    doc["version"] = 1
+    from graphc.ir.serialize import graph_from_json
+    graph = graph_from_json(doc)
+    assert graph.updates == [] and len(graph.outputs) == 1
+
+
+@pytest.mark.parametrize("updates, message", [
+    ({"a": 1}, "must be a list"),
+    ([[[0, 0]]], "must be a \\[variable, new value\\] pair"),
+    ([[[0, 0], [0, 0]]], "writes to a placeholder, not a variable"),
+])
+def test_malformed_updates_are_format_errors(updates, message):
+    doc = _doc()
+    doc["updates"] = updates
+    from graphc.ir.serialize import graph_from_json
+    with pytest.raises(gc.GraphFormatError, match=message):
+        graph_from_json(doc)

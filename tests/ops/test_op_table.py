@@ -21,7 +21,7 @@ def _static_outputs(case, with_grads=False):
     if with_grads:
         loss = (out * gc.constant(cotangent_like(out.shape))).sum()
         outputs += list(gc.grad(loss, [ps[i] for i in float_inputs(case)]))
-    results = gc.compile(outputs, inputs=ps)(*case.inputs)
+    results = gc.compile(outputs, inputs=ps, target="reference")(*case.inputs)
     return [r.numpy() for r in results]
 
 
@@ -99,11 +99,11 @@ def test_second_order_gradients_both_modes(name, fn, d2):
     p = gc.placeholder((5,), gc.float64)
     g1 = gc.grad(fn(p).sum(), p)
     g2 = gc.grad(g1.sum(), p)
-    static_d2 = gc.compile(g2, [p])(x0).numpy()
+    static_d2 = gc.compile(g2, [p], target="reference")(x0).numpy()
     np.testing.assert_allclose(static_d2, eager_d2, rtol=1e-10, atol=1e-12)
     if d2 is not None:
         np.testing.assert_allclose(eager_d2, d2(x0), rtol=1e-8, atol=1e-10)
     else:  # compare with finite differences of the first derivative
-        first = gc.compile(g1, [p])
+        first = gc.compile(g1, [p], target="reference")
         fd = numeric_grad(lambda a: first(a).numpy().sum(), [x0], 0)
         np.testing.assert_allclose(eager_d2, fd, rtol=1e-5, atol=1e-6)

@@ -147,7 +147,7 @@ def test_compiled_updates_follow_pytorch_formulas(cls, ref, kwargs):
     a, b = gc.placeholder(A.shape, gc.float64, "a"), gc.placeholder(B.shape, gc.float64, "b")
     one = gc.placeholder((), gc.float64, "one")
     loss = gc.sum(0.5 * a * p * p + b * p) + gc.sum(one * q * q)
-    step = gc.compile(loss, inputs=[a, b, one], updates=opt.updates(loss))
+    step = gc.compile(loss, inputs=[a, b, one], updates=opt.updates(loss), target="reference")
     for k, (ep, eq) in enumerate(reference_trajectory(ref, kwargs)):
         step(A, B, 1.0)
         np.testing.assert_allclose(p.detach().numpy(), ep, rtol=1e-10, atol=1e-12,
@@ -177,7 +177,7 @@ def test_parameters_the_loss_does_not_use_are_left_alone():
     loss = gc.sum(p * x)
     updates = opt.updates(loss)
     assert q not in updates and p in updates
-    gc.compile(loss, inputs=[x], updates=updates)(1.0)
+    gc.compile(loss, inputs=[x], updates=updates, target="reference")(1.0)
     np.testing.assert_array_equal(q.detach().numpy(), Q0)
 
 
@@ -188,7 +188,7 @@ def test_step_lr_schedule_reaches_compiled_steps(compiled):
     sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     x = gc.placeholder((), gc.float64, name="x")
     loss = gc.sum(p * x)
-    step = gc.compile(loss, inputs=[x], updates=opt.updates(loss))
+    step = gc.compile(loss, inputs=[x], updates=opt.updates(loss), target="reference")
     lrs, value = [], np.array([1.0, -2.0])
     for epoch in range(5):
         lrs.append(sched.get_last_lr()[0])

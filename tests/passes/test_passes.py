@@ -1,4 +1,6 @@
 """Each compiler pass on small graphs: what it rewrites, and that it keeps meaning."""
+import re
+
 import numpy as np
 
 import graphc as gc
@@ -127,3 +129,21 @@ def test_symbolic_dims_are_specialized():
     from graphc.types import TensorType
     g = run_pipeline(Graph.from_outputs([y]), input_types={x: TensorType((7, 3), gc.float32)})
     assert all(v.type.is_concrete for n in g.nodes for v in n.outputs)
+
+
+def test_pass_summaries_explain_skips_and_the_arena():
+    from graphc.passes import run_pipeline
+    x = gc.placeholder((None, 4), name="x")
+    y = (gc.tanh(x) * 2 + 1).sum()
+    _, log = run_pipeline(gc.Graph.from_outputs([y]), record=True)
+    summaries = dict((name, summary) for name, summary, _ in log)
+    assert summaries["plan_memory"] == ("skipped (the shapes are symbolic: memory is planned "
+                                        "per concrete input shape)")
+    x = gc.placeholder((3, 4), name="x")
+    y = (gc.tanh(x) * 2 + 1) @ gc.tanh(x).T
+    _, log = run_pipeline(gc.Graph.from_outputs([y]), record=True, skip=("fuse",))
+    summaries = dict((name, summary) for name, summary, _ in log)
+    assert summaries["fuse"] == "skipped (switched off)"
+    assert re.match(r"\d+ temporaries of \d+ bytes in a \d+-byte arena \((reuse saves \d+ "
+                    r"bytes|\d+ bytes of it pad slots to 64-byte lines)\)",
+                    summaries["plan_memory"]), summaries["plan_memory"]

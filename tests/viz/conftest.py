@@ -18,7 +18,7 @@ def build_step():
 @pytest.fixture
 def step_exe():
     x, w, b, loss, gw, gb = build_step()
-    return gc.compile(loss, inputs=[x], updates={w: w - 0.1 * gw, b: b - 0.1 * gb})
+    return gc.compile(loss, inputs=[x], updates={w: w - 0.1 * gw, b: b - 0.1 * gb}, target="reference")
 
 
 @pytest.fixture

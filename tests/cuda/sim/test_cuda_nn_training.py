@@ -218,3 +218,15 @@ def test_batchnorm_state_loading_and_init_on_cuda():
     w = gc.zeros(4, 2).cuda()
     gc.nn.init.constant_(w, 0.5)
     assert w.cpu().numpy().tolist() == [[0.5, 0.5]] * 4
+
+
+def test_compiled_dropout_on_cuda_draws_the_eager_masks():
+    """One random stream: the same seed and calls give the eager masks on the cuda target."""
+    x = np.ones((4, 6), np.float32)
+    gc.manual_seed(11)
+    eager = [F.dropout(gc.tensor(x), 0.5).numpy() for _ in range(2)]
+    gc.manual_seed(11)
+    xs = gc.placeholder((4, 6), name="x")
+    step = gc.compile(F.dropout(xs, 0.5), inputs=[xs], target="cuda")
+    for want in eager:
+        np.testing.assert_array_equal(step(x).numpy(), want)
