@@ -16,6 +16,11 @@ from ..ops import reduce as R, shape as S
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
                              huber_loss)
+from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
+from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
+                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                            multilabel_soft_margin_loss, pairwise_distance, soft_margin_loss,
+                            triplet_margin_loss, triplet_margin_with_distance_loss)
 
 # ---- activations ------------------------------------------------------------------------------------
 relu, sigmoid, tanh, elu, leaky_relu, gelu, softplus = (G.relu, G.sigmoid, G.tanh, G.elu,
@@ -60,7 +65,8 @@ def prelu(input, weight):
 
 
 def logsigmoid(input):
-    return G.neg(G.softplus(G.neg(input)))
+    """min(x, 0) - log1p(exp(-|x|)): PyTorch's stable form."""
+    return G.sub(G.minimum(input, 0), G.log1p(G.exp(G.neg(G.abs(input)))))
 
 
 def hardshrink(input, lambd=0.5):
@@ -256,6 +262,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "hinge_embedding_loss",
+    "kl_div", "margin_ranking_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+    "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "celu", "conv2d", "conv_transpose2d", "cross_entropy",
     "dropout", "elu", "embedding", "flatten", "gelu", "hardshrink", "hardtanh", "huber_loss",
