@@ -87,6 +87,7 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype))
+        self._place(device)
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -55,6 +55,7 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, (out_channels, in_channels // groups),
                          dtype)
+        self._place(device)
 
     def forward(self, input):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
@@ -71,6 +72,7 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, (in_channels, out_channels // groups),
                          dtype)
+        self._place(device)
 
     def forward(self, input, output_size=None):
         if output_size is not None:

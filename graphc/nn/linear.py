@@ -20,6 +20,7 @@ class Linear(Module):
         self.weight = Parameter(empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(empty((out_features,), dtype=dtype)) if bias else None
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self):
         init.default_affine_(self.weight, self.bias)
@@ -46,6 +47,7 @@ class Bilinear(Module):
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
+        self._place(device)
 
     def forward(self, input1, input2):
         return F.bilinear(input1, input2, self.weight, self.bias)
@@ -76,6 +78,7 @@ class Embedding(Module):
             init.normal_(self.weight)
             if padding_idx is not None:
                 self.weight._data[padding_idx] = 0
+        self._place(device)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):

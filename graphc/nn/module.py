@@ -278,6 +278,12 @@ class Module:
         return self._apply_to_tensors(
             lambda a: a.astype(target) if a.dtype.kind == "f" and a.dtype != target else a)
 
+    def _place(self, device):
+        """Honour a constructor's device= argument (state is built on the CPU first)."""
+        if device is not None:
+            self.to(device)
+        return self
+
     def _move_to(self, device):
         """Parameters and buffers (and their grads) to `device`, in place, as torch does."""
         from ..device import Device

@@ -35,6 +35,7 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", tensor(0))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
+        self._place(device)
 
     def reset_running_stats(self):
         if self.track_running_stats:
@@ -99,6 +100,7 @@ class LayerNorm(Module):
             if elementwise_affine else None
         self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype)) \
             if elementwise_affine and bias else None
+        self._place(device)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

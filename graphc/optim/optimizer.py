@@ -23,7 +23,7 @@ from ..dispatch import variable_of
 from ..eager.creation import full
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
-from ..errors import GraphcError
+from ..errors import GraphcError, UnsupportedError
 from ..ir.graph import Graph, Value
 
 
@@ -37,19 +37,36 @@ required = _Required()
 
 class ParamGroup(dict):
     """A dict of hyperparameters whose 'lr' lives in a persistent 0-d tensor as well, so that
-    writing group['lr'] (as schedulers do) also reaches compiled training steps."""
+    writing group['lr'] (as schedulers do) also reaches compiled training steps.
+
+    The other hyperparameters (momentum, betas, ...) are constants of a compiled step: once
+    `updates()` has built one, changing them (e.g. a scheduler's cycle_momentum) would be
+    silently ignored by it, so it raises instead."""
 
     def __init__(self, values, lr_name):
         super().__init__(values)
         self.lr_tensor = Tensor._wrap(np.asarray(values["lr"], np.float64))
         self.lr_tensor._persistent = True
         self.lr_tensor.name = lr_name
+        self.compiled_keys = frozenset()
 
     def __setitem__(self, key, value):
+        if key in self.compiled_keys and key in self and _differs(self[key], value):
+            raise UnsupportedError(
+                f"optimizer param_group[{key!r}] changes from {self[key]!r} to {value!r} after "
+                f"updates() compiled it into a training step as a constant; only 'lr' can "
+                f"change there. Change it before calling updates(), or build a new step")
         super().__setitem__(key, value)
         if key == "lr":
             self.lr_tensor._data[...] = float(value)
             self.lr_tensor._vc[0] += 1
+
+
+def _differs(a, b):
+    try:
+        return bool(a != b)
+    except (TypeError, ValueError):
+        return True
 
 
 class Optimizer:
@@ -158,6 +175,7 @@ class Optimizer:
         grads = dict(zip(map(id, params), grad(loss, params)))
         out = {}
         for group in self.param_groups:
+            group.compiled_keys = frozenset(k for k in self.defaults if k != "lr")
             lr_var = variable_of(group.lr_tensor)
             for p in group["params"]:
                 if id(p) not in used:
