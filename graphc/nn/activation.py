@@ -65,6 +65,9 @@ Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
 Threshold = _activation("Threshold", F.threshold, threshold=None, value=None, inplace=False)
 SiLU = _activation("SiLU", F.silu, inplace=False)
 Mish = _activation("Mish", F.mish, inplace=False)
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, inplace=False)
+Hardswish = _activation("Hardswish", F.hardswish, inplace=False)
+GLU = _activation("GLU", F.glu, dim=-1)
 Softmax = _activation("Softmax", F.softmax, dim=None)
 Softmin = _activation("Softmin", F.softmin, dim=None)
 LogSoftmax = _activation("LogSoftmax", F.log_softmax, dim=None)
@@ -78,6 +81,16 @@ def _implicit_dim(fn):
 
 Softmax.fn = staticmethod(_implicit_dim(F.softmax))
 LogSoftmax.fn = staticmethod(_implicit_dim(F.log_softmax))
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected 3-D or 4-D input, got shape "
+                             f"{list(input.shape)}")
+        return F.softmax(input, -3)
 
 
 class PReLU(Module):

@@ -17,6 +17,9 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
+from .padding import pad  # noqa: F401
+from .norm_functions import (group_norm, instance_norm, local_response_norm,  # noqa: F401
+                             rms_norm)
 from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
                             hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
                             multilabel_soft_margin_loss, pairwise_distance, soft_margin_loss,
@@ -26,7 +29,7 @@ from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F
 relu, sigmoid, tanh, elu, leaky_relu, gelu, softplus = (G.relu, G.sigmoid, G.tanh, G.elu,
                                                        G.leaky_relu, G.gelu, G.softplus)
 softmax, log_softmax = G.softmax, G.log_softmax
-pad, flatten = G.pad, G.flatten
+flatten = G.flatten
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -102,6 +105,25 @@ def _dim(input, dim, name):
     return dim
 
 
+def hardsigmoid(input, inplace=False):
+    """0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    return G.clamp(G.add(G.div(input, 6.0), 0.5), 0.0, 1.0)
+
+
+def hardswish(input, inplace=False):
+    """x * hardsigmoid(x)."""
+    return G.mul(input, hardsigmoid(input))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the two halves of input along dim."""
+    if input.shape[dim] % 2:
+        raise ValueError(f"glu: halving dimension {dim} of shape {list(input.shape)} needs an "
+                         f"even size")
+    a, b = G.chunk(input, 2, dim)
+    return G.mul(a, G.sigmoid(b))
+
+
 def silu(input, inplace=False):
     return G.mul(input, G.sigmoid(input))
 
@@ -110,11 +132,12 @@ def mish(input, inplace=False):
     return G.mul(input, G.tanh(G.softplus(input)))
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12):
-    if p != 2:
-        raise UnsupportedError(f"normalize: only p=2 is supported, got {p}")
-    norm = G.sqrt(G.sum(G.square(input), dim, keepdim=True))
-    return G.div(input, G.clamp(norm, min=eps))
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along dim."""
+    if out is not None:
+        raise UnsupportedError("normalize: out= is not supported; use the result")
+    from .margin_losses import vector_norm
+    return G.div(input, G.clamp(vector_norm(input, p, dim, keepdim=True), min=eps))
 
 
 # ---- linear layers and embeddings ---------------------------------------------------------------
@@ -254,6 +277,68 @@ def adaptive_avg_pool2d(input, output_size):
     return _nn_ops().adaptive_avg_pool2d(input, output_size)
 
 
+# ---- 1-D layers: the 2-D ops on a height-1 image ((N, C, L) -> (N, C, 1, L)) --------------------
+def _one(v, name):
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if len(v) != 1:
+        raise ValueError(f"{name}: expected a single value for a 1-D layer, got {v}")
+    return v[0]
+
+
+def _as_2d(input, name):
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{list(input.shape)}")
+    return G.unsqueeze(input, -2)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    if isinstance(padding, str):
+        pad2 = padding
+    else:
+        pad2 = (0, _one(padding, "conv1d"))
+    out = conv2d(_as_2d(input, "conv1d"), G.unsqueeze(weight, 2), bias,
+                 (1, _one(stride, "conv1d")), pad2, (1, _one(dilation, "conv1d")), groups)
+    return G.squeeze(out, -2)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    name = "conv_transpose1d"
+    out = conv_transpose2d(_as_2d(input, name), G.unsqueeze(weight, 2), bias,
+                           (1, _one(stride, name)), (0, _one(padding, name)),
+                           (0, _one(output_padding, name)), groups, (1, _one(dilation, name)))
+    return G.squeeze(out, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    name = "max_pool1d"
+    k = _one(kernel_size, name)
+    s = k if stride is None or stride == () or stride == [] else _one(stride, name)
+    out = max_pool2d(_as_2d(input, name), (1, k), (1, s), (0, _one(padding, name)),
+                     (1, _one(dilation, name)), ceil_mode, return_indices)
+    if return_indices:
+        return G.squeeze(out[0], -2), G.squeeze(out[1], -2)
+    return G.squeeze(out, -2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    name = "avg_pool1d"
+    k = _one(kernel_size, name)
+    s = k if stride is None or stride == () or stride == [] else _one(stride, name)
+    out = avg_pool2d(_as_2d(input, name), (1, k), (1, s), (0, _one(padding, name)), ceil_mode,
+                     count_include_pad)
+    return G.squeeze(out, -2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    out = adaptive_avg_pool2d(_as_2d(input, "adaptive_avg_pool1d"),
+                              (1, _one(output_size, "adaptive_avg_pool1d")))
+    return G.squeeze(out, -2)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p, scale the rest by 1/(1-p). On symbolic input the
     mask is drawn from a persistent seed: add model.buffer_updates() (or
@@ -262,6 +347,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+    "glu", "hardsigmoid", "hardswish",
+    "conv1d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
     "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "hinge_embedding_loss",
     "kl_div", "margin_ranking_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
     "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
