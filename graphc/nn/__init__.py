@@ -17,7 +17,11 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
                       ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
                       ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                       ZeroPad1d, ZeroPad2d, ZeroPad3d)
-from .linear import Bilinear, Dropout, Embedding, Flatten, Linear, Unflatten
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d
+from .linear import (Bilinear, CosineSimilarity, Dropout, Embedding, Flatten, Linear,
+                     PairwiseDistance, Unflatten)
+from .resampling import (ChannelShuffle, PixelShuffle, PixelUnshuffle, Upsample,
+                         UpsamplingBilinear2d, UpsamplingNearest2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                    GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
@@ -47,6 +51,9 @@ __all__ = [
     "GLU", "Hardsigmoid", "Hardswish", "Softmax2d",
     "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "LocalResponseNorm", "RMSNorm",
+    "AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "CosineSimilarity",
+    "PairwiseDistance", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "GRU", "GRUCell", "LSTMCell", "RNNCell",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss",
     "MarginRankingLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",

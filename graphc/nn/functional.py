@@ -18,6 +18,9 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
+from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
+                         pixel_unshuffle, upsample)
+from .dropout import alpha_dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
 from .norm_functions import (group_norm, instance_norm, local_response_norm,  # noqa: F401
                              rms_norm)
 from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
@@ -158,15 +161,42 @@ def bilinear(input1, input2, weight, bias=None):
     return out if bias is None else G.add(out, bias)
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     """weight[input]: rows of `weight` picked by integer indices of any shape. Indices equal
-    to padding_idx give zeros (the padding row starts at zero and receives no gradient)."""
+    to padding_idx give zeros (the padding row starts at zero and receives no gradient).
+    max_norm first rescales, in place, each looked-up row whose norm exceeds it (PyTorch's
+    embedding_renorm_: row * max_norm / (norm + 1e-7)), so it needs concrete indices."""
     if not input.dtype.is_integer:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
+    if scale_grad_by_freq or sparse:
+        raise UnsupportedError("embedding: scale_grad_by_freq and sparse gradients are not "
+                               "supported")
+    if max_norm is not None:
+        _renorm_rows(input, weight, max_norm, norm_type)
     out = S.index(weight, input, axis=0)
     if padding_idx is not None:
         out = G.mul(out, G.unsqueeze(G.cast(G.ne(input, padding_idx), weight.dtype), -1))
     return out
+
+
+def _renorm_rows(input, weight, max_norm, norm_type):
+    if isinstance(input, Value) or isinstance(weight, Value):
+        raise UnsupportedError("embedding: max_norm rewrites the weight rows an input looks up, "
+                               "in place; that needs eager tensors (not symbolic values)")
+    rows = np.unique(np.asarray(input.cpu()._data).reshape(-1))
+    w = np.asarray(weight.cpu()._data)
+    picked = w[rows]
+    if norm_type == np.inf:
+        norms = np.abs(picked).max(axis=1)
+    else:
+        norms = (np.abs(picked) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    big = norms > max_norm
+    if big.any():
+        updated = w.copy()
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        updated[rows[big]] = picked[big] * scale[:, None]
+        write_state(weight, updated)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -347,6 +377,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "alpha_dropout", "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "interpolate",
+    "pixel_shuffle", "pixel_unshuffle", "upsample",
     "group_norm", "instance_norm", "local_response_norm", "rms_norm",
     "glu", "hardsigmoid", "hardswish",
     "conv1d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",

@@ -179,14 +179,12 @@ class _InstanceNorm(Module):
         m = self.momentum
         new_mean = G.add(G.mul(self.running_mean, 1 - m), G.mul(batch_mean, m))
         new_var = G.add(G.mul(self.running_var, 1 - m), G.mul(batch_var, m))
-        if isinstance(out, Value):
+        if isinstance(out, Value):  # (PyTorch leaves num_batches_tracked at 0 here)
             self.record_update(self.running_mean, new_mean)
             self.record_update(self.running_var, new_var)
-            self.record_update(self.num_batches_tracked, G.add(self.num_batches_tracked, 1))
         else:
             F.write_state(self.running_mean, new_mean)
             F.write_state(self.running_var, new_var)
-            self.num_batches_tracked._data += 1
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -21,6 +21,12 @@ from .module import Module
 from .parameter import Parameter
 
 
+def zero_state(gi, widths):
+    """Zero state tensors shaped (batch, width) like the pre-activations gi (whose batch
+    size may be symbolic)."""
+    return tuple(G.full_like(gi[..., :w], 0.0) for w in widths)
+
+
 def time_loop(step, inputs, state, reverse=False):
     """state = step(x_t, state) -> (output_t, state) over t = 0..T-1 (or backwards);
     returns (outputs stacked on dim 0 in time order, final state)."""
@@ -131,6 +137,10 @@ class _RNNBase(Module):
     def flatten_parameters(self):
         """PyTorch compacts cuDNN weights here; graphc has nothing to compact."""
 
+    def _state_widths(self):
+        widths = (self.proj_size or self.hidden_size, self.hidden_size)
+        return widths[:self._state_count]
+
     @property
     def _state_count(self):
         return 2 if self.mode == "LSTM" else 1
@@ -197,8 +207,13 @@ class _RNNBase(Module):
                 gi = G.matmul(x, G.t(getattr(self, f"weight_ih_l{k}{suffix}")))
                 if self.bias:
                     gi = G.add(gi, getattr(self, f"bias_ih_l{k}{suffix}"))
-                out, final = time_loop(self._step_function(k, suffix), gi,
-                                       states[k * self.num_directions + d], reverse=d == 1)
+                state = states[k * self.num_directions + d]
+                if state is None and x.shape[0] == 1:
+                    # a single step from zeros: run the hidden projection anyway, so that
+                    # weight_hh gets a (zero) gradient as in PyTorch, not none
+                    state = zero_state(gi[0], self._state_widths())
+                out, final = time_loop(self._step_function(k, suffix), gi, state,
+                                       reverse=d == 1)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if len(outs) == 1 else G.cat(outs, -1)
@@ -315,6 +330,10 @@ class _CellBase(Module):
         gi = G.matmul(input, G.t(self.weight_ih))
         if self.bias:
             gi = G.add(gi, self.bias_ih)
+        if hx is None:  # zeros, multiplied for real: weight_hh gets its (zero) gradient
+            widths = (self.hidden_size,) * (2 if isinstance(self, LSTMCell) else 1)
+            state = zero_state(gi, widths)
+            hx = state if isinstance(self, LSTMCell) else state[0]
         return gi, hx, unbatched
 
     def extra_repr(self):
@@ -336,8 +355,7 @@ class RNNCell(_CellBase):
 
     def forward(self, input, hx=None):
         gi, hx, unbatched = self._prepare(input, hx)
-        h, _ = rnn_step(gi, None if hx is None else (hx,), self.weight_hh, self.bias_hh,
-                        self.nonlinearity)
+        h, _ = rnn_step(gi, (hx,), self.weight_hh, self.bias_hh, self.nonlinearity)
         return G.squeeze(h, 0) if unbatched else h
 
 
@@ -346,8 +364,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input, hx=None):
         gi, hx, unbatched = self._prepare(input, hx)
-        _, (h, c) = lstm_step(gi, None if hx is None else tuple(hx), self.weight_hh,
-                              self.bias_hh)
+        _, (h, c) = lstm_step(gi, tuple(hx), self.weight_hh, self.bias_hh)
         return (G.squeeze(h, 0), G.squeeze(c, 0)) if unbatched else (h, c)
 
 
@@ -356,5 +373,5 @@ class GRUCell(_CellBase):
 
     def forward(self, input, hx=None):
         gi, hx, unbatched = self._prepare(input, hx)
-        h, _ = gru_step(gi, None if hx is None else (hx,), self.weight_hh, self.bias_hh)
+        h, _ = gru_step(gi, (hx,), self.weight_hh, self.bias_hh)
         return G.squeeze(h, 0) if unbatched else h

@@ -182,3 +182,15 @@ def test_cells_match_pytorch(cls):
     b = theirs(torch.tensor(x))
     a, b = (a[0], b[0]) if cls == "LSTMCell" else (a, b)
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+
+
+def test_single_step_from_zeros_gives_weight_hh_a_zero_gradient():
+    """As PyTorch: weight_hh takes part (times zeros), so optimizers see a zero gradient."""
+    for m in (nn.LSTM(3, 4), nn.GRUCell(3, 4)):
+        x = gc.tensor(rng.standard_normal((1, 2, 3)) if isinstance(m, nn.LSTM)
+                      else rng.standard_normal((2, 3)))
+        out = m(x)
+        (out[0] if isinstance(out, tuple) else out).sum().backward()
+        grad = m.weight_hh_l0.grad if isinstance(m, nn.LSTM) else m.weight_hh.grad
+        assert grad is not None
+        np.testing.assert_array_equal(grad.numpy(), 0)
