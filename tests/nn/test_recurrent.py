@@ -186,7 +186,7 @@ def test_cells_match_pytorch(cls):
 
 def test_single_step_from_zeros_gives_weight_hh_a_zero_gradient():
     """As PyTorch: weight_hh takes part (times zeros), so optimizers see a zero gradient."""
-    for m in (nn.LSTM(3, 4), nn.GRUCell(3, 4)):
+    for m in (nn.LSTM(3, 4).double(), nn.GRUCell(3, 4).double()):
         x = gc.tensor(rng.standard_normal((1, 2, 3)) if isinstance(m, nn.LSTM)
                       else rng.standard_normal((2, 3)))
         out = m(x)
