@@ -57,15 +57,59 @@ class ModuleList(Module):
             self.append(m)
         return self
 
+    def insert(self, index, module):
+        mods = list(self._modules.values())
+        mods.insert(index, module)
+        self._renumber(mods)
+
+    def pop(self, index=-1):
+        mods = list(self._modules.values())
+        out = mods.pop(index)
+        self._renumber(mods)
+        return out
+
+    def _renumber(self, mods):
+        self._modules.clear()
+        for m in mods:
+            self.append(m)
+
     def __getitem__(self, idx):
         mods = list(self._modules.values())
         return ModuleList(mods[idx]) if isinstance(idx, slice) else mods[idx]
+
+    def __setitem__(self, idx, module):
+        idx = range(len(self))[idx]
+        self.add_module(str(idx), module)
+
+    def __delitem__(self, idx):
+        mods = list(self._modules.values())
+        del mods[idx]
+        self._renumber(mods)
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList(list(self) + list(other))
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def _child_reprs(self):
+        """PyTorch's compact form: runs of identical children print once, as
+        '(0-2): 3 x Layer(...)'."""
+        blocks = []  # [first, last, repr]
+        for i, m in enumerate(self._modules.values()):
+            r = repr(m)
+            if blocks and blocks[-1][2] == r:
+                blocks[-1][1] = i
+            else:
+                blocks.append([i, i, r])
+        return [(str(a), r) if a == b else (f"{a}-{b}", f"{b - a + 1} x {r}")
+                for a, b, r in blocks]
 
 
 class ModuleDict(Module):

@@ -367,14 +367,21 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
-        for name, m in self._modules.items():
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        """PyTorch's layout: a one-line extra_repr stays inline when there are no children."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + body.replace("\n", "\n  ")
+                       for name, body in self._child_reprs()]
+        lines = extra_lines + child_lines
         if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+    def _child_reprs(self):
+        """(label, repr) of each child module, for __repr__."""
+        return [(name, repr(m)) for name, m in self._modules.items()]
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
