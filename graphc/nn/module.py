@@ -22,6 +22,25 @@ from .parameter import Parameter, mark_buffer
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+class RemovableHandle:
+    """What register_*_hook returns: .remove() unregisters the hook (also as a context)."""
+    _next_id = 0
+
+    def __init__(self, table):
+        self.table = table
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self.table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 def _any_symbolic(args, kwargs):
     def walk(x):
         if isinstance(x, Value):
@@ -50,6 +69,60 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
+            return self._call_forward(args, kwargs)
+        for hook, with_kwargs in list(hooks["forward_pre"].values()):
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is not None:
+                if with_kwargs:
+                    args, kwargs = result
+                else:
+                    args = result if isinstance(result, tuple) else (result,)
+        out = self._call_forward(args, kwargs)
+        for hook, with_kwargs in list(hooks["forward"].values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def _hook_table(self, kind):
+        if "_hooks" not in self.__dict__:
+            object.__setattr__(self, "_hooks", {"forward_pre": OrderedDict(),
+                                                "forward": OrderedDict()})
+        return self._hooks[kind]
+
+    def _add_hook(self, kind, hook, prepend, with_kwargs):
+        table = self._hook_table(kind)
+        handle = RemovableHandle(table)
+        table[handle.id] = (hook, with_kwargs)
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args, before each forward."""
+        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """hook(module, args, output) -> None or a new output, after each forward."""
+        if always_call:
+            from ..errors import UnsupportedError
+            raise UnsupportedError("register_forward_hook: always_call=True is not supported")
+        return self._add_hook("forward", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        from ..errors import UnsupportedError
+        raise UnsupportedError("module backward hooks are not supported yet (graphc's tape has "
+                               "no tensor hooks); use a forward hook and inspect .grad after "
+                               "backward()")
+
+    register_backward_hook = register_full_backward_hook
+    register_full_backward_pre_hook = register_full_backward_hook
+
+    def _call_forward(self, args, kwargs):
         if not _any_symbolic(args, kwargs):
             return self.forward(*args, **kwargs)
         # Symbolic forward: parameters and buffers read as their graph variables, so that
@@ -144,6 +217,20 @@ class Module:
         self._modules[name] = module
 
     register_module = add_module
+
+    def get_parameter(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{type(mod).__name__} has no parameter {name!r}")
+        return mod._parameters[name]
+
+    def get_buffer(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer {name!r}")
+        return mod._buffers[name]
 
     def get_submodule(self, target):
         mod = self

@@ -1,0 +1,123 @@
+"""Module API (hooks, ParameterList/Dict, get_parameter, ModuleList editing, repr layout) and
+the torch-namespace idioms (accelerator, backends, set_default_device, device predicates,
+DataParallel, torch.nn.modules.* paths)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+import graphc.nn as nn
+from graphc.errors import UnsupportedError
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.ParameterDict({"a": nn.Parameter(gc.ones(3))})
+        self.extra = nn.ParameterList([gc.zeros(2), nn.Parameter(gc.ones(1))])
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x * self.scale["a"]) + self.extra[1]
+
+
+def test_parameter_containers_register_like_pytorch():
+    net = Net()
+    assert list(net.state_dict()) == ["scale.a", "extra.0", "extra.1", "fc.weight", "fc.bias"]
+    assert isinstance(net.extra[0], nn.Parameter) and net.extra[0].requires_grad
+    assert net.get_parameter("fc.weight") is net.fc.weight
+    with pytest.raises(AttributeError):
+        net.get_parameter("fc.nothing")
+    x = gc.tensor(np.ones((4, 3)), dtype=gc.float32)
+    net(x).sum().backward()
+    assert net.scale["a"].grad is not None and net.extra[1].grad is not None
+
+
+def test_forward_hooks_and_pre_hooks():
+    net = Net()
+    seen = []
+    handle = net.fc.register_forward_hook(lambda m, args, out: seen.append(tuple(out.shape)))
+    pre = net.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    replace = net.register_forward_hook(lambda m, args, out: out + 1)
+    x = gc.ones(4, 3)
+    out = net(x).detach().numpy()
+    np.testing.assert_allclose(out, np.broadcast_to(net.fc.bias.detach().numpy() + 2, (4, 2)),
+                               rtol=1e-6)
+    assert seen == [(4, 2)]
+    handle.remove()
+    pre.remove()
+    replace.remove()
+    net(x)
+    assert seen == [(4, 2)]
+    # hooks also run when the module builds a graph
+    ph = gc.placeholder((None, 3), gc.float32, "x")
+    net.fc.register_forward_hook(lambda m, args, out: seen.append("symbolic"))
+    net(ph)
+    assert seen[-1] == "symbolic"
+    with pytest.raises(UnsupportedError, match="backward hooks"):
+        net.register_full_backward_hook(lambda *a: None)
+
+
+def test_module_list_editing_and_compact_repr():
+    layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    layers.insert(1, nn.ReLU())
+    assert [type(m).__name__ for m in layers] == ["Linear", "ReLU", "Linear", "Linear"]
+    assert repr(layers).splitlines()[3] == "  (2-3): 2 x Linear(in_features=2, out_features=2, bias=True)"
+    del layers[1]
+    layers[0] = nn.Tanh()
+    assert list(dict(layers.named_children())) == ["0", "1", "2"]
+    assert isinstance(layers.pop(0), nn.Tanh) and len(layers) == 2
+
+
+def test_torch_namespace_idioms():
+    torch = gc
+    device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() \
+        else torch.device("cpu")
+    torch.backends.cudnn.benchmark = True
+    assert torch.backends.mps.is_available() is False
+    torch.set_default_device("cpu")
+    assert torch.get_default_device() == torch.device("cpu")
+    x = torch.zeros(2)
+    assert not (x.is_xpu or x.is_mps or x.is_meta) and device.type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(UnsupportedError, match="default device"):
+            torch.set_default_device("cuda")
+
+
+def test_data_parallel_is_a_pass_through_with_pytorch_keys():
+    inner = nn.Linear(3, 2)
+    model = nn.DataParallel(inner)
+    assert list(model.state_dict()) == ["module.weight", "module.bias"]
+    x = gc.randn(4, 3)
+    np.testing.assert_array_equal(model(x).detach().numpy(), inner(x).detach().numpy())
+    assert model.module is inner
+    with pytest.raises(UnsupportedError):
+        nn.parallel.DistributedDataParallel(inner)
+
+
+def test_torch_nn_modules_import_paths():
+    from graphc.nn.modules.activation import MultiheadAttention, ReLU
+    from graphc.nn.modules.batchnorm import BatchNorm2d, _BatchNorm
+    from graphc.nn.modules.loss import _Loss, _WeightedLoss
+    from graphc.nn.modules.module import Module
+    from graphc.nn.modules.pooling import MaxPool2d
+    import graphc.nn.modules.rnn as rnn_mod
+    assert MultiheadAttention is nn.MultiheadAttention and ReLU is nn.ReLU
+    assert issubclass(BatchNorm2d, _BatchNorm) and Module is nn.Module
+    assert MaxPool2d is nn.MaxPool2d and rnn_mod.LSTM is nn.LSTM
+    assert issubclass(nn.CrossEntropyLoss, _WeightedLoss) and issubclass(nn.MSELoss, _Loss)
+
+    class MyLoss(_Loss):  # a third-party loss written against torch's base class
+        def forward(self, a, b):
+            return ((a - b) ** 2).sum() if self.reduction == "sum" else ((a - b) ** 2).mean()
+    with pytest.warns(UserWarning):
+        assert MyLoss(size_average=False).reduction == "sum"
+
+
+def test_constructor_device_argument_is_honoured():
+    m = nn.Linear(2, 3, device="cpu")
+    assert m.weight.device == gc.device("cpu")
+    if not gc.cuda.is_available():
+        with pytest.raises(Exception):
+            nn.Linear(2, 3, device="cuda")
