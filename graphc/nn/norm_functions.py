@@ -50,17 +50,36 @@ def instance_stats(input, eps):
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
     """Normalize each (sample, channel) over its positions; with use_input_stats=False the
-    running statistics are used instead. (Running statistics are updated by the modules.)"""
+    running statistics are used instead. Given running statistics and use_input_stats, they
+    are updated in place as PyTorch does (eagerly; on symbolic input use nn.InstanceNorm*d,
+    whose updates compile)."""
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected at least 3-D input (N, C, ...), got shape "
                          f"{list(input.shape)}")
     if use_input_stats:
-        out = instance_stats(input, eps)[0]
+        out, mean, var = instance_stats(input, eps)
+        if running_mean is not None or running_var is not None:
+            _update_running_in_place(input, mean, var, running_mean, running_var, momentum)
     else:
         shape = _channel_shape(input)
         out = G.mul(G.sub(input, G.reshape(running_mean, shape)),
                     G.rsqrt(G.add(G.reshape(running_var, shape), eps)))
     return _affine(out, weight, bias, _channel_shape(input))
+
+
+def _update_running_in_place(input, mean, var, running_mean, running_var, momentum):
+    from ..errors import UnsupportedError
+    from ..ir.graph import Value
+    from .functional import write_state
+    if isinstance(mean, Value):
+        raise UnsupportedError("instance_norm: running statistics of a symbolic input cannot be "
+                               "updated in place; use graphc.nn.InstanceNorm1d/2d/3d("
+                               "track_running_stats=True) and its buffer_updates()")
+    channels = input.shape[1]
+    for stat, batch in ((running_mean, mean), (running_var, var)):
+        if stat is not None:
+            batch = G.mean(G.reshape(batch, (-1, channels)), 0)
+            write_state(stat, G.add(G.mul(stat, 1 - momentum), G.mul(batch, momentum)))
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

@@ -14,7 +14,8 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
     """Scale gradients in place so that their joint norm is at most max_norm; returns the
     norm before clipping."""
     grads = _grads(parameters)
@@ -35,7 +36,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return Tensor._wrap(np.asarray(total, grads[0]._data.dtype))
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient to [-clip_value, clip_value], in place."""
     for g in _grads(parameters):
         np.clip(g._data, -clip_value, clip_value, out=g._data)
 

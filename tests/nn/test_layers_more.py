@@ -259,3 +259,15 @@ def test_default_init_matches_pytorch_distribution():
         assert np.abs(a).max() <= bound + 1e-7
         assert np.abs(b.detach().numpy()).max() <= bound + 1e-7
         assert a.std() > bound / 3
+
+
+def test_functional_instance_norm_updates_running_stats_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((3, 2, 5))
+    rm, rv = gc.zeros(2, dtype=gc.float64), gc.ones(2, dtype=gc.float64)
+    trm, trv = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    out = F.instance_norm(gc.tensor(x), rm, rv, momentum=0.3)
+    ref = torch.nn.functional.instance_norm(torch.tensor(x), trm, trv, momentum=0.3)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-12)
