@@ -11,6 +11,7 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
                          Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
                          Threshold)
 from .attention import MultiheadAttention
+from .ctc import CTCLoss
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                    ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
@@ -62,7 +63,7 @@ __all__ = [
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerEncoderLayer",
-    "ParameterDict", "ParameterList", "DataParallel", "parallel", "modules",
+    "CTCLoss", "ParameterDict", "ParameterList", "DataParallel", "parallel", "modules",
     "GRU", "GRUCell", "LSTMCell", "RNNCell",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss",
     "MarginRankingLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",

@@ -18,6 +18,7 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
+from .ctc import ctc_loss  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
                          pixel_unshuffle, upsample)
@@ -378,6 +379,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "ctc_loss",
     "scaled_dot_product_attention",
     "alpha_dropout", "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "interpolate",
     "pixel_shuffle", "pixel_unshuffle", "upsample",

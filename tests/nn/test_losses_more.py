@@ -251,3 +251,63 @@ def test_distances_match_pytorch():
         F.cosine_similarity(gc.tensor(a), gc.tensor(b)).numpy(),
         torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy(),
         rtol=1e-12)
+
+
+# ---- CTC --------------------------------------------------------------------------------------------
+def _np_ctc(logp, target, blank=0):
+    """-log sum over alignments, by brute force over all paths (tiny T only)."""
+    import itertools
+    T, C = logp.shape
+    total = -np.inf
+    for path in itertools.product(range(C), repeat=T):
+        collapsed = [c for i, c in enumerate(path) if (i == 0 or c != path[i - 1])]
+        if [c for c in collapsed if c != blank] == list(target):
+            total = np.logaddexp(total, sum(logp[t, c] for t, c in enumerate(path)))
+    return -total
+
+
+def test_ctc_loss_brute_force_reference_gradients_and_static():
+    T, N, C = 4, 2, 3
+    logits = rng.standard_normal((T, N, C))
+    targets = np.array([[1, 2], [2, 0]])
+    lengths_in, lengths_t = np.array([4, 3]), np.array([2, 1])
+
+    class CTC(nn.Module):
+        def forward(self, x):
+            return F.ctc_loss(gc.log_softmax(x, 2), targets, lengths_in, lengths_t,
+                              reduction="sum")
+    logp = scipy.special.log_softmax(logits, 2)
+    expected = _np_ctc(logp[:4, 0], [1, 2]) + _np_ctc(logp[:3, 1], [2])
+    check_layer(CTC(), [logits], lambda p, x: expected)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("layout", ["padded", "concatenated"])
+def test_ctc_loss_matches_pytorch(reduction, layout):
+    torch = pytest.importorskip("torch")
+    T, N, C = 7, 3, 5
+    logits = rng.standard_normal((T, N, C))
+    padded = np.array([[1, 2, 2], [3, 1, 0], [4, 0, 0]])
+    lengths_t, lengths_in = np.array([3, 2, 1]), np.array([7, 5, 4])
+    targets = padded if layout == "padded" else np.concatenate(
+        [padded[n, :lengths_t[n]] for n in range(N)])
+    x, tx = gc.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    ours = nn.CTCLoss(blank=0, reduction=reduction)(gc.log_softmax(x, 2), gc.tensor(targets),
+                                                    gc.tensor(lengths_in), gc.tensor(lengths_t))
+    ref = torch.nn.CTCLoss(blank=0, reduction=reduction)(
+        torch.log_softmax(tx, 2), torch.tensor(targets), torch.tensor(lengths_in),
+        torch.tensor(lengths_t))
+    np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
+    ours.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_ctc_impossible_alignment_is_infinite_or_zero():
+    logp = scipy.special.log_softmax(rng.standard_normal((2, 1, 3)), 2)
+    args = (np.array([[1, 1, 2]]), np.array([2]), np.array([3]))
+    loss = F.ctc_loss(gc.tensor(logp), *args, reduction="none")
+    assert np.isinf(loss.numpy()).all()
+    x = gc.tensor(logp, requires_grad=True)
+    F.ctc_loss(x, *args, reduction="sum", zero_infinity=True).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0)
