@@ -74,3 +74,16 @@ def test_an_example_runs_as_a_script_with_the_default_target(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "final loss" in out.stdout
     assert (tmp_path / "xor.png").exists() == HAS_MATPLOTLIB
+
+
+def test_tiny_transformer_same_numbers_in_both_modes(example):
+    eager, static = both_modes(example("tiny_transformer"), "--steps", "30")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-4)
+    assert eager["losses"][-1] < eager["losses"][0]
+
+
+def test_lbfgs_sequence_same_numbers_in_both_modes_and_learns(example):
+    eager, static = both_modes(example("lbfgs_sequence"), "--steps", "2")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-8)
+    learned = example("lbfgs_sequence").main(["--mode", "eager", "--no-plot", "--steps", "6"])
+    assert learned["test_mse"] < 1e-3
