@@ -69,22 +69,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        hooks = self.__dict__.get("_hooks")
-        if not hooks:
-            return self._call_forward(args, kwargs)
-        for hook, with_kwargs in list(hooks["forward_pre"].values()):
-            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
-            if result is not None:
-                if with_kwargs:
-                    args, kwargs = result
-                else:
-                    args = result if isinstance(result, tuple) else (result,)
-        out = self._call_forward(args, kwargs)
-        for hook, with_kwargs in list(hooks["forward"].values()):
-            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
-            if result is not None:
-                out = result
-        return out
+        if not _any_symbolic(args, kwargs):
+            return self._forward_with_hooks(args, kwargs)
+        return self._symbolic_call(args, kwargs)
 
     # ---- hooks -------------------------------------------------------------------------------
     def _hook_table(self, kind):
@@ -122,9 +109,27 @@ class Module:
     register_backward_hook = register_full_backward_hook
     register_full_backward_pre_hook = register_full_backward_hook
 
-    def _call_forward(self, args, kwargs):
-        if not _any_symbolic(args, kwargs):
+    def _forward_with_hooks(self, args, kwargs):
+        """forward, between the forward pre-hooks and hooks (inside the symbolic context, so
+        that a hook reading parameters reads their graph variables)."""
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
             return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks["forward_pre"].values()):
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is not None:
+                if with_kwargs:
+                    args, kwargs = result
+                else:
+                    args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks["forward"].values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def _symbolic_call(self, args, kwargs):
         # Symbolic forward: parameters and buffers read as their graph variables, so that
         # even arithmetic on parameters alone (weight.t(), b_ih + b_hh) lands in the graph.
         self._name_state()
@@ -138,7 +143,7 @@ class Module:
                 object.__setattr__(m, "_scope", f"{root}.{name}" if name else root)
         try:
             with name_scope(self.__dict__.get("_scope") or type(self).__name__):
-                return self.forward(*args, **kwargs)
+                return self._forward_with_hooks(args, kwargs)
         finally:
             for m, flag in zip(mods, before):
                 object.__setattr__(m, "_symbolic", flag)

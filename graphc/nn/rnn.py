@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import functional as G
+from ..ops import shape as S
 from ..eager.creation import empty
 from ..errors import UnsupportedError
 from ..ir.graph import Value
 from . import functional as F, init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, _packed_positions, pad_packed_sequence
 
 
 def zero_state(gi, widths):
@@ -27,14 +31,28 @@ def zero_state(gi, widths):
     return tuple(G.full_like(gi[..., :w], 0.0) for w in widths)
 
 
-def time_loop(step, inputs, state, reverse=False):
+def time_loop(step, inputs, state, reverse=False, mask=None):
     """state = step(x_t, state) -> (output_t, state) over t = 0..T-1 (or backwards);
-    returns (outputs stacked on dim 0 in time order, final state)."""
+    returns (outputs stacked on dim 0 in time order, final state). mask (T, N) bool keeps
+    the state of sequence n unchanged at the steps where mask[t, n] is False (packed
+    sequences of different lengths; the state must then be given)."""
     steps = inputs.shape[0]
     outputs = [None] * steps
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-        outputs[t], state = step(inputs[t], state)
+        outputs[t], new = step(inputs[t], state)
+        if mask is not None:
+            keep = mask[t][:, None]
+            new = tuple(G.where(keep, n, o) for n, o in zip(new, state))
+        state = new
     return G.stack(outputs, 0), state
+
+
+def _reverse_within_lengths(x, lengths):
+    """x (T, N, ...) with each sequence's first lengths[n] steps reversed (an involution)."""
+    steps, batch = x.shape[0], len(lengths)
+    t = np.arange(steps)[:, None]
+    rows = np.where(t < lengths[None], lengths[None] - 1 - t, t)
+    return S.index(x, rows, np.broadcast_to(np.arange(batch), (steps, batch)), axis=0)
 
 
 # ---- one step of each cell kind: pre-activations in, (output, new state) out ---------------------
@@ -85,6 +103,10 @@ def gru_step(gi, state, w_hh, b_hh):
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _index_array(t):
+    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, np.int64)
 
 
 class _RNNBase(Module):
@@ -147,9 +169,6 @@ class _RNNBase(Module):
 
     def _check_input(self, input):
         name = type(self).__name__
-        if type(input).__name__ == "PackedSequence":
-            raise UnsupportedError(f"{name}: packed sequences are not supported yet; pad them "
-                                   f"(nn.utils.rnn.pad_packed_sequence) and pass the tensor")
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: expected 2-D or 3-D input, got shape {list(input.shape)}")
         if input.shape[-1] != self.input_size:
@@ -191,13 +210,41 @@ class _RNNBase(Module):
 
     def _run(self, input, hx):
         """Returns (output sequence, list of final state tensors (layers*dirs, N, H))."""
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, hx)
         self._check_input(input)
         unbatched = input.ndim == 2
         if unbatched:
             x = G.unsqueeze(input, 1)
         else:
             x = G.transpose(input, 0, 1) if self.batch_first else input  # (T, N, F)
-        states = self._initial_states(hx, unbatched)
+        x, final = self._layers(x, self._initial_states(hx, unbatched))
+        if unbatched:
+            return G.squeeze(x, 1), [G.squeeze(f, 1) for f in final]
+        return (G.transpose(x, 0, 1) if self.batch_first else x), final
+
+    def _run_packed(self, packed, hx):
+        """PyTorch's packed path: sequences sorted by length, each stopping at its own end
+        (a masked time loop; the reverse direction starts at each sequence's last step)."""
+        lengths = packed.lengths()
+        x, _ = pad_packed_sequence(packed, unsort=False)  # (T, N, F), sorted order
+        self._check_input(x)
+        if hx is not None and packed.sorted_indices is not None:
+            order = _index_array(packed.sorted_indices)
+            hx = tuple(S.index(h, order, axis=1) for h in hx) \
+                if isinstance(hx, (tuple, list)) else S.index(hx, order, axis=1)
+        x, final = self._layers(x, self._initial_states(hx, False), lengths)
+        t_idx, n_idx, _ = _packed_positions(lengths)
+        out = PackedSequence(S.index(x, t_idx, n_idx, axis=0), packed.batch_sizes,
+                             packed.sorted_indices, packed.unsorted_indices)
+        if packed.unsorted_indices is not None:
+            restore = _index_array(packed.unsorted_indices)
+            final = [S.index(f, restore, axis=1) for f in final]
+        return out, final
+
+    def _layers(self, x, states, lengths=None):
+        """The stacked layers on (T, N, F); lengths (sorted, decreasing) mask packed input."""
+        mask = None if lengths is None else np.arange(x.shape[0])[:, None] < lengths[None]
         finals = []
         for k in range(self.num_layers):
             if k > 0 and self.dropout and self.training:
@@ -208,19 +255,22 @@ class _RNNBase(Module):
                 if self.bias:
                     gi = G.add(gi, getattr(self, f"bias_ih_l{k}{suffix}"))
                 state = states[k * self.num_directions + d]
-                if state is None and x.shape[0] == 1:
+                if state is None and (x.shape[0] == 1 or mask is not None):
                     # a single step from zeros: run the hidden projection anyway, so that
-                    # weight_hh gets a (zero) gradient as in PyTorch, not none
+                    # weight_hh gets a (zero) gradient as in PyTorch, not none; a masked
+                    # loop needs a state to keep
                     state = zero_state(gi[0], self._state_widths())
-                out, final = time_loop(self._step_function(k, suffix), gi, state,
-                                       reverse=d == 1)
+                step = self._step_function(k, suffix)
+                if mask is not None and d == 1:
+                    out, final = time_loop(step, _reverse_within_lengths(gi, lengths), state,
+                                           mask=mask)
+                    out = _reverse_within_lengths(out, lengths)
+                else:
+                    out, final = time_loop(step, gi, state, reverse=d == 1, mask=mask)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if len(outs) == 1 else G.cat(outs, -1)
-        final = [G.stack([f[i] for f in finals], 0) for i in range(self._state_count)]
-        if unbatched:
-            return G.squeeze(x, 1), [G.squeeze(f, 1) for f in final]
-        return (G.transpose(x, 0, 1) if self.batch_first else x), final
+        return x, [G.stack([f[i] for f in finals], 0) for i in range(self._state_count)]
 
     def _dropout(self, x):
         out = F.dropout(x, self.dropout, True)

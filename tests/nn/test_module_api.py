@@ -121,3 +121,30 @@ def test_constructor_device_argument_is_honoured():
     if not gc.cuda.is_available():
         with pytest.raises(Exception):
             nn.Linear(2, 3, device="cuda")
+
+
+def test_weight_norm_matches_pytorch_and_compiles():
+    torch = pytest.importorskip("torch")
+    import warnings
+    ours = nn.utils.weight_norm(nn.Linear(3, 2).double())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch deprecates the function form
+        theirs = torch.nn.utils.weight_norm(torch.nn.Linear(3, 2).double())
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                            for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out, ref = ours(gc.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    out.sum().backward()
+    ref.sum().backward()
+    for name in ("weight_g", "weight_v", "bias"):
+        np.testing.assert_allclose(getattr(ours, name).grad.numpy(),
+                                   getattr(theirs, name).grad.numpy(), rtol=1e-10)
+    ph = gc.placeholder((None, 3), gc.float64, "x")  # the pre-hook runs on graph variables
+    run = gc.compile(ours(ph), inputs=[ph], target="reference")
+    np.testing.assert_allclose(run(x).numpy(), out.detach().numpy(), rtol=1e-12)
+    nn.utils.remove_weight_norm(ours)
+    assert list(ours.state_dict()) == ["bias", "weight"]
+    np.testing.assert_allclose(ours(gc.tensor(x)).detach().numpy(), out.detach().numpy(),
+                               rtol=1e-12)

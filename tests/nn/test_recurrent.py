@@ -107,11 +107,22 @@ def test_dropout_between_layers_only_in_training():
         nn.LSTM(3, 4, dropout=1.5)
 
 
-def test_packed_sequences_are_refused_clearly():
-    class PackedSequence:
-        pass
-    with pytest.raises(gc.errors.UnsupportedError, match="packed"):
-        nn.LSTM(3, 4)(PackedSequence())
+def test_pad_and_pack_utilities_round_trip():
+    from graphc.nn.utils.rnn import (pack_padded_sequence, pack_sequence, pad_packed_sequence,
+                                     pad_sequence, unpack_sequence)
+    seqs = [rng.standard_normal((n, 2)) for n in (3, 5, 2)]
+    padded = pad_sequence([gc.tensor(s) for s in seqs], batch_first=True)
+    assert padded.shape == (3, 5, 2)
+    packed = pack_padded_sequence(padded, [3, 5, 2], batch_first=True, enforce_sorted=False)
+    np.testing.assert_array_equal(packed.batch_sizes.numpy(), [3, 3, 2, 1, 1])
+    back, lengths = pad_packed_sequence(packed, batch_first=True)
+    np.testing.assert_array_equal(back.numpy(), padded.numpy())
+    np.testing.assert_array_equal(lengths.numpy(), [3, 5, 2])
+    for a, b in zip(unpack_sequence(pack_sequence([gc.tensor(s) for s in seqs],
+                                                  enforce_sorted=False)), seqs):
+        np.testing.assert_array_equal(a.numpy(), b)
+    with pytest.raises(RuntimeError, match="decreasing"):
+        pack_padded_sequence(padded, [3, 5, 2], batch_first=True)
 
 
 # ---- against PyTorch -----------------------------------------------------------------------------
@@ -194,3 +205,56 @@ def test_single_step_from_zeros_gives_weight_hh_a_zero_gradient():
         grad = m.weight_hh_l0.grad if isinstance(m, nn.LSTM) else m.weight_hh.grad
         assert grad is not None
         np.testing.assert_array_equal(grad.numpy(), 0)
+
+
+@pytest.mark.parametrize("cls,kwargs", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                        ("GRU", dict(bidirectional=True)),
+                                        ("RNN", dict(num_layers=2))])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_packed_sequences_match_pytorch(cls, kwargs, with_state):
+    torch = pytest.importorskip("torch")
+    from graphc.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    tr = torch.nn.utils.rnn
+    ours = getattr(nn, cls)(3, 4, batch_first=True, **kwargs).double()
+    theirs = getattr(torch.nn, cls)(3, 4, batch_first=True, **kwargs).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                            for k, v in ours.state_dict().items()})
+    x, lengths = rng.standard_normal((3, 5, 3)), [2, 5, 3]
+    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    states = [rng.standard_normal((layers, 3, 4)) for _ in range(2 if cls == "LSTM" else 1)]
+    xs, ts = gc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    pack = (lambda s: tuple(s) if cls == "LSTM" else s[0])
+    out, h = ours(pack_padded_sequence(xs, lengths, batch_first=True, enforce_sorted=False),
+                  pack([gc.tensor(s) for s in states]) if with_state else None)
+    ref, rh = theirs(tr.pack_padded_sequence(ts, lengths, batch_first=True,
+                                             enforce_sorted=False),
+                     pack([torch.tensor(s) for s in states]) if with_state else None)
+    np.testing.assert_array_equal(out.batch_sizes.numpy(), ref.batch_sizes.numpy())
+    padded, _ = pad_packed_sequence(out, batch_first=True)
+    rpadded, _ = tr.pad_packed_sequence(ref, batch_first=True)
+    np.testing.assert_allclose(padded.detach().numpy(), rpadded.detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+    hs = list(h) if cls == "LSTM" else [h]
+    rhs = list(rh) if cls == "LSTM" else [rh]
+    for a, b in zip(hs, rhs):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+    w = rng.standard_normal(tuple(rpadded.shape))
+    ((padded * gc.tensor(w)).sum() + hs[0].sum()).backward()
+    ((rpadded * torch.from_numpy(w)).sum() + rhs[0].sum()).backward()
+    np.testing.assert_allclose(xs.grad.numpy(), ts.grad.numpy(), rtol=1e-9, atol=1e-11)
+    tp = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=1e-9,
+                                   atol=1e-11, err_msg=name)
+
+
+def test_packed_lstm_static_equals_eager():
+    from graphc.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    m = nn.LSTM(3, 4, bidirectional=True).double()
+    x = rng.standard_normal((5, 3, 3))
+    eager = pad_packed_sequence(m(pack_padded_sequence(gc.tensor(x), [5, 3, 2]))[0])[0]
+    ph = gc.placeholder((5, None, 3), gc.float64, "x")
+    out = pad_packed_sequence(m(pack_padded_sequence(ph, [5, 3, 2]))[0])[0]
+    run = gc.compile(out, inputs=[ph], target="reference")
+    np.testing.assert_allclose(run(x).numpy(), eager.detach().numpy(), rtol=1e-12)

@@ -1,11 +1,12 @@
-"""graphc.nn.utils: gradient clipping and parameter/vector conversions (eager tensors)."""
+"""graphc.nn.utils: gradient clipping, parameter/vector conversions (eager tensors), weight
+normalization and (in .rnn) sequence padding and packing."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from ..eager.tensor import Tensor
+from ...eager.tensor import Tensor
 
 
 def _grads(parameters):
@@ -52,3 +53,7 @@ def vector_to_parameters(vec, parameters):
         n = p._data.size
         p._assign(data[start:start + n].reshape(p.shape))
         start += n
+
+
+from . import rnn  # noqa: E402
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: E402,F401
