@@ -5,13 +5,15 @@ once; called on symbolic values (graphc.placeholder) it builds graph nodes whose
 are variables bound to the same storage.
 """
 from . import functional, init
-from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
+from .activation import (CELU, ELU, GELU, GLU, SELU, RReLU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, Identity, LeakyReLU, Softmax2d,
                          LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
                          Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
                          Threshold)
 from .attention import MultiheadAttention
 from .ctc import CTCLoss
+from .embedding_bag import EmbeddingBag
+from .pooling import AdaptiveMaxPool1d, AdaptiveMaxPool2d, Fold, LPPool1d, LPPool2d, Unfold
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                    ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
@@ -63,7 +65,8 @@ __all__ = [
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerEncoderLayer",
-    "CTCLoss", "ParameterDict", "ParameterList", "DataParallel", "parallel", "modules",
+    "CTCLoss", "ParameterDict", "ParameterList", "RReLU", "EmbeddingBag",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Fold", "LPPool1d", "LPPool2d", "Unfold", "DataParallel", "parallel", "modules",
     "GRU", "GRUCell", "LSTMCell", "RNNCell",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss",
     "MarginRankingLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",

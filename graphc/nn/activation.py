@@ -83,6 +83,18 @@ Softmax.fn = staticmethod(_implicit_dim(F.softmax))
 LogSoftmax.fn = staticmethod(_implicit_dim(F.log_softmax))
 
 
+class RReLU(Module):
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
 class Softmax2d(Module):
     """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
 

@@ -18,6 +18,9 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
+from .pooling import (adaptive_max_pool1d, adaptive_max_pool2d, fold, lp_pool1d,  # noqa: F401
+                      lp_pool2d, unfold)
+from .embedding_bag import embedding_bag  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
@@ -127,6 +130,36 @@ def glu(input, dim=-1):
                          f"even size")
     a, b = G.chunk(input, 2, dim)
     return G.mul(a, G.sigmoid(b))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with slope (lower + upper) / 2 in eval mode; in training a slope drawn
+    uniformly from [lower, upper) for each element (eager only: graphs have no such draw)."""
+    if not training:
+        return G.leaky_relu(input, (lower + upper) / 2)
+    if isinstance(input, Value):
+        raise UnsupportedError("rrelu: random slopes in training mode need eager tensors; call "
+                               "model.eval() or use leaky_relu in compiled graphs")
+    from ..eager.creation import rand_like
+    slope = G.add(G.mul(rand_like(input), upper - lower), lower)
+    return G.where(G.ge(input, 0), input, G.mul(input, slope))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + Gumbel noise) / tau); hard=True returns one-hot samples whose
+    gradient is the soft sample's (straight-through). Eager only (the noise is drawn now)."""
+    if isinstance(logits, Value):
+        raise UnsupportedError("gumbel_softmax: the noise is drawn eagerly; graphs have no "
+                               "random draw other than dropout")
+    from ..eager.creation import rand_like
+    exponential = G.neg(G.log(G.sub(1.0, rand_like(logits))))  # in (0, inf): no log(0)
+    y_soft = G.softmax(G.div(G.sub(logits, G.log(exponential)), tau), dim)
+    if not hard:
+        return y_soft
+    classes = np.arange(logits.shape[dim]).reshape(
+        [-1 if d == dim % logits.ndim else 1 for d in range(logits.ndim)])
+    y_hard = G.cast(G.eq(G.argmax(y_soft, dim, keepdim=True), classes), y_soft.dtype)
+    return G.add(G.sub(y_hard, y_soft.detach()), y_soft)
 
 
 def silu(input, inplace=False):
@@ -379,6 +412,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
+    "lp_pool1d", "lp_pool2d", "rrelu", "unfold",
     "ctc_loss",
     "scaled_dot_product_attention",
     "alpha_dropout", "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "interpolate",

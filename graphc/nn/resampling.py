@@ -65,23 +65,46 @@ def _linear_weights(n_in, n_out, scale, align_corners, dtype):
     return i0, i1, lam
 
 
+def _cubic_taps(n_in, n_out, scale, align_corners, dtype):
+    """[(input index, weight)] * 4 of PyTorch's bicubic (A = -0.75; source coordinates not
+    clamped, the four taps clamped to the edges)."""
+    ft = np.float32 if dtype == np.float32 else np.float64
+    a = ft(-0.75)
+    if align_corners:
+        s = ft(n_in - 1) / ft(n_out - 1) if n_out > 1 else ft(0)
+        src = s * np.arange(n_out, dtype=ft)
+    else:
+        s = ft(1.0 / scale) if scale is not None else ft(n_in) / ft(n_out)
+        src = s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5)
+    base = np.floor(src).astype(np.int64)
+    t = (src - base).astype(ft)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    return [(np.clip(base - 1 + k, 0, n_in - 1), w.astype(dtype))
+            for k, w in enumerate(weights)]
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     name = "interpolate"
     if antialias:
         raise UnsupportedError(f"{name}: antialias=True is not supported")
-    if mode in ("bicubic",):
-        raise UnsupportedError(f"{name}: mode {mode!r} is not supported yet (nearest, "
-                               f"nearest-exact, linear, bilinear, trilinear, area are)")
-    known = ("nearest", "nearest-exact", "area") + tuple(_LINEAR)
+    known = ("nearest", "nearest-exact", "area", "bicubic") + tuple(_LINEAR)
     if mode not in known:
         raise ValueError(f"{name}: unknown mode {mode!r}; expected one of {known}")
-    if align_corners is not None and mode not in _LINEAR:
+    if align_corners is not None and mode not in _LINEAR and mode != "bicubic":
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
-    if mode in _LINEAR and input.ndim - 2 != _LINEAR[mode]:
-        raise ValueError(f"{name}: mode {mode!r} needs a {_LINEAR[mode] + 2}-D input, got "
-                         f"shape {list(input.shape)}")
+    if mode in _LINEAR and input.ndim - 2 != _LINEAR[mode] or mode == "bicubic" \
+            and input.ndim != 4:
+        need = 4 if mode == "bicubic" else _LINEAR[mode] + 2
+        raise ValueError(f"{name}: mode {mode!r} needs a {need}-D input, got shape "
+                         f"{list(input.shape)}")
     if input.ndim < 3:
         raise ValueError(f"{name}: expected a 3-D or higher input (N, C, ...), got shape "
                          f"{list(input.shape)}")
@@ -103,9 +126,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             out = S.index(out, _nearest_index(n_in, n_out, scale, mode == "nearest-exact"),
                           axis=axis)
             continue
-        i0, i1, lam = _linear_weights(n_in, n_out, scale, bool(align_corners), input.dtype.np)
         shape = [1] * input.ndim
         shape[axis] = n_out
+        if mode == "bicubic":
+            taps = _cubic_taps(n_in, n_out, scale, bool(align_corners), input.dtype.np)
+            terms = [G.mul(S.index(out, idx, axis=axis), w.reshape(shape)) for idx, w in taps]
+            out = G.add(G.add(terms[0], terms[1]), G.add(terms[2], terms[3]))
+            continue
+        i0, i1, lam = _linear_weights(n_in, n_out, scale, bool(align_corners), input.dtype.np)
         lam = lam.reshape(shape)
         out = G.add(G.mul(S.index(out, i0, axis=axis), 1 - lam),
                     G.mul(S.index(out, i1, axis=axis), lam))

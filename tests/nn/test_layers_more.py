@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.special
 
 import graphc as gc
 import graphc.nn as nn
@@ -197,6 +198,15 @@ PARITY = [
     ("PairwiseDistance", (), dict(p=1.0), [(3, 4), (3, 4)]),
     ("Embedding", (6, 3), dict(max_norm=1.0, padding_idx=0), ["int"]),
     ("GRUCell", (3, 4), dict(bias=False), [(2, 3)]),
+    ("AdaptiveMaxPool2d", ((3, 2),), {}, [(2, 3, 7, 5)]),
+    ("AdaptiveMaxPool1d", (4,), {}, [(2, 3, 9)]),
+    ("LPPool2d", (2, 3, 2), {}, [(2, 3, 7, 7)]),
+    ("LPPool1d", (2, 3), {}, [(2, 3, 8)]),
+    ("Unfold", (2,), dict(dilation=2, padding=1, stride=2), [(2, 3, 6, 7)]),
+    ("Fold", ((5, 6), 2), dict(padding=1, stride=2), [(2, 12, 12)]),
+    ("Upsample", (), dict(scale_factor=1.6, mode="bicubic"), [(1, 2, 3, 4)]),
+    ("Upsample", (), dict(size=(5, 7), mode="bicubic", align_corners=True), [(1, 2, 3, 4)]),
+    ("EmbeddingBag", (6, 3), dict(mode="sum"), ["int"]),
 ]
 
 
@@ -240,8 +250,8 @@ def test_layers_match_pytorch(name, args, kwargs, shapes):
 
 
 @pytest.mark.parametrize("name,args,kwargs,shapes",
-                         [p for p in PARITY if p[0] != "Embedding"],
-                         ids=[f"{p[0]}-{i}" for i, p in enumerate(PARITY) if p[0] != "Embedding"])
+                         [p for p in PARITY if "int" not in p[3]],
+                         ids=[f"{p[0]}-{i}" for i, p in enumerate(PARITY) if "int" not in p[3]])
 def test_layers_static_equals_eager_with_fd_gradients(name, args, kwargs, shapes):
     m = getattr(nn, name)(*args, **kwargs)
     m.eval()
@@ -271,3 +281,44 @@ def test_functional_instance_norm_updates_running_stats_as_pytorch():
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10)
     np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=1e-12)
     np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-12)
+
+
+def test_rrelu_gumbel_softmax_and_embedding_bag_offsets():
+    x = gc.tensor(rng.standard_normal((50, 40)))
+    m = nn.RReLU(0.1, 0.3)
+    out = m(x).numpy()
+    neg = x.numpy() < 0
+    slopes = out[neg] / x.numpy()[neg]
+    assert slopes.min() >= 0.1 and slopes.max() < 0.3 and slopes.std() > 0.03
+    m.eval()
+    np.testing.assert_allclose(m(x).numpy(), np.where(neg, 0.2 * x.numpy(), x.numpy()))
+    with pytest.raises(gc.errors.UnsupportedError, match="rrelu"):
+        m.train()(gc.placeholder((2, 3), gc.float64))
+    logits = gc.tensor(rng.standard_normal((2000, 3)), requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(1), 1, rtol=1e-12)
+    hard = F.gumbel_softmax(logits, hard=True)
+    assert set(np.unique(hard.detach().numpy())) == {0.0, 1.0}
+    hard.sum().backward()  # straight-through: the soft sample's gradient
+    probs = scipy.special.softmax(logits.detach().numpy(), 1)
+    freq = hard.detach().numpy().mean(0)
+    np.testing.assert_allclose(freq, probs.mean(0), atol=0.05)  # samples follow softmax
+
+
+def test_embedding_bag_with_offsets_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    ours = nn.EmbeddingBag(6, 3, mode="max", padding_idx=2).double()
+    theirs = torch.nn.EmbeddingBag(6, 3, mode="max", padding_idx=2).double()
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                            for k, v in ours.state_dict().items()})
+    inp, off = np.array([1, 2, 4, 5, 4, 3, 2, 0]), np.array([0, 3, 3, 5])
+    for mode in ("sum", "mean", "max"):
+        ours.mode = theirs.mode = mode
+        a = ours(gc.tensor(inp), gc.tensor(off))
+        b = theirs(torch.tensor(inp), torch.tensor(off))
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    ours.mode = theirs.mode = "sum"
+    w = rng.standard_normal(8)
+    a = ours(gc.tensor(inp), gc.tensor(off), per_sample_weights=gc.tensor(w))
+    b = theirs(torch.tensor(inp), torch.tensor(off), per_sample_weights=torch.tensor(w))
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)

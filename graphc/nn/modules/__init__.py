@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 import types
 
-from .. import (activation, attention, containers, conv, dropout, linear, loss, module,
-                normalization, padding, parameter, resampling, rnn, transformer)
+from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, linear,
+                loss, module, normalization, padding, parameter, pooling, resampling, rnn,
+                transformer)
 from .. import *  # noqa: F401,F403  (torch.nn.modules exports every layer, as torch.nn does)
 
 _SOURCES = {
@@ -22,16 +23,17 @@ _SOURCES = {
     "distance": (linear,),
     "dropout": (dropout, linear),
     "flatten": (linear,),
+    "fold": (pooling,),
     "instancenorm": (normalization,),
     "linear": (linear,),
-    "loss": (loss,),
+    "loss": (loss, ctc),
     "module": (module,),
     "normalization": (normalization,),
     "padding": (padding,),
     "pixelshuffle": (resampling,),
-    "pooling": (conv,),
+    "pooling": (conv, pooling),
     "rnn": (rnn,),
-    "sparse": (linear,),
+    "sparse": (linear, embedding_bag),
     "transformer": (transformer,),
     "upsampling": (resampling,),
 }
