@@ -13,6 +13,7 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, RReLU, Hardshrink, Hardsigm
 from .attention import MultiheadAttention
 from .ctc import CTCLoss
 from .embedding_bag import EmbeddingBag
+from .volumetric import AvgPool3d, Conv3d, MaxPool3d
 from .pooling import AdaptiveMaxPool1d, AdaptiveMaxPool2d, Fold, LPPool1d, LPPool2d, Unfold
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
@@ -65,7 +66,7 @@ __all__ = [
     "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerEncoderLayer",
-    "CTCLoss", "ParameterDict", "ParameterList", "RReLU", "EmbeddingBag",
+    "AvgPool3d", "Conv3d", "MaxPool3d", "CTCLoss", "ParameterDict", "ParameterList", "RReLU", "EmbeddingBag",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Fold", "LPPool1d", "LPPool2d", "Unfold", "DataParallel", "parallel", "modules",
     "GRU", "GRUCell", "LSTMCell", "RNNCell",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss",

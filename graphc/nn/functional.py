@@ -21,6 +21,7 @@ from .padding import pad  # noqa: F401
 from .pooling import (adaptive_max_pool1d, adaptive_max_pool2d, fold, lp_pool1d,  # noqa: F401
                       lp_pool2d, unfold)
 from .embedding_bag import embedding_bag  # noqa: F401
+from .volumetric import avg_pool3d, conv3d, max_pool3d  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
@@ -412,6 +413,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "avg_pool3d", "conv3d", "max_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
     "lp_pool1d", "lp_pool2d", "rrelu", "unfold",
     "ctc_loss",

@@ -207,6 +207,13 @@ PARITY = [
     ("Upsample", (), dict(scale_factor=1.6, mode="bicubic"), [(1, 2, 3, 4)]),
     ("Upsample", (), dict(size=(5, 7), mode="bicubic", align_corners=True), [(1, 2, 3, 4)]),
     ("EmbeddingBag", (6, 3), dict(mode="sum"), ["int"]),
+    ("Conv3d", (2, 4, 3), dict(stride=(2, 1, 1), padding=1), [(2, 2, 5, 4, 3)]),
+    ("Conv3d", (2, 4, (2, 3, 1)), dict(padding="same", dilation=(2, 1, 1), groups=2,
+                                       padding_mode="replicate"), [(1, 2, 4, 3, 3)]),
+    ("MaxPool3d", (3, 2, 1), {}, [(2, 2, 5, 4, 3)]),
+    ("MaxPool3d", (2, 2), dict(ceil_mode=True), [(1, 2, 5, 4, 3)]),
+    ("AvgPool3d", (3, 2, 1), dict(count_include_pad=False, ceil_mode=True), [(1, 2, 5, 4, 3)]),
+    ("AvgPool3d", (2,), dict(divisor_override=3), [(1, 2, 4, 4, 3)]),
 ]
 
 

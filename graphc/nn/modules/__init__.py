@@ -11,7 +11,7 @@ import types
 
 from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, linear,
                 loss, module, normalization, padding, parameter, pooling, resampling, rnn,
-                transformer)
+                transformer, volumetric)
 from .. import *  # noqa: F401,F403  (torch.nn.modules exports every layer, as torch.nn does)
 
 _SOURCES = {
@@ -19,7 +19,7 @@ _SOURCES = {
     "batchnorm": (normalization,),
     "channelshuffle": (resampling,),
     "container": (containers,),
-    "conv": (conv,),
+    "conv": (conv, volumetric),
     "distance": (linear,),
     "dropout": (dropout, linear),
     "flatten": (linear,),
@@ -31,7 +31,7 @@ _SOURCES = {
     "normalization": (normalization,),
     "padding": (padding,),
     "pixelshuffle": (resampling,),
-    "pooling": (conv, pooling),
+    "pooling": (conv, pooling, volumetric),
     "rnn": (rnn,),
     "sparse": (linear, embedding_bag),
     "transformer": (transformer,),
