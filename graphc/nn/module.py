@@ -158,6 +158,10 @@ class Module:
     # ---- registration ---------------------------------------------------------------------------
     def __setattr__(self, name, value):
         params = self.__dict__.get("_parameters")
+        parametrizations = self.__dict__.get("_modules", {}).get("parametrizations")
+        if parametrizations is not None and name in parametrizations:
+            parametrizations[name].right_inverse_(value)
+            return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
@@ -193,6 +197,9 @@ class Module:
                 return variable_of(t) if t is not None and d.get("_symbolic") else t
         if "_modules" in d and name in d["_modules"]:
             return d["_modules"][name]
+        parametrizations = d.get("_modules", {}).get("parametrizations")
+        if parametrizations is not None and name in parametrizations:
+            return parametrizations[name]()  # nn.utils.parametrize: computed on each access
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):

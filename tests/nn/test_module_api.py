@@ -148,3 +148,30 @@ def test_weight_norm_matches_pytorch_and_compiles():
     assert list(ours.state_dict()) == ["bias", "weight"]
     np.testing.assert_allclose(ours(gc.tensor(x)).detach().numpy(), out.detach().numpy(),
                                rtol=1e-12)
+
+
+def test_parametrizations_weight_norm_matches_pytorch_and_compiles():
+    torch = pytest.importorskip("torch")
+    from graphc.nn.utils import parametrizations, parametrize
+    ours = parametrizations.weight_norm(nn.Conv1d(2, 3, 2).double())
+    theirs = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(2, 3, 2).double())
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                            for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((2, 2, 5))
+    out, ref = ours(gc.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    out.sum().backward()
+    ref.sum().backward()
+    for k in ("original0", "original1"):
+        np.testing.assert_allclose(getattr(ours.parametrizations.weight, k).grad.numpy(),
+                                   getattr(theirs.parametrizations.weight, k).grad.numpy(),
+                                   rtol=1e-10)
+    ph = gc.placeholder((None, 2, 5), gc.float64, "x")
+    run = gc.compile(ours(ph), inputs=[ph], target="reference")
+    np.testing.assert_allclose(run(x).numpy(), out.detach().numpy(), rtol=1e-12)
+    assert parametrize.is_parametrized(ours, "weight")
+    ours.weight = gc.tensor(np.ones((3, 2, 2)))  # assignment goes through right_inverse
+    np.testing.assert_allclose(ours.weight.detach().numpy(), 1, rtol=1e-12)
+    parametrize.remove_parametrizations(ours, "weight")
+    assert list(ours.state_dict()) == ["bias", "weight"]

@@ -55,5 +55,5 @@ def vector_to_parameters(vec, parameters):
         start += n
 
 
-from . import rnn  # noqa: E402
+from . import parametrizations, parametrize, rnn  # noqa: E402,F401
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: E402,F401
