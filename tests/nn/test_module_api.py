@@ -175,3 +175,30 @@ def test_parametrizations_weight_norm_matches_pytorch_and_compiles():
     np.testing.assert_allclose(ours.weight.detach().numpy(), 1, rtol=1e-12)
     parametrize.remove_parametrizations(ours, "weight")
     assert list(ours.state_dict()) == ["bias", "weight"]
+
+
+def test_spectral_norm_matches_pytorch_in_training_and_compiles_in_eval():
+    torch = pytest.importorskip("torch")
+    ours = nn.utils.spectral_norm(nn.Linear(4, 3).double(), n_power_iterations=2)
+    theirs = torch.nn.utils.spectral_norm(torch.nn.Linear(4, 3).double(),
+                                          n_power_iterations=2)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                            for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(2).standard_normal((5, 4))
+    for _ in range(3):  # u and v advance each training forward
+        out, ref = ours(gc.tensor(x)), theirs(torch.tensor(x))
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(ours.weight_orig.grad.numpy(), theirs.weight_orig.grad.numpy(),
+                               rtol=1e-8)
+    np.testing.assert_allclose(ours.weight_u.numpy(), theirs.weight_u.numpy(), rtol=1e-10)
+    ph = gc.placeholder((None, 4), gc.float64, "x")
+    with pytest.raises(UnsupportedError, match="eval"):
+        ours(ph)
+    ours.eval()
+    theirs.eval()
+    run = gc.compile(ours(ph), inputs=[ph], target="reference")
+    np.testing.assert_allclose(run(x).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10)

@@ -57,3 +57,4 @@ def vector_to_parameters(vec, parameters):
 
 from . import parametrizations, parametrize, rnn  # noqa: E402,F401
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: E402,F401
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: E402,F401
