@@ -18,6 +18,7 @@ from . import functional as F, init
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
+from .constants import on_device_of
 
 
 def _is_bool(mask):
@@ -59,7 +60,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: give either attn_mask or "
                              "is_causal, not both")
-        attn_mask = np.tril(np.ones((L, S), bool))
+        attn_mask = on_device_of(query, np.tril(np.ones((L, S), bool)))
         scores = G.where(attn_mask, scores, -math.inf)
     elif attn_mask is not None:
         if isinstance(attn_mask, np.ndarray) and attn_mask.dtype == bool or _is_bool(attn_mask):

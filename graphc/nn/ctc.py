@@ -13,6 +13,7 @@ import numpy as np
 from .. import functional as G
 from ..errors import UnsupportedError
 from ..ir.graph import Value
+from .constants import on_device_of
 from .module import Module
 from .reduction import check
 
@@ -72,36 +73,42 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     ext, skip = _extended_targets(targets, target_lengths, N, blank)
     width = ext.shape[1]
     valid = np.arange(width)[None] < (2 * target_lengths[:, None] + 1)
-    one_hot = (ext[:, :, None] == np.arange(C)).astype(log_probs.dtype.np)  # (N, S', C)
+    dt = log_probs.dtype.np
+
+    def c(arr):  # a constant next to log_probs (a CUDA tensor for CUDA input)
+        return on_device_of(log_probs, arr)
+    one_hot = c((ext[:, :, None] == np.arange(C)).astype(dt))  # (N, S', C)
     # emissions of every extended label at every step: (T, N, S')
     emit = G.sum(G.mul(G.unsqueeze(log_probs, 2), one_hot), -1)
-    neg = np.full((N, 1), _NEG, log_probs.dtype.np)
-    start = np.full((N, width), _NEG, log_probs.dtype.np)
+    neg = c(np.full((N, 1), _NEG, dt))
+    start = c(np.full((N, width), _NEG, dt))
     start_mask = np.zeros((N, width), bool)
     start_mask[:, 0] = True
     start_mask[:, 1] = target_lengths > 0
-    alpha = G.where(start_mask & valid, emit[0], start)
+    alpha = G.where(c(start_mask & valid), emit[0], start)
+    skip, valid_c = c(skip), c(valid)
     alphas = [alpha]
     for t in range(1, T):
         prev1 = G.cat([neg, alpha[:, :-1]], 1)
         prev2 = G.where(skip, G.cat([neg, neg, alpha[:, :-2]], 1), _NEG)
-        alpha = G.where(valid, G.add(_logsumexp3(alpha, prev1, prev2), emit[t]), _NEG)
+        alpha = G.where(valid_c, G.add(_logsumexp3(alpha, prev1, prev2), emit[t]), _NEG)
         alphas.append(alpha)
     # per sample: alpha at its last step, at its last label and the blank after it
     stacked = G.stack(alphas, 0)  # (T, N, S')
-    pick_t = (np.arange(T)[:, None] == (input_lengths - 1)[None]).astype(log_probs.dtype.np)
-    last = G.sum(G.mul(stacked, pick_t[:, :, None]), 0)  # (N, S')
+    pick_t = (np.arange(T)[:, None] == (input_lengths - 1)[None]).astype(dt)
+    last = G.sum(G.mul(stacked, c(pick_t[:, :, None])), 0)  # (N, S')
     ends = np.stack([2 * target_lengths, 2 * target_lengths - 1], 1)
-    a = G.sum(G.mul(last, (np.arange(width)[None] == ends[:, :1])), 1)
+    a = G.sum(G.mul(last, c((np.arange(width)[None] == ends[:, :1]).astype(dt))), 1)
     b_mask = (np.arange(width)[None] == ends[:, 1:]) & (target_lengths[:, None] > 0)
-    b = G.add(G.sum(G.mul(last, b_mask), 1), np.where(target_lengths > 0, 0.0, _NEG))
+    b = G.add(G.sum(G.mul(last, c(b_mask.astype(dt))), 1),
+              c(np.where(target_lengths > 0, 0.0, _NEG).astype(dt)))
     m = G.maximum(a, b)
     loss = G.neg(G.add(m, G.log(G.add(G.exp(G.sub(a, m)), G.exp(G.sub(b, m))))))
     impossible = G.gt(loss, -_NEG / 2)
     loss = G.where(impossible, 0.0 if zero_infinity else np.inf, loss)
     if reduction == "mean":
-        lengths = np.maximum(target_lengths, 1).astype(log_probs.dtype.np)
-        return G.mean(G.div(loss, lengths))
+        lengths = np.maximum(target_lengths, 1).astype(dt)
+        return G.mean(G.div(loss, c(lengths)))
     if reduction == "sum":
         return G.sum(loss)
     return G.squeeze(loss, 0) if unbatched else loss

@@ -13,6 +13,7 @@ from ..ops import shape as S
 from . import functional as F, init
 from .module import Module
 from .parameter import Parameter
+from .constants import on_device_of
 
 
 def _concrete(x, name):
@@ -63,6 +64,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
         vectors = G.mul(vectors, G.unsqueeze(psw, 1))
     membership = ((bags[None] == np.arange(rows)[:, None]) & keep[None]).astype(
         weight.dtype.np)  # (bags, total)
+    placed = on_device_of(weight, membership)
     if mode == "max":
         out = []
         for b in range(rows):
@@ -70,11 +72,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
             out.append(G.amax(S.index(vectors, members, axis=0), 0, keepdim=True)
                        if len(members) else G.full_like(vectors[:1], 0.0))
         return G.cat(out, 0)
-    summed = G.matmul(membership, vectors)
+    summed = G.matmul(placed, vectors)
     if mode == "sum":
         return summed
     counts = np.maximum(membership.sum(1, keepdims=True), 1)
-    return G.div(summed, counts)
+    return G.div(summed, on_device_of(weight, counts))
 
 
 class EmbeddingBag(Module):

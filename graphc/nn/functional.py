@@ -13,6 +13,7 @@ from ..eager.grad_mode import no_grad
 from ..errors import UnsupportedError
 from ..ir.graph import Value
 from ..ops import reduce as R, shape as S
+from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
                              huber_loss)
@@ -159,7 +160,8 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
         return y_soft
     classes = np.arange(logits.shape[dim]).reshape(
         [-1 if d == dim % logits.ndim else 1 for d in range(logits.ndim)])
-    y_hard = G.cast(G.eq(G.argmax(y_soft, dim, keepdim=True), classes), y_soft.dtype)
+    y_hard = G.cast(G.eq(G.argmax(y_soft, dim, keepdim=True), on_device_of(logits, classes)),
+                    y_soft.dtype)
     return G.add(G.sub(y_hard, y_soft.detach()), y_soft)
 
 
@@ -240,7 +242,7 @@ def one_hot(tensor, num_classes=-1):
         if isinstance(tensor, Value):
             raise ValueError("one_hot: give num_classes for symbolic indices")
         num_classes = int(np.asarray(tensor).max()) + 1
-    classes = np.arange(num_classes, dtype=np.int64)
+    classes = on_device_of(tensor, np.arange(num_classes, dtype=np.int64))
     return G.cast(G.eq(G.unsqueeze(tensor, -1), classes), "int64")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from .. import functional as G
 from ..ops import reduce as R
 from .reduction import apply as _reduce, resolve as _legacy
+from .constants import on_device_of
 
 
 def _same_shape(input, target, name):
@@ -75,13 +76,7 @@ def _one_hot_mask(input, target):
     return G.cast(G.eq(G.unsqueeze(target, 1), like_device(input, classes)), input.dtype)
 
 
-def like_device(x, arr):
-    """The constant `arr` where x lives: a CUDA tensor for a CUDA x (ops do not mix devices),
-    else the array itself (a graph constant for symbolic x)."""
-    if getattr(x, "is_cuda", False):
-        from ..eager.creation import tensor
-        return tensor(arr, device="cuda")
-    return arr
+like_device = on_device_of  # (the name this module used first)
 
 
 def _target_weights(input, target, weight, ignore_index):

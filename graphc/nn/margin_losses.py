@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import functional as G
 from .reduction import apply as _reduce, resolve as _legacy
+from .constants import on_device_of
 
 
 def _log_sigmoid(x):
@@ -104,8 +105,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         input = G.unsqueeze(input, 0)
         target = G.reshape(target, (1,))
     classes = input.shape[1]
-    one_hot = G.cast(G.eq(G.unsqueeze(target, 1), np.arange(classes, dtype=np.int64)),
-                     input.dtype)
+    one_hot = G.cast(G.eq(G.unsqueeze(target, 1),
+                          on_device_of(input, np.arange(classes, dtype=np.int64))), input.dtype)
     x_y = G.sum(G.mul(input, one_hot), 1, keepdim=True)
     z = G.relu(G.add(G.sub(margin, x_y), input))
     h = z if p == 1 else G.square(z)

@@ -9,6 +9,7 @@ from ..errors import UnsupportedError
 from ..ops import shape as S
 from . import functional as F
 from .module import Module
+from .constants import on_device_of
 
 
 def _adaptive_ranges(n_in, n_out):
@@ -111,7 +112,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     c = channels_k // (k[0] * k[1])
     blocks = G.reshape(input, (-1, c, k[0] * k[1], oh, ow))
     hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
-    like = G.add(np.zeros((1, c, hp, wp), input.dtype.np),
+    like = G.add(on_device_of(input, np.zeros((1, c, hp, wp), input.dtype.np)),
                  G.reshape(G.full_like(input[:, :1, :1], 0.0), (-1, 1, 1, 1)))
     out = None
     for i in range(k[0]):

@@ -17,6 +17,7 @@ from .. import functional as G
 from ..errors import UnsupportedError
 from ..ops import shape as S
 from .module import Module
+from .constants import on_device_of
 
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -130,13 +131,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         shape[axis] = n_out
         if mode == "bicubic":
             taps = _cubic_taps(n_in, n_out, scale, bool(align_corners), input.dtype.np)
-            terms = [G.mul(S.index(out, idx, axis=axis), w.reshape(shape)) for idx, w in taps]
+            terms = [G.mul(S.index(out, idx, axis=axis), on_device_of(input, w.reshape(shape)))
+                     for idx, w in taps]
             out = G.add(G.add(terms[0], terms[1]), G.add(terms[2], terms[3]))
             continue
         i0, i1, lam = _linear_weights(n_in, n_out, scale, bool(align_corners), input.dtype.np)
         lam = lam.reshape(shape)
-        out = G.add(G.mul(S.index(out, i0, axis=axis), 1 - lam),
-                    G.mul(S.index(out, i1, axis=axis), lam))
+        out = G.add(G.mul(S.index(out, i0, axis=axis), on_device_of(input, 1 - lam)),
+                    G.mul(S.index(out, i1, axis=axis), on_device_of(input, lam)))
     return out
 
 

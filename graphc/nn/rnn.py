@@ -23,6 +23,7 @@ from . import functional as F, init
 from .module import Module
 from .parameter import Parameter
 from .utils.rnn import PackedSequence, _packed_positions, pad_packed_sequence
+from .constants import on_device_of
 
 
 def zero_state(gi, widths):
@@ -41,7 +42,7 @@ def time_loop(step, inputs, state, reverse=False, mask=None):
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         outputs[t], new = step(inputs[t], state)
         if mask is not None:
-            keep = mask[t][:, None]
+            keep = on_device_of(inputs, mask[t][:, None])
             new = tuple(G.where(keep, n, o) for n, o in zip(new, state))
         state = new
     return G.stack(outputs, 0), state

@@ -11,6 +11,7 @@ from ..errors import UnsupportedError
 from . import functional as F
 from .conv import _ConvNd, _ntuple
 from .module import Module
+from .constants import on_device_of
 
 
 def _unbatched(fn, input, name):
@@ -123,7 +124,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         div = [_window_divisors(sizes[i], k[i], s[i], p[i], outs[i], count_include_pad)
                for i in range(3)]
         divisor = div[0][:, None, None] * div[1][None, :, None] * div[2][None, None, :]
-        return G.div(total, divisor.astype(x.dtype.np))
+        return G.div(total, on_device_of(x, divisor.astype(x.dtype.np)))
     return _unbatched(run, input, "avg_pool3d")
 
 

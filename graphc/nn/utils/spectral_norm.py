@@ -66,8 +66,8 @@ class SpectralNorm:
         from ...eager.creation import randn
         with no_grad():
             h, w = fn.reshape_weight_to_matrix(weight.detach()).shape
-            u = _normalize(randn(h, dtype=weight.dtype), eps)
-            v = _normalize(randn(w, dtype=weight.dtype), eps)
+            u = _normalize(randn(h, dtype=weight.dtype, device=weight.device), eps)
+            v = _normalize(randn(w, dtype=weight.dtype, device=weight.device), eps)
         del module._parameters[name]
         module.register_parameter(name + "_orig", weight)
         object.__setattr__(module, name, weight.detach())
