@@ -63,9 +63,10 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 _SELU_ALPHA_PRIME = 1.7580993408473766  # -scale * alpha of SELU
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False, module=None):
+def alpha_dropout(input, p=0.5, training=False, inplace=False, module=None, feature=False):
     """Dropout that keeps SELU's self-normalization: dropped units become the saturation value
-    -alpha', then an affine map a x + b restores mean and variance (PyTorch's formula)."""
+    -alpha', then an affine map a x + b restores mean and variance (PyTorch's formula).
+    feature=True drops whole channels (feature_alpha_dropout)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
@@ -73,7 +74,9 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False, module=None):
     if p == 1:
         return G.mul(input, 0.0)
     a = 1.0 / math.sqrt((_SELU_ALPHA_PRIME ** 2 * p + 1) * (1 - p))
-    keep = G.cast(G.gt(F.dropout(G.full_like(input, 1.0), p, True), 0), input.dtype)
+    ones = G.full_like(input, 1.0) if not feature else G.full_like(
+        input[tuple(slice(None) if k < 2 else slice(0, 1) for k in range(input.ndim))], 1.0)
+    keep = G.cast(G.gt(F.dropout(ones, p, True), 0), input.dtype)
     _record_seed(module, keep)
     b = G.add(G.mul(G.sub(keep, 1), _SELU_ALPHA_PRIME * a), _SELU_ALPHA_PRIME * a * p)
     return G.add(G.mul(input, G.mul(keep, a)), b)
@@ -110,6 +113,15 @@ class Dropout3d(_DropoutNd):
         return _feature_dropout(input, self.p, self.training, 5, "Dropout3d", self)
 
 
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    return alpha_dropout(input, p, training, feature=True)
+
+
 class AlphaDropout(_DropoutNd):
     def forward(self, input):
         return alpha_dropout(input, self.p, self.training, module=self)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training, module=self, feature=True)

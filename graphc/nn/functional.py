@@ -27,12 +27,14 @@ from .ctc import ctc_loss  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
                          pixel_unshuffle, upsample)
-from .dropout import alpha_dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
+from .dropout import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
+                      feature_alpha_dropout)
 from .norm_functions import (group_norm, instance_norm, local_response_norm,  # noqa: F401
                              rms_norm)
 from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
                             hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
-                            multilabel_soft_margin_loss, pairwise_distance, soft_margin_loss,
+                            multilabel_margin_loss, multilabel_soft_margin_loss,
+                            pairwise_distance, soft_margin_loss,
                             triplet_margin_loss, triplet_margin_with_distance_loss)
 
 # ---- activations ------------------------------------------------------------------------------------
@@ -415,6 +417,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "feature_alpha_dropout", "multilabel_margin_loss",
     "avg_pool3d", "conv3d", "max_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
     "lp_pool1d", "lp_pool2d", "rrelu", "unfold",

@@ -116,6 +116,33 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction, "multi_margin_loss")
 
 
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """For each sample: sum over its target classes j (the entries of target before the first
+    -1) and non-target classes i of max(0, 1 - (x[j] - x[i])), divided by C."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if input.ndim == 1:
+        out = multilabel_margin_loss(G.unsqueeze(input, 0), G.unsqueeze(target, 0),
+                                     reduction=reduction)
+        return G.squeeze(out, 0) if reduction == "none" else out
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"multilabel_margin_loss: input {list(input.shape)} and target "
+                         f"{list(target.shape)} must have the same shape")
+    classes = input.shape[1]
+    # a target slot is valid while no -1 came at or before it (a cumulative count as a matmul)
+    upper = on_device_of(input, np.triu(np.ones((classes, classes), input.dtype.np)))
+    seen_end = G.matmul(G.cast(G.eq(target, -1), input.dtype), upper)
+    valid = G.cast(G.eq(seen_end, 0), input.dtype)  # (N, J)
+    pick = G.mul(G.cast(G.eq(G.unsqueeze(target, 2),
+                             on_device_of(input, np.arange(classes, dtype=np.int64))),
+                        input.dtype), G.unsqueeze(valid, 2))  # (N, J, C)
+    is_target = G.cast(G.gt(G.sum(pick, 1), 0), input.dtype)  # (N, C)
+    x_target = G.sum(G.mul(pick, G.unsqueeze(input, 1)), 2)  # (N, J)
+    margins = G.relu(G.sub(1, G.sub(G.unsqueeze(x_target, 2), G.unsqueeze(input, 1))))
+    margins = G.mul(G.mul(margins, G.unsqueeze(valid, 2)), G.unsqueeze(G.sub(1, is_target), 1))
+    loss = G.div(G.sum(margins, (1, 2)), classes)
+    return _reduce(loss, reduction, "multilabel_margin_loss")
+
+
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1; the cosine

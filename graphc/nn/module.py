@@ -17,7 +17,7 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
-from .parameter import Parameter, mark_buffer
+from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -161,6 +161,10 @@ class Module:
         parametrizations = self.__dict__.get("_modules", {}).get("parametrizations")
         if parametrizations is not None and name in parametrizations:
             parametrizations[name].right_inverse_(value)
+            return
+        if isinstance(value, Buffer):  # torch.nn.Buffer: a buffer by assignment
+            plain = Tensor._wrap(value._data)
+            self.register_buffer(name, plain, persistent=value.__dict__.get("persistent", True))
             return
         if isinstance(value, Parameter):
             if params is None:

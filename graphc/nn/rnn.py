@@ -297,6 +297,9 @@ class _RNNBase(Module):
         return s
 
 
+RNNBase = _RNNBase  # PyTorch's public names of the base classes (isinstance checks)
+
+
 class RNN(_RNNBase):
     """h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu.
     Returns (output, h_n)."""
@@ -426,3 +429,6 @@ class GRUCell(_CellBase):
         gi, hx, unbatched = self._prepare(input, hx)
         h, _ = gru_step(gi, (hx,), self.weight_hh, self.bias_hh)
         return G.squeeze(h, 0) if unbatched else h
+
+
+RNNCellBase = _CellBase

@@ -142,6 +142,18 @@ def test_alpha_dropout_keeps_selu_statistics():
     np.testing.assert_array_equal(m(x).numpy(), x.numpy())
 
 
+def test_feature_alpha_dropout_drops_whole_channels_to_one_value():
+    x = gc.tensor(rng.standard_normal((400, 4, 3)))
+    out = nn.FeatureAlphaDropout(0.5)(x).numpy()
+    a = 1 / np.sqrt((1.7580993408473766 ** 2 * 0.5 + 1) * 0.5)
+    dropped_value = -1.7580993408473766 * a + 1.7580993408473766 * a * 0.5
+    dropped = np.isclose(out, dropped_value).all(-1)
+    assert 0.4 < dropped.mean() < 0.6  # whole channels, about half of them
+    kept = ~dropped
+    b = 1.7580993408473766 * a * 0.5
+    np.testing.assert_allclose(out[kept], x.numpy()[kept] * a + b, rtol=1e-12)
+
+
 def test_channel_dropout_compiles_with_fresh_masks():
     m = nn.Dropout2d(0.5)
     x = gc.placeholder((2, 8, 2, 2), gc.float64, "x")

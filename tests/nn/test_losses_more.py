@@ -70,6 +70,24 @@ def _cases():
     yield ("MultiMarginLoss_p2_weight",
            lambda r: nn.MultiMarginLoss(p=2, margin=0.7, weight=gc.tensor(w), reduction=r),
            [x1 * 0.4, cls], multi_margin(x1 * 0.4, cls, 2, 0.7, w), [0])
+    labels = np.array([[2, 0, -1, 1], [1, -1, 0, 2], [0, 1, 2, 3], [3, 3, -1, 0]])
+    x4 = rng.standard_normal((4, 4))
+
+    def multilabel(x, y):
+        out = np.zeros(len(x))
+        for n in range(len(x)):
+            targets = []
+            for j in y[n]:
+                if j < 0:
+                    break
+                targets.append(j)
+            for j in targets:
+                for i in range(x.shape[1]):
+                    if i not in targets:
+                        out[n] += max(0.0, 1 - (x[n, j] - x[n, i]))
+        return out / x.shape[1]
+    yield ("MultiLabelMarginLoss", lambda r: nn.MultiLabelMarginLoss(reduction=r),
+           [x4, labels], multilabel(x4, labels), [0])
     yield ("CosineEmbeddingLoss", lambda r: nn.CosineEmbeddingLoss(0.1, reduction=r),
            [x1, x2, sign], np.where(sign == 1, 1 - cos(x1, x2),
                                     np.maximum(0, cos(x1, x2) - 0.1)), [0, 1])

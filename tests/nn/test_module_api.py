@@ -202,3 +202,16 @@ def test_spectral_norm_matches_pytorch_in_training_and_compiles_in_eval():
     run = gc.compile(ours(ph), inputs=[ph], target="reference")
     np.testing.assert_allclose(run(x).numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                rtol=1e-10)
+
+
+def test_buffer_assignment_and_base_class_names():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kept = nn.Buffer(gc.ones(2))
+            self.scratch = nn.Buffer(gc.zeros(1), persistent=False)
+    m = M()
+    assert [n for n, _ in m.named_buffers()] == ["kept", "scratch"]
+    assert list(m.state_dict()) == ["kept"] and not list(m.parameters())
+    assert isinstance(nn.LSTM(2, 3), nn.RNNBase) and isinstance(nn.GRUCell(2, 3), nn.RNNCellBase)
+    assert nn.NLLLoss2d is nn.NLLLoss
