@@ -12,8 +12,10 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
 from .attention import MultiheadAttention
 from .ctc import CTCLoss
 from .embedding_bag import EmbeddingBag
-from .volumetric import AvgPool3d, Conv3d, MaxPool3d
-from .pooling import AdaptiveMaxPool1d, AdaptiveMaxPool2d, Fold, LPPool1d, LPPool2d, Unfold
+from .volumetric import AvgPool3d, Conv3d, ConvTranspose3d, MaxPool3d
+from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
+                      Unfold)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                    ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
@@ -46,6 +48,7 @@ from . import modules  # torch.nn.modules.* import paths (after every layer is d
 
 __all__ = [
     "functional", "init", "utils", "parallel", "modules", "Buffer", "FeatureAlphaDropout",
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ConvTranspose3d", "MaxUnpool1d", "MaxUnpool2d",
     "MultiLabelMarginLoss", "NLLLoss2d", "RNNBase", "RNNCellBase", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BCELoss",

@@ -19,10 +19,11 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
-from .pooling import (adaptive_max_pool1d, adaptive_max_pool2d, fold, lp_pool1d,  # noqa: F401
-                      lp_pool2d, unfold)
+from .pooling import (adaptive_avg_pool3d, adaptive_max_pool1d,  # noqa: F401
+                      adaptive_max_pool2d, adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d,
+                      max_unpool1d, max_unpool2d, unfold)
 from .embedding_bag import embedding_bag  # noqa: F401
-from .volumetric import avg_pool3d, conv3d, max_pool3d  # noqa: F401
+from .volumetric import avg_pool3d, conv3d, conv_transpose3d, max_pool3d  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
@@ -417,6 +418,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "conv_transpose3d", "max_unpool1d",
+    "max_unpool2d",
     "feature_alpha_dropout", "multilabel_margin_loss",
     "avg_pool3d", "conv3d", "max_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",

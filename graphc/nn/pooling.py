@@ -1,11 +1,13 @@
-"""Pooling that is a composite of graphc ops: adaptive max pooling (1-D / 2-D), power-average
-(LP) pooling, and Unfold / Fold (im2col and its adjoint)."""
+"""Pooling that is a composite of graphc ops: adaptive max pooling (1-D / 2-D / 3-D), adaptive
+average pooling (3-D), power-average (LP) pooling, max unpooling, and Unfold / Fold (im2col
+and its adjoint)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as G
 from ..errors import UnsupportedError
+from ..ir.graph import Value
 from ..ops import shape as S
 from . import functional as F
 from .module import Module
@@ -194,3 +196,127 @@ class Fold(Module):
                 f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
 
 
+
+
+# ---- max unpooling: values written back where max pooling found them --------------------------------
+def _max_unpool(input, indices, kernel_size, stride, padding, output_size, dims, name):
+    k = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+    s = k if stride is None else ((stride,) * dims if isinstance(stride, int) else tuple(stride))
+    p = (padding,) * dims if isinstance(padding, int) else tuple(padding)
+    batched = input.ndim == dims + 2
+    if not batched:
+        input, indices = G.unsqueeze(input, 0), G.unsqueeze(indices, 0)
+    n, c = input.shape[0], input.shape[1]
+    spatial_in = input.shape[2:]
+    default = [(spatial_in[d] - 1) * s[d] - 2 * p[d] + k[d] for d in range(dims)]
+    size = default if output_size is None else list(output_size)[-dims:]
+    if not isinstance(n, int):
+        raise UnsupportedError(f"{name}: the batch size must be known (got input shape "
+                               f"{list(input.shape)})")
+    if isinstance(indices, Value) and any(sd < kd for sd, kd in zip(s, k)):
+        raise UnsupportedError(f"{name}: overlapping windows (stride < kernel_size) with "
+                               f"symbolic indices: a position picked twice would be written "
+                               f"twice; use eager indices")
+    total = int(np.prod(size))
+    flat_in = int(np.prod(spatial_in))
+    values = G.reshape(input, (n, c, flat_in))
+    positions = G.reshape(indices, (n, c, flat_in))
+    if not isinstance(indices, Value):  # a position picked by two windows is written once
+        pos = np.asarray(indices.detach().cpu().numpy()).reshape(n, c, flat_in)
+        first = np.zeros(pos.shape, bool)
+        for a in range(n):
+            for b in range(c):
+                _, keep = np.unique(pos[a, b], return_index=True)
+                first[a, b, keep] = True
+        if not first.all():
+            values = G.mul(values, on_device_of(input, first.astype(input.dtype.np)))
+    like = G.add(on_device_of(input, np.zeros((n, c, total), input.dtype.np)),
+                 G.reshape(G.full_like(values[:, :, :1], 0.0), (n, c, 1)))
+    rows = np.arange(n).reshape(n, 1, 1)
+    chans = np.arange(c).reshape(1, c, 1)
+    out = S.index_backward(values, like, np.broadcast_to(rows, (n, c, flat_in)),
+                           np.broadcast_to(chans, (n, c, flat_in)), positions, axis=0)
+    out = G.reshape(out, (n, c) + tuple(size))
+    return out if batched else G.squeeze(out, 0)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2,
+                       "max_unpool2d")
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1,
+                       "max_unpool1d")
+
+
+class MaxUnpool2d(Module):
+    dims = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        n = self.dims
+        self.kernel_size = (kernel_size,) * n if isinstance(kernel_size, int) else kernel_size
+        stride = kernel_size if stride is None else stride
+        self.stride = (stride,) * n if isinstance(stride, int) else stride
+        self.padding = (padding,) * n if isinstance(padding, int) else padding
+
+    def forward(self, input, indices, output_size=None):
+        return _max_unpool(input, indices, self.kernel_size, self.stride, self.padding,
+                           output_size, self.dims, type(self).__name__)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    dims = 1
+
+
+# ---- adaptive pooling of any rank: separable window reductions --------------------------------
+def _adaptive_along(x, axis, n_out, reduce):
+    n_in = x.shape[axis]
+    parts = []
+    for start, stop in _adaptive_ranges(n_in, n_out):
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(start, stop)
+        parts.append(reduce(x[tuple(index)], axis, keepdim=True))
+    return G.cat(parts, axis)
+
+
+def _adaptive3d(input, output_size, reduce, name):
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{name}: expected 4-D or 5-D input, got shape {list(input.shape)}")
+    sizes = (output_size,) * 3 if isinstance(output_size, int) else tuple(output_size)
+    out = input
+    for k, size in enumerate(sizes):
+        axis = input.ndim - 3 + k
+        out = _adaptive_along(out, axis, input.shape[axis] if size is None else size, reduce)
+    return out
+
+
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive3d(input, output_size, G.mean, "adaptive_avg_pool3d")
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    if return_indices:
+        raise UnsupportedError("adaptive_max_pool3d: return_indices=True is not supported")
+    return _adaptive3d(input, output_size, G.amax, "adaptive_max_pool3d")
+
+
+class AdaptiveAvgPool3d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return adaptive_avg_pool3d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    def forward(self, input):
+        return adaptive_max_pool3d(input, self.output_size, self.return_indices)

@@ -67,6 +67,33 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _unbatched(run, input, "conv3d")
 
 
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """The adjoint of conv3d: input depth slice i, kernel tap k lands on output depth
+    i * stride - padding + k * dilation (the 2-D transposed conv does height and width)."""
+    s, p, op = _ntuple(stride, 3), _ntuple(padding, 3), _ntuple(output_padding, 3)
+    d = _ntuple(dilation, 3)
+    k = tuple(weight.shape[2:])
+
+    def run(x):
+        depth_in = x.shape[2]
+        depth = (depth_in - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1
+        slices = [None] * depth
+        for i in range(depth_in):
+            for kd in range(k[0]):
+                od = i * s[0] - p[0] + kd * d[0]
+                if not 0 <= od < depth:
+                    continue
+                term = F.conv_transpose2d(x[:, :, i], weight[:, :, kd], None, s[1:], p[1:],
+                                          op[1:], groups, d[1:])
+                slices[od] = term if slices[od] is None else G.add(slices[od], term)
+        filled = next(t for t in slices if t is not None)
+        slices = [G.full_like(filled, 0.0) if t is None else t for t in slices]
+        out = G.stack(slices, 2)
+        return out if bias is None else G.add(out, G.reshape(bias, (1, -1, 1, 1, 1)))
+    return _unbatched(run, input, "conv_transpose3d")
+
+
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     if return_indices:
@@ -144,6 +171,26 @@ class Conv3d(_ConvNd):
         x, padding = self._conv_input(input)
         return conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                       self.groups)
+
+
+class ConvTranspose3d(_ConvNd):
+    """The gradient of Conv3d as a layer; weight (in_channels, out_channels/groups, kD, kH, kW)."""
+    dims = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        self.output_padding = _ntuple(output_padding, 3)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, (in_channels, out_channels // groups),
+                         dtype, transposed=True)
+        self._place(device)
+
+    def forward(self, input, output_size=None):
+        from .conv import ConvTranspose2d
+        pads = ConvTranspose2d._output_padding(self, input, output_size)
+        return conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding,
+                                pads, self.groups, self.dilation)
 
 
 class MaxPool3d(Module):

@@ -226,6 +226,12 @@ PARITY = [
     ("MaxPool3d", (2, 2), dict(ceil_mode=True), [(1, 2, 5, 4, 3)]),
     ("AvgPool3d", (3, 2, 1), dict(count_include_pad=False, ceil_mode=True), [(1, 2, 5, 4, 3)]),
     ("AvgPool3d", (2,), dict(divisor_override=3), [(1, 2, 4, 4, 3)]),
+    ("ConvTranspose3d", (2, 4, 3), dict(stride=2, padding=1, output_padding=1),
+     [(1, 2, 3, 2, 3)]),
+    ("ConvTranspose3d", (2, 4, (2, 3, 1)), dict(stride=(3, 1, 2), groups=2, dilation=(1, 2, 1)),
+     [(1, 2, 2, 3, 2)]),
+    ("AdaptiveAvgPool3d", ((2, 3, 2),), {}, [(1, 2, 5, 4, 3)]),
+    ("AdaptiveMaxPool3d", ((2, None, 2),), {}, [(1, 2, 5, 4, 3)]),
 ]
 
 
@@ -341,3 +347,24 @@ def test_embedding_bag_with_offsets_matches_pytorch():
     a = ours(gc.tensor(inp), gc.tensor(off), per_sample_weights=gc.tensor(w))
     b = theirs(torch.tensor(inp), torch.tensor(off), per_sample_weights=torch.tensor(w))
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, 2), (3, 2)])
+def test_max_unpool2d_matches_pytorch_and_numpy(kernel, stride):
+    x = rng.standard_normal((2, 2, 6, 7))
+    values, indices = F.max_pool2d(gc.tensor(x), kernel, stride, return_indices=True)
+    m = nn.MaxUnpool2d(kernel, stride)
+    out = m(values, indices, output_size=(6, 7)).numpy()
+    expected = np.zeros((2, 2, 42))
+    flat_i = indices.numpy().reshape(2, 2, -1)
+    flat_v = values.numpy().reshape(2, 2, -1)
+    for a in range(2):
+        for b in range(2):
+            expected[a, b, flat_i[a, b]] = flat_v[a, b]
+    np.testing.assert_array_equal(out, expected.reshape(2, 2, 6, 7))
+    torch = pytest.importorskip("torch")
+    tv, ti = torch.nn.functional.max_pool2d(torch.tensor(x), kernel, stride,
+                                            return_indices=True)
+    ref = torch.nn.MaxUnpool2d(kernel, stride)(tv, ti, output_size=(6, 7))
+    np.testing.assert_array_equal(out, ref.numpy())
+    assert repr(m) == repr(torch.nn.MaxUnpool2d(kernel, stride))
