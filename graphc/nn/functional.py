@@ -25,6 +25,7 @@ from .pooling import (adaptive_avg_pool3d, adaptive_max_pool1d,  # noqa: F401
 from .embedding_bag import embedding_bag  # noqa: F401
 from .volumetric import avg_pool3d, conv3d, conv_transpose3d, max_pool3d  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
+from .sampling import affine_grid, grid_sample  # noqa: F401
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
                          pixel_unshuffle, upsample)
@@ -418,6 +419,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "affine_grid", "grid_sample",
     "adaptive_avg_pool3d", "adaptive_max_pool3d", "conv_transpose3d", "max_unpool1d",
     "max_unpool2d",
     "feature_alpha_dropout", "multilabel_margin_loss",

@@ -368,3 +368,27 @@ def test_max_unpool2d_matches_pytorch_and_numpy(kernel, stride):
     ref = torch.nn.MaxUnpool2d(kernel, stride)(tv, ti, output_size=(6, 7))
     np.testing.assert_array_equal(out, ref.numpy())
     assert repr(m) == repr(torch.nn.MaxUnpool2d(kernel, stride))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_and_grid_sample(align_corners):
+    x = rng.standard_normal((2, 3, 4, 5))
+    identity = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (2, 1, 1))
+    grid = F.affine_grid(gc.tensor(identity), (2, 3, 4, 5), align_corners=align_corners)
+    out = F.grid_sample(gc.tensor(x), grid, align_corners=align_corners)
+    np.testing.assert_allclose(out.numpy(), x, atol=1e-12)  # the identity warp
+    theta = rng.standard_normal((2, 2, 3)) * 0.5
+    sample_grid = F.affine_grid(gc.tensor(theta), (2, 3, 3, 4), align_corners=align_corners)
+    check_layer(_Fn(lambda t, g: F.grid_sample(t, g, padding_mode="border",
+                                               align_corners=align_corners)),
+                [x, sample_grid.numpy() * 1.2], fd_atol=3e-5)
+    torch = pytest.importorskip("torch")
+    tgrid = torch.nn.functional.affine_grid(torch.tensor(theta), (2, 3, 3, 4),
+                                            align_corners=align_corners)
+    np.testing.assert_allclose(sample_grid.numpy(), tgrid.numpy(), rtol=1e-12)
+    for mode in ("zeros", "border"):
+        ours = F.grid_sample(gc.tensor(x), gc.tensor(tgrid.numpy() * 1.2), padding_mode=mode,
+                             align_corners=align_corners)
+        ref = torch.nn.functional.grid_sample(torch.tensor(x), tgrid * 1.2, padding_mode=mode,
+                                              align_corners=align_corners)
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
