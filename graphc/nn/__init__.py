@@ -36,7 +36,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
 from .module import Module
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm,
-                            RMSNorm)
+                            RMSNorm, SyncBatchNorm)
 from .parameter import Buffer, Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -48,6 +48,7 @@ from . import modules  # torch.nn.modules.* import paths (after every layer is d
 
 __all__ = [
     "functional", "init", "utils", "parallel", "modules", "Buffer", "FeatureAlphaDropout",
+    "SyncBatchNorm",
     "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ConvTranspose3d", "MaxUnpool1d", "MaxUnpool2d",
     "MultiLabelMarginLoss", "NLLLoss2d", "RNNBase", "RNNCellBase", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d",

@@ -215,3 +215,12 @@ def test_buffer_assignment_and_base_class_names():
     assert list(m.state_dict()) == ["kept"] and not list(m.parameters())
     assert isinstance(nn.LSTM(2, 3), nn.RNNBase) and isinstance(nn.GRUCell(2, 3), nn.RNNCellBase)
     assert nn.NLLLoss2d is nn.NLLLoss
+
+
+def test_sync_batch_norm_is_local_batch_norm_on_one_process():
+    x = gc.tensor(np.random.default_rng(3).standard_normal((4, 3, 2)))
+    sync, plain = nn.SyncBatchNorm(3).double(), nn.BatchNorm1d(3).double()
+    np.testing.assert_allclose(sync(x).detach().numpy(), plain(x).detach().numpy())
+    assert nn.SyncBatchNorm.convert_sync_batchnorm(plain) is plain
+    with pytest.raises(UnsupportedError):
+        nn.SyncBatchNorm(3, process_group=object())
