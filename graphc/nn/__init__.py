@@ -16,6 +16,10 @@ from .volumetric import AvgPool3d, Conv3d, ConvTranspose3d, MaxPool3d
 from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
                       Unfold)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+                   LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+                   LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear,
+                   LazyModuleMixin, UninitializedParameter)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d,
                    ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
@@ -48,7 +52,10 @@ from . import modules  # torch.nn.modules.* import paths (after every layer is d
 
 __all__ = [
     "functional", "init", "utils", "parallel", "modules", "Buffer", "FeatureAlphaDropout",
-    "SyncBatchNorm",
+    "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d",
+    "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+    "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "LazyLinear", "LazyModuleMixin", "UninitializedParameter",
     "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ConvTranspose3d", "MaxUnpool1d", "MaxUnpool2d",
     "MultiLabelMarginLoss", "NLLLoss2d", "RNNBase", "RNNCellBase", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d",

@@ -224,3 +224,28 @@ def test_sync_batch_norm_is_local_batch_norm_on_one_process():
     assert nn.SyncBatchNorm.convert_sync_batchnorm(plain) is plain
     with pytest.raises(UnsupportedError):
         nn.SyncBatchNorm(3, process_group=object())
+
+
+def test_lazy_modules_infer_sizes_and_keep_optimizer_references():
+    model = nn.Sequential(nn.LazyConv1d(4, 3), nn.LazyBatchNorm1d(), nn.Flatten(),
+                          nn.LazyLinear(2))
+    params = list(model.parameters())
+    assert all(isinstance(p, nn.UninitializedParameter) for p in params)
+    opt = gc.optim.SGD(model.parameters(), lr=0.5)  # before the first call, as PyTorch allows
+    x = gc.randn(3, 2, 6)
+    model(x).sum().backward()
+    assert [type(m).__name__ for m in model] == ["Conv1d", "BatchNorm1d", "Flatten", "Linear"]
+    assert model[0].in_channels == 2 and model[3].in_features == 16
+    assert [tuple(p.shape) for p in model.parameters()] == [(4, 2, 3), (4,), (4,), (4,),
+                                                            (2, 16), (2,)]
+    assert all(a is b for a, b in zip(params, model.parameters()))  # the same objects
+    before = model[3].weight.detach().numpy().copy()
+    grad = model[3].weight.grad.numpy()
+    opt.step()
+    np.testing.assert_allclose(model[3].weight.detach().numpy(), before - 0.5 * grad,
+                               rtol=1e-6)
+    bound = 1 / np.sqrt(2 * 3)  # PyTorch's default init of the materialized conv
+    assert np.abs(model[0].weight.detach().numpy()).max() <= bound + 1e-7
+    lazy = nn.LazyLinear(3)
+    lazy(gc.placeholder((None, 5), gc.float32, "x"))  # a symbolic first call knows dim -1
+    assert isinstance(lazy, nn.Linear) and lazy.weight.shape == (3, 5)

@@ -9,23 +9,25 @@ from __future__ import annotations
 import sys
 import types
 
-from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, linear,
+from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, lazy,
+                linear,
                 loss, module, normalization, padding, parameter, pooling, resampling, rnn,
                 transformer, volumetric)
 from .. import *  # noqa: F401,F403  (torch.nn.modules exports every layer, as torch.nn does)
 
 _SOURCES = {
     "activation": (activation, attention),
-    "batchnorm": (normalization,),
+    "batchnorm": (normalization, lazy),
     "channelshuffle": (resampling,),
     "container": (containers,),
-    "conv": (conv, volumetric),
+    "conv": (conv, volumetric, lazy),
     "distance": (linear,),
     "dropout": (dropout, linear),
     "flatten": (linear,),
     "fold": (pooling,),
     "instancenorm": (normalization,),
-    "linear": (linear,),
+    "lazy": (lazy,),
+    "linear": (linear, lazy),
     "loss": (loss, ctc),
     "module": (module,),
     "normalization": (normalization,),
