@@ -239,13 +239,13 @@ def test_lazy_modules_infer_sizes_and_keep_optimizer_references():
     assert [tuple(p.shape) for p in model.parameters()] == [(4, 2, 3), (4,), (4,), (4,),
                                                             (2, 16), (2,)]
     assert all(a is b for a, b in zip(params, model.parameters()))  # the same objects
+    bound = 1 / np.sqrt(2 * 3)  # PyTorch's default init of the materialized conv
+    assert np.abs(model[0].weight.detach().numpy()).max() <= bound + 1e-7
     before = model[3].weight.detach().numpy().copy()
     grad = model[3].weight.grad.numpy()
     opt.step()
     np.testing.assert_allclose(model[3].weight.detach().numpy(), before - 0.5 * grad,
                                rtol=1e-6)
-    bound = 1 / np.sqrt(2 * 3)  # PyTorch's default init of the materialized conv
-    assert np.abs(model[0].weight.detach().numpy()).max() <= bound + 1e-7
     lazy = nn.LazyLinear(3)
     lazy(gc.placeholder((None, 5), gc.float32, "x"))  # a symbolic first call knows dim -1
     assert isinstance(lazy, nn.Linear) and lazy.weight.shape == (3, 5)
