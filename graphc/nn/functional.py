@@ -241,6 +241,16 @@ def _renorm_rows(input, weight, max_norm, norm_type):
         write_state(weight, updated)
 
 
+def pdist(input, p=2):
+    """Distances between every pair of rows i < j of an (N, M) input, in row-major order."""
+    if input.ndim != 2:
+        raise ValueError(f"pdist only supports 2D tensors, got shape {list(input.shape)}")
+    rows, cols = np.triu_indices(input.shape[0], 1)
+    from .margin_losses import vector_norm
+    return vector_norm(G.sub(S.index(input, rows, axis=0), S.index(input, cols, axis=0)), p,
+                       -1)
+
+
 def one_hot(tensor, num_classes=-1):
     if num_classes < 0:
         if isinstance(tensor, Value):
@@ -349,6 +359,30 @@ def adaptive_avg_pool2d(input, output_size):
     return _nn_ops().adaptive_avg_pool2d(input, output_size)
 
 
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    import warnings
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    import warnings
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
 # ---- 1-D layers: the 2-D ops on a height-1 image ((N, C, L) -> (N, C, 1, L)) --------------------
 def _one(v, name):
     v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
@@ -419,6 +453,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "pdist", "upsample_bilinear",
+    "upsample_nearest",
     "affine_grid", "grid_sample",
     "adaptive_avg_pool3d", "adaptive_max_pool3d", "conv_transpose3d", "max_unpool1d",
     "max_unpool2d",

@@ -249,3 +249,36 @@ def test_lazy_modules_infer_sizes_and_keep_optimizer_references():
     lazy = nn.LazyLinear(3)
     lazy(gc.placeholder((None, 5), gc.float32, "x"))  # a symbolic first call knows dim -1
     assert isinstance(lazy, nn.Linear) and lazy.weight.shape == (3, 5)
+
+
+def test_init_dirac_sparse_pdist_and_gradient_norm_utilities():
+    torch = pytest.importorskip("torch")
+    w, tw = gc.zeros(6, 3, 3, 3), torch.zeros(6, 3, 3, 3)
+    nn.init.dirac_(w, groups=2)
+    torch.nn.init.dirac_(tw, groups=2)
+    np.testing.assert_array_equal(w.numpy(), tw.numpy())
+    s = gc.zeros(10, 4)
+    nn.init.sparse_(s, 0.3)
+    assert ((s.numpy() == 0).sum(0) >= 3).all()
+    x = np.random.default_rng(4).standard_normal((5, 3))
+    xs, ts = gc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, b = gc.nn.functional.pdist(xs, 3.0), torch.nn.functional.pdist(ts, 3.0)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    a.sum().backward()
+    b.sum().backward()
+    np.testing.assert_allclose(xs.grad.numpy(), ts.grad.numpy(), rtol=1e-10)
+    ours, theirs = nn.Linear(3, 2).double(), torch.nn.Linear(3, 2).double()
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                            for k, v in ours.state_dict().items()})
+    ours(gc.tensor(x)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    for norm_type in (2.0, 1.0, float("inf")):
+        np.testing.assert_allclose(
+            float(nn.utils.get_total_norm([p.grad for p in ours.parameters()], norm_type)),
+            float(torch.nn.utils.get_total_norm([p.grad for p in theirs.parameters()],
+                                                norm_type)), rtol=1e-12)
+    total = nn.utils.clip_grad_norm_(ours.parameters(), 0.5)
+    ttotal = torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.5)
+    np.testing.assert_allclose(float(total), float(ttotal), rtol=1e-12)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
