@@ -2,8 +2,8 @@
 from . import lr_scheduler
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
-from .optimizers import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam,
-                         RMSprop, Rprop)
+from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, NAdam,
+                         RAdam, RMSprop, Rprop)
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
-           "RAdam", "Adamax", "Rprop", "ASGD", "LBFGS", "lr_scheduler"]
+           "RAdam", "Adamax", "Rprop", "ASGD", "Adafactor", "LBFGS", "lr_scheduler"]

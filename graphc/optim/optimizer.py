@@ -107,7 +107,8 @@ class Optimizer:
     # ---- what a subclass writes ----------------------------------------------------------------
     def init_state(self, p, group):
         """{name: initial value} of p's state: a float fills an array shaped like p, a
-        0-d array stays 0-d (step counters). Default: no state."""
+        0-d array stays 0-d (step counters), another array keeps its own shape (Adafactor's
+        factored moments). Default: no state."""
         return {}
 
     def rule(self, p, g, state, lr, group):
@@ -120,10 +121,14 @@ class Optimizer:
             base = p.name or f"param{len(self.state)}"
             state = {}
             for key, init in self.init_state(p, group).items():
-                shape = () if isinstance(init, np.ndarray) else p.shape
                 # on p's device: an eager step then never mixes devices, and a compiled CUDA
                 # step keeps all its state on the GPU (no transfer per call)
-                t = full(shape, init, dtype=p.dtype, device=p.device)
+                if isinstance(init, np.ndarray) and init.ndim:  # a state of its own shape
+                    t = full(init.shape, 0, dtype=p.dtype, device=p.device)
+                    t._assign(init)
+                else:  # a number fills p's shape; a 0-d array stays 0-d (step counters)
+                    shape = () if isinstance(init, np.ndarray) else p.shape
+                    t = full(shape, init, dtype=p.dtype, device=p.device)
                 t._persistent, t.name = True, f"{base}.{key}"
                 state[key] = t
             self.state[p] = state

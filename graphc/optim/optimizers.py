@@ -262,3 +262,36 @@ class ASGD(Optimizer):
     def rule(self, p, g, state, lr, group):
         return rules.asgd(p, g, state, lr, group["lambd"], group["alpha"], group["t0"],
                           group["weight_decay"], group["maximize"])
+
+
+class Adafactor(Optimizer):
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+                 weight_decay=0.0, *, foreach=None, maximize=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
+        if not 0.0 >= beta2_decay:
+            raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        if eps[0] is not None and not 0.0 <= eps[0]:
+            raise ValueError(f"epsilon1 should be >= 0 but is: {eps[0]}")
+        if not 0.0 <= eps[1]:
+            raise ValueError(f"epsilon2 should be >= 0 but is: {eps[1]}")
+        if not 1.0 <= d:
+            raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
+                                      weight_decay=weight_decay, maximize=maximize))
+
+    def init_state(self, p, group):
+        if p.ndim > 1:
+            row, col = list(p.shape), list(p.shape)
+            row[-1], col[-2] = 1, 1
+            return {"step": STEP, "row_var": np.zeros(row), "col_var": np.zeros(col)}
+        return {"step": STEP, "variance": 0.0}
+
+    def rule(self, p, g, state, lr, group):
+        eps1, eps2 = group["eps"]
+        if eps1 is None:
+            eps1 = float(np.finfo(p.dtype.np).eps)
+        return rules.adafactor(p, g, state, lr, group["beta2_decay"], eps1, eps2, group["d"],
+                               group["weight_decay"], group["maximize"], p.ndim > 1)

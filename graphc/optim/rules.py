@@ -183,3 +183,40 @@ def asgd(p, g, state, lr, lambd, alpha, t0, weight_decay, maximize):
     new_eta = G.div(lr, G.pow(G.add(G.mul(G.mul(lr, lambd), step), 1), alpha))
     new_mu = G.div(1.0, G.maximum(G.sub(step, t0), 1.0))
     return p, {"step": step, "eta": new_eta, "mu": new_mu, "ax": ax}
+
+
+def adafactor(p, g, state, lr, beta2_decay, eps1, eps2, d, weight_decay, maximize, factored):
+    """Adafactor as PyTorch's: factored second moments (row and column means) for matrices,
+    a full one for vectors; relative step size alpha = max(eps2, RMS(p)) * min(lr, 1/sqrt(t));
+    the update clipped so that its RMS is at most d."""
+    g = G.neg(g) if maximize else g
+    step = G.add(state["step"], 1)
+    one_minus_beta2 = G.pow(step, beta2_decay)
+    rho = G.minimum(lr, G.rsqrt(step))
+    alpha = G.mul(G.maximum(G.div(G.sqrt(G.sum(G.square(p))), float(_numel(p)) ** 0.5), eps2),
+                  rho)
+    if weight_decay:
+        p = G.mul(p, G.sub(1, G.mul(lr, weight_decay)))
+    new = {"step": step}
+    if factored:
+        row_mean = G.div(G.sum(G.square(g), -1, keepdim=True), g.shape[-1])
+        col_mean = G.div(G.sum(G.square(g), -2, keepdim=True), g.shape[-2])
+        row_var = _lerp(state["row_var"], row_mean, one_minus_beta2)
+        col_var = _lerp(state["col_var"], col_mean, one_minus_beta2)
+        estimate = G.div(G.matmul(row_var, col_var),
+                         G.clamp(G.mean(row_var, -2, keepdim=True), min=eps1))
+        new.update(row_var=row_var, col_var=col_var)
+    else:
+        estimate = _lerp(state["variance"], G.square(g), one_minus_beta2)
+        new["variance"] = estimate
+    update = G.mul(G.rsqrt(G.clamp(estimate, min=eps1 * eps1)), g)
+    rms = G.div(G.sqrt(G.sum(G.square(update))), float(_numel(update)) ** 0.5 * d)
+    denom = G.maximum(rms, 1.0)
+    return G.sub(p, G.mul(update, G.div(alpha, denom))), new
+
+
+def _numel(x):
+    n = 1
+    for dim in x.shape:
+        n *= dim
+    return n

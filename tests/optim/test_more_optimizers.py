@@ -30,6 +30,9 @@ CASES = [
     ("ASGD", dict(lr=0.1)),
     ("ASGD", dict(lr=0.1, lambd=0.01, alpha=0.5, t0=3, weight_decay=0.1)),
     ("Adam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adafactor", dict(lr=0.1)),
+    ("Adafactor", dict(lr=0.3, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=1.5, weight_decay=0.1,
+                       maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
 
