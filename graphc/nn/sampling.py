@@ -1,7 +1,7 @@
 """Spatial transformers: F.affine_grid (a matmul of the normalized pixel grid) and
-F.grid_sample (bilinear, 'zeros' or 'border' padding), with PyTorch's coordinate
-conventions (align_corners). Sampling gathers at data-dependent positions, so gradients
-reach both the input (scatter-add) and the grid (through the bilinear weights)."""
+F.grid_sample (bilinear or nearest; zeros, border or reflection padding), with PyTorch's
+coordinate conventions (align_corners). Sampling gathers at data-dependent positions, so
+gradients reach both the input (scatter-add) and the grid (through the bilinear weights)."""
 from __future__ import annotations
 
 import numpy as np
@@ -50,12 +50,35 @@ def _floor(x):
     return G.sub(t, G.cast(G.lt(x, t), x.dtype))
 
 
+def _round_half_even(x):
+    """nearbyint: round to nearest, ties to even (PyTorch's nearest sampling)."""
+    r = _floor(G.add(x, 0.5))
+    tie = G.eq(G.sub(r, x), 0.5)
+    odd = G.eq(G.sub(r, G.mul(_floor(G.div(r, 2)), 2)), 1)
+    return G.where(G.logical_and(tie, odd), G.sub(r, 1), r)
+
+
+def _reflect(coord, size, align_corners):
+    """PyTorch's reflect_coordinates then clip: mirror at the borders, repeatedly."""
+    low, span = (0.0, size - 1.0) if align_corners else (-0.5, float(size))
+    if span <= 0:
+        return G.mul(coord, 0.0)
+    dist = G.abs(G.sub(coord, low))
+    flips = _floor(G.div(dist, span))
+    extra = G.sub(dist, G.mul(flips, span))
+    even = G.eq(G.sub(flips, G.mul(_floor(G.div(flips, 2)), 2)), 0)
+    out = G.where(even, G.add(extra, low), G.add(G.sub(span, extra), low))
+    return G.clamp(out, 0, size - 1)
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    if mode != "bilinear":
-        raise UnsupportedError(f"grid_sample: mode {mode!r} is not supported yet (bilinear is)")
-    if padding_mode not in ("zeros", "border"):
-        raise UnsupportedError(f"grid_sample: padding_mode {padding_mode!r} is not supported "
-                               f"yet ('zeros' and 'border' are)")
+    """mode 'bilinear' or 'nearest'; padding_mode 'zeros', 'border' or 'reflection'."""
+    if mode not in ("bilinear", "nearest"):
+        raise UnsupportedError(f"grid_sample: mode {mode!r} is not supported yet (bilinear "
+                               f"and nearest are)")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"grid_sample: expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2:
         raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, H_out, W_out, "
                          f"2), got {list(input.shape)} and {list(grid.shape)}")
@@ -68,11 +91,21 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     y = _unnormalize(grid[..., 1], h, align_corners)
     if padding_mode == "border":
         x, y = G.clamp(x, 0, w - 1), G.clamp(y, 0, h - 1)
+    elif padding_mode == "reflection":
+        x, y = _reflect(x, w, align_corners), _reflect(y, h, align_corners)
+    flat = G.reshape(G.permute(input, 0, 2, 3, 1), (n, h * w, c))  # (N, HW, C)
+    rows = on_device_of(input, np.broadcast_to(np.arange(n).reshape(n, 1, 1), (n, ho, wo)))
+    if mode == "nearest":
+        cx, cy = _round_half_even(x), _round_half_even(y)
+        inside = G.logical_and(G.logical_and(G.ge(cx, 0), G.le(cx, w - 1)),
+                               G.logical_and(G.ge(cy, 0), G.le(cy, h - 1)))
+        index = G.cast(G.add(G.mul(G.clamp(cy, 0, h - 1), w), G.clamp(cx, 0, w - 1)), "int64")
+        picked = S.index(flat, rows, index, axis=0)
+        out = G.mul(picked, G.unsqueeze(G.cast(inside, input.dtype), -1))
+        return G.permute(out, 0, 3, 1, 2)
     x0, y0 = _floor(x), _floor(y)
     wx1, wy1 = G.sub(x, x0), G.sub(y, y0)
     wx0, wy0 = G.sub(1, wx1), G.sub(1, wy1)
-    flat = G.reshape(G.permute(input, 0, 2, 3, 1), (n, h * w, c))  # (N, HW, C)
-    rows = on_device_of(input, np.broadcast_to(np.arange(n).reshape(n, 1, 1), (n, ho, wo)))
     out = None
     for dx, dy, weight in ((0, 0, G.mul(wx0, wy0)), (1, 0, G.mul(wx1, wy0)),
                            (0, 1, G.mul(wx0, wy1)), (1, 1, G.mul(wx1, wy1))):

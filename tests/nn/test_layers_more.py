@@ -386,9 +386,21 @@ def test_affine_grid_and_grid_sample(align_corners):
     tgrid = torch.nn.functional.affine_grid(torch.tensor(theta), (2, 3, 3, 4),
                                             align_corners=align_corners)
     np.testing.assert_allclose(sample_grid.numpy(), tgrid.numpy(), rtol=1e-12)
-    for mode in ("zeros", "border"):
-        ours = F.grid_sample(gc.tensor(x), gc.tensor(tgrid.numpy() * 1.2), padding_mode=mode,
-                             align_corners=align_corners)
-        ref = torch.nn.functional.grid_sample(torch.tensor(x), tgrid * 1.2, padding_mode=mode,
-                                              align_corners=align_corners)
-        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
+    for mode in ("bilinear", "nearest"):
+        for padding in ("zeros", "border", "reflection"):
+            g = tgrid.numpy() * 2.3  # far outside: reflection folds several times
+            xs, ts = gc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            gs, tgs = gc.tensor(g, requires_grad=True), torch.tensor(g, requires_grad=True)
+            ours = F.grid_sample(xs, gs, mode=mode, padding_mode=padding,
+                                 align_corners=align_corners)
+            ref = torch.nn.functional.grid_sample(ts, tgs, mode=mode, padding_mode=padding,
+                                                  align_corners=align_corners)
+            np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(),
+                                       rtol=1e-10, atol=1e-12)
+            w = rng.standard_normal(tuple(ref.shape))
+            (ours * gc.tensor(w)).sum().backward()
+            (ref * torch.from_numpy(w)).sum().backward()
+            np.testing.assert_allclose(xs.grad.numpy(), ts.grad.numpy(), rtol=1e-9,
+                                       atol=1e-12)
+            grid_grad = gs.grad.numpy() if gs.grad is not None else np.zeros(g.shape)
+            np.testing.assert_allclose(grid_grad, tgs.grad.numpy(), rtol=1e-9, atol=1e-12)
