@@ -101,3 +101,10 @@ def test_lstm_classifier_trains_in_both_modes(example):
     eager, static = both_modes(example("lstm_classifier"), "--steps", "40")
     for result in (eager, static):
         assert np.mean(result["losses"][-8:]) < np.mean(result["losses"][:8])
+
+
+def test_resnet_blocks_same_numbers_and_running_stats_in_both_modes(example):
+    eager, static = both_modes(example("resnet_blocks"), "--steps", "12")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-4)
+    np.testing.assert_allclose(static["running_mean"], eager["running_mean"], rtol=1e-4,
+                               atol=1e-6)
