@@ -55,7 +55,7 @@ def pad(input, pad, mode="constant", value=None):
             raise ValueError(f"pad: circular padding ({before}, {after}) must not exceed the "
                              f"dim of size {n} (input shape {list(input.shape)})")
         if min(before, after) < 0:
-            raise ValueError(f"pad: negative padding is supported only in constant mode")
+            raise ValueError("pad: negative padding is supported only in constant mode")
         index = _source_index(n, before, after, mode)
         out = S.index(G.transpose(out, axis, 0), index, axis=0)
         out = G.transpose(out, 0, axis)
