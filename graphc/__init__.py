@@ -42,6 +42,9 @@ from .errors import (GraphcError, ShapeError, DTypeError, FeedError, GraphFormat
 from .ops import REGISTRY as ops_registry
 from .serialization import save, load
 from . import cuda, nn, optim, data, utils  # the PyTorch-style namespace (nn sits above the core)
+from . import accelerator
+from .backends import cudnn as _cudnn, mps as _mps  # noqa: F401  (torch.backends.cudnn / mps)
+from .device import get_default_device, set_default_device
 
 float = float32
 double = float64

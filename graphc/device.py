@@ -35,3 +35,17 @@ class Device:
 
 device = Device
 cpu = Device("cpu")
+
+
+def set_default_device(device):
+    """torch.set_default_device: the CPU (or None) is what graphc creates tensors on; making
+    CUDA the default for every creation function is not supported yet: move with .to()."""
+    if device is not None and Device(device).type != "cpu":
+        from .errors import UnsupportedError
+        raise UnsupportedError(f"set_default_device({str(device)!r}): only the CPU can be the "
+                               f"default device; create tensors and move them with "
+                               f".to({str(device)!r})")
+
+
+def get_default_device():
+    return cpu

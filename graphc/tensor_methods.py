@@ -17,6 +17,8 @@ def _inplace_forms():
 class TensorMethods:
     __slots__ = ()
     __array_priority__ = 1000  # numpy defers to our operators: ndarray + tensor -> tensor
+    # PyTorch's predicates for devices and layouts graphc does not have (device-probing idioms)
+    is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_mkldnn = is_nested = False
 
     # ---- arithmetic -------------------------------------------------------------------
     def __add__(self, o): return F.add(self, o)

@@ -112,3 +112,37 @@ def test_an_unavailable_target_falls_back_with_a_note(example, capsys, monkeypat
     err = capsys.readouterr().err
     assert "compile target 'cuda' is not available here (no usable CUDA GPU or driver)" in err
     assert f"using {backends.default_target()!r}" in err
+
+
+def test_tiny_transformer_same_numbers_in_both_modes(example):
+    eager, static = both_modes(example("tiny_transformer"), "--steps", "30")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-4)
+    assert eager["losses"][-1] < eager["losses"][0]
+
+
+def test_lbfgs_sequence_same_numbers_in_both_modes_and_learns(example):
+    eager, static = both_modes(example("lbfgs_sequence"), "--steps", "2")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-8)
+    learned = example("lbfgs_sequence").main(["--mode", "eager", "--no-plot", "--steps", "6"])
+    assert learned["test_mse"] < 1e-3
+
+
+def test_vae_with_the_legacy_sum_loss_same_numbers_in_both_modes(example):
+    eager, static = both_modes(example("vae"), "--steps", "60")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-4)
+    assert np.mean(eager["losses"][-10:]) < np.mean(eager["losses"][:10])
+
+
+def test_lstm_classifier_trains_in_both_modes(example):
+    # eager packs the variable-length sentences, static runs them padded: not the same
+    # numbers by design, both must learn
+    eager, static = both_modes(example("lstm_classifier"), "--steps", "40")
+    for result in (eager, static):
+        assert np.mean(result["losses"][-8:]) < np.mean(result["losses"][:8])
+
+
+def test_resnet_blocks_same_numbers_and_running_stats_in_both_modes(example):
+    eager, static = both_modes(example("resnet_blocks"), "--steps", "12")
+    np.testing.assert_allclose(static["losses"], eager["losses"], rtol=1e-4)
+    np.testing.assert_allclose(static["running_mean"], eager["running_mean"], rtol=1e-4,
+                               atol=1e-6)

@@ -1,7 +1,12 @@
-"""graphc.data (also graphc.utils.data): datasets, samplers and the DataLoader."""
+"""graphc.data (also graphc.utils.data): datasets, samplers, the DataLoader and its worker
+processes."""
 from .dataloader import (BatchSampler, DataLoader, RandomSampler, SequentialSampler,
                          default_collate)
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
+                      random_split)
+from .samplers import SubsetRandomSampler, WeightedRandomSampler
+from .workers import get_worker_info
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
-           "SequentialSampler", "RandomSampler", "BatchSampler", "default_collate"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "random_split", "DataLoader", "SequentialSampler", "RandomSampler", "BatchSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "default_collate", "get_worker_info"]

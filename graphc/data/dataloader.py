@@ -7,7 +7,7 @@ import numpy as np
 
 from ..eager.random import Generator, generator as _generator
 from ..eager.tensor import Tensor
-from .dataset import _Batch
+from .dataset import IterableDataset, _Batch
 
 
 class SequentialSampler:
@@ -107,12 +107,39 @@ class DataLoader:
 
     batch_size (None: single samples, uncollated), shuffle (a new permutation each epoch,
     drawn from `generator` or graphc's global generator), drop_last, collate_fn, sampler,
-    batch_sampler. Workers are not used (num_workers is accepted for compatibility).
+    batch_sampler; num_workers > 0 runs worker processes (workers.py) with worker_init_fn,
+    timeout, prefetch_factor and multiprocessing_context as PyTorch. pin_memory,
+    persistent_workers and pin_memory_device change nothing here (the data is on the CPU;
+    workers restart each epoch, with the same results).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
-                 timeout=0, worker_init_fn=None, generator=None, **_ignored):
+                 timeout=0, worker_init_fn=None, multiprocessing_context=None, generator=None,
+                 *, prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing. let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if not in_order:
+            from ..errors import UnsupportedError
+            raise UnsupportedError("DataLoader(in_order=False) is not supported")
+        self.iterable = isinstance(dataset, IterableDataset)
+        if self.iterable:
+            if shuffle not in (None, False):
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                 f"shuffle option, but got shuffle={shuffle}")
+            if sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified "
+                                 "sampler and batch_sampler options")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
@@ -123,32 +150,75 @@ class DataLoader:
             raise TypeError("generator must be a graphc.Generator")
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.num_workers, self.generator = num_workers, generator
-        if sampler is None:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle \
-                else SequentialSampler(dataset)
-        if batch_sampler is None and batch_size is not None:
-            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
+        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
+        if self.iterable:
+            self.sampler = self.batch_sampler = None
+        else:
+            if sampler is None:
+                sampler = RandomSampler(dataset, generator=generator) if shuffle \
+                    else SequentialSampler(dataset)
+            if batch_sampler is None and batch_size is not None:
+                batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+            self.sampler, self.batch_sampler = sampler, batch_sampler
         self._default_collate = collate_fn is None
         self.collate_fn = default_collate if collate_fn is None else collate_fn
 
     def __iter__(self):
+        if self.num_workers > 0:
+            from .workers import run_workers
+            if self.iterable:
+                return run_workers(self, None, self._iterate_stream, True)
+            jobs = self.sampler if self.batch_sampler is None else self.batch_sampler
+            fetch = self._fetch_one if self.batch_sampler is None else self._fetch
+            return run_workers(self, list(jobs), fetch, False)
+        if self.iterable:
+            return self._iterate_stream(None)
+        return self._iterate_in_process()
+
+    def _iterate_in_process(self):
         if self.batch_sampler is None:
             for i in self.sampler:
                 yield self.dataset[i]
             return
-        fetch_many = getattr(self.dataset, "__getitems__", None)
         for indices in self.batch_sampler:
-            if fetch_many is not None:
-                samples = fetch_many(indices)
-                if isinstance(samples, _Batch) and self._default_collate:
-                    yield list(samples)  # already collated by the dataset
-                    continue
-                if isinstance(samples, _Batch):
-                    samples = [tuple(t[i] for t in samples) for i in range(len(indices))]
-            else:
-                samples = [self.dataset[i] for i in indices]
-            yield self.collate_fn(samples)
+            yield self._fetch(indices)
+
+    def _fetch_one(self, index):
+        return self.dataset[index]
+
+    def _fetch(self, indices):
+        fetch_many = getattr(self.dataset, "__getitems__", None)
+        if fetch_many is not None:
+            samples = fetch_many(indices)
+            if isinstance(samples, _Batch) and self._default_collate:
+                return list(samples)  # already collated by the dataset
+            if isinstance(samples, _Batch):
+                samples = [tuple(t[i] for t in samples) for i in range(len(indices))]
+        else:
+            samples = [self.dataset[i] for i in indices]
+        return self.collate_fn(samples)
+
+    def _iterate_stream(self, _):
+        """Batches of an iterable dataset (in this process or in one worker)."""
+        if self.batch_size is None:
+            yield from iter(self.dataset)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
 
     def __len__(self):
+        if self.iterable:
+            n = len(self.dataset)  # (TypeError when the stream has no length, as PyTorch)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)

@@ -19,6 +19,18 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """A stream of samples: __iter__() yields them (no indexing, no length needed). With
+    DataLoader workers, every worker iterates its own copy: shard with get_worker_info()."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it, do not "
+                        f"index it")
+
+
 class TensorDataset(Dataset):
     """Samples are the index-th rows of tensors that share their first dimension."""
 

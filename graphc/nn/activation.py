@@ -67,6 +67,9 @@ Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
 Threshold = _activation("Threshold", F.threshold, threshold=None, value=None, inplace=False)
 SiLU = _activation("SiLU", F.silu, inplace=False)
 Mish = _activation("Mish", F.mish, inplace=False)
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, inplace=False)
+Hardswish = _activation("Hardswish", F.hardswish, inplace=False)
+GLU = _activation("GLU", F.glu, dim=-1)
 Softmax = _activation("Softmax", F.softmax, dim=None)
 Softmin = _activation("Softmin", F.softmin, dim=None)
 LogSoftmax = _activation("LogSoftmax", F.log_softmax, dim=None)
@@ -82,6 +85,28 @@ Softmax.fn = staticmethod(_implicit_dim(F.softmax))
 LogSoftmax.fn = staticmethod(_implicit_dim(F.log_softmax))
 
 
+class RReLU(Module):
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected 3-D or 4-D input, got shape "
+                             f"{list(input.shape)}")
+        return F.softmax(input, -3)
+
+
 class PReLU(Module):
     """max(0, x) + a * min(0, x) with a learned slope (one, or one per channel)."""
 
@@ -89,6 +114,7 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype))
+        self._place(device)
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -13,15 +13,37 @@ from ..eager.grad_mode import no_grad
 from ..errors import UnsupportedError
 from ..ir.graph import Value
 from ..ops import reduce as R, shape as S
+from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
                              huber_loss)
+from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
+from .padding import pad  # noqa: F401
+from .pooling import (adaptive_avg_pool3d, adaptive_max_pool1d,  # noqa: F401
+                      adaptive_max_pool2d, adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d,
+                      max_unpool1d, max_unpool2d, unfold)
+from .embedding_bag import embedding_bag  # noqa: F401
+from .volumetric import avg_pool3d, conv3d, conv_transpose3d, max_pool3d  # noqa: F401
+from .ctc import ctc_loss  # noqa: F401
+from .sampling import affine_grid, grid_sample  # noqa: F401
+from .attention import scaled_dot_product_attention  # noqa: F401
+from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
+                         pixel_unshuffle, upsample)
+from .dropout import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
+                      feature_alpha_dropout)
+from .norm_functions import (group_norm, instance_norm, local_response_norm,  # noqa: F401
+                             rms_norm)
+from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
+                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                            multilabel_margin_loss, multilabel_soft_margin_loss,
+                            pairwise_distance, soft_margin_loss,
+                            triplet_margin_loss, triplet_margin_with_distance_loss)
 
 # ---- activations ------------------------------------------------------------------------------------
 relu, sigmoid, tanh, elu, leaky_relu, gelu, softplus = (G.relu, G.sigmoid, G.tanh, G.elu,
                                                        G.leaky_relu, G.gelu, G.softplus)
 softmax, log_softmax = G.softmax, G.log_softmax
-pad, flatten = G.pad, G.flatten
+flatten = G.flatten
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -60,7 +82,8 @@ def prelu(input, weight):
 
 
 def logsigmoid(input):
-    return G.neg(G.softplus(G.neg(input)))
+    """min(x, 0) - log1p(exp(-|x|)): PyTorch's stable form."""
+    return G.sub(G.minimum(input, 0), G.log1p(G.exp(G.neg(G.abs(input)))))
 
 
 def hardshrink(input, lambd=0.5):
@@ -96,6 +119,56 @@ def _dim(input, dim, name):
     return dim
 
 
+def hardsigmoid(input, inplace=False):
+    """0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    return G.clamp(G.add(G.div(input, 6.0), 0.5), 0.0, 1.0)
+
+
+def hardswish(input, inplace=False):
+    """x * hardsigmoid(x)."""
+    return G.mul(input, hardsigmoid(input))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), a and b the two halves of input along dim."""
+    if input.shape[dim] % 2:
+        raise ValueError(f"glu: halving dimension {dim} of shape {list(input.shape)} needs an "
+                         f"even size")
+    a, b = G.chunk(input, 2, dim)
+    return G.mul(a, G.sigmoid(b))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with slope (lower + upper) / 2 in eval mode; in training a slope drawn
+    uniformly from [lower, upper) for each element (eager only: graphs have no such draw)."""
+    if not training:
+        return G.leaky_relu(input, (lower + upper) / 2)
+    if isinstance(input, Value):
+        raise UnsupportedError("rrelu: random slopes in training mode need eager tensors; call "
+                               "model.eval() or use leaky_relu in compiled graphs")
+    from ..eager.creation import rand_like
+    slope = G.add(G.mul(rand_like(input), upper - lower), lower)
+    return G.where(G.ge(input, 0), input, G.mul(input, slope))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + Gumbel noise) / tau); hard=True returns one-hot samples whose
+    gradient is the soft sample's (straight-through). Eager only (the noise is drawn now)."""
+    if isinstance(logits, Value):
+        raise UnsupportedError("gumbel_softmax: the noise is drawn eagerly; graphs have no "
+                               "random draw other than dropout")
+    from ..eager.creation import rand_like
+    exponential = G.neg(G.log(G.sub(1.0, rand_like(logits))))  # in (0, inf): no log(0)
+    y_soft = G.softmax(G.div(G.sub(logits, G.log(exponential)), tau), dim)
+    if not hard:
+        return y_soft
+    classes = np.arange(logits.shape[dim]).reshape(
+        [-1 if d == dim % logits.ndim else 1 for d in range(logits.ndim)])
+    y_hard = G.cast(G.eq(G.argmax(y_soft, dim, keepdim=True), on_device_of(logits, classes)),
+                    y_soft.dtype)
+    return G.add(G.sub(y_hard, y_soft.detach()), y_soft)
+
+
 def silu(input, inplace=False):
     return G.mul(input, G.sigmoid(input))
 
@@ -104,11 +177,12 @@ def mish(input, inplace=False):
     return G.mul(input, G.tanh(G.softplus(input)))
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12):
-    if p != 2:
-        raise UnsupportedError(f"normalize: only p=2 is supported, got {p}")
-    norm = G.sqrt(G.sum(G.square(input), dim, keepdim=True))
-    return G.div(input, G.clamp(norm, min=eps))
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along dim."""
+    if out is not None:
+        raise UnsupportedError("normalize: out= is not supported; use the result")
+    from .margin_losses import vector_norm
+    return G.div(input, G.clamp(vector_norm(input, p, dim, keepdim=True), min=eps))
 
 
 # ---- linear layers and embeddings ---------------------------------------------------------------
@@ -134,12 +208,20 @@ def bilinear(input1, input2, weight, bias=None):
     return G.reshape(out, tuple(-1 if not isinstance(d, int) else d for d in lead) + (n_out,))
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     """weight[input]: rows of `weight` picked by integer indices of any shape. As in PyTorch,
     indices equal to padding_idx give that row's values but no gradient to it (nn.Embedding
-    starts the padding row at zero)."""
+    starts the padding row at zero). max_norm first rescales, in place, each looked-up row
+    whose norm exceeds it (PyTorch's embedding_renorm_: row * max_norm / (norm + 1e-7)), so it
+    needs concrete indices."""
     if not input.dtype.is_integer:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
+    if scale_grad_by_freq or sparse:
+        raise UnsupportedError("embedding: scale_grad_by_freq and sparse gradients are not "
+                               "supported")
+    if max_norm is not None:
+        _renorm_rows(input, weight, max_norm, norm_type)
     out = S.index(weight, input, axis=0)
     if padding_idx is not None:
         if padding_idx < 0:
@@ -148,12 +230,41 @@ def embedding(input, weight, padding_idx=None):
     return out
 
 
+def _renorm_rows(input, weight, max_norm, norm_type):
+    if isinstance(input, Value) or isinstance(weight, Value):
+        raise UnsupportedError("embedding: max_norm rewrites the weight rows an input looks up, "
+                               "in place; that needs eager tensors (not symbolic values)")
+    rows = np.unique(np.asarray(input.cpu()._data).reshape(-1))
+    w = np.asarray(weight.cpu()._data)
+    picked = w[rows]
+    if norm_type == np.inf:
+        norms = np.abs(picked).max(axis=1)
+    else:
+        norms = (np.abs(picked) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    big = norms > max_norm
+    if big.any():
+        updated = w.copy()
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        updated[rows[big]] = picked[big] * scale[:, None]
+        write_state(weight, updated)
+
+
+def pdist(input, p=2):
+    """Distances between every pair of rows i < j of an (N, M) input, in row-major order."""
+    if input.ndim != 2:
+        raise ValueError(f"pdist only supports 2D tensors, got shape {list(input.shape)}")
+    rows, cols = np.triu_indices(input.shape[0], 1)
+    from .margin_losses import vector_norm
+    return vector_norm(G.sub(S.index(input, rows, axis=0), S.index(input, cols, axis=0)), p,
+                       -1)
+
+
 def one_hot(tensor, num_classes=-1):
     if num_classes < 0:
         if isinstance(tensor, Value):
             raise ValueError("one_hot: give num_classes for symbolic indices")
         num_classes = int(np.asarray(tensor).max()) + 1
-    classes = np.arange(num_classes, dtype=np.int64)
+    classes = on_device_of(tensor, np.arange(num_classes, dtype=np.int64))
     return G.cast(G.eq(G.unsqueeze(tensor, -1), classes), "int64")
 
 
@@ -256,6 +367,92 @@ def adaptive_avg_pool2d(input, output_size):
     return _nn_ops().adaptive_avg_pool2d(input, output_size)
 
 
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    import warnings
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    import warnings
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ---- 1-D layers: the 2-D ops on a height-1 image ((N, C, L) -> (N, C, 1, L)) --------------------
+def _one(v, name):
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if len(v) != 1:
+        raise ValueError(f"{name}: expected a single value for a 1-D layer, got {v}")
+    return v[0]
+
+
+def _as_2d(input, name):
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{list(input.shape)}")
+    return G.unsqueeze(input, -2)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    if isinstance(padding, str):
+        pad2 = padding
+    else:
+        pad2 = (0, _one(padding, "conv1d"))
+    out = conv2d(_as_2d(input, "conv1d"), G.unsqueeze(weight, 2), bias,
+                 (1, _one(stride, "conv1d")), pad2, (1, _one(dilation, "conv1d")), groups)
+    return G.squeeze(out, -2)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    name = "conv_transpose1d"
+    out = conv_transpose2d(_as_2d(input, name), G.unsqueeze(weight, 2), bias,
+                           (1, _one(stride, name)), (0, _one(padding, name)),
+                           (0, _one(output_padding, name)), groups, (1, _one(dilation, name)))
+    return G.squeeze(out, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    name = "max_pool1d"
+    k = _one(kernel_size, name)
+    s = k if stride is None or stride == () or stride == [] else _one(stride, name)
+    out = max_pool2d(_as_2d(input, name), (1, k), (1, s), (0, _one(padding, name)),
+                     (1, _one(dilation, name)), ceil_mode, return_indices)
+    if return_indices:
+        return G.squeeze(out[0], -2), G.squeeze(out[1], -2)
+    return G.squeeze(out, -2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    name = "avg_pool1d"
+    k = _one(kernel_size, name)
+    s = k if stride is None or stride == () or stride == [] else _one(stride, name)
+    out = avg_pool2d(_as_2d(input, name), (1, k), (1, s), (0, _one(padding, name)), ceil_mode,
+                     count_include_pad)
+    return G.squeeze(out, -2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    out = adaptive_avg_pool2d(_as_2d(input, "adaptive_avg_pool1d"),
+                              (1, _one(output_size, "adaptive_avg_pool1d")))
+    return G.squeeze(out, -2)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p, scale the rest by 1/(1-p). Eager and compiled calls
     draw their masks from one stream (graphc.manual_seed): the same seed and call sequence give
@@ -264,6 +461,26 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "pdist", "upsample_bilinear",
+    "upsample_nearest",
+    "affine_grid", "grid_sample",
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "conv_transpose3d", "max_unpool1d",
+    "max_unpool2d",
+    "feature_alpha_dropout", "multilabel_margin_loss",
+    "avg_pool3d", "conv3d", "max_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
+    "lp_pool1d", "lp_pool2d", "rrelu", "unfold",
+    "ctc_loss",
+    "scaled_dot_product_attention",
+    "alpha_dropout", "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "interpolate",
+    "pixel_shuffle", "pixel_unshuffle", "upsample",
+    "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+    "glu", "hardsigmoid", "hardswish",
+    "conv1d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
+    "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "hinge_embedding_loss",
+    "kl_div", "margin_ranking_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+    "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "bilinear", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "celu", "conv2d", "conv_transpose2d", "cross_entropy",
     "dropout", "elu", "embedding", "flatten", "gelu", "hardshrink", "hardtanh", "huber_loss",

@@ -20,6 +20,7 @@ class Linear(Module):
         self.weight = Parameter(empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(empty((out_features,), dtype=dtype)) if bias else None
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self):
         init.default_affine_(self.weight, self.bias)
@@ -46,6 +47,7 @@ class Bilinear(Module):
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
+        self._place(device)
 
     def forward(self, input1, input2):
         return F.bilinear(input1, input2, self.weight, self.bias)
@@ -60,12 +62,13 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 device=None, dtype=None):
+                 _freeze=False, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
+        if scale_grad_by_freq or sparse:
             from ..errors import UnsupportedError
-            raise UnsupportedError("Embedding: max_norm, scale_grad_by_freq and sparse are "
+            raise UnsupportedError("Embedding: scale_grad_by_freq and sparse gradients are "
                                    "not supported")
+        self.max_norm, self.norm_type = max_norm, norm_type
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
@@ -74,26 +77,36 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
         if _weight is not None:
-            self.weight = Parameter(_weight)
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
         else:
             self.weight = Parameter(empty((num_embeddings, embedding_dim), dtype=dtype))
             init.normal_(self.weight)
             if padding_idx is not None:
                 self.weight._data[padding_idx] = 0
+        self._place(device)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         rows, dim = embeddings.shape
-        m = cls(rows, dim, padding_idx=padding_idx, _weight=G.cast(embeddings, embeddings.dtype))
+        m = cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
+                _weight=G.cast(embeddings, embeddings.dtype))
         m.weight.requires_grad = not freeze
         return m
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self):
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        return s
 
 
 class Flatten(Module):
@@ -143,3 +156,21 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class CosineSimilarity(Module):
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

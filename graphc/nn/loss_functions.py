@@ -9,18 +9,8 @@ import numpy as np
 
 from .. import functional as G
 from ..ops import reduce as R
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduce(loss, reduction, name):
-    if reduction == "mean":
-        return G.mean(loss)
-    if reduction == "sum":
-        return G.sum(loss)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+from .reduction import apply as _reduce, resolve as _legacy
+from .constants import on_device_of
 
 
 def _same_shape(input, target, name):
@@ -33,17 +23,20 @@ def _same_shape(input, target, name):
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "mse_loss")
     return _reduce(G.square(G.sub(input, target)), reduction, "mse_loss")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "l1_loss")
     return _reduce(G.abs(G.sub(input, target)), reduction, "l1_loss")
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "smooth_l1_loss")
     d = G.abs(G.sub(input, target))
     if beta == 0:
@@ -83,13 +76,7 @@ def _one_hot_mask(input, target):
     return G.cast(G.eq(G.unsqueeze(target, 1), like_device(input, classes)), input.dtype)
 
 
-def like_device(x, arr):
-    """The constant `arr` where x lives: a CUDA tensor for a CUDA x (ops do not mix devices),
-    else the array itself (a graph constant for symbolic x)."""
-    if getattr(x, "is_cuda", False):
-        from ..eager.creation import tensor
-        return tensor(arr, device="cuda")
-    return arr
+like_device = on_device_of  # (the name this module used first)
 
 
 def _target_weights(input, target, weight, ignore_index):
@@ -104,6 +91,7 @@ def _target_weights(input, target, weight, ignore_index):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """-w[t] * input[t] per element; 'mean' divides by the sum of the weights used."""
+    reduction = _legacy(size_average, reduce, reduction)
     if input.ndim == 1:  # a single sample (C,)
         return nll_loss(G.unsqueeze(input, 0), G.unsqueeze(target, 0), weight, None,
                         ignore_index, None, reduction if reduction != "none" else "sum")
@@ -120,6 +108,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduce=None, reduction="mean", label_smoothing=0.0):
     """log_softmax + NLL for class indices, or -sum(p * log_softmax) for class
     probabilities (a floating target shaped like the input); label smoothing as PyTorch."""
+    reduction = _legacy(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
@@ -169,6 +158,7 @@ def _clamped_log(x):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
+    reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy")
     log_x, log_1mx = _clamped_log(input), _clamped_log(G.sub(1, input))
     loss = G.neg(G.add(G.mul(target, log_x), G.mul(G.sub(1, target), log_1mx)))
@@ -182,6 +172,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """Sigmoid + BCE in the stable form (1 - t) x + lw softplus(-x), lw = 1 + (pos_weight -
     1) t. softplus is one op (stable through logaddexp) so that the gradient is exactly
     sigmoid(x) - t, also at x = 0 where |x| and max(-x, 0) have kinks."""
+    reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     softplus_neg = G.softplus(G.neg(input))
     if pos_weight is not None:

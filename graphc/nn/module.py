@@ -17,9 +17,28 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
-from .parameter import Parameter, mark_buffer
+from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """What register_*_hook returns: .remove() unregisters the hook (also as a context)."""
+    _next_id = 0
+
+    def __init__(self, table):
+        self.table = table
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self.table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def _any_symbolic(args, kwargs):
@@ -56,7 +75,66 @@ class Module:
             if "_state_named" not in self.__dict__:  # once: tapes show 'fc1.weight' (torchviz)
                 self._name_state()
                 object.__setattr__(self, "_state_named", True)
+            return self._forward_with_hooks(args, kwargs)
+        return self._symbolic_call(args, kwargs)
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def _hook_table(self, kind):
+        if "_hooks" not in self.__dict__:
+            object.__setattr__(self, "_hooks", {"forward_pre": OrderedDict(),
+                                                "forward": OrderedDict()})
+        return self._hooks[kind]
+
+    def _add_hook(self, kind, hook, prepend, with_kwargs):
+        table = self._hook_table(kind)
+        handle = RemovableHandle(table)
+        table[handle.id] = (hook, with_kwargs)
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args, before each forward."""
+        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """hook(module, args, output) -> None or a new output, after each forward."""
+        if always_call:
+            from ..errors import UnsupportedError
+            raise UnsupportedError("register_forward_hook: always_call=True is not supported")
+        return self._add_hook("forward", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        from ..errors import UnsupportedError
+        raise UnsupportedError("module backward hooks are not supported yet (graphc's tape has "
+                               "no tensor hooks); use a forward hook and inspect .grad after "
+                               "backward()")
+
+    register_backward_hook = register_full_backward_hook
+    register_full_backward_pre_hook = register_full_backward_hook
+
+    def _forward_with_hooks(self, args, kwargs):
+        """forward, between the forward pre-hooks and hooks (inside the symbolic context, so
+        that a hook reading parameters reads their graph variables)."""
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
             return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks["forward_pre"].values()):
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is not None:
+                if with_kwargs:
+                    args, kwargs = result
+                else:
+                    args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks["forward"].values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def _symbolic_call(self, args, kwargs):
         # Symbolic forward: parameters and buffers read as their graph variables, so that
         # even arithmetic on parameters alone (weight.t(), b_ih + b_hh) lands in the graph.
         self._name_state()
@@ -70,7 +148,7 @@ class Module:
                 object.__setattr__(m, "_scope", f"{root}.{name}" if name else root)
         try:
             with name_scope(self.__dict__.get("_scope") or type(self).__name__):
-                return self.forward(*args, **kwargs)
+                return self._forward_with_hooks(args, kwargs)
         finally:
             for m, flag in zip(mods, before):
                 object.__setattr__(m, "_symbolic", flag)
@@ -85,6 +163,14 @@ class Module:
     # ---- registration ---------------------------------------------------------------------------
     def __setattr__(self, name, value):
         params = self.__dict__.get("_parameters")
+        parametrizations = self.__dict__.get("_modules", {}).get("parametrizations")
+        if parametrizations is not None and name in parametrizations:
+            parametrizations[name].right_inverse_(value)
+            return
+        if isinstance(value, Buffer):  # torch.nn.Buffer: a buffer by assignment
+            plain = Tensor._wrap(value._data)
+            self.register_buffer(name, plain, persistent=value.__dict__.get("persistent", True))
+            return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
@@ -120,6 +206,9 @@ class Module:
                 return variable_of(t) if t is not None and d.get("_symbolic") else t
         if "_modules" in d and name in d["_modules"]:
             return d["_modules"][name]
+        parametrizations = d.get("_modules", {}).get("parametrizations")
+        if parametrizations is not None and name in parametrizations:
+            return parametrizations[name]()  # nn.utils.parametrize: computed on each access
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
@@ -149,6 +238,20 @@ class Module:
         self._modules[name] = module
 
     register_module = add_module
+
+    def get_parameter(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{type(mod).__name__} has no parameter {name!r}")
+        return mod._parameters[name]
+
+    def get_buffer(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer {name!r}")
+        return mod._buffers[name]
 
     def get_submodule(self, target):
         mod = self
@@ -286,6 +389,12 @@ class Module:
         return self._apply_to_tensors(
             lambda a: a.astype(target) if a.dtype.kind == "f" and a.dtype != target else a)
 
+    def _place(self, device):
+        """Honour a constructor's device= argument (state is built on the CPU first)."""
+        if device is not None:
+            self.to(device)
+        return self
+
     def _move_to(self, device):
         """Parameters and buffers (and their grads) to `device`, in place, as torch does."""
         from ..device import Device
@@ -369,14 +478,21 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
-        for name, m in self._modules.items():
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        """PyTorch's layout: a one-line extra_repr stays inline when there are no children."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + body.replace("\n", "\n  ")
+                       for name, body in self._child_reprs()]
+        lines = extra_lines + child_lines
         if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+    def _child_reprs(self):
+        """(label, repr) of each child module, for __repr__."""
+        return [(name, repr(m)) for name, m in self._modules.items()]
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)

@@ -33,6 +33,18 @@ class Parameter(Tensor):
     __str__ = __repr__
 
 
+class Buffer(Parameter):
+    """torch.nn.Buffer: assigned as a module attribute, it registers a buffer (persistent or
+    not) instead of a parameter; the module keeps a plain tensor with its storage."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        return Tensor.__new__(cls)
+
+    def __init__(self, data=None, *, persistent=True):
+        super().__init__(data, requires_grad=False)
+        self.__dict__["persistent"] = persistent
+
+
 def mark_buffer(t: Tensor, name=None) -> Tensor:
     """Make `t` persistent state: a graph variable bound to its storage (BatchNorm statistics,
     optimizer moments), so that compiled steps can read and update it."""

@@ -1,7 +1,9 @@
 """graphc.optim: optimizers whose update rules run eagerly (step) or compiled (updates)."""
 from . import lr_scheduler
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
-from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, NAdam,
+                         RAdam, RMSprop, Rprop)
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
-           "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
+           "RAdam", "Adamax", "Rprop", "ASGD", "Adafactor", "LBFGS", "lr_scheduler"]

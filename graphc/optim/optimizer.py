@@ -23,7 +23,7 @@ from ..dispatch import variable_of
 from ..eager.creation import full
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
-from ..errors import GraphcError
+from ..errors import GraphcError, UnsupportedError
 from ..ir.graph import Graph, Value
 
 
@@ -37,19 +37,36 @@ required = _Required()
 
 class ParamGroup(dict):
     """A dict of hyperparameters whose 'lr' lives in a persistent 0-d tensor as well, so that
-    writing group['lr'] (as schedulers do) also reaches compiled training steps."""
+    writing group['lr'] (as schedulers do) also reaches compiled training steps.
+
+    The other hyperparameters (momentum, betas, ...) are constants of a compiled step: once
+    `updates()` has built one, changing them (e.g. a scheduler's cycle_momentum) would be
+    silently ignored by it, so it raises instead."""
 
     def __init__(self, values, lr_name):
         super().__init__(values)
         self.lr_tensor = Tensor._wrap(np.asarray(values["lr"], np.float64))
         self.lr_tensor._persistent = True
         self.lr_tensor.name = lr_name
+        self.compiled_keys = frozenset()
 
     def __setitem__(self, key, value):
+        if key in self.compiled_keys and key in self and _differs(self[key], value):
+            raise UnsupportedError(
+                f"optimizer param_group[{key!r}] changes from {self[key]!r} to {value!r} after "
+                f"updates() compiled it into a training step as a constant; only 'lr' can "
+                f"change there. Change it before calling updates(), or build a new step")
         super().__setitem__(key, value)
         if key == "lr":
             self.lr_tensor._data[...] = float(value)
             self.lr_tensor._vc[0] += 1
+
+
+def _differs(a, b):
+    try:
+        return bool(a != b)
+    except (TypeError, ValueError):
+        return True
 
 
 class Optimizer:
@@ -90,7 +107,8 @@ class Optimizer:
     # ---- what a subclass writes ----------------------------------------------------------------
     def init_state(self, p, group):
         """{name: initial value} of p's state: a float fills an array shaped like p, a
-        0-d array stays 0-d (step counters). Default: no state."""
+        0-d array stays 0-d (step counters), another array keeps its own shape (Adafactor's
+        factored moments). Default: no state."""
         return {}
 
     def rule(self, p, g, state, lr, group):
@@ -103,10 +121,14 @@ class Optimizer:
             base = p.name or f"param{len(self.state)}"
             state = {}
             for key, init in self.init_state(p, group).items():
-                shape = () if isinstance(init, np.ndarray) else p.shape
                 # on p's device: an eager step then never mixes devices, and a compiled CUDA
                 # step keeps all its state on the GPU (no transfer per call)
-                t = full(shape, init, dtype=p.dtype, device=p.device)
+                if isinstance(init, np.ndarray) and init.ndim:  # a state of its own shape
+                    t = full(init.shape, 0, dtype=p.dtype, device=p.device)
+                    t._assign(init)
+                else:  # a number fills p's shape; a 0-d array stays 0-d (step counters)
+                    shape = () if isinstance(init, np.ndarray) else p.shape
+                    t = full(shape, init, dtype=p.dtype, device=p.device)
                 t._persistent, t.name = True, f"{base}.{key}"
                 state[key] = t
             self.state[p] = state
@@ -160,6 +182,7 @@ class Optimizer:
         grads = dict(zip(map(id, params), grad(loss, params)))
         out = {}
         for group in self.param_groups:
+            group.compiled_keys = frozenset(k for k in self.defaults if k != "lr")
             lr_var = variable_of(group.lr_tensor)
             for p in group["params"]:
                 if id(p) not in used:

@@ -1,0 +1,127 @@
+"""Channel dropout (Dropout1d/2d/3d) and AlphaDropout, over the `dropout` op.
+
+A channel mask is the dropout op applied to a (N, C, 1, ...) tensor of ones, so eager and
+compiled steps draw masks the same way (and compiled steps advance the shared seed)."""
+from __future__ import annotations
+
+import math
+import warnings
+
+from .. import functional as G
+from ..ir.graph import Value
+from . import functional as F
+from .module import Module
+
+
+def _record_seed(module, out):
+    if module is not None and isinstance(out, Value):
+        for seed, new in F._nn_ops().dropout_seed_updates().items():
+            module.record_update(seed, new)
+
+
+def _channel_mask(input, p, lead):
+    """Dropout of ones shaped like input[:lead dims] + (1, ...): the per-channel scale."""
+    index = tuple(slice(None) if k < lead else slice(0, 1) for k in range(input.ndim))
+    ones = G.full_like(input[index], 1.0)
+    return F.dropout(ones, p, True)
+
+
+def _feature_dropout(input, p, training, batched_ndim, name, module=None):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (batched_ndim - 1, batched_ndim):
+        raise ValueError(f"{name}: expected {batched_ndim - 1}-D or {batched_ndim}-D input, "
+                         f"got shape {list(input.shape)}")
+    if not training or p == 0:
+        return input
+    lead = 2 if input.ndim == batched_ndim else 1
+    mask = _channel_mask(input, p, lead)
+    _record_seed(module, mask)
+    return G.mul(input, mask)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, 3, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape "
+                      "(C, H, W). To maintain the 1D channel-wise dropout behavior, please "
+                      "switch to using dropout1d instead.", UserWarning, stacklevel=2)
+        return _feature_dropout(input, p, training, 3, "dropout2d")
+    return _feature_dropout(input, p, training, 4, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, 5, "dropout3d")
+
+
+_SELU_ALPHA_PRIME = 1.7580993408473766  # -scale * alpha of SELU
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, module=None, feature=False):
+    """Dropout that keeps SELU's self-normalization: dropped units become the saturation value
+    -alpha', then an affine map a x + b restores mean and variance (PyTorch's formula).
+    feature=True drops whole channels (feature_alpha_dropout)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return G.mul(input, 0.0)
+    a = 1.0 / math.sqrt((_SELU_ALPHA_PRIME ** 2 * p + 1) * (1 - p))
+    ones = G.full_like(input, 1.0) if not feature else G.full_like(
+        input[tuple(slice(None) if k < 2 else slice(0, 1) for k in range(input.ndim))], 1.0)
+    keep = G.cast(G.gt(F.dropout(ones, p, True), 0), input.dtype)
+    _record_seed(module, keep)
+    b = G.add(G.mul(G.sub(keep, 1), _SELU_ALPHA_PRIME * a), _SELU_ALPHA_PRIME * a * p)
+    return G.add(G.mul(input, G.mul(keep, a)), b)
+
+
+class _DropoutNd(Module):
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    def forward(self, input):
+        return _feature_dropout(input, self.p, self.training, 3, "Dropout1d", self)
+
+
+class Dropout2d(_DropoutNd):
+    def forward(self, input):
+        if input.ndim == 3:
+            warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                          "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                          "shape (N, C, L)", UserWarning, stacklevel=2)
+            return _feature_dropout(input, self.p, self.training, 3, "Dropout2d", self)
+        return _feature_dropout(input, self.p, self.training, 4, "Dropout2d", self)
+
+
+class Dropout3d(_DropoutNd):
+    def forward(self, input):
+        return _feature_dropout(input, self.p, self.training, 5, "Dropout3d", self)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    return alpha_dropout(input, p, training, feature=True)
+
+
+class AlphaDropout(_DropoutNd):
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training, module=self)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training, module=self, feature=True)
