@@ -27,14 +27,18 @@ def sum_to(g, shape):
     return F.reshape(g, tuple(shape)) if lead else g
 
 
-def backward_sweep(entries, seeds, needs_grad):
+def backward_sweep(entries, seeds, needs_grad, after_entry=None):
     """Propagate cotangents from `seeds` ({id(value): cotangent}) through `entries`.
 
     needs_grad(value) says whether a gradient should flow into a value. Returns the dict
-    {id(value): cotangent} for every value reached.
+    {id(value): cotangent} for every value reached. after_entry(index, cotangents), if
+    given, is called once each entry is done (eager gradient hooks fire there).
     """
     cotangents = dict(seeds)
-    for entry in reversed(entries):
+    for index in range(len(entries) - 1, -1, -1):
+        if after_entry is not None and index + 1 < len(entries):
+            after_entry(index + 1, cotangents)  # the entry swept before this one is done
+        entry = entries[index]
         grads = [cotangents.get(id(v)) for v in entry.outputs]
         if all(g is None for g in grads):
             continue
@@ -57,6 +61,8 @@ def backward_sweep(entries, seeds, needs_grad):
                 gx = F.cast(gx, x.dtype)
             key = id(x)
             cotangents[key] = gx if key not in cotangents else F.add(cotangents[key], gx)
+    if after_entry is not None and entries:
+        after_entry(0, cotangents)
     return cotangents
 
 
