@@ -224,5 +224,12 @@ def compile(outputs, inputs=None, updates=None, target="reference", **options):
     updates: {variable or parameter: new value}; written after each call (a training step).
     target: "reference" (NumPy, node by node); "cpu" and "cuda" once available.
     options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
+    A graph with collectives (graphc.distributed) is compiled in two parts split where they
+    communicate (graphc/distributed/compiled.py).
     """
+    from .distributed.compiled import DistributedExecutable, has_collectives
+    roots = [outputs] if isinstance(outputs, Value) else list(outputs)
+    roots += [new for _, new in _normalize_updates(updates)]
+    if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):
+        return DistributedExecutable(outputs, inputs, updates, target, **options)
     return Executable(outputs, inputs, updates, target, **options)

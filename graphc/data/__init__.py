@@ -2,6 +2,8 @@
 from .dataloader import (BatchSampler, DataLoader, RandomSampler, SequentialSampler,
                          default_collate)
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .distributed import DistributedSampler
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
-           "SequentialSampler", "RandomSampler", "BatchSampler", "default_collate"]
+           "SequentialSampler", "RandomSampler", "BatchSampler", "DistributedSampler",
+           "default_collate"]

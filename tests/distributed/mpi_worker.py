@@ -1,0 +1,228 @@
+"""Run by tests/distributed/test_mpi.py under `mpiexec -n 2`: one case per launch.
+
+Each case checks its results itself (every rank computes the single-process reference
+where there is one) and prints "PASS <case> rank <r>" on success.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import graphc
+import graphc.distributed as dist
+import graphc.viz
+from graphc import nn
+from graphc.nn.parallel import DistributedDataParallel as DDP
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def data(batch_per_rank, world):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((batch_per_rank * world, 4)).astype(np.float32)
+    y = rng.integers(0, 3, batch_per_rank * world).astype(np.int64)
+    return x, y
+
+
+def shard(arr, rank, world):
+    n = len(arr) // world
+    return arr[rank * n:(rank + 1) * n]
+
+
+def close(a, b, what):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), err_msg=what, **TOL)
+
+
+def case_collectives(rank, world):
+    t = graphc.tensor(np.arange(4, dtype=np.float32) + rank)
+    dist.all_reduce(t)
+    close(t.numpy(), sum(np.arange(4) + r for r in range(world)), "all_reduce sum")
+    t = graphc.tensor(np.arange(4, dtype=np.float64) * (rank + 1))
+    dist.all_reduce(t, op=dist.ReduceOp.AVG)
+    close(t.numpy(), np.arange(4) * np.mean(np.arange(1, world + 1)), "all_reduce avg")
+    t = graphc.tensor(np.array([rank, -rank], np.int64))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    assert t.tolist() == [world - 1, 0], t
+    work = dist.all_reduce(graphc.ones(3), async_op=True)
+    assert work.wait()
+    b = graphc.tensor(np.full((2, 2), rank, np.int32))
+    dist.broadcast(b, src=world - 1)
+    assert (b.numpy() == world - 1).all(), b
+    outs = [graphc.zeros(2, 3) for _ in range(world)]
+    dist.all_gather(outs, graphc.ones(2, 3) * rank)
+    for r, o in enumerate(outs):
+        close(o.numpy(), np.full((2, 3), r), "all_gather")
+    out = graphc.zeros(2)
+    dist.reduce_scatter(out, [graphc.ones(2) * (r + 10 * rank) for r in range(world)])
+    close(out.numpy(), np.full(2, sum(rank + 10 * q for q in range(world))), "reduce_scatter")
+    whole = graphc.zeros(world * 2)
+    dist.all_gather_into_tensor(whole, graphc.ones(2) * rank)
+    close(whole.numpy(), np.repeat(np.arange(world), 2), "all_gather_into_tensor")
+    out = graphc.zeros(2)
+    dist.reduce_scatter_tensor(out, graphc.arange(world * 2).to(graphc.float32),
+                               op=dist.ReduceOp.AVG)
+    close(out.numpy(), np.arange(world * 2, dtype=np.float32)[rank * 2:rank * 2 + 2],
+          "reduce_scatter_tensor avg")
+    dist.barrier()
+
+
+def _train_eager(model, opt, xs, ys, steps):
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(model(graphc.tensor(xs)), graphc.tensor(ys))
+        loss.backward()
+        opt.step()
+    return loss
+
+
+def case_ddp_eager(rank, world):
+    graphc.manual_seed(100 + rank)  # different initial weights: DDP broadcasts rank 0's
+    local = mlp()
+    ddp = DDP(local, bucket_cap_mb=0.0001)  # tiny buckets: several allreduces per backward
+    assert len(ddp._buckets) > 1
+    reference = copy.deepcopy(local)
+    x, y = data(3, world)
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    _train_eager(ddp, opt, shard(x, rank, world), shard(y, rank, world), 3)
+    _train_eager(reference, ref_opt, x, y, 3)
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"eager DDP parameter {name}")
+    # no_sync: the first micro-batch accumulates locally, the second synchronizes the sum
+    opt.zero_grad()
+    ref_opt.zero_grad()
+    loss_fn = nn.CrossEntropyLoss()
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    with ddp.no_sync():
+        loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    (loss_fn(reference(graphc.tensor(x)), graphc.tensor(y)) * 2).backward()
+    for p, q in zip(local.parameters(), reference.parameters()):
+        close(p.grad.numpy(), q.grad.numpy(), "no_sync accumulated gradient")
+
+
+def case_ddp_bucket_view(rank, world):
+    graphc.manual_seed(5)
+    local = mlp()
+    ddp = DDP(local, gradient_as_bucket_view=True)
+    reference = copy.deepcopy(local)
+    x, y = data(2, world)
+    _train_eager(ddp, graphc.optim.Adam(ddp.parameters(), lr=0.01), shard(x, rank, world),
+                 shard(y, rank, world), 2)
+    _train_eager(reference, graphc.optim.Adam(reference.parameters(), lr=0.01), x, y, 2)
+    for p, q in zip(local.parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), "DDP gradient_as_bucket_view")
+    assert np.shares_memory(next(local.parameters()).grad.numpy(), ddp._buckets[-1].flat) or \
+        any(np.shares_memory(p.grad.numpy(), b.flat) for p in local.parameters()
+            for b in ddp._buckets)
+
+
+def _compiled(rank, world, target):
+    graphc.manual_seed(11)
+    local = mlp()
+    ddp = DDP(local)
+    reference = copy.deepcopy(local)
+    x, y = data(4, world)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make_step(model):
+        opt = graphc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    step = graphc.jit(make_step(ddp), target=target)
+    ref_step = graphc.jit(make_step(reference), target="reference")
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    for _ in range(3):
+        loss = step(xr, yr)
+        ref_step(x, y)
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"compiled DDP ({target}) parameter {name}")
+    exe = step.executable
+    assert type(exe).__name__ == "DistributedExecutable", exe
+    text = graphc.viz.dump(exe)
+    assert text.count("all_reduce") == 1, text  # one flat float32 bucket
+    local_loss = float(loss_fn(local(graphc.tensor(xr)), graphc.tensor(yr)).item())
+    assert np.isfinite(local_loss)
+
+
+def case_ddp_compiled_reference(rank, world):
+    _compiled(rank, world, "reference")
+
+
+def case_ddp_compiled_cpu(rank, world):
+    _compiled(rank, world, "cpu")
+
+
+def case_symbolic_all_reduce(rank, world):
+    xp = graphc.placeholder((3,), name="x")
+    reduced = dist.all_reduce(xp * 2.0, op=dist.ReduceOp.AVG)
+    exe = graphc.compile(reduced + 1.0, [xp])
+    out = exe(np.full(3, rank, np.float32))
+    close(out.numpy(), np.full(3, 2.0 * np.mean(np.arange(world)) + 1.0), "symbolic all_reduce")
+
+
+def case_sampler(rank, world):
+    n = 11
+    sampler = graphc.utils.data.DistributedSampler(range(n), shuffle=True, seed=3)
+    sampler.set_epoch(2)
+    mine = graphc.tensor(np.array(list(sampler), np.int64))
+    parts = [graphc.zeros(len(sampler), dtype=graphc.int64) for _ in range(world)]
+    dist.all_gather(parts, mine)
+    seen = np.concatenate([p.numpy() for p in parts])
+    assert len(seen) == len(sampler) * world and set(seen.tolist()) == set(range(n)), seen
+
+
+def case_checkpoint(rank, world):
+    graphc.manual_seed(rank)
+    ddp = DDP(mlp())
+    directory = sys.argv[2]
+    path = os.path.join(directory, "ckpt.graphc")
+    before = set(os.listdir(directory))
+    dist.save(ddp.module.state_dict(), path)
+    state = graphc.load(path)  # every rank may read it once save returned
+    for k, v in ddp.module.state_dict().items():
+        close(state[k].detach().numpy(), v.detach().numpy(), f"checkpoint {k}")
+    assert set(os.listdir(directory)) - before <= {"ckpt.graphc"}, os.listdir(directory)
+
+
+def case_raise(rank, world):
+    if rank == 1:
+        raise ValueError("rank 1 fails on purpose")
+    dist.all_reduce(graphc.ones(2))  # would wait forever without the abort
+    time.sleep(60)
+
+
+def case_hang(rank, world):
+    if rank == 1:
+        time.sleep(60)  # never reaches the collective (the launcher is killed by the test)
+    dist.all_reduce(graphc.ones(2))
+
+
+def main():
+    case = sys.argv[1]
+    dist.init_process_group("mpi", timeout=float(os.environ.get("WORKER_TIMEOUT", 60)))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    globals()[f"case_{case}"](rank, world)
+    dist.barrier()
+    print(f"PASS {case} rank {rank}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
