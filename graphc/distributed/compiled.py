@@ -145,7 +145,9 @@ class DistributedExecutable:
         self._single = isinstance(outputs, Value)
         outputs = [outputs] if self._single else list(outputs)
         self.updates = _normalize_updates(updates)
-        graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
+        # the variables too: one written but never read still shows in dumps of the step
+        graph = Graph.from_outputs(outputs + [new for _, new in self.updates]
+                                   + [var for var, _ in self.updates])
         inputs = graph.placeholders if inputs is None else (
             [inputs] if isinstance(inputs, Value) else list(inputs))
         split = _Split(graph, outputs, self.updates, inputs)

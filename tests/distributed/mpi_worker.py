@@ -209,6 +209,13 @@ def case_raise(rank, world):
     time.sleep(60)
 
 
+def case_die(rank, world):
+    if rank == 1:
+        os._exit(3)  # dies without a word: no exception, no MPI_Finalize
+    dist.all_reduce(graphc.ones(2))
+    time.sleep(60)
+
+
 def case_hang(rank, world):
     if rank == 1:
         time.sleep(60)  # never reaches the collective (the launcher is killed by the test)
