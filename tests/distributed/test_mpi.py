@@ -131,3 +131,24 @@ def test_a_rank_that_hangs_makes_the_others_time_out():
     assert done.returncode != 0, output
     assert "DistributedTimeoutError" in output and "all_reduce on rank 0 of 2 timed out " \
         "after 2 s" in output, output[-3000:]
+
+
+def _example(n, *args):
+    mpiexec, why = _launcher()
+    if mpiexec is None:
+        pytest.skip(why)
+    done = subprocess.run([mpiexec, "-n", str(n), sys.executable, "ddp_mnist.py", "--epochs",
+                           "1", "--samples", "256", "--target", "reference", *args],
+                          cwd=os.path.join(ROOT, "examples"), env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    line = [x for x in done.stdout.splitlines() if "final loss" in x][0]
+    return float(line.split("final loss ")[1].split(",")[0])
+
+
+def test_example_two_ranks_equal_one_rank_with_double_batch_in_both_modes():
+    eager = _example(2, "--mode", "eager", "--batch-size", "16")
+    static = _example(2, "--mode", "static", "--batch-size", "16")
+    single = _example(1, "--mode", "static", "--batch-size", "32")
+    assert static == pytest.approx(eager, rel=1e-4)
+    assert single == pytest.approx(static, rel=1e-4)
