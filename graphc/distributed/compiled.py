@@ -74,10 +74,6 @@ class _Split:
                     and v.node.op.name not in LEAF_OPS:
                 crossing.append(v)
                 seen.add(v)
-        for v in roots:  # the caller's values that the update part recomputes: sent as well
-            if v in recompute and v not in seen:
-                crossing.append(v)
-                seen.add(v)
         self.first_outputs = [c.inputs[0] for c in self.collectives] + crossing
         self.crossing_index = {v: len(self.collectives) + i for i, v in enumerate(crossing)}
         # the update part: its nodes cloned onto placeholders for what it receives
@@ -86,8 +82,7 @@ class _Split:
             out = c.outputs[0]
             mapping[out] = placeholder(out.shape, out.dtype, name=f"{out.name or 'reduced'}_{i}")
         for i, v in enumerate(crossing):
-            if v not in recompute:
-                mapping[v] = placeholder(v.shape, v.dtype,
+            mapping[v] = placeholder(v.shape, v.dtype,
                                          name=v.name or f"from_gradient_part_{i}")
         for node in second_nodes:
             copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
@@ -105,7 +100,7 @@ class _Split:
         for v in outputs:  # ("second", k): of the update part; ("first", k): a buffer
             if v in reduced:
                 self.output_from.append(("first", reduced[v]))
-            elif v in after:
+            elif v in after or v in recompute:
                 self.output_from.append(("second", len(self.second_outputs)))
                 self.second_outputs.append(mapping[v])
             elif v in self.crossing_index:
@@ -118,9 +113,9 @@ class _Split:
         self.second_updates, self.late_updates = [], []
         for var, new in updates:
             storage = var.node.attrs["storage"]
-            if new in after and var in used:
+            if (new in after or new in recompute) and var in used:
                 self.second_updates.append((var, mapping[new]))
-            elif new in after:
+            elif new in after or new in recompute:
                 self.late_updates.append((storage, "second", len(self.second_outputs)))
                 self.second_outputs.append(mapping[new])
             elif new in self.crossing_index:
