@@ -103,6 +103,13 @@ def allreduce_array(arr, reduce="sum", *, start_only=False):
     return arr
 
 
+def broadcast_array(arr, src=0):
+    """Overwrite a contiguous NumPy array with rank src's, in place."""
+    request = _require().Ibcast(_buffer(arr, "broadcast"), root=src)
+    wait(request, "broadcast")
+    return arr
+
+
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` over all ranks, in place (torch.distributed.all_reduce).
 

@@ -11,7 +11,8 @@ with the ordinary target:
 - the *update part*: every node after the collectives, fed with the reduced buffers.
 
 Between them each collective runs once, in place, on the gradient part's output buffer (one
-MPI_Allreduce per buffer). Variable updates whose new value is known before the collectives
+MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's buffers from
+rank 0) run before the gradient part, in place on the variables' storage. Variable updates whose new value is known before the collectives
 (BatchNorm statistics) are written after the update part, so that every read in the step
 still sees the values from before the step, as in one program. `.graph` is the whole step,
 so dumps and pictures show the `all_reduce` nodes where the program is split.
@@ -26,13 +27,42 @@ from ..errors import UnsupportedError
 from ..ir.build import placeholder
 from ..ir.graph import LEAF_OPS, Graph, Value
 from ..passes.graph_edit import clone_node
-from .collectives import allreduce_array
+from .collectives import allreduce_array, broadcast_array
 
-COLLECTIVE_OPS = frozenset({"all_reduce"})
+COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
 
 
 def has_collectives(graph) -> bool:
     return any(n.op.name in COLLECTIVE_OPS for n in graph.nodes)
+
+
+def _hoist_broadcasts(nodes, outputs, updates):
+    """Broadcasts of variables run before the step, in place on their storage, so that the
+    step's nodes read the variable itself. Returns (outputs, updates, [(storage, src)])."""
+    mapping, prologue, seen = {}, [], set()
+    for node in nodes:
+        if node.op.name != "broadcast":
+            continue
+        source = node.inputs[0]
+        if source.node.op.name != "variable":
+            raise UnsupportedError(f"compile: broadcast of a computed value; compiled steps "
+                                   f"broadcast only variables (before the step){_where(node)}")
+        storage = source.node.attrs["storage"]
+        if id(storage) not in seen:
+            seen.add(id(storage))
+            prologue.append((storage, node.attrs["src"]))
+        mapping[node.outputs[0]] = source
+    if not mapping:
+        return outputs, updates, prologue
+    for node in nodes:
+        if node.op.name != "broadcast" and any(v in mapping for v in node.inputs):
+            copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
+                              [o.type for o in node.outputs])
+            mapping.update(zip(node.outputs, copy.outputs))
+    outputs = [mapping.get(v, v) for v in outputs]
+    updates = [(var, mapping.get(new, new)) for var, new in updates
+               if mapping.get(new, new) is not var]  # written back unchanged: nothing to do
+    return outputs, updates, prologue
 
 
 class _Split:
@@ -42,7 +72,7 @@ class _Split:
         after, fed, self.collectives = set(), set(), []
         for node in graph.nodes:
             reads_after = any(v in after for v in node.inputs)
-            if node.op.name in COLLECTIVE_OPS:
+            if node.op.name == "all_reduce":
                 if reads_after:
                     raise UnsupportedError(
                         f"compile: {node.op.name} reads the result of another collective; a "
@@ -145,7 +175,10 @@ class DistributedExecutable:
                                    + [var for var, _ in self.updates])
         inputs = graph.placeholders if inputs is None else (
             [inputs] if isinstance(inputs, Value) else list(inputs))
-        split = _Split(graph, outputs, self.updates, inputs)
+        hoisted_outputs, updates, self._prologue = _hoist_broadcasts(graph.nodes, outputs,
+                                                                     self.updates)
+        split = _Split(Graph.from_outputs(hoisted_outputs + [new for _, new in updates]),
+                       hoisted_outputs, updates, inputs)
         self.gradient_part = Executable(split.first_outputs, inputs, None, target, **options)
         graph.inputs, graph.outputs = inputs, outputs
         self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
@@ -162,6 +195,9 @@ class DistributedExecutable:
             feeds = [a if type(a) is np.ndarray else a._data for a in args]
         else:
             feeds = self.gradient_part._bind(args, kwargs)
+        for storage, src in self._prologue:  # e.g. BatchNorm statistics from rank 0
+            broadcast_array(storage._data, src)
+            storage._vc[0] += 1
         first = self.gradient_part(*feeds)
         first = [first] if not isinstance(first, list) else first
         arrays = [t._data for t in first]

@@ -107,8 +107,9 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
         _state.previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
     from ..ops import collective
-    from .collectives import allreduce_array
+    from .collectives import allreduce_array, broadcast_array
     collective.communicate = allreduce_array
+    collective.communicate_broadcast = broadcast_array
 
 
 def destroy_process_group(group=None):
@@ -116,7 +117,7 @@ def destroy_process_group(group=None):
     _check_group(group)
     comm = _require()
     from ..ops import collective
-    collective.communicate = None
+    collective.communicate = collective.communicate_broadcast = None
     if _state.previous_excepthook is not None:
         sys.excepthook = _state.previous_excepthook
         _state.previous_excepthook = None

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from .registry import Op, same_type
 
-# Installed by graphc.distributed: (array, reduce) -> reduced array, across all ranks.
+# Installed by graphc.distributed: (array, reduce) -> reduced array, across all ranks, and
+# (array, src) -> rank src's array.
 communicate = None
+communicate_broadcast = None
 
 REDUCTIONS = ("sum", "mean")
 
@@ -41,3 +43,27 @@ all_reduce = Op("all_reduce", infer=_check, reference=_reference, vjp=_vjp,
                 defaults={"reduce": "sum"}, kind="collective", saves=(),
                 doc="Sum (or mean) of a tensor over all ranks of the process group, returned "
                     "on every rank (MPI_Allreduce).")
+
+
+def _broadcast_reference(x, src):
+    if communicate_broadcast is None:
+        raise RuntimeError("broadcast: no process group; call "
+                           "graphc.distributed.init_process_group() first")
+    return communicate_broadcast(x.copy(), src)
+
+
+def _check_src(in_types, src):
+    if not isinstance(src, int) or src < 0:
+        raise ValueError(f"src must be a rank (an int >= 0), got {src!r}")
+    return same_type(in_types)
+
+
+def _broadcast_vjp(ctx, g):
+    raise NotImplementedError("broadcast has no gradient in graphc (it copies persistent "
+                              "state such as BatchNorm statistics, which needs none)")
+
+
+broadcast = Op("broadcast", infer=_check_src, reference=_broadcast_reference,
+               vjp=_broadcast_vjp, defaults={"src": 0}, kind="collective", saves=(),
+               doc="Rank src's tensor, on every rank (MPI_Bcast). In compiled steps only on "
+                   "variables, which are broadcast in place before the step runs.")

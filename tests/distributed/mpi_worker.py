@@ -172,6 +172,46 @@ def case_ddp_compiled_cpu(rank, world):
     _compiled(rank, world, "cpu")
 
 
+def case_ddp_batchnorm_compiled_equals_eager(rank, world):
+    # BatchNorm's statistics: rank 0's broadcast at each forward (PyTorch's default), then
+    # each rank updates them from its own batch; compiled and eager must agree exactly
+    def model():
+        graphc.manual_seed(3)
+        net = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+        with graphc.no_grad():
+            net[1].running_mean.copy_(graphc.ones(6) * rank)  # differ until broadcast
+        return net
+    xr, yr = data(4, 1)  # the same batch on every rank
+    loss_fn = nn.CrossEntropyLoss()
+    results = []
+    for compiled in (False, True):
+        local = model()
+        ddp = DDP(local)
+        opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(ddp(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        run = graphc.jit(step, target="reference") if compiled else (
+            lambda a, b: step(graphc.tensor(a), graphc.tensor(b)))
+        with graphc.no_grad():  # rank-local statistics again, after DDP's initial broadcast
+            local[1].running_mean.copy_(graphc.ones(6) * (rank + 5))
+        for _ in range(3):
+            run(xr, yr)
+        results.append({k: v.detach().numpy().copy() for k, v in local.state_dict().items()})
+    for k in results[0]:
+        close(results[1][k], results[0][k], f"BatchNorm DDP compiled vs eager: {k}")
+    # the same data on every rank: only the broadcast makes the statistics agree across ranks
+    mean = graphc.tensor(results[1]["1.running_mean"])
+    parts = [graphc.zeros(6) for _ in range(world)]
+    dist.all_gather(parts, mean)
+    for p in parts:
+        close(p.numpy(), parts[0].numpy(), "running_mean after the broadcasts")
+
+
 def case_symbolic_all_reduce(rank, world):
     xp = graphc.placeholder((3,), name="x")
     reduced = dist.all_reduce(xp * 2.0, op=dist.ReduceOp.AVG)

@@ -115,3 +115,26 @@ def test_chained_collectives_are_refused():
     y = collective.all_reduce(collective.all_reduce(x) * 2.0)
     with pytest.raises(UnsupportedError, match="reads the result of another collective"):
         graphc.compile(y, [x])
+
+
+def test_broadcast_of_a_variable_runs_before_the_step(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    calls = []
+
+    def fake_broadcast(arr, src):  # as if rank `src` held 7s
+        calls.append(src)
+        arr[...] = 7
+        return arr
+    monkeypatch.setattr(compiled, "broadcast_array", fake_broadcast)
+    stats = graphc.variable(np.zeros(2, np.float32), name="stats")
+    x = graphc.placeholder((2,), name="x")
+    current = collective.broadcast(stats, src=0)
+    out = (x * current).sum()
+    exe = graphc.compile(out, [x], updates={stats: current * 0.5 + x})
+    assert isinstance(exe, DistributedExecutable) and "broadcast" in graphc.viz.dump(exe)
+    np.testing.assert_allclose(exe(np.ones(2, np.float32)).numpy(), 14.0)
+    np.testing.assert_allclose(stats.node.attrs["storage"].numpy(), [4.5, 4.5])
+    assert calls == [0]
+    computed = collective.broadcast(x * 2.0)
+    with pytest.raises(UnsupportedError, match="broadcast of a computed value"):
+        graphc.compile(computed, [x])

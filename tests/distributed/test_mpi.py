@@ -97,6 +97,10 @@ def test_ddp_compiled_cpu_target_matches_one_process():
     assert_passed("ddp_compiled_cpu", timeout=300)
 
 
+def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
+    assert_passed("ddp_batchnorm_compiled_equals_eager")
+
+
 def test_all_reduce_of_a_symbolic_value_is_a_graph_node():
     assert_passed("symbolic_all_reduce")
 

@@ -10,7 +10,8 @@ averaged gradients are written back into `.grad`.
 Compiled training (graphc.jit of a step that calls this model and `loss.backward()`): the
 symbolic gradients of the parameters are concatenated per dtype into one flat value, averaged
 by one `all_reduce` node each, and sliced back into the parameters' `.grad`, so an optimizer
-traced after backward reads averaged gradients. graphc.compile splits the program at those
+traced after backward reads averaged gradients; buffers are read through `broadcast` nodes
+(rank 0's values, as in eager). graphc.compile splits the program at those
 nodes (graphc/distributed/compiled.py).
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ...errors import UnsupportedError
 from ...ir import graph as graph_module
 from ...ir.graph import Value, name_scope
 from ...ops.collective import all_reduce as all_reduce_op
+from ...ops.collective import broadcast as broadcast_op
 from ..module import Module
 
 
@@ -187,20 +189,26 @@ class DistributedDataParallel(Module):
     # ---- compiled: gradients averaged by all_reduce nodes of the traced step ----------------
     def _prepare_trace(self):
         trace = Tensor._trace
-        if self.broadcast_buffers and self._world_size > 1 and list(self.module.buffers()):
-            raise UnsupportedError(
-                "DistributedDataParallel in a compiled step: buffers (BatchNorm statistics) "
-                "are not re-broadcast from rank 0 inside a compiled step; construct it with "
-                "broadcast_buffers=False to keep each rank's own statistics")
         if not self.require_backward_grad_sync:
             raise UnsupportedError(
                 "DistributedDataParallel.no_sync() while tracing a compiled step: the compiled "
                 "step would never communicate. Compile the accumulation steps with the "
                 "wrapped model (ddp.module) and the last micro-batch with the DDP model")
+        sync_buffers = self.broadcast_buffers and self._world_size > 1 and self.training \
+            and any(True for _ in self.module.buffers())
         hooked = trace.__dict__.setdefault("ddp_models", set())
         if id(self) in hooked:
+            if sync_buffers:
+                raise UnsupportedError(
+                    "DistributedDataParallel called twice in one compiled step with "
+                    "broadcast_buffers=True: the second forward would need rank 0's buffers "
+                    "as updated by the first, computed inside the step. Use "
+                    "broadcast_buffers=False, or one forward per compiled step")
             return
         hooked.add(id(self))
+        if sync_buffers:  # as eager: rank 0's statistics at the start of the forward
+            for b in self.module.buffers():
+                trace.write(b, broadcast_op(trace.read(b), src=0))
         traced_backward = graph_module.trace_backward
 
         def backward_then_average(loss, gradient):
