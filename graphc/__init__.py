@@ -40,6 +40,7 @@ from .errors import (GraphcError, ShapeError, DTypeError, FeedError, GraphFormat
 from .ops import REGISTRY as ops_registry
 from .serialization import save, load
 from . import cuda, nn, optim, data, utils  # the PyTorch-style namespace (nn sits above the core)
+from . import distributed  # MPI is imported only by distributed.init_process_group
 
 float = float32
 double = float64

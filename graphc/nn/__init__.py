@@ -18,10 +18,10 @@ from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
 from .rnn import LSTM, RNN
-from . import utils
+from . import parallel, utils
 
 __all__ = [
-    "functional", "init", "utils", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss",
+    "functional", "init", "parallel", "utils", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss",
     "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Bilinear", "CELU", "Conv2d",
     "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten", "GELU",
     "Hardshrink", "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LSTM", "LayerNorm",
