@@ -138,3 +138,16 @@ def test_broadcast_of_a_variable_runs_before_the_step(monkeypatch):
     computed = collective.broadcast(x * 2.0)
     with pytest.raises(UnsupportedError, match="broadcast of a computed value"):
         graphc.compile(computed, [x])
+
+
+def test_a_reduced_buffer_that_is_also_returned_is_copied_first(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+    x = graphc.placeholder((2,), name="x")
+    local = x * 3.0
+    exe = graphc.compile([local, collective.all_reduce(local) + 0.0,
+                          collective.all_reduce(local) + 1.0], [x])
+    got = exe(np.ones(2, np.float32))
+    np.testing.assert_allclose(got[0].numpy(), 3.0)  # the value before the reduction
+    np.testing.assert_allclose(got[1].numpy(), 6.0)
+    np.testing.assert_allclose(got[2].numpy(), 7.0)
