@@ -105,10 +105,6 @@ class _Split:
                 crossing.append(v)
                 seen.add(v)
         self.first_outputs = [c.inputs[0] for c in self.collectives] + crossing
-        # a buffer reduced in place must not be read elsewhere: copy those that are
-        sources = [c.inputs[0] for c in self.collectives]
-        self.copy_before_reduce = [v in seen or any(v is w for w in sources[:i])
-                                   for i, v in enumerate(sources)]
         self.crossing_index = {v: len(self.collectives) + i for i, v in enumerate(crossing)}
         # the update part: its nodes cloned onto placeholders for what it receives
         mapping = {}
@@ -207,9 +203,9 @@ class DistributedExecutable:
         arrays = [t._data for t in first]
         split = self._split
         for i, reduce in enumerate(self._reductions):
-            buf = arrays[i]
-            if split.copy_before_reduce[i] or not (buf.flags.c_contiguous
-                                                   and buf.flags.writeable):
+            buf = arrays[i]  # reduced in place: copied if another result shares its memory
+            if not (buf.flags.c_contiguous and buf.flags.writeable) or any(
+                    np.may_share_memory(buf, other) for k, other in enumerate(arrays) if k != i):
                 buf = arrays[i] = np.array(buf, order="C")
             allreduce_array(buf, reduce)
         second = []
