@@ -105,6 +105,8 @@ class _Split:
                 crossing.append(v)
                 seen.add(v)
         self.first_outputs = [c.inputs[0] for c in self.collectives] + crossing
+        # a leaf's array is the caller's feed or a variable's storage: reduce a copy of it
+        self.reduces_leaf = [c.inputs[0].node.op.name in LEAF_OPS for c in self.collectives]
         self.crossing_index = {v: len(self.collectives) + i for i, v in enumerate(crossing)}
         # the update part: its nodes cloned onto placeholders for what it receives
         mapping = {}
@@ -159,6 +161,14 @@ def _where(node):
     return f"\n  at {node.location}" if node.location is not None else ""
 
 
+def _read_elsewhere(arrays, i):
+    """Whether reducing arrays[i] in place could change another result (or it cannot be
+    written in place at all)."""
+    buf = arrays[i]
+    return not (buf.flags.c_contiguous and buf.flags.writeable) or any(
+        np.may_share_memory(buf, other) for k, other in enumerate(arrays) if k != i)
+
+
 class DistributedExecutable:
     """A compiled step with collectives: gradient part, allreduce, update part.
 
@@ -203,11 +213,9 @@ class DistributedExecutable:
         arrays = [t._data for t in first]
         split = self._split
         for i, reduce in enumerate(self._reductions):
-            buf = arrays[i]  # reduced in place: copied if another result shares its memory
-            if not (buf.flags.c_contiguous and buf.flags.writeable) or any(
-                    np.may_share_memory(buf, other) for k, other in enumerate(arrays) if k != i):
-                buf = arrays[i] = np.array(buf, order="C")
-            allreduce_array(buf, reduce)
+            if _read_elsewhere(arrays, i) or split.reduces_leaf[i]:
+                arrays[i] = np.array(arrays[i], order="C")
+            allreduce_array(arrays[i], reduce)  # in place
         second = []
         if self.update_part is not None:
             second = self.update_part(*([feeds[i] for i in split.fed_inputs]

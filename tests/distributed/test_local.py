@@ -151,3 +151,17 @@ def test_a_reduced_buffer_that_is_also_returned_is_copied_first(monkeypatch):
     np.testing.assert_allclose(got[0].numpy(), 3.0)  # the value before the reduction
     np.testing.assert_allclose(got[1].numpy(), 6.0)
     np.testing.assert_allclose(got[2].numpy(), 7.0)
+
+
+def test_reducing_a_feed_or_a_variable_leaves_them_unchanged(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+    x = graphc.placeholder((2,), name="x")
+    w = graphc.variable(np.ones(2, np.float32), name="w")
+    exe = graphc.compile([collective.all_reduce(x) + 0.0, collective.all_reduce(w) + 0.0], [x])
+    feed = np.ones(2, np.float32)
+    got = exe(feed)
+    np.testing.assert_allclose(got[0].numpy(), 2.0)
+    np.testing.assert_allclose(got[1].numpy(), 2.0)
+    np.testing.assert_allclose(feed, 1.0)
+    np.testing.assert_allclose(w.node.attrs["storage"].numpy(), 1.0)
