@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EAGER, COMPILED, TORCH_DDP = "graphc eager DDP", "graphc compiled DDP", "torch DDP (gloo)"
 
 
-# ---- inside the MPI job ---------------------------------------------------------------------------
+# ---- inside the MPI job ------------------------------------------------------------------------
 def _timed_steps(step, steps, repeat, barrier):
     """Median over `repeat` samples of the time per step (this rank), after 2 warm-up steps."""
     for _ in range(2):
@@ -167,7 +167,7 @@ def worker(quick, out_path, systems):
         torch.distributed.destroy_process_group()
 
 
-# ---- the driver -------------------------------------------------------------------------------------
+# ---- the driver -------------------------------------------------------------------------------
 def _mpiexec():
     found = shutil.which("mpiexec")
     if found:

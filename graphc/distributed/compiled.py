@@ -12,10 +12,11 @@ with the ordinary target:
 
 Between them each collective runs once, in place, on the gradient part's output buffer (one
 MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's buffers from
-rank 0) run before the gradient part, in place on the variables' storage. Variable updates whose new value is known before the collectives
-(BatchNorm statistics) are written after the update part, so that every read in the step
-still sees the values from before the step, as in one program. `.graph` is the whole step,
-so dumps and pictures show the `all_reduce` nodes where the program is split.
+rank 0) run before the gradient part, in place on the variables' storage. Variable updates
+whose new value is known before the collectives (BatchNorm statistics) are written after the
+update part, so that every read in the step still sees the values from before the step, as
+in one program. `.graph` is the whole step, so dumps and pictures show the `all_reduce`
+nodes where the program is split.
 """
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -150,8 +149,10 @@ def _compiled(rank, world, target):
     ref_step = graphc.jit(make_step(reference), target="reference")
     xr, yr = shard(x, rank, world), shard(y, rank, world)
     for _ in range(3):
-        loss = step(xr, yr)
-        ref_step(x, y)
+        loss = step(xr, yr).detach()
+        ref_loss = ref_step(x, y)
+        dist.all_reduce(loss, op=dist.ReduceOp.AVG)  # mean of the shards' means
+        close(loss.numpy(), ref_loss.numpy(), f"compiled DDP ({target}) loss")
     for (name, p), q in zip(local.named_parameters(), reference.parameters()):
         close(p.detach().numpy(), q.detach().numpy(), f"compiled DDP ({target}) parameter {name}")
     exe = step.executable
@@ -160,8 +161,6 @@ def _compiled(rank, world, target):
     assert text.count("all_reduce") == 1, text  # one flat float32 bucket
     if target == "reference":
         assert "all_reduce" in graphc.viz.draw(exe).dot  # the picture shows the collective
-    local_loss = float(loss_fn(local(graphc.tensor(xr)), graphc.tensor(yr)).item())
-    assert np.isfinite(local_loss)
 
 
 def case_ddp_compiled_reference(rank, world):
