@@ -89,6 +89,13 @@ def case_ddp_eager(rank, world):
     local = mlp()
     ddp = DDP(local, bucket_cap_mb=0.0001)  # tiny buckets: several allreduces per backward
     assert len(ddp._buckets) > 1
+    launched_during_backward = []
+    finish = ddp._finish_backward
+
+    def finish_and_record():  # every bucket's allreduce started from a hook, during backward
+        launched_during_backward.append(all(b.request is not None for b in ddp._buckets))
+        finish()
+    object.__setattr__(ddp, "_finish_backward", finish_and_record)
     reference = copy.deepcopy(local)
     x, y = data(3, world)
     opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
@@ -97,6 +104,7 @@ def case_ddp_eager(rank, world):
     _train_eager(reference, ref_opt, x, y, 3)
     for (name, p), q in zip(local.named_parameters(), reference.parameters()):
         close(p.detach().numpy(), q.detach().numpy(), f"eager DDP parameter {name}")
+    assert launched_during_backward == [True] * 3, launched_during_backward
     # no_sync: the first micro-batch accumulates locally, the second synchronizes the sum
     opt.zero_grad()
     ref_opt.zero_grad()
