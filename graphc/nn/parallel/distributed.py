@@ -17,6 +17,7 @@ nodes (graphc/distributed/compiled.py).
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -90,6 +91,16 @@ def _buckets(params, cap_bytes):
     return [_Bucket(b) for b in buckets]
 
 
+def _weak_method(obj, name):
+    ref = weakref.ref(obj)
+
+    def call(*args):
+        target = ref()
+        if target is not None:
+            getattr(target, name)(*args)
+    return call
+
+
 class DistributedDataParallel(Module):
     """Data-parallel training of `module`: one replica per rank (PyTorch's name and meaning).
 
@@ -134,7 +145,8 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_bucket_of", {id(p): (b, i) for b in buckets
                                                 for i, p in enumerate(b.params)})
         object.__setattr__(self, "_backward_pending", False)
-        object.__setattr__(self, "_hooks", [p.register_post_accumulate_grad_hook(self._grad_ready)
+        hook = _weak_method(self, "_grad_ready")  # the hooks must not keep the model alive
+        object.__setattr__(self, "_hooks", [p.register_post_accumulate_grad_hook(hook)
                                             for p in params])
 
     # ---- construction: every replica starts from rank 0's state ---------------------------
