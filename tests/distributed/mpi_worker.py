@@ -219,6 +219,16 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
         close(p.numpy(), parts[0].numpy(), "running_mean after the broadcasts")
 
 
+def case_ddp_in_a_static_graph_raises(rank, world):
+    ddp = DDP(mlp())
+    try:
+        ddp(graphc.placeholder((2, 4), name="x"))
+    except graphc.UnsupportedError as e:
+        assert "ddp.module" in str(e), e
+    else:
+        raise AssertionError("DDP on a placeholder outside graphc.jit did not raise")
+
+
 def case_symbolic_all_reduce(rank, world):
     xp = graphc.placeholder((3,), name="x")
     reduced = dist.all_reduce(xp * 2.0, op=dist.ReduceOp.AVG)

@@ -105,6 +105,10 @@ def test_all_reduce_of_a_symbolic_value_is_a_graph_node():
     assert_passed("symbolic_all_reduce")
 
 
+def test_ddp_in_a_hand_built_graph_raises():
+    assert_passed("ddp_in_a_static_graph_raises")
+
+
 def test_distributed_sampler_covers_the_dataset_once_per_epoch():
     assert_passed("sampler")
 

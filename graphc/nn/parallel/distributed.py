@@ -160,6 +160,12 @@ class DistributedDataParallel(Module):
     def forward(self, *args, **kwargs):
         if Tensor._trace is not None:
             self._prepare_trace()
+        elif self.__dict__.get("_symbolic"):
+            raise UnsupportedError(
+                "DistributedDataParallel in a static graph: gradients are averaged in eager "
+                "backward and inside graphc.jit only. In a graph built by hand, call the "
+                "wrapped model (ddp.module) and average each gradient with "
+                "graphc.distributed.all_reduce(g, op=ReduceOp.AVG)")
         elif self.broadcast_buffers and self._world_size > 1 and self.training:
             for b in self.module.buffers():  # as PyTorch: rank 0's running statistics win
                 dist.broadcast(b, src=0)
