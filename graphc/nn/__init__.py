@@ -19,6 +19,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
 from .rnn import LSTM, RNN
 from . import parallel, utils
+from .parallel import SyncBatchNorm
 
 __all__ = [
     "functional", "init", "parallel", "utils", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss",
@@ -28,5 +29,6 @@ __all__ = [
     "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool2d", "Mish", "Module",
     "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "Parameter", "RNN", "ReLU", "ReLU6", "SELU",
     "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softmin", "Softplus",
-    "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold", "Unflatten",
+    "Softshrink", "Softsign", "SyncBatchNorm", "Tanh", "Tanhshrink", "Threshold",
+    "Unflatten",
 ]

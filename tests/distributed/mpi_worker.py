@@ -219,6 +219,26 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
         close(p.numpy(), parts[0].numpy(), "running_mean after the broadcasts")
 
 
+def case_sync_batchnorm(rank, world):
+    # global-batch statistics: 2 ranks x B train exactly as 1 process x 2B with BatchNorm
+    def model():
+        graphc.manual_seed(9)
+        return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+    local = nn.SyncBatchNorm.convert_sync_batchnorm(model())
+    assert isinstance(local[1], nn.SyncBatchNorm)
+    reference = model()
+    ddp = DDP(local)
+    x, y = data(5, world)
+    x = x * 3 + 2  # statistics far from (0, 1)
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    _train_eager(ddp, opt, shard(x, rank, world), shard(y, rank, world), 3)
+    _train_eager(reference, ref_opt, x, y, 3)
+    want = reference.state_dict()
+    for k, v in local.state_dict().items():
+        close(v.detach().numpy(), want[k].detach().numpy(), f"SyncBatchNorm DDP: {k}")
+
+
 def case_ddp_in_a_static_graph_raises(rank, world):
     ddp = DDP(mlp())
     try:

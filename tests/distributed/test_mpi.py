@@ -101,6 +101,10 @@ def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
     assert_passed("ddp_batchnorm_compiled_equals_eager")
 
 
+def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch():
+    assert_passed("sync_batchnorm")
+
+
 def test_all_reduce_of_a_symbolic_value_is_a_graph_node():
     assert_passed("symbolic_all_reduce")
 
