@@ -108,6 +108,9 @@ class DistributedDataParallel(Module):
     each `backward()` the parameters' gradients are the average over ranks; `no_sync()`
     skips that (gradients accumulate locally until the next synchronized backward).
     Unsupported PyTorch arguments (device_ids, dim != 0, other process groups) raise.
+    find_unused_parameters makes no difference: a parameter without a gradient on a rank
+    always contributes zeros; static_graph and check_reduction are hints PyTorch itself
+    needs for speed or ignores, accepted for compatibility.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
