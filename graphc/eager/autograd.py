@@ -6,8 +6,7 @@ import numpy as np
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .grad_mode import set_grad_enabled
-from .hooks import (_early_accumulation, _grad_hooks, _run_backward_callbacks,
-                    _run_grad_hooks)
+from .hooks import _early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks
 
 
 def _camel(name):
@@ -144,7 +143,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if g is None or (early and key in early.done):
                 continue
             _accumulate(t, g, create_graph)
-            if early and key in _grad_hooks:
+            if early and _hooked(t):
                 _run_grad_hooks(t)
         if early:
             _run_backward_callbacks()

@@ -7,10 +7,12 @@ entry with the tensor.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 _grad_hooks = {}           # id(tensor) -> (weakref to tensor, {handle id: hook})
 _backward_callbacks = []   # run once at the end of the current backward, then cleared
+_hook_ids = itertools.count()
 
 
 class RemovableHandle:
@@ -33,11 +35,16 @@ def register_post_accumulate_grad_hook(tensor, hook):
     key = id(tensor)
     entry = _grad_hooks.get(key)
     if entry is None or entry[0]() is not tensor:
-        entry = _grad_hooks[key] = (weakref.ref(tensor, lambda _, k=key: _grad_hooks.pop(k, None)),
-                                    {})
-    hook_id = object()
-    entry[1][id(hook_id)] = hook
-    return RemovableHandle(key, id(hook_id))
+        forget = lambda _, k=key: _grad_hooks.pop(k, None)  # noqa: E731
+        entry = _grad_hooks[key] = (weakref.ref(tensor, forget), {})
+    hook_id = next(_hook_ids)
+    entry[1][hook_id] = hook
+    return RemovableHandle(key, hook_id)
+
+
+def _hooked(t):
+    entry = _grad_hooks.get(id(t))
+    return entry is not None and entry[0]() is t
 
 
 def queue_callback(fn):
@@ -67,7 +74,7 @@ class _EarlyAccumulation:
         first_reader = {}
         for i, e in enumerate(entries):
             for t in e.inputs:
-                if id(t) in _grad_hooks and t.grad_fn is None and id(t) not in first_reader:
+                if t.grad_fn is None and id(t) not in first_reader and _hooked(t):
                     first_reader[id(t)] = (i, t)
         for i, t in first_reader.values():
             self.ready_after.setdefault(i, []).append(t)
