@@ -118,6 +118,44 @@ def case_ddp_eager(rank, world):
         close(p.grad.numpy(), q.grad.numpy(), "no_sync accumulated gradient")
 
 
+class _Branches(nn.Module):
+    """Rank 0 uses both branches, the other ranks only the first."""
+
+    def __init__(self, use_second):
+        super().__init__()
+        self.first, self.second = nn.Linear(4, 3), nn.Linear(4, 3)
+        self.use_second = use_second
+
+    def forward(self, x):
+        out = self.first(x)
+        return out + self.second(x) if self.use_second else out
+
+
+def case_ddp_unused_parameters(rank, world):
+    # a parameter no backward reaches on some ranks contributes zeros; its bucket still starts
+    # in the same order on every rank (tiny buckets: one per parameter)
+    graphc.manual_seed(4)
+    local = _Branches(use_second=rank == 0)
+    ddp = DDP(local, bucket_cap_mb=0.00001, find_unused_parameters=True)
+    assert len(ddp._buckets) == 4
+    x, y = data(3, world)
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    # one process: the mean over ranks of each rank's loss with its own branches
+    reference = [copy.deepcopy(local) for _ in range(world)]
+    total = 0
+    for r, model in enumerate(reference):
+        model.use_second = r == 0
+        total = total + loss_fn(model(graphc.tensor(shard(x, r, world))),
+                                graphc.tensor(shard(y, r, world))) / world
+    total.backward()
+    for name, p in local.named_parameters():
+        want = sum(dict(m.named_parameters())[name].grad.numpy()
+                   for m in reference if dict(m.named_parameters())[name].grad is not None)
+        close(p.grad.numpy(), want, f"unused-parameter gradient {name}")
+
+
 def case_ddp_bucket_view(rank, world):
     graphc.manual_seed(5)
     local = mlp()

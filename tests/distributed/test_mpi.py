@@ -85,6 +85,10 @@ def test_ddp_eager_matches_one_process_with_the_whole_batch():
     assert_passed("ddp_eager")  # several buckets, momentum, and no_sync accumulation
 
 
+def test_ddp_parameters_unused_on_some_ranks():
+    assert_passed("ddp_unused_parameters")
+
+
 def test_ddp_gradient_as_bucket_view_with_adam():
     assert_passed("ddp_bucket_view")
 

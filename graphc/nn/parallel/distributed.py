@@ -148,6 +148,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_bucket_of", {id(p): (b, i) for b in buckets
                                                 for i, p in enumerate(b.params)})
         object.__setattr__(self, "_backward_pending", False)
+        object.__setattr__(self, "_launched", 0)  # buckets started in this backward, in order
         hook = _weak_method(self, "_grad_ready")  # the hooks must not keep the model alive
         object.__setattr__(self, "_hooks", [p.register_post_accumulate_grad_hook(hook)
                                             for p in params])
@@ -193,17 +194,22 @@ class DistributedDataParallel(Module):
             queue_callback(self._finish_backward)
         bucket, _ = self._bucket_of[id(param)]
         bucket.ready.add(id(param))
-        if len(bucket.ready) == len(bucket.params) and bucket.request is None:
-            bucket.launch()
-        for b in self._buckets:  # MPI progresses only inside MPI calls: poke earlier buckets
-            if b.request is not None:
-                b.request.Test()
+        # Buckets start in their order only: every rank must start its collectives in the same
+        # order, even when a rank's backward skips parameters (their buckets wait for the end).
+        buckets, launched = self._buckets, self._launched
+        while launched < len(buckets) and len(buckets[launched].ready) == \
+                len(buckets[launched].params):
+            buckets[launched].launch()
+            launched += 1
+        object.__setattr__(self, "_launched", launched)
+        for b in buckets[:launched]:  # MPI progresses only inside MPI calls: poke them
+            b.request.Test()
 
     def _finish_backward(self):
         object.__setattr__(self, "_backward_pending", False)
-        for bucket in self._buckets:  # parameters this backward did not reach count as zero
-            if bucket.request is None:
-                bucket.launch()
+        for bucket in self._buckets[self._launched:]:  # parameters not reached count as zero
+            bucket.launch()
+        object.__setattr__(self, "_launched", 0)
         for bucket in self._buckets:
             bucket.finish(self._world_size, self.gradient_as_bucket_view)
 
