@@ -28,7 +28,8 @@ from ..errors import UnsupportedError
 from ..ir.build import placeholder
 from ..ir.graph import LEAF_OPS, Graph, Value
 from ..passes.graph_edit import clone_node
-from .collectives import allreduce_array, broadcast_array
+from .collectives import all_ranks_agree, allreduce_array, broadcast_array
+from .process_group import DistributedError
 
 COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
 
@@ -199,6 +200,24 @@ class DistributedExecutable:
                                           split.second_updates, target, **options)
         self._split = split
         self._reductions = [c.attrs["reduce"] for c in split.collectives]
+        self._check_ranks_agree()
+
+    def _check_ranks_agree(self):
+        """Every rank must run the same collectives (count, sizes, dtypes, order): a rank
+        whose traced step differs (Python control flow on the rank) would otherwise pair
+        buffers of different sizes. Checked once, with one small allreduce."""
+        from .process_group import is_initialized
+        if not is_initialized():
+            return  # the first call raises: no process group
+        key = repr([(c.op.name, c.inputs[0].type, sorted(c.attrs.items()))
+                    for c in self._split.collectives]
+                   + [(s.shape, s.dtype.name, src) for s, src in self._prologue])
+        if not all_ranks_agree(key, "compile (checking that every rank compiled the same "
+                                    "collectives)"):
+            raise DistributedError(
+                "compile: the ranks compiled steps with different collectives (number, sizes "
+                "or dtypes of the allreduce buffers); every rank must trace the same step. "
+                "This rank's: " + key)
 
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == len(self.inputs) and all(

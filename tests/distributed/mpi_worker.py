@@ -119,11 +119,12 @@ def case_ddp_eager(rank, world):
 
 
 class _Branches(nn.Module):
-    """Rank 0 uses both branches, the other ranks only the first."""
+    """Rank 0 uses both branches, the other ranks only the first; no rank uses the third."""
 
     def __init__(self, use_second):
         super().__init__()
         self.first, self.second = nn.Linear(4, 3), nn.Linear(4, 3)
+        self.never = nn.Linear(4, 3)
         self.use_second = use_second
 
     def forward(self, x):
@@ -137,7 +138,7 @@ def case_ddp_unused_parameters(rank, world):
     graphc.manual_seed(4)
     local = _Branches(use_second=rank == 0)
     ddp = DDP(local, bucket_cap_mb=0.00001, find_unused_parameters=True)
-    assert len(ddp._buckets) == 4
+    assert len(ddp._buckets) == 6
     x, y = data(3, world)
     xr, yr = shard(x, rank, world), shard(y, rank, world)
     loss_fn = nn.CrossEntropyLoss()
@@ -151,9 +152,32 @@ def case_ddp_unused_parameters(rank, world):
                                 graphc.tensor(shard(y, r, world))) / world
     total.backward()
     for name, p in local.named_parameters():
+        if name.startswith("never"):
+            assert p.grad is None, name  # no rank computed one: left None, as in PyTorch
+            continue
         want = sum(dict(m.named_parameters())[name].grad.numpy()
                    for m in reference if dict(m.named_parameters())[name].grad is not None)
         close(p.grad.numpy(), want, f"unused-parameter gradient {name}")
+
+
+def case_compiled_steps_that_differ_between_ranks_raise(rank, world):
+    graphc.manual_seed(4)
+    ddp = DDP(_Branches(use_second=rank == 0))  # rank 0 has more gradients to average
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+
+    @graphc.jit
+    def step(xb, yb):
+        opt.zero_grad()
+        loss_fn(ddp(xb), yb).backward()
+        opt.step()
+    x, y = data(3, world)
+    try:
+        step(shard(x, rank, world), shard(y, rank, world))
+    except dist.DistributedError as e:
+        assert "different collectives" in str(e), e
+    else:
+        raise AssertionError("ranks with different compiled steps did not raise")
 
 
 def case_ddp_bucket_view(rank, world):

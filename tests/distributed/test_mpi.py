@@ -89,6 +89,10 @@ def test_ddp_parameters_unused_on_some_ranks():
     assert_passed("ddp_unused_parameters")
 
 
+def test_ranks_that_compile_different_steps_raise():
+    assert_passed("compiled_steps_that_differ_between_ranks_raise")
+
+
 def test_ddp_gradient_as_bucket_view_with_adam():
     assert_passed("ddp_bucket_view")
 

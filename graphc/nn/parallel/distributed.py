@@ -36,14 +36,20 @@ from ..module import Module
 
 
 class _Bucket:
-    """Parameters whose gradients are averaged by one allreduce on one flat buffer."""
+    """Parameters whose gradients are averaged by one allreduce on one flat buffer.
+
+    The buffer ends with one flag per parameter (1 where this rank has a gradient), summed
+    with the gradients: a parameter no rank computed a gradient for keeps `.grad` None, as
+    in PyTorch, instead of getting zeros.
+    """
 
     def __init__(self, params):
         self.params = params
         self.dtype = params[0]._data.dtype
         sizes = [p._data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        self.flat = np.zeros(self.offsets[-1], self.dtype)
+        self.flat = np.zeros(self.offsets[-1] + len(params), self.dtype)
+        self.used = self.flat[self.offsets[-1]:]
         self.ready = set()
         self.request = None
 
@@ -55,6 +61,7 @@ class _Bucket:
         """Copy the gradients into the flat buffer and start its allreduce."""
         for i, p in enumerate(self.params):
             view = self.view(i)
+            self.used[i] = p.grad is not None
             if p.grad is None:
                 view[...] = 0  # unused on this rank: it contributes zero, as in PyTorch
             elif p.grad._data is not view and not np.shares_memory(p.grad._data, view):
@@ -67,6 +74,8 @@ class _Bucket:
         self.ready.clear()
         self.flat /= world_size
         for i, p in enumerate(self.params):
+            if self.used[i] == 0:
+                continue  # no rank has a gradient for it
             view = self.view(i)
             if as_view:
                 if p.grad is None or p.grad._data is not view:
