@@ -6,7 +6,8 @@ Each world size is one `mpiexec -n N` job running this file with --worker; every
 trains on its own batch of the workload's size (weak scaling: N ranks process N batches a
 step). Systems: graphc eager with DistributedDataParallel, graphc compiled (graphc.jit of
 the same step on the DDP model: allreduce between the compiled gradient and update parts)
-and PyTorch DDP on the gloo backend when torch is installed. Every rank runs the same
+and PyTorch DDP on the gloo backend when torch is installed; on 1 rank also the step
+compiled without DDP (no split), which shows what the split costs. Every rank runs the same
 fixed number of steps (collectives must match); a step's time is the slowest rank's.
 
 Reported: samples/s = N * batch / step time, and scaling efficiency = samples/s on N ranks /
@@ -31,6 +32,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EAGER, COMPILED, TORCH_DDP = "graphc eager DDP", "graphc compiled DDP", "torch DDP (gloo)"
+PLAIN_JIT = "graphc compiled, no DDP"  # 1 rank only: what the split at the allreduce costs
 
 
 # ---- inside the MPI job ------------------------------------------------------------------------
@@ -66,12 +68,12 @@ def _data(kind, spec, batch, rank):
     return x, rng.integers(0, spec.sizes[-1], batch).astype(np.int64)
 
 
-def _graphc_step(kind, spec, weights, x, y, compiled):
+def _graphc_step(kind, spec, weights, x, y, compiled, wrap=True):
     import graphc as gc
     from graphc.nn.parallel import DistributedDataParallel
     from . import models as M
     model = M._graphc_mlp(spec, weights) if kind == "mlp" else M._graphc_cnn(spec, weights)
-    ddp = DistributedDataParallel(model, broadcast_buffers=False)  # dropout seeds stay local
+    ddp = DistributedDataParallel(model) if wrap else model
     lossf = M._graphc_loss(spec.loss if kind == "mlp" else "cross_entropy")
     opt = M._graphc_opt(spec.optimizer if kind == "mlp" else "adadelta", ddp.parameters(),
                         spec.lr)
@@ -148,6 +150,8 @@ def worker(quick, out_path, systems):
         x, y = _data(kind, spec, batch, rank)
         builders = {EAGER: lambda: _graphc_step(kind, spec, weights, x, y, False),
                     COMPILED: lambda: _graphc_step(kind, spec, weights, x, y, True)}
+        if world == 1:
+            builders[PLAIN_JIT] = lambda: _graphc_step(kind, spec, weights, x, y, True, False)
         if torch is not None:
             builders[TORCH_DDP] = lambda: _torch_step(torch, kind, spec, weights, x, y)
         for system, build in builders.items():

@@ -90,8 +90,10 @@ class _Split:
         # Values of the gradient part that the update part reads are sent to it, except those
         # computed from variables and constants alone (momentum * buffer, weight.t()): the
         # update part recomputes them, so that it reads the variables it updates in place.
+        # New values of variables computed from variables alone (step counters, the dropout
+        # seed) are recomputed too, so the update part writes them in place.
         recompute, stack = set(), [v for n in graph.nodes if n.outputs[0] in after
-                                   for v in n.inputs]
+                                   for v in n.inputs] + [new for _, new in updates]
         while stack:
             v = stack.pop()
             if v not in after and v not in fed and v not in recompute and \
