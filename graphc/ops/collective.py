@@ -58,12 +58,8 @@ def _check_src(in_types, src):
     return same_type(in_types)
 
 
-def _broadcast_vjp(ctx, g):
-    raise NotImplementedError("broadcast has no gradient in graphc (it copies persistent "
-                              "state such as BatchNorm statistics, which needs none)")
-
-
+# No gradient rule: it copies persistent state (BatchNorm statistics), which needs none.
 broadcast = Op("broadcast", infer=_check_src, reference=_broadcast_reference,
-               vjp=_broadcast_vjp, defaults={"src": 0}, kind="collective", saves=(),
+               defaults={"src": 0}, kind="collective", saves=(),
                doc="Rank src's tensor, on every rank (MPI_Bcast). In compiled steps only on "
                    "variables, which are broadcast in place before the step runs.")
