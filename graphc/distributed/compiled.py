@@ -118,8 +118,7 @@ class _Split:
             out = c.outputs[0]
             mapping[out] = placeholder(out.shape, out.dtype, name=f"{out.name or 'reduced'}_{i}")
         for i, v in enumerate(crossing):
-            mapping[v] = placeholder(v.shape, v.dtype,
-                                         name=v.name or f"from_gradient_part_{i}")
+            mapping[v] = placeholder(v.shape, v.dtype, name=v.name or f"from_gradient_part_{i}")
         for node in second_nodes:
             copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
                               [o.type for o in node.outputs])
