@@ -185,10 +185,11 @@ def wait(request, what, timeout=None):
 
     MPI moves a large buffer in pieces, and only inside MPI calls: a waiting rank must keep
     calling MPI_Test or the transfer stalls (sleeping up to 1 ms between tests made a 1 MB
-    allreduce several times slower than MPI's blocking call). It spins for SPIN_SECONDS (a ready partner answers within
-    microseconds), then yields the core between tests (sched_yield: free when nothing else
-    wants the core, and on a crowded machine it lets a descheduled partner run); after
-    POLL_SECONDS it takes the other rank to be compiling or stuck and tests every millisecond.
+    allreduce several times slower than MPI's blocking call). It spins for SPIN_SECONDS (a
+    ready partner answers within microseconds), then yields the core between tests
+    (sched_yield: free when nothing else wants the core, and on a crowded machine it lets a
+    descheduled partner run); after POLL_SECONDS it takes the other rank to be compiling or
+    stuck and tests every millisecond.
     """
     if request.Test():
         return
