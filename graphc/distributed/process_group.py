@@ -136,6 +136,7 @@ def _abort_on_uncaught(kind, value, tb):
                          f"{kind.__name__}; aborting all {size} ranks (MPI_Abort)\n")
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(0.5)  # the launcher forwards output asynchronously; abort ends it at once
         _state.MPI.COMM_WORLD.Abort(1)
 
 
