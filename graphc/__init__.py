@@ -45,6 +45,7 @@ from . import cuda, nn, optim, data, utils  # the PyTorch-style namespace (nn si
 from . import accelerator
 from .backends import cudnn as _cudnn, mps as _mps  # noqa: F401  (torch.backends.cudnn / mps)
 from .device import get_default_device, set_default_device
+from . import distributed  # MPI is imported only by distributed.init_process_group
 
 float = float32
 double = float64

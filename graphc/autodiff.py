@@ -27,16 +27,21 @@ def sum_to(g, shape):
     return F.reshape(g, tuple(shape)) if lead else g
 
 
-def backward_sweep(entries, seeds, keys):
+def backward_sweep(entries, seeds, keys, after_entry=None):
     """Propagate cotangents from `seeds` ({key: cotangent}) through `entries`.
 
     keys(entry) -> (keys of its outputs, keys of its inputs): where the cotangents of the
     entry's values live; an input key of None means no gradient flows into that input.
     Static graphs key values by id; the eager tape by edges (eager/autograd.py), so that a
     tensor written in place has one key per version. Returns the dict {key: cotangent}.
+    after_entry(index, cotangents), if given, is called once each entry is done (eager
+    gradient hooks fire there).
     """
     cotangents = dict(seeds)
-    for entry in reversed(entries):
+    for index in range(len(entries) - 1, -1, -1):
+        if after_entry is not None and index + 1 < len(entries):
+            after_entry(index + 1, cotangents)  # the entry swept before this one is done
+        entry = entries[index]
         out_keys, in_keys = keys(entry)
         grads = [cotangents.get(k) for k in out_keys]
         if all(g is None for g in grads):
@@ -65,6 +70,8 @@ def backward_sweep(entries, seeds, keys):
             if gx.dtype is not x.dtype:
                 gx = F.cast(gx, x.dtype)
             cotangents[key] = gx if key not in cotangents else F.add(cotangents[key], gx)
+    if after_entry is not None and entries:
+        after_entry(0, cotangents)
     return cotangents
 
 

@@ -245,5 +245,12 @@ def compile(outputs, inputs=None, updates=None, target=None, **options):
     or "reference" (NumPy, node by node: the oracle; the default when Numba is missing). The
     executable's repr names the target it got.
     options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
+    A graph with collectives (graphc.distributed) is compiled in two parts split where they
+    communicate (graphc/distributed/compiled.py).
     """
+    from .distributed.compiled import DistributedExecutable, has_collectives
+    roots = [outputs] if isinstance(outputs, Value) else list(outputs)
+    roots += [new for _, new in _normalize_updates(updates)]
+    if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):
+        return DistributedExecutable(outputs, inputs, updates, target, **options)
     return Executable(outputs, inputs, updates, target, **options)

@@ -4,9 +4,11 @@ from .dataloader import (BatchSampler, DataLoader, RandomSampler, SequentialSamp
                          default_collate)
 from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
                       random_split)
+from .distributed import DistributedSampler
 from .samplers import SubsetRandomSampler, WeightedRandomSampler
 from .workers import get_worker_info
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split", "DataLoader", "SequentialSampler", "RandomSampler", "BatchSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler", "default_collate", "get_worker_info"]
+           "DistributedSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+           "default_collate", "get_worker_info"]

@@ -6,6 +6,7 @@ import numpy as np
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .grad_mode import set_grad_enabled
+from .hooks import _early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks
 
 
 def _camel(name):
@@ -193,8 +194,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     entries = tape_entries(roots)
     for e in entries:
         e.check_versions()
+    early = _early_accumulation(entries, inputs, create_graph, _accumulate)
     with set_grad_enabled(create_graph):
-        cts = backward_sweep(entries, seeds, TapeEntry.keys)
+        cts = backward_sweep(entries, seeds, TapeEntry.keys,
+                             early.after_entry if early else None)
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
@@ -213,25 +216,35 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 targets[edge_key(edge_of(t))] = t
         for key, t in targets.items():
             g = cts.get(key)
-            if g is None:
+            if g is None or (early and key in early.done):
                 continue
-            if create_graph:
-                t.grad = g if t.grad is None else t.grad + g
-            elif type(g._data) is not np.ndarray:  # a CUDA gradient
-                from ..backends import cuda_eager
-                if t.grad is None:
-                    t.grad = cuda_eager.owned_copy(g)
-                else:
-                    cuda_eager.accumulate(t.grad, g)
-            elif t.grad is None:
-                t.grad = Tensor._wrap(g._data.copy(), t.dtype)  # owned: later steps add in place
-            else:
-                t.grad._data += g._data
+            _accumulate(t, g, create_graph)
+            if early and _hooked(t):
+                _run_grad_hooks(t)
+        if early:
+            _run_backward_callbacks()
     if not retain_graph:
         for e in entries:
             e.released = True
             e.inputs, e.outputs, e.saved, e.edges = (), (), (), ()  # frees saved tensors
     return result
+
+
+def _accumulate(t, g, create_graph):
+    """Add the cotangent `g` into the leaf's .grad."""
+    from .tensor import Tensor
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif type(g._data) is not np.ndarray:  # a CUDA gradient
+        from ..backends import cuda_eager
+        if t.grad is None:
+            t.grad = cuda_eager.owned_copy(g)
+        else:
+            cuda_eager.accumulate(t.grad, g)
+    elif t.grad is None:
+        t.grad = Tensor._wrap(g._data.copy(), t.dtype)  # owned: later steps add in place
+    else:
+        t.grad._data += g._data
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

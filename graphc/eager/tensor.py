@@ -220,6 +220,11 @@ class Tensor(TensorMethods):
             raise NotImplementedError("backward(inputs=...) is not supported; use graphc.autograd.grad")
         run_backward([self], [gradient], retain, create_graph)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(self) runs after backward has accumulated into self.grad (leaves only)."""
+        from .hooks import register_post_accumulate_grad_hook
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ---- in-place writes -------------------------------------------------------------------------
     def _check_inplace(self):
         if self.grad_fn is None and self._requires_grad and is_grad_enabled():

@@ -40,14 +40,14 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
 from .module import Module
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm,
-                            RMSNorm, SyncBatchNorm)
+                            RMSNorm)
 from .parameter import Buffer, Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 from . import utils
 from . import parallel
-from .parallel import DataParallel
+from .parallel import DataParallel, SyncBatchNorm  # SyncBatchNorm: over all ranks (MPI)
 from . import modules  # torch.nn.modules.* import paths (after every layer is defined)
 
 __all__ = [

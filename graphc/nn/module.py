@@ -51,6 +51,18 @@ def _any_symbolic(args, kwargs):
     return walk(args) or walk(tuple(kwargs.values()))
 
 
+def _buffer_tensor(value):
+    """The tensor a symbolic buffer stands for: its variable's storage or, inside graphc.jit
+    after an in-place write to it (DistributedDataParallel's broadcast), the written tensor."""
+    if value.node.op.name == "variable":
+        return value.node.attrs["storage"]
+    trace = Tensor._trace
+    for key, current in (trace.current.items() if trace is not None else ()):
+        if current is value:
+            return trace.written[key]
+    raise TypeError(f"record_update: {value!r} is not a buffer's value")
+
+
 class Module:
     """Base class of all layers: holds parameters, buffers and submodules by attribute."""
 
@@ -344,7 +356,7 @@ class Module:
         """Remember that a symbolic forward computed `new_value` for `buffer` (a tensor, or
         the graph variable a symbolic forward reads it as)."""
         if isinstance(buffer, Value):
-            buffer = buffer.node.attrs["storage"]
+            buffer = _buffer_tensor(buffer)
         if Tensor._trace is not None:  # inside graphc.jit: the write is part of the traced step
             buffer._assign(new_value)
             return

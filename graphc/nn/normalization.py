@@ -88,26 +88,6 @@ class BatchNorm2d(_BatchNorm):
     expected_dims = (4,)
 
 
-class SyncBatchNorm(_BatchNorm):
-    """On one process, BatchNorm over (N, C, ...) of any rank (PyTorch's statistics are then
-    the local ones); process groups are not supported."""
-    expected_dims = (2, 3, 4, 5)
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, process_group=None, device=None, dtype=None):
-        if process_group is not None:
-            raise UnsupportedError("SyncBatchNorm: process groups are not supported (one "
-                                   "process)")
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
-                         dtype)
-
-    @classmethod
-    def convert_sync_batchnorm(cls, module, process_group=None):
-        """PyTorch swaps BatchNorm layers for SyncBatchNorm; on one process they compute the
-        same, so the module is returned as it is."""
-        return module
-
-
 class BatchNorm3d(_BatchNorm):
     """Normalizes (N, C, D, H, W) input over N, D, H and W."""
     expected_dims = (5,)

@@ -92,8 +92,8 @@ def test_data_parallel_is_a_pass_through_with_pytorch_keys():
     x = gc.randn(4, 3)
     np.testing.assert_array_equal(model(x).detach().numpy(), inner(x).detach().numpy())
     assert model.module is inner
-    with pytest.raises(UnsupportedError):
-        nn.parallel.DistributedDataParallel(inner)
+    with pytest.raises(gc.distributed.DistributedError, match="init_process_group"):
+        nn.parallel.DistributedDataParallel(inner)  # tests/distributed trains with it
 
 
 def test_torch_nn_modules_import_paths():
@@ -221,7 +221,11 @@ def test_sync_batch_norm_is_local_batch_norm_on_one_process():
     x = gc.tensor(np.random.default_rng(3).standard_normal((4, 3, 2)))
     sync, plain = nn.SyncBatchNorm(3).double(), nn.BatchNorm1d(3).double()
     np.testing.assert_allclose(sync(x).detach().numpy(), plain(x).detach().numpy())
-    assert nn.SyncBatchNorm.convert_sync_batchnorm(plain) is plain
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(plain))
+    assert isinstance(converted[0], nn.SyncBatchNorm)  # PyTorch swaps the layer
+    assert converted[0].weight is plain.weight and converted[0].running_mean is plain.running_mean
+    no_bias = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(3, bias=False))
+    assert no_bias.bias is None and [n for n, _ in no_bias.named_parameters()] == ["weight"]
     with pytest.raises(UnsupportedError):
         nn.SyncBatchNorm(3, process_group=object())
 

@@ -13,11 +13,12 @@ from .. import (activation, attention, containers, conv, ctc, dropout, embedding
                 linear,
                 loss, module, normalization, padding, parameter, pooling, resampling, rnn,
                 transformer, volumetric)
+from ..parallel import sync_batchnorm
 from .. import *  # noqa: F401,F403  (torch.nn.modules exports every layer, as torch.nn does)
 
 _SOURCES = {
     "activation": (activation, attention),
-    "batchnorm": (normalization, lazy),
+    "batchnorm": (normalization, lazy, sync_batchnorm),
     "channelshuffle": (resampling,),
     "container": (containers,),
     "conv": (conv, volumetric, lazy),

@@ -1,0 +1,266 @@
+"""W10 data-parallel: the W3 CNN and W4 MLP training steps on 1 and 2 ranks, one thread each.
+
+    python -m benchmarks.data_parallel [--quick] [--ranks 1,2] [--json out.json]
+
+Each world size is one `mpiexec -n N` job running this file with --worker; every rank
+trains on its own batch of the workload's size (weak scaling: N ranks process N batches a
+step). Systems: graphc eager with DistributedDataParallel, graphc compiled (graphc.jit of
+the same step on the DDP model: allreduce between the compiled gradient and update parts)
+and PyTorch DDP on the gloo backend when torch is installed; on 1 rank also the step
+compiled without DDP (no split), which shows what the split costs. Every rank runs the same
+fixed number of steps (collectives must match); a step's time is the slowest rank's.
+
+Reported: samples/s = N * batch / step time, and scaling efficiency = samples/s on N ranks /
+(N * samples/s on 1 rank). The job also measures MPI_Allreduce bandwidth (float32 buffers
+from 4 KiB to 64 MiB) for docs/distributed.md. `w10_data_parallel(settings)` returns the
+rows as Measurements for benchmarks/run.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EAGER, COMPILED, TORCH_DDP = "graphc eager DDP", "graphc compiled DDP", "torch DDP (gloo)"
+PLAIN_JIT = "graphc compiled, no DDP"  # 1 rank only: what the split at the allreduce costs
+
+
+# ---- inside the MPI job ------------------------------------------------------------------------
+def _timed_steps(step, steps, repeat, barrier):
+    """Median over `repeat` samples of the time per step (this rank), after 2 warm-up steps."""
+    for _ in range(2):
+        step()
+    samples = []
+    for _ in range(repeat):
+        barrier()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        samples.append((time.perf_counter() - start) / steps)
+    return statistics.median(samples)
+
+
+def _workloads(quick):
+    from . import models as M
+    cnn = M.CNNSpec(image=12 if quick else 28)
+    mlp_sizes, mlp_batch = ((32, 16, 16, 10), 8) if quick else ((784, 256, 256, 10), 128)
+    mlp = M.MLPSpec(mlp_sizes, "relu", "cross_entropy", "adam", 1e-3)
+    return [("W3 CNN", "cnn", cnn, M.cnn_weights(cnn, seed=3), 4 if quick else 64),
+            ("W4 MLP", "mlp", mlp, M.mlp_weights(mlp, seed=4), mlp_batch)]
+
+
+def _data(kind, spec, batch, rank):
+    rng = np.random.default_rng(100 + rank)
+    if kind == "cnn":
+        x = rng.random((batch, 1, spec.image, spec.image), np.float32)
+        return x, rng.integers(0, spec.classes, batch).astype(np.int64)
+    x = rng.standard_normal((batch, spec.sizes[0])).astype(np.float32)
+    return x, rng.integers(0, spec.sizes[-1], batch).astype(np.int64)
+
+
+def _graphc_step(kind, spec, weights, x, y, compiled, wrap=True):
+    import graphc as gc
+    from graphc.nn.parallel import DistributedDataParallel
+    from . import models as M
+    model = M._graphc_mlp(spec, weights) if kind == "mlp" else M._graphc_cnn(spec, weights)
+    ddp = DistributedDataParallel(model) if wrap else model
+    lossf = M._graphc_loss(spec.loss if kind == "mlp" else "cross_entropy")
+    opt = M._graphc_opt(spec.optimizer if kind == "mlp" else "adadelta", ddp.parameters(),
+                        spec.lr)
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = lossf(ddp(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+    if compiled:
+        from .harness import graphc_target
+        jitted = gc.jit(step, target=graphc_target())
+        return lambda: jitted(x, y)
+    xt, yt = gc.from_numpy(x), gc.from_numpy(y)
+    return lambda: step(xt, yt)
+
+
+def _torch_step(torch, kind, spec, weights, x, y):
+    from . import models as M
+    model, _ = M._torch_step(torch, kind, spec, weights)
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    name = spec.optimizer if kind == "mlp" else "adadelta"
+    opt = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta}[name](ddp.parameters(),
+                                                                          lr=spec.lr)
+    lossf = torch.nn.functional.cross_entropy
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(ddp(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _allreduce_bandwidth(comm, MPI, quick):
+    rows = []
+    sizes = [1 << k for k in range(12, 22 if quick else 27, 2)]  # bytes: 4 KiB .. 64 MiB
+    n = comm.Get_size()
+    for nbytes in sizes:
+        buf = np.ones(nbytes // 4, np.float32)
+        reps = max(3, min(200, (64 << 20) // nbytes))
+        comm.Allreduce(MPI.IN_PLACE, buf)
+        comm.Barrier()
+        start = time.perf_counter()
+        for _ in range(reps):
+            comm.Allreduce(MPI.IN_PLACE, buf)
+        seconds = comm.allreduce((time.perf_counter() - start) / reps, op=MPI.MAX)
+        rows.append({"bytes": nbytes, "seconds": seconds, "algbw_GBps": nbytes / seconds / 1e9,
+                     "busbw_GBps": nbytes / seconds / 1e9 * 2 * (n - 1) / n})
+    return rows
+
+
+def worker(quick, out_path, systems):
+    sys.path.insert(0, ROOT)
+    from .harness import limit_threads, optional
+    limit_threads(1)
+    import graphc.distributed as dist
+    dist.init_process_group("mpi", timeout=600)
+    comm, MPI = dist.process_group._state.comm, dist.process_group._state.MPI
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch = optional("torch") if "torch" in systems else None
+    if torch is not None:
+        torch.set_num_threads(1)
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        port = comm.bcast(29500 + os.getpid() % 1000 if rank == 0 else None, root=0)
+        torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                             rank=rank, world_size=world)
+    steps, repeat = (3, 3) if quick else (5, 3)
+    results = []
+    for name, kind, spec, weights, batch in _workloads(quick):
+        x, y = _data(kind, spec, batch, rank)
+        builders = {EAGER: lambda: _graphc_step(kind, spec, weights, x, y, False),
+                    COMPILED: lambda: _graphc_step(kind, spec, weights, x, y, True)}
+        if world == 1:
+            builders[PLAIN_JIT] = lambda: _graphc_step(kind, spec, weights, x, y, True, False)
+        if torch is not None:
+            builders[TORCH_DDP] = lambda: _torch_step(torch, kind, spec, weights, x, y)
+        for system, build in builders.items():
+            if system.split()[0] not in systems and system != TORCH_DDP:
+                continue
+            step = build()
+            seconds = _timed_steps(step, steps, repeat, comm.Barrier)
+            slowest = comm.allreduce(seconds, op=MPI.MAX)
+            results.append({"workload": name, "system": system, "ranks": world,
+                            "batch_per_rank": batch, "step_s": slowest,
+                            "samples_per_s": world * batch / slowest})
+    bandwidth = _allreduce_bandwidth(comm, MPI, quick) if world > 1 else []
+    if rank == 0:
+        with open(out_path, "w") as f:
+            json.dump({"steps": results, "allreduce": bandwidth}, f)
+    if torch is not None:
+        torch.distributed.destroy_process_group()
+
+
+# ---- the driver -------------------------------------------------------------------------------
+def _mpiexec():
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    path = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
+    return path if os.path.exists(path) else None
+
+
+def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch")):
+    """{ranks: worker results} for each world size, each one mpiexec job."""
+    mpiexec = _mpiexec()
+    if mpiexec is None:
+        raise RuntimeError("W10 needs mpiexec: pip install 'graphc[distributed]'")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    out = {}
+    for n in ranks:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "w10.json")
+            cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "benchmarks.data_parallel",
+                   "--worker", "--json", path, "--systems", ",".join(systems)]
+            if quick:
+                cmd.append("--quick")
+            subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=3600)
+            with open(path) as f:
+                out[n] = json.load(f)
+    return out
+
+
+def table(jobs):
+    """Rows: workload, system, ranks, step ms, samples/s, scaling efficiency vs 1 rank."""
+    base = {(r["workload"], r["system"]): r["samples_per_s"]
+            for r in jobs.get(1, {}).get("steps", [])}
+    lines = ["| workload | system | ranks | step (ms) | samples/s | scaling efficiency |",
+             "|---|---|---|---|---|---|"]
+    for n in sorted(jobs):
+        for r in jobs[n]["steps"]:
+            one = base.get((r["workload"], r["system"]))
+            eff = f"{r['samples_per_s'] / (n * one):.0%}" if one and n > 1 else "—"
+            lines.append(f"| {r['workload']} | {r['system']} | {n} | {r['step_s'] * 1e3:.2f} | "
+                         f"{r['samples_per_s']:.0f} | {eff} |")
+    bandwidth = [b for n in sorted(jobs) for b in jobs[n].get("allreduce", [])]
+    if bandwidth:
+        lines += ["", "| allreduce bytes | time (µs) | algbw (GB/s) | busbw (GB/s) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {b['bytes']:,} | {b['seconds'] * 1e6:.1f} | {b['algbw_GBps']:.2f} | "
+                  f"{b['busbw_GBps']:.2f} |" for b in bandwidth]
+    return "\n".join(lines)
+
+
+def w10_data_parallel(settings):
+    """The W10 rows as Measurements (for benchmarks/run.py)."""
+    from .harness import Measurement
+    jobs = run_jobs(quick=settings.quick,
+                    systems=tuple(["graphc"] + sorted(settings.frameworks & {"torch"})))
+    base = {(r["workload"], r["system"]): r["samples_per_s"] for r in jobs[1]["steps"]}
+    rows = []
+    for n, job in sorted(jobs.items()):
+        for r in job["steps"]:
+            eff = r["samples_per_s"] / (n * base[(r["workload"], r["system"])]) if n > 1 else 1
+            rows.append(Measurement("W10", f"{r['system']} x{n}", f"step ({r['workload']})",
+                                    r["step_s"], samples=3,
+                                    note=f"{r['samples_per_s']:.0f} samples/s, scaling "
+                                         f"efficiency {eff:.0%}",
+                                    extra={"ranks": n, "samples_per_s": r["samples_per_s"],
+                                           "efficiency": eff}))
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny shapes (a smoke test)")
+    p.add_argument("--ranks", default="1,2", help="world sizes, e.g. 1,2")
+    p.add_argument("--systems", default="graphc,torch", help="graphc and/or torch")
+    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    systems = tuple(args.systems.split(","))
+    if args.worker:
+        worker(args.quick, args.json, systems)
+        return 0
+    jobs = run_jobs(tuple(int(n) for n in args.ranks.split(",")), args.quick, systems)
+    print(table(jobs))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({str(k): v for k, v in jobs.items()}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Compiled steps that communicate: a graph split at its collectives.
+
+A data-parallel training step is forward + backward, then an allreduce of the gradients,
+then the optimizer update. No code generator lowers `all_reduce`; instead `graphc.compile`
+hands a graph holding collectives to `DistributedExecutable`, which compiles two programs
+with the ordinary target:
+
+- the *gradient part*: every node that does not depend on a collective's result; its
+  outputs are the collectives' inputs (for DistributedDataParallel: one flat gradient
+  buffer per dtype) and the values the second part reads;
+- the *update part*: every node after the collectives, fed with the reduced buffers.
+
+Between them each collective runs once, in place, on the gradient part's output buffer (one
+MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's buffers from
+rank 0) run before the gradient part, in place on the variables' storage. Variable updates
+whose new value is known before the collectives (BatchNorm statistics) are written after the
+update part, so that every read in the step still sees the values from before the step, as
+in one program. `.graph` is the whole step, so dumps and pictures show the `all_reduce`
+nodes where the program is split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..compile import Executable, _normalize_updates
+from ..eager.tensor import Tensor
+from ..errors import UnsupportedError
+from ..ir.build import placeholder
+from ..ir.graph import LEAF_OPS, Graph, Value
+from ..passes.graph_edit import clone_node
+from .collectives import all_ranks_agree, allreduce_array, broadcast_array
+from .process_group import DistributedError
+
+COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
+
+
+def has_collectives(graph) -> bool:
+    return any(n.op.name in COLLECTIVE_OPS for n in graph.nodes)
+
+
+def _hoist_broadcasts(nodes, outputs, updates):
+    """Broadcasts of variables run before the step, in place on their storage, so that the
+    step's nodes read the variable itself. Returns (outputs, updates, [(storage, src)])."""
+    mapping, prologue, seen = {}, [], set()
+    for node in nodes:
+        if node.op.name != "broadcast":
+            continue
+        source = node.inputs[0]
+        if source.node.op.name != "variable":
+            raise UnsupportedError(f"compile: broadcast of a computed value; compiled steps "
+                                   f"broadcast only variables (before the step){_where(node)}")
+        storage = source.node.attrs["storage"]
+        if id(storage) not in seen:
+            seen.add(id(storage))
+            prologue.append((storage, node.attrs["src"]))
+        mapping[node.outputs[0]] = source
+    if not mapping:
+        return outputs, updates, prologue
+    for node in nodes:
+        if node.op.name != "broadcast" and any(v in mapping for v in node.inputs):
+            copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
+                              [o.type for o in node.outputs])
+            mapping.update(zip(node.outputs, copy.outputs))
+    outputs = [mapping.get(v, v) for v in outputs]
+    updates = [(var, mapping.get(new, new)) for var, new in updates
+               if mapping.get(new, new) is not var]  # written back unchanged: nothing to do
+    return outputs, updates, prologue
+
+
+class _Split:
+    """Which nodes each part computes, and how the update part is fed."""
+
+    def __init__(self, graph, outputs, updates, inputs):
+        after, fed, self.collectives = set(), set(), []
+        for node in graph.nodes:
+            reads_after = any(v in after for v in node.inputs)
+            if node.op.name == "all_reduce":
+                if reads_after:
+                    raise UnsupportedError(
+                        f"compile: {node.op.name} reads the result of another collective; a "
+                        f"compiled step communicates at one point (gradients complete), so "
+                        f"chained collectives are not supported{_where(node)}")
+                self.collectives.append(node)
+                after.update(node.outputs)
+            elif reads_after:
+                after.update(node.outputs)
+            elif node.op.name == "placeholder" or any(v in fed for v in node.inputs):
+                fed.update(node.outputs)
+        roots = list(outputs) + [new for _, new in updates]
+        # Values of the gradient part that the update part reads are sent to it, except those
+        # computed from variables and constants alone (momentum * buffer, weight.t()): the
+        # update part recomputes them, so that it reads the variables it updates in place.
+        # New values of variables computed from variables alone (step counters, the dropout
+        # seed) are recomputed too, so the update part writes them in place.
+        recompute, stack = set(), [v for n in graph.nodes if n.outputs[0] in after
+                                   for v in n.inputs] + [new for _, new in updates]
+        while stack:
+            v = stack.pop()
+            if v not in after and v not in fed and v not in recompute and \
+                    v.node.op.name not in LEAF_OPS:
+                recompute.update(v.node.outputs)
+                stack.extend(v.node.inputs)
+        second_nodes = [n for n in graph.nodes if n.op.name not in COLLECTIVE_OPS
+                        and (n.outputs[0] in after or n.outputs[0] in recompute)]
+        crossing, seen = [], set()  # (Values compare elementwise: membership by set only)
+        for v in [x for n in second_nodes for x in n.inputs] + roots:
+            if v not in after and v not in seen and v not in recompute \
+                    and v.node.op.name not in LEAF_OPS:
+                crossing.append(v)
+                seen.add(v)
+        self.first_outputs = [c.inputs[0] for c in self.collectives] + crossing
+        # a leaf's array is the caller's feed or a variable's storage: reduce a copy of it
+        self.reduces_leaf = [c.inputs[0].node.op.name in LEAF_OPS for c in self.collectives]
+        self.crossing_index = {v: len(self.collectives) + i for i, v in enumerate(crossing)}
+        # the update part: its nodes cloned onto placeholders for what it receives
+        mapping = {}
+        for i, c in enumerate(self.collectives):
+            out = c.outputs[0]
+            mapping[out] = placeholder(out.shape, out.dtype, name=f"{out.name or 'reduced'}_{i}")
+        for i, v in enumerate(crossing):
+            mapping[v] = placeholder(v.shape, v.dtype, name=v.name or f"from_gradient_part_{i}")
+        for node in second_nodes:
+            copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
+                              [o.type for o in node.outputs])
+            mapping.update(zip(node.outputs, copy.outputs))
+        # the update part's inputs: fed placeholders it reads, then buffers of the first part
+        used = {v for n in second_nodes for v in n.inputs}
+        self.fed_inputs = [i for i, x in enumerate(inputs) if x in used]
+        received = [c.outputs[0] for c in self.collectives] + crossing
+        self.received = [k for k, v in enumerate(received) if v in used]
+        self.second_inputs = ([inputs[i] for i in self.fed_inputs]
+                              + [mapping[received[k]] for k in self.received])
+        reduced = {c.outputs[0]: i for i, c in enumerate(self.collectives)}
+        self.second_outputs, self.output_from = [], []
+        for v in outputs:  # ("second", k): of the update part; ("first", k): a buffer
+            if v in reduced:
+                self.output_from.append(("first", reduced[v]))
+            elif v in after or v in recompute:
+                self.output_from.append(("second", len(self.second_outputs)))
+                self.second_outputs.append(mapping[v])
+            elif v in self.crossing_index:
+                self.output_from.append(("first", self.crossing_index[v]))
+            else:
+                raise UnsupportedError(f"compile: output {v!r} of a step with collectives is "
+                                       f"a leaf; return a computed value")
+        # Variable updates: in the update part when it reads the variable (in place); else
+        # written after it from a buffer (late), so every read in the step sees old values.
+        self.second_updates, self.late_updates = [], []
+        for var, new in updates:
+            storage = var.node.attrs["storage"]
+            if (new in after or new in recompute) and var in used:
+                self.second_updates.append((var, mapping[new]))
+            elif new in after or new in recompute:
+                self.late_updates.append((storage, "second", len(self.second_outputs)))
+                self.second_outputs.append(mapping[new])
+            elif new in self.crossing_index:
+                self.late_updates.append((storage, "first", self.crossing_index[new]))
+            elif new is not var:
+                raise UnsupportedError(f"compile: variable {var.name!r} is updated with a leaf "
+                                       f"in a step with collectives")
+
+
+def _where(node):
+    return f"\n  at {node.location}" if node.location is not None else ""
+
+
+def _read_elsewhere(arrays, i):
+    """Whether reducing arrays[i] in place could change another result (or it cannot be
+    written in place at all)."""
+    buf = arrays[i]
+    return not (buf.flags.c_contiguous and buf.flags.writeable) or any(
+        np.may_share_memory(buf, other) for k, other in enumerate(arrays) if k != i)
+
+
+class DistributedExecutable:
+    """A compiled step with collectives: gradient part, allreduce, update part.
+
+    Called like an Executable (feeds by position or name); `.graph` is the whole step,
+    `.gradient_part` and `.update_part` the two compiled programs.
+    """
+
+    def __init__(self, outputs, inputs=None, updates=None, target="reference", **options):
+        self._single = isinstance(outputs, Value)
+        outputs = [outputs] if self._single else list(outputs)
+        self.updates = _normalize_updates(updates)
+        # the variables too: one written but never read still shows in dumps of the step
+        graph = Graph.from_outputs(outputs + [new for _, new in self.updates]
+                                   + [var for var, _ in self.updates])
+        inputs = graph.placeholders if inputs is None else (
+            [inputs] if isinstance(inputs, Value) else list(inputs))
+        hoisted_outputs, updates, self._prologue = _hoist_broadcasts(graph.nodes, outputs,
+                                                                     self.updates)
+        split = _Split(Graph.from_outputs(hoisted_outputs + [new for _, new in updates]),
+                       hoisted_outputs, updates, inputs)
+        self.gradient_part = Executable(split.first_outputs, inputs, None, target, **options)
+        graph.inputs, graph.outputs = inputs, outputs
+        self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
+        self.update_part = None
+        if split.second_outputs or split.second_updates:
+            self.update_part = Executable(split.second_outputs, split.second_inputs,
+                                          split.second_updates, target, **options)
+        self._split = split
+        self._reductions = [c.attrs["reduce"] for c in split.collectives]
+        self._check_ranks_agree()
+
+    def _check_ranks_agree(self):
+        """Every rank must run the same collectives (count, sizes, dtypes, order): a rank
+        whose traced step differs (Python control flow on the rank) would otherwise pair
+        buffers of different sizes. Checked once, with one small allreduce."""
+        from .process_group import is_initialized
+        if not is_initialized():
+            return  # the first call raises: no process group
+        key = repr([(c.op.name, c.inputs[0].type, sorted(c.attrs.items()))
+                    for c in self._split.collectives]
+                   + [(s.shape, s.dtype.name, src) for s, src in self._prologue])
+        if not all_ranks_agree(key, "compile (checking that every rank compiled the same "
+                                    "collectives)"):
+            raise DistributedError(
+                "compile: the ranks compiled steps with different collectives (number, sizes "
+                "or dtypes of the allreduce buffers); every rank must trace the same step. "
+                "This rank's: " + key)
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs and len(args) == len(self.inputs) and all(
+                type(a) is np.ndarray or isinstance(a, Tensor) for a in args):
+            feeds = [a if type(a) is np.ndarray else a._data for a in args]
+        else:
+            feeds = self.gradient_part._bind(args, kwargs)
+        for storage, src in self._prologue:  # e.g. BatchNorm statistics from rank 0
+            broadcast_array(storage._data, src)
+            storage._vc[0] += 1
+        first = self.gradient_part(*feeds)
+        first = [first] if not isinstance(first, list) else first
+        arrays = [t._data for t in first]
+        split = self._split
+        for i, reduce in enumerate(self._reductions):
+            if _read_elsewhere(arrays, i) or split.reduces_leaf[i]:
+                arrays[i] = np.array(arrays[i], order="C")
+            allreduce_array(arrays[i], reduce)  # in place
+        second = []
+        if self.update_part is not None:
+            second = self.update_part(*([feeds[i] for i in split.fed_inputs]
+                                        + [arrays[k] for k in split.received]))
+            second = [second] if not isinstance(second, list) else second
+        for storage, part, k in split.late_updates:
+            np.copyto(storage._data, second[k]._data if part == "second" else arrays[k])
+            storage._vc[0] += 1
+        results = []
+        for part, k in split.output_from:
+            results.append(second[k] if part == "second" else Tensor._wrap(arrays[k]))
+        return results[0] if self._single else results
+
+    def run_steps(self, steps, *args, **kwargs):
+        result = None
+        for _ in range(steps):
+            result = self(*args, **kwargs)
+        return result
+
+    @property
+    def source(self):
+        parts = [("gradient part", self.gradient_part), ("update part", self.update_part)]
+        texts = [f"# ---- {name} ----\n{exe.source}" for name, exe in parts
+                 if exe is not None and exe.source]
+        return "\n".join(texts) or None
+
+    def memory_report(self):
+        return {"gradient_part": self.gradient_part.memory_report(),
+                "update_part": (self.update_part.memory_report()
+                                if self.update_part is not None else None)}
+
+    def __repr__(self):
+        return (f"<graphc.DistributedExecutable target={self.target!r} "
+                f"{len(self.graph.nodes)} nodes, {len(self._reductions)} all_reduce>")

@@ -1,0 +1,100 @@
+"""Gradient hooks: PyTorch's post-accumulate-grad hooks and end-of-backward callbacks.
+
+A hooked leaf's .grad is accumulated as soon as the sweep has passed every tape entry that
+reads it, and its hooks run then: data-parallel training starts communicating a gradient
+while the rest of backward still runs. Keyed by id(tensor); the weak reference drops the
+entry with the tensor.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_grad_hooks = {}           # id(tensor) -> (weakref to tensor, {handle id: hook})
+_backward_callbacks = []   # run once at the end of the current backward, then cleared
+_hook_ids = itertools.count()
+
+
+class RemovableHandle:
+    def __init__(self, key, hook_id):
+        self._key, self._hook_id = key, hook_id
+
+    def remove(self):
+        hooks = _grad_hooks.get(self._key)
+        if hooks is not None:
+            hooks[1].pop(self._hook_id, None)
+            if not hooks[1]:
+                del _grad_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(tensor, hook):
+    """hook(tensor) runs after backward has accumulated into tensor.grad (a leaf)."""
+    if tensor.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                           "tensors")
+    key = id(tensor)
+    entry = _grad_hooks.get(key)
+    if entry is None or entry[0]() is not tensor:
+        forget = lambda _, k=key: _grad_hooks.pop(k, None)  # noqa: E731
+        entry = _grad_hooks[key] = (weakref.ref(tensor, forget), {})
+    hook_id = next(_hook_ids)
+    entry[1][hook_id] = hook
+    return RemovableHandle(key, hook_id)
+
+
+def _hooked(t):
+    entry = _grad_hooks.get(id(t))
+    return entry is not None and entry[0]() is t
+
+
+def queue_callback(fn):
+    """Run fn() once at the end of the backward pass in progress (after every hook)."""
+    _backward_callbacks.append(fn)
+
+
+def _run_grad_hooks(t):
+    for hook in list(_grad_hooks[id(t)][1].values()):
+        hook(t)
+
+
+def _run_backward_callbacks():
+    callbacks = list(_backward_callbacks)
+    _backward_callbacks.clear()
+    for fn in callbacks:
+        fn()
+
+
+class _EarlyAccumulation:
+    """Accumulates hooked leaves as soon as their gradient is final, during the sweep."""
+
+    def __init__(self, entries, accumulate):
+        self.accumulate = accumulate
+        self.ready_after = {}  # entry index -> hooked leaves last read (in reverse) there
+        self.done = set()
+        first_reader = {}
+        for i, e in enumerate(entries):
+            # a leaf's gradient goes where the entry's edge says (fixed when the op read it,
+            # eager/autograd.py): an edge that is a tensor, not (entry, index), is a leaf
+            for edge in e.edges:
+                if edge is not None and type(edge) is not tuple \
+                        and id(edge) not in first_reader and _hooked(edge):
+                    first_reader[id(edge)] = (i, edge)
+        for i, t in first_reader.values():
+            self.ready_after.setdefault(i, []).append(t)
+
+    def after_entry(self, index, cotangents):
+        for t in self.ready_after.get(index, ()):
+            g = cotangents.get(id(t))
+            if g is None:
+                continue
+            self.accumulate(t, g, False)
+            self.done.add(id(t))
+            _run_grad_hooks(t)
+
+
+def _early_accumulation(entries, inputs, create_graph, accumulate):
+    """The sweep's after_entry helper when hooked leaves may be reached (else None)."""
+    _backward_callbacks.clear()  # left over from a backward that raised
+    if not _grad_hooks or inputs is not None or create_graph:
+        return None
+    return _EarlyAccumulation(entries, accumulate)

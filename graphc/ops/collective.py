@@ -1,0 +1,65 @@
+"""Collective ops: communication between the processes of a data-parallel job.
+
+`all_reduce` is a primitive so that a compiled step shows where it communicates: the graph
+dump and pictures draw it as a node. No code generator lowers it; `graphc.compile` splits a
+graph at its collectives and runs them between the compiled parts
+(graphc/distributed/compiled.py). The communication itself is installed by
+`graphc.distributed` as a hook, so that ops never import the layers above them.
+"""
+from __future__ import annotations
+
+from .registry import Op, same_type
+
+# Installed by graphc.distributed: (array, reduce) -> reduced array, across all ranks, and
+# (array, src) -> rank src's array.
+communicate = None
+communicate_broadcast = None
+
+REDUCTIONS = ("sum", "mean")
+
+
+def _reference(x, reduce):
+    if communicate is None:
+        raise RuntimeError("all_reduce: no process group; call "
+                           "graphc.distributed.init_process_group() first")
+    return communicate(x.copy(), reduce)
+
+
+def _check(in_types, reduce):
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+    if reduce == "mean" and not in_types[0].dtype.is_floating_point:
+        raise TypeError(f"reduce='mean' needs a floating dtype, got {in_types[0].dtype.name}")
+    return same_type(in_types)
+
+
+def _vjp(ctx, g):
+    # every rank's output is the same reduction of every rank's input: the cotangent of an
+    # input is the same reduction of the output cotangents (sum for sum, mean for mean)
+    return [all_reduce(g, reduce=ctx.attrs["reduce"])]
+
+
+all_reduce = Op("all_reduce", infer=_check, reference=_reference, vjp=_vjp,
+                defaults={"reduce": "sum"}, kind="collective", saves=(),
+                doc="Sum (or mean) of a tensor over all ranks of the process group, returned "
+                    "on every rank (MPI_Allreduce).")
+
+
+def _broadcast_reference(x, src):
+    if communicate_broadcast is None:
+        raise RuntimeError("broadcast: no process group; call "
+                           "graphc.distributed.init_process_group() first")
+    return communicate_broadcast(x.copy(), src)
+
+
+def _check_src(in_types, src):
+    if not isinstance(src, int) or src < 0:
+        raise ValueError(f"src must be a rank (an int >= 0), got {src!r}")
+    return same_type(in_types)
+
+
+# No gradient rule: it copies persistent state (BatchNorm statistics), which needs none.
+broadcast = Op("broadcast", infer=_check_src, reference=_broadcast_reference,
+               defaults={"src": 0}, kind="collective", saves=(),
+               doc="Rank src's tensor, on every rank (MPI_Bcast). In compiled steps only on "
+                   "variables, which are broadcast in place before the step runs.")

@@ -1,0 +1,376 @@
+"""Run by tests/distributed/test_mpi.py under `mpiexec -n 2`: one case per launch.
+
+Each case checks its results itself (every rank computes the single-process reference
+where there is one) and prints "PASS <case> rank <r>" on success.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+
+import numpy as np
+
+import graphc
+import graphc.distributed as dist
+import graphc.viz
+from graphc import nn
+from graphc.nn.parallel import DistributedDataParallel as DDP
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def data(batch_per_rank, world):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((batch_per_rank * world, 4)).astype(np.float32)
+    y = rng.integers(0, 3, batch_per_rank * world).astype(np.int64)
+    return x, y
+
+
+def shard(arr, rank, world):
+    n = len(arr) // world
+    return arr[rank * n:(rank + 1) * n]
+
+
+def close(a, b, what):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), err_msg=what, **TOL)
+
+
+def case_collectives(rank, world):
+    t = graphc.tensor(np.arange(4, dtype=np.float32) + rank)
+    dist.all_reduce(t)
+    close(t.numpy(), sum(np.arange(4) + r for r in range(world)), "all_reduce sum")
+    t = graphc.tensor(np.arange(4, dtype=np.float64) * (rank + 1))
+    dist.all_reduce(t, op=dist.ReduceOp.AVG)
+    close(t.numpy(), np.arange(4) * np.mean(np.arange(1, world + 1)), "all_reduce avg")
+    t = graphc.tensor(np.array([rank, -rank], np.int64))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    assert t.tolist() == [world - 1, 0], t
+    work = dist.all_reduce(graphc.ones(3), async_op=True)
+    assert work.wait()
+    b = graphc.tensor(np.full((2, 2), rank, np.int32))
+    dist.broadcast(b, src=world - 1)
+    assert (b.numpy() == world - 1).all(), b
+    outs = [graphc.zeros(2, 3) for _ in range(world)]
+    dist.all_gather(outs, graphc.ones(2, 3) * rank)
+    for r, o in enumerate(outs):
+        close(o.numpy(), np.full((2, 3), r), "all_gather")
+    out = graphc.zeros(2)
+    dist.reduce_scatter(out, [graphc.ones(2) * (r + 10 * rank) for r in range(world)])
+    close(out.numpy(), np.full(2, sum(rank + 10 * q for q in range(world))), "reduce_scatter")
+    whole = graphc.zeros(world * 2)
+    dist.all_gather_into_tensor(whole, graphc.ones(2) * rank)
+    close(whole.numpy(), np.repeat(np.arange(world), 2), "all_gather_into_tensor")
+    out = graphc.zeros(2)
+    dist.reduce_scatter_tensor(out, graphc.arange(world * 2).to(graphc.float32),
+                               op=dist.ReduceOp.AVG)
+    close(out.numpy(), np.arange(world * 2, dtype=np.float32)[rank * 2:rank * 2 + 2],
+          "reduce_scatter_tensor avg")
+    dist.barrier()
+
+
+def _train_eager(model, opt, xs, ys, steps):
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(model(graphc.tensor(xs)), graphc.tensor(ys))
+        loss.backward()
+        opt.step()
+    return loss
+
+
+def case_ddp_eager(rank, world):
+    graphc.manual_seed(100 + rank)  # different initial weights: DDP broadcasts rank 0's
+    local = mlp()
+    ddp = DDP(local, bucket_cap_mb=0.0001)  # tiny buckets: several allreduces per backward
+    assert len(ddp._buckets) > 1
+    launched_during_backward = []
+    finish = ddp._finish_backward
+
+    def finish_and_record():  # every bucket's allreduce started from a hook, during backward
+        launched_during_backward.append(all(b.request is not None for b in ddp._buckets))
+        finish()
+    object.__setattr__(ddp, "_finish_backward", finish_and_record)
+    reference = copy.deepcopy(local)
+    x, y = data(3, world)
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    _train_eager(ddp, opt, shard(x, rank, world), shard(y, rank, world), 3)
+    _train_eager(reference, ref_opt, x, y, 3)
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"eager DDP parameter {name}")
+    assert launched_during_backward == [True] * 3, launched_during_backward
+    # no_sync: the first micro-batch accumulates locally, the second synchronizes the sum
+    opt.zero_grad()
+    ref_opt.zero_grad()
+    loss_fn = nn.CrossEntropyLoss()
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    with ddp.no_sync():
+        loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    (loss_fn(reference(graphc.tensor(x)), graphc.tensor(y)) * 2).backward()
+    for p, q in zip(local.parameters(), reference.parameters()):
+        close(p.grad.numpy(), q.grad.numpy(), "no_sync accumulated gradient")
+
+
+class _Branches(nn.Module):
+    """Rank 0 uses both branches, the other ranks only the first; no rank uses the third."""
+
+    def __init__(self, use_second):
+        super().__init__()
+        self.first, self.second = nn.Linear(4, 3), nn.Linear(4, 3)
+        self.never = nn.Linear(4, 3)
+        self.use_second = use_second
+
+    def forward(self, x):
+        out = self.first(x)
+        return out + self.second(x) if self.use_second else out
+
+
+def case_ddp_unused_parameters(rank, world):
+    # a parameter no backward reaches on some ranks contributes zeros; its bucket still starts
+    # in the same order on every rank (tiny buckets: one per parameter)
+    graphc.manual_seed(4)
+    local = _Branches(use_second=rank == 0)
+    ddp = DDP(local, bucket_cap_mb=0.00001, find_unused_parameters=True)
+    assert len(ddp._buckets) == 6
+    x, y = data(3, world)
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(ddp(graphc.tensor(xr)), graphc.tensor(yr)).backward()
+    # one process: the mean over ranks of each rank's loss with its own branches
+    reference = [copy.deepcopy(local) for _ in range(world)]
+    total = 0
+    for r, model in enumerate(reference):
+        model.use_second = r == 0
+        total = total + loss_fn(model(graphc.tensor(shard(x, r, world))),
+                                graphc.tensor(shard(y, r, world))) / world
+    total.backward()
+    for name, p in local.named_parameters():
+        if name.startswith("never"):
+            assert p.grad is None, name  # no rank computed one: left None, as in PyTorch
+            continue
+        want = sum(dict(m.named_parameters())[name].grad.numpy()
+                   for m in reference if dict(m.named_parameters())[name].grad is not None)
+        close(p.grad.numpy(), want, f"unused-parameter gradient {name}")
+
+
+def case_compiled_steps_that_differ_between_ranks_raise(rank, world):
+    graphc.manual_seed(4)
+    ddp = DDP(_Branches(use_second=rank == 0))  # rank 0 has more gradients to average
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+
+    @graphc.jit
+    def step(xb, yb):
+        opt.zero_grad()
+        loss_fn(ddp(xb), yb).backward()
+        opt.step()
+    x, y = data(3, world)
+    try:
+        step(shard(x, rank, world), shard(y, rank, world))
+    except dist.DistributedError as e:
+        assert "different collectives" in str(e), e
+    else:
+        raise AssertionError("ranks with different compiled steps did not raise")
+
+
+def case_ddp_bucket_view(rank, world):
+    graphc.manual_seed(5)
+    local = mlp()
+    ddp = DDP(local, gradient_as_bucket_view=True)
+    reference = copy.deepcopy(local)
+    x, y = data(2, world)
+    _train_eager(ddp, graphc.optim.Adam(ddp.parameters(), lr=0.01), shard(x, rank, world),
+                 shard(y, rank, world), 2)
+    _train_eager(reference, graphc.optim.Adam(reference.parameters(), lr=0.01), x, y, 2)
+    for p, q in zip(local.parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), "DDP gradient_as_bucket_view")
+    assert np.shares_memory(next(local.parameters()).grad.numpy(), ddp._buckets[-1].flat) or \
+        any(np.shares_memory(p.grad.numpy(), b.flat) for p in local.parameters()
+            for b in ddp._buckets)
+
+
+def _compiled(rank, world, target):
+    graphc.manual_seed(11)
+    local = mlp()
+    ddp = DDP(local)
+    reference = copy.deepcopy(local)
+    x, y = data(4, world)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make_step(model):
+        opt = graphc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    step = graphc.jit(make_step(ddp), target=target)
+    ref_step = graphc.jit(make_step(reference), target="reference")
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    for _ in range(3):
+        loss = step(xr, yr).detach()
+        ref_loss = ref_step(x, y)
+        dist.all_reduce(loss, op=dist.ReduceOp.AVG)  # mean of the shards' means
+        close(loss.numpy(), ref_loss.numpy(), f"compiled DDP ({target}) loss")
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"compiled DDP ({target}) parameter {name}")
+    exe = step.executable
+    assert type(exe).__name__ == "DistributedExecutable", exe
+    text = graphc.viz.dump(exe)
+    assert text.count("all_reduce") == 1, text  # one flat float32 bucket
+    if target == "reference":
+        assert "all_reduce" in graphc.viz.draw(exe).dot  # the picture shows the collective
+
+
+def case_ddp_compiled_reference(rank, world):
+    _compiled(rank, world, "reference")
+
+
+def case_ddp_compiled_cpu(rank, world):
+    _compiled(rank, world, "cpu")
+
+
+def case_ddp_batchnorm_compiled_equals_eager(rank, world):
+    # BatchNorm's statistics: rank 0's broadcast at each forward (PyTorch's default), then
+    # each rank updates them from its own batch; compiled and eager must agree exactly
+    def model():
+        graphc.manual_seed(3)
+        net = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+        with graphc.no_grad():
+            net[1].running_mean.copy_(graphc.ones(6) * rank)  # differ until broadcast
+        return net
+    xr, yr = data(4, 1)  # the same batch on every rank
+    loss_fn = nn.CrossEntropyLoss()
+    results = []
+    for compiled in (False, True):
+        local = model()
+        ddp = DDP(local)
+        opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(ddp(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        run = graphc.jit(step, target="reference") if compiled else (
+            lambda a, b: step(graphc.tensor(a), graphc.tensor(b)))
+        with graphc.no_grad():  # rank-local statistics again, after DDP's initial broadcast
+            local[1].running_mean.copy_(graphc.ones(6) * (rank + 5))
+        for _ in range(3):
+            run(xr, yr)
+        results.append({k: v.detach().numpy().copy() for k, v in local.state_dict().items()})
+    for k in results[0]:
+        close(results[1][k], results[0][k], f"BatchNorm DDP compiled vs eager: {k}")
+    # the same data on every rank: only the broadcast makes the statistics agree across ranks
+    mean = graphc.tensor(results[1]["1.running_mean"])
+    parts = [graphc.zeros(6) for _ in range(world)]
+    dist.all_gather(parts, mean)
+    for p in parts:
+        close(p.numpy(), parts[0].numpy(), "running_mean after the broadcasts")
+
+
+def case_sync_batchnorm(rank, world):
+    # global-batch statistics: 2 ranks x B train exactly as 1 process x 2B with BatchNorm
+    def model():
+        graphc.manual_seed(9)
+        return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+    local = nn.SyncBatchNorm.convert_sync_batchnorm(model())
+    assert isinstance(local[1], nn.SyncBatchNorm)
+    reference = model()
+    ddp = DDP(local)
+    x, y = data(5, world)
+    x = x * 3 + 2  # statistics far from (0, 1)
+    opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    _train_eager(ddp, opt, shard(x, rank, world), shard(y, rank, world), 3)
+    _train_eager(reference, ref_opt, x, y, 3)
+    want = reference.state_dict()
+    for k, v in local.state_dict().items():
+        close(v.detach().numpy(), want[k].detach().numpy(), f"SyncBatchNorm DDP: {k}")
+
+
+def case_ddp_in_a_static_graph_raises(rank, world):
+    ddp = DDP(mlp())
+    try:
+        ddp(graphc.placeholder((2, 4), name="x"))
+    except graphc.UnsupportedError as e:
+        assert "ddp.module" in str(e), e
+    else:
+        raise AssertionError("DDP on a placeholder outside graphc.jit did not raise")
+
+
+def case_symbolic_all_reduce(rank, world):
+    xp = graphc.placeholder((3,), name="x")
+    reduced = dist.all_reduce(xp * 2.0, op=dist.ReduceOp.AVG)
+    exe = graphc.compile(reduced + 1.0, [xp])
+    out = exe(np.full(3, rank, np.float32))
+    close(out.numpy(), np.full(3, 2.0 * np.mean(np.arange(world)) + 1.0), "symbolic all_reduce")
+
+
+def case_sampler(rank, world):
+    n = 11
+    sampler = graphc.utils.data.DistributedSampler(range(n), shuffle=True, seed=3)
+    sampler.set_epoch(2)
+    mine = graphc.tensor(np.array(list(sampler), np.int64))
+    parts = [graphc.zeros(len(sampler), dtype=graphc.int64) for _ in range(world)]
+    dist.all_gather(parts, mine)
+    seen = np.concatenate([p.numpy() for p in parts])
+    assert len(seen) == len(sampler) * world and set(seen.tolist()) == set(range(n)), seen
+
+
+def case_checkpoint(rank, world):
+    graphc.manual_seed(rank)
+    ddp = DDP(mlp())
+    directory = sys.argv[2]
+    path = os.path.join(directory, "ckpt.graphc")
+    before = set(os.listdir(directory))
+    dist.save(ddp.module.state_dict(), path)
+    state = graphc.load(path)  # every rank may read it once save returned
+    for k, v in ddp.module.state_dict().items():
+        close(state[k].detach().numpy(), v.detach().numpy(), f"checkpoint {k}")
+    assert set(os.listdir(directory)) - before <= {"ckpt.graphc"}, os.listdir(directory)
+
+
+def case_raise(rank, world):
+    if rank == 1:
+        raise ValueError("rank 1 fails on purpose")
+    dist.all_reduce(graphc.ones(2))  # would wait forever without the abort
+    time.sleep(60)
+
+
+def case_die(rank, world):
+    if rank == 1:
+        os._exit(3)  # dies without a word: no exception, no MPI_Finalize
+    dist.all_reduce(graphc.ones(2))
+    time.sleep(60)
+
+
+def case_hang(rank, world):
+    if rank == 1:
+        time.sleep(60)  # never reaches the collective (the launcher is killed by the test)
+    dist.all_reduce(graphc.ones(2))
+
+
+def main():
+    case = sys.argv[1]
+    dist.init_process_group("mpi", timeout=float(os.environ.get("WORKER_TIMEOUT", 60)))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    globals()[f"case_{case}"](rank, world)
+    dist.barrier()
+    print(f"PASS {case} rank {rank}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

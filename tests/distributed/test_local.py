@@ -1,0 +1,167 @@
+"""graphc.distributed without MPI processes: errors, the sampler's split, the graph split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc
+import graphc.distributed as dist
+import graphc.viz
+from graphc import nn
+from graphc.distributed.compiled import DistributedExecutable
+from graphc.eager.hooks import queue_callback
+from graphc.errors import UnsupportedError
+from graphc.nn.parallel import DistributedDataParallel
+from graphc.ops import collective
+from graphc.utils.data import DistributedSampler
+
+
+def test_calls_before_init_process_group_raise_a_clear_error():
+    assert not dist.is_initialized()
+    with pytest.raises(dist.DistributedError, match="has not been initialized"):
+        dist.get_rank()
+    with pytest.raises(dist.DistributedError, match="init_process_group"):
+        DistributedDataParallel(nn.Linear(2, 2))
+
+
+def test_only_the_mpi_backend():
+    with pytest.raises(UnsupportedError, match="backend 'nccl' is not supported"):
+        dist.init_process_group("nccl")
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (2, 4, False),
+                                                    (9, 3, True)])
+def test_distributed_sampler_splits_like_pytorch(n, replicas, drop_last):
+    shares = [list(DistributedSampler(range(n), replicas, r, shuffle=False,
+                                      drop_last=drop_last)) for r in range(replicas)]
+    assert len({len(s) for s in shares}) == 1
+    order = [i for group in zip(*shares) for i in group]  # rank r takes every replicas-th
+    whole = list(range(n))
+    if drop_last:
+        assert order == whole[:len(order)] and len(order) == n // replicas * replicas
+    else:
+        padded = (whole * (1 + len(order) // n))[:len(order)]
+        assert order == padded
+
+
+def test_distributed_sampler_same_permutation_per_epoch_on_every_rank():
+    a = DistributedSampler(range(20), 2, 0, seed=1)
+    b = DistributedSampler(range(20), 2, 1, seed=1)
+    assert sorted(list(a) + list(b)) == list(range(20))
+    first = list(a)
+    a.set_epoch(1)
+    assert list(a) != first
+    with pytest.raises(ValueError, match="Invalid rank 2"):
+        DistributedSampler(range(4), 2, 2)
+
+
+def test_post_accumulate_grad_hooks_fire_as_gradients_become_final():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    events = []
+
+    def hook(t):
+        events.append((names[id(t)], t.grad is not None))
+        if len(events) == 1:
+            queue_callback(lambda: events.append("end"))
+    names = {id(p): n for n, p in model.named_parameters()}
+    handles = [p.register_post_accumulate_grad_hook(hook) for p in model.parameters()]
+    model(graphc.randn(5, 3)).sum().backward()
+    # the last layer's gradients are final first; the callback runs after every hook
+    assert [e[0] for e in events[:-1]] == ["2.bias", "2.weight", "0.bias", "0.weight"]
+    assert all(e[1] for e in events[:-1]) and events[-1] == "end"
+    for h in handles:
+        h.remove()
+    events.clear()
+    model(graphc.randn(5, 3)).sum().backward()
+    assert events == []
+
+
+def test_all_reduce_node_type_rule_and_gradient():
+    x = graphc.placeholder((2, 3), name="x")
+    y = collective.all_reduce(x, reduce="sum")
+    assert y.type == x.type and y.node.op.name == "all_reduce"
+    with pytest.raises(Exception, match="reduce must be one of"):
+        collective.all_reduce(x, reduce="max")
+    (g,) = [graphc.grad(y.sum(), [x])]
+    assert any(n.op.name == "all_reduce" for n in graphc.Graph.from_outputs(g).nodes)
+
+
+def test_graph_with_collective_compiles_in_two_parts(monkeypatch):
+    # a step with a leaf-only value the update part recomputes (w * 0.5) and a variable that
+    # the update part writes without reading (late update): the split's three paths
+    import graphc.distributed.compiled as compiled
+    monkeypatch.setattr(compiled, "allreduce_array",
+                        lambda arr, reduce: arr.__imul__(1.0 if reduce == "mean" else 2.0))
+    w = graphc.variable(np.ones(3, np.float32), name="w")
+    seen = graphc.variable(np.zeros(3, np.float32), name="seen")
+    x = graphc.placeholder((3,), name="x")
+    grad = (x * w).reshape(-1)
+    reduced = collective.all_reduce(grad, reduce="sum")
+    new_w = w * 0.5 - reduced
+    loss = (x * w).sum()
+    exe = graphc.compile(loss, [x], updates={w: new_w, seen: reduced * 1.0})
+    assert isinstance(exe, DistributedExecutable)
+    assert "all_reduce" in graphc.viz.dump(exe)
+    xv = np.array([1, 2, 3], np.float32)
+    out = exe(xv)
+    np.testing.assert_allclose(out.numpy(), 6.0)
+    w_t, seen_t = w.node.attrs["storage"], seen.node.attrs["storage"]
+    np.testing.assert_allclose(w_t.numpy(), 0.5 - 2 * xv)
+    np.testing.assert_allclose(seen_t.numpy(), 2 * xv)
+
+
+def test_chained_collectives_are_refused():
+    x = graphc.placeholder((3,), name="x")
+    y = collective.all_reduce(collective.all_reduce(x) * 2.0)
+    with pytest.raises(UnsupportedError, match="reads the result of another collective"):
+        graphc.compile(y, [x])
+
+
+def test_broadcast_of_a_variable_runs_before_the_step(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    calls = []
+
+    def fake_broadcast(arr, src):  # as if rank `src` held 7s
+        calls.append(src)
+        arr[...] = 7
+        return arr
+    monkeypatch.setattr(compiled, "broadcast_array", fake_broadcast)
+    stats = graphc.variable(np.zeros(2, np.float32), name="stats")
+    x = graphc.placeholder((2,), name="x")
+    current = collective.broadcast(stats, src=0)
+    out = (x * current).sum()
+    exe = graphc.compile(out, [x], updates={stats: current * 0.5 + x})
+    assert isinstance(exe, DistributedExecutable) and "broadcast" in graphc.viz.dump(exe)
+    np.testing.assert_allclose(exe(np.ones(2, np.float32)).numpy(), 14.0)
+    np.testing.assert_allclose(stats.node.attrs["storage"].numpy(), [4.5, 4.5])
+    assert calls == [0]
+    computed = collective.broadcast(x * 2.0)
+    with pytest.raises(UnsupportedError, match="broadcast of a computed value"):
+        graphc.compile(computed, [x])
+
+
+def test_a_reduced_buffer_that_is_also_returned_is_copied_first(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+    x = graphc.placeholder((2,), name="x")
+    local = x * 3.0
+    exe = graphc.compile([local, collective.all_reduce(local) + 0.0,
+                          collective.all_reduce(local) + 1.0], [x])
+    got = exe(np.ones(2, np.float32))
+    np.testing.assert_allclose(got[0].numpy(), 3.0)  # the value before the reduction
+    np.testing.assert_allclose(got[1].numpy(), 6.0)
+    np.testing.assert_allclose(got[2].numpy(), 7.0)
+
+
+def test_reducing_a_feed_or_a_variable_leaves_them_unchanged(monkeypatch):
+    import graphc.distributed.compiled as compiled
+    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+    x = graphc.placeholder((2,), name="x")
+    w = graphc.variable(np.ones(2, np.float32), name="w")
+    exe = graphc.compile([collective.all_reduce(x) + 0.0, collective.all_reduce(w) + 0.0], [x])
+    feed = np.ones(2, np.float32)
+    got = exe(feed)
+    np.testing.assert_allclose(got[0].numpy(), 2.0)
+    np.testing.assert_allclose(got[1].numpy(), 2.0)
+    np.testing.assert_allclose(feed, 1.0)
+    np.testing.assert_allclose(w.node.attrs["storage"].numpy(), 1.0)

@@ -1,0 +1,175 @@
+"""graphc.distributed under `mpiexec -n 2`: each test launches tests/distributed/mpi_worker.py.
+
+Skipped cleanly where mpi4py or an MPI launcher is missing or cannot start two processes.
+The worker checks its own numbers (N ranks with batch B against one process with batch
+N*B); a test here checks that every rank passed, or that a failing job ends quickly with
+the expected message instead of hanging.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi_worker.py")
+
+
+def _mpiexec():
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    scripts = os.path.join(sysconfig.get_path("scripts"), "mpiexec")  # the mpich wheel's
+    return scripts if os.path.exists(scripts) else None
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    env.update(extra)
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def _launcher():
+    """The mpiexec path if it can start 2 processes of this Python with mpi4py, else why not."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None, "mpi4py is not installed (pip install 'graphc[distributed]')"
+    mpiexec = _mpiexec()
+    if mpiexec is None:
+        return None, "no mpiexec found (pip install mpich)"
+    probe = "from mpi4py import MPI; assert MPI.COMM_WORLD.Get_size() == 2"
+    try:
+        done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-c", probe], env=_env(),
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"mpiexec cannot start: {e}"
+    if done.returncode != 0:
+        return None, f"mpiexec -n 2 failed: {(done.stderr or done.stdout)[-300:]}"
+    return mpiexec, None
+
+
+def launch(case, *args, timeout=120, **env):
+    mpiexec, why = _launcher()
+    if mpiexec is None:
+        pytest.skip(why)
+    start = time.monotonic()
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, WORKER, case, *args],
+                          env=_env(**env), capture_output=True, text=True, timeout=timeout)
+    return done, time.monotonic() - start
+
+
+def assert_passed(case, *args, **kw):
+    done, _ = launch(case, *args, **kw)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    for rank in range(2):
+        assert f"PASS {case} rank {rank}" in done.stdout, output[-4000:]
+
+
+def test_collectives_on_eager_tensors():
+    assert_passed("collectives")
+
+
+def test_ddp_eager_matches_one_process_with_the_whole_batch():
+    assert_passed("ddp_eager")  # several buckets, momentum, and no_sync accumulation
+
+
+def test_ddp_parameters_unused_on_some_ranks():
+    assert_passed("ddp_unused_parameters")
+
+
+def test_ranks_that_compile_different_steps_raise():
+    assert_passed("compiled_steps_that_differ_between_ranks_raise")
+
+
+def test_ddp_gradient_as_bucket_view_with_adam():
+    assert_passed("ddp_bucket_view")
+
+
+def test_ddp_compiled_reference_target_matches_one_process():
+    assert_passed("ddp_compiled_reference")
+
+
+def test_ddp_compiled_cpu_target_matches_one_process():
+    # the ranks compile (Numba) at their own pace: a generous deadline for the first allreduce
+    assert_passed("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300")
+
+
+def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
+    assert_passed("ddp_batchnorm_compiled_equals_eager")
+
+
+def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch():
+    assert_passed("sync_batchnorm")
+
+
+def test_all_reduce_of_a_symbolic_value_is_a_graph_node():
+    assert_passed("symbolic_all_reduce")
+
+
+def test_ddp_in_a_hand_built_graph_raises():
+    assert_passed("ddp_in_a_static_graph_raises")
+
+
+def test_distributed_sampler_covers_the_dataset_once_per_epoch():
+    assert_passed("sampler")
+
+
+def test_checkpoint_written_by_rank_zero_only(tmp_path):
+    assert_passed("checkpoint", str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.graphc"]  # no temporary left behind
+
+
+def test_a_rank_that_raises_aborts_the_job():
+    done, seconds = launch("raise", WORKER_TIMEOUT="60")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "rank 1 fails on purpose" in output, (done.returncode, output)
+    assert "rank 1 of 2 raised ValueError; aborting all 2 ranks" in output
+    assert seconds < 50, seconds  # ended by the abort, not by the 60 s collective timeout
+
+
+def test_a_rank_that_dies_ends_the_job():
+    done, seconds = launch("die", WORKER_TIMEOUT="60")
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert seconds < 50, seconds
+
+
+def test_a_rank_that_hangs_makes_the_others_time_out():
+    done, _ = launch("hang", WORKER_TIMEOUT="2")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "DistributedTimeoutError" in output and "all_reduce on rank 0 of 2 timed out " \
+        "after 2 s" in output, output[-3000:]
+
+
+def _example(n, *args):
+    mpiexec, why = _launcher()
+    if mpiexec is None:
+        pytest.skip(why)
+    done = subprocess.run([mpiexec, "-n", str(n), sys.executable, "ddp_mnist.py", "--epochs",
+                           "1", "--samples", "256", "--target", "reference", *args],
+                          cwd=os.path.join(ROOT, "examples"), env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    line = [x for x in done.stdout.splitlines() if "final loss" in x][0]
+    return float(line.split("final loss ")[1].split(",")[0])
+
+
+def test_example_two_ranks_equal_one_rank_with_double_batch_in_both_modes():
+    eager = _example(2, "--mode", "eager", "--batch-size", "16")
+    static = _example(2, "--mode", "static", "--batch-size", "16")
+    single = _example(1, "--mode", "static", "--batch-size", "32")
+    assert static == pytest.approx(eager, rel=1e-4)
+    assert single == pytest.approx(static, rel=1e-4)
