@@ -34,7 +34,9 @@ thin wrappers that call these ops.
 - **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op (read from the
   targets' own dispatch: `graphc/lower` for cpu, `graphc/backends/cuda_ops.py` for cuda);
   "host": the cuda target runs it on the CPU through NumPy, with transfers around it; "—":
-  the target lacks it (compiling a graph with it raises `UnsupportedError`).
+  the target lacks it (compiling a graph with it raises `UnsupportedError`); "split": a
+  collective, never lowered: `graphc.compile` splits the program where it communicates and
+  runs it between the compiled parts (see [distributed.md](distributed.md)).
 - **fusible**: an elementwise op with a scalar template; the compiler fuses chains of them
   (and a reduction's prologue) into one loop.
 """
@@ -73,6 +75,8 @@ def _cpu_lowers():
 
     def lowers(name):
         op = REGISTRY[name]
+        if op.kind == "collective":  # graphc/distributed/compiled.py runs it between programs
+            return "split"
         return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
                 or name in RUNTIME_OPS or name in ("sum", "mean", "amax", "amin")
                 or (op.kind == "elementwise" and "template" in op.lowering))
