@@ -228,6 +228,12 @@ def test_sync_batch_norm_is_local_batch_norm_on_one_process():
     assert no_bias.bias is None and [n for n, _ in no_bias.named_parameters()] == ["weight"]
     with pytest.raises(UnsupportedError):
         nn.SyncBatchNorm(3, process_group=object())
+    # without a process group a compiled step compiles it as BatchNorm (running stats too)
+    compiled, eager = nn.SyncBatchNorm(3).double(), nn.BatchNorm1d(3).double()
+    sym = gc.placeholder((4, 3, 2), gc.float64, name="x")
+    step = gc.compile(compiled(sym), [sym], updates=compiled.buffer_updates())
+    np.testing.assert_allclose(step(x.numpy()), eager(x).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(compiled.running_var.numpy(), eager.running_var.numpy())
 
 
 def test_lazy_modules_infer_sizes_and_keep_optimizer_references():
