@@ -54,8 +54,12 @@ class CpuRunner:
     # outputs for the same feeds as the latest call, or None (see CompiledProgram.fast_run)
     fast_call = staticmethod(lambda args: None)
 
-    def __init__(self, spec, strict=None, fuse=True):
+    def __init__(self, spec, strict=None, fuse=True, layout=None):
+        if layout not in (None, "kernels", "whole"):
+            raise ValueError(f"layout must be 'kernels', 'whole' or None (chosen by size), "
+                             f"got {layout!r}")
         self.spec = spec
+        self.layout = layout
         self.options = Options(strict=strict_default() if strict is None else bool(strict),
                                parallel_min=PARALLEL_MIN if threads.get_num_threads() > 1
                                else None)
@@ -93,7 +97,7 @@ class CpuRunner:
                 if v.dtype.name == "float16":
                     raise op_error(UnsupportedError, n.op.name, "float16 is not supported on "
                                    "target 'cpu' (use float32)", n.location)
-        generated = lower_program(graph, self.options)
+        generated = lower_program(graph, self.options, self.layout)
         report = CompileReport(generated.layout)
         report.passes_s, report.codegen_s = passed - start, time.perf_counter() - passed
         self.graph = graph
