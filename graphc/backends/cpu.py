@@ -187,6 +187,10 @@ class CompiledProgram:
         for done, (k, dtypes) in enumerate(generated.signatures, 1):
             kernel = self.dispatchers[k]
             signature = _kernel_signature(dtypes)
+            if signature in kernel.overloads:  # compiled earlier in this process
+                report.reused += 1
+                progress.update(done, report.from_cache + report.reused)
+                continue
             hits = sum(kernel.stats.cache_hits.values())
             kernel.compile(signature)
             if sum(kernel.stats.cache_hits.values()) > hits:
@@ -196,8 +200,8 @@ class CompiledProgram:
                 typing, llvm = numba_timers(kernel, signature)
                 report.typing_s += typing
                 report.llvm_s += llvm
-            progress.update(done, report.from_cache)
-        progress.close(len(generated.signatures), report.from_cache)
+            progress.update(done, report.from_cache + report.reused)
+        progress.close(len(generated.signatures), report.from_cache + report.reused)
         views = tuple(self.arena_args[k][start:stop] for k, start, stop in generated.views)
         namespace = {}
         exec(compile(generated.source, "<graphc program>", "exec"), namespace)
