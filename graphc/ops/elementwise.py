@@ -15,9 +15,12 @@ from .registry import Op
 
 
 def _coerce_to(kind):
-    """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32."""
+    """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32;
+    'int' refuses floating inputs (bitwise ops)."""
     def coerce(dtypes, weak):
         dt = promote_types(dtypes, weak)
+        if kind == "int" and dt.is_floating_point:
+            raise TypeError(f"expects integer or bool inputs, got {dt.name}")
         if kind == "float" and not dt.is_floating_point:
             dt = float32
         elif kind == "bool":
@@ -221,6 +224,124 @@ logical_and = elementwise("logical_and", 2, np.logical_and, None, "({0} and {1})
                           out="bool")
 logical_or = elementwise("logical_or", 2, np.logical_or, None, "({0} or {1})", inputs="bool",
                          out="bool")
+
+
+
+# ---- rounding, classification, more transcendental functions ---------------------------------
+def _zero_grads(c, g):
+    """Piecewise-constant ops: PyTorch defines their gradient as zeros (not None)."""
+    return [full_like(g, value=0)] * len(c.inputs)
+
+
+# x // 1 is floor in both Numba and CUDA (math.floor returns an int there: it would overflow);
+# inf and nan pass through unchanged, as in NumPy's floor.
+_FINITE = "({0} - {0} == 0)"
+floor = elementwise("floor", 1, np.floor, _zero_grads, f"(({{0}} // 1) if {_FINITE} else {{0}})")
+ceil = elementwise("ceil", 1, np.ceil, _zero_grads,
+                   f"(-((-{{0}}) // 1) if {_FINITE} else {{0}})")
+trunc = elementwise("trunc", 1, np.trunc, _zero_grads,
+                    f"((({{0}} // 1) if {{0}} >= 0 else -((-{{0}}) // 1)) if {_FINITE} else {{0}})")
+# Half to even, as torch.round and np.round: floor, then look at the exact remainder.
+round = elementwise(
+    "round", 1, np.round, _zero_grads,
+    f"((({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 and "
+    f"({{0}} // 1) % 2 != 0)) else 0)) if {_FINITE} else {{0}})", inputs="float")
+isnan = elementwise("isnan", 1, np.isnan, None, "({0} != {0})", out="bool")
+isinf = elementwise("isinf", 1, np.isinf, None, "(abs({0}) == math.inf)", out="bool")
+isfinite = elementwise("isfinite", 1, np.isfinite, None, _FINITE, out="bool")
+signbit = elementwise("signbit", 1, np.signbit, None, "(math.copysign(1.0, {0}) < 0)",
+                      inputs="float", out="bool")
+expm1 = elementwise("expm1", 1, np.expm1, lambda c, g: [mul(g, exp(_x(c)))], "math.expm1({0})",
+                    inputs="float")
+log2 = elementwise("log2", 1, np.log2, lambda c, g: [div(g, mul(_x(c), math.log(2)))],
+                   "math.log2({0})", inputs="float")
+log10 = elementwise("log10", 1, np.log10, lambda c, g: [div(g, mul(_x(c), math.log(10)))],
+                    "math.log10({0})", inputs="float")
+tan = elementwise("tan", 1, np.tan, lambda c, g: [mul(g, add(square(_y(c)), 1))], "math.tan({0})",
+                  inputs="float")
+asin = elementwise("asin", 1, np.arcsin, lambda c, g: [mul(g, rsqrt(sub(1, square(_x(c)))))],
+                   "math.asin({0})", inputs="float")
+acos = elementwise("acos", 1, np.arccos, lambda c, g: [neg(mul(g, rsqrt(sub(1, square(_x(c))))))],
+                   "math.acos({0})", inputs="float")
+atan = elementwise("atan", 1, np.arctan, lambda c, g: [div(g, add(square(_x(c)), 1))],
+                   "math.atan({0})", inputs="float")
+sinh = elementwise("sinh", 1, np.sinh, lambda c, g: [mul(g, cosh(_x(c)))], "math.sinh({0})",
+                   inputs="float")
+cosh = elementwise("cosh", 1, np.cosh, lambda c, g: [mul(g, sinh(_x(c)))], "math.cosh({0})",
+                   inputs="float")
+asinh = elementwise("asinh", 1, np.arcsinh, lambda c, g: [mul(g, rsqrt(add(square(_x(c)), 1)))],
+                    "math.asinh({0})", inputs="float")
+acosh = elementwise("acosh", 1, np.arccosh, lambda c, g: [mul(g, rsqrt(sub(square(_x(c)), 1)))],
+                    "math.acosh({0})", inputs="float")
+atanh = elementwise("atanh", 1, np.arctanh, lambda c, g: [div(g, sub(1, square(_x(c))))],
+                    "math.atanh({0})", inputs="float")
+erfc = elementwise("erfc", 1, scipy.special.erfc,
+                   lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), -2 / math.sqrt(math.pi)))],
+                   "math.erfc({0})", inputs="float")
+lgamma = elementwise("lgamma", 1, scipy.special.gammaln,
+                     lambda c, g: [mul(g, digamma(_x(c)))], "math.lgamma({0})", inputs="float")
+# No scalar erfinv exists in Numba or CUDA's math: the cpu target refuses this op (UnsupportedError
+# at compile time), the cuda target runs the reference on the host.
+erfinv = Op("erfinv", infer=_infer("same"), reference=scipy.special.erfinv,
+            vjp=lambda c, g: [mul(g, mul(exp(square(_y(c))), math.sqrt(math.pi) / 2))],
+            coerce=_coerce_to("float"), kind="elementwise",
+            doc="Inverse error function (reference only: no scalar erfinv in Numba/CUDA).")
+
+
+def digamma(x):
+    """digamma as a composite (every target, gradients by autodiff): reflection below 1/2,
+    recurrence up to x + 6, then the asymptotic series (relative error < 1e-11 in float64).
+    PyTorch's poles: -inf at 0, nan at negative integers."""
+    reflect = lt(x, 0.5)
+    xr = where(reflect, sub(1, x), x)
+    shift = div(1, xr)
+    for k in range(1, 6):
+        shift = add(shift, div(1, add(xr, k)))
+    z = add(xr, 6)
+    z2 = div(1, square(z))
+    tail = mul(z2, sub(1 / 240, div(z2, 132)))
+    for coef in (1 / 252, 1 / 120, 1 / 12):
+        tail = mul(z2, sub(coef, tail))
+    psi = sub(sub(sub(log(z), div(0.5, z)), tail), shift)
+    pole = logical_and(le(x, 0), eq(x, floor(x)))
+    # tan kept away from its poles where it is not used (no inf/nan, even in gradients)
+    safe = where(logical_and(reflect, logical_not(pole)), x, 0.25)
+    psi = where(reflect, sub(psi, div(math.pi, tan(mul(safe, math.pi)))), psi)
+    return where(pole, where(eq(x, 0), -math.inf, math.nan), psi)
+
+
+# ---- binary: division variants, two-argument functions, bits ---------------------------------
+remainder = elementwise("remainder", 2, np.remainder,
+                        lambda c, g: [g, neg(mul(g, floor_divide(*c.inputs)))], "({0} % {1})",
+                        saves=("inputs",))
+# C's fmod from Python's %: exact, since |a| % |b| needs no sign fix-up.
+fmod = elementwise("fmod", 2, np.fmod,
+                   lambda c, g: [g, neg(mul(g, trunc(div(*c.inputs))))],
+                   "(-(abs({0}) % abs({1})) if {0} < 0 else abs({0}) % abs({1}))",
+                   saves=("inputs",))
+floor_divide = elementwise("floor_divide", 2, np.floor_divide, _zero_grads, "({0} // {1})",
+                           saves=())
+
+
+def _atan2_vjp(c, g):
+    a, b = c.inputs
+    r2 = add(square(a), square(b))
+    return [div(mul(g, b), r2), neg(div(mul(g, a), r2))]
+
+
+atan2 = elementwise("atan2", 2, np.arctan2, _atan2_vjp, "math.atan2({0}, {1})", inputs="float",
+                    saves=("inputs",))
+hypot = elementwise("hypot", 2, np.hypot,
+                    lambda c, g: [div(mul(g, c.inputs[0]), _y(c)), div(mul(g, c.inputs[1]), _y(c))],
+                    "math.hypot({0}, {1})", inputs="float")
+bitwise_and = elementwise("bitwise_and", 2, np.bitwise_and, None, "({0} & {1})", inputs="int")
+bitwise_or = elementwise("bitwise_or", 2, np.bitwise_or, None, "({0} | {1})", inputs="int")
+bitwise_xor = elementwise("bitwise_xor", 2, np.bitwise_xor, None, "({0} ^ {1})", inputs="int")
+bitwise_not = elementwise("bitwise_not", 1, np.invert, None, "(~{0})", inputs="int")
+bitwise_left_shift = elementwise("bitwise_left_shift", 2, np.left_shift, None, "({0} << {1})",
+                                 inputs="int")
+bitwise_right_shift = elementwise("bitwise_right_shift", 2, np.right_shift, None, "({0} >> {1})",
+                                  inputs="int")
 
 
 # ---- ternary -------------------------------------------------------------------------
