@@ -20,6 +20,9 @@ from .functional import (abs, add, amax, amin, argmax, argmin, bmm, broadcast_to
 from .pointwise import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
+from . import linalg
+from .linalg import det, slogdet, matrix_power
 from .eager.tensor import Tensor
 from .eager.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .eager.creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye,

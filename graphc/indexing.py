@@ -441,8 +441,7 @@ def meshgrid(*tensors, indexing="ij"):
     shape = tuple(t.shape[0] for t in ts)
     out = [S.broadcast_to(reshape(t, *[-1 if k == i else 1 for k in range(n)]), shape=shape)
            for i, t in enumerate(ts)]
-    if swap:
-        out = [transpose(o, 0, 1) for o in out]
+    if swap:  # the grid of (b, a, ...) has xy's shape; only the outputs trade places
         out = [out[1], out[0]] + out[2:]
     return tuple(out)
 

@@ -5,7 +5,8 @@ Both `graphc.Tensor` and `graphc.Value` inherit this mixin, so `x + y`, `x.sum(1
 """
 from __future__ import annotations
 
-from . import functional as F
+from . import functional as F, indexing as I, pointwise as P, products as M, reductions as R
+from .linalg import det, matrix_power, slogdet
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
 
 
@@ -35,9 +36,20 @@ class TensorMethods:
     def __le__(self, o): return F.le(self, o)
     def __gt__(self, o): return F.gt(self, o)
     def __ge__(self, o): return F.ge(self, o)
-    def __and__(self, o): return F.logical_and(self, o)
-    def __or__(self, o): return F.logical_or(self, o)
-    def __invert__(self): return F.logical_not(self)
+    def __floordiv__(self, o): return P.floor_divide(self, o)
+    def __rfloordiv__(self, o): return P.floor_divide(o, self)
+    def __mod__(self, o): return P.remainder(self, o)
+    def __rmod__(self, o): return P.remainder(o, self)
+    # & | ^ ~ << >> are bitwise, as in PyTorch (on bool tensors the same as the logical ops)
+    def __and__(self, o): return P.bitwise_and(self, o)
+    def __rand__(self, o): return P.bitwise_and(o, self)
+    def __or__(self, o): return P.bitwise_or(self, o)
+    def __ror__(self, o): return P.bitwise_or(o, self)
+    def __xor__(self, o): return P.bitwise_xor(self, o)
+    def __rxor__(self, o): return P.bitwise_xor(o, self)
+    def __lshift__(self, o): return P.bitwise_left_shift(self, o)
+    def __rshift__(self, o): return P.bitwise_right_shift(self, o)
+    def __invert__(self): return P.bitwise_not(self)
     __hash__ = object.__hash__
 
     def __getitem__(self, key): return F.getitem(self, key)
@@ -113,7 +125,7 @@ class TensorMethods:
     def add(self, o, *, alpha=1): return F.add(self, o, alpha=alpha)
     def sub(self, o, *, alpha=1): return F.sub(self, o, alpha=alpha)
     def mul(self, o): return F.mul(self, o)
-    def div(self, o): return F.div(self, o)
+    def div(self, o, *, rounding_mode=None): return F.div(self, o, rounding_mode=rounding_mode)
     def maximum(self, o): return F.maximum(self, o)
     def minimum(self, o): return F.minimum(self, o)
     def eq(self, o): return F.eq(self, o)
@@ -169,3 +181,76 @@ class TensorMethods:
     def expand_as(self, other): return F.broadcast_to(self, other.shape)
     def split(self, size, dim=0): return F.split(self, size, dim)
     def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
+
+
+# ---- methods of the pointwise, reduction, indexing and product functions ----------------------
+# One table, PyTorch's method name -> the graphc function it calls with the tensor first.
+def _method_table():
+    table = {}
+    for module, names in [
+        (P, "floor ceil trunc fix frac isnan isinf isfinite isposinf isneginf nan_to_num "
+            "reciprocal log2 log10 expm1 exp2 tan asin acos atan atan2 arcsin arccos arctan "
+            "arctan2 sinh cosh asinh acosh atanh arcsinh arccosh arctanh remainder fmod "
+            "floor_divide lerp addcmul addcdiv hypot logaddexp logaddexp2 erfc erfinv logit "
+            "xlogy clamp_min clamp_max float_power fmax fmin sgn sinc signbit lgamma digamma "
+            "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift "
+            "bitwise_right_shift logical_xor isclose allclose equal copysign deg2rad rad2deg "
+            "rsub true_divide divide absolute"),
+        (R, "all any prod cumsum cumprod cummax cummin sort argsort msort topk kthvalue median "
+            "nanmedian mode quantile norm dist count_nonzero aminmax nanmean nansum unique "
+            "unique_consecutive bincount histc diff logcumsumexp"),
+        (I, "gather scatter scatter_add scatter_reduce index_select index_add index_fill "
+            "index_copy masked_fill masked_select masked_scatter take take_along_dim nonzero "
+            "argwhere flip fliplr flipud roll rot90 tril triu diag diagonal diag_embed trace "
+            "tile repeat repeat_interleave narrow select movedim moveaxis swapdims unbind "
+            "unflatten tensor_split"),
+        (M, "outer ger inner dot vdot mv addmm addmv addr baddbmm addbmm kron cross"),
+    ]:
+        for name in names.split():
+            table[name] = getattr(module, name)
+    table.update(det=det, slogdet=slogdet, matrix_power=matrix_power, swapaxes=F.transpose,
+                 div=P.div, round=P.round)
+    return table
+
+
+def _as_method(fn, name):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _as_inplace(fn, name):
+    def method(self, *args, **kwargs):
+        if not hasattr(self, "_inplace"):
+            from .errors import UnsupportedError
+            raise UnsupportedError(f"{name}: in-place ops need an eager tensor")
+        return self._inplace(fn(self, *args, **kwargs))
+    method.__name__ = name
+    return method
+
+
+# in-place forms PyTorch has for these (the result is written into the tensor's storage)
+_INPLACE = ("floor ceil trunc fix frac nan_to_num reciprocal log2 log10 expm1 exp2 tan asin acos "
+            "atan atan2 sinh cosh asinh acosh atanh remainder fmod floor_divide lerp hypot erfc "
+            "erfinv logit xlogy clamp_min clamp_max float_power sgn sinc lgamma digamma "
+            "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift "
+            "bitwise_right_shift logical_xor copysign deg2rad rad2deg round div cumsum cumprod "
+            "scatter scatter_add scatter_reduce index_add index_fill index_copy masked_fill "
+            "masked_scatter tril triu addmm addmv addr baddbmm addbmm swapdims swapaxes "
+            "true_divide arcsin arccos arctan arctan2 arcsinh arccosh arctanh square abs neg exp "
+            "log log1p sqrt rsqrt sin cos tanh sigmoid relu erf sign pow").split()
+
+
+def _install():
+    table = _method_table()
+    for name, fn in table.items():
+        if name not in TensorMethods.__dict__:
+            setattr(TensorMethods, name, _as_method(fn, name))
+    for name in _INPLACE:
+        fn = table.get(name) or getattr(F, name)
+        setattr(TensorMethods, name + "_", _as_inplace(fn, name + "_"))
+
+
+_install()

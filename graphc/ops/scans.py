@@ -132,7 +132,7 @@ def _cumext_vjp(c, g, _g_indices=None):
     x, d = c.inputs[0], c.attrs["dim"]
     if x.ndim == 0:
         return [g]
-    return [scatter_add_along(g, x, d, c.outputs[1], c.op.name)]
+    return [scatter_add_along(g, x, d, c.outputs[1], "cummax/cummin")]
 
 
 cummax = Op("cummax", infer=_cumext_infer, reference=_cumext_ref("max"), vjp=_cumext_vjp,

@@ -4,7 +4,10 @@ import pytest
 
 import graphc as gc
 from helpers import cotangent_like, eager_inputs, float_inputs, numeric_grad, placeholders
-from op_table import CASES, by_id
+from op_table import CASES as BASE_CASES, by_id
+from op_table_more import MORE_CASES
+
+CASES = BASE_CASES + MORE_CASES
 
 
 def _assert_same(actual, expected, case):
