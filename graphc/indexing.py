@@ -174,15 +174,15 @@ def _values(name, x):
     if isinstance(x, Value):
         raise UnsupportedError(f"{name}: the result's size depends on the values, which a "
                                f"symbolic value does not have; call it in eager mode")
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 def nonzero(input, *, as_tuple=False):
-    from .eager.creation import tensor
     nz = np.nonzero(np.atleast_1d(_values("nonzero", input)))
     if as_tuple:
-        return tuple(tensor(a.astype(np.int64)) for a in nz)
-    return tensor(np.stack(nz, 1).astype(np.int64).reshape(-1, builtins.max(input.ndim, 1)))
+        return tuple(SC.host_result(a.astype(np.int64), input) for a in nz)
+    return SC.host_result(np.stack(nz, 1).astype(np.int64).reshape(-1, builtins.max(input.ndim, 1)),
+                          input)
 
 
 def argwhere(input):
@@ -208,7 +208,7 @@ def masked_scatter(input, mask, source):
     where_ = np.flatnonzero(m).astype(np.int64)
     taken = S.index(reshape(source, -1), np.arange(len(where_), dtype=np.int64))
     placed = S.index_backward(taken, reshape(input, -1), where_, axis=0)
-    return E.where(m, reshape(placed, *input.shape), input)
+    return E.where(SC.like_device(m, input), reshape(placed, *input.shape), input)
 
 
 # ---- flips, rolls, triangles, diagonals ---------------------------------------------------------
@@ -253,8 +253,9 @@ def rot90(input, k=1, dims=(0, 1)):
 
 def _tri(input, diagonal, lower):
     rows, cols = _known(input, "tril" if lower else "triu")[-2:]
-    mask = np.tri(rows, cols, diagonal, dtype=bool)
-    return E.where(mask if lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool), input, 0)
+    mask = np.tri(rows, cols, diagonal, dtype=bool) if lower else \
+        ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+    return E.where(SC.like_device(mask, input), input, 0)
 
 
 def tril(input, diagonal=0):
@@ -285,7 +286,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
         raise UnsupportedError("diag_embed: only the default dim1=-2, dim2=-1 is supported")
     n = input.shape[-1]
     m = n + builtins.abs(offset)
-    like = np.zeros(tuple(input.shape[:-1]) + (m, m), input.dtype.np)
+    like = SC.like_device(np.zeros(tuple(input.shape[:-1]) + (m, m), input.dtype.np), input)
     rows, cols = _diag_places(n, offset)
     return S.index_backward(input, like, rows, cols, axis=input.ndim - 1)
 

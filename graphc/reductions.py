@@ -211,7 +211,7 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     a, b = index_select(values, dim, lo), index_select(values, dim, hi)
     shape = [1] * input.ndim
     shape[dim] = len(qs)
-    frac = (pos - lo).reshape(shape).astype(input.dtype.np)
+    frac = SC.like_device((pos - lo).reshape(shape).astype(input.dtype.np), input)
     if interpolation == "linear":
         out = E.add(a, E.mul(E.sub(b, a), frac))
     elif interpolation == "lower":
@@ -246,7 +246,7 @@ def mode(input, dim=-1, keepdim=False):
         vals[pos], idx[pos] = v, np.nonzero(row == v)[0][-1]
     if keepdim:
         vals, idx = np.expand_dims(vals, d), np.expand_dims(idx, d)
-    return SortResult(_eager(vals), _eager(idx))
+    return SortResult(SC.host_result(vals, input), SC.host_result(idx, input))
 
 
 # ---- value-dependent sizes: eager only ----------------------------------------------------
@@ -255,23 +255,19 @@ def _concrete(name, x):
     if isinstance(x, Value):
         raise UnsupportedError(f"{name}: the result's size depends on the values, which a "
                                f"symbolic value does not have; call it in eager mode")
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-
-
-def _eager(a):
-    from .eager.creation import tensor
-    return tensor(np.asarray(a))
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     x = _concrete("unique", input)
     out = np.unique(x, return_inverse=True, return_counts=True, axis=dim)
     values, inverse, counts = out
-    result = [_eager(values)]
+    result = [SC.host_result(values, input)]
     if return_inverse:
-        result.append(_eager(inverse.reshape(x.shape if dim is None else -1).astype(np.int64)))
+        inverse = inverse.reshape(x.shape if dim is None else -1).astype(np.int64)
+        result.append(SC.host_result(inverse, input))
     if return_counts:
-        result.append(_eager(counts.astype(np.int64)))
+        result.append(SC.host_result(counts.astype(np.int64), input))
     return result[0] if len(result) == 1 else tuple(result)
 
 
@@ -283,12 +279,13 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         starts = np.zeros(0, bool)
     else:
         starts = np.concatenate([[True], x[1:] != x[:-1]])
-    result = [_eager(x[starts])]
+    result = [SC.host_result(x[starts], input)]
     if return_inverse:
-        result.append(_eager((np.cumsum(starts) - 1).reshape(input.shape).astype(np.int64)))
+        result.append(SC.host_result((np.cumsum(starts) - 1).reshape(input.shape).astype(np.int64),
+                                      input))
     if return_counts:
         edges = np.flatnonzero(np.concatenate([starts, [True]]))
-        result.append(_eager(np.diff(edges).astype(np.int64)))
+        result.append(SC.host_result(np.diff(edges).astype(np.int64), input))
     return result[0] if len(result) == 1 else tuple(result)
 
 
@@ -296,7 +293,7 @@ def bincount(input, weights=None, minlength=0):
     x = _concrete("bincount", input)
     w = None if weights is None else _concrete("bincount", weights)
     out = np.bincount(x, w, minlength)
-    return _eager(out if w is not None else out.astype(np.int64))
+    return SC.host_result(out if w is not None else out.astype(np.int64), input)
 
 
 def histc(input, bins=100, min=0, max=0):
@@ -305,7 +302,7 @@ def histc(input, bins=100, min=0, max=0):
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     counts, _ = np.histogram(x, bins, (lo, hi))
-    return _eager(counts.astype(x.dtype))
+    return SC.host_result(counts.astype(x.dtype), input)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):

@@ -394,8 +394,9 @@ INDEXING = [
        + gc.meshgrid(a, b, indexing="xy")[1],
        lambda a, b: np.meshgrid(a, b)[0] * 2 + np.meshgrid(a, b)[1], [normal(3), normal(2)],
        grad_inputs=[0, 1]),
-    _i("broadcast_tensors", "broadcast_to", lambda a, b: gc.broadcast_tensors(a, b)[0],
-       lambda a, b: np.broadcast_arrays(a, b)[0], [normal(3, 1), normal(4)]),
+    _i("broadcast_tensors", "broadcast_to", lambda a, b: gc.broadcast_tensors(a, b)[0]
+       * gc.broadcast_tensors(a, b)[1], lambda a, b: a * b, [normal(3, 1), normal(4)],
+       grad_inputs=[0, 1]),
     _i("atleast_3d", "reshape", lambda a: gc.atleast_3d(a), lambda a: np.atleast_3d(a), [normal(3)]),
     _i("block_diag", "pad", lambda a, b: gc.block_diag(a, b),
        lambda a, b: scipy.linalg.block_diag(a, b), [normal(2, 2), normal(1, 3)],

@@ -17,6 +17,20 @@ from .registry import Op, normalize_dim
 
 
 # ---- helpers: index grids for gathers and scatters along one dim -------------------------------
+def like_device(array, x):
+    """A constant array placed on x's device: eager CUDA tensors need their operands there
+    (index arrays excepted); symbolic values and CPU tensors take the array as it is."""
+    if getattr(x, "is_cuda", False) is True:
+        return type(x)(array).to(x.device)
+    return array
+
+
+def host_result(array, like):
+    """A result computed on the host from eager tensor `like`, as a tensor on its device."""
+    out = type(like)(np.asarray(array))
+    return out.to(like.device) if getattr(like, "is_cuda", False) is True else out
+
+
 def grid(shape, dim, index, op_name):
     """Index arrays selecting x[i0, .., index[..], .., in] (index at `dim`), for S.index at
     axis 0: an arange broadcast along every other dim."""
@@ -92,9 +106,10 @@ def _cumprod_vjp(c, g):
     order = tuple(k for k in range(x.ndim) if k != d) + (d,)
     back = tuple(np.argsort(order))
     xm, gm = S.permute(x, dims=order), S.permute(g, dims=order)
-    rows = E.where(np.eye(n, dtype=bool), 1, S.unsqueeze(xm, dims=(last,)))  # [..., i, k]
+    rows = E.where(like_device(np.eye(n, dtype=bool), x), 1,
+                   S.unsqueeze(xm, dims=(last,)))                          # [..., i, k]
     partial = cumprod(rows, dim=last + 1)                                  # [..., i, j]
-    upper = np.triu(np.ones((n, n), dtype=bool))                           # j >= i
+    upper = like_device(np.triu(np.ones((n, n), dtype=bool)), x)          # j >= i
     terms = E.where(upper, E.mul(partial, S.unsqueeze(gm, dims=(last,))), 0)
     return [S.permute(R.sum(terms, dims=(last + 1,), keepdim=False), dims=back)]
 
@@ -203,5 +218,5 @@ prod = Op("prod", infer=_prod_infer, reference=_prod_ref, vjp=_prod_vjp,
           defaults={"dims": None, "keepdim": False}, normalize=R._normalize_dims, kind="reduce",
           doc="Product over `dims` (integers in int64, as PyTorch).")
 
-__all__ = ["cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "grid", "scatter_add_along",
+__all__ = ["like_device", "host_result", "cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "grid", "scatter_add_along",
            "flip_along"]
