@@ -23,6 +23,8 @@ from .indexing import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
 from . import linalg
 from .linalg import det, slogdet, matrix_power
+from .tensor_api import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403
 from .eager.tensor import Tensor
 from .eager.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .eager.creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye,

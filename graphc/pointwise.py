@@ -18,7 +18,7 @@ from .types import as_dtype, bool_, float64
 expm1, log2, log10, tan, asin, acos, atan = E.expm1, E.log2, E.log10, E.tan, E.asin, E.acos, E.atan
 sinh, cosh, asinh, acosh, atanh = E.sinh, E.cosh, E.asinh, E.acosh, E.atanh
 erfc, erfinv, lgamma, digamma, hypot, atan2 = E.erfc, E.erfinv, E.lgamma, E.digamma, E.hypot, E.atan2
-isnan, isinf, isfinite = E.isnan, E.isinf, E.isfinite
+isnan, isinf, isfinite, copysign = E.isnan, E.isinf, E.isfinite, E.copysign
 remainder, fmod, floor_divide = E.remainder, E.fmod, E.floor_divide
 bitwise_and, bitwise_or, bitwise_xor = E.bitwise_and, E.bitwise_or, E.bitwise_xor
 bitwise_left_shift, bitwise_right_shift = E.bitwise_left_shift, E.bitwise_right_shift
@@ -156,13 +156,10 @@ def logit(input, eps=None):
 
 
 def xlogy(input, other):
-    """x * log(y), 0 where x == 0 (unless y is nan), as PyTorch."""
-    out = E.where(E.eq(input, 0), 0.0, E.mul(input, E.log(other)))
-    return E.where(E.isnan(other), math.nan, out) if _has_float(other) else out
-
-
-def _has_float(x):
-    return hasattr(x, "dtype") and x.dtype.is_floating_point or isinstance(x, float)
+    """x * log(y), 0 where x == 0 (nan where y is nan). As in PyTorch, the gradient for x is
+    log(y) also at x == 0: only the 0 * inf case is replaced."""
+    ly = E.log(other)
+    return E.where(E.logical_and(E.eq(input, 0), E.isinf(ly)), 0.0, E.mul(input, ly))
 
 
 def clamp_min(input, min):
@@ -188,12 +185,6 @@ def fmax(input, other):
 
 def fmin(input, other):
     return E.where(E.logical_or(E.le(input, other), E.isnan(other)), input, other)
-
-
-def copysign(input, other):
-    a = E.abs(input)
-    sign_of_other = E.signbit(other) if _has_float(other) else E.lt(other, 0)
-    return E.where(sign_of_other, E.neg(a), a)
 
 
 def sinc(input):

@@ -203,7 +203,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         input, dim, flat = reshape(input, -1), 0, True
     else:
         flat = False
-    qs = np.atleast_1d(np.asarray(q.numpy() if hasattr(q, "numpy") else q, dtype=np.float64))
+    qs = np.atleast_1d(np.asarray(_concrete("quantile's q", q) if hasattr(q, "shape") else q,
+                                  dtype=np.float64))
     n = input.shape[dim]
     values = SC.sort(input, dim=dim)[0]
     pos = qs * (n - 1)

@@ -5,6 +5,8 @@ Both `graphc.Tensor` and `graphc.Value` inherit this mixin, so `x + y`, `x.sum(1
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import functional as F, indexing as I, pointwise as P, products as M, reductions as R
 from .linalg import det, matrix_power, slogdet
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
@@ -243,7 +245,92 @@ _INPLACE = ("floor ceil trunc fix frac nan_to_num reciprocal log2 log10 expm1 ex
             "log log1p sqrt rsqrt sin cos tanh sigmoid relu erf sign pow").split()
 
 
+class _MoreMethods:
+    """Sizes, constructors and conversions PyTorch tensors have (shared with symbolic values)."""
+
+    def nelement(self): return self.numel()
+    def ndimension(self): return self.ndim
+    def element_size(self): return self.dtype.np.itemsize
+    @property
+    def itemsize(self): return self.dtype.np.itemsize
+    @property
+    def nbytes(self): return self.numel() * self.dtype.np.itemsize
+
+    def stride(self, dim=None):
+        data = getattr(self, "_data", None)
+        if isinstance(data, np.ndarray):
+            strides = tuple(s // data.itemsize for s in data.strides)
+        else:  # symbolic values and device arrays are laid out contiguously
+            strides, step = [], 1
+            for d in reversed(self.shape):
+                strides.insert(0, step)
+                step *= d if isinstance(d, int) else 1
+            strides = tuple(strides)
+        return strides if dim is None else strides[dim]
+
+    def is_contiguous(self, memory_format=None):
+        data = getattr(self, "_data", None)
+        return data.flags.c_contiguous if isinstance(data, np.ndarray) else True
+
+    def clone(self, *, memory_format=None): return F.mul(self, 1)
+    def contiguous(self, memory_format=None): return self
+    def cpu(self): return self
+    @property
+    def is_cuda(self): return False
+
+    def type(self, dtype=None, non_blocking=False):
+        """type() -> PyTorch's type string ('torch.FloatTensor'); type(dtype) -> a cast."""
+        if dtype is None:
+            return "torch." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name) + "Tensor"
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1].removesuffix("Tensor")
+            dtype = {v: k for k, v in _TYPE_NAMES.items()}[name]
+        return F.cast(self, dtype)
+
+    def _new(self, fill, size, dtype):
+        from .eager.creation import full
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        out = full(size, fill, dtype=dtype or self.dtype)
+        return out.to(self.device) if getattr(self, "is_cuda", False) is True else out
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(1, size, dtype).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(0, size, dtype).requires_grad_(requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(0, size, dtype).requires_grad_(requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new(fill_value, (tuple(size),), dtype).requires_grad_(requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        from .eager.creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def __format__(self, spec):
+        if spec and self.numel() == 1:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    def __contains__(self, element):
+        return bool(R.any(F.eq(self, element)).item())
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
 def _install():
+    """Adds the table's methods, their in-place forms, _MoreMethods and the samplers."""
+    for name, member in vars(_MoreMethods).items():
+        if not name.startswith("__") or name in ("__format__", "__contains__"):
+            if name not in TensorMethods.__dict__:
+                setattr(TensorMethods, name, member)
+    from . import sampling
+    for name, fn in sampling.INPLACE.items():
+        setattr(TensorMethods, name, fn)
     table = _method_table()
     for name, fn in table.items():
         if name not in TensorMethods.__dict__:

@@ -141,7 +141,7 @@ BINARY_MORE = [
        np.array([2.0, 1.0, np.nan, np.nan]), grad=False),
     _b("fmax-grad", "where", gc.fmax, np.fmax, distinct(3, 4), distinct(4) + 0.01),
     _b("fmin", "where", gc.fmin, np.fmin, distinct(3, 4), distinct(4) + 0.01),
-    _b("copysign", "where", gc.copysign, np.copysign, away_from_zero(3, 4), away_from_zero(4)),
+    _b("copysign", "copysign", gc.copysign, np.copysign, away_from_zero(3, 4), away_from_zero(4)),
     _b("float_power-tensor", "pow", gc.float_power, np.power, positive(3, 4), normal(4)),
     _b("isclose", "le", lambda a, b: gc.isclose(a, b, rtol=0.1), lambda a, b: np.isclose(a, b, 0.1),
        normal(3, 4), normal(4), grad=False),
@@ -495,7 +495,7 @@ CPU = {c.name for c in MORE_CASES if c.op in {
     "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite", "signbit", "expm1", "log2",
     "log10", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfc",
     "lgamma", "remainder", "fmod", "floor_divide", "atan2", "hypot", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift"}} | {
+    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "copysign"}} | {
     "digamma", "sinc", "logaddexp", "fmax-grad", "xlogy", "gather-dim1", "scatter_add", "flip",
     "roll", "tril", "diag-2d", "repeat", "kron", "einsum-matmul", "tensordot", "any-dim",
     "norm", "searchsorted", "index_add", "masked_fill", "div-trunc-int", "isclose"}

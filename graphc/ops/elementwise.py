@@ -334,6 +334,12 @@ atan2 = elementwise("atan2", 2, np.arctan2, _atan2_vjp, "math.atan2({0}, {1})", 
 hypot = elementwise("hypot", 2, np.hypot,
                     lambda c, g: [div(mul(g, c.inputs[0]), _y(c)), div(mul(g, c.inputs[1]), _y(c))],
                     "math.hypot({0}, {1})", inputs="float")
+# PyTorch's gradients: input's is result / input (0 where input is 0); other's is zero
+copysign = elementwise(
+    "copysign", 2, np.copysign,
+    lambda c, g: [where(eq(c.inputs[0], 0), 0, mul(g, div(_y(c), c.inputs[0]))),
+                  full_like(g, value=0)],
+    "math.copysign({0}, {1})", inputs="float")
 bitwise_and = elementwise("bitwise_and", 2, np.bitwise_and, None, "({0} & {1})", inputs="int")
 bitwise_or = elementwise("bitwise_or", 2, np.bitwise_or, None, "({0} | {1})", inputs="int")
 bitwise_xor = elementwise("bitwise_xor", 2, np.bitwise_xor, None, "({0} ^ {1})", inputs="int")
