@@ -1,21 +1,32 @@
-"""`graphc.linalg`: torch.linalg's names (norms, inv, solve, det, slogdet, matrix_power, ...).
+"""`graphc.linalg`: torch.linalg's names (norms, inv, solve, det, cholesky, eigh, svd, ...).
 
-Norms and solve are composites; det and slogdet are primitives of graphc/ops/linalg.py
-(LAPACK through NumPy in their references) with PyTorch's gradients.
+Norms, solve, lstsq, matrix_rank and solve_triangular are composites; det, slogdet and the
+factorizations are primitives (graphc/ops/linalg.py, graphc/ops/decompositions.py: LAPACK
+through NumPy in their references) with PyTorch's gradients where graphc has them (qr and
+svd's U/Vh raise UnsupportedError when differentiated). The cpu target does not compile the
+primitives yet (UnsupportedError at compile time).
 """
 from __future__ import annotations
 
 import math
 from collections import namedtuple
 
+import numpy as np
+
 from . import products
 from .errors import UnsupportedError
 from .functional import matmul
-from .ops import elementwise as E, linalg as L, reduce as R, shape as S
+from .ops import decompositions as D, elementwise as E, linalg as L, reduce as R, shape as S
 from .products import multi_dot  # noqa: F401  (torch.linalg.multi_dot)
 from .reductions import vector_norm  # noqa: F401  (torch.linalg.vector_norm)
+from .ops import scans as SC
+from .types import int64
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
 
 
 def matrix_power(A, n):
@@ -85,3 +96,74 @@ def slogdet(A):
     return SlogdetResult(*L.slogdet(A))
 
 
+
+
+def cholesky(A, *, upper=False):
+    L_ = D.cholesky(A)
+    return L.transpose_last(L_) if upper else L_
+
+
+def eigh(A, UPLO="L"):
+    return EighResult(*D.eigh(A, UPLO=UPLO))
+
+
+def eigvalsh(A, UPLO="L"):
+    return D.eigh(A, UPLO=UPLO)[0]
+
+
+def svd(A, full_matrices=True):
+    return SVDResult(*D.svd(A, full_matrices=bool(full_matrices)))
+
+
+def svdvals(A):
+    return D.svdvals(A)
+
+
+def qr(A, mode="reduced"):
+    if mode == "r":
+        raise UnsupportedError("qr: mode='r' is not supported (use 'reduced')")
+    return QRResult(*D.qr(A, mode=mode))
+
+
+def pinv(A, *, hermitian=False):
+    return D.pinv(A)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution pinv(A) @ B (PyTorch's default 'gelsy' gives the same for
+    full-rank A); residuals, rank and singular_values are empty, as with 'gelsy'."""
+    empty = E.full_like(S.reshape(A, shape=(-1,)), value=0)
+    none = S.slice(empty, index=(("slice", 0, 0, 1),))
+    solution = matmul(D.pinv(A), B)
+    return LstsqResult(solution, none, none, none)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """Number of singular values above max(atol, rtol * s_max); rtol defaults to
+    max(m, n) * eps, as PyTorch."""
+    s = D.svdvals(A)
+    m, n = A.shape[-2:]
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else max(m, n) * float(np.finfo(A.dtype.np).eps)
+    tol = E.mul(R.amax(s, dims=(s.ndim - 1,), keepdim=True), rtol)
+    if atol is not None:
+        tol = E.maximum(tol, atol)
+    return R.sum(E.cast(E.gt(s, tol), dtype=int64), dims=(s.ndim - 1,))
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """Solves with the triangle of A only (through its inverse: gradients reach that triangle)."""
+    n = A.shape[-1]
+    mask = np.triu(np.ones((n, n), bool)) if upper else np.tril(np.ones((n, n), bool))
+    T = E.where(SC.like_device(mask, A), A, 0)
+    if unitriangular:
+        T = E.where(SC.like_device(np.eye(n, dtype=bool), A), 1, T)
+    Tinv = L.inverse(T)
+    return matmul(Tinv, B) if left else matmul(B, Tinv)
+
+
+def cond(A, p=None):
+    if p not in (None, 2):
+        raise UnsupportedError(f"cond: p={p!r} is not supported (only the 2-norm)")
+    s = D.svdvals(A)
+    return E.div(R.amax(s, dims=(s.ndim - 1,)), R.amin(s, dims=(s.ndim - 1,)))

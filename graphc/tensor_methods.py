@@ -171,7 +171,11 @@ class TensorMethods:
     @property
     def mT(self): return F.transpose(self, -2, -1)
     def reshape(self, *shape): return F.reshape(self, *shape)
-    def view(self, *shape): return F.reshape(self, *shape)
+    def view(self, *shape):
+        """view(*shape) reshapes; view(dtype) reinterprets the bytes (eager tensors only)."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+            return _view_as_dtype(self, as_dtype(shape[0]))
+        return F.reshape(self, *shape)
     def view_as(self, other): return F.reshape(self, other.shape)
     def reshape_as(self, other): return F.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
@@ -316,6 +320,14 @@ class _MoreMethods:
 
     def __contains__(self, element):
         return bool(R.any(F.eq(self, element)).item())
+
+
+def _view_as_dtype(x, dtype):
+    data = getattr(x, "_data", None)
+    if not isinstance(data, np.ndarray):
+        from .errors import UnsupportedError
+        raise UnsupportedError(f"view({dtype.name}): reinterpreting bytes needs an eager CPU tensor")
+    return type(x)._wrap(data.view(dtype.np))
 
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",

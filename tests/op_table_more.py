@@ -407,6 +407,14 @@ INDEXING = [
 ]
 
 
+def _sym(a):
+    return (a + a.mT) * 0.5
+
+
+def _np_sym(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
 def _spd(*shape):
     a = normal(*shape)
     return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(shape[-1])
@@ -461,6 +469,34 @@ PRODUCTS = [
          lambda a: np.linalg.norm(a, 1)),
     Case("linalg.norm", "sum", lambda a: gc.linalg.norm(a, dim=1), [normal(3, 4)],
          lambda a: np.linalg.norm(a, axis=1)),
+    # factorizations of a symmetrized input, so that finite differences see what the
+    # (symmetric) gradient formulas assume
+    Case("cholesky", "cholesky", lambda a: gc.linalg.cholesky(_sym(a)), [_spd(2, 3, 3)],
+         lambda a: np.linalg.cholesky(_np_sym(a)), rtol=1e-6),
+    Case("cholesky-upper", "cholesky", lambda a: gc.linalg.cholesky(_sym(a), upper=True),
+         [_spd(3, 3)], lambda a: np.swapaxes(np.linalg.cholesky(_np_sym(a)), -1, -2), rtol=1e-6),
+    Case("eigvalsh", "eigh", lambda a: gc.linalg.eigvalsh(_sym(a)), [_spd(2, 3, 3)],
+         lambda a: np.linalg.eigvalsh(_np_sym(a)), rtol=1e-6),
+    Case("eigh-vectors", "eigh", lambda a: gc.linalg.eigh(_sym(a))[1].abs(), [_spd(3, 3)],
+         lambda a: np.abs(np.linalg.eigh(_np_sym(a))[1]), rtol=1e-6),
+    Case("svdvals", "svdvals", gc.linalg.svdvals, [normal(2, 4, 3)],
+         lambda a: np.linalg.svd(a, compute_uv=False), rtol=1e-6),
+    Case("svd", "svd", lambda a: gc.linalg.svd(a, full_matrices=False).S, [normal(3, 2)],
+         lambda a: np.linalg.svd(a, compute_uv=False), grad=False),
+    Case("qr", "qr", lambda a: gc.linalg.qr(a).R, [normal(4, 3)], lambda a: np.linalg.qr(a)[1],
+         rtol=1e-6),
+    Case("qr-Q", "qr", lambda a: gc.linalg.qr(a)[0], [normal(3, 3)], lambda a: np.linalg.qr(a)[0],
+         rtol=1e-6),
+    Case("pinv", "pinv", gc.linalg.pinv, [normal(3, 4)], np.linalg.pinv, rtol=1e-6),
+    Case("lstsq", "pinv", lambda a, b: gc.linalg.lstsq(a, b).solution, [normal(4, 3), normal(4, 2)],
+         lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], rtol=1e-6),
+    Case("matrix_rank", "svdvals", gc.linalg.matrix_rank,
+         [np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])],
+         lambda a: np.linalg.matrix_rank(a), grad=False),
+    Case("solve_triangular", "inverse",
+         lambda a, b: gc.linalg.solve_triangular(a, b, upper=False, unitriangular=True),
+         [normal(3, 3), normal(3, 2)],
+         lambda a, b: np.linalg.solve(np.tril(a, -1) + np.eye(3), b), rtol=1e-6),
 ]
 
 # eager only: result sizes depend on values
@@ -501,4 +537,4 @@ CPU = {c.name for c in MORE_CASES if c.op in {
     "norm", "searchsorted", "index_add", "masked_fill", "div-trunc-int", "isclose"}
 # ops with no cpu lowering yet: compiling them raises UnsupportedError (tested)
 NO_CPU_LOWERING = {"cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "erfinv", "det",
-                   "slogdet"}
+                   "slogdet", "cholesky", "eigh", "svdvals", "svd", "qr", "pinv"}
