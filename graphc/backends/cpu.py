@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+import types
 
 import numpy as np
 
@@ -118,8 +119,7 @@ _DATA = operator.attrgetter("_data")
 class CompiledProgram:
     def __init__(self, generated, options, updated):
         self._update_storages = updated
-        module = cache.load_module(generated.source, options.key() + _LIBRARY_HASH)
-        self.fn = module.program
+        self.layout = generated.layout
         self.source = generated.annotated
         self.errors = generated.errors
         self.out_shapes = [v.type.shape for v in generated.plan.outputs]
@@ -134,6 +134,45 @@ class CompiledProgram:
         # process-wide lock (runtime/threads.py)
         self.lock = threads.PARALLEL_LOCK if generated.parallel else threading.Lock()
         self.parallel = generated.parallel
+        self.fn = self._load(generated, options.key() + _LIBRARY_HASH)
+
+    def _load(self, generated, flags):
+        """The callable program; self.dispatchers: the Numba functions it runs."""
+        if generated.kernels is None:
+            program = cache.load_module(generated.source, flags).program
+            self.dispatchers = [program]
+            return program
+        self.dispatchers = [cache.load_module(text, flags).kernel
+                            for text in generated.kernels]
+        views = tuple(self.arena_args[k][start:stop] for k, start, stop in generated.views)
+        namespace = {}
+        exec(compile(generated.source, "<graphc program>", "exec"), namespace)
+        self._bind = lambda kernels: namespace["bind"](kernels, views)
+        return self._bind(tuple(self.dispatchers))
+
+    def cache_stats(self):
+        """(hits, misses) of Numba's on-disk cache over the functions this program runs."""
+        hits = sum(sum(d.stats.cache_hits.values()) for d in self.dispatchers)
+        misses = sum(sum(d.stats.cache_misses.values()) for d in self.dispatchers)
+        return hits, misses
+
+    def python_twin(self, replacements=()):
+        """The program with every generated Numba function run as plain Python (the
+        runtime kernel library stays compiled); `replacements` rebinds global names."""
+        from numba.core.registry import CPUDispatcher
+        replacements = dict(replacements)
+
+        def as_python(dispatcher):
+            module = dispatcher.py_func.__module__
+            names = dict(dispatcher.py_func.__globals__)
+            for name, obj in list(names.items()):
+                if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module:
+                    names[name] = types.FunctionType(obj.py_func.__code__, names, name)
+            names.update(replacements)
+            return names[dispatcher.py_func.__name__]
+        if self.layout == "whole":
+            return as_python(self.dispatchers[0])
+        return self._bind(tuple(as_python(k) for k in self.dispatchers))
 
     def _variables_unchanged(self):
         datas = self._datas

@@ -1,8 +1,14 @@
 """The code emitter: lines of the program function, buffer addressing, loop nests.
 
 Every value lives in a flat 1-D array (an input, a variable, an output, or a slot of a
-constant or work arena); a layout (passes/layout.py) says where its elements are. All
-sizes, offsets and strides are written into the source as literals.
+constant or work arena); a layout (passes/layout.py) says where its elements are.
+
+Two shapes of output (graphc/lower/program.py): a whole-step program, where every address
+is a literal into the program's arrays, and separate kernels, where each step is emitted
+between `begin_kernel` and `end_kernel`: the arrays a step touches become the kernel's
+parameters (each a 1-D view starting at the value's root), so its text holds only offsets
+relative to its operands and identical layers give identical kernels. Sizes a kernel takes
+as arguments (`size`) let, e.g., every Adam update share one kernel.
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ class Emitter:
         self.returns = ""       # ", out0, out1": what every return statement hands back
         self.parallel_kernels = []  # [(function name, body lines)]
         self.params = ""        # the program's array parameters, passed on to kernels
+        self.kernel = None      # the KernelFrame being emitted (kernel mode), else None
 
     # ---- text ----------------------------------------------------------------------------
     def line(self, text):
@@ -47,9 +54,39 @@ class Emitter:
         return self.fresh(prefix) if name in _RESERVED else name
 
     def error(self, node, message, value, indent=0):
-        """Return an error code (mapped to `node` by the runner) with an offending value."""
+        """Return an error code (mapped to `node` by the runner) with an offending value.
+        A kernel returns its own numbering (1, 2, ...): the program adds its first code."""
         self.errors.append((node, message))
-        self.line("    " * indent + f"return {len(self.errors)}, i64({value}){self.returns}")
+        code = len(self.errors)
+        if self.kernel is not None:
+            code -= self.kernel.first_error
+            self.kernel.raises = True
+        self.line("    " * indent + f"return {code}, i64({value}){self.returns}")
+
+    # ---- kernel mode ------------------------------------------------------------------------
+    def begin_kernel(self):
+        """Emit the next lines into a kernel of their own (see the module docstring)."""
+        self.kernel = KernelFrame(self)
+        self._saved = (self.lines, self.depth, self.tmp)
+        self.lines, self.depth, self.tmp = self.kernel.lines, 1, itertools.count()
+
+    def end_kernel(self):
+        frame, self.kernel = self.kernel, None
+        self.lines, self.depth, self.tmp = self._saved
+        return frame
+
+    def size(self, n):
+        """A size in the code: a kernel's argument in kernel mode, else a literal."""
+        if self.kernel is None or n == 1:
+            return str(n)
+        return self.kernel.argument(("size", int(n)), prefix="n")
+
+    def _root(self, root):
+        """(array name, base offset) of a root value: a kernel parameter in kernel mode."""
+        name, base = self.array_names[root]
+        if self.kernel is None:
+            return name, base
+        return self.kernel.argument(("array", name, base, root.type.numel())), 0
 
     # ---- addressing --------------------------------------------------------------------------
     def layout(self, value):
@@ -58,13 +95,13 @@ class Emitter:
     def array_of(self, value):
         """(array name, element offset of the value's first element)."""
         lay = self.layout(value)
-        name, base = self.array_names[lay.root]
+        name, base = self._root(lay.root)
         return name, base + lay.offset
 
     def address(self, value, index):
         """index: one expression per dim of the value (broadcast dims may be anything)."""
         lay = self.layout(value)
-        name, base = self.array_names[lay.root]
+        name, base = self._root(lay.root)
         return f"{name}[{_linear(base + lay.offset, lay.strides, lay.shape, index)}]"
 
     def scalar_constant(self, value):
@@ -78,14 +115,16 @@ class Emitter:
     def load(self, value, index):
         return self.scalar_constant(value) or self.address(value, index)
 
-    def view2d(self, value, offset_expr, rows, cols, row_stride, col_stride):
-        """A 2-D array expression over a value's buffer (C order or a transposed C block)."""
-        name, _ = self.array_names[self.layout(value).root]
-        n = rows * cols
+    def view2d(self, value, offset_expr, rows, cols, row_stride, col_stride, sizes=None):
+        """A 2-D array expression over a value's buffer (C order or a transposed C block).
+        sizes: the (rows, cols) expressions to write, when they are kernel arguments."""
+        name, _ = self._root(self.layout(value).root)
+        r, c = sizes or (rows, cols)
+        n = f"{r} * {c}" if sizes else rows * cols
         if col_stride == 1 and (row_stride == cols or rows == 1):
-            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({rows}, {cols}))"
+            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({r}, {c}))"
         if row_stride == 1 and (col_stride == rows or cols == 1):
-            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({cols}, {rows})).T"
+            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({c}, {r})).T"
         return None
 
     # ---- loops -----------------------------------------------------------------------------------
@@ -101,18 +140,47 @@ class Emitter:
 
     def separate(self, name):
         """Emit into a module-level function `name` until `end_separate` (a parallel kernel,
-        compiled with parallel=True apart from the program, which it is called from)."""
-        self._saved = (self.lines, self.depth)
+        compiled with parallel=True apart from the program, which it is called from).
+        In kernel mode the kernel itself is compiled with parallel=True."""
+        if self.kernel is not None:
+            self.kernel.parallel = True
+            return
+        self._saved_parallel = (self.lines, self.depth)
         self.lines, self.depth = [], 1
         self.parallel_kernels.append((name, self.lines))
 
     def end_separate(self, call_args):
+        if self.kernel is not None:
+            return
         name = self.parallel_kernels[-1][0]
-        self.lines, self.depth = self._saved
+        self.lines, self.depth = self._saved_parallel
         self.line(f"{name}({call_args})")
 
     def close(self, count):
         self.depth -= count
+
+
+class KernelFrame:
+    """What one kernel needs: its lines, and its arguments in order of first use, each a
+    ("array", program array name, base offset, size) or ("size", n) description."""
+
+    def __init__(self, em):
+        self.lines = []
+        self.args = []          # descriptions, in parameter order
+        self.names = {}         # description -> parameter name
+        self.first_error = len(em.errors)
+        self.raises = False     # returns (code, value): some index check may fail
+        self.parallel = False
+        self.helpers = set()
+
+    def argument(self, description, prefix="a"):
+        name = self.names.get(description) if description[0] == "array" else None
+        if name is None:
+            name = f"{prefix}{len(self.args)}"
+            self.args.append(description)
+            if description[0] == "array":
+                self.names[description] = name
+        return name
 
 
 _RESERVED = {"i8", "i16", "i32", "i64", "u8", "f32", "f64"}  # dtype names in generated code

@@ -26,7 +26,7 @@ def emit_copy(em, src, dst_name, dst_base, dst_strides, shape=None):
     lit = em.scalar_constant(src)
     sets = [list(dst_strides)] + ([] if lit else [aligned_strides(em.layout(src), shape)])
     cshape, cstrides, _ = collapse(list(shape), sets)
-    idx = em.loops(cshape)
+    idx = em.loops([em.size(cshape[0])] if len(cshape) == 1 else cshape)
     if lit:
         value = lit
     else:
@@ -38,7 +38,7 @@ def emit_copy(em, src, dst_name, dst_base, dst_strides, shape=None):
 
 def emit_fill(em, value, n, literal_value):
     name, base = em.array_of(value)
-    i = em.loops([n])
+    i = em.loops([em.size(n)])
     em.line(f"{name}[{base} + {i[0]}] = {literal_value}")
     em.close(1)
 
@@ -310,10 +310,15 @@ def emit_matmul(em, node, opts, helpers):
     yo = _linear(ybase, contiguous_strides(batch + [M * N]), batch + [M * N], bidx + ["0"])
     use_blas = (y.dtype.name in ("float32", "float64") and M * N * K >= BLAS_MIN_WORK
                 and K >= BLAS_MIN_K)
-    va = em.view2d(a, ao, M, K, ast[-2], ast[-1]) if use_blas else None
-    vb = em.view2d(b, bo, K, N, bst[-2], bst[-1]) if use_blas else None
+    # a BLAS call takes its sizes as arguments in kernel mode: one kernel per transposition
+    # pattern serves every layer width
+    sizes = (em.size(M), em.size(K), em.size(N)) if use_blas and not batch else None
+    sm, sk, sn = sizes or (M, K, N)
+    va = em.view2d(a, ao, M, K, ast[-2], ast[-1], sizes and (sm, sk)) if use_blas else None
+    vb = em.view2d(b, bo, K, N, bst[-2], bst[-1], sizes and (sk, sn)) if use_blas else None
     if va and vb:
-        em.line(f"gemm({va}, {vb}, {yname}[{yo}:{yo} + {M * N}].reshape(({M}, {N})))")
+        n = f"{sm} * {sn}" if sizes else M * N
+        em.line(f"gemm({va}, {vb}, {yname}[{yo}:{yo} + {n}].reshape(({sm}, {sn})))")
     else:
         i, j, k = em.fresh("i"), em.fresh("j"), em.fresh("k")
         zero = literal(0, y.dtype.name)

@@ -87,7 +87,7 @@ def emit_elementwise(em, node, opts, helpers):
     parallel = bool(opts.parallel_min) and math.prod(cshape) >= opts.parallel_min
     if parallel:
         em.separate(f"parallel_kernel{len(em.parallel_kernels)}")
-    idx = em.loops(cshape, parallel=parallel)
+    idx = em.loops(_sizes(em, cshape), parallel=parallel)
     local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
     for (inner, outer), st in zip(stored.items(), cstrides[len(loaded):]):
         name, base = em.array_of(outer)
@@ -95,6 +95,12 @@ def emit_elementwise(em, node, opts, helpers):
     em.close(len(cshape))
     if parallel:
         em.end_separate(em.params)
+
+
+def _sizes(em, cshape):
+    """Loop bounds: a dense 1-D loop takes its length as a kernel argument (one kernel serves
+    every size: the strides are 0 or 1 whatever the length); deeper nests keep literals."""
+    return [em.size(cshape[0])] if len(cshape) == 1 else cshape
 
 
 # ---- single-pass reductions (sum, mean, amax, amin), with an optional elementwise prologue ----

@@ -1,7 +1,15 @@
-"""Assemble one module per compiled step: kernels inlined into a single @njit program.
+"""Assemble a compiled step, in one of two shapes with one calling convention:
 
     program(steps, inputs..., variables..., constant arenas..., work arenas..., outputs...)
         -> (error code, error value)
+
+- "kernels": each step of the memory plan becomes a kernel of its own, a small @njit
+  function over views of its operands, named by a hash of its text and cached on disk, so
+  identical layers, graphs and processes share one compiled kernel; the program is plain
+  Python that calls the kernels in order. Compile time follows the number of *distinct*
+  kernels, not of nodes.
+- "whole": every kernel inlined into one @njit program (no Python between kernels): for tiny
+  steps, where a Python call per kernel would cost more than the work (see choose_layout).
 
 The body runs `steps` times (a k-step training loop in one call when feeds do not change).
 Outputs are allocated by the caller for each call; temporaries live in the work arenas;
@@ -9,6 +17,8 @@ variables are updated in their own storage.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 
 from ..errors import UnsupportedError, op_error
@@ -47,19 +57,54 @@ LOCATION_MARK = "@ "
 class GeneratedProgram:
     """The source of a program and what the runner needs to call it."""
 
-    def __init__(self, annotated, plan, inputs, variables, arenas, errors, parallel):
+    def __init__(self, annotated, plan, inputs, variables, arenas, errors, parallel,
+                 kernels=None, views=()):
         self.annotated = annotated  # with the user's source lines, for people
-        self.source = "\n".join(line for line in annotated.split("\n")
-                                if not line.lstrip().startswith("#" + LOCATION_MARK))
+        self.source = _without_locations(annotated)
         self.plan = plan
         self.inputs = inputs          # placeholder values, in argument order
         self.variables = variables    # variable values, in argument order
         self.arenas = arenas          # [(kind, dtype name, size or data)] in argument order
         self.errors = errors          # code - 1 -> (node, message)
         self.parallel = parallel      # calls threaded code: the runner takes the thread lock
+        # kernel layout: the kernels' module sources (the program's `K` tuple, in order) and
+        # the arena views it binds (`V`: (arena argument index, start, stop))
+        self.kernels = kernels
+        self.views = views
+
+    @property
+    def layout(self):
+        return "whole" if self.kernels is None else "kernels"
 
 
-def lower_program(graph, opts):
+def _without_locations(text):
+    return "\n".join(line for line in text.split("\n")
+                     if not line.lstrip().startswith("#" + LOCATION_MARK))
+
+
+def choose_layout(graph):
+    """ "whole" for tiny steps, else "kernels" (GRAPHC_LAYOUT=whole|kernels overrides).
+
+    Measured (docs/compiler.md): a Python call of a cached kernel costs ~0.3-0.5 us, a whole
+    program compiles ~2-5 ms per node and grows with every layer. A step whose values hold
+    few elements runs in microseconds, where per-kernel calls would double its time, and it
+    has few nodes, so compiling it whole is cheap.
+    """
+    forced = os.environ.get("GRAPHC_LAYOUT", "")
+    if forced in ("whole", "kernels"):
+        return forced
+    steps = graph.memory.steps
+    elements = sum(v.type.numel() for s in steps if s.node is not None for v in s.node.outputs)
+    return "whole" if elements <= WHOLE_MAX_ELEMENTS and len(steps) <= WHOLE_MAX_STEPS \
+        else "kernels"
+
+
+# A step is compiled whole below both limits (see choose_layout): XOR-sized models.
+WHOLE_MAX_ELEMENTS = 4096
+WHOLE_MAX_STEPS = 120
+
+def lower_program(graph, opts, layout=None):
+    layout = layout or choose_layout(graph)
     plan = graph.memory
     em = Emitter(plan)
     inputs, variables, params = list(graph.inputs), [], ["steps"]
@@ -99,6 +144,8 @@ def lower_program(graph, opts):
     # (an allocation through Numba's runtime and boxing) than passing one more argument
     params += [f"out{k}" for k, _ in outs]
     em.params = ", ".join(params[1:])
+    if layout == "kernels":
+        return _lower_kernels(graph, opts, em, params, inputs, variables, arenas)
     em.line("for _step in range(steps):")
     em.depth += 1
     helpers = set()
@@ -112,7 +159,90 @@ def lower_program(graph, opts):
                             bool(em.parallel_kernels))
 
 
-def _module(params, em, helpers, opts):
+def _lower_kernels(graph, opts, em, params, inputs, variables, arenas):
+    """The kernel layout: one kernel per step (deduplicated by text), a Python program."""
+    arena_index = {params[1 + len(inputs) + len(variables) + k]: k for k in range(len(arenas))}
+    kernels, kernel_ids, views, view_ids = [], {}, [], {}
+
+    def argument(description):
+        if description[0] == "size":
+            return str(description[1])
+        _, name, base, size = description
+        if name not in arena_index:
+            return name  # a whole input, variable or output array
+        key = (arena_index[name], base, base + size)
+        if key not in view_ids:
+            view_ids[key] = f"v{len(views)}"
+            views.append(key)
+        return view_ids[key]
+
+    em.line("for _step in range(steps):")
+    em.depth += 1
+    for number, step in enumerate(graph.memory.steps):
+        em.begin_kernel()
+        _emit_step(em, number, step, opts, em.kernel.helpers, comments=False)
+        frame = em.end_kernel()
+        _comment_step(em, number, step)
+        if not frame.lines:
+            em.line("pass  # nothing to compute")
+            continue
+        text = _kernel_module(frame, opts)
+        if text not in kernel_ids:
+            kernel_ids[text] = len(kernels)
+            kernels.append(text)
+        k = kernel_ids[text]
+        call = f"k{k}({', '.join(argument(d) for d in frame.args)})"
+        if frame.raises:
+            em.line(f"code, value = {call}")
+            em.line("if code:")
+            em.line(f"    return {frame.first_error} + code, value")
+        else:
+            em.line(call)
+    em.depth -= 1
+    em.line("return 0, 0")
+    program = em.lines
+    text = "\n".join(
+        ["# Generated by graphc (target cpu, kernel layout). Do not edit: regenerated from "
+         "the graph.", "# K: the step's kernels (each compiled once, cached by its text); "
+         "V: views of the arenas", "", "def bind(K, V):"] +
+        [f"    ({', '.join(f'k{k}' for k in range(len(kernels)))},) = K" if kernels else "",
+         f"    ({', '.join(f'v{k}' for k in range(len(views)))},) = V" if views else "",
+         "", f"    def program({', '.join(params)}):"] +
+        ["    " + line for line in program] + ["    return program", ""])
+    listing = "".join(f"\n# ---- k{k}: kernel {_kernel_name(t)} {'-' * 40}\n" +
+                      t.replace(PRELUDE, "").split("\n", 2)[-1].strip("\n") + "\n"
+                      for k, t in enumerate(kernels))
+    generated = GeneratedProgram(text + listing, graph.memory, inputs, variables, arenas,
+                                 em.errors, any("parallel=True" in t for t in kernels),
+                                 kernels, views)
+    generated.source = _without_locations(text)  # the kernels are modules of their own
+    return generated
+
+
+def _kernel_name(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _kernel_module(frame, opts):
+    """A kernel's whole module: prelude, the helpers it calls, the function."""
+    parts = _helper_parts(frame.helpers, opts)
+    parallel = ", parallel=True" if frame.parallel else ""
+    parts.append(f"\n@njit(cache=CACHE, nogil=True, error_model=\"numpy\", "
+                 f"fastmath={opts.fastmath}{parallel})")
+    parts.append(f"def kernel({', '.join(_param_names(frame))}):")
+    parts.extend(frame.lines)
+    if frame.raises:
+        parts.append("    return 0, i64(0)")
+    code, constants = _hoist_constants("\n".join(parts))
+    return "\n".join(["# Generated by graphc: one kernel (target cpu).\n", PRELUDE, constants,
+                      code]) + "\n"
+
+
+def _param_names(frame):
+    return [frame.names.get(d) or f"n{k}" for k, d in enumerate(frame.args)]
+
+
+def _helper_parts(helpers, opts):
     parts = []
     kernels = sorted(k for kind, k in (h for h in helpers if isinstance(h, tuple)))
     if kernels:
@@ -123,6 +253,11 @@ def _module(params, em, helpers, opts):
     for name in sorted(h for h in helpers if isinstance(h, str)):
         parts.append(FAST_HELPERS[name].replace("cache=True", "cache=CACHE")
                      .format(fastmath=opts.fastmath))
+    return parts
+
+
+def _module(params, em, helpers, opts):
+    parts = _helper_parts(helpers, opts)
     for name, lines in em.parallel_kernels:
         parts.append(f"\n@njit(cache=CACHE, nogil=True, error_model=\"numpy\", "
                      f"fastmath={opts.fastmath}, parallel=True)")
@@ -168,18 +303,25 @@ def _describe(node):
     return lines
 
 
-def _emit_step(em, number, step, opts, helpers):
+def _comment_step(em, number, step):
     if step.node is None:
         em.comment(f"[{number}] copy {step.src.type} into {em.plan.storage[step.dst].kind}")
-        name, base = em.array_of(step.dst)
-        emit_copy(em, step.src, name, base, contiguous_strides(step.src.type.shape))
         return
-    node = step.node
-    for text in _describe(node):
+    for text in _describe(step.node):
         if text.startswith(LOCATION_MARK):
             em.line("#" + LOCATION_MARK + comment_text(text[len(LOCATION_MARK):]))
         else:
             em.comment(f"[{number}] {text}")
+
+
+def _emit_step(em, number, step, opts, helpers, comments=True):
+    if comments:
+        _comment_step(em, number, step)
+    if step.node is None:
+        name, base = em.array_of(step.dst)
+        emit_copy(em, step.src, name, base, contiguous_strides(step.src.type.shape))
+        return
+    node = step.node
     if node.op is FUSED:
         kind = node.attrs["group"].kind
         (emit_reduce if kind == "reduce" else emit_elementwise)(em, node, opts, helpers)

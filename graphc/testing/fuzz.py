@@ -245,15 +245,9 @@ def run_interpreted(exe, feeds):
     py_func of every function of the generated module, as plain Python. Everything graphc
     does (passes, fusion, memory plan, lowering) is checked; only Numba's own code
     generation is not, and it costs seconds per program where this costs milliseconds."""
-    import types
-    from numba.core.registry import CPUDispatcher
     program = exe._runner.program([np.asarray(f) for f in feeds])
-    module_globals = dict(program.fn.py_func.__globals__)
-    for name, obj in list(module_globals.items()):
-        if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == program.fn.__module__:
-            module_globals[name] = types.FunctionType(obj.py_func.__code__, module_globals, name)
-    module_globals["f32_from_bits"] = _f32_from_bits  # an LLVM intrinsic in compiled code
-    compiled, program.fn = program.fn, module_globals["program"]
+    # f32_from_bits is an LLVM intrinsic in compiled code
+    compiled, program.fn = program.fn, program.python_twin({"f32_from_bits": _f32_from_bits})
     try:  # the runner's own calling convention, with the Python twin in the program's place
         outputs, _ = program.run([np.asarray(f) for f in feeds])
     finally:

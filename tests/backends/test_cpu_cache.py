@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent("""
     exe = gc.compile(y, target="cpu", strict=(sys.argv[1] == "strict"))
     value = exe(np.arange(5, dtype=np.float32)).item()
     prog = next(iter(exe._runner.programs.values()))
-    print(value, sum(prog.fn.stats.cache_hits.values()), sum(prog.fn.stats.cache_misses.values()))
+    print(value, *prog.cache_stats())
 """)
 
 
@@ -36,20 +36,20 @@ def warm_dir(tmp_path_factory):
     """A cache directory filled by a first process."""
     d = tmp_path_factory.mktemp("graphc_cache")
     value, hits, misses, _ = _run(d, d)
-    assert (hits, misses) == (0, 1)
+    assert hits == 0 and misses >= 1  # one whole program, or its kernels (GRAPHC_LAYOUT)
     return d, value
 
 
 def test_a_second_process_loads_the_compiled_program(tmp_path, warm_dir):
     d, value = warm_dir
     again, hits, misses, _ = _run(tmp_path, d)
-    assert (hits, misses) == (1, 0) and again == value
+    assert hits >= 1 and misses == 0 and again == value
 
 
 def test_different_flags_make_a_different_entry(tmp_path, warm_dir):
     d, _ = warm_dir
     _, hits, misses, _ = _run(tmp_path, d, "strict")
-    assert (hits, misses) == (0, 1)
+    assert hits == 0 and misses >= 1
 
 
 def test_a_damaged_entry_is_rebuilt_not_trusted(tmp_path, warm_dir):
@@ -59,7 +59,7 @@ def test_a_damaged_entry_is_rebuilt_not_trusted(tmp_path, warm_dir):
             with open(d / name, "a") as f:
                 f.write("\nraise SystemExit('tampered')\n")
     again, hits, misses, _ = _run(tmp_path, d)
-    assert again == value and misses == 1
+    assert again == value and hits == 0 and misses >= 1
 
 
 def test_an_unwritable_location_compiles_in_memory_with_a_warning(tmp_path):
