@@ -281,6 +281,10 @@ class _MoreMethods:
     def cpu(self): return self
     @property
     def is_cuda(self): return False
+    @property
+    def device(self):
+        from .device import Device
+        return Device("cpu")
 
     def type(self, dtype=None, non_blocking=False):
         """type() -> PyTorch's type string ('torch.FloatTensor'); type(dtype) -> a cast."""
