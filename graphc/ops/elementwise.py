@@ -311,15 +311,25 @@ def digamma(x):
 
 
 # ---- binary: division variants, two-argument functions, bits ---------------------------------
-remainder = elementwise("remainder", 2, np.remainder,
+def _int_division(np_fn):
+    """Integer division by zero raises, as in PyTorch (NumPy would return 0). Compiled cpu
+    code cannot raise inside a kernel: there it gives 0 (docs/torch_parity.md)."""
+    def reference(a, b):
+        if a.dtype.kind in "iub" and np.any(np.asarray(b) == 0):
+            raise ZeroDivisionError("integer division by zero")
+        return np_fn(a, b)
+    return reference
+
+
+remainder = elementwise("remainder", 2, _int_division(np.remainder),
                         lambda c, g: [g, neg(mul(g, floor_divide(*c.inputs)))], "({0} % {1})",
                         saves=("inputs",))
 # C's fmod from Python's %: exact, since |a| % |b| needs no sign fix-up.
-fmod = elementwise("fmod", 2, np.fmod,
+fmod = elementwise("fmod", 2, _int_division(np.fmod),
                    lambda c, g: [g, neg(mul(g, trunc(div(*c.inputs))))],
                    "(-(abs({0}) % abs({1})) if {0} < 0 else abs({0}) % abs({1}))",
                    saves=("inputs",))
-floor_divide = elementwise("floor_divide", 2, np.floor_divide, _zero_grads, "({0} // {1})",
+floor_divide = elementwise("floor_divide", 2, _int_division(np.floor_divide), _zero_grads, "({0} // {1})",
                            saves=())
 
 

@@ -339,4 +339,46 @@ def _rng_roundtrip(L):
     return bool((L.rand(3) == a).all())
 
 
-ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM
+I32, F32 = i64(3, 4).astype(np.int32), f32(3, 4)
+PROMOTION = _items("promotion and dtypes", [
+    N("log2 (int)", lambda L, x: L.log2(x), (i64(4, lo=1),), grad=False),
+    N("expm1 (float32)", lambda L, x: L.expm1(x), (F32,), grad=False),
+    N("remainder (float32, int)", lambda L, a, b: L.remainder(a, b), (F32, i64(4, lo=1)), grad=False),
+    N("floor_divide (int, float)", lambda L, a, b: L.floor_divide(a, b), (I, pos(4)), grad=False),
+    N("fmod (int32, int64)", lambda L, a, b: L.fmod(a, b), (I32, i64(4, lo=1)), grad=False),
+    N("% scalar (int)", lambda L, a: a % 3, (I,), grad=False),
+    N("// scalar (float32)", lambda L, a: a // 0.5, (F32,), grad=False),
+    N("hypot (float32)", lambda L, a, b: L.hypot(a, b), (F32, f32(4)), grad=False),
+    N("lerp (float32)", lambda L, a, b: L.lerp(a, b, 0.25), (F32, f32(4)), grad=False),
+    N("addcdiv (float32)", lambda L, a, b, c: L.addcdiv(a, b, c), (F32, f32(4), f32(3, 1) + 3), grad=False),
+    N("xlogy (int, float32)", lambda L, a, b: L.xlogy(a, b), (i64(4, lo=0), f32(4) ** 2 + 0.5), grad=False),
+    N("logaddexp (float32)", lambda L, a, b: L.logaddexp(a, b), (F32, f32(4)), grad=False),
+    N("bitwise_and (bool, int)", lambda L, a, b: L.bitwise_and(a, b), (B, I), grad=False),
+    N("isclose (int)", lambda L, a, b: L.isclose(a, b), (I, I + i64(4, lo=0, hi=2)), grad=False),
+    N("nan_to_num (float32)", lambda L, x: L.nan_to_num(x), (special(2, 3).astype(np.float32),), grad=False),
+    N("round (float32)", lambda L, x: L.round(x), (F32 * 3,), grad=False),
+    N("cumsum (bool)", lambda L, x: L.cumsum(x, 1), (B,), grad=False),
+    N("cumprod (int32)", lambda L, x: L.cumprod(x, 0), (I32,), grad=False),
+    N("prod (int32)", lambda L, x: L.prod(x), (I32[:1, :3],), grad=False),
+    N("prod (bool)", lambda L, x: L.prod(x, 1), (B,), grad=False),
+    N("sort (int)", lambda L, x: L.sort(x, 1).values, (I,), grad=False),
+    N("topk (float32)", lambda L, x: L.topk(x, 2).values, (F32,), grad=False),
+    N("count_nonzero (bool)", lambda L, x: L.count_nonzero(x), (B,), grad=False),
+    N("all (float)", lambda L, x: L.all(x), (X,), grad=False),
+    N("any (int)", lambda L, x: L.any(x, 0), (I,), grad=False),
+    N("norm (float32)", lambda L, x: L.norm(x), (F32,), grad=False),
+    N("gather (int)", lambda L, x, i: L.gather(x, 1, i), (I, np.array([[0, 3], [1, 1], [2, 0]])), grad=False),
+    N("scatter_add (float32)", lambda L, x, i, s: L.scatter_add(x, 0, i, s), (F32, np.array([[0, 2, 1, 0]]), f32(1, 4)), grad=False),
+    N("index_add (int)", lambda L, x, i, s: L.index_add(x, 0, i, s), (I, np.array([2, 0]), i64(2, 4)), grad=False),
+    N("masked_fill (int, float value)", lambda L, x, m: L.masked_fill(x, m, 2), (I, B), grad=False),
+    N("tril (int)", lambda L, x: L.tril(x), (I,), grad=False),
+    N("flip (bool)", lambda L, x: L.flip(x, (1,)), (B,), grad=False),
+    N("diff (bool)", lambda L, x: L.diff(x), (B,), grad=False),
+    N("kron (int)", lambda L, a, b: L.kron(a, b), (i64(2, 2), i64(2, 2)), grad=False),
+    N("outer (float32)", lambda L, a, b: L.outer(a, b), (f32(3), f32(2)), grad=False),
+    N("einsum (float32)", lambda L, a, b: L.einsum("ij,jk", a, b), (F32, f32(4, 2)), grad=False),
+    N("linalg.det (float32)", lambda L, a: L.linalg.det(a), (SQ.astype(np.float32),), grad=False),
+    N("vstack (mixed)", lambda L, a, b: L.vstack([a, b]), (F32, I), grad=False),
+])
+
+ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION
