@@ -12,7 +12,7 @@ import builtins
 
 import numpy as np
 
-from .errors import UnsupportedError
+from .errors import ShapeError, UnsupportedError, op_error
 from .functional import cat, reshape, split, stack, transpose
 from .ops import elementwise as E, reduce as R, scans as SC, shape as S
 from .types import bool_, promote_types
@@ -43,7 +43,18 @@ def gather(input, dim, index, *, sparse_grad=False):
     if input.ndim == 0:
         return S.index(S.reshape(input, shape=(1,)), S.reshape(_index_array(index), shape=()), axis=0)
     idx = _index_array(index)
+    _same_ndim("gather", input, idx)
     return S.index(input, *SC.grid(_known(idx, "gather"), d, idx, "gather"), axis=0)
+
+
+def _same_ndim(name, input, index):
+    if index.ndim != input.ndim:
+        raise op_error(ShapeError, name, f"index must have as many dims as input: index "
+                                         f"{list(index.shape)}, input {list(input.shape)}")
+    for d, (a, b) in enumerate(zip(index.shape, input.shape)):
+        if isinstance(a, int) and isinstance(b, int) and a > b:
+            raise op_error(ShapeError, name, f"index {list(index.shape)} is larger than input "
+                                             f"{list(input.shape)} in dim {d}")
 
 
 def take_along_dim(input, indices, dim=None):
@@ -61,6 +72,9 @@ def take_along_dim(input, indices, dim=None):
 
 
 def index_select(input, dim, index):
+    if np.ndim(index) > 1 if not hasattr(index, "ndim") else index.ndim > 1:
+        raise op_error(ShapeError, "index_select", f"index must be 0-D or 1-D, got shape "
+                                                   f"{list(np.shape(index))}")
     return S.index(input, _index_array(index), axis=_dim(dim, input.ndim))
 
 
@@ -80,6 +94,9 @@ def select(input, dim, index):
 def narrow(input, dim, start, length):
     d = _dim(dim, input.ndim)
     start = int(start) % input.shape[d] if int(start) < 0 else int(start)
+    if isinstance(input.shape[d], int) and (length < 0 or start + int(length) > input.shape[d]):
+        raise op_error(ShapeError, "narrow", f"start ({start}) + length ({length}) exceeds "
+                                             f"dim {d} of size {input.shape[d]}")
     return S.slice(input, index=(("slice", None, None, None),) * d
                    + (("slice", start, start + int(length), 1),))
 
@@ -95,6 +112,7 @@ def _scattered(input, dim, index, src, name):
     """Zeros like input with src (cropped to index's shape) added at the gathered places."""
     d = _dim(dim, input.ndim)
     idx = _index_array(index)
+    _same_ndim(name, input, idx)
     shape = _known(idx, name)
     if not hasattr(src, "shape"):
         src = E.full_like(idx, value=src, dtype=input.dtype)
@@ -232,6 +250,8 @@ def roll(input, shifts, dims=None):
         return reshape(roll(reshape(input, -1), shifts, 0), *input.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise op_error(ValueError, "roll", f"shifts {shifts} and dims {dims} must align")
     for s, d in zip(shifts, dims):
         d = _dim(d, input.ndim)
         n = input.shape[d]
@@ -331,6 +351,9 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
 def movedim(input, source, destination):
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise op_error(ValueError, "movedim", f"source {source} and destination {destination} "
+                                              f"must have the same number of dims")
     src = [_dim(s, input.ndim) for s in src]
     dst = [_dim(s, input.ndim) for s in dst]
     order = [d for d in range(input.ndim) if d not in src]

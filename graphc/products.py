@@ -9,7 +9,7 @@ import string
 
 import numpy as np
 
-from .errors import UnsupportedError
+from .errors import ShapeError, UnsupportedError, op_error
 from .functional import cat, matmul, permute, reshape
 from .ops import elementwise as E, reduce as R, shape as S
 from .reductions import vector_norm
@@ -93,6 +93,9 @@ def cross(input, other, dim=None):
     if dim is None:
         dim = next(d for d, n in enumerate(input.shape) if n == 3)
     dim %= input.ndim
+    if input.shape[dim] != 3 or other.shape[dim] != 3:
+        raise op_error(ShapeError, "cross", f"dim {dim} must have size 3, got shapes "
+                                            f"{list(input.shape)} and {list(other.shape)}")
     a = [S.index(input, np.array([k], np.int64), axis=dim) for k in range(3)]
     b = [S.index(other, np.array([k], np.int64), axis=dim) for k in range(3)]
     parts = [E.sub(E.mul(a[1], b[2]), E.mul(a[2], b[1])),

@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .errors import UnsupportedError
+from .errors import ShapeError, UnsupportedError, op_error
 from .functional import cat, mean, reshape, split, std, var
 from .indexing import gather, index_select, movedim, narrow
 from .ops import elementwise as E, reduce as R, scans as SC, shape as S
@@ -164,12 +164,21 @@ def msort(input):
     return sort(input, 0).values
 
 
+def _check_k(name, input, k, dim, lo):
+    n = input.shape[dim] if input.ndim else 1
+    if isinstance(n, int) and not lo <= k <= n:
+        raise op_error(ShapeError, name, f"k={k} is out of range for dim {dim} of size {n} "
+                                         f"(shape {list(input.shape)})")
+
+
 def topk(input, k, dim=-1, largest=True, sorted=True):
+    _check_k("topk", input, k, dim, 0)
     values, indices = SC.sort(input, dim=dim, descending=bool(largest))
     return SortResult(narrow(values, dim, 0, k), narrow(indices, dim, 0, k))
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
+    _check_k("kthvalue", input, k, dim, 1)
     values, indices = SC.sort(input, dim=dim)
     v, i = narrow(values, dim, k - 1, 1), narrow(indices, dim, k - 1, 1)
     if not keepdim and input.ndim:
@@ -205,6 +214,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         flat = False
     qs = np.atleast_1d(np.asarray(_concrete("quantile's q", q) if hasattr(q, "shape") else q,
                                   dtype=np.float64))
+    if np.any((qs < 0) | (qs > 1)):
+        raise op_error(ValueError, "quantile", f"q must be in [0, 1], got {qs.tolist()}")
     n = input.shape[dim]
     values = SC.sort(input, dim=dim)[0]
     pos = qs * (n - 1)

@@ -10,17 +10,18 @@ import math
 import numpy as np
 import scipy.special
 
+from ..errors import DTypeError, op_error
 from ..types import TensorType, bool_, broadcast_shapes, float32, promote_types
 from .registry import Op
 
 
-def _coerce_to(kind):
+def _coerce_to(kind, name=""):
     """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32;
     'int' refuses floating inputs (bitwise ops)."""
     def coerce(dtypes, weak):
         dt = promote_types(dtypes, weak)
         if kind == "int" and dt.is_floating_point:
-            raise TypeError(f"expects integer or bool inputs, got {dt.name}")
+            raise op_error(DTypeError, name, f"expects integer or bool inputs, got {dt.name}")
         if kind == "float" and not dt.is_floating_point:
             dt = float32
         elif kind == "bool":
@@ -39,7 +40,7 @@ def _infer(out):
 def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
                 defaults=None, saves=("inputs", "outputs"), doc=""):
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
-              coerce=_coerce_to(inputs), defaults=defaults, kind="elementwise",
+              coerce=_coerce_to(inputs, name), defaults=defaults, kind="elementwise",
               lowering={"template": template}, saves=saves, doc=doc)
 
 
