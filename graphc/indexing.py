@@ -489,18 +489,18 @@ def block_diag(*tensors):
     return cat(rows, 0)
 
 
-def _triangle_indices(row, col, offset, lower):
+def _triangle_indices(row, col, offset, lower, dtype, device):
     from .eager.creation import tensor
     mask = np.tri(row, col, offset, dtype=bool) if lower else ~np.tri(row, col, offset - 1, dtype=bool)
-    return tensor(np.stack(np.nonzero(mask)).astype(np.int64))
+    return tensor(np.stack(np.nonzero(mask)), dtype=dtype or "int64", device=device)
 
 
-def tril_indices(row, col, offset=0, **_):
-    return _triangle_indices(row, col, offset, True)
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    return _triangle_indices(row, col, offset, True, dtype, device)
 
 
-def triu_indices(row, col, offset=0, **_):
-    return _triangle_indices(row, col, offset, False)
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    return _triangle_indices(row, col, offset, False, dtype, device)
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (

@@ -132,6 +132,8 @@ def pinv(A, *, hermitian=False):
 def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares solution pinv(A) @ B (PyTorch's default 'gelsy' gives the same for
     full-rank A); residuals, rank and singular_values are empty, as with 'gelsy'."""
+    if rcond is not None:
+        raise UnsupportedError("lstsq: rcond is not supported (the solution is pinv(A) @ B)")
     empty = E.full_like(S.reshape(A, shape=(-1,)), value=0)
     none = S.slice(empty, index=(("slice", 0, 0, 1),))
     solution = matmul(D.pinv(A), B)

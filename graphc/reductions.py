@@ -196,15 +196,18 @@ def median(input, dim=None, keepdim=False):
 
 def nanmedian(input, dim=None, keepdim=False):
     """Median of the non-nan values (nan sorts last, so it is a gather at a per-row index)."""
-    if dim is None:
+    flat = dim is None
+    if flat:
         input, dim = reshape(input, -1), 0
     values, indices = SC.sort(input, dim=dim)
     count = R.sum(E.cast(E.logical_not(E.isnan(input)), dtype=int64), dims=(dim,), keepdim=True)
     at = E.maximum(E.floor_divide(E.sub(count, 1), 2), 0)
     v, i = gather(values, dim, at), gather(indices, dim, at)
+    if flat:  # nanmedian(x): a 0-d tensor, as PyTorch
+        return S.reshape(v, shape=())
     if not keepdim:
         v, i = S.squeeze(v, dims=dim), S.squeeze(i, dims=dim)
-    return SortResult(v, i) if dim is not None else v
+    return SortResult(v, i)
 
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):

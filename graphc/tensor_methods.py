@@ -295,27 +295,27 @@ class _MoreMethods:
             dtype = {v: k for k, v in _TYPE_NAMES.items()}[name]
         return F.cast(self, dtype)
 
-    def _new(self, fill, size, dtype):
+    def _new(self, fill, size, dtype, device):
         from .eager.creation import full
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
-        out = full(size, fill, dtype=dtype or self.dtype)
-        return out.to(self.device) if getattr(self, "is_cuda", False) is True else out
+        return full(size, fill, dtype=dtype or self.dtype, device=device or self.device)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(1, size, dtype).requires_grad_(requires_grad)
+        return self._new(1, size, dtype, device).requires_grad_(requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(0, size, dtype).requires_grad_(requires_grad)
+        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(0, size, dtype).requires_grad_(requires_grad)
+        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        return self._new(fill_value, (tuple(size),), dtype).requires_grad_(requires_grad)
+        return self._new(fill_value, (tuple(size),), dtype, device).requires_grad_(requires_grad)
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         from .eager.creation import tensor
-        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
 
     def __format__(self, spec):
         if spec and self.numel() == 1:

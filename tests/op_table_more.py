@@ -251,6 +251,8 @@ REDUCTIONS_MORE = [
     _r("nanmedian", "sort", lambda x: gc.nanmedian(x, 1).values,
        lambda x: np.array([np.sort(r[~np.isnan(r)])[(np.sum(~np.isnan(r)) - 1) // 2] for r in x]),
        _nan_some, (3, 4)),
+    _r("nanmedian-all", "sort", gc.nanmedian,
+       lambda x: np.sort(x[~np.isnan(x)])[(np.sum(~np.isnan(x)) - 1) // 2], _nan_some, (3, 4)),
     _r("quantile", "sort", lambda x: gc.quantile(x, 0.3), lambda x: np.quantile(x, 0.3), distinct),
     _r("quantile-dim", "sort", lambda x: gc.quantile(x, [0.25, 0.8], dim=1, keepdim=True),
        lambda x: np.quantile(x, [0.25, 0.8], axis=1, keepdims=True), distinct),

@@ -35,9 +35,9 @@ from runtime.cuda import kernels_copy, kernels_linalg, kernels_nn, kernels_reduc
 
 F64 = re.compile(r"^\s*(?:@%p\d+\s+)?([a-z][\w.]*\.f64\b[\w.]*)", re.M)
 
-# libdevice's sinf/cosf reduce huge arguments (|x| > 105615) with a Payne-Hanek step in
+# libdevice's sinf/cosf/tanf reduce huge arguments (|x| > 105615) with a Payne-Hanek step in
 # double precision: that slow path is the library's, not a promotion by graphc
-LIBDEVICE_F64 = {"sin", "cos"}
+LIBDEVICE_F64 = {"sin", "cos", "tan"}
 
 
 class _Sm80:
