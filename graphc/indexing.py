@@ -155,8 +155,13 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         return E.where(E.gt(count, 0), E.div(total, E.maximum(count, 1)), input) \
             if input.dtype.is_floating_point else E.where(
                 E.gt(count, 0), E.floor_divide(total, E.maximum(count, 1)), input)
-    raise UnsupportedError(f"scatter_reduce: reduce={reduce!r} is not supported (only 'sum' and "
-                           f"'mean')")
+    if reduce in ("amax", "amin"):
+        idx = _index_array(index)
+        _same_ndim("scatter_reduce", input, idx)
+        return SC.scatter_extreme(input, idx, E.cast(src, dtype=input.dtype), dim=dim, reduce=reduce,
+                                  include_self=bool(include_self))
+    raise UnsupportedError(f"scatter_reduce: reduce={reduce!r} is not supported (only 'sum', "
+                           f"'mean', 'amax' and 'amin')")
 
 
 def _along(input, dim, index, source, name):

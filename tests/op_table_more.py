@@ -307,6 +307,16 @@ def _np_scatter_mean(x, s):
     return total / count
 
 
+def _np_scatter_ext(x, s, fn, include_self=True):
+    out = x.copy()
+    if not include_self:
+        for pos in np.ndindex(IDX.shape):
+            out[IDX[pos], pos[1]] = np.inf if fn is np.minimum else -np.inf
+    for pos in np.ndindex(IDX.shape):
+        out[IDX[pos], pos[1]] = fn(out[IDX[pos], pos[1]], s[pos])
+    return out
+
+
 def _np_index_add(x, s):
     out = x.copy()
     for k, i in enumerate([2, 0, 2]):
@@ -331,6 +341,13 @@ INDEXING = [
     _i("scatter_reduce-mean", "index_backward",
        lambda x, s: gc.scatter_reduce(x, 0, IDX, s, "mean"),
        lambda x, s: _np_scatter_mean(x, s), [normal(3, 4), normal(2, 4)], grad_inputs=[0, 1]),
+    _i("scatter_reduce-amax", "scatter_reduce_extreme",
+       lambda x, s: gc.scatter_reduce(x, 0, IDX, s, "amax"), lambda x, s: _np_scatter_ext(x, s, np.maximum),
+       [distinct(3, 4), distinct(2, 4) + 0.01], grad_inputs=[0, 1]),
+    _i("scatter_reduce-amin-exclude", "scatter_reduce_extreme",
+       lambda x, s: x.scatter_reduce(0, IDX, s, "amin", include_self=False),
+       lambda x, s: _np_scatter_ext(x, s, np.minimum, False), [distinct(3, 4), distinct(2, 4) + 0.01],
+       grad_inputs=[0, 1]),
     _i("index_select", "index", lambda x: x.index_select(1, np.array([3, 0, 3])),
        lambda x: x[:, [3, 0, 3]], [normal(2, 4)]),
     _i("index_add", "index_backward", lambda x, s: gc.index_add(x, 0, np.array([2, 0, 2]), s, alpha=2),
@@ -539,4 +556,5 @@ CPU = {c.name for c in MORE_CASES if c.op in {
     "norm", "searchsorted", "index_add", "masked_fill", "div-trunc-int", "isclose"}
 # ops with no cpu lowering yet: compiling them raises UnsupportedError (tested)
 NO_CPU_LOWERING = {"cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "erfinv", "det",
-                   "slogdet", "cholesky", "eigh", "svdvals", "svd", "qr", "pinv"}
+                   "slogdet", "cholesky", "eigh", "svdvals", "svd", "qr", "pinv",
+                   "scatter_reduce_extreme"}

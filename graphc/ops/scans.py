@@ -218,5 +218,58 @@ prod = Op("prod", infer=_prod_infer, reference=_prod_ref, vjp=_prod_vjp,
           defaults={"dims": None, "keepdim": False}, normalize=R._normalize_dims, kind="reduce",
           doc="Product over `dims` (integers in int64, as PyTorch).")
 
-__all__ = ["like_device", "host_result", "cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "grid", "scatter_add_along",
+# ---- scatter_reduce with amax / amin ------------------------------------------------------------
+def _np_places(index, dim):
+    """NumPy index tuple for x[.., index[..], ..] (index at dim), broadcast like `grid`."""
+    return tuple(index if d == dim else np.arange(n).reshape(
+        [n if k == d else 1 for k in range(index.ndim)]) for d, n in enumerate(index.shape))
+
+
+def _scatter_extreme_ref(x, index, src, dim, reduce, include_self):
+    out = x.copy()
+    places = _np_places(index, dim)
+    if not include_self:
+        big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
+        out[places] = -big if reduce == "amax" else big
+    (np.maximum if reduce == "amax" else np.minimum).at(out, places, src)
+    return out
+
+
+def _scatter_extreme_infer(in_types, dim, reduce, include_self):
+    x, index, src = in_types
+    if not index.dtype.is_integer:
+        raise TypeError(f"index must be integers, got {index.dtype.name}")
+    if tuple(index.shape) != tuple(src.shape) or index.ndim != x.ndim:
+        raise ValueError(f"index {list(index.shape)} and src {list(src.shape)} must have one "
+                         f"shape, with as many dims as input {list(x.shape)}")
+    return [x]
+
+
+def _scatter_extreme_vjp(c, g):
+    """PyTorch's rule: the gradient of each result is shared evenly among the values equal
+    to it (input included when include_self)."""
+    x, index, src = c.inputs
+    y, d = c.outputs[0], c.attrs["dim"]
+    places = grid(tuple(index.shape), d, index, "scatter_reduce")
+    src_hit = E.cast(E.eq(src, S.index(y, *places, axis=0)), dtype=g.dtype)
+    count = S.index_backward(src_hit, y, *places, axis=0)
+    if c.attrs["include_self"]:
+        self_hit = E.cast(E.eq(x, y), dtype=g.dtype)
+        count = E.add(count, self_hit)
+        g_self = E.div(E.mul(g, self_hit), count)
+    else:
+        scattered = S.index_backward(E.full_like(src_hit, value=1), y, *places, axis=0)
+        g_self = E.where(E.gt(scattered, 0), 0, g)
+    share = E.div(g, E.maximum(count, 1))
+    return [g_self, None, E.mul(S.index(share, *places, axis=0), src_hit)]
+
+
+scatter_extreme = Op("scatter_reduce_extreme", infer=_scatter_extreme_infer,
+                     reference=_scatter_extreme_ref, vjp=_scatter_extreme_vjp, num_inputs=3,
+                     defaults={"dim": 0, "reduce": "amax", "include_self": True},
+                     normalize=_dim_normalize, kind="scatter",
+                     doc="scatter_reduce with 'amax' or 'amin': input with the extreme of "
+                         "itself (if include_self) and the sources scattered to each place.")
+
+__all__ = ["like_device", "host_result", "scatter_extreme", "cumsum", "cumprod", "cummax", "cummin", "sort", "prod", "grid", "scatter_add_along",
            "flip_along"]

@@ -185,6 +185,8 @@ SHAPES = _items("4 shape and indexing", [
     N("scatter", lambda L, x, i, s: L.scatter(x, 1, i, s), (X, np.array([[0, 3], [1, 2], [2, 0]]), f(3, 2))),
     N("scatter_add", lambda L, x, i, s: L.scatter_add(x, 0, i, s), (X, np.array([[0, 2, 1, 0], [1, 1, 0, 2]]), f(2, 4))),
     N("scatter_reduce(mean)", lambda L, x, i, s: L.scatter_reduce(x, 0, i, s, "mean"), (X, np.array([[0, 2, 1, 0], [1, 1, 0, 2]]), f(2, 4))),
+    N("scatter_reduce(amax)", lambda L, x, i, s: L.scatter_reduce(x, 0, i, s, "amax", include_self=False), (X, np.array([[0, 2, 1, 0], [1, 1, 0, 2]]), f(2, 4))),
+    N("scatter_reduce(amin)", lambda L, x, i, s: x.scatter_reduce(0, i, s, "amin"), (X, np.array([[0, 2, 1, 0], [1, 1, 0, 2]]), f(2, 4))),
     N("index_select", lambda L, x, i: L.index_select(x, 1, i), (X, np.array([3, 0, 3]))),
     N("index_add", lambda L, x, i, s: L.index_add(x, 0, i, s), (X, np.array([2, 0, 2]), f(3, 4))),
     N("index_fill", lambda L, x, i: L.index_fill(x, 1, i, -1.0), (X, np.array([0, 2]))),
