@@ -21,7 +21,7 @@ from .pointwise import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
-from . import linalg
+from . import linalg, special
 from .linalg import det, slogdet, matrix_power
 from .tensor_api import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403

@@ -383,6 +383,19 @@ PROMOTION = _items("promotion and dtypes", [
     N("vstack (mixed)", lambda L, a, b: L.vstack([a, b]), (F32, I), grad=False),
 ])
 
+SPECIAL = _items("torch.special", [
+    N("special.expit", lambda L, x: L.special.expit(x), (X,)),
+    N("special.ndtr", lambda L, x: L.special.ndtr(x), (X,)),
+    N("special.log_ndtr", lambda L, x: L.special.log_ndtr(x), (X,)),
+    N("special.ndtri", lambda L, x: L.special.ndtri(x), (rng.uniform(0.05, 0.95, (3, 4)),)),
+    N("special.entr", lambda L, x: L.special.entr(x), (np.array([0.1, 0.5, 2.0]),)),
+    N("special.entr (0, < 0)", lambda L, x: L.special.entr(x), (np.array([0.0, -1.0]),), grad=False),
+    N("special.xlog1py", lambda L, a, b: L.special.xlog1py(a, b), (X, P)),
+    N("special.gammaln", lambda L, x: L.special.gammaln(x), (P,)),
+    N("special.psi", lambda L, x: L.special.psi(x), (P,)),
+    N("special.logsumexp", lambda L, x: L.special.logsumexp(x, 1), (X,)),
+])
+
 # names graphc had before issue 12: kept in the sweep so that a regression shows
 CORE = _items("core (before issue 12)", [
     N("abs", lambda L, x: L.abs(x), (X,)), N("neg", lambda L, x: -x, (X,)),
@@ -432,4 +445,4 @@ CORE = _items("core (before issue 12)", [
     N("zeros/ones/full", lambda L: L.zeros(2) + L.ones(2) + L.full((2,), 3.0), (), grad=False, jit=False),
 ])
 
-ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + CORE
+ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE
