@@ -20,6 +20,7 @@ from .functional import (abs, add, amax, amin, argmax, argmin, bmm, broadcast_to
 from .pointwise import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
+from .rearrange import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
 from . import linalg, special
 from .linalg import det, slogdet, matrix_power

@@ -12,6 +12,7 @@ import numpy as np
 from .errors import ShapeError, UnsupportedError, op_error
 from .functional import cat, matmul, permute, reshape
 from .ops import elementwise as E, reduce as R, shape as S
+from .rearrange import diagonal
 from .reductions import vector_norm
 
 
@@ -148,7 +149,6 @@ def einsum(equation, *operands):
         if len(term) != x.ndim:
             raise ValueError(f"einsum: term {term!r} for an operand of shape {list(x.shape)}")
         if len(set(term)) != len(term):  # a repeated letter: take the diagonal first
-            from .indexing import diagonal
             c = next(c for c in term if term.count(c) > 1)
             i, j = term.index(c), term.index(c, term.index(c) + 1)
             x = diagonal(x, 0, i, j)

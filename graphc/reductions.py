@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import ShapeError, UnsupportedError, op_error
 from .functional import cat, mean, reshape, split, std, var
-from .indexing import gather, index_select, movedim, narrow
+from .indexing import gather, index_select, narrow
+from .rearrange import movedim
 from .ops import elementwise as E, reduce as R, scans as SC, shape as S
 from .types import as_dtype, bool_, int64
 

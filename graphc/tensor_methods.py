@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import functional as F, indexing as I, pointwise as P, products as M, reductions as R
+from . import functional as F, indexing as I, pointwise as P, products as M, rearrange as A, reductions as R
 from .linalg import det, matrix_power, slogdet
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
 
@@ -207,9 +207,9 @@ def _method_table():
             "unique_consecutive bincount histc diff logcumsumexp"),
         (I, "gather scatter scatter_add scatter_reduce index_select index_add index_fill "
             "index_copy masked_fill masked_select masked_scatter take take_along_dim nonzero "
-            "argwhere flip fliplr flipud roll rot90 tril triu diag diagonal diag_embed trace "
-            "tile repeat repeat_interleave narrow select movedim moveaxis swapdims unbind "
-            "unflatten tensor_split"),
+            "argwhere narrow select"),
+        (A, "flip fliplr flipud roll rot90 tril triu diag diagonal diag_embed trace tile repeat "
+            "repeat_interleave movedim moveaxis swapdims unbind unflatten tensor_split"),
         (M, "outer ger inner dot vdot mv addmm addmv addr baddbmm addbmm kron cross"),
     ]:
         for name in names.split():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError
-from ..types import TensorType, bool_, int64
+from ..types import TensorType, int64
 from . import elementwise as E, reduce as R, shape as S
 from .registry import Op, normalize_dim
 
