@@ -81,6 +81,12 @@ POINTWISE = [
     _u("clamp_min", lambda x: gc.clamp_min(x, 0.3), lambda x: np.maximum(x, 0.3), op="clamp"),
     _u("clamp_max", lambda x: x.clamp_max(0.3), lambda x: np.minimum(x, 0.3), op="clamp"),
     _u("float_power", lambda x: gc.float_power(x, 3), lambda x: x ** 3.0, normal, op="pow"),
+    _u("special.ndtr", gc.special.ndtr, scipy.special.ndtr, normal, op="erfc"),
+    _u("special.ndtri", gc.special.ndtri, scipy.special.ndtri, lambda *s: rng.uniform(0.1, 0.9, s),
+       op="erfinv", rtol=1e-9),
+    _u("special.entr", gc.special.entr, scipy.special.entr, positive, op="log"),
+    _u("special.xlog1py", lambda x: gc.special.xlog1py(x, x * x), lambda x: scipy.special.xlog1py(x, x * x),
+       op="log1p"),
 ]
 
 BINARY_MORE = [
