@@ -232,7 +232,16 @@ def _as_inplace(fn, name):
         if not hasattr(self, "_inplace"):
             from .errors import UnsupportedError
             raise UnsupportedError(f"{name}: in-place ops need an eager tensor")
-        return self._inplace(fn(self, *args, **kwargs))
+        result = fn(self, *args, **kwargs)
+        if not np.can_cast(result.dtype.np, self.dtype.np, casting="same_kind"):
+            from .errors import DTypeError
+            raise DTypeError(f"{name}: result type {result.dtype.name} can't be cast to the "
+                             f"tensor's type {self.dtype.name}")
+        if tuple(result.shape) != tuple(self.shape):
+            from .errors import ShapeError
+            raise ShapeError(f"{name}: the result's shape {list(result.shape)} is not the "
+                             f"tensor's shape {list(self.shape)}")
+        return self._inplace(result)
     method.__name__ = name
     return method
 
@@ -244,8 +253,7 @@ _INPLACE = ("floor ceil trunc fix frac nan_to_num reciprocal log2 log10 expm1 ex
             "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift "
             "bitwise_right_shift logical_xor copysign deg2rad rad2deg round div cumsum cumprod "
             "scatter scatter_add scatter_reduce index_add index_fill index_copy masked_fill "
-            "masked_scatter tril triu addmm addmv addr baddbmm addbmm swapdims swapaxes "
-            "true_divide arcsin arccos arctan arctan2 arcsinh arccosh arctanh square abs neg exp "
+            "masked_scatter tril triu addmm addmv addr baddbmm addbmm true_divide arcsin arccos arctan arctan2 arcsinh arccosh arctanh square abs neg exp "
             "log log1p sqrt rsqrt sin cos tanh sigmoid relu erf sign pow").split()
 
 

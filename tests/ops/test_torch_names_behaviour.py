@@ -87,6 +87,15 @@ def test_inplace_forms_write_into_the_tensor():
     assert y.tolist() == [[0.0, 3.0], [0.0, 7.0]]
 
 
+def test_inplace_forms_refuse_what_pytorch_refuses():
+    with pytest.raises(gc.DTypeError, match="sqrt_: result type float32 can't be cast"):
+        gc.tensor([4, 9]).sqrt_()
+    with pytest.raises(gc.ShapeError, match="lerp_"):
+        gc.zeros(3).lerp_(gc.ones(2, 3), 0.5)
+    x = gc.tensor([1.0, 4.0])
+    assert x.sqrt_().tolist() == [1.0, 2.0] and x.tril_ is not None
+
+
 def test_dtype_helpers():
     assert gc.finfo(gc.float32).eps == float(np.finfo(np.float32).eps) and gc.iinfo(gc.int8).max == 127
     assert gc.get_default_dtype() is gc.float32 and gc.is_tensor(gc.zeros(1))
