@@ -164,10 +164,8 @@ def _sort_ref(x, dim, descending):
         return x.copy(), np.zeros((), np.int64)
     # stable in both directions; nan sorts as the largest value, as in PyTorch
     key = x
-    if descending:
-        key = -x if x.dtype.kind == "f" else (~x if x.dtype.kind in "iu" else ~x)
-        if x.dtype.kind == "f":
-            key = np.where(np.isnan(x), -np.inf, key)
+    if descending:  # a stable ascending sort of a reversed key (~ reverses ints and bools)
+        key = np.where(np.isnan(x), -np.inf, -x) if x.dtype.kind == "f" else ~x
     idx = np.argsort(key, axis=dim, kind="stable")
     if descending and x.dtype.kind == "f":  # nan first, then the rest in descending order
         nan_first = np.argsort(~np.isnan(np.take_along_axis(x, idx, dim)), axis=dim, kind="stable")
