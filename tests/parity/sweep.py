@@ -136,6 +136,39 @@ def check_entry(entry, torch, gc):
     return "ok", jit_status, ""
 
 
+def _ops_reaching(outputs):
+    seen, stack, found = set(), list(outputs), set()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen or not hasattr(v, "node"):
+            continue
+        seen.add(id(v))
+        found.add(v.node.op.name)
+        stack += list(v.node.inputs)
+    return found
+
+
+def cpu_lowering_needs(entries=ENTRIES):
+    """Entries whose traced graph holds an op the cpu target cannot compile yet (graphc.jit
+    defaults to cpu, so these raise UnsupportedError there): {entry name: op names}."""
+    import graphc as gc
+    from graphc.docs_gen import _support_checker
+    lowers = _support_checker("cpu")
+    needs = {}
+    for e in entries:
+        if not (e.jit and e.inputs):
+            continue
+        try:
+            out = e.fn(gc, *[gc.placeholder(np.shape(a), np.asarray(a).dtype) for a in e.inputs])
+        except Exception:  # noqa: BLE001 - the sweep itself reports entries that do not trace
+            continue
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        missing = {op for op in _ops_reaching(outs) if not lowers(op)}
+        if missing:
+            needs[e.name] = sorted(missing)
+    return needs
+
+
 def sweep(entries=ENTRIES):
     import torch
 
@@ -175,6 +208,10 @@ def report(rows, verbose=False):
                  f"({100 * c['eager_ok'] / c['total']:.1f}%)")
     lines.append(f"graphc.jit: {c['jit_ok']}/{c['jit_total']} of the names that trace match "
                  f"({100 * c['jit_ok'] / max(c['jit_total'], 1):.1f}%)")
+    needs = cpu_lowering_needs([r[0] for r in rows])
+    ops = sorted({op for v in needs.values() for op in v})
+    lines.append(f"of those, {len(needs)} need ops the cpu target cannot compile yet "
+                 f"({', '.join(ops)}): under graphc.jit(target='cpu') they raise UnsupportedError")
     return "\n".join(lines)
 
 
