@@ -59,12 +59,14 @@ def _cpu_lowers():
     """What the cpu target lowers when it declares nothing: the cases of
     graphc/lower/program.py's _emit_step (leaves and shape queries are resolved before)."""
     from .lower.kernels import EMITTERS
+    from .lower.runtime_calls import RUNTIME_OPS
     from .ops import REGISTRY
     from .passes.layout import VIEW_OPS
 
     def lowers(name):
         op = REGISTRY[name]
         return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
+                or name in RUNTIME_OPS
                 or name in ("sum", "mean", "amax", "amin")
                 or (op.kind == "elementwise" and "template" in op.lowering))
     return lowers
