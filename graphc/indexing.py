@@ -158,8 +158,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce in ("amax", "amin"):
         idx = _index_array(index)
         _same_ndim("scatter_reduce", input, idx)
-        return SC.scatter_extreme(input, idx, E.cast(src, dtype=input.dtype), dim=dim, reduce=reduce,
-                                  include_self=bool(include_self))
+        return SC.scatter_extreme(input, SC.like_device(idx, input), E.cast(src, dtype=input.dtype),
+                                  dim=dim, reduce=reduce, include_self=bool(include_self))
     raise UnsupportedError(f"scatter_reduce: reduce={reduce!r} is not supported (only 'sum', "
                            f"'mean', 'amax' and 'amin')")
 

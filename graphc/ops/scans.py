@@ -21,7 +21,7 @@ def like_device(array, x):
     """A constant array placed on x's device: eager CUDA tensors need their operands there
     (index arrays excepted); symbolic values and CPU tensors take the array as it is."""
     if getattr(x, "is_cuda", False) is True:
-        return type(x)(array).to(x.device)
+        return (array if hasattr(array, "to") else type(x)(array)).to(x.device)
     return array
 
 
