@@ -41,6 +41,7 @@ from .dispatch import constant
 from .autodiff import grad
 from .compile import compile, Executable
 from runtime.threads import get_num_threads, set_num_threads
+from runtime import threads as _threads
 from .jit import jit
 from .compare import compare
 from .device import device, Device
@@ -57,3 +58,5 @@ long = int64
 int = int32
 
 __version__ = "0.1.0"
+
+_threads.configure()  # GRAPHC_NUM_THREADS governs BLAS in eager-only programs too

@@ -195,6 +195,14 @@ class Executable:
             raise NotImplementedError(f"target {self.target!r} does not plan memory")
         return report()
 
+    def compile_report(self):
+        """Per-phase times of the latest compile: graphc's passes, code generation, Numba
+        (typing, LLVM) and how many kernels came from the on-disk cache (target "cpu")."""
+        report = getattr(self._runner, "compile_report", None)
+        if report is None:
+            raise NotImplementedError(f"target {self.target!r} has no compile report")
+        return report()
+
     def _run(self, feeds, steps=1):
         outputs, new_values = self._runner(feeds, steps) if steps != 1 else self._runner(feeds)
         for storage, value in zip(self._update_storages, new_values):

@@ -149,6 +149,7 @@ def _treat_damaged_numba_files_as_misses(module, directory, name):
         load = getattr(numba_cache, "load_overload", None)
         if load is None:
             continue
+        guard_numba_cache(obj)
 
         def load_or_miss(sig, target_context, _load=load):
             try:
@@ -157,6 +158,52 @@ def _treat_damaged_numba_files_as_misses(module, directory, name):
                 _drop_stale_numba_cache(directory, name)
                 return None
         numba_cache.load_overload = load_or_miss
+
+
+def guard_numba_cache(dispatcher):
+    """Make a damaged Numba cache file of `dispatcher` (its index or a data file: truncated,
+    garbage, empty, another version's) a cache miss that is rebuilt, never an exception.
+
+    Numba reads its index when loading *and* when saving a new overload, and unpickles both
+    without a check: any error there would otherwise reach the user's call. The damaged
+    file is removed, so that the next save writes a sound one. Returns the dispatcher (a
+    decorator for cache=True functions: runtime/kernels/_jit.py, graphc/lower/library.py).
+    """
+    files = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if files is None or getattr(files, "_graphc_guarded", False):
+        return dispatcher
+    load_index, load_data = files._load_index, files._load_data
+
+    def index_or_empty():
+        try:
+            index = load_index()
+            if not isinstance(index, dict):
+                raise TypeError("not an index")
+            return index
+        except Exception:
+            _remove(files._index_path)
+            return {}
+
+    def data_or_miss(data_name):
+        try:
+            data = load_data(data_name)
+            if not isinstance(data, tuple):
+                raise TypeError("not a cache entry")
+            return data
+        except Exception:
+            _remove(files._data_path(data_name))
+            raise OSError("damaged cache entry") from None  # IndexDataCacheFile: a miss
+
+    files._load_index, files._load_data = index_or_empty, data_or_miss
+    files._graphc_guarded = True
+    return dispatcher
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def cache_info() -> dict:

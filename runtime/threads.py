@@ -1,4 +1,5 @@
-"""Threading setup for compiled programs (runtime never imports graphc).
+"""Threads: one setting for graphc's parallel loops and every BLAS library (runtime never
+imports graphc).
 
 Numba's threading layers each fail somewhere (NUMBA_NOTES): `omp` aborts in a child forked
 after parallel work, `workqueue` aborts when two Python threads enter parallel code at once.
@@ -7,10 +8,13 @@ graphc picks `workqueue` (fork-safe, no extra library) unless the user chose a l
 which makes calls from several Python threads safe. Programs without parallel loops (most:
 on 2 cores memory-bound loops gain little) never take the lock.
 
-The thread count comes from GRAPHC_NUM_THREADS (default: all cores) and set_num_threads().
-When it is set, it also caps the BLAS libraries' threads (through threadpoolctl, if
-installed): on a busy 2-core machine a 2-thread GEMM can stall many times over, and
-GRAPHC_NUM_THREADS=1 keeps step times steady.
+The thread count is GRAPHC_NUM_THREADS, else set_num_threads(), else the cores this process
+may run on. It governs, from `import graphc` on, graphc's parallel loops and the threads of
+*every* BLAS library loaded (NumPy's, used by eager matmul, and SciPy's, used by np.dot in
+compiled code and the conv kernels; they are two different OpenBLAS copies), through
+threadpoolctl. On top of that, compiled programs run GEMMs smaller than
+BLAS_PARALLEL_MIN_WORK on one thread (`narrow_blas`): a 2-thread 128x256 GEMM gains little
+on a quiet 2-core machine and stalls 10-40x when another process holds the second core.
 """
 from __future__ import annotations
 
@@ -18,12 +22,29 @@ import os
 import threading
 
 PARALLEL_LOCK = threading.RLock()
+# A GEMM (or conv) with fewer multiply-adds runs on one BLAS thread in compiled programs: at
+# ~50 GMAC/s a thread does it in about 1 ms, the scale of one scheduler time slice, which a
+# second thread waiting for a busy core can easily lose.
+BLAS_PARALLEL_MIN_WORK = 1 << 26
+
 _configured = False
-_num_threads = None
+_num_threads = None      # the user's setting, or None for the default
+_blas = []               # threadpoolctl controllers of the BLAS libraries loaded
+_kernel_blas = []        # those that compiled code calls (SciPy's, through Numba's np.dot)
+_kernel_blas_now = None  # the thread count last set on them
+
+
+def default_num_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def configure():
-    """Choose the threading layer before Numba starts its thread pool (idempotent)."""
+    """Choose the threading layer before Numba starts its thread pool, and apply the thread
+    count to every BLAS library (idempotent; `import graphc` calls it)."""
     global _configured, _num_threads
     if _configured:
         return
@@ -33,22 +54,52 @@ def configure():
         numba.config.THREADING_LAYER = "workqueue"
     env = os.environ.get("GRAPHC_NUM_THREADS")
     if env and _num_threads is None:
-        _num_threads = max(1, int(env))
-        _limit_blas(_num_threads)
+        try:
+            _num_threads = max(1, int(env))
+        except ValueError:
+            raise ValueError(f"GRAPHC_NUM_THREADS must be a whole number, got {env!r}") from None
+    _find_blas()
+    _limit_blas(get_num_threads())
+
+
+def _find_blas():
+    """Load SciPy's BLAS (Numba's np.dot calls it) so that it is limited from the start,
+    then remember every BLAS library's controller."""
+    global _blas, _kernel_blas
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's own OpenBLAS)
+    except ImportError:
+        pass
+    from threadpoolctl import ThreadpoolController
+    _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    scipy_libs = [c for c in _blas if "scipy" in os.path.basename(os.path.dirname(c.filepath))]
+    _kernel_blas = scipy_libs or list(_blas)
 
 
 def _limit_blas(n):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own thread count
-        return
-    threadpool_limits(limits=n, user_api="blas")
+    global _kernel_blas_now
+    for controller in _blas:
+        controller.set_num_threads(n)
+    _kernel_blas_now = n
+
+
+def narrow_blas(wide):
+    """Set the compiled code's BLAS to all configured threads (wide) or one; cheap when
+    nothing changes."""
+    global _kernel_blas_now
+    n = get_num_threads() if wide else 1
+    if n != _kernel_blas_now:
+        for controller in _kernel_blas:
+            controller.set_num_threads(n)
+        _kernel_blas_now = n
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by parallel loops of compiled programs (at most the cores Numba sees)."""
+    """Threads for parallel loops of compiled programs and for every BLAS library (at most
+    the cores Numba sees)."""
     global _num_threads
     import numba
+    configure()
     n = int(n)
     if not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"set_num_threads: {n} is not between 1 and "
@@ -60,7 +111,13 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     import numba
     configure()
-    return _num_threads or numba.config.NUMBA_NUM_THREADS
+    return min(_num_threads or default_num_threads(), numba.config.NUMBA_NUM_THREADS)
+
+
+def blas_threads() -> dict:
+    """{BLAS library file: its thread count now} (for `graphc info` and tests)."""
+    configure()
+    return {c.filepath: c.get_num_threads() for c in _blas}
 
 
 def apply_num_threads():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+import time
 import types
 
 import numpy as np
@@ -19,6 +20,7 @@ from runtime import cache, threads
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError, op_error
 from ..lower import Options, lower_program
+from .compile_report import CompileReport, Progress, numba_timers
 from ..passes import run_pipeline
 from ..types import TensorType
 from . import register_target
@@ -52,14 +54,19 @@ class CpuRunner:
     # outputs for the same feeds as the latest call, or None (see CompiledProgram.fast_run)
     fast_call = staticmethod(lambda args: None)
 
-    def __init__(self, spec, strict=None, fuse=True):
+    def __init__(self, spec, strict=None, fuse=True, layout=None):
+        if layout not in (None, "kernels", "whole"):
+            raise ValueError(f"layout must be 'kernels', 'whole' or None (chosen by size), "
+                             f"got {layout!r}")
         self.spec = spec
+        self.layout = layout
         self.options = Options(strict=strict_default() if strict is None else bool(strict),
                                parallel_min=PARALLEL_MIN if threads.get_num_threads() > 1
                                else None)
         self.skip = () if fuse else ("fuse",)
         self.programs = {}
         self.graph = None  # the graph after the passes, of the latest compiled signature
+        self.report = None  # the CompileReport of the latest compiled signature
         self.variables = [v for v in spec.graph.variables]
         self._storages = [v.node.attrs["storage"] for v in self.variables]
         self._lock = threading.Lock()
@@ -80,18 +87,30 @@ class CpuRunner:
 
     def _compile(self, feeds):
         spec = self.spec
+        start = time.perf_counter()
         types = {x: TensorType(a.shape, x.dtype) for x, a in zip(spec.graph.inputs, feeds)}
         graph = run_pipeline(spec.graph, input_types=types, updates=spec.updates,
                              skip=self.skip)
+        passed = time.perf_counter()
         for n in graph.nodes:
             for v in n.outputs:
                 if v.dtype.name == "float16":
                     raise op_error(UnsupportedError, n.op.name, "float16 is not supported on "
                                    "target 'cpu' (use float32)", n.location)
-        generated = lower_program(graph, self.options)
+        generated = lower_program(graph, self.options, self.layout)
+        report = CompileReport(generated.layout)
+        report.passes_s, report.codegen_s = passed - start, time.perf_counter() - passed
         self.graph = graph
         updated = [var.node.attrs["storage"] for var, _ in spec.updates]
-        return CompiledProgram(generated, self.options, updated)
+        program = CompiledProgram(generated, self.options, updated, report)
+        self.report = report
+        return program
+
+    def compile_report(self):
+        """Per-phase times of the latest compiled signature (see CompileReport)."""
+        if self.report is None:
+            raise RuntimeError("compile_report: nothing compiled yet (call the executable once)")
+        return self.report
 
     def __call__(self, feeds, steps=1):
         if steps < 1:
@@ -116,8 +135,17 @@ class CpuRunner:
 _DATA = operator.attrgetter("_data")
 
 
+def _kernel_signature(dtypes):
+    """Numba's types of a kernel call: 1-D C arrays of these dtypes, "size" an int64."""
+    from numba import from_dtype
+    from numba.core import types as nbtypes
+    return tuple(nbtypes.int64 if d == "size" else
+                 nbtypes.Array(from_dtype(np.dtype(d)), 1, "C") for d in dtypes)
+
+
 class CompiledProgram:
-    def __init__(self, generated, options, updated):
+    def __init__(self, generated, options, updated, report=None):
+        self.report = report or CompileReport(generated.layout)
         self._update_storages = updated
         self.layout = generated.layout
         self.source = generated.annotated
@@ -138,16 +166,42 @@ class CompiledProgram:
 
     def _load(self, generated, flags):
         """The callable program; self.dispatchers: the Numba functions it runs."""
-        if generated.kernels is None:
-            program = cache.load_module(generated.source, flags).program
-            self.dispatchers = [program]
-            return program
+        start = time.perf_counter()
+        try:
+            if generated.kernels is None:
+                program = cache.load_module(generated.source, flags).program
+                self.dispatchers = [program]  # compiled at its first call
+                return program
+            return self._load_kernels(generated, flags)
+        finally:
+            self.report.load_s = time.perf_counter() - start
+
+    def _load_kernels(self, generated, flags):
+        """Import every kernel and compile (or load from the cache) each for the argument
+        types the program passes, saying so on a terminal when it takes a while."""
+        report = self.report
         self.dispatchers = [cache.load_module(text, flags).kernel
                             for text in generated.kernels]
+        report.functions, report.calls = len(self.dispatchers), generated.calls
+        progress = Progress(len(generated.signatures))
+        for done, (k, dtypes) in enumerate(generated.signatures, 1):
+            kernel = self.dispatchers[k]
+            signature = _kernel_signature(dtypes)
+            hits = sum(kernel.stats.cache_hits.values())
+            kernel.compile(signature)
+            if sum(kernel.stats.cache_hits.values()) > hits:
+                report.from_cache += 1
+            else:
+                report.compiled += 1
+                typing, llvm = numba_timers(kernel, signature)
+                report.typing_s += typing
+                report.llvm_s += llvm
+            progress.update(done, report.from_cache)
+        progress.close(len(generated.signatures), report.from_cache)
         views = tuple(self.arena_args[k][start:stop] for k, start, stop in generated.views)
         namespace = {}
         exec(compile(generated.source, "<graphc program>", "exec"), namespace)
-        self._bind = lambda kernels: namespace["bind"](kernels, views)
+        self._bind = lambda kernels: namespace["bind"](kernels, views, threads.narrow_blas)
         return self._bind(tuple(self.dispatchers))
 
     def cache_stats(self):

@@ -10,15 +10,19 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from runtime.cache import guard_numba_cache
+
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 
 
+@guard_numba_cache
 @njit(**_FLAGS)
 def gemm(a, b, out):
     """out = a @ b for 2-D float arrays (C or Fortran order), by BLAS."""
     np.dot(a, b, out)
 
 
+@guard_numba_cache
 @njit(**_FLAGS)
 def inverse(a):
     return np.linalg.inv(a)

@@ -152,3 +152,69 @@ def test_a_full_file_system_compiles_in_memory_with_one_warning(tmp_path):
     assert len(report["warnings"]) == 1 and "compiling in memory" in report["warnings"][0]
     # what could not be written completely is not left for a later process to trust
     assert generated(d) == [] and not [p for p in d.iterdir() if p.name.startswith(".tmp_")]
+
+
+SHARED_CHILD = textwrap.dedent("""
+    import numpy as np, graphc as gc
+    x = gc.placeholder((32, 32), name="x")
+    w = gc.placeholder((32, 32), name="w")
+    exe = gc.compile(gc.tanh(x @ w).sum(), [x, w], target="cpu")  # gemm: a library function
+    a = np.linspace(-1, 1, 1024, dtype=np.float32).reshape(32, 32)
+    print(float(exe(a, a.T.copy()).item()))
+""")
+
+
+def _shared_run(tmp_path, d, layout):
+    script = tmp_path / "shared_child.py"
+    script.write_text(SHARED_CHILD)
+    # graphc's modules and Numba's own cache (library kernels included) in one directory
+    env = dict(os.environ, GRAPHC_CACHE_DIR=str(d), NUMBA_CACHE_DIR=str(d),
+               GRAPHC_LAYOUT=layout)
+    return subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _value(proc):
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    a = np.linspace(-1, 1, 1024, dtype=np.float32).reshape(32, 32)
+    want = float(np.tanh(a.astype(np.float64) @ a.T.astype(np.float64)).sum())
+    got = float(out.strip().splitlines()[-1])
+    assert got == pytest.approx(want, rel=1e-4)
+    return got
+
+
+def _damage(path, how):
+    import pickle
+    data = path.read_bytes()
+    path.write_bytes({
+        "half + garbage": data[:len(data) // 2] + os.urandom(64),
+        "empty": b"",
+        "garbage": os.urandom(max(16, len(data))),
+        "wrong version": pickle.dumps("0.0.0-not-this-version") + data[len(data) // 3:],
+    }[how])
+
+
+@pytest.fixture(scope="module", params=["kernels", "whole"])
+def shared_filled(request, tmp_path_factory):
+    """A cache directory filled by two processes compiling one graph at once."""
+    d = tmp_path_factory.mktemp("shared") / "cache"
+    tmp = tmp_path_factory.mktemp("scripts")
+    a, b = _shared_run(tmp, d, request.param), _shared_run(tmp, d, request.param)
+    assert _value(a) == _value(b)
+    return d, request.param
+
+
+@pytest.mark.parametrize("how", ["half + garbage", "empty", "garbage", "wrong version"])
+def test_every_damaged_file_of_a_shared_cache_is_rebuilt(tmp_path, shared_filled, how):
+    import shutil
+    filled, layout = shared_filled
+    d = tmp_path / "cache"
+    shutil.copytree(filled, d)
+    files = [p for p in d.rglob("*") if p.is_file()]
+    kinds = {p.suffix for p in files}
+    assert {".py", ".nbi", ".nbc"} <= kinds, kinds  # graphc's modules and Numba's index/data
+    for p in files:
+        _damage(p, how)
+    _value(_shared_run(tmp_path, d, layout))
+    _value(_shared_run(tmp_path, d, layout))  # and what the rebuild wrote is sound
