@@ -79,3 +79,22 @@ def test_ops_without_cpu_lowering_refuse_to_compile(name):
     ps = placeholders(case.inputs)
     with pytest.raises(gc.UnsupportedError, match=name):
         gc.compile(case.fn(*ps), inputs=ps, target="cpu")(*case.inputs)
+
+
+@pytest.mark.parametrize("layout", ["whole", "kernels"])
+def test_runtime_kernels_in_both_layouts(layout):
+    """The scan/sort/prod and LAPACK runtime calls, in a whole-step program and in one
+    kernel per step, equal the reference target."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 5))
+    a = rng.standard_normal((2, 3, 3))
+    spd = a @ a.transpose(0, 2, 1) + 3 * np.eye(3)
+    p, q = gc.placeholder((3, 4, 5), gc.float64), gc.placeholder((2, 3, 3), gc.float64)
+    outs = [gc.cumsum(p, 1), gc.cumprod(p, -1), gc.cummax(p, 0).values, gc.cummin(p, 2).indices,
+            gc.sort(p, 1, descending=True).indices, gc.prod(p, (1, 2)), gc.det(q),
+            gc.slogdet(q)[1], gc.linalg.cholesky(q), gc.linalg.eigvalsh(q), gc.linalg.svdvals(q),
+            gc.linalg.qr(q).R.abs(), gc.linalg.pinv(q)]
+    want = gc.compile(outs, [p, q])(x, spd)
+    got = gc.compile(outs, [p, q], target="cpu", layout=layout)(x, spd)
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-10, atol=1e-12, err_msg=str(k))
