@@ -39,10 +39,10 @@ def _infer(out):
 
 def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
                 defaults=None, saves=("inputs", "outputs"), differentiable=None, doc=""):
-    """differentiable defaults to False for boolean results (comparisons, predicates) and
-    True otherwise: a differentiable op needs a vjp (see Op)."""
+    """differentiable defaults to False for boolean results (comparisons, predicates) and for
+    integer-only ops (bitwise), True otherwise: a differentiable op needs a vjp (see Op)."""
     if differentiable is None:
-        differentiable = out != "bool"
+        differentiable = out != "bool" and inputs != "int"
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
               coerce=_coerce_to(inputs, name), defaults=defaults, kind="elementwise",
               lowering={"template": template}, saves=saves, differentiable=differentiable,
