@@ -289,21 +289,12 @@ def _as_method(fn, name):
 
 
 def _as_inplace(fn, name):
+    """x.name_(...) = write fn(x, ...) into x: eager/inplace.py's autograd rules (dtype and
+    shape checks, version counter, grad_fn rebased) eagerly; a traced write under graphc.jit."""
     def method(self, *args, **kwargs):
-        if not hasattr(self, "_inplace"):
-            from .errors import UnsupportedError
-            raise UnsupportedError(f"{name}: in-place ops need an eager tensor")
-        result = fn(self, *args, **kwargs)
-        if not np.can_cast(result.dtype.np, self.dtype.np, casting="same_kind"):
-            from .errors import DTypeError
-            raise DTypeError(f"{name}: result type {result.dtype.name} can't be cast to the "
-                             f"tensor's type {self.dtype.name}")
-        if tuple(result.shape) != tuple(self.shape):
-            from .errors import ShapeError
-            raise ShapeError(f"{name}: the result's shape {list(result.shape)} is not the "
-                             f"tensor's shape {list(self.shape)}")
-        return self._inplace(result)
+        return self._write(fn, *args, **kwargs)
     method.__name__ = name
+    method.__doc__ = fn.__doc__
     return method
 
 
