@@ -17,6 +17,15 @@ from .functional import (abs, add, amax, amin, argmax, argmin, bmm, broadcast_to
                          permute, pow, relu, reshape, rsqrt, sigmoid, sign, sin, softmax,
                          softplus, split, sqrt, square, squeeze, stack, std, sub, sum, t, tanh,
                          transpose, unsqueeze, var, where, zeros_like)
+from .pointwise import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .rearrange import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
+from . import linalg, special
+from .linalg import det, slogdet, matrix_power
+from .tensor_api import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403
 from .eager.tensor import Tensor
 from .eager.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .eager.creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye,

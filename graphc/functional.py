@@ -12,18 +12,19 @@ import numpy as np
 
 from .errors import UnsupportedError
 from .ops import elementwise as E, linalg as L, reduce as R, shape as S
-from .types import as_dtype
+from .pointwise import div, divide, true_divide  # div(rounding_mode=) lives with the rounding ops
+from .types import as_dtype, promote_types
 
 # elementwise ops that need no argument translation
 neg, abs, sign, exp, log, log1p = E.neg, E.abs, E.sign, E.exp, E.log, E.log1p
 sqrt, rsqrt, square, sin, cos, tanh, sigmoid = E.sqrt, E.rsqrt, E.square, E.sin, E.cos, E.tanh, E.sigmoid
 relu, erf, detach = E.relu, E.erf, E.detach
-mul, div, maximum, minimum, where = E.mul, E.div, E.maximum, E.minimum, E.where
+mul, maximum, minimum, where = E.mul, E.maximum, E.minimum, E.where
 eq, ne, lt, le, gt, ge = E.eq, E.ne, E.lt, E.le, E.gt, E.ge
 logical_and, logical_or, logical_not = E.logical_and, E.logical_or, E.logical_not
 matmul, inverse = L.matmul, L.inverse
-multiply, divide, true_divide, negative = mul, div, div, neg
-greater, less, equal = gt, lt, eq
+multiply, negative = mul, neg
+greater, less = gt, lt
 
 
 def add(input, other, *, alpha=1):
@@ -251,6 +252,12 @@ def broadcast_to(input, shape):
 
 
 def cat(tensors, dim=0):
+    """Concatenate; mixed dtypes are promoted first, as in PyTorch."""
+    tensors = list(tensors)
+    dtypes = [t.dtype for t in tensors]
+    if len(set(dtypes)) > 1:
+        dt = promote_types(dtypes, [False] * len(dtypes))
+        tensors = [t if t.dtype is dt else E.cast(t, dtype=dt) for t in tensors]
     return S.cat(*tensors, dim=dim)
 
 

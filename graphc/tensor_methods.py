@@ -5,7 +5,10 @@ Both `graphc.Tensor` and `graphc.Value` inherit this mixin, so `x + y`, `x.sum(1
 """
 from __future__ import annotations
 
-from . import functional as F
+import numpy as np
+
+from . import functional as F, indexing as I, pointwise as P, products as M, rearrange as A, reductions as R
+from .linalg import det, matrix_power, slogdet
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
 
 
@@ -42,9 +45,20 @@ class TensorMethods:
     def __le__(self, o): return F.le(self, o)
     def __gt__(self, o): return F.gt(self, o)
     def __ge__(self, o): return F.ge(self, o)
-    def __and__(self, o): return F.logical_and(self, o)
-    def __or__(self, o): return F.logical_or(self, o)
-    def __invert__(self): return F.logical_not(self)
+    def __floordiv__(self, o): return P.floor_divide(self, o)
+    def __rfloordiv__(self, o): return P.floor_divide(o, self)
+    def __mod__(self, o): return P.remainder(self, o)
+    def __rmod__(self, o): return P.remainder(o, self)
+    # & | ^ ~ << >> are bitwise, as in PyTorch (on bool tensors the same as the logical ops)
+    def __and__(self, o): return P.bitwise_and(self, o)
+    def __rand__(self, o): return P.bitwise_and(o, self)
+    def __or__(self, o): return P.bitwise_or(self, o)
+    def __ror__(self, o): return P.bitwise_or(o, self)
+    def __xor__(self, o): return P.bitwise_xor(self, o)
+    def __rxor__(self, o): return P.bitwise_xor(o, self)
+    def __lshift__(self, o): return P.bitwise_left_shift(self, o)
+    def __rshift__(self, o): return P.bitwise_right_shift(self, o)
+    def __invert__(self): return P.bitwise_not(self)
     __hash__ = object.__hash__
 
     def __getitem__(self, key): return F.getitem(self, key)
@@ -174,7 +188,7 @@ class TensorMethods:
     def add(self, o, *, alpha=1): return F.add(self, o, alpha=alpha)
     def sub(self, o, *, alpha=1): return F.sub(self, o, alpha=alpha)
     def mul(self, o): return F.mul(self, o)
-    def div(self, o): return F.div(self, o)
+    def div(self, o, *, rounding_mode=None): return F.div(self, o, rounding_mode=rounding_mode)
     def maximum(self, o): return F.maximum(self, o)
     def minimum(self, o): return F.minimum(self, o)
     def eq(self, o): return F.eq(self, o)
@@ -218,7 +232,11 @@ class TensorMethods:
     @property
     def mT(self): return F.transpose(self, -2, -1)
     def reshape(self, *shape): return F.reshape(self, *shape)
-    def view(self, *shape): return F.reshape(self, *shape)
+    def view(self, *shape):
+        """view(*shape) reshapes; view(dtype) reinterprets the bytes (eager tensors only)."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+            return _view_as_dtype(self, as_dtype(shape[0]))
+        return F.reshape(self, *shape)
     def view_as(self, other): return F.reshape(self, other.shape)
     def reshape_as(self, other): return F.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
@@ -230,3 +248,172 @@ class TensorMethods:
     def expand_as(self, other): return F.broadcast_to(self, other.shape)
     def split(self, size, dim=0): return F.split(self, size, dim)
     def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
+
+
+# ---- methods of the pointwise, reduction, indexing and product functions ----------------------
+# One table, PyTorch's method name -> the graphc function it calls with the tensor first.
+def _method_table():
+    table = {}
+    for module, names in [
+        (P, "floor ceil trunc fix frac isnan isinf isfinite isposinf isneginf nan_to_num "
+            "reciprocal log2 log10 expm1 exp2 tan asin acos atan atan2 arcsin arccos arctan "
+            "arctan2 sinh cosh asinh acosh atanh arcsinh arccosh arctanh remainder fmod "
+            "floor_divide lerp addcmul addcdiv hypot logaddexp logaddexp2 erfc erfinv logit "
+            "xlogy clamp_min clamp_max float_power fmax fmin sgn sinc signbit lgamma digamma "
+            "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift "
+            "bitwise_right_shift logical_xor isclose allclose equal copysign deg2rad rad2deg "
+            "rsub true_divide divide absolute"),
+        (R, "all any prod cumsum cumprod cummax cummin sort argsort msort topk kthvalue median "
+            "nanmedian mode quantile norm dist count_nonzero aminmax nanmean nansum unique "
+            "unique_consecutive bincount histc diff logcumsumexp"),
+        (I, "gather scatter scatter_add scatter_reduce index_select index_add index_fill "
+            "index_copy masked_fill masked_select masked_scatter take take_along_dim nonzero "
+            "argwhere narrow select"),
+        (A, "flip fliplr flipud roll rot90 tril triu diag diagonal diag_embed trace tile repeat "
+            "repeat_interleave movedim moveaxis swapdims unbind unflatten tensor_split"),
+        (M, "outer ger inner dot vdot mv addmm addmv addr baddbmm addbmm kron cross"),
+    ]:
+        for name in names.split():
+            table[name] = getattr(module, name)
+    table.update(det=det, slogdet=slogdet, matrix_power=matrix_power, swapaxes=F.transpose,
+                 div=P.div, round=P.round)
+    return table
+
+
+def _as_method(fn, name):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _as_inplace(fn, name):
+    """x.name_(...) = write fn(x, ...) into x: eager/inplace.py's autograd rules (dtype and
+    shape checks, version counter, grad_fn rebased) eagerly; a traced write under graphc.jit."""
+    def method(self, *args, **kwargs):
+        return self._write(fn, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = fn.__doc__
+    return method
+
+
+# in-place forms PyTorch has for these (the result is written into the tensor's storage)
+_INPLACE = ("floor ceil trunc fix frac nan_to_num reciprocal log2 log10 expm1 exp2 tan asin acos "
+            "atan atan2 sinh cosh asinh acosh atanh remainder fmod floor_divide lerp hypot erfc "
+            "erfinv logit xlogy clamp_min clamp_max float_power sgn sinc lgamma digamma "
+            "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift "
+            "bitwise_right_shift logical_xor copysign deg2rad rad2deg round div cumsum cumprod "
+            "scatter scatter_add scatter_reduce index_add index_fill index_copy masked_fill "
+            "masked_scatter tril triu addmm addmv addr baddbmm addbmm true_divide arcsin arccos arctan arctan2 arcsinh arccosh arctanh square abs neg exp "
+            "log log1p sqrt rsqrt sin cos tanh sigmoid relu erf sign pow").split()
+
+
+class _MoreMethods:
+    """Sizes, constructors and conversions PyTorch tensors have (shared with symbolic values)."""
+
+    def nelement(self): return self.numel()
+    def ndimension(self): return self.ndim
+    def element_size(self): return self.dtype.np.itemsize
+    @property
+    def itemsize(self): return self.dtype.np.itemsize
+    @property
+    def nbytes(self): return self.numel() * self.dtype.np.itemsize
+
+    def stride(self, dim=None):
+        data = getattr(self, "_data", None)
+        if isinstance(data, np.ndarray):
+            strides = tuple(s // data.itemsize for s in data.strides)
+        else:  # symbolic values and device arrays are laid out contiguously
+            strides, step = [], 1
+            for d in reversed(self.shape):
+                strides.insert(0, step)
+                step *= d if isinstance(d, int) else 1
+            strides = tuple(strides)
+        return strides if dim is None else strides[dim]
+
+    def is_contiguous(self, memory_format=None):
+        data = getattr(self, "_data", None)
+        return data.flags.c_contiguous if isinstance(data, np.ndarray) else True
+
+    def clone(self, *, memory_format=None): return F.mul(self, 1)
+    def contiguous(self, memory_format=None): return self
+    def cpu(self): return self
+    @property
+    def is_cuda(self): return False
+    @property
+    def device(self):
+        from .device import Device
+        return Device("cpu")
+
+    def type(self, dtype=None, non_blocking=False):
+        """type() -> PyTorch's type string ('torch.FloatTensor'); type(dtype) -> a cast."""
+        if dtype is None:
+            return "torch." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name) + "Tensor"
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1].removesuffix("Tensor")
+            dtype = {v: k for k, v in _TYPE_NAMES.items()}[name]
+        return F.cast(self, dtype)
+
+    def _new(self, fill, size, dtype, device):
+        from .eager.creation import full
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return full(size, fill, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(1, size, dtype, device).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new(fill_value, (tuple(size),), dtype, device).requires_grad_(requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        from .eager.creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def __format__(self, spec):
+        if spec and self.numel() == 1:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    def __contains__(self, element):
+        return bool(R.any(F.eq(self, element)).item())
+
+
+def _view_as_dtype(x, dtype):
+    data = getattr(x, "_data", None)
+    if not isinstance(data, np.ndarray):
+        from .errors import UnsupportedError
+        raise UnsupportedError(f"view({dtype.name}): reinterpreting bytes needs an eager CPU tensor")
+    return type(x)._wrap(data.view(dtype.np))
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _install():
+    """Adds the table's methods, their in-place forms, _MoreMethods and the samplers."""
+    for name, member in vars(_MoreMethods).items():
+        if not name.startswith("__") or name in ("__format__", "__contains__"):
+            if name not in TensorMethods.__dict__:
+                setattr(TensorMethods, name, member)
+    from . import sampling
+    for name, fn in sampling.INPLACE.items():
+        setattr(TensorMethods, name, fn)
+    table = _method_table()
+    for name, fn in table.items():
+        if name not in TensorMethods.__dict__:
+            setattr(TensorMethods, name, _as_method(fn, name))
+    for name in _INPLACE:
+        fn = table.get(name) or getattr(F, name)
+        setattr(TensorMethods, name + "_", _as_inplace(fn, name + "_"))
+
+
+_install()

@@ -26,8 +26,9 @@ class CompileReport:
         self.llvm_s = 0.0         # LLVM optimization and machine code (compiled functions)
         self.functions = 0        # Numba functions the program runs (kernels, or 1)
         self.calls = 0            # kernel calls per step
-        self.from_cache = 0       # of `functions`, loaded from the on-disk cache
-        self.compiled = 0         # of `functions`, compiled now
+        self.from_cache = 0       # kernel compilations loaded from the on-disk cache
+        self.reused = 0           # ... already compiled in this process (another program)
+        self.compiled = 0         # ... compiled now
 
     @property
     def total_s(self):
@@ -35,7 +36,7 @@ class CompileReport:
 
     def as_dict(self):
         keys = ("layout", "passes_s", "codegen_s", "load_s", "typing_s", "llvm_s", "functions",
-                "calls", "from_cache", "compiled", "total_s")
+                "calls", "from_cache", "reused", "compiled", "total_s")
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self):
@@ -43,7 +44,7 @@ class CompileReport:
                 f"{self.passes_s:.3f} + codegen {self.codegen_s:.3f} + Numba {self.load_s:.3f} "
                 f"(typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); {self.functions} "
                 f"functions for {self.calls} calls: {self.compiled} compiled, "
-                f"{self.from_cache} from cache)")
+                f"{self.from_cache} from the disk cache, {self.reused} already in memory)")
 
 
 def numba_timers(dispatcher, signature):
@@ -67,7 +68,7 @@ class Progress:
         self.start = time.perf_counter()
         self.shown = False
 
-    def update(self, done, cached):
+    def update(self, done, cached):  # cached: from the disk cache or already in memory
         elapsed = time.perf_counter() - self.start
         if self.enabled and elapsed >= PROGRESS_AFTER_S:
             self.shown = True

@@ -54,8 +54,12 @@ class CpuRunner:
     # outputs for the same feeds as the latest call, or None (see CompiledProgram.fast_run)
     fast_call = staticmethod(lambda args: None)
 
-    def __init__(self, spec, strict=None, fuse=True):
+    def __init__(self, spec, strict=None, fuse=True, layout=None):
+        if layout not in (None, "kernels", "whole"):
+            raise ValueError(f"layout must be 'kernels', 'whole' or None (chosen by size), "
+                             f"got {layout!r}")
         self.spec = spec
+        self.layout = layout
         self.options = Options(strict=strict_default() if strict is None else bool(strict),
                                parallel_min=PARALLEL_MIN if threads.get_num_threads() > 1
                                else None)
@@ -93,7 +97,7 @@ class CpuRunner:
                 if v.dtype.name == "float16":
                     raise op_error(UnsupportedError, n.op.name, "float16 is not supported on "
                                    "target 'cpu' (use float32)", n.location)
-        generated = lower_program(graph, self.options)
+        generated = lower_program(graph, self.options, self.layout)
         report = CompileReport(generated.layout)
         report.passes_s, report.codegen_s = passed - start, time.perf_counter() - passed
         self.graph = graph
@@ -183,6 +187,10 @@ class CompiledProgram:
         for done, (k, dtypes) in enumerate(generated.signatures, 1):
             kernel = self.dispatchers[k]
             signature = _kernel_signature(dtypes)
+            if signature in kernel.overloads:  # compiled earlier in this process
+                report.reused += 1
+                progress.update(done, report.from_cache + report.reused)
+                continue
             hits = sum(kernel.stats.cache_hits.values())
             kernel.compile(signature)
             if sum(kernel.stats.cache_hits.values()) > hits:
@@ -192,8 +200,8 @@ class CompiledProgram:
                 typing, llvm = numba_timers(kernel, signature)
                 report.typing_s += typing
                 report.llvm_s += llvm
-            progress.update(done, report.from_cache)
-        progress.close(len(generated.signatures), report.from_cache)
+            progress.update(done, report.from_cache + report.reused)
+        progress.close(len(generated.signatures), report.from_cache + report.reused)
         views = tuple(self.arena_args[k][start:stop] for k, start, stop in generated.views)
         namespace = {}
         exec(compile(generated.source, "<graphc program>", "exec"), namespace)

@@ -6,7 +6,7 @@ constant or work arena); a layout (passes/layout.py) says where its elements are
 Two shapes of output (graphc/lower/program.py): a whole-step program, where every address
 is a literal into the program's arrays, and separate kernels, where each step is emitted
 between `begin_kernel` and `end_kernel`: the arrays a step touches become the kernel's
-parameters (each a 1-D view starting at the value's root), so its text holds only offsets
+parameters (each a 1-D view starting where the value starts), so its text holds no offsets
 relative to its operands and identical layers give identical kernels. Sizes a kernel takes
 as arguments (`size`) let, e.g., every Adam update share one kernel.
 """
@@ -81,29 +81,29 @@ class Emitter:
             return str(n)
         return self.kernel.argument(("size", int(n)), prefix="n")
 
-    def _root(self, root):
-        """(array name, base offset) of a root value: a kernel parameter in kernel mode."""
-        name, base = self.array_names[root]
-        if self.kernel is None:
-            return name, base
-        return self.kernel.argument(("array", name, base, root.type.numel(),
-                                     root.dtype.name)), 0
-
-    # ---- addressing --------------------------------------------------------------------------
     def layout(self, value):
         return self.plan.layouts[value]
 
     def array_of(self, value):
-        """(array name, element offset of the value's first element)."""
+        """(array name, element offset of the value's first element). In kernel mode the
+        array is a kernel parameter: a view that starts at the lowest element the value
+        reaches, so that the same op on another slice of a buffer (time step t of a
+        sequence, layer k of a stack) has the same text."""
         lay = self.layout(value)
-        name, base = self._root(lay.root)
-        return name, base + lay.offset
+        name, base = self.array_names[lay.root]
+        if self.kernel is None:
+            return name, base + lay.offset
+        low = lay.offset + sum(st * (d - 1) for st, d in zip(lay.strides, lay.shape)
+                               if st < 0 and d > 0)
+        param = self.kernel.argument(("array", name, base + low, lay.root.type.numel() - low,
+                                      value.dtype.name))
+        return param, lay.offset - low
 
     def address(self, value, index):
         """index: one expression per dim of the value (broadcast dims may be anything)."""
         lay = self.layout(value)
-        name, base = self._root(lay.root)
-        return f"{name}[{_linear(base + lay.offset, lay.strides, lay.shape, index)}]"
+        name, base = self.array_of(value)
+        return f"{name}[{_linear(base, lay.strides, lay.shape, index)}]"
 
     def scalar_constant(self, value):
         """A literal for a one-element constant (read as a number, not from memory)."""
@@ -119,7 +119,7 @@ class Emitter:
     def view2d(self, value, offset_expr, rows, cols, row_stride, col_stride, sizes=None):
         """A 2-D array expression over a value's buffer (C order or a transposed C block).
         sizes: the (rows, cols) expressions to write, when they are kernel arguments."""
-        name, _ = self._root(self.layout(value).root)
+        name, _ = self.array_of(value)
         r, c = sizes or (rows, cols)
         n = f"{r} * {c}" if sizes else rows * cols
         if col_stride == 1 and (row_stride == cols or rows == 1):

@@ -78,6 +78,10 @@ def _sliced_out(em, y, index):
     name, base, strides = _out(em, y)
     target = _slice_infer([y.type], index)[0].shape
     lay = _slice_layout(index, Layout(y, 0, strides, y.type.shape), target)
+    if lay.offset and all(st >= 0 for st in lay.strides):
+        # where the slice starts is a kernel argument: the gradients of x[t] for every t
+        # (an unrolled time loop) share one kernel
+        return name, f"{base} + {em.size(lay.offset)}", lay.strides
     return name, base + lay.offset, lay.strides
 
 

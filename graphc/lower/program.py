@@ -171,8 +171,8 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas):
         if description[0] == "size":
             return str(description[1])
         _, name, base, size, _ = description
-        if name not in arena_index:
-            return name  # a whole input, variable or output array
+        if name not in arena_index:  # an input, variable or output: from where it starts
+            return f"{name}[{base}:]" if base else name
         key = (arena_index[name], base, base + size)
         if key not in view_ids:
             view_ids[key] = f"v{len(views)}"

@@ -1,10 +1,14 @@
-"""Ops lowered to calls of the runtime kernel library (runtime/kernels): conv, pooling, dropout.
+"""Ops lowered to calls of the runtime kernel library (runtime/kernels): conv, pooling, dropout,
+the scans, sorts and products along one axis (cumsum ... sort, prod) and the factorizations
+over a batch of matrices (det ... pinv).
 
 The kernels take contiguous N-D arrays: a value whose layout is not contiguous is copied
 into a scratch array first. Their argument conventions mirror graphc/ops/nn_kernels.py
 (eager mode calls the same kernels with the same arguments).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..errors import UnsupportedError, op_error
 from ..ops import nn_reference as ref
@@ -79,8 +83,88 @@ def _call(name, node):
                       lambda em: f"i64({em.load(seed, [])})",
                       lambda em: f"{a['stream']}, {ref.dropout_threshold(a['p'])}, "
                                  f"{ref.dropout_scale(a['p'])!r}"]
+    if name in AXIS_KERNELS:
+        return name, _axis_call(name, node, ins, outs)
+    if name in MATRIX_KERNELS:
+        return name, _matrix_call(name, node)
     return None
 
+
+def _batched(value, matrix_dims):
+    """value's contiguous array viewed with one leading batch dim before its last
+    `matrix_dims` dims (a 0-d or vector result gets batch 1)."""
+    shape = value.type.shape
+    lead = shape[:len(shape) - matrix_dims]
+    batch = 1
+    for d in lead:
+        batch *= d
+    tail = tuple(shape[len(shape) - matrix_dims:])
+    return lambda em: f"{nd(em, value)}.reshape({_shape((batch,) + tail)})"
+
+
+def _matrix_call(name, node):
+    """Builders for the batched factorization kernels of runtime/kernels/linalg.py."""
+    a = node.attrs
+    if name == "eigh_batched" and a.get("UPLO", "L") != "L":
+        raise op_error(UnsupportedError, "eigh", "target 'cpu' reads the lower triangle only "
+                       "(UPLO='L')", node.location)
+    if name == "qr_batched" and a.get("mode") != "reduced":
+        raise op_error(UnsupportedError, "qr", "target 'cpu' computes mode='reduced' only",
+                       node.location)
+    out_dims = {"det_batched": (0,), "slogdet_batched": (0, 0), "eigh_batched": (1, 2),
+                "svd_batched": (2, 1, 2), "svdvals_batched": (1,), "qr_batched": (2, 2)}
+    args = [_batched(node.inputs[0], 2)]
+    args += [_batched(v, k) for v, k in zip(node.outputs, out_dims.get(name, (2,)))]
+    if name == "svd_batched":
+        args.append(lambda em: str(int(bool(a["full_matrices"]))))
+    if name == "pinv_batched":
+        m, n = node.inputs[0].type.shape[-2:]
+        eps = float(np.finfo(node.inputs[0].dtype.np).eps)
+        args.append(lambda em: repr(max(m, n) * eps))
+    return args
+
+
+def _axis_shape(shape, first, last):
+    """(outer, n, inner) of `shape` reduced or scanned over the dims first..last."""
+    outer = 1
+    for d in shape[:first]:
+        outer *= d
+    n = 1
+    for d in shape[first:last + 1]:
+        n *= d
+    inner = 1
+    for d in shape[last + 1:]:
+        inner *= d
+    return outer, n, inner
+
+
+def _axis_call(name, node, ins, outs):
+    """Builders for the (outer, n, inner) kernels of runtime/kernels/scan.py."""
+    x = node.inputs[0]
+    if node.op.name == "prod":
+        dims = node.attrs["dims"]  # normalized: sorted, () for a 0-d input
+        if dims and list(dims) != list(range(dims[0], dims[-1] + 1)):
+            raise op_error(UnsupportedError, "prod", f"target 'cpu' multiplies over adjacent dims "
+                           f"only, got dims {dims} of shape {list(x.type.shape)}", node.location)
+        o, n, i = _axis_shape(x.type.shape, dims[0], dims[-1]) if dims else (x.type.numel(), 1, 1)
+        return [lambda em: f"{ins[0](em)}.reshape(({o}, {n}, {i}))",
+                lambda em: f"{outs[0](em)}.reshape(({o}, {i}))"]
+    dim = node.attrs["dim"] if x.type.ndim else 0
+    o, n, i = _axis_shape(x.type.shape, dim, dim) if x.type.ndim else (1, 1, 1)
+    view = f".reshape(({o}, {n}, {i}))"
+    args = [lambda em: ins[0](em) + view] + [lambda em, b=b: b(em) + view for b in outs]
+    if name == "sort_axis":
+        args.append(lambda em: str(int(bool(node.attrs["descending"]))))
+    return args
+
+
+# scans, sorting and products: any dtype (the kernels accumulate in the output's dtype)
+AXIS_KERNELS = {"cumsum_axis", "cumprod_axis", "cummax_axis", "cummin_axis", "sort_axis",
+                "prod_axis"}
+
+# factorizations over a batch of matrices (float32/float64)
+MATRIX_KERNELS = {"det_batched", "slogdet_batched", "cholesky_batched", "eigh_batched",
+                  "svd_batched", "svdvals_batched", "qr_batched", "pinv_batched"}
 
 # op name -> runtime kernel name
 RUNTIME_OPS = {"conv2d": "conv2d", "conv_transpose2d": "conv_transpose2d",
@@ -90,11 +174,16 @@ RUNTIME_OPS = {"conv2d": "conv2d", "conv_transpose2d": "conv_transpose2d",
                "avg_pool2d_backward": "avg_pool2d_backward",
                "adaptive_avg_pool2d": "adaptive_avg_pool2d",
                "adaptive_avg_pool2d_backward": "adaptive_avg_pool2d_backward",
-               "dropout": "dropout"}
+               "dropout": "dropout", "cumsum": "cumsum_axis", "cumprod": "cumprod_axis",
+               "cummax": "cummax_axis", "cummin": "cummin_axis", "sort": "sort_axis",
+               "prod": "prod_axis", "det": "det_batched", "slogdet": "slogdet_batched",
+               "cholesky": "cholesky_batched", "eigh": "eigh_batched", "svd": "svd_batched",
+               "svdvals": "svdvals_batched", "qr": "qr_batched", "pinv": "pinv_batched"}
 
 
 def emit_runtime_call(em, node, opts, helpers):
-    _floats_only(node)
+    if RUNTIME_OPS[node.op.name] not in AXIS_KERNELS:
+        _floats_only(node)
     kernel, builders = _call(RUNTIME_OPS[node.op.name], node)
     written = [v for v in node.outputs if not em.layout(v).is_contiguous]
     assert not written, "outputs of kernels are contiguous roots"

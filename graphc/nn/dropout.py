@@ -8,15 +8,8 @@ import math
 import warnings
 
 from .. import functional as G
-from ..ir.graph import Value
 from . import functional as F
 from .module import Module
-
-
-def _record_seed(module, out):
-    if module is not None and isinstance(out, Value):
-        for seed, new in F._nn_ops().dropout_seed_updates().items():
-            module.record_update(seed, new)
 
 
 def _channel_mask(input, p, lead):
@@ -36,7 +29,6 @@ def _feature_dropout(input, p, training, batched_ndim, name, module=None):
         return input
     lead = 2 if input.ndim == batched_ndim else 1
     mask = _channel_mask(input, p, lead)
-    _record_seed(module, mask)
     return G.mul(input, mask)
 
 
@@ -77,7 +69,6 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False, module=None, feat
     ones = G.full_like(input, 1.0) if not feature else G.full_like(
         input[tuple(slice(None) if k < 2 else slice(0, 1) for k in range(input.ndim))], 1.0)
     keep = G.cast(G.gt(F.dropout(ones, p, True), 0), input.dtype)
-    _record_seed(module, keep)
     b = G.add(G.mul(G.sub(keep, 1), _SELU_ALPHA_PRIME * a), _SELU_ALPHA_PRIME * a * p)
     return G.add(G.mul(input, G.mul(keep, a)), b)
 

@@ -5,7 +5,6 @@ import math
 
 from .. import functional as G
 from ..eager.creation import empty
-from ..ir.graph import Value
 from . import functional as F, init
 from .module import Module
 from .parameter import Parameter
@@ -147,12 +146,9 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace  # (inplace: accepted; the result is a new tensor)
 
     def forward(self, input):
-        out = F.dropout(input, self.p, self.training)
-        if out is not input and isinstance(out, Value):
-            # fresh masks at every compiled step: the shared seed advances with the updates
-            for seed, new in F._nn_ops().dropout_seed_updates().items():
-                self.record_update(seed, new)
-        return out
+        # fresh masks at every compiled step: graphc.compile advances the shared random
+        # counter by the number of dropout sites itself (ops/nn.py number_random_sites)
+        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

@@ -18,7 +18,6 @@ from .. import functional as G
 from ..ops import shape as S
 from ..eager.creation import empty
 from ..errors import UnsupportedError
-from ..ir.graph import Value
 from . import functional as F, init
 from .module import Module
 from .parameter import Parameter
@@ -274,11 +273,7 @@ class _RNNBase(Module):
         return x, [G.stack([f[i] for f in finals], 0) for i in range(self._state_count)]
 
     def _dropout(self, x):
-        out = F.dropout(x, self.dropout, True)
-        if isinstance(out, Value):  # fresh masks each compiled step, as nn.Dropout
-            for seed, new in F._nn_ops().dropout_seed_updates().items():
-                self.record_update(seed, new)
-        return out
+        return F.dropout(x, self.dropout, True)  # (a compiled step advances the counter)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -1,5 +1,5 @@
 """All primitive ops. Importing this package registers them in `REGISTRY`."""
 from .registry import REGISTRY, Op, VJPContext, get_op  # noqa: F401
-from . import leaves, elementwise, shape, reduce, linalg  # noqa: F401  (registration order)
+from . import leaves, elementwise, shape, reduce, linalg, scans, decompositions  # noqa: F401  (registration order)
 from . import conv, pool, nn  # noqa: F401  (neural-network ops)
 from . import collective  # noqa: F401  (data-parallel communication)

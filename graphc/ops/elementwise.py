@@ -10,14 +10,18 @@ import math
 import numpy as np
 import scipy.special
 
+from ..errors import DTypeError, op_error
 from ..types import TensorType, bool_, broadcast_shapes, float32, promote_types
 from .registry import Op
 
 
-def _coerce_to(kind):
-    """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32."""
+def _coerce_to(kind, name=""):
+    """Cast rule: all inputs to their promoted dtype; 'float' also lifts int/bool to float32;
+    'int' refuses floating inputs (bitwise ops)."""
     def coerce(dtypes, weak):
         dt = promote_types(dtypes, weak)
+        if kind == "int" and dt.is_floating_point:
+            raise op_error(DTypeError, name, f"expects integer or bool inputs, got {dt.name}")
         if kind == "float" and not dt.is_floating_point:
             dt = float32
         elif kind == "bool":
@@ -35,12 +39,12 @@ def _infer(out):
 
 def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="same",
                 defaults=None, saves=("inputs", "outputs"), differentiable=None, doc=""):
-    """differentiable defaults to False for boolean results (comparisons, predicates) and
-    True otherwise: a differentiable op needs a vjp (see Op)."""
+    """differentiable defaults to False for boolean results (comparisons, predicates) and for
+    integer-only ops (bitwise), True otherwise: a differentiable op needs a vjp (see Op)."""
     if differentiable is None:
-        differentiable = out != "bool"
+        differentiable = out != "bool" and inputs != "int"
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
-              coerce=_coerce_to(inputs), defaults=defaults, kind="elementwise",
+              coerce=_coerce_to(inputs, name), defaults=defaults, kind="elementwise",
               lowering={"template": template}, saves=saves, differentiable=differentiable,
               doc=doc)
 
@@ -234,6 +238,171 @@ logical_and = elementwise("logical_and", 2, np.logical_and, None, "({0} and {1})
                           out="bool")
 logical_or = elementwise("logical_or", 2, np.logical_or, None, "({0} or {1})", inputs="bool",
                          out="bool")
+
+
+
+# ---- rounding, classification, more transcendental functions ---------------------------------
+def _zero_grads(c, g):
+    """Piecewise-constant ops: PyTorch defines their gradient as zeros (not None)."""
+    return [full_like(g, value=0)] * len(c.inputs)
+
+
+# x // 1 is floor in both Numba and CUDA (math.floor returns an int there: it would overflow);
+# inf and nan pass through unchanged, as in NumPy's floor.
+_FINITE = "({0} - {0} == 0)"
+floor = elementwise("floor", 1, np.floor, _zero_grads, f"(({{0}} // 1) if {_FINITE} else {{0}})")
+ceil = elementwise("ceil", 1, np.ceil, _zero_grads,
+                   f"(-((-{{0}}) // 1) if {_FINITE} else {{0}})")
+trunc = elementwise("trunc", 1, np.trunc, _zero_grads,
+                    f"((({{0}} // 1) if {{0}} >= 0 else -((-{{0}}) // 1)) if {_FINITE} else {{0}})")
+# Half to even, as torch.round and np.round: floor, then look at the exact remainder.
+round = elementwise(
+    "round", 1, np.round, _zero_grads,
+    f"((({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 and "
+    f"({{0}} // 1) % 2 != 0)) else 0)) if {_FINITE} else {{0}})", inputs="float")
+isnan = elementwise("isnan", 1, np.isnan, None, "({0} != {0})", out="bool")
+isinf = elementwise("isinf", 1, np.isinf, None, "(abs({0}) == math.inf)", out="bool")
+isfinite = elementwise("isfinite", 1, np.isfinite, None, _FINITE, out="bool")
+signbit = elementwise("signbit", 1, np.signbit, None, "(math.copysign(1.0, {0}) < 0)",
+                      inputs="float", out="bool")
+expm1 = elementwise("expm1", 1, np.expm1, lambda c, g: [mul(g, exp(_x(c)))], "math.expm1({0})",
+                    inputs="float")
+log2 = elementwise("log2", 1, np.log2, lambda c, g: [div(g, mul(_x(c), math.log(2)))],
+                   "math.log2({0})", inputs="float")
+log10 = elementwise("log10", 1, np.log10, lambda c, g: [div(g, mul(_x(c), math.log(10)))],
+                    "math.log10({0})", inputs="float")
+tan = elementwise("tan", 1, np.tan, lambda c, g: [mul(g, add(square(_y(c)), 1))], "math.tan({0})",
+                  inputs="float")
+asin = elementwise("asin", 1, np.arcsin, lambda c, g: [mul(g, rsqrt(sub(1, square(_x(c)))))],
+                   "math.asin({0})", inputs="float")
+acos = elementwise("acos", 1, np.arccos, lambda c, g: [neg(mul(g, rsqrt(sub(1, square(_x(c))))))],
+                   "math.acos({0})", inputs="float")
+atan = elementwise("atan", 1, np.arctan, lambda c, g: [div(g, add(square(_x(c)), 1))],
+                   "math.atan({0})", inputs="float")
+sinh = elementwise("sinh", 1, np.sinh, lambda c, g: [mul(g, cosh(_x(c)))], "math.sinh({0})",
+                   inputs="float")
+cosh = elementwise("cosh", 1, np.cosh, lambda c, g: [mul(g, sinh(_x(c)))], "math.cosh({0})",
+                   inputs="float")
+asinh = elementwise("asinh", 1, np.arcsinh, lambda c, g: [mul(g, rsqrt(add(square(_x(c)), 1)))],
+                    "math.asinh({0})", inputs="float")
+acosh = elementwise("acosh", 1, np.arccosh, lambda c, g: [mul(g, rsqrt(sub(square(_x(c)), 1)))],
+                    "math.acosh({0})", inputs="float")
+atanh = elementwise("atanh", 1, np.arctanh, lambda c, g: [div(g, sub(1, square(_x(c))))],
+                    "math.atanh({0})", inputs="float")
+erfc = elementwise("erfc", 1, scipy.special.erfc,
+                   lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), -2 / math.sqrt(math.pi)))],
+                   "math.erfc({0})", inputs="float")
+lgamma = elementwise("lgamma", 1, scipy.special.gammaln,
+                     lambda c, g: [mul(g, digamma(_x(c)))], "math.lgamma({0})", inputs="float")
+# Giles' single-precision erfinv (central and tail polynomials in w = -log(1 - x^2)).
+_GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+               -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
+def _horner(coefs, t):
+    p = coefs[0]
+    for c in coefs[1:]:
+        p = add(mul(p, t), c)
+    return p
+
+
+def erfinv(x):
+    """erfinv as a composite (every target, gradients by autodiff): Giles' approximation, then
+    four Newton steps, on erf(y) = x for |x| <= 1/2 and on log erfc|y| = log(1 - |x|) beyond
+    (1 - |x| is exact there), so the far tails keep full precision: relative error ~1e-16
+    against SciPy in float64, and the gradient through the converged steps is
+    sqrt(pi)/2 exp(y^2) to ~1e-15. +-inf at +-1, nan beyond."""
+    if not x.dtype.is_floating_point:
+        x = cast(x, dtype=float32)
+    inside = lt(abs(x), 1)
+    safe = where(inside, x, 0.0)
+    w = neg(log(mul(sub(1, safe), add(1, safe))))
+    y = mul(where(lt(w, 5), _horner(_GILES_CENTRAL, sub(w, 2.5)),
+                  _horner(_GILES_TAIL, sub(sqrt(maximum(w, 5.0)), 3))), safe)
+    size = abs(safe)
+    tail = gt(size, 0.5)
+    log_rest = log(where(tail, sub(1, size), 0.5))
+    for _ in range(4):
+        slope = mul(exp(neg(square(y))), 2 / math.sqrt(math.pi))  # erf'(y)
+        central_step = div(sub(erf(y), safe), slope)
+        rest = erfc(abs(y))
+        tail_step = neg(mul(sign(safe), div(mul(sub(log(rest), log_rest), rest), slope)))
+        y = sub(y, where(tail, tail_step, central_step))
+    return where(inside, y, where(eq(abs(x), 1), mul(sign(x), math.inf), math.nan))
+
+
+def digamma(x):
+    """digamma as a composite (every target, gradients by autodiff): reflection below 1/2,
+    recurrence up to x + 6, then the asymptotic series (relative error < 1e-11 in float64).
+    PyTorch's poles: -inf at 0, nan at negative integers."""
+    reflect = lt(x, 0.5)
+    xr = where(reflect, sub(1, x), x)
+    shift = div(1, xr)
+    for k in range(1, 6):
+        shift = add(shift, div(1, add(xr, k)))
+    z = add(xr, 6)
+    z2 = div(1, square(z))
+    tail = mul(z2, sub(1 / 240, div(z2, 132)))
+    for coef in (1 / 252, 1 / 120, 1 / 12):
+        tail = mul(z2, sub(coef, tail))
+    psi = sub(sub(sub(log(z), div(0.5, z)), tail), shift)
+    pole = logical_and(le(x, 0), eq(x, floor(x)))
+    # tan kept away from its poles where it is not used (no inf/nan, even in gradients)
+    safe = where(logical_and(reflect, logical_not(pole)), x, 0.25)
+    psi = where(reflect, sub(psi, div(math.pi, tan(mul(safe, math.pi)))), psi)
+    return where(pole, where(eq(x, 0), -math.inf, math.nan), psi)
+
+
+# ---- binary: division variants, two-argument functions, bits ---------------------------------
+def _int_division(np_fn):
+    """Integer division by zero raises, as in PyTorch (NumPy would return 0). Compiled cpu
+    code cannot raise inside a kernel: there it gives 0 (docs/torch_parity.md)."""
+    def reference(a, b):
+        if a.dtype.kind in "iub" and np.any(np.asarray(b) == 0):
+            raise ZeroDivisionError("integer division by zero")
+        return np_fn(a, b)
+    return reference
+
+
+remainder = elementwise("remainder", 2, _int_division(np.remainder),
+                        lambda c, g: [g, neg(mul(g, floor_divide(*c.inputs)))], "({0} % {1})",
+                        saves=("inputs",))
+# C's fmod from Python's %: exact, since |a| % |b| needs no sign fix-up.
+fmod = elementwise("fmod", 2, _int_division(np.fmod),
+                   lambda c, g: [g, neg(mul(g, trunc(div(*c.inputs))))],
+                   "(-(abs({0}) % abs({1})) if {0} < 0 else abs({0}) % abs({1}))",
+                   saves=("inputs",))
+floor_divide = elementwise("floor_divide", 2, _int_division(np.floor_divide), _zero_grads, "({0} // {1})",
+                           saves=())
+
+
+def _atan2_vjp(c, g):
+    a, b = c.inputs
+    r2 = add(square(a), square(b))
+    return [div(mul(g, b), r2), neg(div(mul(g, a), r2))]
+
+
+atan2 = elementwise("atan2", 2, np.arctan2, _atan2_vjp, "math.atan2({0}, {1})", inputs="float",
+                    saves=("inputs",))
+hypot = elementwise("hypot", 2, np.hypot,
+                    lambda c, g: [div(mul(g, c.inputs[0]), _y(c)), div(mul(g, c.inputs[1]), _y(c))],
+                    "math.hypot({0}, {1})", inputs="float")
+# PyTorch's gradients: input's is result / input (0 where input is 0); other's is zero
+copysign = elementwise(
+    "copysign", 2, np.copysign,
+    lambda c, g: [where(eq(c.inputs[0], 0), 0, mul(g, div(_y(c), c.inputs[0]))),
+                  full_like(g, value=0)],
+    "math.copysign({0}, {1})", inputs="float")
+bitwise_and = elementwise("bitwise_and", 2, np.bitwise_and, None, "({0} & {1})", inputs="int")
+bitwise_or = elementwise("bitwise_or", 2, np.bitwise_or, None, "({0} | {1})", inputs="int")
+bitwise_xor = elementwise("bitwise_xor", 2, np.bitwise_xor, None, "({0} ^ {1})", inputs="int")
+bitwise_not = elementwise("bitwise_not", 1, np.invert, None, "(~{0})", inputs="int")
+bitwise_left_shift = elementwise("bitwise_left_shift", 2, np.left_shift, None, "({0} << {1})",
+                                 inputs="int")
+bitwise_right_shift = elementwise("bitwise_right_shift", 2, np.right_shift, None, "({0} >> {1})",
+                                  inputs="int")
 
 
 # ---- ternary -------------------------------------------------------------------------

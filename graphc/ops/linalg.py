@@ -84,3 +84,47 @@ def _inverse_vjp(c, g):
 inverse = Op("inverse", infer=_inverse_infer, reference=lambda x: np.linalg.inv(x).astype(x.dtype),
              vjp=_inverse_vjp, kind="kernel", lowering={"kernel": "inverse"},
              doc="Matrix inverse of the last two dims.")
+
+
+# ---- determinants: reference only (no cpu lowering; the cuda target runs them on the host) ------
+def _square_float(in_types):
+    return _inverse_infer(in_types)[0]
+
+
+def _det_infer(in_types):
+    t = _square_float(in_types)
+    return [TensorType(t.shape[:-2], t.dtype)]
+
+
+def _det_vjp(c, g):
+    """d det(A) = det(A) inv(A)^T (PyTorch's rule for invertible A)."""
+    A, y = c.inputs[0], c.outputs[0]
+    scale = unsqueeze(mul(g, y), dims=(y.ndim, y.ndim + 1))
+    return [mul(scale, transpose_last(inverse(A)))]
+
+
+det = Op("det", infer=_det_infer, reference=lambda x: np.asarray(np.linalg.det(x)).astype(x.dtype),
+         vjp=_det_vjp, kind="kernel", doc="Determinant of the last two dims (LAPACK via NumPy).")
+
+
+def _slogdet_infer(in_types):
+    t = _square_float(in_types)
+    return [TensorType(t.shape[:-2], t.dtype)] * 2
+
+
+def _slogdet_ref(x):
+    sign, logabs = np.linalg.slogdet(x)
+    return np.asarray(sign).astype(x.dtype), np.asarray(logabs).astype(x.dtype)
+
+
+def _slogdet_vjp(c, g_sign, g_logabs=None):
+    if g_logabs is None:
+        return [None]
+    A = c.inputs[0]
+    scale = unsqueeze(g_logabs, dims=(g_logabs.ndim, g_logabs.ndim + 1))
+    return [mul(scale, transpose_last(inverse(A)))]
+
+
+slogdet = Op("slogdet", infer=_slogdet_infer, reference=_slogdet_ref, vjp=_slogdet_vjp,
+             num_outputs=2, kind="kernel",
+             doc="(sign, log|det|) of the last two dims; the gradient flows through log|det|.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from . import conv, copy, dropout, matmul, pool, reduce
+from . import conv, copy, dropout, linalg, matmul, pool, reduce, scan
 
 KERNELS = {
     # linear algebra
@@ -40,6 +40,22 @@ KERNELS = {
     "sum_axis": reduce.sum_axis,
     "max_axis": reduce.max_axis,
     "min_axis": reduce.min_axis,
+    # scans, sorting and products along one axis of (outer, n, inner)
+    "cumsum_axis": scan.cumsum_axis,
+    "cumprod_axis": scan.cumprod_axis,
+    "cummax_axis": scan.cummax_axis,
+    "cummin_axis": scan.cummin_axis,
+    "sort_axis": scan.sort_axis,
+    "prod_axis": scan.prod_axis,
+    # factorizations over a batch of matrices
+    "det_batched": linalg.det_batched,
+    "slogdet_batched": linalg.slogdet_batched,
+    "cholesky_batched": linalg.cholesky_batched,
+    "eigh_batched": linalg.eigh_batched,
+    "svd_batched": linalg.svd_batched,
+    "svdvals_batched": linalg.svdvals_batched,
+    "qr_batched": linalg.qr_batched,
+    "pinv_batched": linalg.pinv_batched,
     # copies
     "transpose2d": copy.transpose2d,
     "strided_copy": copy.strided_copy,

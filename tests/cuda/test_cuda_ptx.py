@@ -29,15 +29,15 @@ from numba.core import types  # noqa: E402
 from graphc.backends import cuda_ops  # noqa: E402
 from graphc.ops import elementwise as E  # noqa: E402
 from graphc.ops.registry import Op  # noqa: E402
-from graphc.types import bool_, float32  # noqa: E402
+from graphc.types import TensorType, bool_, float32  # noqa: E402
 from runtime.cuda import elementwise as ew  # noqa: E402
 from runtime.cuda import kernels_copy, kernels_linalg, kernels_nn, kernels_reduce  # noqa: E402
 
 F64 = re.compile(r"^\s*(?:@%p\d+\s+)?([a-z][\w.]*\.f64\b[\w.]*)", re.M)
 
-# libdevice's sinf/cosf reduce huge arguments (|x| > 105615) with a Payne-Hanek step in
+# libdevice's sinf/cosf/tanf reduce huge arguments (|x| > 105615) with a Payne-Hanek step in
 # double precision: that slow path is the library's, not a promotion by graphc
-LIBDEVICE_F64 = {"sin", "cos"}
+LIBDEVICE_F64 = {"sin", "cos", "tan"}
 
 
 class _Sm80:
@@ -86,6 +86,12 @@ def _float32_cases():
     logical = {"logical_not", "logical_and", "logical_or"}
     cases = []
     for op in (v for v in vars(E).values() if isinstance(v, Op)):
+        if "template" not in op.lowering:
+            continue  # reference-only ops (erfinv) run on the host
+        try:
+            op.coerce([float32] * (op.num_inputs or 1), [False] * (op.num_inputs or 1))
+        except TypeError:
+            continue  # integer-only ops (bitwise) never compute in float32
         attrs = dict(op.defaults or {})
         attrs.update({"full_like": {"value": 2.5}, "clamp": {"min": -1.0, "max": None},
                       "cast": {"dtype": float32}}.get(op.name, {}))
@@ -95,7 +101,9 @@ def _float32_cases():
             args, in_dtype = ["(x0 > x1)", "(x1 > x2)"][:op.num_inputs], bool_
         else:
             args, in_dtype = ["x0", "x1", "x2"][:op.num_inputs], float32
-        out_dtype = bool_ if op.name in compare | logical else float32
+        predicate = op.infer([TensorType((2,), float32)] * (op.num_inputs or 1),
+                             **attrs)[0].dtype is bool_ if op.name != "cast" else False
+        out_dtype = bool_ if op.name in compare | logical or predicate else float32
         cases.append(pytest.param(op.name, cuda_ops.scalar_expr(op, attrs, args, in_dtype,
                                                                 out_dtype), id=op.name))
     return cases
