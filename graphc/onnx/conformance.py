@@ -149,10 +149,56 @@ def run_test(test_dir, target="reference"):
     return NodeResult(name, ops, "pass")
 
 
-def run_all(target="reference", names=None, root=None):
+def run_all(target="reference", names=None, root=None, batch=1):
+    """Results per test. batch > 1 compiles that many tests' graphs as one program (a Numba
+    compile costs seconds per program, not per test); a batch that fails to compile or
+    run is retried test by test, so that the failure is attributed."""
     root = root or data_root()
     selected = names if names is not None else test_names(root)
-    return [run_test(os.path.join(root, n), target) for n in selected]
+    if batch <= 1:
+        return [run_test(os.path.join(root, n), target) for n in selected]
+    results = []
+    for start in range(0, len(selected), batch):
+        results += run_batch([os.path.join(root, n) for n in selected[start:start + batch]],
+                             target)
+    return results
+
+
+def run_batch(test_dirs, target):
+    import graphc as gc
+    cases, results = [], {}
+    for d in test_dirs:
+        name = os.path.basename(d)
+        model, ops, out_of_scope = prepare(d)
+        if out_of_scope:
+            results[name] = NodeResult(name, ops, *out_of_scope)
+            continue
+        try:
+            sets = list(data_sets(d))
+            if len(sets) != 1:
+                results[name] = run_test(d, target)
+                continue
+            inputs, expected = sets[0]
+            graph, feeds = load_case(model, inputs)
+        except Exception:
+            results[name] = run_test(d, target)  # classifies the load error
+            continue
+        cases.append((name, ops, graph, feeds, expected))
+    try:
+        exe = gc.compile([v for c in cases for v in c[2].outputs],
+                         [p for c in cases for p in c[2].inputs], target=target)
+        outputs = exe(*[f for c in cases for f in c[3]])
+    except Exception:
+        for c in cases:
+            results[c[0]] = run_test(os.path.join(os.path.dirname(test_dirs[0]), c[0]), target)
+        return [results[os.path.basename(d)] for d in test_dirs]
+    k = 0
+    for name, ops, graph, _, expected in cases:
+        got = [r.numpy() for r in outputs[k:k + len(graph.outputs)]]
+        k += len(graph.outputs)
+        problem = check_outputs(got, expected)
+        results[name] = NodeResult(name, ops, "fail" if problem else "pass", problem or "")
+    return [results[os.path.basename(d)] for d in test_dirs]
 
 
 def summary(results):
@@ -191,6 +237,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m graphc.onnx.conformance")
     p.add_argument("names", nargs="*", help="only tests whose name contains one of these")
     p.add_argument("--target", default="reference")
+    p.add_argument("--batch", type=int, default=1,
+                   help="compile this many tests as one program (use ~40 for cpu)")
     p.add_argument("--markdown", action="store_true", help="a per-op table for docs/onnx.md")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per test")
     args = p.parse_args(argv)
@@ -198,7 +246,7 @@ def main(argv=None):
         print("this onnx package ships no backend node test data (pip install onnx==1.22.0)")
         return 1
     names = [n for n in test_names() if not args.names or any(s in n for s in args.names)]
-    results = run_all(args.target, names)
+    results = run_all(args.target, names, batch=args.batch)
     if args.verbose:
         for r in results:
             print(f"{r.status:12} {r.name:60} {r.detail}")
