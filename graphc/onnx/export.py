@@ -54,7 +54,7 @@ class _Emitter:
         return bool(self._users.get(value))
 
     def tensor(self, array, name=""):
-        return self.numpy_helper.from_array(np.ascontiguousarray(array), name)
+        return self.numpy_helper.from_array(np.array(array, order="C"), name)  # keeps 0-d
 
     def const(self, array, base="const"):
         array = np.asarray(array)
@@ -275,7 +275,7 @@ def export(model, args=(), f=None, *, input_names=None, output_names=None, dynam
     if check:
         try:
             onnx.checker.check_model(proto, full_check=True)
-        except onnx.checker.ValidationError as err:
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
             raise OnnxError(f"graphc.onnx.export wrote a model that onnx.checker rejects: "
                             f"{err}") from None
     if verbose:

@@ -1,0 +1,170 @@
+"""graphc.onnx.export: the op table's cases and the example models, exported and run in ONNX
+Runtime, give graphc's outputs; dynamic batch dims stay dynamic; errors name what is wrong."""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import graphc as gc  # noqa: E402
+import graphc.onnx  # noqa: E402
+from graphc import nn  # noqa: E402
+from graphc.errors import UnsupportedError  # noqa: E402
+from op_table import CASES  # noqa: E402
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "examples")
+
+# op-table cases that have no ONNX form
+NO_ONNX_FORM = {"inverse", "inverse-batched"}
+
+
+def run_ort(model, feeds):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, dict(zip(names, feeds)))
+
+
+def assert_close(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape,
+                                                                  want.dtype, want.shape)
+    if want.dtype.kind == "f":
+        tol = 1e-5 if want.dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(got, want, rtol=tol * 10, atol=tol)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def _as_f32(a):
+    a = np.asarray(a)
+    return a.astype(np.float32) if a.dtype == np.float64 else a
+
+
+STATIC_CASES = [c for c in CASES if c.static]
+
+
+@pytest.mark.parametrize("case", STATIC_CASES, ids=[c.name for c in STATIC_CASES])
+def test_op_table_case_runs_in_onnxruntime(case):
+    feeds = [_as_f32(a) for a in case.inputs]
+    placeholders = [gc.placeholder(a.shape, a.dtype) for a in feeds]
+    out = case.fn(*placeholders)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    if case.name in NO_ONNX_FORM:
+        with pytest.raises(UnsupportedError, match=case.op):
+            graphc.onnx.export(outs)
+        return
+    model = graphc.onnx.export(gc.Graph.from_outputs(outs, placeholders))
+    want = gc.compile(outs, placeholders)(*feeds)
+    want = want if isinstance(want, list) else [want]
+    for got, w in zip(run_ort(model, feeds), want):
+        assert_close(got, w.numpy())
+
+
+# ---- the example models ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def examples():
+    sys.path.insert(0, EXAMPLES)
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(EXAMPLES)
+
+
+def _models(examples):
+    gc.manual_seed(0)
+    rng = np.random.default_rng(0)
+    xor_model = examples("xor").build()[0]
+    cnn = examples("digits_cnn").Net()
+    regression = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    return {"xor": (xor_model, rng.random((4, 2), np.float32)),
+            "regression": (regression, rng.random((6, 2), np.float32)),
+            "linear_regression": (nn.Linear(1, 1), rng.random((5, 1), np.float32)),
+            "digits_cnn": (cnn, rng.random((3, 1, 8, 8), np.float32))}
+
+
+def _eager(model, x):
+    model.eval()
+    with gc.no_grad():
+        return model(gc.tensor(x)).numpy()
+
+
+@pytest.mark.parametrize("name", ["xor", "regression", "linear_regression", "digits_cnn"])
+def test_example_model_runs_in_onnxruntime_with_a_dynamic_batch(examples, name, tmp_path):
+    model, x = _models(examples)[name]
+    path = tmp_path / f"{name}.onnx"
+    graphc.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["y"],
+                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    proto = onnx.load(str(path))
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert {i.name for i in proto.graph.initializer} >= {
+        n for n, _ in model.named_parameters()}
+    for batch in (x, np.concatenate([x, x[:1]])):  # the traced batch and another one
+        assert_close(run_ort(proto, [batch])[0], _eager(model, batch))
+
+
+def test_training_mode_model_is_exported_in_eval_mode(examples):
+    model, x = _models(examples)["digits_cnn"]
+    model.train()
+    proto = graphc.onnx.export(model, (x,))
+    assert model.training  # restored
+    assert "Dropout" not in {n.op_type for n in proto.graph.node}
+    assert_close(run_ort(proto, [x])[0], _eager(model, x))
+
+
+def test_function_and_executable_and_file_object():
+    x = gc.placeholder(("n", 3), name="x")
+    w = gc.variable(np.arange(6, dtype=np.float32).reshape(3, 2), name="w")
+    y = gc.tanh(x @ w).sum(1)
+    exe = gc.compile(y, [x])
+    buffer = io.BytesIO()
+    graphc.onnx.export(exe, None, buffer, output_names=["out"])
+    proto = onnx.load_from_string(buffer.getvalue())
+    assert [o.name for o in proto.graph.output] == ["out"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "n"
+    data = np.random.default_rng(1).random((4, 3), np.float32)
+    assert_close(run_ort(proto, [data])[0], exe(data).numpy())
+
+    def f(a, b):
+        return gc.maximum(a, b) * 2.0, a - b
+    a, b = np.ones((2, 2), np.float32), np.eye(2, dtype=np.float32)
+    outs = run_ort(graphc.onnx.export(f, (a, b), input_names=["a", "b"]), [a, b])
+    assert_close(outs[0], np.maximum(a, b) * 2)
+    assert_close(outs[1], a - b)
+
+
+def test_export_params_false_makes_parameters_inputs():
+    model = nn.Linear(2, 2)
+    proto = graphc.onnx.export(model, (np.ones((1, 2), np.float32),), export_params=False)
+    assert not proto.graph.initializer
+    assert {i.name for i in proto.graph.input} == {"input_0", "weight", "bias"}
+
+
+def test_an_op_without_onnx_form_names_the_op_and_the_line():
+    x = gc.placeholder((3, 3))
+    y = gc.inverse(x)  # the line the message names
+    with pytest.raises(UnsupportedError, match=r"inverse.*test_onnx_export.py"):
+        graphc.onnx.export(y)
+
+
+def test_opset_range_is_checked():
+    x = gc.placeholder((2,))
+    with pytest.raises(ValueError, match="opset_version 7"):
+        graphc.onnx.export(gc.relu(x), opset_version=7)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 20])
+def test_other_opsets(opset):
+    x = gc.placeholder((2, 3), name="x")
+    y = gc.gelu(x).mean(1) + gc.amax(x, 1)
+    proto = graphc.onnx.export(y, opset_version=opset)
+    data = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
+    assert_close(run_ort(proto, [data])[0], gc.compile(y, [x])(data).numpy())
