@@ -59,9 +59,11 @@ class _Emitter:
     def const(self, array, base="const"):
         array = np.asarray(array)
         key = (array.dtype.str, array.shape, array.tobytes())
-        if key not in self._consts:
+        if key not in self._consts:  # a Constant node: initializers are for parameters
             name = self.fresh(base)
-            self.initializers.append(self.tensor(array, name))
+            self.nodes.append(self.helper.make_node("Constant", [], [name],
+                                                    name=self.fresh("Constant"),
+                                                    value=self.tensor(array)))
             self._consts[key] = name
         return self._consts[key]
 

@@ -169,13 +169,16 @@ def _conv_transpose2d(e, n):
 @exports("max_pool2d")
 def _max_pool2d(e, n):
     a = n.attrs
-    values, onnx_indices = e.emit(
-        "MaxPool", [_x(e, n)], num_outputs=2, kernel_shape=list(a["kernel_size"]),
-        strides=list(a["stride"]), pads=_onnx_pads(a["padding"]), dilations=list(a["dilation"]),
+    with_indices = e.used(n.outputs[1])
+    outs = e.emit(
+        "MaxPool", [_x(e, n)], num_outputs=2 if with_indices else 1,
+        kernel_shape=list(a["kernel_size"]), strides=list(a["stride"]),
+        pads=_onnx_pads(a["padding"]), dilations=list(a["dilation"]),
         ceil_mode=int(a["ceil_mode"]))
+    if not with_indices:
+        return [outs[0], None]
+    values, onnx_indices = outs
     x = n.inputs[0]
-    if not e.used(n.outputs[1]):
-        return [values, None]
     if not all(isinstance(s, int) for s in x.shape):
         raise UnsupportedError("max_pool2d's indices with symbolic input sizes")
     # ONNX counts positions over the whole tensor; graphc within each (n, c) plane
