@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from ..errors import UnsupportedError
 from .common import onnx_dtype
 
 EXPORTERS: dict = {}

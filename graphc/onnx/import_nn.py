@@ -10,7 +10,8 @@ import numpy as np
 
 import graphc as gc
 from ..ops import shape as S
-from .import_ops import _grid_indices, _known, axis_of, converts, pad_axis
+from .import_ops import _known, axis_of, converts
+from .import_shapes import _grid_indices, pad_axis
 
 
 def _spatial(ctx, x, what):

@@ -6,12 +6,10 @@ from __future__ import annotations
 import functools
 import os
 
-import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
 
-import graphc as gc  # noqa: E402
 from graphc.onnx import conformance as C  # noqa: E402
 
 ROOT = C.data_root()
