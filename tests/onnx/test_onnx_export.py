@@ -168,3 +168,50 @@ def test_other_opsets(opset):
     proto = graphc.onnx.export(y, opset_version=opset)
     data = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
     assert_close(run_ort(proto, [data])[0], gc.compile(y, [x])(data).numpy())
+
+
+def _layers():
+    r = np.random.default_rng(7)
+    img = r.standard_normal((2, 4, 6, 6)).astype(np.float32)
+    vec = r.standard_normal((3, 5)).astype(np.float32)
+    seq = r.standard_normal((2, 4, 5)).astype(np.float32)
+    acts = [nn.CELU(), nn.ELU(0.5), nn.GELU(), nn.GELU("tanh"), nn.SELU(), nn.Hardshrink(),
+            nn.Hardtanh(), nn.LeakyReLU(0.2), nn.LogSigmoid(), nn.LogSoftmax(1), nn.Mish(),
+            nn.PReLU(), nn.ReLU6(), nn.SiLU(), nn.Softmax(0), nn.Softmin(1), nn.Softplus(2.0),
+            nn.Softshrink(), nn.Softsign(), nn.Tanhshrink(), nn.Threshold(0.1, 2.0)]
+    cases = [(type(a).__name__, a, vec) for a in acts]
+    cases += [
+        ("Conv2d-strided-groups", nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), img),
+        ("Conv2d-dilated", nn.Conv2d(4, 2, 3, dilation=2, padding="same"), img),
+        ("ConvTranspose2d", nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+         img),
+        ("MaxPool2d", nn.MaxPool2d(3, 2, padding=1, ceil_mode=True), img),
+        ("AvgPool2d", nn.AvgPool2d(2, count_include_pad=False, padding=1), img),
+        ("AdaptiveAvgPool2d-1", nn.AdaptiveAvgPool2d(1), img),
+        ("AdaptiveAvgPool2d-3", nn.AdaptiveAvgPool2d(3), img),
+        ("BatchNorm2d", nn.BatchNorm2d(4), img),
+        ("LayerNorm", nn.LayerNorm(5), seq),
+        ("Flatten-Linear-Dropout", nn.Sequential(nn.Flatten(), nn.Linear(20, 3),
+                                                       nn.Dropout(0.5)), seq),
+        ("Unflatten", nn.Unflatten(1, (2, 2)), seq),
+        ("RNN", nn.RNN(5, 3, batch_first=True), seq),
+        ("LSTM", nn.LSTM(5, 3, batch_first=True), seq),
+    ]
+    return cases
+
+
+LAYERS = _layers()
+
+
+@pytest.mark.parametrize("name, layer, x", LAYERS, ids=[c[0] for c in LAYERS])
+def test_nn_layer_runs_in_onnxruntime(name, layer, x):
+    layer.eval()
+    proto = graphc.onnx.export(layer, (x,))
+    with gc.no_grad():
+        want = layer(gc.tensor(x))
+    want = want if isinstance(want, (tuple, list)) else [want]
+    flat = []
+    for w in want:  # RNN/LSTM return (output, state) with state a tensor or a pair
+        flat += list(w) if isinstance(w, (tuple, list)) else [w]
+    for got, w in zip(run_ort(proto, [x]), flat):
+        assert_close(got, w.numpy())
