@@ -274,6 +274,11 @@ def export(model, args=(), f=None, *, input_names=None, output_names=None, dynam
         raise ValueError(f"opset_version {opset} is not supported: use 13 to {newest}")
     graph = _graph_of(model, args, input_names, dynamic_axes)
     proto = _to_model(graph, input_names, output_names, dynamic_axes, opset, export_params)
+    known = {v.name for v in list(proto.graph.input) + list(proto.graph.output)}
+    unknown = sorted(set(dynamic_axes or {}) - known)
+    if unknown:
+        raise ValueError(f"dynamic_axes names {unknown}, which are neither inputs nor outputs "
+                         f"of the exported model ({sorted(known)})")
     if check:
         try:
             onnx.checker.check_model(proto, full_check=True)

@@ -155,6 +155,12 @@ def test_an_op_without_onnx_form_names_the_op_and_the_line():
         graphc.onnx.export(y)
 
 
+def test_dynamic_axes_must_name_inputs_or_outputs():
+    with pytest.raises(ValueError, match=r"\['z'\]"):
+        graphc.onnx.export(nn.Linear(2, 2), (np.ones((1, 2), np.float32),),
+                           input_names=["x"], dynamic_axes={"z": [0]})
+
+
 def test_opset_range_is_checked():
     x = gc.placeholder((2,))
     with pytest.raises(ValueError, match="opset_version 7"):
