@@ -184,6 +184,24 @@ def _avg_pool(ctx):
     return summed / counts
 
 
+@converts("LpPool")
+def _lp_pool(ctx):
+    """(sum over each window of |x|^p)^(1/p): an average pool counting the zero padding,
+    times the window size."""
+    x, dims, kernel, strides, dilations, pads = _pool_setup(ctx, "LpPool")
+    if any(d != 1 for d in dilations):
+        raise ctx.unsupported("LpPool with dilations")
+    p = float(ctx.attr("p", 2))
+    powered = gc.pow(gc.abs(x), p)
+    padding = [b for b, _ in pads]
+    if not _symmetric_ok(pads, kernel, dilations):
+        powered, padding = _prepad(ctx, powered, pads, 0.0), [0] * dims
+    mean = gc.nn.functional.avg_pool2d(
+        _to_2d(powered, dims), _as2(kernel, dims, 1), _as2(strides, dims, 1),
+        _as2(padding, dims, 0), bool(ctx.attr("ceil_mode", 0)), True)
+    return gc.pow(_from_2d(mean, dims) * float(np.prod(kernel)), 1.0 / p)
+
+
 @converts("GlobalAveragePool")
 def _global_avg(ctx):
     x = ctx.input(0)

@@ -98,6 +98,30 @@ def _ceil_op(ctx):
     return -_floor(-ctx.input(0))
 
 
+@converts("Round")
+def _round(ctx):
+    x = ctx.input(0)
+    f = _floor(x)
+    frac = x - f
+    odd = (f - _floor(f * 0.5) * 2.0) != 0
+    tie_up = gc.logical_or(frac > 0.5, gc.logical_and(frac == 0.5, odd))  # halves to even
+    return gc.where(tie_up, f + 1.0, f)
+
+
+@converts("IsNaN")
+def _isnan(ctx):
+    x = ctx.input(0)
+    return x != x
+
+
+@converts("IsInf")
+def _isinf(ctx):
+    x = ctx.input(0)
+    pos = (x == np.inf) if ctx.attr("detect_positive", 1) else gc.zeros_like(x, dtype=gc.bool)
+    neg = (x == -np.inf) if ctx.attr("detect_negative", 1) else gc.zeros_like(x, dtype=gc.bool)
+    return gc.logical_or(pos, neg)
+
+
 @converts("Div")
 def _div(ctx):
     a, b = ctx.inputs()

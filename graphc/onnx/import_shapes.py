@@ -334,3 +334,13 @@ def _cumsum(ctx):
     moved = gc.unsqueeze(gc.transpose(x, axis, -1), -1)  # (..., n, 1)
     total = gc.sum(moved * mask.astype(x.dtype.np), -2)
     return gc.cast(gc.transpose(total, axis, -1), x.dtype)  # sum widens integers
+
+
+@converts("Compress")
+def _compress(ctx):
+    x = ctx.input(0)
+    keep = np.nonzero(np.asarray(ctx.static(1, "condition")).reshape(-1))[0]
+    if "axis" not in ctx.attrs:
+        return take(gc.reshape(x, (-1,)), keep, 0)
+    axis = axis_of(ctx.attr("axis"), x.ndim)
+    return take(x, keep[keep < x.shape[axis]], axis)
