@@ -336,4 +336,4 @@ def _dropout(ctx):
     return x
 
 
-from . import import_nn, import_reduce, import_shapes  # noqa: E402,F401  (register converters)
+from . import import_attention, import_nn, import_reduce, import_shapes  # noqa: E402,F401
