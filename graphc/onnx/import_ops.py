@@ -336,4 +336,5 @@ def _dropout(ctx):
     return x
 
 
-from . import import_attention, import_nn, import_reduce, import_shapes  # noqa: E402,F401
+from . import (import_attention, import_nn, import_reduce, import_resize,  # noqa: E402,F401
+               import_shapes)
