@@ -336,5 +336,5 @@ def _dropout(ctx):
     return x
 
 
-from . import (import_attention, import_nn, import_reduce, import_resize,  # noqa: E402,F401
-               import_shapes)
+from . import (import_attention, import_extra, import_nn, import_reduce,  # noqa: E402,F401
+               import_resize, import_shapes)
