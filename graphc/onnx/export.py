@@ -167,7 +167,12 @@ def _to_model(graph, input_names, output_names, dynamic_axes, opset, export_para
         e.names[p] = name
         axes = {d: s if isinstance(s, str) else f"{name}_dim{d}"
                 for d, s in enumerate(p.shape) if not isinstance(s, int)}
-        axes.update(_dynamic_axes(dynamic_axes, name))
+        for d, dim_name in _dynamic_axes(dynamic_axes, name).items():
+            if isinstance(p.shape[d], int):  # the graph was built for this size only
+                raise ValueError(f"dynamic_axes: dim {d} of input {name!r} is {p.shape[d]} in "
+                                 f"the graph; build the placeholder with a symbolic dim "
+                                 f"(None or a name) to export it as dynamic")
+            axes[d] = dim_name
         inputs.append(_value_info(helper, name, p, axes))
     for node in graph.nodes:
         op = node.op.name

@@ -161,6 +161,12 @@ def test_dynamic_axes_must_name_inputs_or_outputs():
                            input_names=["x"], dynamic_axes={"z": [0]})
 
 
+def test_dynamic_axes_of_a_static_graph_need_symbolic_dims():
+    x = gc.placeholder((4, 3), name="x")
+    with pytest.raises(ValueError, match="symbolic dim"):
+        graphc.onnx.export(gc.relu(x), dynamic_axes={"x": {0: "batch"}})
+
+
 def test_opset_range_is_checked():
     x = gc.placeholder((2,))
     with pytest.raises(ValueError, match="opset_version 7"):
