@@ -165,7 +165,6 @@ def run_all(target="reference", names=None, root=None, batch=1):
 
 
 def run_batch(test_dirs, target):
-    import graphc as gc
     cases, results = [], {}
     for d in test_dirs:
         name = os.path.basename(d)
@@ -184,21 +183,34 @@ def run_batch(test_dirs, target):
             results[name] = run_test(d, target)  # classifies the load error
             continue
         cases.append((name, ops, graph, feeds, expected))
+    _compile_and_check(cases, target, os.path.dirname(test_dirs[0]), results)
+    return [results[os.path.basename(d)] for d in test_dirs]
+
+
+def _compile_and_check(cases, target, root, results):
+    """One program for all cases; if it fails to compile or run, halve the batch (so that
+    one failing test costs a few compiles, not one per test)."""
+    import graphc as gc
+    if not cases:
+        return
+    if len(cases) == 1:
+        results[cases[0][0]] = run_test(os.path.join(root, cases[0][0]), target)
+        return
     try:
         exe = gc.compile([v for c in cases for v in c[2].outputs],
                          [p for c in cases for p in c[2].inputs], target=target)
         outputs = exe(*[f for c in cases for f in c[3]])
     except Exception:
-        for c in cases:
-            results[c[0]] = run_test(os.path.join(os.path.dirname(test_dirs[0]), c[0]), target)
-        return [results[os.path.basename(d)] for d in test_dirs]
+        half = len(cases) // 2
+        _compile_and_check(cases[:half], target, root, results)
+        _compile_and_check(cases[half:], target, root, results)
+        return
     k = 0
     for name, ops, graph, _, expected in cases:
         got = [r.numpy() for r in outputs[k:k + len(graph.outputs)]]
         k += len(graph.outputs)
         problem = check_outputs(got, expected)
         results[name] = NodeResult(name, ops, "fail" if problem else "pass", problem or "")
-    return [results[os.path.basename(d)] for d in test_dirs]
 
 
 def summary(results):
@@ -238,7 +250,8 @@ def main(argv=None):
     p.add_argument("names", nargs="*", help="only tests whose name contains one of these")
     p.add_argument("--target", default="reference")
     p.add_argument("--batch", type=int, default=1,
-                   help="compile this many tests as one program (use ~40 for cpu)")
+                   help="compile this many tests as one program (16 for cpu: larger "
+                   "programs take GBs of memory to compile)")
     p.add_argument("--markdown", action="store_true", help="a per-op table for docs/onnx.md")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per test")
     args = p.parse_args(argv)
