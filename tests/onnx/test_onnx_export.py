@@ -227,3 +227,15 @@ def test_nn_layer_runs_in_onnxruntime(name, layer, x):
         flat += list(w) if isinstance(w, (tuple, list)) else [w]
     for got, w in zip(run_ort(proto, [x]), flat):
         assert_close(got, w.numpy())
+
+
+def test_reductions_and_views_over_a_dynamic_dim():
+    def f(x):
+        return (x.mean(0), x.var(0), x.std(), gc.flatten(x, 0)[None, :3], x.softmax(0),
+                x.argmax(), x[::2, 1:])
+    x = np.random.default_rng(2).random((4, 3), np.float32)
+    proto = graphc.onnx.export(f, (x,), input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    for n in (4, 7):
+        data = np.random.default_rng(n).random((n, 3), np.float32)
+        for got, want in zip(run_ort(proto, [data]), f(gc.tensor(data))):
+            assert_close(got, want.numpy())
