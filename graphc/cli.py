@@ -39,7 +39,7 @@ def load_target(spec: str):
     if spec.endswith(".onnx"):
         return _load_onnx(spec)
     if not spec.endswith(".json"):
-        raise UsageError(f"TARGET {spec!r} is neither FILE.json, FILE.onnx nor FILE.py:FUNCTION")
+        raise UsageError(f"TARGET {spec!r} is neither FILE.json nor FILE.py:FUNCTION")
     if not os.path.isfile(spec):
         raise CommandError(f"no such file: {spec}")
     from .errors import GraphFormatError
@@ -53,12 +53,10 @@ def load_target(spec: str):
 def _load_onnx(path):
     if not os.path.isfile(path):
         raise CommandError(f"no such file: {path}")
+    from . import onnx as graphc_onnx  # imports the onnx package only when loading
     try:
-        from . import onnx as graphc_onnx
         return graphc_onnx.load(path)
-    except ImportError as e:
-        raise CommandError(str(e)) from None
-    except graphc_onnx.OnnxError as e:
+    except (ImportError, graphc_onnx.OnnxError) as e:
         raise CommandError(str(e)) from None
 
 
