@@ -239,3 +239,22 @@ def test_reductions_and_views_over_a_dynamic_dim():
         data = np.random.default_rng(n).random((n, 3), np.float32)
         for got, want in zip(run_ort(proto, [data]), f(gc.tensor(data))):
             assert_close(got, want.numpy())
+
+
+def test_integer_inputs_and_two_dynamic_dims_round_trip():
+    class Bag(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.fc = nn.Embedding(10, 4), nn.Linear(4, 2)
+
+        def forward(self, ids):
+            return self.fc(self.emb(ids).mean(1))  # the mean divides by a symbolic length
+    gc.manual_seed(0)
+    model = Bag()
+    proto = graphc.onnx.export(model, (np.array([[1, 2, 3], [4, 5, 9]]),), input_names=["ids"],
+                               dynamic_axes={"ids": {0: "b", 1: "t"}})
+    ids = np.array([[1, 2, 3, 4], [4, 5, 9, 0], [7, 7, 7, 7]])
+    want = model(gc.tensor(ids)).detach().numpy()
+    assert_close(run_ort(proto, [ids])[0], want)
+    graph = graphc.onnx.load(proto)
+    assert_close(gc.compile(graph.outputs, graph.inputs)(ids)[0].numpy(), want)
