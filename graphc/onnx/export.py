@@ -237,6 +237,9 @@ def _name_outputs(e, graph, output_names, dynamic_axes, helper):
                         e.names[key] = wanted
             name = wanted
         else:
+            if wanted in e._taken and i < len(out_names):
+                raise ValueError(f"output name {wanted!r} is already the name of an input, a "
+                                 f"parameter or another output")
             name = wanted if wanted not in e._taken else e.fresh(wanted)
             e._taken.add(name)
             e.nodes.append(helper.make_node("Identity", [current], [name],

@@ -167,6 +167,19 @@ def test_dynamic_axes_of_a_static_graph_need_symbolic_dims():
         graphc.onnx.export(gc.relu(x), dynamic_axes={"x": {0: "batch"}})
 
 
+def test_outputs_that_are_inputs_or_repeated_get_identity_nodes():
+    def f(x):
+        y = x * 2
+        return x, y, y
+    x = np.ones((2, 2), np.float32)
+    proto = graphc.onnx.export(f, (x,), input_names=["x"], output_names=["same", "y", "y2"])
+    assert [o.name for o in proto.graph.output] == ["same", "y", "y2"]
+    got = run_ort(proto, [x])
+    assert_close(got[0], x), assert_close(got[1], 2 * x), assert_close(got[2], 2 * x)
+    with pytest.raises(ValueError, match="output name 'x'"):
+        graphc.onnx.export(f, (x,), input_names=["x"], output_names=["x", "y", "y2"])
+
+
 def test_opset_range_is_checked():
     x = gc.placeholder((2,))
     with pytest.raises(ValueError, match="opset_version 7"):
