@@ -149,18 +149,20 @@ def run_test(test_dir, target="reference"):
     return NodeResult(name, ops, "pass")
 
 
-def run_all(target="reference", names=None, root=None, batch=1):
+def run_all(target="reference", names=None, root=None, batch=1, report=None):
     """Results per test. batch > 1 compiles that many tests' graphs as one program (a Numba
     compile costs seconds per program, not per test); a batch that fails to compile or
     run is retried test by test, so that the failure is attributed."""
     root = root or data_root()
     selected = names if names is not None else test_names(root)
-    if batch <= 1:
-        return [run_test(os.path.join(root, n), target) for n in selected]
     results = []
-    for start in range(0, len(selected), batch):
-        results += run_batch([os.path.join(root, n) for n in selected[start:start + batch]],
-                             target)
+    for start in range(0, len(selected), max(batch, 1)):
+        dirs = [os.path.join(root, n) for n in selected[start:start + max(batch, 1)]]
+        done = run_batch(dirs, target) if batch > 1 else [run_test(dirs[0], target)]
+        for r in done:
+            if report is not None:  # progress, one result at a time
+                report(r)
+        results += done
     return results
 
 
@@ -259,10 +261,10 @@ def main(argv=None):
         print("this onnx package ships no backend node test data (pip install onnx==1.22.0)")
         return 1
     names = [n for n in test_names() if not args.names or any(s in n for s in args.names)]
-    results = run_all(args.target, names, batch=args.batch)
-    if args.verbose:
-        for r in results:
-            print(f"{r.status:12} {r.name:60} {r.detail}")
+    def show(r):
+        print(f"{r.status:12} {r.name:60} {r.detail}", flush=True)
+    results = run_all(args.target, names, batch=args.batch,
+                      report=show if args.verbose else None)
     print(markdown(results, args.target) if args.markdown else summary(results))
     return 0
 
