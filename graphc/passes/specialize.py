@@ -19,7 +19,10 @@ def specialize(graph, input_types=None, updates=()):
     """Copy `graph` with concrete types. input_types: {placeholder value: TensorType}."""
     input_types = input_types or {}
     vmap, nodes = {}, []
-    for n in graph.nodes:
+    # inputs that no output reads are still fed: they keep their placeholder nodes
+    listed = {n.id for n in graph.nodes}
+    unused = [v.node for v in graph.inputs if v.node.id not in listed]
+    for n in unused + list(graph.nodes):
         ins = tuple(vmap[v] for v in n.inputs)
         types = [v.type for v in ins]
         if n.op.name == "placeholder":

@@ -187,3 +187,15 @@ def test_cli_dumps_and_draws_onnx_files(cnn, tmp_path, capsys):
     assert (tmp_path / "m.dot").read_text().startswith("digraph")
     assert cli(["dump", str(tmp_path / "missing.onnx")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_an_input_no_output_reads_still_compiles_on_cpu():
+    pytest.importorskip("numba")
+    # CastLike reads only the dtype of `like`: the cpu target once failed with KeyError
+    m = _model([helper.make_node("CastLike", ["x", "like"], ["y"])],
+               [_info("x", TensorProto.DOUBLE, [2]), _info("like", TensorProto.FLOAT, [0])],
+               [_info("y", TensorProto.FLOAT, [2])])
+    graph = graphc.onnx.load(m)
+    exe = gc.compile(graph.outputs, graph.inputs, target="cpu")
+    out = exe(np.array([1.5, 2.5]), np.zeros(0, np.float32))[0]
+    np.testing.assert_array_equal(out.numpy(), np.array([1.5, 2.5], np.float32))
