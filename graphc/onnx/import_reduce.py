@@ -48,6 +48,8 @@ def _reduce(ctx):
             info = np.iinfo(x.dtype.np)
             empty = info.min if empty < 0 else info.max
         return gc.tensor(np.full(shape, empty, x.dtype.np))
+    if x.dtype.is_bool and ctx.op_type in ("ReduceMax", "ReduceMin"):  # any / all
+        return gc.cast(fn(gc.cast(x, gc.uint8), dims, keep), gc.bool)
     return fn(x, dims, keep)
 
 

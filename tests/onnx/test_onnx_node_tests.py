@@ -109,7 +109,10 @@ def test_node_batch_cpu():
 @pytest.mark.skipif(not os.environ.get("GRAPHC_ONNX_CPU_ALL"), reason="slow: set "
                     "GRAPHC_ONNX_CPU_ALL=1 to run every in-scope node test on cpu")
 def test_node_all_cpu():
-    results = C.run_all("cpu", list(in_scope()), ROOT, batch=16)  # larger programs take GBs to compile
-    wrong = [(r.name, r.status, r.detail) for r in results
-             if r.status != NOT_PASSING.get(r.name, "pass")]
+    results = C.run_all("cpu", list(in_scope()), ROOT, batch=16)  # larger: GBs to compile
+
+    def expected(name):  # the cpu target has no float16, and says so
+        half = any(tag in name for tag in ("fp16", "float16", "FLOAT16"))
+        return "unsupported" if half or name in NOT_PASSING else "pass"
+    wrong = [(r.name, r.status, r.detail) for r in results if r.status != expected(r.name)]
     assert wrong == []
