@@ -12,7 +12,8 @@ import os
 import sys
 import traceback
 
-TARGET_HELP = ("a graph saved as JSON (graphc.save_graph / `graphc dump --json`), or "
+TARGET_HELP = ("a graph saved as JSON (graphc.save_graph / `graphc dump --json`), an ONNX model "
+               "(FILE.onnx), or "
                "FILE.py:FUNCTION where FUNCTION() returns a Graph, symbolic outputs, a compiled "
                "Executable or an eager Tensor")
 
@@ -35,6 +36,8 @@ def load_target(spec: str):
         return _call_function(path, func)
     if spec.endswith(".py"):
         raise UsageError(f"TARGET {spec!r} names no function: write {spec}:FUNCTION")
+    if spec.endswith(".onnx"):
+        return _load_onnx(spec)
     if not spec.endswith(".json"):
         raise UsageError(f"TARGET {spec!r} is neither FILE.json nor FILE.py:FUNCTION")
     if not os.path.isfile(spec):
@@ -45,6 +48,16 @@ def load_target(spec: str):
         return load_graph(spec)
     except GraphFormatError as e:
         raise CommandError(f"{spec} is not a valid graph file: {e}") from None
+
+
+def _load_onnx(path):
+    if not os.path.isfile(path):
+        raise CommandError(f"no such file: {path}")
+    from . import onnx as graphc_onnx  # imports the onnx package only when loading
+    try:
+        return graphc_onnx.load(path)
+    except (ImportError, graphc_onnx.OnnxError) as e:
+        raise CommandError(str(e)) from None
 
 
 def _call_function(path, func):

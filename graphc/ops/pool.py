@@ -61,7 +61,10 @@ max_pool2d_op = _op(
 
 def _check_indices(in_types):
     g, indices = in_types
-    if not indices.dtype.is_integer or tuple(indices.shape) != tuple(g.shape):
+    # a symbolic dim (None, "batch") may stand for any concrete size of the other
+    fits = indices.ndim == g.ndim and all(a == b or not _known(a) or not _known(b)
+                                          for a, b in zip(indices.shape, g.shape))
+    if not indices.dtype.is_integer or not fits:
         raise ValueError(f"indices must be integers shaped like the values, got {indices} for "
                          f"{g}")
 
