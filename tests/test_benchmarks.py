@@ -62,3 +62,19 @@ def test_other_frameworks_when_installed(tmp_path):
 def test_unknown_workload_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="W9"):
         run.main(["--quick", "--only", "W9", "--out", str(tmp_path)])
+
+
+def test_compile_scaling_smoke_the_kernel_count_does_not_grow_with_depth():
+    """W8 at toy sizes (cold and warm processes). No time is asserted: only that every run
+    succeeds and that a deeper stack of identical layers needs no new kernel."""
+    from benchmarks import compile_scaling
+    results = compile_scaling.main(["--quick", "--models", "mlp", "--frameworks", ""])
+    cold = {m.metric: m.extra["cold"] for m in results if m.extra.get("cold")}
+    assert set(cold) == {"mlp depth=1", "mlp depth=2"}, [m.note for m in results]
+    assert all(math.isfinite(c["first_cpu_s"]) for c in cold.values())
+    kernels = {k: c["report"]["functions"] for k, c in cold.items()}
+    calls = {k: c["report"]["calls"] for k, c in cold.items()}
+    assert kernels["mlp depth=1"] == kernels["mlp depth=2"], kernels
+    assert calls["mlp depth=2"] > calls["mlp depth=1"], calls
+    warm = [m for m in results if m.metric.endswith("warm")]
+    assert len(warm) == 2 and all(math.isfinite(m.median_s) for m in warm)

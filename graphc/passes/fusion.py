@@ -5,6 +5,8 @@ Rules (docs/compiler.md):
   broadcast strides, never materialized;
 - a single-pass reduction (sum, mean, amax, amin) absorbs the elementwise group computing its
   input when the reduction is that value's only reader: `mean((a - b) ** 2)` is one pass;
+- a one-element value read by several nodes joins none of their groups (scalar chains of
+  different parameters stay apart, so their kernels do not grow with the model);
 - a merge is legal only if no path leaves the group and comes back (it would make a cycle),
   checked on the node DAG; nothing is ever computed twice.
 A fused group becomes one `fused` node whose outputs are the group's values read outside it.
@@ -135,7 +137,8 @@ def fuse(graph):
             for v in n.inputs:
                 p = group_of.get(v.node.id)
                 if (p is not None and p != gid and kind[p] == "elementwise"
-                        and v.type.shape == shape and legal(p, gid)):
+                        and v.type.shape == shape and not _shared_scalar(v, users)
+                        and legal(p, gid)):
                     merge(p, gid)
                     gid = p
         elif n.op.name in PROLOGUE_REDUCTIONS:
@@ -150,6 +153,14 @@ def fuse(graph):
                 else:
                     drop_group(n.id)
     return _rebuild(graph, members, kind, users, roots)
+
+
+def _shared_scalar(value, users):
+    """A one-element value read by several nodes joins none of their groups: fusing scalars
+    saves nothing, and every parameter's optimizer scalars (Adam's step count and bias
+    corrections) would otherwise grow into one group as deep as the model, whose kernel then
+    changes with every added layer (docs/compiler.md, kernel layout)."""
+    return len(users.get(value, ())) > 1 and all(d == 1 for d in value.type.shape)
 
 
 def _rebuild(graph, members, kind, users, roots):

@@ -1,0 +1,72 @@
+"""The kernel layout (docs/compiler.md): one cached kernel per plan step, shared by identical
+layers, other signatures and other graphs; the program calls them in order."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import nn, optim
+import graphc.nn.functional as F
+
+
+def _mlp_step(depth, batch=None, width=24):
+    gc.manual_seed(0)
+    layers = []
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(width, 5))
+    x = gc.placeholder((batch, width), gc.float32, name="x")
+    y = gc.placeholder((batch,), gc.int64, name="y")
+    loss = F.cross_entropy(model(x), y)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    return gc.compile(loss, [x, y], updates=opt.updates(loss), target="cpu", layout="kernels")
+
+
+def _feeds(batch, width=24):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch, width)).astype(np.float32), np.arange(batch) % 5
+
+
+@pytest.fixture(scope="module")
+def shallow():
+    exe = _mlp_step(2)
+    exe(*_feeds(8))
+    return exe
+
+
+def test_identical_layers_share_their_kernels(shallow):
+    deep = _mlp_step(5)
+    deep(*_feeds(8))
+    a, b = shallow.compile_report(), deep.compile_report()
+    assert a.layout == b.layout == "kernels"
+    assert b.functions == a.functions and b.calls > a.calls  # more calls, no new kernel
+    assert b.compiled == 0 and b.reused + b.from_cache == len(
+        next(iter(deep._runner.programs.values())).dispatchers) >= b.functions - 0
+
+
+def test_a_new_batch_size_reuses_the_size_independent_kernels(shallow):
+    exe = _mlp_step(2, batch=None)
+    exe(*_feeds(8))
+    exe(*_feeds(5))  # a DataLoader's last partial batch
+    report = exe.compile_report()
+    assert report.reused > 0  # dense 1-D loops and GEMMs take their sizes as arguments
+
+
+def test_kernel_and_whole_layouts_agree():
+    x = gc.placeholder((6, 24), name="x")
+    w = gc.placeholder((24, 24), name="w")
+    y = gc.tanh(x @ w)[1:].sum(0) * 2  # a slice: an operand view that starts mid-buffer
+    feeds = [np.linspace(-1, 1, 144, dtype=np.float32).reshape(6, 24),
+             np.linspace(1, -1, 576, dtype=np.float32).reshape(24, 24)]
+    got = {layout: gc.compile(y, [x, w], target="cpu", layout=layout)(*feeds).numpy()
+           for layout in ("kernels", "whole")}
+    want = (np.tanh(feeds[0].astype(np.float64) @ feeds[1])[1:].sum(0) * 2)
+    np.testing.assert_allclose(got["kernels"], want, rtol=1e-5)
+    np.testing.assert_allclose(got["kernels"], got["whole"], rtol=1e-6)
+
+
+def test_the_program_reads_as_calls_and_lists_each_kernel_once(shallow):
+    source = shallow.source
+    assert "def program(" in source and "# ---- k0: kernel" in source
+    assert source.count("@njit(") >= shallow.compile_report().functions
+    with pytest.raises(ValueError, match="layout must be"):
+        gc.compile(gc.placeholder((2,)) * 2, target="cpu", layout="fast")
