@@ -117,7 +117,7 @@ def check_entry(entry, torch, gc):
             for k, (a, b) in enumerate(zip(g_in, t_in)):
                 if not b.requires_grad:
                     continue
-                tg = None if b.grad is None else b.grad.numpy()
+                tg = None if b.grad is None else b.grad.numpy(force=True)  # (ZeroTensor)
                 gg = None if a.grad is None else a.grad.numpy()
                 if (tg is None) != (gg is None) or (tg is not None and not np.allclose(
                         gg, tg, rtol=1e-6, atol=1e-9, equal_nan=True)):
