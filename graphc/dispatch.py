@@ -22,6 +22,10 @@ _NUMBER = (int, float, bool, np.number, np.bool_)
 
 
 def apply(op, inputs, attrs):
+    if Tensor._trace is None:
+        out = _fast_eager(op, inputs, attrs)
+        if out is not _MISS:
+            return out
     if op.num_inputs is not None and len(inputs) != op.num_inputs:
         raise op_error(TypeError, op.name, f"expects {op.num_inputs} inputs, got {len(inputs)}")
     if attrs:
@@ -54,6 +58,131 @@ def apply(op, inputs, attrs):
 
 
 registry.dispatch = apply
+
+
+# ---- the eager fast path -----------------------------------------------------------------------
+# Eager code calls the same op on the same shapes and dtypes over and over. A plan, cached per
+# (op, attrs, input shapes and dtypes, Python types of scalar inputs), holds what the general
+# path below would decide each call: the checked and normalized attributes, the type rule's
+# output dtypes and the dtype each scalar becomes. A call that would need anything else (a
+# cast of a tensor input, a CUDA tensor, a view result, a symbolic input, an unhashable
+# attribute, numerics checking) takes the general path, which gives the same result.
+_MISS = object()
+_SCALAR_TYPES = {int: True, float: True, bool: True}
+_plans: dict = {}
+
+
+class _Plan:
+    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single")
+
+    def __init__(self, attrs, out_dtypes, scalar_dtypes, single):
+        self.attrs, self.out_dtypes = attrs, out_dtypes
+        self.scalar_dtypes, self.single = scalar_dtypes, single
+
+
+def _fast_eager(op, inputs, attrs):
+    key = [op]
+    scalars = False
+    for x in inputs:
+        tx = type(x)
+        if tx is Tensor:
+            data = x._data
+            if type(data) is not np.ndarray:
+                return _MISS
+            key.append(data.shape)
+            key.append(data.dtype)
+        elif tx in _SCALAR_TYPES:
+            key.append(tx)
+            scalars = True
+        else:
+            return _MISS
+    if attrs:
+        key.append(tuple(attrs.items()))
+    try:
+        plan = _plans.get(tuple(key))
+    except TypeError:  # an unhashable attribute
+        return _MISS
+    if plan is None:
+        if len(_plans) > 50_000:
+            _plans.clear()
+        plan = _plans[tuple(key)] = _make_plan(op, inputs, attrs)
+    if plan is False or _debug._state["numerics"]:
+        return _MISS
+    if scalars:
+        args = [x._data if type(x) is Tensor else np.asarray(x, dt)
+                for x, dt in zip(inputs, plan.scalar_dtypes)]
+    else:
+        args = [x._data for x in inputs]
+    try:
+        result = (op.eager or op.reference)(*args, **plan.attrs)
+    except (IndexError, ValueError, FloatingPointError) as e:
+        raise op_error(type(e), op.name, str(e)) from None
+    new = Tensor._new
+    if plan.single:
+        dt = plan.out_dtypes[0]
+        if type(result) is not np.ndarray or result.dtype != dt:
+            result = np.asarray(result, dt)
+        out = new(result)
+        if op.differentiable and is_grad_enabled():
+            _record_fast(op, inputs, args, (out,), plan.attrs, scalars)
+        return out
+    outputs = []
+    for arr, dt in zip(result, plan.out_dtypes):
+        if type(arr) is not np.ndarray or arr.dtype != dt:
+            arr = np.asarray(arr, dt)
+        outputs.append(new(arr))
+    if op.differentiable and is_grad_enabled():
+        _record_fast(op, inputs, args, outputs, plan.attrs, scalars)
+    return tuple(outputs)
+
+
+def _record_fast(op, inputs, args, outputs, attrs, scalars):
+    for x in inputs:
+        if type(x) is Tensor and (x._requires_grad or (x._base is not None
+                                                       and _stale_view_requires_grad(x))):
+            break
+    else:
+        return
+    if scalars:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
+        inputs = [x if type(x) is Tensor else Tensor._new(a) for x, a in zip(inputs, args)]
+    entry = TapeEntry(op, inputs, outputs, attrs)
+    for i, o in enumerate(outputs):
+        if o._data.dtype.kind == "f":
+            o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
+
+
+def _make_plan(op, inputs, attrs):
+    """The fast path's plan for these inputs, or False where the general path must run."""
+    if op.kind == "view" or (op.num_inputs is not None and len(inputs) != op.num_inputs):
+        return False
+    if attrs:
+        if any(key not in op.defaults for key in attrs):
+            return False  # (the general path raises the error)
+        attrs = {**op.defaults, **attrs}
+    else:
+        attrs = op.defaults
+    dtypes = [_dtype_of(x) for x in inputs]
+    targets = [None] * len(inputs) if op.coerce is None else \
+        op.coerce([d for d, _ in dtypes], [w for _, w in dtypes])
+    scalar_dtypes = []
+    for x, (dtype, _), target in zip(inputs, dtypes, targets):
+        if type(x) is Tensor:
+            if target is not None and target is not dtype:
+                return False  # a cast first: the general path
+            scalar_dtypes.append(None)
+        else:
+            if target is None:
+                target = DEFAULT_FLOAT if dtype.is_floating_point else dtype
+            scalar_dtypes.append(target.np)
+    try:
+        out_types, attrs = _infer(op, [
+            TensorType(x._data.shape, x.dtype) if type(x) is Tensor else TensorType((), dt)
+            for x, dt in zip(inputs, [None if d is None else DType._by_np[d]
+                                      for d in scalar_dtypes])], attrs)
+    except GraphcError:
+        return False  # the general path raises it, with the same message
+    return _Plan(attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
+                 op.num_outputs == 1)
 
 
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------

@@ -9,6 +9,8 @@ from ..types import DType, DEFAULT_FLOAT, as_dtype, bool_, int64
 from .grad_mode import is_grad_enabled
 
 
+_object_new = object.__new__
+
 # Set by graphc.debug.track_memory while it counts the bytes eager tensors hold.
 memory_tracker = None
 
@@ -47,6 +49,13 @@ class Tensor(TensorMethods):
         self._base = None           # (base, view op, attrs) when this is a view of base
         self._view_version = 0      # base's version when this view's history was set
         self._copy_version = 0      # a copied (CUDA) view: base's version when copied
+
+    @classmethod
+    def _new(cls, arr):
+        """Wrap an ndarray (the eager fast path's constructor: no checks)."""
+        t = _object_new(cls)
+        t._init(arr)
+        return t
 
     @classmethod
     def _wrap(cls, arr, dtype=None):
