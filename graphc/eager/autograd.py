@@ -72,6 +72,29 @@ def sync_copy(t):
     t._copy_version = t._vc[0]
 
 
+_reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
+
+
+def _saved_values(op, inputs, outputs, edges):
+    """The tensors whose values op's gradient rule reads (their versions are checked at
+    backward, as PyTorch checks saved tensors). Per (op, needs): decided once."""
+    needs = tuple([e is not None for e in edges])
+    try:
+        indices, with_outputs = _reads_memo[op, needs]
+    except KeyError:
+        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
+        if reads is not None:
+            indices, with_outputs = reads(needs)
+        else:
+            indices = range(len(inputs)) if "inputs" in op.saves else ()
+            with_outputs = "outputs" in op.saves
+        indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
+    if not indices:
+        return outputs if with_outputs else ()
+    saved = tuple([inputs[i] for i in indices])
+    return saved + outputs if with_outputs else saved
+
+
 class TapeEntry:
     """One recorded eager op: what backward needs to call the op's gradient rule."""
 
@@ -91,19 +114,13 @@ class TapeEntry:
                 edges.append(None)
         self.edges = tuple(edges)
         self.released = False
-        self.record_versions()
+        saved = _saved_values(op, self.inputs, self.outputs, self.edges)
+        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        op = self.op
-        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
-        if reads is not None:
-            indices, outputs = reads(tuple(e is not None for e in self.edges))
-            saved = tuple(self.inputs[i] for i in indices) + (self.outputs if outputs else ())
-        else:
-            saved = (self.inputs if "inputs" in op.saves else ()) + \
-                    (self.outputs if "outputs" in op.saves else ())
-        self.saved = tuple((t, t._vc[0]) for t in saved)
+        saved = _saved_values(self.op, self.inputs, self.outputs, self.edges)
+        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
