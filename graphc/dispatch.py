@@ -80,51 +80,65 @@ class _Plan:
         self.scalar_dtypes, self.single = scalar_dtypes, single
 
 
-def _fast_eager(op, inputs, attrs):
-    key = [op]
-    scalars = False
+def _key(op, inputs):
+    """The plan key of a call with numbers or more than two inputs (None: no fast path)."""
+    parts = [op]
     for x in inputs:
         tx = type(x)
         if tx is Tensor:
-            data = x._data
-            if type(data) is not np.ndarray:
-                return _MISS
-            key.append(data.shape)
-            key.append(data.dtype)
+            d = x._data
+            parts += (type(d), d.shape, d.dtype)
         elif tx in _SCALAR_TYPES:
-            key.append(tx)
-            scalars = True
+            parts.append(tx)
         else:
+            return None
+    return tuple(parts)
+
+
+def _fast_eager(op, inputs, attrs):
+    # the key: one tensor and two tensors are spelled out (most calls); the data arrays are
+    # the kernel's arguments unless a number is among the inputs
+    n = len(inputs)
+    if n == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor:
+        dx, dy = args = (inputs[0]._data, inputs[1]._data)
+        key = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype)
+    elif n == 1 and type(inputs[0]) is Tensor:
+        dx = inputs[0]._data
+        key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
+    else:
+        key, args = _key(op, inputs), None
+        if key is None:
             return _MISS
     if attrs:
-        key.append(tuple(attrs.items()))
+        key += (tuple(attrs.items()),)
     try:
-        plan = _plans.get(tuple(key))
+        plan = _plans.get(key)
     except TypeError:  # an unhashable attribute
         return _MISS
     if plan is None:
         if len(_plans) > 50_000:
             _plans.clear()
-        plan = _plans[tuple(key)] = _make_plan(op, inputs, attrs)
+        plan = _plans[key] = _make_plan(op, inputs, attrs)
     if plan is False or _debug._state["numerics"]:
         return _MISS
-    if scalars:
+    if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
         args = [x._data if type(x) is Tensor else np.asarray(x, dt)
                 for x, dt in zip(inputs, plan.scalar_dtypes)]
-    else:
-        args = [x._data for x in inputs]
     try:
-        result = (op.eager or op.reference)(*args, **plan.attrs)
+        if plan.attrs:
+            result = (op.eager or op.reference)(*args, **plan.attrs)
+        else:
+            result = (op.eager or op.reference)(*args)
     except (IndexError, ValueError, FloatingPointError) as e:
         raise op_error(type(e), op.name, str(e)) from None
     new = Tensor._new
     if plan.single:
         dt = plan.out_dtypes[0]
-        if type(result) is not np.ndarray or result.dtype != dt:
+        if type(result) is not np.ndarray or result.dtype is not dt and result.dtype != dt:
             result = np.asarray(result, dt)
         out = new(result)
         if op.differentiable and is_grad_enabled():
-            _record_fast(op, inputs, args, (out,), plan.attrs, scalars)
+            _record_fast(op, inputs, args, (out,), plan.attrs)
         return out
     outputs = []
     for arr, dt in zip(result, plan.out_dtypes):
@@ -132,20 +146,32 @@ def _fast_eager(op, inputs, attrs):
             arr = np.asarray(arr, dt)
         outputs.append(new(arr))
     if op.differentiable and is_grad_enabled():
-        _record_fast(op, inputs, args, outputs, plan.attrs, scalars)
+        _record_fast(op, inputs, args, outputs, plan.attrs)
     return tuple(outputs)
 
 
-def _record_fast(op, inputs, args, outputs, attrs, scalars):
+def _record_fast(op, inputs, args, outputs, attrs):
+    """_record for the fast path: the edges are found while looking for an input that
+    requires grad, and the entry is built from them."""
+    edges = []
+    recording = numbers = False
     for x in inputs:
-        if type(x) is Tensor and (x._requires_grad or (x._base is not None
-                                                       and _stale_view_requires_grad(x))):
-            break
-    else:
+        if type(x) is not Tensor:
+            numbers = True
+        else:
+            if x._base is not None and x._view_version != x._vc[0] and x._view_version >= 0:
+                refresh_view(x)
+            if x._requires_grad:
+                fn = x.grad_fn
+                edges.append(x if fn is None else (fn, x._out_nr))
+                recording = True
+                continue
+        edges.append(None)
+    if not recording:
         return
-    if scalars:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
+    if numbers:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
         inputs = [x if type(x) is Tensor else Tensor._new(a) for x, a in zip(inputs, args)]
-    entry = TapeEntry(op, inputs, outputs, attrs)
+    entry = TapeEntry.from_edges(op, tuple(inputs), tuple(outputs), attrs, tuple(edges))
     for i, o in enumerate(outputs):
         if o._data.dtype.kind == "f":
             o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
@@ -153,6 +179,8 @@ def _record_fast(op, inputs, args, outputs, attrs, scalars):
 
 def _make_plan(op, inputs, attrs):
     """The fast path's plan for these inputs, or False where the general path must run."""
+    if any(type(x) is Tensor and type(x._data) is not np.ndarray for x in inputs):
+        return False  # a CUDA tensor: backends run it
     if op.kind == "view" or (op.num_inputs is not None and len(inputs) != op.num_inputs):
         return False
     if attrs:

@@ -72,6 +72,7 @@ def sync_copy(t):
     t._copy_version = t._vc[0]
 
 
+_object_new = object.__new__
 _reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
 
 
@@ -116,6 +117,17 @@ class TapeEntry:
         self.released = False
         saved = _saved_values(op, self.inputs, self.outputs, self.edges)
         self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+
+    @classmethod
+    def from_edges(cls, op, inputs, outputs, attrs, edges):
+        """An entry whose edges the caller found (dispatch's fast path): tuples given."""
+        self = _object_new(cls)
+        self.op, self.inputs, self.outputs, self.attrs, self.edges = op, inputs, outputs, \
+            attrs, edges
+        self.released = False
+        saved = _saved_values(op, inputs, outputs, edges)
+        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+        return self
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""

@@ -52,9 +52,16 @@ class Tensor(TensorMethods):
 
     @classmethod
     def _new(cls, arr):
-        """Wrap an ndarray (the eager fast path's constructor: no checks)."""
+        """Wrap an ndarray: the eager fast path's constructor (_init, inlined; no checks;
+        only called while graphc.jit is not tracing)."""
+        if memory_tracker is not None:
+            memory_tracker.add(arr)
         t = _object_new(cls)
-        t._init(arr)
+        t._data = arr
+        t._requires_grad = t._retains_grad = t._persistent = False
+        t.grad = t.grad_fn = t._variable = t.name = t._base = None
+        t._vc = [0]
+        t._out_nr = t._view_version = t._copy_version = 0
         return t
 
     @classmethod
