@@ -27,22 +27,32 @@ def sum_to(g, shape):
     return F.reshape(g, tuple(shape)) if lead else g
 
 
-def backward_sweep(entries, seeds, keys):
+def backward_sweep(entries, seeds, keys, sums=None):
     """Propagate cotangents from `seeds` ({key: cotangent}) through `entries`.
 
     keys(entry) -> (keys of its outputs, keys of its inputs): where the cotangents of the
     entry's values live; an input key of None means no gradient flows into that input.
     Static graphs key values by id; the eager tape by edges (eager/autograd.py), so that a
-    tensor written in place has one key per version. Returns the dict {key: cotangent}.
+    tensor written in place has one key per version. sums: how cotangents arriving at one
+    key add up (eager backward adds in place into sums it made: eager/autograd.py); None:
+    F.add. Returns the dict {key: cotangent}.
     """
     cotangents = dict(seeds)
+    get = cotangents.get
+    owned = sums.owned if sums is not None else None
     for entry in reversed(entries):
         out_keys, in_keys = keys(entry)
-        grads = [cotangents.get(k) for k in out_keys]
-        if all(g is None for g in grads):
-            continue
-        needs = tuple(k is not None for k in in_keys)
-        if not any(needs):
+        if len(out_keys) == 1:
+            g = get(out_keys[0])
+            if g is None:
+                continue
+            grads = [g]
+        else:
+            grads = [get(k) for k in out_keys]
+            if all(g is None for g in grads):
+                continue
+        needs = tuple([k is not None for k in in_keys])
+        if True not in needs:
             continue
         op = entry.op
         if op.vjp is None:
@@ -52,19 +62,32 @@ def backward_sweep(entries, seeds, keys):
                 f"{op.name} has no gradient rule: cannot differentiate through it (declare "
                 f"it non-differentiable if its outputs carry no gradient, or write its vjp)"
                 + (f"\n  at {entry.location}" if getattr(entry, "location", None) else ""))
-        grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
+        if len(grads) > 1:
+            grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
+            grads = grads[:_differentiable_outputs(entry)]
+        if owned:  # a cotangent a rule reads may be returned as is (add): no longer ours
+            for g in grads:
+                owned.discard(id(g))
         ctx = VJPContext(entry.inputs, entry.outputs, entry.attrs, needs)
-        input_grads = op.vjp(ctx, *grads[:_differentiable_outputs(entry)])
+        input_grads = op.vjp(ctx, *grads)
         if len(input_grads) != len(entry.inputs):
             raise GraphcError(f"gradient rule of {op.name} returned {len(input_grads)} "
                               f"cotangents for {len(entry.inputs)} inputs")
         for x, gx, key in zip(entry.inputs, input_grads, in_keys):
             if gx is None or key is None:
                 continue
-            gx = sum_to(gx, x.shape)
+            shape = x.shape
+            if gx.shape != shape:
+                gx = sum_to(gx, shape)
             if gx.dtype is not x.dtype:
                 gx = F.cast(gx, x.dtype)
-            cotangents[key] = gx if key not in cotangents else F.add(cotangents[key], gx)
+            prev = get(key)
+            if prev is None:
+                cotangents[key] = gx
+            elif sums is None:
+                cotangents[key] = F.add(prev, gx)
+            else:
+                cotangents[key] = sums.add(prev, gx)
     return cotangents
 
 

@@ -197,6 +197,30 @@ def tape_entries(roots, freed_error=_backward_twice):
     return order
 
 
+class InPlaceSums:
+    """Adds the cotangents that meet at one key during backward, as PyTorch's engine does:
+    the first sum is a new tensor, which belongs to the sweep (`owned`); later ones are
+    added into it in place. A sum handed to a gradient rule stops being owned (the rule may
+    return it as is, e.g. add's, so that it becomes another key's cotangent too). Not used
+    with create_graph (the sums must stay differentiable)."""
+
+    __slots__ = ("owned",)
+
+    def __init__(self):
+        self.owned = set()
+
+    def add(self, total, g):
+        a, b = total._data, g._data
+        if id(total) in self.owned and type(a) is np.ndarray and type(b) is np.ndarray \
+                and a.shape == b.shape and a.dtype == b.dtype:
+            np.add(a, b, out=a)
+            return total
+        from .. import functional as F
+        total = F.add(total, g)
+        self.owned.add(id(total))
+        return total
+
+
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
     """Backpropagate from `outputs`; accumulate into .grad of leaves (or return grads of
     `inputs` when given, like torch.autograd.grad)."""
@@ -223,7 +247,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     for e in entries:
         e.check_versions()
     with set_grad_enabled(create_graph):
-        cts = backward_sweep(entries, seeds, TapeEntry.keys)
+        cts = backward_sweep(entries, seeds, TapeEntry.keys,
+                             None if create_graph else InPlaceSums())
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
