@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
-from .eager.autograd import TapeEntry, refresh_view, sync_copy
+from .eager.autograd import TapeEntry, saved_values, refresh_view, sync_copy
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -68,16 +68,18 @@ registry.dispatch = apply
 # cast of a tensor input, a CUDA tensor, a view result, a symbolic input, an unhashable
 # attribute, numerics checking) takes the general path, which gives the same result.
 _MISS = object()
+_object_new = object.__new__
 _SCALAR_TYPES = {int: True, float: True, bool: True}
 _plans: dict = {}
 
 
 class _Plan:
-    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single")
+    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs")
 
     def __init__(self, attrs, out_dtypes, scalar_dtypes, single):
         self.attrs, self.out_dtypes = attrs, out_dtypes
         self.scalar_dtypes, self.single = scalar_dtypes, single
+        self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
 
 
 def _key(op, inputs):
@@ -138,7 +140,7 @@ def _fast_eager(op, inputs, attrs):
             result = np.asarray(result, dt)
         out = new(result)
         if op.differentiable and is_grad_enabled():
-            _record_fast(op, inputs, args, (out,), plan.attrs)
+            _record_fast(op, inputs, args, (out,), plan)
         return out
     outputs = []
     for arr, dt in zip(result, plan.out_dtypes):
@@ -146,13 +148,13 @@ def _fast_eager(op, inputs, attrs):
             arr = np.asarray(arr, dt)
         outputs.append(new(arr))
     if op.differentiable and is_grad_enabled():
-        _record_fast(op, inputs, args, outputs, plan.attrs)
+        _record_fast(op, inputs, args, tuple(outputs), plan)
     return tuple(outputs)
 
 
-def _record_fast(op, inputs, args, outputs, attrs):
+def _record_fast(op, inputs, args, outputs, plan):
     """_record for the fast path: the edges are found while looking for an input that
-    requires grad, and the entry is built from them."""
+    requires grad, and the entry is built from them (TapeEntry.from_edges, inlined)."""
     edges = []
     recording = numbers = False
     for x in inputs:
@@ -170,10 +172,17 @@ def _record_fast(op, inputs, args, outputs, attrs):
     if not recording:
         return
     if numbers:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
-        inputs = [x if type(x) is Tensor else Tensor._new(a) for x, a in zip(inputs, args)]
-    entry = TapeEntry.from_edges(op, tuple(inputs), tuple(outputs), attrs, tuple(edges))
-    for i, o in enumerate(outputs):
-        if o._data.dtype.kind == "f":
+        inputs = tuple([x if type(x) is Tensor else Tensor._new(a) for x, a in zip(inputs, args)])
+    elif type(inputs) is not tuple:
+        inputs = tuple(inputs)
+    entry = _object_new(TapeEntry)
+    entry.op, entry.inputs, entry.outputs, entry.attrs = op, inputs, outputs, plan.attrs
+    entry.edges = edges = tuple(edges)
+    entry.released = False
+    saved = saved_values(op, inputs, outputs, edges)
+    entry.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+    for i, (o, floating) in enumerate(zip(outputs, plan.float_outputs)):
+        if floating:
             o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
 
 

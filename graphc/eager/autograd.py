@@ -76,24 +76,34 @@ _object_new = object.__new__
 _reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
 
 
-def _saved_values(op, inputs, outputs, edges):
+def saved_values(op, inputs, outputs, edges):
     """The tensors whose values op's gradient rule reads (their versions are checked at
-    backward, as PyTorch checks saved tensors). Per (op, needs): decided once."""
-    needs = tuple([e is not None for e in edges])
+    backward, as PyTorch checks saved tensors). Decided once per op, or per (op, which
+    inputs need a gradient) for ops with a `reads` rule (mul, div, index)."""
     try:
-        indices, with_outputs = _reads_memo[op, needs]
+        indices, with_outputs = _reads_memo[op]
     except KeyError:
         reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
         if reads is not None:
-            indices, with_outputs = reads(needs)
-        else:
-            indices = range(len(inputs)) if "inputs" in op.saves else ()
-            with_outputs = "outputs" in op.saves
-        indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
+            _reads_memo[op] = None, None
+            return saved_values(op, inputs, outputs, edges)
+        indices = tuple(range(len(inputs))) if "inputs" in op.saves else ()
+        _reads_memo[op] = indices, "outputs" in op.saves
+        return saved_values(op, inputs, outputs, edges)
+    except TypeError:  # (an op that is not hashable)
+        indices = with_outputs = None
+    if indices is None:  # depends on which inputs need a gradient
+        needs = tuple([e is not None for e in edges])
+        try:
+            indices, with_outputs = _reads_memo[op, needs]
+        except KeyError:
+            indices, with_outputs = op.reads(needs)
+            indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
     if not indices:
         return outputs if with_outputs else ()
-    saved = tuple([inputs[i] for i in indices])
-    return saved + outputs if with_outputs else saved
+    if len(indices) != len(inputs):
+        return tuple([inputs[i] for i in indices]) + (outputs if with_outputs else ())
+    return inputs + outputs if with_outputs else inputs
 
 
 class TapeEntry:
@@ -115,7 +125,7 @@ class TapeEntry:
                 edges.append(None)
         self.edges = tuple(edges)
         self.released = False
-        saved = _saved_values(op, self.inputs, self.outputs, self.edges)
+        saved = saved_values(op, self.inputs, self.outputs, self.edges)
         self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
     @classmethod
@@ -125,13 +135,13 @@ class TapeEntry:
         self.op, self.inputs, self.outputs, self.attrs, self.edges = op, inputs, outputs, \
             attrs, edges
         self.released = False
-        saved = _saved_values(op, inputs, outputs, edges)
+        saved = saved_values(op, inputs, outputs, edges)
         self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
         return self
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        saved = _saved_values(self.op, self.inputs, self.outputs, self.edges)
+        saved = saved_values(self.op, self.inputs, self.outputs, self.edges)
         self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
     def keys(self):
