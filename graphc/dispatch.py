@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import debug as _debug
+from . import storage
 from .eager.autograd import TapeEntry, saved_values, refresh_view, sync_copy
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
@@ -362,18 +363,19 @@ def _run_eager(op, inputs, attrs):
     out_types, attrs = _eager_infer(op, inputs, attrs)
     for x in inputs:
         if type(x._data) is not np.ndarray:  # a CUDA tensor: the op's CUDA implementation
-            from .backends.cuda_eager import run_on_device
             for y in inputs:  # a copied view whose base was written since: copied again
                 if y._base is not None and y._base[3] and y._copy_version != y._vc[0]:
                     sync_copy(y)
-            outputs = run_on_device(op, inputs, attrs, out_types)
+            cuda = storage.cuda()
+            outputs = [Tensor._wrap(r) for r in
+                       cuda.run(op, [y._data for y in inputs], attrs, out_types)]
             if op.kind == "view" and op.name in _WRITABLE_VIEWS:
-                from .backends.cuda_ops import shares_storage
-                shared = shares_storage(op, [x.shape for x in inputs], attrs, out_types[0].shape)
+                shared = cuda.shares_storage(op, [x.shape for x in inputs], attrs,
+                                             out_types[0].shape)
                 _mark_view(outputs[0], inputs[0], op, attrs, copied=not shared)
             return _record(op, inputs, outputs, attrs)
     try:
-        result = (op.eager or op.reference)(*[x._data for x in inputs], **attrs)
+        result = storage.cpu.run(op, [x._data for x in inputs], attrs)
     except (IndexError, ValueError, FloatingPointError) as e:
         raise op_error(type(e), op.name, str(e)) from None
     results = result if op.num_outputs != 1 else (result,)
@@ -396,7 +398,7 @@ _WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
 def _mark_view(view, base, op, attrs, copied=False):
     """The view shares base's storage and version counter; it remembers how it was made so
     that an in-place write through it can rewrite base's history (eager/inplace.py).
-    copied: a CUDA strided view is a copy (backends/cuda_ops.py): writes to it are copied
+    copied: a CUDA strided view is a copy (storage/cuda_ops.py): writes to it are copied
     back into the base."""
     view._vc, view._base = base._vc, (base, op, attrs, copied)
     view._copy_version = base._vc[0]

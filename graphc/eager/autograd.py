@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import storage
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .grad_mode import set_grad_enabled
@@ -59,16 +60,15 @@ def refresh_view(t):
 
 
 def sync_copy(t):
-    """A CUDA strided view holds a copy of its base's elements (backends/cuda_ops.py): once
+    """A CUDA strided view holds a copy of its base's elements (storage/cuda_ops.py): once
     the base was written, the copy is taken again before the view is read or written."""
     base, op, attrs, _ = t._base
     if base._base is not None and base._base[3] and base._copy_version != base._vc[0]:
         sync_copy(base)
-    from ..backends import cuda_eager
     from .grad_mode import no_grad
     with no_grad():
         fresh = op(base, **attrs)
-    cuda_eager.write(t, fresh)
+    storage.write(t._data, fresh._data)
     t._copy_version = t._vc[0]
 
 
@@ -281,16 +281,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 continue
             if create_graph:
                 t.grad = g if t.grad is None else t.grad + g
-            elif type(g._data) is not np.ndarray:  # a CUDA gradient
-                from ..backends import cuda_eager
-                if t.grad is None:
-                    t.grad = cuda_eager.owned_copy(g)
-                else:
-                    cuda_eager.accumulate(t.grad, g)
-            elif t.grad is None:
-                t.grad = Tensor._wrap(g._data.copy(), t.dtype)  # owned: later steps add in place
+            elif t.grad is None:  # owned: later steps add in place
+                t.grad = Tensor._wrap(storage.clone(g._data), t.dtype)
             else:
-                t.grad._data += g._data
+                storage.add_into(t.grad._data, g._data)
     if not retain_graph:
         for e in entries:
             e.released = True

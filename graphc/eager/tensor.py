@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import storage
 from ..device import Device, cpu
 from ..tensor_methods import TensorMethods
 from ..types import DType, DEFAULT_FLOAT, as_dtype, bool_, int64
@@ -209,8 +210,7 @@ class Tensor(TensorMethods):
     def clone(self):
         from .. import functional as F
         return F.add(self, F.zeros_like(self)) if self.requires_grad and is_grad_enabled() \
-            else Tensor._wrap(self._data.copy() if type(self._data) is np.ndarray
-                              else _cuda_eager().memory.clone(self._data))
+            else Tensor._wrap(storage.clone(self._data))
 
     def contiguous(self):
         return self
@@ -227,7 +227,8 @@ class Tensor(TensorMethods):
         return self._to_device("cuda" if device is None else device)
 
     def _to_device(self, device):
-        return _cuda_eager().move(self, device)
+        from .transfer import move
+        return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd import run_backward
@@ -251,12 +252,9 @@ class Tensor(TensorMethods):
         Inside graphc.jit the write becomes an update of the compiled step instead."""
         if Tensor._trace is not None:
             return Tensor._trace.write(self, value)
-        if type(self._data) is not np.ndarray:
-            _cuda_eager().write(self, value)
-        else:
-            if isinstance(value, Tensor):
-                value = value.cpu()._data
-            np.copyto(self._data, value, casting="unsafe")
+        if isinstance(value, Tensor):
+            value = value._data
+        storage.write(self._data, value)
         self._bump()
         return self
 
@@ -331,15 +329,8 @@ def _to_array(data, dtype=None):
 
 
 def ones_like_tensor(t):
-    if type(t._data) is not np.ndarray:
-        return _cuda_eager().ones(t)
-    return Tensor._wrap(np.ones(t.shape, t._data.dtype))
+    return Tensor._wrap(storage.ones_like(t._data))
 
 
 _CUDA = Device("cuda", 0)
 
-
-def _cuda_eager():
-    """CUDA tensors' helpers, imported only once a CUDA tensor exists (no numba.cuda before)."""
-    from ..backends import cuda_eager
-    return cuda_eager

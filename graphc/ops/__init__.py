@@ -2,3 +2,4 @@
 from .registry import REGISTRY, Op, VJPContext, get_op  # noqa: F401
 from . import leaves, elementwise, shape, reduce, linalg  # noqa: F401  (registration order)
 from . import conv, pool, nn  # noqa: F401  (neural-network ops)
+from . import nn_kernels  # noqa: F401,E402  (sets the eager kernels of conv, pool, nn ops)
