@@ -366,7 +366,7 @@ def _run_eager(op, inputs, attrs):
             for y in inputs:  # a copied view whose base was written since: copied again
                 if y._base is not None and y._base[3] and y._copy_version != y._vc[0]:
                     sync_copy(y)
-            cuda = storage.cuda()
+            cuda = storage.cuda_impl()
             outputs = [Tensor._wrap(r) for r in
                        cuda.run(op, [y._data for y in inputs], attrs, out_types)]
             if op.kind == "view" and op.name in _WRITABLE_VIEWS:

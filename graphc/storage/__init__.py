@@ -16,15 +16,16 @@ import numpy as np
 from . import cpu
 
 
-def cuda():
-    """The CUDA implementation (imported on first use: it needs numba-cuda)."""
+def cuda_impl():
+    """The CUDA implementation, storage.cuda (imported on first use: it needs numba-cuda;
+    a function named `cuda` would be replaced by the submodule once it is imported)."""
     from . import cuda as impl
     return impl
 
 
 def of(arr):
     """The implementation holding `arr`: storage.cpu for NumPy arrays, else storage.cuda."""
-    return cpu if type(arr) is np.ndarray else cuda()
+    return cpu if type(arr) is np.ndarray else cuda_impl()
 
 
 def on_host(arr) -> bool:
@@ -40,8 +41,8 @@ def move(arr, device):
     there already. Moving to CUDA raises CudaUnavailable (saying why) without a GPU."""
     from ..device import Device
     if Device(device).type == "cpu":
-        return arr if type(arr) is np.ndarray else cuda().to_host(arr)
-    return cuda().to_device(arr, device)
+        return arr if type(arr) is np.ndarray else cuda_impl().to_host(arr)
+    return cuda_impl().to_device(arr, device)
 
 
 def clone(arr):
