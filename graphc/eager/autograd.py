@@ -78,32 +78,30 @@ _reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, 
 
 def saved_values(op, inputs, outputs, edges):
     """The tensors whose values op's gradient rule reads (their versions are checked at
-    backward, as PyTorch checks saved tensors). Decided once per op, or per (op, which
-    inputs need a gradient) for ops with a `reads` rule (mul, div, index)."""
+    backward, as PyTorch checks saved tensors). Decided once per op from `saves` (all
+    inputs or none, outputs or not), or per (op, which inputs need a gradient) for ops with
+    a `reads` rule (mul, div, index)."""
     try:
-        indices, with_outputs = _reads_memo[op]
+        all_inputs, with_outputs = _reads_memo[op]
     except KeyError:
-        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
-        if reads is not None:
+        if getattr(op, "reads", None) is not None:  # (not every tape op is a registry Op)
             _reads_memo[op] = None, None
-            return saved_values(op, inputs, outputs, edges)
-        indices = tuple(range(len(inputs))) if "inputs" in op.saves else ()
-        _reads_memo[op] = indices, "outputs" in op.saves
+        else:
+            _reads_memo[op] = "inputs" in op.saves, "outputs" in op.saves
         return saved_values(op, inputs, outputs, edges)
-    except TypeError:  # (an op that is not hashable)
-        indices = with_outputs = None
-    if indices is None:  # depends on which inputs need a gradient
+    if all_inputs is None:  # depends on which inputs need a gradient
         needs = tuple([e is not None for e in edges])
         try:
             indices, with_outputs = _reads_memo[op, needs]
         except KeyError:
             indices, with_outputs = op.reads(needs)
             indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
-    if not indices:
-        return outputs if with_outputs else ()
-    if len(indices) != len(inputs):
-        return tuple([inputs[i] for i in indices]) + (outputs if with_outputs else ())
-    return inputs + outputs if with_outputs else inputs
+        if indices:
+            saved = tuple([inputs[i] for i in indices])
+            return saved + outputs if with_outputs else saved
+    elif all_inputs:
+        return inputs + outputs if with_outputs else inputs
+    return outputs if with_outputs else ()
 
 
 class TapeEntry:
