@@ -71,15 +71,23 @@ registry.dispatch = apply
 _MISS = object()
 _object_new = object.__new__
 _SCALAR_TYPES = {int: True, float: True, bool: True}
+_TENSOR_TYPES = {Tensor: True}  # Tensor and the subclasses met so far (Parameter)
+
+
+def _is_tensor_type(tx):
+    if issubclass(tx, Tensor):
+        _TENSOR_TYPES[tx] = True
+        return True
+    return False
 _plans: dict = {}
 
 
 class _Plan:
-    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs")
+    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view")
 
-    def __init__(self, attrs, out_dtypes, scalar_dtypes, single):
+    def __init__(self, attrs, out_dtypes, scalar_dtypes, single, view):
         self.attrs, self.out_dtypes = attrs, out_dtypes
-        self.scalar_dtypes, self.single = scalar_dtypes, single
+        self.scalar_dtypes, self.single, self.view = scalar_dtypes, single, view
         self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
 
 
@@ -88,7 +96,7 @@ def _key(op, inputs):
     parts = [op]
     for x in inputs:
         tx = type(x)
-        if tx is Tensor:
+        if tx in _TENSOR_TYPES or _is_tensor_type(tx):
             d = x._data
             parts += (type(d), d.shape, d.dtype)
         elif tx in _SCALAR_TYPES:
@@ -102,10 +110,10 @@ def _fast_eager(op, inputs, attrs):
     # the key: one tensor and two tensors are spelled out (most calls); the data arrays are
     # the kernel's arguments unless a number is among the inputs
     n = len(inputs)
-    if n == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor:
+    if n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES:
         dx, dy = args = (inputs[0]._data, inputs[1]._data)
         key = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype)
-    elif n == 1 and type(inputs[0]) is Tensor:
+    elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
         dx = inputs[0]._data
         key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
     else:
@@ -125,7 +133,7 @@ def _fast_eager(op, inputs, attrs):
     if plan is False or _debug._state["numerics"]:
         return _MISS
     if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
-        args = [x._data if type(x) is Tensor else np.asarray(x, dt)
+        args = [x._data if type(x) in _TENSOR_TYPES else np.asarray(x, dt)
                 for x, dt in zip(inputs, plan.scalar_dtypes)]
     try:
         if plan.attrs:
@@ -140,6 +148,8 @@ def _fast_eager(op, inputs, attrs):
         if type(result) is not np.ndarray or result.dtype is not dt and result.dtype != dt:
             result = np.asarray(result, dt)
         out = new(result)
+        if plan.view and np.may_share_memory(result, args[0]):
+            _mark_view(out, inputs[0], op, plan.attrs)
         if op.differentiable and is_grad_enabled():
             _record_fast(op, inputs, args, (out,), plan)
         return out
@@ -159,7 +169,7 @@ def _record_fast(op, inputs, args, outputs, plan):
     edges = []
     recording = numbers = False
     for x in inputs:
-        if type(x) is not Tensor:
+        if type(x) not in _TENSOR_TYPES:
             numbers = True
         else:
             if x._base is not None and x._view_version != x._vc[0] and x._view_version >= 0:
@@ -173,7 +183,7 @@ def _record_fast(op, inputs, args, outputs, plan):
     if not recording:
         return
     if numbers:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
-        inputs = tuple([x if type(x) is Tensor else Tensor._new(a) for x, a in zip(inputs, args)])
+        inputs = tuple([x if type(x) in _TENSOR_TYPES else Tensor._new(a) for x, a in zip(inputs, args)])
     elif type(inputs) is not tuple:
         inputs = tuple(inputs)
     entry = _object_new(TapeEntry)
@@ -189,9 +199,10 @@ def _record_fast(op, inputs, args, outputs, plan):
 
 def _make_plan(op, inputs, attrs):
     """The fast path's plan for these inputs, or False where the general path must run."""
-    if any(type(x) is Tensor and type(x._data) is not np.ndarray for x in inputs):
+    if any(isinstance(x, Tensor) and type(x._data) is not np.ndarray for x in inputs):
         return False  # a CUDA tensor: backends run it
-    if op.kind == "view" or (op.num_inputs is not None and len(inputs) != op.num_inputs):
+    if op.num_inputs is not None and len(inputs) != op.num_inputs or \
+            op.kind == "view" and op.num_outputs != 1:
         return False
     if attrs:
         if any(key not in op.defaults for key in attrs):
@@ -204,7 +215,7 @@ def _make_plan(op, inputs, attrs):
         op.coerce([d for d, _ in dtypes], [w for _, w in dtypes])
     scalar_dtypes = []
     for x, (dtype, _), target in zip(inputs, dtypes, targets):
-        if type(x) is Tensor:
+        if isinstance(x, Tensor):
             if target is not None and target is not dtype:
                 return False  # a cast first: the general path
             scalar_dtypes.append(None)
@@ -214,13 +225,13 @@ def _make_plan(op, inputs, attrs):
             scalar_dtypes.append(target.np)
     try:
         out_types, attrs = _infer(op, [
-            TensorType(x._data.shape, x.dtype) if type(x) is Tensor else TensorType((), dt)
+            TensorType(x._data.shape, x.dtype) if isinstance(x, Tensor) else TensorType((), dt)
             for x, dt in zip(inputs, [None if d is None else DType._by_np[d]
                                       for d in scalar_dtypes])], attrs)
     except GraphcError:
         return False  # the general path raises it, with the same message
     return _Plan(attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
-                 op.num_outputs == 1)
+                 op.num_outputs == 1, op.kind == "view")
 
 
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------
