@@ -12,7 +12,7 @@ import numpy as np
 from . import debug as _debug
 from . import storage
 from .eager.autograd import TapeEntry, saved_values, refresh_view, sync_copy
-from .eager.grad_mode import is_grad_enabled
+from .eager.grad_mode import _state as _grad_mode, is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
 from .ir.graph import Node, Value
@@ -116,6 +116,9 @@ def _fast_eager(op, inputs, attrs):
     elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
         dx = inputs[0]._data
         key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
+    elif n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _SCALAR_TYPES:
+        dx = inputs[0]._data  # tensor op number (y * 2, x + 1)
+        key, args = (op, type(dx), dx.shape, dx.dtype, type(inputs[1])), None
     else:
         key, args = _key(op, inputs), None
         if key is None:
@@ -133,8 +136,11 @@ def _fast_eager(op, inputs, attrs):
     if plan is False or _debug._state["numerics"]:
         return _MISS
     if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
-        args = [x._data if type(x) in _TENSOR_TYPES else np.asarray(x, dt)
-                for x, dt in zip(inputs, plan.scalar_dtypes)]
+        if n == 2 and plan.scalar_dtypes[0] is None and plan.scalar_dtypes[1] is not None:
+            args = (inputs[0]._data, np.asarray(inputs[1], plan.scalar_dtypes[1]))
+        else:
+            args = [x._data if type(x) in _TENSOR_TYPES else np.asarray(x, dt)
+                    for x, dt in zip(inputs, plan.scalar_dtypes)]
     try:
         if plan.attrs:
             result = (op.eager or op.reference)(*args, **plan.attrs)
@@ -150,15 +156,18 @@ def _fast_eager(op, inputs, attrs):
         out = new(result)
         if plan.view and np.may_share_memory(result, args[0]):
             _mark_view(out, inputs[0], op, plan.attrs)
-        if op.differentiable and is_grad_enabled():
-            _record_fast(op, inputs, args, (out,), plan)
+        if op.differentiable and _grad_mode.enabled:
+            for x in inputs:  # (a view may have gained a history since: _record_fast checks)
+                if type(x) in _TENSOR_TYPES and (x._requires_grad or x._base is not None):
+                    _record_fast(op, inputs, args, (out,), plan)
+                    break
         return out
     outputs = []
     for arr, dt in zip(result, plan.out_dtypes):
         if type(arr) is not np.ndarray or arr.dtype != dt:
             arr = np.asarray(arr, dt)
         outputs.append(new(arr))
-    if op.differentiable and is_grad_enabled():
+    if op.differentiable and _grad_mode.enabled:
         _record_fast(op, inputs, args, tuple(outputs), plan)
     return tuple(outputs)
 
