@@ -61,8 +61,8 @@ def test_other_frameworks_when_installed(tmp_path):
 
 
 def test_unknown_workload_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="W9"):
-        run.main(["--quick", "--only", "W9", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="W99"):
+        run.main(["--quick", "--only", "W99", "--out", str(tmp_path)])
 
 
 def test_w9_models_agree_with_torch():
