@@ -23,6 +23,8 @@ def sum_to(g, shape):
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
     if not dims:
         return g
+    if len(dims) == lead:  # only leading dims (a bias): one reduction gives the shape
+        return F.sum(g, dim=dims)
     g = F.sum(g, dim=dims, keepdim=True)
     return F.reshape(g, tuple(shape)) if lead else g
 
