@@ -83,11 +83,16 @@ _plans: dict = {}
 
 
 class _Plan:
-    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view")
+    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view",
+                 "saves")
 
-    def __init__(self, attrs, out_dtypes, scalar_dtypes, single, view):
+    def __init__(self, op, attrs, out_dtypes, scalar_dtypes, single, view):
         self.attrs, self.out_dtypes = attrs, out_dtypes
         self.scalar_dtypes, self.single, self.view = scalar_dtypes, single, view
+        # what a tape entry saves (eager/autograd.saved_values), when it does not depend on
+        # which inputs need a gradient
+        self.saves = None if op.reads is not None else ("inputs" in op.saves,
+                                                        "outputs" in op.saves)
         self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
 
 
@@ -199,8 +204,19 @@ def _record_fast(op, inputs, args, outputs, plan):
     entry.op, entry.inputs, entry.outputs, entry.attrs = op, inputs, outputs, plan.attrs
     entry.edges = edges = tuple(edges)
     entry.released = False
-    saved = saved_values(op, inputs, outputs, edges)
+    saves = plan.saves  # (all inputs?, outputs?) or None: it depends on `edges`
+    if saves is None:
+        saved = saved_values(op, inputs, outputs, edges)
+    elif saves[0]:
+        saved = inputs + outputs if saves[1] else inputs
+    else:
+        saved = outputs if saves[1] else ()
     entry.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+    if plan.single:
+        if plan.float_outputs[0]:
+            out = outputs[0]
+            out.grad_fn, out._requires_grad, out._out_nr = entry, True, 0
+        return
     for i, (o, floating) in enumerate(zip(outputs, plan.float_outputs)):
         if floating:
             o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
@@ -239,7 +255,7 @@ def _make_plan(op, inputs, attrs):
                                       for d in scalar_dtypes])], attrs)
     except GraphcError:
         return False  # the general path raises it, with the same message
-    return _Plan(attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
+    return _Plan(op, attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
                  op.num_outputs == 1, op.kind == "view")
 
 
