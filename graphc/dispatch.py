@@ -11,7 +11,7 @@ import numpy as np
 
 from . import debug as _debug
 from . import storage
-from .eager.autograd import TapeEntry, saved_values, refresh_view, sync_copy
+from .eager.autograd import TapeEntry, refresh_view, saved_values, sync_copy, versions
 from .eager.grad_mode import _state as _grad_mode, is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -211,7 +211,7 @@ def _record_fast(op, inputs, args, outputs, plan):
         saved = inputs + outputs if saves[1] else inputs
     else:
         saved = outputs if saves[1] else ()
-    entry.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+    entry.saved = versions(saved) if saved else ()
     if plan.single:
         if plan.float_outputs[0]:
             out = outputs[0]

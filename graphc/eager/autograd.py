@@ -90,18 +90,28 @@ def saved_values(op, inputs, outputs, edges):
             _reads_memo[op] = "inputs" in op.saves, "outputs" in op.saves
         return saved_values(op, inputs, outputs, edges)
     if all_inputs is None:  # depends on which inputs need a gradient
-        needs = tuple([e is not None for e in edges])
+        needs = (edges[0] is not None, edges[1] is not None) if len(edges) == 2 else \
+            tuple([e is not None for e in edges])  # (binary ops spelled out: most calls)
         try:
             indices, with_outputs = _reads_memo[op, needs]
         except KeyError:
             indices, with_outputs = op.reads(needs)
             indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
         if indices:
-            saved = tuple([inputs[i] for i in indices])
+            saved = (inputs[indices[0]],) if len(indices) == 1 else \
+                tuple([inputs[i] for i in indices])
             return saved + outputs if with_outputs else saved
     elif all_inputs:
         return inputs + outputs if with_outputs else inputs
     return outputs if with_outputs else ()
+
+
+def versions(saved):
+    """((tensor, its version now), ...) for the saved tensors: checked at backward."""
+    if len(saved) == 1:
+        t = saved[0]
+        return ((t, t._vc[0]),)
+    return tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
 
 class TapeEntry:
@@ -124,7 +134,7 @@ class TapeEntry:
         self.edges = tuple(edges)
         self.released = False
         saved = saved_values(op, self.inputs, self.outputs, self.edges)
-        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+        self.saved = versions(saved)
 
     @classmethod
     def from_edges(cls, op, inputs, outputs, attrs, edges):
@@ -134,13 +144,13 @@ class TapeEntry:
             attrs, edges
         self.released = False
         saved = saved_values(op, inputs, outputs, edges)
-        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+        self.saved = versions(saved)
         return self
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
         saved = saved_values(self.op, self.inputs, self.outputs, self.edges)
-        self.saved = tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+        self.saved = versions(saved)
 
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
