@@ -253,7 +253,8 @@ class Tensor(TensorMethods):
         if Tensor._trace is not None:
             return Tensor._trace.write(self, value)
         if isinstance(value, Tensor):
-            value = value._data
+            # into a CPU tensor, a CUDA value comes through cpu() (which re-copies a stale view)
+            value = (value.cpu() if type(self._data) is np.ndarray else value)._data
         storage.write(self._data, value)
         self._bump()
         return self
