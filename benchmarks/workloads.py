@@ -1,4 +1,5 @@
-"""Workloads W1-W6 (W7, compile time, is in compile_time.py) and the issue's targets.
+"""Workloads W1-W6 and W9 (W7, compile time, is in compile_time.py; W9, the eager ResNet
+block stack, in resnet_block.py) and the issue's targets.
 
 Each workload function takes the Settings and returns a list of Measurements, one per
 system it could run; frameworks that are not installed are simply absent.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import models as M
+from .resnet_block import w9_resnet_blocks
 from .harness import (COPY, EAGER, JAX, JIT, NUMPY, STATIC, STATIC_LOOP, TORCH, TORCH_COMPILE, Measurement,
                       Target, graphc_target, guarded, jax_module, measure, timed, torch_module)
 
@@ -27,6 +29,8 @@ TARGETS = [
     Target("W6", "eager per-op overhead <= PyTorch's", EAGER, TORCH, 1, metric="op"),
     Target("W6", "eager per-op overhead <= PyTorch's, recording grad", EAGER + " (grad)",
            TORCH + " (grad)", 1, metric="op"),
+    Target("W9", "eager ResNet block stack within 1.1x of PyTorch eager", EAGER, TORCH,
+           1 / 1.1),
     Target("W7", "W4 step compiles cold < 1 s", STATIC, None, limit_s=1.0, metric="cold compile"),
     Target("W7", "W4 step warm start < 0.15 s", STATIC, None, limit_s=0.15,
            metric="warm compile"),
@@ -236,4 +240,4 @@ def w6_overhead(settings):
 
 
 WORKLOADS = {"W1": w1_xor, "W2": w2_regression, "W3": w3_cnn, "W4": w4_mlp, "W5": w5_fused,
-             "W6": w6_overhead}
+             "W6": w6_overhead, "W9": w9_resnet_blocks}

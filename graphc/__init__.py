@@ -39,7 +39,7 @@ from .ir.graph import Graph, Node, Value
 from .ir.build import placeholder, variable
 from .ir.serialize import save_graph, load_graph
 from .dispatch import constant
-from .autodiff import grad
+from .static_grad import grad
 from .compile import compile, Executable
 from runtime.threads import get_num_threads, set_num_threads
 from runtime import threads as _threads

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import autodiff
+from . import static_grad
 from .dispatch import constant
 from .eager.tensor import Tensor
 from .errors import GraphcError
@@ -156,7 +156,7 @@ def compare(fn, *inputs, grad=True, rtol=None, atol=None, repeat=5, target=None,
         for v, c in zip(values, _cotangents(values)):
             term = (v * constant(c)).sum()
             loss = term if loss is None else loss + term.to(loss.dtype)
-        grads = autodiff.grad(loss, wrt) if wrt else []
+        grads = static_grad.grad(loss, wrt) if wrt else []
         return values, grads
 
     jitted = Jitted(compiled_fn, target=target)

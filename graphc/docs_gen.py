@@ -32,7 +32,7 @@ thin wrappers that call these ops.
   — it is declared non-differentiable (its outputs carry no gradient: comparisons, argmax);
   "missing": differentiating through it raises.
 - **CPU / CUDA**: the `cpu` / `cuda` compile target implements the op (read from the
-  targets' own dispatch: `graphc/lower` for cpu, `graphc/backends/cuda_ops.py` for cuda);
+  targets' own dispatch: `graphc/lower` for cpu, `graphc/storage/cuda_ops.py` for cuda);
   "host": the cuda target runs it on the CPU through NumPy, with transfers around it; "—":
   the target lacks it (compiling a graph with it raises `UnsupportedError`); "split": a
   collective, never lowered: `graphc.compile` splits the program where it communicates and
@@ -84,8 +84,8 @@ def _cpu_lowers():
 
 
 def _cuda_runs():
-    """The cuda target's dispatch (backends/cuda_ops.py): "host" for ops it runs on the CPU."""
-    from .backends import cuda_ops
+    """The cuda target's dispatch (storage/cuda_ops.py): "host" for ops it runs on the CPU."""
+    from .storage import cuda_ops
     from .ops import REGISTRY
 
     def runs(name):

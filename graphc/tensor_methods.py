@@ -9,7 +9,11 @@ import numpy as np
 
 from . import functional as F, indexing as I, pointwise as P, products as M, rearrange as A, reductions as R
 from .linalg import det, matrix_power, slogdet
+from .ops import elementwise as _E, registry as _registry
 from .types import as_dtype, float32, float64, int32, int64, bool_, float16
+
+
+_NO_ATTRS: dict = {}  # shared, never written
 
 
 def _inplace_forms():
@@ -24,27 +28,28 @@ class TensorMethods:
     is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_mkldnn = is_nested = False
 
     # ---- arithmetic -------------------------------------------------------------------
-    def __add__(self, o): return F.add(self, o)
-    def __radd__(self, o): return F.add(o, self)
-    def __sub__(self, o): return F.sub(self, o)
-    def __rsub__(self, o): return F.sub(o, self)
-    def __mul__(self, o): return F.mul(self, o)
-    def __rmul__(self, o): return F.mul(o, self)
-    def __truediv__(self, o): return F.div(self, o)
-    def __rtruediv__(self, o): return F.div(o, self)
+    # (binary operators call the op directly: one Python frame less on the eager hot path)
+    def __add__(self, o): return _registry.dispatch(_E.add, (self, o), _NO_ATTRS)
+    def __radd__(self, o): return _registry.dispatch(_E.add, (o, self), _NO_ATTRS)
+    def __sub__(self, o): return _registry.dispatch(_E.sub, (self, o), _NO_ATTRS)
+    def __rsub__(self, o): return _registry.dispatch(_E.sub, (o, self), _NO_ATTRS)
+    def __mul__(self, o): return _registry.dispatch(_E.mul, (self, o), _NO_ATTRS)
+    def __rmul__(self, o): return _registry.dispatch(_E.mul, (o, self), _NO_ATTRS)
+    def __truediv__(self, o): return _registry.dispatch(_E.div, (self, o), _NO_ATTRS)
+    def __rtruediv__(self, o): return _registry.dispatch(_E.div, (o, self), _NO_ATTRS)
     def __pow__(self, o): return F.pow(self, o)
     def __rpow__(self, o): return F.pow(o, self)
     def __matmul__(self, o): return F.matmul(self, o)
     def __rmatmul__(self, o): return F.matmul(o, self)
-    def __neg__(self): return F.neg(self)
+    def __neg__(self): return _registry.dispatch(_E.neg, (self,), _NO_ATTRS)
     def __pos__(self): return self
     def __abs__(self): return F.abs(self)
-    def __eq__(self, o): return F.eq(self, o)
-    def __ne__(self, o): return F.ne(self, o)
-    def __lt__(self, o): return F.lt(self, o)
-    def __le__(self, o): return F.le(self, o)
-    def __gt__(self, o): return F.gt(self, o)
-    def __ge__(self, o): return F.ge(self, o)
+    def __eq__(self, o): return _registry.dispatch(_E.eq, (self, o), _NO_ATTRS)
+    def __ne__(self, o): return _registry.dispatch(_E.ne, (self, o), _NO_ATTRS)
+    def __lt__(self, o): return _registry.dispatch(_E.lt, (self, o), _NO_ATTRS)
+    def __le__(self, o): return _registry.dispatch(_E.le, (self, o), _NO_ATTRS)
+    def __gt__(self, o): return _registry.dispatch(_E.gt, (self, o), _NO_ATTRS)
+    def __ge__(self, o): return _registry.dispatch(_E.ge, (self, o), _NO_ATTRS)
     def __floordiv__(self, o): return P.floor_divide(self, o)
     def __rfloordiv__(self, o): return P.floor_divide(o, self)
     def __mod__(self, o): return P.remainder(self, o)

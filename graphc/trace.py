@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autodiff
+from . import static_grad
 from .dispatch import constant, variable_node
 from .eager.tensor import Tensor
 from .errors import ConcretizationError, GraphcError
@@ -171,7 +171,7 @@ class _Trace:
         if not params:
             raise GraphcError("loss.backward() inside graphc.jit: the loss does not depend on "
                               "any tensor with requires_grad=True")
-        grads = autodiff.grad(loss, [self.read(t) for t in params], gradient)
+        grads = static_grad.grad(loss, [self.read(t) for t in params], gradient)
         for t, g in zip(params, grads):
             self.grads.setdefault(id(t), (t, t.grad))
             if id(t) not in self.cleared:  # backward adds to a .grad from before the call

@@ -33,6 +33,7 @@ def test_every_workload_runs_graphc_static_and_eager(quick_run):
     assert by_key[("W5", STATIC, "chain")].extra["GB/s"] > 0
     assert math.isfinite(by_key[("W6", EAGER, "op")].median_s)
     assert math.isfinite(by_key[("W6", EAGER + " (grad)", "op")].median_s)
+    assert math.isfinite(by_key[("W9", EAGER, "step")].median_s), by_key[("W9", EAGER, "step")].note
     for kind in ("cold compile", "warm compile"):
         assert math.isfinite(by_key[("W7", STATIC, kind)].median_s), by_key[("W7", STATIC, kind)].note
     run_row = by_key[("W1", STATIC, "1,000-step run")]
@@ -60,8 +61,27 @@ def test_other_frameworks_when_installed(tmp_path):
 
 
 def test_unknown_workload_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="W9"):
-        run.main(["--quick", "--only", "W9", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="W99"):
+        run.main(["--quick", "--only", "W99", "--out", str(tmp_path)])
+
+
+def test_w9_models_agree_with_torch():
+    """The W9 ResNet block stacks of graphc and PyTorch start from the same weights and give
+    the same loss (so the benchmark compares the same computation)."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from benchmarks import resnet_block as R
+    from benchmarks.harness import Settings
+    size = R._size(Settings(quick=True))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((size["batch"], 3, size["image"], size["image"])).astype(np.float32)
+    y = rng.integers(0, 10, size["batch"]).astype(np.int64)
+    import graphc as gc
+    weights = R._weights(R._build(gc.nn, size["channels"], size["blocks"]), seed=1)
+    g_step, t_step = R._graphc_step(size, weights, x, y), R._torch_step(torch, size, weights, x, y)
+    for _ in range(2):  # the second loss follows one SGD step with momentum
+        g, t = float(g_step().item()), float(t_step().item())
+        assert abs(g - t) <= 1e-4 * max(1.0, abs(t)), (g, t)
 
 
 def test_compile_scaling_smoke_the_kernel_count_does_not_grow_with_depth():

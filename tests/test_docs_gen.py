@@ -96,7 +96,7 @@ def test_the_cpu_column_is_what_the_cpu_target_lowers():
 
 
 def test_the_cuda_column_is_the_cuda_dispatch():
-    from graphc.backends import cuda_ops
+    from graphc.storage import cuda_ops
     columns = docs_gen.target_columns()
     for name, op in REGISTRY.items():
         if op.kind in ("leaf", "shape"):

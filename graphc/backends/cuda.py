@@ -17,8 +17,9 @@ from runtime.cuda import memory, require
 
 from ..passes.graph_edit import updates_of
 from ..passes.specialize import specialize
+from ..storage import cuda_ops
 from ..types import TensorType
-from . import cuda_ops, register_target
+from . import register_target
 from .cuda_fusion import fuse_elementwise
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..passes.graph_edit import live_roots
-from . import cuda_ops
+from ..storage import cuda_ops
 
 
 class Group:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import storage
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .grad_mode import set_grad_enabled
@@ -60,17 +61,58 @@ def refresh_view(t):
 
 
 def sync_copy(t):
-    """A CUDA strided view holds a copy of its base's elements (backends/cuda_ops.py): once
+    """A CUDA strided view holds a copy of its base's elements (storage/cuda_ops.py): once
     the base was written, the copy is taken again before the view is read or written."""
     base, op, attrs, _ = t._base
     if base._base is not None and base._base[3] and base._copy_version != base._vc[0]:
         sync_copy(base)
-    from ..backends import cuda_eager
     from .grad_mode import no_grad
     with no_grad():
         fresh = op(base, **attrs)
-    cuda_eager.write(t, fresh)
+    storage.write(t._data, fresh._data)
     t._copy_version = t._vc[0]
+
+
+_object_new = object.__new__
+_reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
+
+
+def saved_values(op, inputs, outputs, edges):
+    """The tensors whose values op's gradient rule reads (their versions are checked at
+    backward, as PyTorch checks saved tensors). Decided once per op from `saves` (all
+    inputs or none, outputs or not), or per (op, which inputs need a gradient) for ops with
+    a `reads` rule (mul, div, index)."""
+    try:
+        all_inputs, with_outputs = _reads_memo[op]
+    except KeyError:
+        if getattr(op, "reads", None) is not None:  # (not every tape op is a registry Op)
+            _reads_memo[op] = None, None
+        else:
+            _reads_memo[op] = "inputs" in op.saves, "outputs" in op.saves
+        return saved_values(op, inputs, outputs, edges)
+    if all_inputs is None:  # depends on which inputs need a gradient
+        needs = (edges[0] is not None, edges[1] is not None) if len(edges) == 2 else \
+            tuple([e is not None for e in edges])  # (binary ops spelled out: most calls)
+        try:
+            indices, with_outputs = _reads_memo[op, needs]
+        except KeyError:
+            indices, with_outputs = op.reads(needs)
+            indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
+        if indices:
+            saved = (inputs[indices[0]],) if len(indices) == 1 else \
+                tuple([inputs[i] for i in indices])
+            return saved + outputs if with_outputs else saved
+    elif all_inputs:
+        return inputs + outputs if with_outputs else inputs
+    return outputs if with_outputs else ()
+
+
+def versions(saved):
+    """((tensor, its version now), ...) for the saved tensors: checked at backward."""
+    if len(saved) == 1:
+        t = saved[0]
+        return ((t, t._vc[0]),)
+    return tuple([(t, t._vc[0]) for t in saved]) if saved else ()
 
 
 class TapeEntry:
@@ -92,19 +134,24 @@ class TapeEntry:
                 edges.append(None)
         self.edges = tuple(edges)
         self.released = False
-        self.record_versions()
+        saved = saved_values(op, self.inputs, self.outputs, self.edges)
+        self.saved = versions(saved)
+
+    @classmethod
+    def from_edges(cls, op, inputs, outputs, attrs, edges):
+        """An entry whose edges the caller found (dispatch's fast path): tuples given."""
+        self = _object_new(cls)
+        self.op, self.inputs, self.outputs, self.attrs, self.edges = op, inputs, outputs, \
+            attrs, edges
+        self.released = False
+        saved = saved_values(op, inputs, outputs, edges)
+        self.saved = versions(saved)
+        return self
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        op = self.op
-        reads = getattr(op, "reads", None)  # (not every tape op is a registry Op: to_device)
-        if reads is not None:
-            indices, outputs = reads(tuple(e is not None for e in self.edges))
-            saved = tuple(self.inputs[i] for i in indices) + (self.outputs if outputs else ())
-        else:
-            saved = (self.inputs if "inputs" in op.saves else ()) + \
-                    (self.outputs if "outputs" in op.saves else ())
-        self.saved = tuple((t, t._vc[0]) for t in saved)
+        saved = saved_values(self.op, self.inputs, self.outputs, self.edges)
+        self.saved = versions(saved)
 
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
@@ -169,6 +216,30 @@ def tape_entries(roots, freed_error=_backward_twice):
     return order
 
 
+class InPlaceSums:
+    """Adds the cotangents that meet at one key during backward, as PyTorch's engine does:
+    the first sum is a new tensor, which belongs to the sweep (`owned`); later ones are
+    added into it in place. A sum handed to a gradient rule stops being owned (the rule may
+    return it as is, e.g. add's, so that it becomes another key's cotangent too). Not used
+    with create_graph (the sums must stay differentiable)."""
+
+    __slots__ = ("owned",)
+
+    def __init__(self):
+        self.owned = set()
+
+    def add(self, total, g):
+        a, b = total._data, g._data
+        if id(total) in self.owned and type(a) is np.ndarray and type(b) is np.ndarray \
+                and a.shape == b.shape and a.dtype == b.dtype:
+            np.add(a, b, out=a)
+            return total
+        from .. import functional as F
+        total = F.add(total, g)
+        self.owned.add(id(total))
+        return total
+
+
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
     """Backpropagate from `outputs`; accumulate into .grad of leaves (or return grads of
     `inputs` when given, like torch.autograd.grad)."""
@@ -197,7 +268,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     early = _early_accumulation(entries, inputs, create_graph, _accumulate)
     with set_grad_enabled(create_graph):
         cts = backward_sweep(entries, seeds, TapeEntry.keys,
-                             early.after_entry if early else None)
+                             sums=None if create_graph else InPlaceSums(),
+                             after_entry=early.after_entry if early else None)
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
@@ -231,20 +303,15 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
 
 
 def _accumulate(t, g, create_graph):
-    """Add the cotangent `g` into the leaf's .grad."""
+    """Add the cotangent `g` into the leaf's .grad (a copy the first time: later steps add
+    in place; the storage layer does it on either device)."""
     from .tensor import Tensor
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
-    elif type(g._data) is not np.ndarray:  # a CUDA gradient
-        from ..backends import cuda_eager
-        if t.grad is None:
-            t.grad = cuda_eager.owned_copy(g)
-        else:
-            cuda_eager.accumulate(t.grad, g)
     elif t.grad is None:
-        t.grad = Tensor._wrap(g._data.copy(), t.dtype)  # owned: later steps add in place
+        t.grad = Tensor._wrap(storage.clone(g._data), t.dtype)
     else:
-        t.grad._data += g._data
+        storage.add_into(t.grad._data, g._data)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import storage
 from ..device import Device
 from ..types import DEFAULT_FLOAT, as_dtype, int64
 from .random import generator
@@ -11,8 +12,7 @@ from .tensor import Tensor, _to_array
 
 def _finish(arr, requires_grad=False, device=None):
     if device is not None and Device(device).type != "cpu":
-        from ..backends.cuda_eager import move_array  # raises if CUDA is not available
-        arr = move_array(arr, device)
+        arr = storage.move(arr, device)  # raises if CUDA is not available
     t = Tensor._wrap(arr)
     if requires_grad:
         t.requires_grad = True

@@ -4,11 +4,16 @@ from __future__ import annotations
 import functools
 import threading
 
-_state = threading.local()
+class _GradState(threading.local):
+    enabled = True  # each thread starts with recording on (a class default: no exception
+                    # raised and caught per lookup, as getattr(local, name, default) does)
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(mode: bool):

@@ -16,6 +16,7 @@ import builtins
 
 import numpy as np
 
+from .. import storage
 from ..errors import UnsupportedError
 from .autograd import TapeEntry, refresh_view, sync_copy
 from .grad_mode import is_grad_enabled, no_grad
@@ -163,12 +164,11 @@ def sync(t):
 
 
 def _write_back_copies(t):
-    """A CUDA strided view is a copy of its base's elements (backends/cuda_ops.py): after a
+    """A CUDA strided view is a copy of its base's elements (storage/cuda_ops.py): after a
     write to it, its base's storage gets the written elements, as a real view's would."""
     info = t._base
     while info is not None and info[3]:
         t._copy_version = t._vc[0]  # its elements are the written ones
-        from ..backends import cuda_eager
         from ..ops import shape as S
         base, op, attrs, _ = info
         with no_grad():
@@ -178,7 +178,7 @@ def _write_back_copies(t):
                 new = S.permute(t, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
             else:
                 new = S.reshape(t, shape=tuple(base.shape))
-        cuda_eager.write(base, new)  # (no version bump: the view's write counted already)
+        storage.write(base._data, new._data)  # (no version bump: the view's write counted already)
         t, info = base, base._base
     if info is None or not info[3]:
         t._copy_version = t._vc[0]

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import storage
 from ..device import Device, cpu
 from ..tensor_methods import TensorMethods
 from ..types import DType, DEFAULT_FLOAT, as_dtype, bool_, int64
 from .grad_mode import is_grad_enabled
 
+
+_object_new = object.__new__
 
 # Set by graphc.debug.track_memory while it counts the bytes eager tensors hold.
 memory_tracker = None
@@ -47,6 +50,20 @@ class Tensor(TensorMethods):
         self._base = None           # (base, view op, attrs) when this is a view of base
         self._view_version = 0      # base's version when this view's history was set
         self._copy_version = 0      # a copied (CUDA) view: base's version when copied
+
+    @classmethod
+    def _new(cls, arr):
+        """Wrap an ndarray: the eager fast path's constructor (_init, inlined; no checks;
+        only called while graphc.jit is not tracing)."""
+        if memory_tracker is not None:
+            memory_tracker.add(arr)
+        t = _object_new(cls)
+        t._data = arr
+        t._requires_grad = t._retains_grad = t._persistent = False
+        t.grad = t.grad_fn = t._variable = t.name = t._base = None
+        t._vc = [0]
+        t._out_nr = t._view_version = t._copy_version = 0
+        return t
 
     @classmethod
     def _wrap(cls, arr, dtype=None):
@@ -193,8 +210,7 @@ class Tensor(TensorMethods):
     def clone(self):
         from .. import functional as F
         return F.add(self, F.zeros_like(self)) if self.requires_grad and is_grad_enabled() \
-            else Tensor._wrap(self._data.copy() if type(self._data) is np.ndarray
-                              else _cuda_eager().memory.clone(self._data))
+            else Tensor._wrap(storage.clone(self._data))
 
     def contiguous(self):
         return self
@@ -211,7 +227,8 @@ class Tensor(TensorMethods):
         return self._to_device("cuda" if device is None else device)
 
     def _to_device(self, device):
-        return _cuda_eager().move(self, device)
+        from .transfer import move
+        return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd import run_backward
@@ -240,12 +257,10 @@ class Tensor(TensorMethods):
         Inside graphc.jit the write becomes an update of the compiled step instead."""
         if Tensor._trace is not None:
             return Tensor._trace.write(self, value)
-        if type(self._data) is not np.ndarray:
-            _cuda_eager().write(self, value)
-        else:
-            if isinstance(value, Tensor):
-                value = value.cpu()._data
-            np.copyto(self._data, value, casting="unsafe")
+        if isinstance(value, Tensor):
+            # into a CPU tensor, a CUDA value comes through cpu() (which re-copies a stale view)
+            value = (value.cpu() if type(self._data) is np.ndarray else value)._data
+        storage.write(self._data, value)
         self._bump()
         return self
 
@@ -320,15 +335,8 @@ def _to_array(data, dtype=None):
 
 
 def ones_like_tensor(t):
-    if type(t._data) is not np.ndarray:
-        return _cuda_eager().ones(t)
-    return Tensor._wrap(np.ones(t.shape, t._data.dtype))
+    return Tensor._wrap(storage.ones_like(t._data))
 
 
 _CUDA = Device("cuda", 0)
 
-
-def _cuda_eager():
-    """CUDA tensors' helpers, imported only once a CUDA tensor exists (no numba.cuda before)."""
-    from ..backends import cuda_eager
-    return cuda_eager

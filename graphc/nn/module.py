@@ -413,8 +413,8 @@ class Module:
         if Device(device).type == "cpu" and all(
                 type(t._data) is np.ndarray for t in self._state_tensors()):
             return self
-        from ..backends.cuda_eager import move_array  # raises if CUDA is not available
-        return self._apply_to_tensors(lambda a: move_array(a, device))
+        from .. import storage  # (moving to CUDA raises if it is not available)
+        return self._apply_to_tensors(lambda a: storage.move(a, device))
 
     def _state_tensors(self):
         return [t for m in self.modules() for table in (m._parameters, m._buffers)

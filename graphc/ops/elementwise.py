@@ -194,11 +194,16 @@ full_like = Op("full_like", infer=_full_like_infer,
 # ---- binary --------------------------------------------------------------------------
 add = elementwise("add", 2, np.add, lambda c, g: [g, g], "({0} + {1})", saves=())
 sub = elementwise("sub", 2, np.subtract, lambda c, g: [g, neg(g)], "({0} - {1})", saves=())
+# (binary rules compute only the cotangents asked for, as PyTorch's do: y * 2 makes no
+# gradient for the constant)
 mul = elementwise("mul", 2, np.multiply,
-                  lambda c, g: [mul(g, c.inputs[1]), mul(g, c.inputs[0])], "({0} * {1})")
+                  lambda c, g: [mul(g, c.inputs[1]) if c.needs_input_grad[0] else None,
+                                mul(g, c.inputs[0]) if c.needs_input_grad[1] else None],
+                  "({0} * {1})")
 div = elementwise("div", 2, np.true_divide,
-                  lambda c, g: [div(g, c.inputs[1]),
-                                neg(div(mul(g, c.inputs[0]), square(c.inputs[1])))],
+                  lambda c, g: [div(g, c.inputs[1]) if c.needs_input_grad[0] else None,
+                                neg(div(mul(g, c.inputs[0]), square(c.inputs[1])))
+                                if c.needs_input_grad[1] else None],
                   "({0} / {1})", inputs="float", saves=("inputs",))
 
 

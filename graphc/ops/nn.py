@@ -190,4 +190,3 @@ def dropout(input, p=0.5, training=True, inplace=False, *, seed=None):
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "dropout", "dropout_seed", "dropout_seed_updates", "number_random_sites"]
-from . import nn_kernels  # noqa: E402,F401  (eager fast path: sets op.eager)

@@ -67,6 +67,11 @@ def _sum_dtype_np(dt):
     return dt if dt.kind == "f" else np.int64
 
 
+# eager: the ufunc reduction np.sum calls, without np.sum's Python wrapper (~1 µs a call)
+sum.eager = lambda x, dims, keepdim: np.add.reduce(x, axis=dims, dtype=_sum_dtype_np(x.dtype),
+                                                   keepdims=keepdim)
+
+
 mean = _reduction("mean", lambda x, dims, keepdim: np.mean(x, axis=dims, keepdims=keepdim,
                                                            dtype=x.dtype),
                   lambda c, g: [expand_like(div(_keep(g, c), _count(c.inputs[0], c.attrs["dims"],

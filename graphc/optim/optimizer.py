@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as G
-from ..autodiff import grad
+from ..static_grad import grad
 from ..dispatch import variable_of
 from ..eager.creation import full
 from ..eager.grad_mode import no_grad

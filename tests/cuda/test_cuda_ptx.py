@@ -26,7 +26,7 @@ if numba.config.ENABLE_CUDASIM:
 from numba import typeof  # noqa: E402
 from numba.core import types  # noqa: E402
 
-from graphc.backends import cuda_ops  # noqa: E402
+from graphc.storage import cuda_ops  # noqa: E402
 from graphc.ops import elementwise as E  # noqa: E402
 from graphc.ops.registry import Op  # noqa: E402
 from graphc.types import TensorType, bool_, float32  # noqa: E402
