@@ -19,18 +19,10 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
-from .pooling import (adaptive_avg_pool3d, adaptive_max_pool1d,  # noqa: F401
-                      adaptive_max_pool2d, adaptive_max_pool3d, fold, lp_pool1d, lp_pool2d,
-                      max_unpool1d, max_unpool2d, unfold)
-from .embedding_bag import embedding_bag  # noqa: F401
-from .volumetric import avg_pool3d, conv3d, conv_transpose3d, max_pool3d  # noqa: F401
 from .ctc import ctc_loss  # noqa: F401
 from .sampling import affine_grid, grid_sample  # noqa: F401
-from .attention import scaled_dot_product_attention  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
                          pixel_unshuffle, upsample)
-from .dropout import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
-                      feature_alpha_dropout)
 from .norm_functions import (group_norm, instance_norm, local_response_norm,  # noqa: F401
                              rms_norm)
 from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F401
@@ -489,3 +481,40 @@ __all__ = [
     "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink",
     "softsign", "tanh", "tanhshrink", "threshold",
 ]
+
+
+# Functions defined next to their modules in modules that import this one (pooling, volumetric,
+# attention, dropout, embedding_bag): loaded on first use, so that no import cycle exists.
+_DEFINED_WITH_THEIR_MODULES = {
+    'adaptive_avg_pool3d': 'pooling',
+    'adaptive_max_pool1d': 'pooling',
+    'adaptive_max_pool2d': 'pooling',
+    'adaptive_max_pool3d': 'pooling',
+    'alpha_dropout': 'dropout',
+    'avg_pool3d': 'volumetric',
+    'conv3d': 'volumetric',
+    'conv_transpose3d': 'volumetric',
+    'dropout1d': 'dropout',
+    'dropout2d': 'dropout',
+    'dropout3d': 'dropout',
+    'embedding_bag': 'embedding_bag',
+    'feature_alpha_dropout': 'dropout',
+    'fold': 'pooling',
+    'lp_pool1d': 'pooling',
+    'lp_pool2d': 'pooling',
+    'max_pool3d': 'volumetric',
+    'max_unpool1d': 'pooling',
+    'max_unpool2d': 'pooling',
+    'scaled_dot_product_attention': 'attention',
+    'unfold': 'pooling',
+}
+
+
+def __getattr__(name):
+    home = _DEFINED_WITH_THEIR_MODULES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'graphc.nn.functional' has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f"{__package__}.{home}"), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value

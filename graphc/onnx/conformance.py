@@ -72,7 +72,7 @@ def data_sets(test_dir):
 
 def prepare(test_dir):
     """(model, ops, reason out of scope or None)."""
-    from .import_ops import CONVERTERS
+    from .tables import CONVERTERS
     onnx = onnx_module()
     model = onnx.load(os.path.join(test_dir, "model.onnx"))
     ops = tuple(sorted({n.op_type for n in model.graph.node}))

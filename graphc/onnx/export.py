@@ -153,7 +153,7 @@ def _graph_of(model, args, input_names, dynamic_axes):
 # ---- writing it ------------------------------------------------------------------------------------
 def _to_model(graph, input_names, output_names, dynamic_axes, opset, export_params):
     from .. import __version__
-    from .export_ops import EXPORTERS
+    from .tables import EXPORTERS
     onnx = onnx_module()
     helper = onnx.helper
     users = graph.users()

@@ -213,5 +213,3 @@ def _softmax(e, n):
 def _log_softmax(e, n):
     return e.emit("LogSoftmax", [_x(e, n)], axis=n.attrs["dim"])
 
-
-from . import export_shapes  # noqa: E402,F401  (shape and nn exporters register here)

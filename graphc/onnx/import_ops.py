@@ -335,6 +335,3 @@ def _dropout(ctx):
         return [x, gc.full_like(x, True, dtype=gc.bool)]
     return x
 
-
-from . import (import_attention, import_extra, import_nn, import_reduce,  # noqa: E402,F401
-               import_resize, import_shapes)

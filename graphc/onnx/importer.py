@@ -161,7 +161,7 @@ class _Importer:
         return None
 
     def run(self):
-        from .import_ops import CONVERTERS
+        from .tables import CONVERTERS
         for node in self.model.graph.node:
             ctx = NodeContext(self, node)
             if node.domain not in ("", "ai.onnx"):
@@ -228,5 +228,5 @@ def load(model, *, constants=None, trainable=True) -> Graph:
 
 def supported_onnx_ops():
     """The ONNX op types graphc.onnx.load converts (default domain)."""
-    from .import_ops import CONVERTERS
+    from .tables import CONVERTERS
     return sorted(CONVERTERS)

@@ -352,8 +352,16 @@ class ChainedScheduler(LRScheduler):
     state_dict, load_state_dict = SequentialLR.state_dict, SequentialLR.load_state_dict
 
 
-from .cyclic_lr import (CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR,  # noqa: E402
-                        ReduceLROnPlateau)
+_IN_CYCLIC_LR = ("CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau")
+
+
+def __getattr__(name):
+    """torch.optim.lr_scheduler's names defined in cyclic_lr.py (which imports this module:
+    loaded on first use, so that no import cycle exists)."""
+    if name not in _IN_CYCLIC_LR:
+        raise AttributeError(f"module 'graphc.optim.lr_scheduler' has no attribute {name!r}")
+    from . import cyclic_lr
+    return getattr(cyclic_lr, name)
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LambdaLR",
            "MultiplicativeLR", "ConstantLR", "LinearLR", "PolynomialLR", "CosineAnnealingLR",
