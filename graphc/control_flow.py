@@ -320,6 +320,8 @@ def _normalize(in_types, attrs):
 
 def _infer(in_types, body, num_carry, num_xs, length, reverse):
     outs = [v.type for v in body.outputs]
+    if len(outs) < num_carry or len(in_types) < num_carry + num_xs:
+        raise ValueError(f"the body returns {len(outs)} values for {num_carry} carries")
     carries = outs[:num_carry]
     stacked = [TensorType((length,) + tuple(t.shape), t.dtype) for t in outs[num_carry:]]
     saved = [TensorType((length,) + tuple(t.shape), t.dtype) for t in carries]

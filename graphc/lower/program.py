@@ -110,7 +110,9 @@ def choose_layout(graph):
 WHOLE_MAX_ELEMENTS = 4096
 WHOLE_MAX_STEPS = 120
 
-def lower_program(graph, opts, layout=None):
+def lower_program(graph, opts, layout=None, scan_body=False):
+    """The program of a planned graph. scan_body: the body of a scan (graphc/lower/scan.py),
+    called once per step by its caller's program, which restores BLAS threads itself."""
     layout = "kernels" if has_scan(graph) else layout or choose_layout(graph)
     plan = graph.memory
     em = Emitter(plan)
@@ -152,7 +154,7 @@ def lower_program(graph, opts, layout=None):
     params += [f"out{k}" for k, _ in outs]
     em.params = ", ".join(params[1:])
     if layout == "kernels":
-        return _lower_kernels(graph, opts, em, params, inputs, variables, arenas)
+        return _lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body)
     em.line("for _step in range(steps):")
     em.depth += 1
     helpers = set()
@@ -166,7 +168,7 @@ def lower_program(graph, opts, layout=None):
                             bool(em.parallel_kernels))
 
 
-def _lower_kernels(graph, opts, em, params, inputs, variables, arenas):
+def _lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=False):
     """The kernel layout: one kernel per step (deduplicated by text), a Python program."""
     arena_index = {params[1 + len(inputs) + len(variables) + k]: k for k in range(len(arenas))}
     kernels, kernel_ids, views, view_ids, signatures = [], {}, [], {}, set()
@@ -191,6 +193,7 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas):
         if step.node is not None and step.node.op.name == "scan":
             _comment_step(em, number, step)
             emit_scan(em, step.node, opts, subprograms)
+            blas_steps += 1  # its body may narrow BLAS
             continue
         work = _blas_work(step.node)
         if work:
@@ -217,7 +220,7 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas):
         else:
             em.line(call)
     em.depth -= 1
-    if blas_steps:
+    if blas_steps and not scan_body:
         em.line("blas(True)  # eager code shares this BLAS library")
     em.line("return 0, 0")
     program = em.lines

@@ -35,7 +35,7 @@ def lower_body(body, opts):
     graph = run_pipeline(body, updates=[])
     if graph.variables:
         raise AssertionError("a scan body is a closed graph: variables are inputs of the node")
-    return lower_program(graph, opts, layout="kernels")
+    return lower_program(graph, opts, layout="kernels", scan_body=True)
 
 
 def _flat(em, value):

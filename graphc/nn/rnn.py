@@ -1,7 +1,8 @@
 """Recurrent layers: RNN (tanh/relu) and LSTM, multi-layer, optionally batch_first.
 
-The time loop is unrolled with graphc functions (the sequence length must be known when a
-graph is built; the batch size may be symbolic). The input projection of all time steps is
+On eager tensors the time loop is a Python loop of graphc functions; on symbolic values it is
+one graphc.scan node, so a compiled step compiles the cell once whatever the sequence length
+(which must still be known when the graph is built; the batch size may be symbolic). The input projection of all time steps is
 one matmul per layer; only the hidden projection runs step by step. A missing initial state
 means zeros, so the first step skips the hidden projection instead of multiplying zeros.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 import math
 
 from .. import functional as G
+from ..control_flow import scan
 from ..eager.creation import empty
 from ..errors import UnsupportedError
+from ..ir.graph import Value
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -92,19 +95,37 @@ class _RNNBase(Module):
             if self.bias:
                 projected = G.add(projected, G.add(getattr(self, f"bias_ih_l{k}"),
                                                    getattr(self, f"bias_hh_l{k}")))
-            state, outputs = states[k], []
-            for t in range(x.shape[0]):
-                pre = projected[t]
-                if state is not None:
-                    pre = G.add(pre, G.matmul(state[0], G.t(w_hh)))
-                state = self._cell(pre, state)
-                outputs.append(state[0])
-            x = G.stack(outputs, 0)
+            x, state = self._time_loop(projected, states[k], w_hh)
             finals.append(state)
         final = [G.stack([f[i] for f in finals], 0) for i in range(self.state_count)]
         if unbatched:
             return G.squeeze(x, 1), [G.squeeze(f, 1) for f in final]
         return (G.transpose(x, 0, 1) if self.batch_first else x), final
+
+    def _time_loop(self, projected, state, w_hh):
+        """Run the cell over the time steps of `projected` (T, N, gates*H): (outputs
+        (T, N, H), final state). Symbolic input: one graphc.scan node (the cell is compiled
+        once, whatever T); eager: a Python loop. A missing state (zeros) makes the first
+        step skip the hidden projection, so that step is run on its own in both cases."""
+        def step(state, pre):
+            if state is not None:
+                pre = G.add(pre, G.matmul(state[0], G.t(w_hh)))
+            state = self._cell(pre, state)
+            return state, state[0]
+
+        steps = projected.shape[0]
+        if not isinstance(projected, Value) or steps == 1:
+            outputs = []
+            for t in range(steps):
+                state, out = step(state, projected[t])
+                outputs.append(out)
+            return G.stack(outputs, 0), state
+        first = []
+        if state is None:
+            state, out = step(None, projected[0])
+            first, projected = [G.unsqueeze(out, 0)], projected[1:]
+        state, outputs = scan(step, tuple(state), projected)
+        return (G.cat(first + [outputs], 0) if first else outputs), state
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
