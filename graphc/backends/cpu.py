@@ -191,11 +191,16 @@ class CompiledProgram:
         report = self.report
         self.dispatchers = []
         programs = _programs(generated)  # the step's program first, then scan bodies
-        signatures = [(p, k, dtypes) for p in programs for k, dtypes in p.signatures]
         loaded = {id(p): [cache.load_module(text, flags).kernel for text in p.kernels]
                   for p in programs}
+        signatures, seen = [], set()  # a kernel shared by two programs is compiled once
         for p in programs:
-            self.dispatchers.extend(loaded[id(p)])
+            for k, dtypes in p.signatures:
+                key = (id(loaded[id(p)][k]), dtypes)
+                if key not in seen:
+                    seen.add(key)
+                    signatures.append((p, k, dtypes))
+            self.dispatchers.extend(d for d in loaded[id(p)] if d not in self.dispatchers)
         report.functions = len(self.dispatchers)
         report.calls = sum(p.calls for p in programs)
         progress = Progress(len(signatures))
