@@ -71,8 +71,12 @@ def scan(f, init, xs=None, length=None, reverse=False):
     """
     carry_leaves, carry_def = _flatten(init)
     x_leaves, x_def = _flatten(xs)
+    x_leaves = [x if hasattr(x, "shape") else np.asarray(x) for x in x_leaves]
     steps = _length(x_leaves, length)
     if not _is_symbolic(carry_leaves + x_leaves):
+        from .dispatch import _as_tensor
+        init = _unflatten(carry_def, [_as_tensor(c, None) for c in carry_leaves])
+        x_leaves = [_as_tensor(x, None) for x in x_leaves]
         return _eager_scan(f, init, x_leaves, x_def, steps, reverse)
     from .dispatch import _as_value
     carry_leaves = [_as_value(c, None) for c in carry_leaves]
@@ -121,15 +125,11 @@ def _eager_scan(f, init, x_leaves, x_def, steps, reverse):
         raise op_error(UnsupportedError, "scan", "zero steps on eager tensors: the ys' shapes "
                        "are unknown without running f (use length >= 1)")
     carry, ys = init, []
-    first_types = None
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         x = _unflatten(x_def, [leaf[t] for leaf in x_leaves])
+        before = _flatten(carry)[0]
         carry, y = _call(f, carry, x)
-        leaves_now, _ = _flatten(carry)
-        types = [(tuple(c.shape), c.dtype) for c in leaves_now]
-        if first_types is None:
-            _check_carry(_flatten(init)[0], leaves_now)
-            first_types = types
+        _check_carry(before, _flatten(carry)[0])
         ys.append(y)
     if reverse:
         ys.reverse()
