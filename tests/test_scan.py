@@ -214,3 +214,15 @@ def test_recurrent_layers_use_one_scan_and_equal_the_unrolled_loop(layer):
     got = gc.compile(souts, [xp], target="reference")(x)
     for a, b in zip(got, eager):
         np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_step_with_a_scan_uses_the_kernel_layout(monkeypatch):
+    from graphc.lower import Options, lower_program
+    from graphc.passes import run_pipeline
+    monkeypatch.setenv("GRAPHC_LAYOUT", "whole")
+    xs = gc.placeholder((3, 2), gc.float32)
+    h, ys = gc.scan(lambda h, x: (h * x, h), gc.ones(2), xs)
+    graph = run_pipeline(gc.Graph.from_outputs([h, ys], [xs]))
+    generated = lower_program(graph, Options(), layout="whole")
+    assert generated.layout == "kernels" and len(generated.subprograms) == 1
+    assert "for _t in range(2):" in generated.source
