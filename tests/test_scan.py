@@ -226,3 +226,30 @@ def test_a_step_with_a_scan_uses_the_kernel_layout(monkeypatch):
     generated = lower_program(graph, Options(), layout="whole")
     assert generated.layout == "kernels" and len(generated.subprograms) == 1
     assert "for _t in range(2):" in generated.source
+
+
+def test_nested_scans_with_gradients():
+    a, w = rng.standard_normal((3, 4, 2)), rng.standard_normal((2, 2)) * 0.5
+
+    def model(weight, xs):
+        def inner(c, x):
+            return gc.tanh(c @ weight + x), c
+
+        def outer(c, x):
+            c2, ys = gc.scan(inner, c, x)
+            return c2 * 0.5, ys.sum(0)
+        h, ys = gc.scan(outer, gc.zeros(2, dtype=gc.float64), xs)
+        return h, ys, (h * h).sum() + ys.sum()
+
+    we, xe = gc.tensor(w, requires_grad=True), gc.tensor(a, requires_grad=True)
+    he, yse, loss = model(we, xe)
+    loss.backward()
+    ws, xs = gc.tensor(w, requires_grad=True), gc.placeholder(a.shape, gc.float64)
+    h, ys, sloss = model(ws, xs)
+    outs = [h, ys] + gc.grad(sloss, [ws, xs])
+    got = gc.compile(outs, [xs], target="reference")(a)
+    for u, v in zip(got, [he, yse, we.grad, xe.grad]):
+        np.testing.assert_allclose(u.numpy(), v.detach().numpy(), rtol=1e-12, atol=1e-14)
+    cpu = gc.compile([h, ys], [xs], target="cpu")(a)  # a body program calling another
+    for u, v in zip(cpu, [he, yse]):
+        np.testing.assert_allclose(u.numpy(), v.detach().numpy(), rtol=1e-12, atol=1e-14)
