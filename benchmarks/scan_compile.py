@@ -93,7 +93,8 @@ def main(argv=None):
     if args.probe:
         mode, steps, calls = args.probe
         return _probe(mode, int(steps), int(calls))
-    print("| mode | T | nodes | compile wall s | compile CPU s | step ms (median) | step ms (min) |")
+    print("| mode | T | nodes | compile wall s | compile CPU s | step ms (median) | "
+          "step ms (min) |")
     print("|---|---|---|---|---|---|---|")
     for mode in args.modes:
         for steps in args.lengths:

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import functional as F
 from .eager.tensor import Tensor
-from .errors import ShapeError, UnsupportedError, op_error, user_location
+from .errors import ShapeError, UnsupportedError, op_error
 from .ir import graph as ir
 from .ir.graph import Graph, Node, Value
 from .ops import leaves
@@ -28,7 +28,7 @@ from .ops.registry import Op
 from .types import TensorType, format_shape
 
 
-# ---- trees: a leaf, None, or tuples/lists of trees ------------------------------------------
+# ---- trees: a leaf, None, or tuples/lists of trees -------------------------------------------
 def _flatten(tree):
     if tree is None:
         return [], None
@@ -60,7 +60,7 @@ def _is_symbolic(leaves_):
     return Tensor._trace is not None or any(isinstance(x, Value) for x in leaves_)
 
 
-# ---- the public function ----------------------------------------------------------------------------
+# ---- the public function ---------------------------------------------------------------------
 def scan(f, init, xs=None, length=None, reverse=False):
     """Loop `f` over the leading (time) axis of `xs`, threading a carry (jax.lax.scan).
 
@@ -161,7 +161,7 @@ def _check_carry(before, after):
                            f"shape and dtype (cast or reshape it inside f)")
 
 
-# ---- tracing the body ---------------------------------------------------------------------------------
+# ---- tracing the body ------------------------------------------------------------------------
 def trace_body(f, carry_def, carry_types, x_def, x_types):
     """Trace f once on placeholders: (closed body graph, ys' tree, captured outer values).
 
@@ -289,7 +289,7 @@ def inline(body, args):
     return [env[id(v)] for v in body.outputs]
 
 
-# ---- the op ----------------------------------------------------------------------------------------------
+# ---- the op ----------------------------------------------------------------------------------
 def _split(seq, attrs):
     nc, nx = attrs["num_carry"], attrs["num_xs"]
     return list(seq[:nc]), list(seq[nc:nc + nx]), list(seq[nc + nx:])

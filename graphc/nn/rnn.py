@@ -2,9 +2,10 @@
 
 On eager tensors the time loop is a Python loop of graphc functions; on symbolic values it is
 one graphc.scan node, so a compiled step compiles the cell once whatever the sequence length
-(which must still be known when the graph is built; the batch size may be symbolic). The input projection of all time steps is
-one matmul per layer; only the hidden projection runs step by step. A missing initial state
-means zeros, so the first step skips the hidden projection instead of multiplying zeros.
+(which must still be known when the graph is built; the batch size may be symbolic). The
+input projection of all time steps is one matmul per layer; only the hidden projection runs
+step by step. A missing initial state means zeros, so the first step skips the hidden
+projection instead of multiplying zeros.
 """
 from __future__ import annotations
 
