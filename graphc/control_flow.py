@@ -176,7 +176,8 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
     own = {id(v) for v in c_in + x_in}
     carry, y = _call(f, _unflatten(carry_def, c_in), _unflatten(x_def, x_in))
     c_out, out_def = _flatten(carry)
-    if out_def != carry_def and not (carry_def == "leaf" and len(c_out) == 1):
+    if _skeleton(out_def) != _skeleton(carry_def) and not (carry_def == "leaf"
+                                                           and len(c_out) == 1):
         raise op_error(ShapeError, "scan", f"f changed the carry's structure: it got "
                        f"{_describe(carry_def)} and returned {_describe(out_def)}")
     y_out, y_def = _flatten(y)
@@ -232,6 +233,13 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
     inputs = c_in + x_in + [mapping[v] for v in captured]
     body = Graph(ph_nodes + rest, inputs, outputs)
     return body, y_def, captured
+
+
+def _skeleton(treedef):
+    """A tree's nesting without its container types (a list may stand for a tuple)."""
+    if treedef is None or treedef == "leaf":
+        return treedef
+    return tuple((n, _skeleton(d)) for n, d in treedef[1])
 
 
 def _describe(treedef):
