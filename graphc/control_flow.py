@@ -379,21 +379,29 @@ def _vjp(ctx, *grads):
         raise op_error(UnsupportedError, "scan", "differentiating a scan with integer carries "
                        "or ys is not supported")
     g_carry, g_ys = list(grads[:nc]), list(grads[nc:nc + ny])
+    # the saved carries reach the loss only through a gradient of this scan (second order):
+    # their cotangents join the carry's at each step
+    g_saved = [None if _is_zero_fill(g) else g for g in grads[nc + ny:nc + ny + nc]]
+    extra = [k for k, g in enumerate(g_saved) if g is not None]
     wrt_consts = [k for k, c in enumerate(consts) if c.dtype.is_floating_point]
     wrt_xs = [k for k, x in enumerate(xs) if x.dtype.is_floating_point]
     backward = _body_vjp(body, nc, len(xs), wrt_xs, wrt_consts)
 
     def step(carry, x):
         gc, acc = list(carry[:nc]), list(carry[nc:])
-        c_t, x_t, gy_t = list(x[:nc]), list(x[nc:nc + len(xs)]), list(x[nc + len(xs):])
+        x = list(x)
+        c_t, x_t = x[:nc], x[nc:nc + len(xs)]
+        gy_t, gs_t = x[nc + len(xs):nc + len(xs) + ny], x[nc + len(xs) + ny:]
         gs = inline(backward, c_t + x_t + consts + gc + gy_t)
-        g_prev = gs[:nc]
+        g_prev = list(gs[:nc])
+        for k, g in zip(extra, gs_t):
+            g_prev[k] = F.add(g_prev[k], g)
         g_x = gs[nc:nc + len(wrt_xs)]
         acc = [F.add(s, g) for s, g in zip(acc, gs[nc + len(wrt_xs):])]
         return tuple(g_prev + acc), tuple(g_x)
 
     init_b = tuple(g_carry + [F.zeros_like(consts[k]) for k in wrt_consts])
-    xs_b = tuple(saved + xs + g_ys)
+    xs_b = tuple(saved + xs + g_ys + [g_saved[k] for k in extra])
     final, g_xs = scan(step, init_b, xs_b, length=a["length"], reverse=not a["reverse"])
     g_xs_all = [None] * len(xs)
     for k, g in zip(wrt_xs, g_xs):
@@ -402,6 +410,12 @@ def _vjp(ctx, *grads):
     for k, g in zip(wrt_consts, final[nc:]):
         g_consts[k] = g
     return list(final[:nc]) + g_xs_all + g_consts
+
+
+def _is_zero_fill(g):
+    """A cotangent autodiff filled in for an unused output (zeros_like)."""
+    return g is None or (isinstance(g, Value) and g.node.op.name == "full_like"
+                         and np.all(np.asarray(g.node.attrs.get("value")) == 0))
 
 
 def _body_vjp(body, nc, nx, wrt_xs, wrt_consts):

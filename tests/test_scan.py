@@ -253,3 +253,22 @@ def test_nested_scans_with_gradients():
     cpu = gc.compile([h, ys], [xs], target="cpu")(a)  # a body program calling another
     for u, v in zip(cpu, [he, yse]):
         np.testing.assert_allclose(u.numpy(), v.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_second_order_gradient_through_a_scan():
+    a, h0, w0 = XS[:3, :, :2], H0[:, :2], W[:2, :2]
+
+    def first_order_norm(w):  # eager: |d loss / dw|^2, the tape differentiating the loop
+        wt = gc.tensor(w, requires_grad=True)
+        h, ys = gc.scan(lambda c, x: (gc.tanh(x + c @ wt), c * c), gc.tensor(h0), gc.tensor(a))
+        (ys.sum() + (h * h).sum()).backward()
+        return (wt.grad.numpy() ** 2).sum()
+
+    wt = gc.tensor(w0.copy(), requires_grad=True)
+    xs, h = gc.placeholder(a.shape, gc.float64), gc.placeholder(h0.shape, gc.float64)
+    hT, ys = gc.scan(lambda c, x: (gc.tanh(x + c @ wt), c * c), h, xs)
+    g = gc.grad(ys.sum() + (hT * hT).sum(), wt)
+    g2 = gc.grad((g * g).sum(), wt)
+    got = gc.compile(g2, [h, xs], target="reference")(h0, a)
+    np.testing.assert_allclose(got.numpy(), numeric_grad(first_order_norm, [w0], 0),
+                               rtol=1e-6, atol=1e-8)
