@@ -40,6 +40,7 @@ from .ir.build import placeholder, variable
 from .ir.serialize import save_graph, load_graph
 from .dispatch import constant
 from .static_grad import grad
+from .control_flow import scan
 from .compile import compile, Executable
 from runtime.threads import get_num_threads, set_num_threads
 from runtime import threads as _threads

@@ -78,7 +78,7 @@ def _cpu_lowers():
         if op.kind == "collective":  # graphc/distributed/compiled.py runs it between programs
             return "split"
         return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
-                or name in RUNTIME_OPS or name in ("sum", "mean", "amax", "amin")
+                or name in RUNTIME_OPS or name in ("sum", "mean", "amax", "amin", "scan")
                 or (op.kind == "elementwise" and "template" in op.lowering))
     return lowers
 
@@ -119,7 +119,8 @@ def _notes(op):
 
 def _arity(op):
     ins = "n" if op.num_inputs is None else str(op.num_inputs)
-    return f"{ins} → {op.num_outputs}"
+    outs = "n" if op.num_outputs is None else str(op.num_outputs)
+    return f"{ins} → {outs}"
 
 
 def _mark(check, name):

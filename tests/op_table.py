@@ -250,7 +250,34 @@ SHAPES = [
     Case("split", "slice", lambda x: gc.split(x, 2, 1)[1], [normal(2, 5)], lambda x: x[:, 2:4]),
 ]
 
-CASES = UNARY + BINARY + REDUCTIONS + LINALG + SHAPES
+
+def _scan_cell(h, xs, w, reverse=False):
+    """A tanh RNN over xs with a tuple carry (h, running sum): graphc.scan."""
+    def f(carry, x):
+        c, s = carry
+        c = gc.tanh(x + c @ w)
+        return (c, s + c.sum()), c * s
+    (hT, sT), ys = gc.scan(f, (h, gc.zeros_like(h.sum())), xs, reverse=reverse)
+    return ys.sum(0) + hT * sT
+
+
+def _scan_cell_ref(h, xs, w, reverse=False):
+    s, ys = np.zeros((), h.dtype), [None] * len(xs)
+    for t in (range(len(xs) - 1, -1, -1) if reverse else range(len(xs))):
+        h = np.tanh(xs[t] + h @ w)
+        s, ys[t] = s + h.sum(), h * s
+    return np.stack(ys).sum(0) + h * s
+
+
+CONTROL = [
+    Case("scan", "scan", _scan_cell, [normal(2, 3), normal(4, 2, 3), normal(3, 3) * 0.5],
+         _scan_cell_ref, rtol=1e-5, atol=1e-6),
+    Case("scan-reverse", "scan", lambda h, xs, w: _scan_cell(h, xs, w, True),
+         [normal(1, 2), normal(3, 1, 2), normal(2, 2) * 0.5],
+         lambda h, xs, w: _scan_cell_ref(h, xs, w, True), rtol=1e-5, atol=1e-6),
+]
+
+CASES = UNARY + BINARY + REDUCTIONS + LINALG + SHAPES + CONTROL
 
 
 def by_id(cases):

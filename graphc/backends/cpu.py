@@ -143,6 +143,19 @@ def _kernel_signature(dtypes):
                  nbtypes.Array(from_dtype(np.dtype(d)), 1, "C") for d in dtypes)
 
 
+def _programs(generated):
+    """A kernel-layout program and the body programs of its scans, nested ones too."""
+    out = [generated]
+    for sub in generated.subprograms:
+        out += _programs(sub)
+    return out
+
+
+def _arena_arrays(generated):
+    return [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
+            for kind, dtype, data in generated.arenas]
+
+
 class CompiledProgram:
     def __init__(self, generated, options, updated, report=None):
         self.report = report or CompileReport(generated.layout)
@@ -153,8 +166,7 @@ class CompiledProgram:
         self.out_shapes = [v.type.shape for v in generated.plan.outputs]
         self.out_types = [(v.type.numel(), v.dtype.np) for v in generated.plan.outputs]
         self.storages = [v.node.attrs["storage"] for v in generated.variables]
-        self.arena_args = [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
-                           for kind, dtype, data in generated.arenas]
+        self.arena_args = _arena_arrays(generated)
         self._datas = None     # the variables' arrays the argument tail was made from
         self._tail = ()        # flat variables + arenas: the program's trailing arguments
         self._feeds = ((), (), ())  # (arrays, shapes, flat views) of the latest call's feeds
@@ -177,15 +189,27 @@ class CompiledProgram:
             self.report.load_s = time.perf_counter() - start
 
     def _load_kernels(self, generated, flags):
-        """Import every kernel and compile (or load from the cache) each for the argument
-        types the program passes, saying so on a terminal when it takes a while."""
+        """Import every kernel (of the program and of the body programs of its scans) and
+        compile (or load from the cache) each for the argument types the program passes,
+        saying so on a terminal when it takes a while."""
         report = self.report
-        self.dispatchers = [cache.load_module(text, flags).kernel
-                            for text in generated.kernels]
-        report.functions, report.calls = len(self.dispatchers), generated.calls
-        progress = Progress(len(generated.signatures))
-        for done, (k, dtypes) in enumerate(generated.signatures, 1):
-            kernel = self.dispatchers[k]
+        self.dispatchers = []
+        programs = _programs(generated)  # the step's program first, then scan bodies
+        loaded = {id(p): [cache.load_module(text, flags).kernel for text in p.kernels]
+                  for p in programs}
+        signatures, seen = [], set()  # a kernel shared by two programs is compiled once
+        for p in programs:
+            for k, dtypes in p.signatures:
+                key = (id(loaded[id(p)][k]), dtypes)
+                if key not in seen:
+                    seen.add(key)
+                    signatures.append((p, k, dtypes))
+            self.dispatchers.extend(d for d in loaded[id(p)] if d not in self.dispatchers)
+        report.functions = len(self.dispatchers)
+        report.calls = sum(p.calls for p in programs)
+        progress = Progress(len(signatures))
+        for done, (p, k, dtypes) in enumerate(signatures, 1):
+            kernel = loaded[id(p)][k]
             signature = _kernel_signature(dtypes)
             if signature in kernel.overloads:  # compiled earlier in this process
                 report.reused += 1
@@ -201,12 +225,22 @@ class CompiledProgram:
                 report.typing_s += typing
                 report.llvm_s += llvm
             progress.update(done, report.from_cache + report.reused)
-        progress.close(len(generated.signatures), report.from_cache + report.reused)
-        views = tuple(self.arena_args[k][start:stop] for k, start, stop in generated.views)
-        namespace = {}
-        exec(compile(generated.source, "<graphc program>", "exec"), namespace)
-        self._bind = lambda kernels: namespace["bind"](kernels, views, threads.narrow_blas)
-        return self._bind(tuple(self.dispatchers))
+        progress.close(len(signatures), report.from_cache + report.reused)
+        arenas = {id(p): _arena_arrays(p) for p in programs}
+        arenas[id(generated)] = self.arena_args
+
+        def bind(convert, program=generated):
+            """The program's callable, its kernels passed through `convert`."""
+            namespace = {}
+            exec(compile(program.source, "<graphc program>", "exec"), namespace)
+            own = arenas[id(program)]
+            views = tuple(own[k][start:stop] for k, start, stop in program.views)
+            subs = tuple((bind(convert, sub), tuple(arenas[id(sub)]))
+                         for sub in program.subprograms)
+            kernels = tuple(convert(kernel) for kernel in loaded[id(program)])
+            return namespace["bind"](kernels, views, threads.narrow_blas, subs)
+        self._bind = bind
+        return bind(lambda kernel: kernel)
 
     def cache_stats(self):
         """(hits, misses) of Numba's on-disk cache over the functions this program runs."""
@@ -230,7 +264,7 @@ class CompiledProgram:
             return names[dispatcher.py_func.__name__]
         if self.layout == "whole":
             return as_python(self.dispatchers[0])
-        return self._bind(tuple(as_python(k) for k in self.dispatchers))
+        return self._bind(as_python)
 
     def _variables_unchanged(self):
         datas = self._datas

@@ -217,6 +217,8 @@ def value_names(graph):
 
 
 def _format_attr(v):
+    if isinstance(v, Graph):  # a loop body: printed in full below its node
+        return f"<graph {len(v.nodes)} nodes>"
     if isinstance(v, np.ndarray):
         if v.size == 1:
             return str(v.reshape(())[()])  # NumPy's shortest repr: 0.1 for float32 too
@@ -245,6 +247,10 @@ def format_graph(graph, locations=False):
         if locations and n.location is not None:
             line = f"{line:<60}  # {n.location}"
         lines.append(line)
+        for key, sub in n.attrs.items():
+            if isinstance(sub, Graph):  # a scan's body, indented under its node
+                lines.append(f"    {key}:")
+                lines += ["    " + text for text in format_graph(sub, locations).split("\n")]
     lines.append("  return " + ", ".join(names[v] for v in graph.outputs))
     lines.append("}")
     if graph.updates:

@@ -55,6 +55,8 @@ def _encode(v):
         return {"$type": {"shape": list(v.shape), "dtype": v.dtype.name}}
     if isinstance(v, np.ndarray):
         return _encode_array(v)
+    if isinstance(v, Graph):  # a scan's body: a closed graph of its own, nested
+        return {"$graph": graph_to_json(v)}
     raise GraphFormatError(f"cannot serialize attribute value of type {type(v).__name__}")
 
 
@@ -144,6 +146,8 @@ def _decode(v, where):
             _fail(where, f"unknown dtype {body.get('dtype')!r}")
     if tag == "$array":
         return _decode_array(body, where)
+    if tag == "$graph" and isinstance(body, dict):
+        return graph_from_json(body)
     _fail(where, f"unknown attribute tag {tag!r}")
 
 

@@ -16,7 +16,9 @@ import numpy as np
 
 from .. import functional as G
 from ..ops import shape as S
+from ..control_flow import scan
 from ..eager.creation import empty
+from ..ir.graph import Value
 from ..errors import UnsupportedError
 from . import functional as F, init
 from .module import Module
@@ -37,6 +39,8 @@ def time_loop(step, inputs, state, reverse=False, mask=None):
     the state of sequence n unchanged at the steps where mask[t, n] is False (packed
     sequences of different lengths; the state must then be given)."""
     steps = inputs.shape[0]
+    if isinstance(inputs, Value) and mask is None and steps > 1:
+        return _scanned(step, inputs, state, reverse)
     outputs = [None] * steps
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         outputs[t], new = step(inputs[t], state)
@@ -45,6 +49,25 @@ def time_loop(step, inputs, state, reverse=False, mask=None):
             new = tuple(G.where(keep, n, o) for n, o in zip(new, state))
         state = new
     return G.stack(outputs, 0), state
+
+
+def _scanned(step, inputs, state, reverse):
+    """The time loop on symbolic values: one graphc.scan node, so a compiled step compiles
+    the cell once whatever the sequence length. A missing state (zeros) makes the first step
+    skip the hidden projection, so that step runs on its own, as in the eager loop."""
+    head = None
+    if state is None:
+        head, state = step(inputs[-1 if reverse else 0], None)
+        inputs = inputs[:-1] if reverse else inputs[1:]
+
+    def cell(carry, x):
+        out, new = step(x, carry)
+        return tuple(new), out
+    final, outputs = scan(cell, tuple(state), inputs, reverse=reverse)
+    if head is not None:
+        head = G.unsqueeze(head, 0)
+        outputs = G.cat([outputs, head] if reverse else [head, outputs], 0)
+    return outputs, tuple(final)
 
 
 def _reverse_within_lengths(x, lengths):
