@@ -254,10 +254,11 @@ def broadcast_to(input, shape):
 def cat(tensors, dim=0):
     """Concatenate; mixed dtypes are promoted first, as in PyTorch."""
     tensors = list(tensors)
-    dtypes = [t.dtype for t in tensors]
+    dtypes = [as_dtype(np.asarray(t).dtype if isinstance(t, (np.ndarray, np.generic))
+                       else t.dtype) for t in tensors]  # (arrays join as constants)
     if len(set(dtypes)) > 1:
         dt = promote_types(dtypes, [False] * len(dtypes))
-        tensors = [t if t.dtype is dt else E.cast(t, dtype=dt) for t in tensors]
+        tensors = [t if d is dt else E.cast(t, dtype=dt) for t, d in zip(tensors, dtypes)]
     return S.cat(*tensors, dim=dim)
 
 

@@ -360,22 +360,22 @@ class _MoreMethods:
             dtype = {v: k for k, v in _TYPE_NAMES.items()}[name]
         return F.cast(self, dtype)
 
-    def _new(self, fill, size, dtype, device):
+    def _new_filled(self, fill, size, dtype, device):
         from .eager.creation import full
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
         return full(size, fill, dtype=dtype or self.dtype, device=device or self.device)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(1, size, dtype, device).requires_grad_(requires_grad)
+        return self._new_filled(1, size, dtype, device).requires_grad_(requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
+        return self._new_filled(0, size, dtype, device).requires_grad_(requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new(0, size, dtype, device).requires_grad_(requires_grad)
+        return self._new_filled(0, size, dtype, device).requires_grad_(requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        return self._new(fill_value, (tuple(size),), dtype, device).requires_grad_(requires_grad)
+        return self._new_filled(fill_value, (tuple(size),), dtype, device).requires_grad_(requires_grad)
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         from .eager.creation import tensor

@@ -100,7 +100,8 @@ def _dynamic_axes(dynamic_axes, name):
 
 # ---- getting a graph ----------------------------------------------------------------------------
 def _trace(fn, args, input_names, dynamic_axes):
-    from ..jit import _trace_call, _flatten
+    from ..jit import _control_flow_error, _flatten
+    from ..trace import trace_call
     from ..nn.module import Module
     args = args if isinstance(args, tuple) else (args,)
     names = list(input_names or [])
@@ -121,7 +122,7 @@ def _trace(fn, args, input_names, dynamic_axes):
     if training:
         fn.eval()  # as torch.onnx.export: inference mode (dropout off, running statistics)
     try:
-        result, _ = _trace_call(fn, tuple(symbolic), {}, keep_grads=False)
+        result, _ = trace_call(fn, tuple(symbolic), {}, False, _control_flow_error)
     finally:
         if training:
             fn.train()

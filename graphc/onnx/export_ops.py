@@ -34,6 +34,7 @@ SAME = {
     "maximum": "Max", "minimum": "Min", "eq": "Equal", "lt": "Less", "le": "LessOrEqual",
     "gt": "Greater", "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or",
     "logical_not": "Not", "where": "Where", "matmul": "MatMul",
+    "detach": "Identity",  # (an inference graph: no gradient to stop)
 }
 for _name, _op_type in SAME.items():
     EXPORTERS[_name] = (lambda op_type: lambda e, n: e.emit(op_type, e.ins(n)))(_op_type)

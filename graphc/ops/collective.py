@@ -60,6 +60,6 @@ def _check_src(in_types, src):
 
 # No gradient rule: it copies persistent state (BatchNorm statistics), which needs none.
 broadcast = Op("broadcast", infer=_check_src, reference=_broadcast_reference,
-               defaults={"src": 0}, kind="collective", saves=(),
+               defaults={"src": 0}, kind="collective", saves=(), differentiable=False,
                doc="Rank src's tensor, on every rank (MPI_Bcast). In compiled steps only on "
                    "variables, which are broadcast in place before the step runs.")
