@@ -10,6 +10,9 @@ zeros, so the first step skips the hidden projection instead of multiplying zero
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import math
 
 import numpy as np
@@ -39,7 +42,7 @@ def time_loop(step, inputs, state, reverse=False, mask=None):
     the state of sequence n unchanged at the steps where mask[t, n] is False (packed
     sequences of different lengths; the state must then be given)."""
     steps = inputs.shape[0]
-    if isinstance(inputs, Value) and mask is None and steps > 1:
+    if isinstance(inputs, Value) and mask is None and steps > 1 and not _unrolling.depth:
         return _scanned(step, inputs, state, reverse)
     outputs = [None] * steps
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
@@ -49,6 +52,24 @@ def time_loop(step, inputs, state, reverse=False, mask=None):
             new = tuple(G.where(keep, n, o) for n, o in zip(new, state))
         state = new
     return G.stack(outputs, 0), state
+
+
+class _Unrolling(threading.local):
+    depth = 0
+
+
+_unrolling = _Unrolling()
+
+
+@contextlib.contextmanager
+def unrolled_time_loops():
+    """Inside: time loops on symbolic values unroll instead of making a scan node (the ONNX
+    exporter has no mapping of scan to ONNX's Scan yet)."""
+    _unrolling.depth += 1
+    try:
+        yield
+    finally:
+        _unrolling.depth -= 1
 
 
 def _scanned(step, inputs, state, reverse):

@@ -101,6 +101,7 @@ def _dynamic_axes(dynamic_axes, name):
 # ---- getting a graph ----------------------------------------------------------------------------
 def _trace(fn, args, input_names, dynamic_axes):
     from ..jit import _control_flow_error, _flatten
+    from ..nn.rnn import unrolled_time_loops
     from ..trace import trace_call
     from ..nn.module import Module
     args = args if isinstance(args, tuple) else (args,)
@@ -122,7 +123,8 @@ def _trace(fn, args, input_names, dynamic_axes):
     if training:
         fn.eval()  # as torch.onnx.export: inference mode (dropout off, running statistics)
     try:
-        result, _ = trace_call(fn, tuple(symbolic), {}, False, _control_flow_error)
+        with unrolled_time_loops():  # (no ONNX Scan mapping yet: RNNs export unrolled)
+            result, _ = trace_call(fn, tuple(symbolic), {}, False, _control_flow_error)
     finally:
         if training:
             fn.train()
