@@ -74,8 +74,9 @@ class CpuRunner:
     def _signature(self, feeds):
         return tuple([a.shape for a in feeds] + [t._data.shape for t in self._storages])
 
-    def program(self, feeds):
-        """The compiled program for these feeds' shapes (compiled on first use)."""
+    def program(self, feeds, compile_kernels=True):
+        """The compiled program for these feeds' shapes (compiled on first use).
+        compile_kernels=False: generated and loaded only (for its Python twin: the fuzzer)."""
         sig = self._signature(feeds)
         prog = self.programs.get(sig)
         if prog is None:
@@ -83,6 +84,9 @@ class CpuRunner:
                 prog = self.programs.get(sig)
                 if prog is None:
                     prog = self.programs[sig] = self._compile(feeds)
+        if compile_kernels and prog.pending:
+            with self._lock:
+                prog.compile_kernels()
         return prog
 
     def _compile(self, feeds):
@@ -177,8 +181,10 @@ class CompiledProgram:
         self.fn = self._load(generated, options.key() + _LIBRARY_HASH)
 
     def _load(self, generated, flags):
-        """The callable program; self.dispatchers: the Numba functions it runs."""
+        """The callable program; self.dispatchers: the Numba functions it runs;
+        self.pending: the kernels still to compile (compile_kernels)."""
         start = time.perf_counter()
+        self.pending = []
         try:
             if generated.kernels is None:
                 program = cache.load_module(generated.source, flags).program
@@ -190,8 +196,7 @@ class CompiledProgram:
 
     def _load_kernels(self, generated, flags):
         """Import every kernel (of the program and of the body programs of its scans) and
-        compile (or load from the cache) each for the argument types the program passes,
-        saying so on a terminal when it takes a while."""
+        bind the program; the kernels are compiled by compile_kernels()."""
         report = self.report
         self.dispatchers = []
         programs = _programs(generated)  # the step's program first, then scan bodies
@@ -207,25 +212,7 @@ class CompiledProgram:
             self.dispatchers.extend(d for d in loaded[id(p)] if d not in self.dispatchers)
         report.functions = len(self.dispatchers)
         report.calls = sum(p.calls for p in programs)
-        progress = Progress(len(signatures))
-        for done, (p, k, dtypes) in enumerate(signatures, 1):
-            kernel = loaded[id(p)][k]
-            signature = _kernel_signature(dtypes)
-            if signature in kernel.overloads:  # compiled earlier in this process
-                report.reused += 1
-                progress.update(done, report.from_cache + report.reused)
-                continue
-            hits = sum(kernel.stats.cache_hits.values())
-            kernel.compile(signature)
-            if sum(kernel.stats.cache_hits.values()) > hits:
-                report.from_cache += 1
-            else:
-                report.compiled += 1
-                typing, llvm = numba_timers(kernel, signature)
-                report.typing_s += typing
-                report.llvm_s += llvm
-            progress.update(done, report.from_cache + report.reused)
-        progress.close(len(signatures), report.from_cache + report.reused)
+        self.pending = [(loaded[id(p)][k], dtypes) for p, k, dtypes in signatures]
         arenas = {id(p): _arena_arrays(p) for p in programs}
         arenas[id(generated)] = self.arena_args
 
@@ -241,6 +228,31 @@ class CompiledProgram:
             return namespace["bind"](kernels, views, threads.narrow_blas, subs)
         self._bind = bind
         return bind(lambda kernel: kernel)
+
+    def compile_kernels(self):
+        """Compile (or load from the cache) every kernel for the argument types the program
+        passes, up front, saying so on a terminal when it takes a while (kernel layout)."""
+        report, pending, self.pending = self.report, self.pending, []
+        start = time.perf_counter()
+        progress = Progress(len(pending))
+        for done, (kernel, dtypes) in enumerate(pending, 1):
+            signature = _kernel_signature(dtypes)
+            if signature in kernel.overloads:  # compiled earlier in this process
+                report.reused += 1
+                progress.update(done, report.from_cache + report.reused)
+                continue
+            hits = sum(kernel.stats.cache_hits.values())
+            kernel.compile(signature)
+            if sum(kernel.stats.cache_hits.values()) > hits:
+                report.from_cache += 1
+            else:
+                report.compiled += 1
+                typing, llvm = numba_timers(kernel, signature)
+                report.typing_s += typing
+                report.llvm_s += llvm
+            progress.update(done, report.from_cache + report.reused)
+        progress.close(len(pending), report.from_cache + report.reused)
+        report.load_s += time.perf_counter() - start
 
     def cache_stats(self):
         """(hits, misses) of Numba's on-disk cache over the functions this program runs."""

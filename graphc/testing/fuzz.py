@@ -245,7 +245,7 @@ def run_interpreted(exe, feeds):
     py_func of every function of the generated module, as plain Python. Everything graphc
     does (passes, fusion, memory plan, lowering) is checked; only Numba's own code
     generation is not, and it costs seconds per program where this costs milliseconds."""
-    program = exe._runner.program([np.asarray(f) for f in feeds])
+    program = exe._runner.program([np.asarray(f) for f in feeds], compile_kernels=False)
     # f32_from_bits is an LLVM intrinsic in compiled code
     compiled, program.fn = program.fn, program.python_twin({"f32_from_bits": _f32_from_bits})
     try:  # the runner's own calling convention, with the Python twin in the program's place

@@ -64,7 +64,11 @@ def compile_now(exe, shapes=None, representative=False) -> bool:
     types = [x.type for x in exe.inputs]
     if not (shapes or representative or all(t.is_concrete for t in types)):
         return False
-    runner.program([np.zeros(s, t.dtype.np) for s, t in zip(input_shapes(exe, shapes), types)])
+    feeds = [np.zeros(s, t.dtype.np) for s, t in zip(input_shapes(exe, shapes), types)]
+    try:  # code generation only: showing the source needs no Numba compile
+        runner.program(feeds, compile_kernels=False)
+    except TypeError:  # a target whose program() takes the feeds alone
+        runner.program(feeds)
     return True
 
 
