@@ -249,6 +249,8 @@ def compile(outputs, inputs=None, updates=None, target=None, **options):
     communicate (graphc/distributed/compiled.py).
     """
     from .distributed.compiled import DistributedExecutable, has_collectives
+    if isinstance(outputs, Graph):  # a loaded graph: its own outputs, inputs and updates
+        return Executable(outputs, inputs, updates, target, **options)
     roots = [outputs] if isinstance(outputs, Value) else list(outputs)
     roots += [new for _, new in _normalize_updates(updates)]
     if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):

@@ -14,7 +14,7 @@ taken along:
   to their functional form; tensors the function creates are fresh each call;
 - a trace holds while the `.training` mode of every module it called and the presence of the
   `.grad` that backward adds to are as they were: otherwise the function is traced again
-  (graphc/trace.py has the trace and its guard).
+  (graphc/tracing.py has the trace and its guard).
 
 The graph is compiled (target "cpu" when available) and cached per signature: the shapes and
 dtypes of array arguments and the values of every other argument (Python numbers, strings,
@@ -34,7 +34,7 @@ from .eager.tensor import Tensor
 from .errors import _INTERNAL, GraphcError, SourceLocation
 from .ir.build import placeholder
 from .ir.graph import Graph, Value
-from .trace import TracingError, Guard, trace_call
+from .tracing import TracingError, Guard, trace_call
 from .types import as_dtype
 from .backends import default_target
 

@@ -90,11 +90,11 @@ def test_compile_scaling_smoke_the_kernel_count_does_not_grow_with_depth():
     from benchmarks import compile_scaling
     results = compile_scaling.main(["--quick", "--models", "mlp", "--frameworks", ""])
     cold = {m.metric: m.extra["cold"] for m in results if m.extra.get("cold")}
-    assert set(cold) == {"mlp depth=1", "mlp depth=2"}, [m.note for m in results]
+    assert set(cold) == {"mlp depth=2", "mlp depth=3"}, [m.note for m in results]
     assert all(math.isfinite(c["first_cpu_s"]) for c in cold.values())
     kernels = {k: c["report"]["functions"] for k, c in cold.items()}
     calls = {k: c["report"]["calls"] for k, c in cold.items()}
-    assert kernels["mlp depth=1"] == kernels["mlp depth=2"], kernels
-    assert calls["mlp depth=2"] > calls["mlp depth=1"], calls
+    assert kernels["mlp depth=2"] == kernels["mlp depth=3"], kernels
+    assert calls["mlp depth=3"] > calls["mlp depth=2"], calls
     warm = [m for m in results if m.metric.endswith("warm")]
     assert len(warm) == 2 and all(math.isfinite(m.median_s) for m in warm)

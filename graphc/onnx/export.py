@@ -102,7 +102,7 @@ def _dynamic_axes(dynamic_axes, name):
 def _trace(fn, args, input_names, dynamic_axes):
     from ..jit import _control_flow_error, _flatten
     from ..nn.rnn import unrolled_time_loops
-    from ..trace import trace_call
+    from ..tracing import trace_call
     from ..nn.module import Module
     args = args if isinstance(args, tuple) else (args,)
     names = list(input_names or [])
