@@ -260,24 +260,8 @@ def _symbolic(v):
 
 def _topological(outputs, boundary):
     """Nodes the outputs reach without crossing a boundary value, in topological order."""
-    order, seen = [], set()
-    for root in outputs:
-        if boundary(root):
-            continue
-        stack = [(root.node, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if node.id in seen:
-                continue
-            if expanded:
-                seen.add(node.id)
-                order.append(node)
-                continue
-            stack.append((node, True))
-            for v in reversed(node.inputs):
-                if v.node.id not in seen and not boundary(v):
-                    stack.append((v.node, False))
-    return order
+    from .ir.graph import topological_order
+    return topological_order(outputs, boundary)
 
 
 def inline(body, args):

@@ -124,6 +124,29 @@ class Value(TensorMethods):
         return f"<graphc.Value{label} {self.type} from {self.node.op.name}>"
 
 
+def topological_order(outputs, boundary=None):
+    """The nodes the outputs reach (not crossing a value for which boundary(value) is true),
+    in topological order: depth-first, iterative."""
+    order, seen = [], set()
+    for root in outputs:
+        if boundary is not None and boundary(root):
+            continue
+        stack = [(root.node, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node.id in seen:
+                continue
+            if expanded:
+                seen.add(node.id)
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for v in reversed(node.inputs):
+                if v.node.id not in seen and (boundary is None or not boundary(v)):
+                    stack.append((v.node, False))
+    return order
+
+
 class Graph:
     """Nodes in topological order, with the graph's inputs (placeholders) and outputs, and the
     variable updates of a training step ((variable value, new value) pairs; graphc.compile
@@ -139,21 +162,7 @@ class Graph:
     def from_outputs(cls, outputs, inputs=None):
         """All nodes the outputs depend on, in topological order (depth-first, iterative)."""
         outputs = list(outputs)
-        order, seen = [], set()
-        for root in outputs:
-            stack = [(root.node, False)]
-            while stack:
-                node, expanded = stack.pop()
-                if node.id in seen:
-                    continue
-                if expanded:
-                    seen.add(node.id)
-                    order.append(node)
-                    continue
-                stack.append((node, True))
-                for v in reversed(node.inputs):
-                    if v.node.id not in seen:
-                        stack.append((v.node, False))
+        order = topological_order(outputs)
         if inputs is None:
             inputs = [n.outputs[0] for n in order if n.op.name == "placeholder"]
         return cls(order, inputs, outputs)

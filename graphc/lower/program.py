@@ -258,9 +258,7 @@ def _blas_work(node):
     if node is None or node.op.name not in _BLAS_OPS:
         return 0
     if node.op.name == "matmul":
-        a, b = (v.type.shape for v in node.inputs)
-        k = a[-1]
-        return node.outputs[0].type.numel() * k
+        return node.outputs[0].type.numel() * node.inputs[0].type.shape[-1]  # x K
     x, w = node.inputs[0], node.inputs[1]
     out = node.outputs[0]
     if node.op.name == "conv2d":  # each output element: one filter's fan-in

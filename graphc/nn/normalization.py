@@ -17,22 +17,30 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _per_channel_state(module, num_features, eps, momentum, affine, track_running_stats,
+                       dtype, bias):
+    """The attributes, parameters and buffers BatchNorm and InstanceNorm share (PyTorch's
+    names)."""
+    module.num_features, module.eps, module.momentum = num_features, eps, momentum
+    module.affine, module.track_running_stats = affine, track_running_stats
+    module.weight = Parameter(ones(num_features, dtype=dtype)) if affine else None
+    module.bias = Parameter(zeros(num_features, dtype=dtype)) if affine and bias else None
+    if track_running_stats:
+        module.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+        module.register_buffer("running_var", ones(num_features, dtype=dtype))
+        module.register_buffer("num_batches_tracked", tensor(0))
+    else:
+        module.running_mean = module.running_var = module.num_batches_tracked = None
+
+
 class _BatchNorm(Module):
     expected_dims: tuple = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(zeros(num_features, dtype=dtype)) if affine and bias else None
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
+        _per_channel_state(self, num_features, eps, momentum, affine, track_running_stats,
+                           dtype, bias)
         self._place(device)
 
     def reset_running_stats(self):
@@ -141,16 +149,8 @@ class _InstanceNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, device=None, dtype=None, *, bias=True):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(zeros(num_features, dtype=dtype)) if affine and bias else None
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
+        _per_channel_state(self, num_features, eps, momentum, affine, track_running_stats,
+                           dtype, bias)
         self._place(device)
 
     def forward(self, input):
