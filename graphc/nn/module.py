@@ -81,9 +81,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        symbolic = _any_symbolic(args, kwargs)
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
-        if not _any_symbolic(args, kwargs):
+        if symbolic or Tensor._trace is not None:
+            self._refuse_backward_hooks()
+        if not symbolic:
             if "_state_named" not in self.__dict__:  # once: tapes show 'fc1.weight' (torchviz)
                 self._name_state()
                 object.__setattr__(self, "_state_named", True)
@@ -93,8 +96,8 @@ class Module:
     # ---- hooks -------------------------------------------------------------------------------
     def _hook_table(self, kind):
         if "_hooks" not in self.__dict__:
-            object.__setattr__(self, "_hooks", {"forward_pre": OrderedDict(),
-                                                "forward": OrderedDict()})
+            object.__setattr__(self, "_hooks", {kind: OrderedDict() for kind in (
+                "forward_pre", "forward", "backward", "backward_pre")})
         return self._hooks[kind]
 
     def _add_hook(self, kind, hook, prepend, with_kwargs):
@@ -118,17 +121,45 @@ class Module:
         return self._add_hook("forward", hook, prepend, with_kwargs)
 
     def register_full_backward_hook(self, hook, prepend=False):
-        from ..errors import UnsupportedError
-        raise UnsupportedError("module backward hooks are not supported yet (graphc's tape has "
-                               "no tensor hooks); use a forward hook and inspect .grad after "
-                               "backward()")
+        """hook(module, grad_input, grad_output) -> None or a new grad_input, once the
+        gradients of the module's inputs are computed (eager mode; tuples over the
+        positional arguments, None where no gradient flows). Modules with backward hooks
+        refuse symbolic calls (graphc.jit, graphc.compile)."""
+        return self._add_hook("backward", hook, prepend, False)
 
-    register_backward_hook = register_full_backward_hook
-    register_full_backward_pre_hook = register_full_backward_hook
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a new grad_output, before the gradients of
+        the module's inputs are computed (eager mode)."""
+        return self._add_hook("backward_pre", hook, prepend, False)
+
+    def register_backward_hook(self, hook):
+        from ..errors import UnsupportedError
+        raise UnsupportedError("register_backward_hook (deprecated in PyTorch: its grad_input "
+                               "is that of the module's last operation) is not supported; use "
+                               "register_full_backward_hook")
+
+    def _backward_hooks(self):
+        hooks = self.__dict__.get("_hooks")
+        if not hooks:
+            return (), ()
+        return ([h for h, _ in hooks.get("backward", {}).values()],
+                [h for h, _ in hooks.get("backward_pre", {}).values()])
+
+    def _refuse_backward_hooks(self):
+        """Symbolic calls (each module checks itself when called) refuse backward hooks."""
+        full, pre = self._backward_hooks()
+        if full or pre:
+            from ..errors import UnsupportedError
+            raise UnsupportedError(
+                f"{type(self).__name__} has module backward hooks (register_full_backward_hook"
+                f" / _pre_hook): they run in eager backward only, and a traced or compiled "
+                f"step (graphc.jit, graphc.compile) would skip them; remove them "
+                f"(handle.remove()) before tracing")
 
     def _forward_with_hooks(self, args, kwargs):
         """forward, between the forward pre-hooks and hooks (inside the symbolic context, so
-        that a hook reading parameters reads their graph variables)."""
+        that a hook reading parameters reads their graph variables); with backward hooks,
+        the inputs and outputs pass through identity tape entries (nn/backward_hooks.py)."""
         hooks = self.__dict__.get("_hooks")
         if not hooks:
             return self.forward(*args, **kwargs)
@@ -139,11 +170,19 @@ class Module:
                     args, kwargs = result
                 else:
                     args = result if isinstance(result, tuple) else (result,)
+        full, pre = self._backward_hooks()
+        bw_hook = None
+        if full or pre:
+            from .backward_hooks import BackwardHook
+            bw_hook = BackwardHook(self, full, pre)
+            args = bw_hook.setup_input(tuple(args))
         out = self.forward(*args, **kwargs)
         for hook, with_kwargs in list(hooks["forward"].values()):
             result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
+        if bw_hook is not None:
+            out = bw_hook.setup_output(out)
         return out
 
     def _symbolic_call(self, args, kwargs):
