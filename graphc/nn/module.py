@@ -15,6 +15,7 @@ import numpy as np
 from ..dispatch import variable_of
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
+from ..errors import GraphFormatError
 from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
 from .parameter import Buffer, Parameter, mark_buffer
@@ -25,6 +26,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 class RemovableHandle:
     """What register_*_hook returns: .remove() unregisters the hook (also as a context)."""
     _next_id = 0
+    _graphc_loadable = True  # graphc.load may rebuild it (weight_norm keeps one)
 
     def __init__(self, table):
         self.table = table
@@ -67,6 +69,7 @@ class Module:
     """Base class of all layers: holds parameters, buffers and submodules by attribute."""
 
     training: bool
+    _graphc_loadable = True  # graphc.load may rebuild modules (serialization_globals.py)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -513,6 +516,35 @@ class Module:
             with no_grad():
                 target._assign(arr)
         return IncompatibleKeys(missing, unexpected)
+
+    # ---- whole-module files (graphc.save(model), graphc.load) ------------------------------
+    _TRANSIENT = ("_pending_updates", "_symbolic", "_scope", "_state_named")
+
+    def _save_state(self):
+        """The attributes graphc.save writes: all but the records of symbolic forwards."""
+        return {k: v for k, v in self.__dict__.items() if k not in Module._TRANSIENT}
+
+    def _load_state(self, state):
+        """graphc.load's counterpart of _save_state (the instance was made without
+        __init__, as pickle makes them)."""
+        for table in ("_parameters", "_buffers", "_modules", "_pending_updates"):
+            object.__setattr__(self, table, OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "training", True)
+        self.__dict__.update(state)
+        object.__setattr__(self, "_pending_updates", OrderedDict())
+        for table, kind in (("_parameters", Parameter), ("_buffers", Tensor),
+                            ("_modules", Module)):
+            values = self.__dict__[table]
+            if not isinstance(values, OrderedDict) or not all(
+                    isinstance(k, str) and (v is None or isinstance(v, kind))
+                    for k, v in values.items()):
+                raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {table} "
+                                       f"does not hold {kind.__name__}s by name (damaged file)")
+        for table in self.__dict__.get("_hooks", {}).values():
+            ids = [k for k in table if type(k) is int]
+            if ids:  # new handles must not reuse the saved hooks' ids
+                RemovableHandle._next_id = max(RemovableHandle._next_id, max(ids) + 1)
 
     def __deepcopy__(self, memo):
         """A copy with its own parameter and buffer storage (symbolic records are not
