@@ -263,3 +263,44 @@ def test_loaded_modules_state_dict_loads_into_pytorch():
                                theirs(torch.tensor(x))[0].detach().numpy(), rtol=1e-5,
                                atol=1e-6)
     assert repr(ours) == repr(theirs)
+
+
+def test_random_edits_of_a_module_file_load_or_raise_graph_format_error():
+    """Any subtree of the manifest replaced by another entry (CRCs recomputed): the load
+    works or is a GraphFormatError, never another exception."""
+    import copy
+    import random
+    model = nn.Sequential(nn.Linear(2, 3), nn.utils.weight_norm(nn.Linear(3, 2)), nn.GRU(2, 2))
+    manifest, files = _saved_manifest(model)
+
+    def paths(x, path=()):
+        yield path
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+        for k, v in items:
+            yield from paths(v, path + (k,))
+    where = [p for p in paths(manifest) if p]
+    entries = [None, 1, "x", [], {}, {"ref": 0}, {"odict": []}, {"dict": [[1, 2]]},
+               {"set": [[]]}, True, {"global": "graphc.nn.linear:Linear"},
+               {"tensor": "arrays/0.npy"}, {"object": "graphc.nn.linear:Linear",
+                                            "state": {"dict": []}}]
+    rng = random.Random(0)
+    for _ in range(300):
+        edited = copy.deepcopy(manifest)
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(where)
+            target = edited
+            try:
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = copy.deepcopy(rng.choice(entries))
+            except (KeyError, IndexError, TypeError):
+                pass
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in {**files, "manifest.json": json.dumps(edited)}.items():
+                zf.writestr(name, data)
+        buf.seek(0)
+        try:
+            gc.load(buf)
+        except GraphFormatError:
+            pass

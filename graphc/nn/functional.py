@@ -209,9 +209,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     needs concrete indices."""
     if not input.dtype.is_integer:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
-    if scale_grad_by_freq or sparse:
-        raise UnsupportedError("embedding: scale_grad_by_freq and sparse gradients are not "
-                               "supported")
+    if scale_grad_by_freq:  # (sparse=True: the gradient stays dense, see nn.Embedding)
+        raise UnsupportedError("embedding: scale_grad_by_freq is not supported")
     if max_norm is not None:
         _renorm_rows(input, weight, max_norm, norm_type)
     out = S.index(weight, input, axis=0)

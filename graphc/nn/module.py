@@ -541,10 +541,25 @@ class Module:
                     for k, v in values.items()):
                 raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {table} "
                                        f"does not hold {kind.__name__}s by name (damaged file)")
-        for table in self.__dict__.get("_hooks", {}).values():
-            ids = [k for k in table if type(k) is int]
-            if ids:  # new handles must not reuse the saved hooks' ids
-                RemovableHandle._next_id = max(RemovableHandle._next_id, max(ids) + 1)
+        d = self.__dict__
+
+        def damaged(what):
+            raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {what} "
+                                   f"(damaged file)")
+        if type(d["training"]) is not bool:
+            damaged("training flag is not a bool")
+        if not isinstance(d["_non_persistent"], set):
+            damaged("_non_persistent is not a set")
+        hooks = d.get("_hooks", {})
+        if not isinstance(hooks, dict) or not all(
+                isinstance(t, OrderedDict) and all(type(k) is int and isinstance(h, tuple)
+                                                   and len(h) == 2 and callable(h[0])
+                                                   for k, h in t.items())
+                for t in hooks.values()):
+            damaged("hook tables are malformed")
+        for table in hooks.values():
+            if table:  # new handles must not reuse the saved hooks' ids
+                RemovableHandle._next_id = max(RemovableHandle._next_id, max(table) + 1)
 
     def __deepcopy__(self, memo):
         """A copy with its own parameter and buffer storage (symbolic records are not
