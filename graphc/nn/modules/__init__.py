@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import types
 
-from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, lazy,
-                linear,
+from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag,
+                fractional_pool, lazy, linear,
                 loss, module, normalization, padding, parameter, pooling, resampling, rnn,
                 transformer, volumetric)
 from ..parallel import sync_batchnorm
@@ -34,7 +34,7 @@ _SOURCES = {
     "normalization": (normalization,),
     "padding": (padding,),
     "pixelshuffle": (resampling,),
-    "pooling": (conv, pooling, volumetric),
+    "pooling": (conv, pooling, volumetric, fractional_pool),
     "rnn": (rnn,),
     "sparse": (linear, embedding_bag),
     "transformer": (transformer,),
