@@ -58,6 +58,7 @@ import numpy as np
 
 from collections import OrderedDict
 
+from . import storage
 from .device import Device
 from .eager.tensor import Tensor
 from .errors import GraphFormatError
@@ -88,6 +89,9 @@ class _Encoder:
         self.in_object = 0  # inside an object's state: OrderedDict and set keep their type
 
     def array(self, arr):
+        if not isinstance(arr, np.ndarray) and hasattr(arr, "copy_to_host"):  # CUDA elements
+            # (loaded on the CPU)
+            arr = storage.move(arr, "cpu")
         arr = np.asarray(arr)  # (not ascontiguousarray: it turns 0-d arrays into 1-d)
         if arr.dtype.hasobject or arr.dtype.kind not in "biufc":
             raise TypeError(f"graphc.save: cannot save an array of dtype {arr.dtype}")

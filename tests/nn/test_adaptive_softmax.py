@@ -71,3 +71,16 @@ def test_matches_pytorch():
                           m.predict(lib.tensor(x)).numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_tail_narrowed_to_zero_features_works_as_in_pytorch():
+    """in_features // div_value**2 == 0: a Linear(4, 0) and a Linear(0, 2), whose
+    initialization is a no-op with PyTorch's warning (fan_in 0)."""
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        m = nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2, 4])
+    assert m.tail[1][0].weight.shape == (0, 4)
+    x = gc.tensor(X[:3, :4].astype(np.float32))
+    out, loss = m(x, gc.tensor(np.array([0, 3, 5])))
+    np.testing.assert_allclose(out.detach().numpy()[2], m.log_prob(x)
+                               .detach().numpy()[2, 5], rtol=1e-6)
+    assert np.isclose(np.exp(m.log_prob(x).detach().numpy()).sum(1), 1).all()
