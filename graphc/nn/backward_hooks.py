@@ -24,7 +24,8 @@ _NO_INPUT_GRAD = ("Full backward hook is firing when gradients are computed with
 
 
 class _HookOp:
-    """The 'op' of an identity tape entry whose gradient rule calls `on_grads`."""
+    """The 'op' of the identity tape entries: its gradient rule calls the entry's
+    attrs["on_grads"] (one shared instance: the tape memoizes facts per op object)."""
 
     reads = None
     saves = ()
@@ -32,11 +33,12 @@ class _HookOp:
     takes_none = True  # the sweep passes None, not zeros, for outputs without a cotangent
     name = "backward_hook_function"
 
-    def __init__(self, on_grads):
-        self.on_grads = on_grads
+    @staticmethod
+    def vjp(ctx, *grads):
+        return tuple(ctx.attrs["on_grads"](grads))
 
-    def vjp(self, ctx, *grads):
-        return tuple(self.on_grads(grads))
+
+_HOOK_OP = _HookOp()
 
 
 def _through_identity(tensors, on_grads):
@@ -47,7 +49,7 @@ def _through_identity(tensors, on_grads):
         out = Tensor._wrap(t._data)
         out._vc = t._vc
         outs.append(out)
-    entry = TapeEntry(_HookOp(on_grads), tensors, outs, {})
+    entry = TapeEntry(_HOOK_OP, tensors, outs, {"on_grads": on_grads})
     for i, out in enumerate(outs):
         out.grad_fn, out._out_nr, out._requires_grad = entry, i, True
     return outs

@@ -165,6 +165,11 @@ def test_no_grad_retained_graph_and_unused_outputs():
     loss.backward(retain_graph=True)
     loss.backward()
     assert calls == [1, 1]  # as PyTorch: each backward passes the outputs' hook again
+    from graphc.eager.autograd import _reads_memo
+    before = len(_reads_memo)
+    for _ in range(3):
+        fc(x).sum().backward()
+    assert len(_reads_memo) == before  # the tape's per-op memo does not grow per call
     m, seen = Scale(), []
     m.register_full_backward_hook(lambda mod, gi, go: seen.append(go))
     u, v = m(x, 2, gc.tensor(X))
