@@ -132,7 +132,10 @@ class _Encoder:
             return self.shared(obj) or self.tensor(obj)
         if isinstance(obj, np.ndarray):
             return {"ndarray": self.array(obj)}
-        if type(obj) is dict or type(obj) is OrderedDict:
+        if isinstance(obj, (dict, list, tuple)) and type(obj) not in (
+                dict, OrderedDict, list, tuple):
+            self.plain_container(obj)
+        if isinstance(obj, dict):
             ref = self.shared(obj)
             if ref is not None:
                 return ref
@@ -142,11 +145,20 @@ class _Encoder:
                           for k, v in obj.items()]
             self.version = max(self.version, 2 if tag == "odict" else 1)
             return entry
-        if isinstance(obj, tuple) and type(obj) is tuple:
+        if isinstance(obj, tuple):
             return {"tuple": [self.encode(x, depth + 1) for x in obj]}
-        if type(obj) is list:
+        if isinstance(obj, list):
             return [self.encode(x, depth + 1) for x in obj]
         return self.encode_v2(obj, depth)
+
+    def plain_container(self, obj):
+        """A dict, list or tuple subclass (a namedtuple, a defaultdict) is written as the
+        plain container, as graphc.save always did; inside a saved object, where its type
+        matters to the object's code, it is refused instead."""
+        if self.in_object:
+            raise TypeError(f"graphc.save: cannot save an attribute of type "
+                            f"{type(obj).__name__} inside an object (only plain dicts, "
+                            f"OrderedDicts, lists and tuples keep their type)")
 
     def tensor(self, t):
         kind = type(t).__name__

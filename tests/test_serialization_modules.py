@@ -2,6 +2,7 @@
 (no pickle), the allow-list (add_safe_globals / safe_globals), and hostile or damaged files."""
 from __future__ import annotations
 
+import collections
 import io
 import json
 import pickle
@@ -159,6 +160,12 @@ def test_hooks_and_user_objects_on_modules():
     layer.register_forward_hook(lambda m, a, o: None)
     with pytest.raises(TypeError, match="not lambdas"):
         gc.save(layer, io.BytesIO())
+    counting = nn.Linear(2, 2)
+    counting.counts = collections.defaultdict(int)  # its type would be lost: refused
+    with pytest.raises(TypeError, match="attribute of type defaultdict inside an object"):
+        gc.save(counting, io.BytesIO())
+    pair = collections.namedtuple("pair", "a b")
+    assert _round_trip({"t": pair(1, 2)}) == {"t": (1, 2)}  # plain data: as graphc.save was
     with pytest.raises(TypeError, match="cannot save an object of type SGD"):
         gc.save(optim.SGD(layer.parameters(), lr=0.1), io.BytesIO())
 
