@@ -68,7 +68,8 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
                 f"{op.name} has no gradient rule: cannot differentiate through it (declare "
                 f"it non-differentiable if its outputs carry no gradient, or write its vjp)"
                 + (f"\n  at {entry.location}" if getattr(entry, "location", None) else ""))
-        if len(grads) > 1:
+        if len(grads) > 1 and not getattr(op, "takes_none", False):  # (module backward
+            # hooks' identity entries see None for an output without gradient, as PyTorch's)
             grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
             grads = grads[:_differentiable_outputs(entry)]
         if owned:  # a cotangent a rule reads may be returned as is (add): no longer ours
