@@ -26,7 +26,7 @@ def emit_copy(em, src, dst_name, dst_base, dst_strides, shape=None):
     lit = em.scalar_constant(src)
     sets = [list(dst_strides)] + ([] if lit else [aligned_strides(em.layout(src), shape)])
     cshape, cstrides, _ = collapse(list(shape), sets)
-    idx = em.loops([em.size(cshape[0])] if len(cshape) == 1 else cshape)
+    idx = em.loops(em.bounds(cshape))
     if lit:
         value = lit
     else:

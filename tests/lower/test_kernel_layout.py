@@ -70,3 +70,34 @@ def test_the_program_reads_as_calls_and_lists_each_kernel_once(shallow):
     assert source.count("@njit(") >= shallow.compile_report().functions
     with pytest.raises(ValueError, match="layout must be"):
         gc.compile(gc.placeholder((2,)) * 2, target="cpu", layout="fast")
+
+
+def test_blas_products_are_numpy_calls_in_the_program(shallow):
+    program = shallow.source.split("# ---- k0:")[0]
+    # three Linear layers: 3 products forward, 3 weight gradients, 2 input gradients
+    assert sum(line.lstrip().startswith("dot(") for line in program.splitlines()) == 8
+    assert "gemm(" not in shallow.source  # no kernel wraps Numba's np.dot
+
+
+def test_every_parameter_update_is_one_shared_kernel(shallow):
+    """Adam's one-element steps (count, bias corrections) join the update's kernel, and the
+    weight gradient comes out dense, so weights and biases of every layer share it."""
+    program = shallow.source.split("# ---- k0:")[0]
+    updates = {line.split("(")[0].strip() for line in program.splitlines()
+               if line.lstrip().startswith("k") and "_exp_avg," in line}
+    assert len(updates) <= 2  # the first one also casts the shared learning rate
+    report = shallow.compile_report()
+    assert report.calls < program.count("# [")  # fewer kernel calls than plan steps
+
+
+def test_tiny_steps_join_the_next_kernel_and_keep_their_meaning():
+    x = gc.placeholder((8,), name="x")
+    t = x.sum() * 2 + 1  # one-element steps, read twice: not fused into either reader
+    y1, y2 = x * t, x - t
+    exe = gc.compile([y1, y2], [x], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 8, dtype=np.float32)
+    got = [r.numpy() for r in exe(xv)]
+    tv = xv.sum() * 2 + 1
+    np.testing.assert_allclose(got[0], xv * tv, rtol=1e-6)
+    np.testing.assert_allclose(got[1], xv - tv, rtol=1e-6)
+    assert exe.compile_report().calls < exe.source.split("# ---- k0:")[0].count("# [")
