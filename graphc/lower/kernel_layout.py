@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 from runtime.threads import BLAS_PARALLEL_MIN_WORK
 
@@ -43,6 +44,7 @@ class KernelProgram:
         self.views, self.view_ids = [], {}
         self.signatures = set()
         self.subprograms = []
+        self.runtime_kernels = set()  # library kernels the program calls itself
         self.blas_steps = 0
 
     def view(self, name, start, size, shape=None, transposed=False):
@@ -84,6 +86,12 @@ class KernelProgram:
             comment_step(em, number, step)
         if not frame.lines:
             em.line("pass  # nothing to compute")
+            return
+        if _runtime_call_only(frame):  # call the library kernel from here: no wrapper kernel
+            names = dict(zip(_param_names(frame), map(self.argument, frame.args)))
+            em.line(re.sub(r"\b[an][0-9]+\b", lambda m: names.get(m.group(0), m.group(0)),
+                           frame.lines[0].strip()))
+            self.runtime_kernels.update(k for _, k in frame.helpers)
             return
         text = _kernel_module(frame, self.opts)
         k = self.kernel_ids.setdefault(text, len(self.kernels))
@@ -141,6 +149,16 @@ def _is_tiny(step):
     return node is not None and all(v.type.numel() <= 1 for v in node.inputs + node.outputs)
 
 
+def _runtime_call_only(frame):
+    """A kernel that would only call one kernel of the runtime library (conv, pooling,
+    dropout, ...) on views of its operands: the program makes that call itself. Numba
+    would spend 0.3-0.6 s typing such a wrapper, and the library kernel is compiled and
+    cached once per installation anyway."""
+    return (len(frame.lines) == 1 and frame.lines[0].strip().startswith("rk_") and
+            not frame.raises and not frame.parallel and
+            all(isinstance(h, tuple) for h in frame.helpers))
+
+
 def _flush(program, group):
     if group:
         program.call_kernel(group)
@@ -154,8 +172,9 @@ def _generated(graph, program, params, inputs, variables, arenas):
              f"    ({', '.join(f'v{k}' for k in range(len(views)))},) = V" if views else "",
              f"    ({', '.join(f'(s{k}, sa{k})' for k in range(len(subs)))},) = S"
              if subs else ""]
-    text = "\n".join(_HEADER + ["from graphc.lower.scan import dense" if subs else "",
-                                "def bind(K, V, blas, S=()):"] + binds +
+    text = "\n".join(_HEADER + _runtime_imports(program.runtime_kernels) +
+                     ["from graphc.lower.scan import dense" if subs else "",
+                      "def bind(K, V, blas, S=()):"] + binds +
                      ["", f"    def program({', '.join(params)}):"] +
                      ["    " + line for line in lines] + ["    return program", ""])
     listing = "".join(f"\n# ---- k{k}: kernel {_kernel_name(t)} {'-' * 40}\n" +
@@ -171,8 +190,18 @@ def _generated(graph, program, params, inputs, variables, arenas):
     # (kernel, argument dtypes): compiled up front
     generated.signatures = sorted(program.signatures)
     generated.calls = sum(1 for line in lines
-                          if line.lstrip().startswith(("k", "code, ", "dot(")))
+                          if line.lstrip().startswith(("k", "code, ", "dot(", "rk_")))
     return generated
+
+
+def _runtime_imports(kernels):
+    """The library kernels the program calls, and the names their arguments use."""
+    if not kernels:
+        return []
+    from runtime.kernels import location
+    return (["import numpy as np", "f32, f64, i64 = np.float32, np.float64, np.int64"] +
+            [f"from {module} import {attr} as rk_{k}"
+             for k in sorted(kernels) for module, attr in [location(k)]])
 
 
 def _kernel_name(text):

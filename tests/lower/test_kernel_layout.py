@@ -101,3 +101,17 @@ def test_tiny_steps_join_the_next_kernel_and_keep_their_meaning():
     np.testing.assert_allclose(got[0], xv * tv, rtol=1e-6)
     np.testing.assert_allclose(got[1], xv - tv, rtol=1e-6)
     assert exe.compile_report().calls < exe.source.split("# ---- k0:")[0].count("# [")
+
+
+def test_library_kernels_are_called_by_the_program_without_a_wrapper():
+    x = gc.placeholder((2, 3, 6, 6), name="x")
+    w = gc.placeholder((4, 3, 3, 3), name="w")
+    y = F.conv2d(x, w, padding=1)
+    exe = gc.compile(y, [x, w], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 216, dtype=np.float32).reshape(2, 3, 6, 6)
+    wv = np.linspace(1, -1, 108, dtype=np.float32).reshape(4, 3, 3, 3)
+    want = gc.compile(y, [x, w], target="reference")(xv, wv).numpy()
+    np.testing.assert_allclose(exe(xv, wv).numpy(), want, rtol=1e-5, atol=1e-6)
+    program = exe.source.split("# ---- k0:")[0]
+    assert "rk_conv2d(in0_x[0:216].reshape((2, 3, 6, 6,))" in program
+    assert exe.compile_report().functions == 0  # no kernel of its own
