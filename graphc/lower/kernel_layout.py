@@ -3,10 +3,11 @@
 Each step of the memory plan becomes a kernel, an @njit function over views of its operands
 (lower/emit.py `begin_kernel`), named by a hash of its text and cached on disk: identical
 layers, time steps, graphs and processes share one compiled kernel, so compile time follows
-the number of *distinct* kernels. Two kinds of step need no kernel of their own:
+the number of *distinct* kernels. Three kinds of step need no kernel of their own:
 
 - a matrix product that BLAS can read is a call of NumPy's `dot` in the program, on views
   bound once (Numba's np.dot costs ~0.3-0.8 s of compile per kernel; NumPy's nothing);
+- a call of a runtime library kernel (conv, pooling, ...) is made by the program itself;
 - a step whose values all hold at most one element (Adam's step counts and bias
   corrections, a loss's mean) joins the kernel of the next step: the few scalar operations
   of a parameter's update and the update itself make one kernel, the same for every layer.
