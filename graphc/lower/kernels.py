@@ -308,10 +308,15 @@ def matmul_geometry(em, node):
 
 
 def blas_operands(em, node):
-    """For a float matmul without batch dims: ((array, start, shape, transposed) of a, b and
-    the output), addressed in the program's arrays; None when it is not one BLAS product."""
+    """For a float matmul that is one BLAS product (no batch dims, or a dense `a` with batch
+    dims times a matrix): ((array, start, shape, transposed) of a, b and the output),
+    addressed in the program's arrays; None otherwise."""
     y = node.outputs[0]
-    M, K, N, (_, ast), (_, bst), batch = matmul_geometry(em, node)
+    M, K, N, (ash, ast), (bsh, bst), batch = matmul_geometry(em, node)
+    if batch and len(bsh) == 2 and ast == list(contiguous_strides(ash)):
+        # (..., M, K) @ (K, N) with `a` dense: one product of all its rows (a Linear layer
+        # on a sequence or a batch of images)
+        M, ast, batch = math.prod(ash[:-1]), [K, 1], []
     if batch or y.dtype.name not in ("float32", "float64") or min(M, K, N) == 0:
         return None
     out = []

@@ -115,3 +115,17 @@ def test_library_kernels_are_called_by_the_program_without_a_wrapper():
     program = exe.source.split("# ---- k0:")[0]
     assert "rk_conv2d(in0_x[0:216].reshape((2, 3, 6, 6,))" in program
     assert exe.compile_report().functions == 0  # no kernel of its own
+
+
+def test_a_dense_batch_times_a_matrix_is_one_blas_call():
+    x = gc.placeholder((3, 4, 24), name="x")  # a Linear layer on a (batch, time, feature) input
+    w = gc.placeholder((5, 24), name="w")
+    v = gc.placeholder((24,), name="v")
+    exe = gc.compile([x @ w.permute(1, 0), x @ v], [x, w, v], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 288, dtype=np.float32).reshape(3, 4, 24)
+    wv = np.linspace(1, -1, 120, dtype=np.float32).reshape(5, 24)
+    vv = np.linspace(0, 1, 24, dtype=np.float32)
+    got = [r.numpy() for r in exe(xv, wv, vv)]
+    np.testing.assert_allclose(got[0], xv @ wv.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], xv @ vv, rtol=1e-5, atol=1e-6)
+    assert exe.source.split("# ---- k0:")[0].count("dot(in0_x[0:288].reshape((12, 24))") == 2
