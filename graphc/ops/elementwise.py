@@ -60,7 +60,15 @@ def _y(ctx):
 # ---- unary ---------------------------------------------------------------------------
 neg = elementwise("neg", 1, np.negative, lambda c, g: [neg(g)], "(-{0})", saves=())
 abs = elementwise("abs", 1, np.abs, lambda c, g: [mul(g, sign(_x(c)))], "abs({0})")
-sign = elementwise("sign", 1, np.sign, lambda c, g: [full_like(g, value=0)],
+def _sign_ref(x):
+    """PyTorch's sign: (x > 0) - (x < 0), so NaN gives 0 (NumPy's np.sign gives NaN)."""
+    y = np.sign(x)
+    if y.dtype.kind == "f":
+        y = np.where(np.isnan(y), y.dtype.type(0), y)
+    return y
+
+
+sign = elementwise("sign", 1, _sign_ref, lambda c, g: [full_like(g, value=0)],
                    "(({0} > 0) - ({0} < 0))", saves=())  # zero almost everywhere, as in PyTorch
 exp = elementwise("exp", 1, np.exp, lambda c, g: [mul(g, _y(c))], "math.exp({0})", inputs="float")
 log = elementwise("log", 1, np.log, lambda c, g: [div(g, _x(c))], "math.log({0})", inputs="float")
@@ -297,7 +305,12 @@ atanh = elementwise("atanh", 1, np.arctanh, lambda c, g: [div(g, sub(1, square(_
 erfc = elementwise("erfc", 1, scipy.special.erfc,
                    lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), -2 / math.sqrt(math.pi)))],
                    "math.erfc({0})", inputs="float")
-lgamma = elementwise("lgamma", 1, scipy.special.gammaln,
+def _lgamma_ref(x):
+    """log|gamma(x)|; lgamma(-inf) is +inf, as in C, Python and PyTorch (SciPy gives -inf)."""
+    return np.where(x == -np.inf, x.dtype.type(np.inf), scipy.special.gammaln(x))
+
+
+lgamma = elementwise("lgamma", 1, _lgamma_ref,
                      lambda c, g: [mul(g, digamma(_x(c)))], "math.lgamma({0})", inputs="float")
 # Giles' single-precision erfinv (central and tail polynomials in w = -log(1 - x^2)).
 _GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
