@@ -15,6 +15,7 @@ import numpy as np
 
 from runtime.cuda import memory, require
 
+from ..ir.verify import verify_if_enabled
 from ..passes.graph_edit import updates_of
 from ..passes.specialize import specialize
 from ..storage import cuda_ops
@@ -35,8 +36,8 @@ class CudaRunner:
         if plan is None:
             types = {p: TensorType(k[0], np.dtype(k[1])) for p, k in zip(self.spec.graph.inputs,
                                                                           key)}
-            plan = self._plans[key] = Plan(specialize(self.spec.graph, types,
-                                                      self.spec.updates))
+            graph = specialize(self.spec.graph, types, self.spec.updates)
+            plan = self._plans[key] = Plan(verify_if_enabled(graph, "specialize"))
         return plan.run(feeds)
 
 

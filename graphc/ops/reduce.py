@@ -36,11 +36,22 @@ def _float_or_error(dtype, what):
     return dtype
 
 
-def _reduce_infer(result_dtype):
+def _reduce_infer(result_dtype, needs_values=False):
     def infer(in_types, dims, keepdim, **_):
         t = in_types[0]
+        if needs_values:
+            _refuse_empty(t.shape, dims)
         return [TensorType(_reduced_shape(t.shape, dims, keepdim), result_dtype(t.dtype))]
     return infer
+
+
+def _refuse_empty(shape, dims):
+    """A max, min or arg-extreme of no elements has no value: PyTorch raises, so do we (a
+    symbolic size is checked again when the graph is specialized to concrete shapes)."""
+    for d in (range(len(shape)) if dims is None else dims):
+        if shape[d] == 0:
+            raise ValueError(f"dim {d} of the input {tuple(shape)} has size 0: a max or min "
+                             f"of no elements has no value; reduce over non-empty dims")
 
 
 def _count(x, dims, dtype):
@@ -48,8 +59,9 @@ def _count(x, dims, dtype):
     return shape_prod(x, dims=dims, dtype=dtype)
 
 
-def _reduction(name, reference, vjp, result_dtype, extra_defaults=None, saves=("inputs", "outputs")):
-    return Op(name, infer=_reduce_infer(result_dtype), reference=reference, vjp=vjp,
+def _reduction(name, reference, vjp, result_dtype, extra_defaults=None, saves=("inputs", "outputs"),
+               needs_values=False):
+    return Op(name, infer=_reduce_infer(result_dtype, needs_values), reference=reference, vjp=vjp,
               defaults={"dims": None, "keepdim": False, **(extra_defaults or {})},
               normalize=_normalize_dims, kind="reduce", lowering={"kernel": name}, saves=saves)
 
@@ -109,9 +121,9 @@ def _extreme_vjp(c, g):
 
 
 amax = _reduction("amax", lambda x, dims, keepdim: np.amax(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt)
+                  _extreme_vjp, lambda dt: dt, needs_values=True)
 amin = _reduction("amin", lambda x, dims, keepdim: np.amin(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt)
+                  _extreme_vjp, lambda dt: dt, needs_values=True)
 
 
 def _logsumexp_ref(x, dims, keepdim):
@@ -128,6 +140,7 @@ logsumexp = _reduction(
 # ---- max/min along one dim, returning (values, indices) -----------------------------------
 def _dim_infer(in_types, dim, keepdim):
     t = in_types[0]
+    _refuse_empty(t.shape, (dim,))
     shape = _reduced_shape(t.shape, (dim,), keepdim)
     return [TensorType(shape, t.dtype), TensorType(shape, int64)]
 
@@ -163,6 +176,7 @@ min_dim = Op("min_dim", infer=_dim_infer, reference=_max_dim_ref("min"), vjp=_ma
 
 def _arg_infer(in_types, dim, keepdim):
     t = in_types[0]
+    _refuse_empty(t.shape, None if dim is None else (dim,))
     if dim is None:
         shape = (1,) * t.ndim if keepdim else ()
     else:
