@@ -137,9 +137,11 @@ EMPTY_CASES = [
           lambda a, b: np.zeros((2, 3))),
 ]
 
-# gradients at ties (finite values): PyTorch halves maximum's between equal inputs and shares
-# amax's equally among the maxima
+# gradients at ties (finite values): PyTorch halves maximum's between equal inputs, shares
+# amax's equally among the maxima, and gives max(dim)'s to the index it returns
 TIES = [
+    Case("max_dim-ties-grad", "max_dim", lambda x: x.max(1).values,
+         [np.array([[2.0, 2.0, 1.0], [0.5, 0.5, 0.5]])], lambda x: x.max(1)),
     Case("maximum-ties-grad", "maximum", gc.maximum,
          [np.array([1.0, 2.0, -0.5]), np.array([1.0, 0.5, -0.5])], np.maximum,
          grad_inputs=[0, 1]),

@@ -156,8 +156,19 @@ def _max_dim_ref(which):
 
 
 def _max_dim_vjp(c, g, _g_indices=None):
+    """The gradient goes to the element whose index was returned (the first of tied maxima,
+    or the NaN), as PyTorch's max(dim) backward does. Over a dim of unknown size there is no
+    index grid to compare with: the gradient is then shared among the tied maxima."""
     x = c.inputs[0]
-    dims = (c.attrs["dim"],)
+    dim = c.attrs["dim"]
+    dims = (dim,)
+    size = x.shape[dim] if x.ndim else 1
+    if isinstance(size, int):
+        from .scans import like_device
+        grid = np.arange(size, dtype=np.int64).reshape([size if d == dim else 1
+                                                        for d in range(x.ndim)])
+        hit = eq(like_device(grid, x), _keep(c.outputs[1], c, dims))
+        return [mul(cast(hit, dtype=g.dtype), expand_like(_keep(g, c, dims), x))]
     keep_values = _keep(c.outputs[0], c, dims)
     hit = cast(eq(x, expand_like(keep_values, x)), dtype=g.dtype)
     share = div(expand_like(_keep(g, c, dims), x), expand_like(sum(hit, dims=dims, keepdim=True), x))
@@ -167,11 +178,11 @@ def _max_dim_vjp(c, g, _g_indices=None):
 max_dim = Op("max_dim", infer=_dim_infer, reference=_max_dim_ref("max"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
              kind="reduce", lowering={"kernel": "max_dim"},
-             doc="Max along a dim: (values, indices). On ties the gradient is shared equally.")
+             doc="Max along a dim: (values, indices). The gradient goes to the returned index.")
 min_dim = Op("min_dim", infer=_dim_infer, reference=_max_dim_ref("min"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
              kind="reduce", lowering={"kernel": "min_dim"},
-             doc="Min along a dim: (values, indices). On ties the gradient is shared equally.")
+             doc="Min along a dim: (values, indices). The gradient goes to the returned index.")
 
 
 def _arg_infer(in_types, dim, keepdim):

@@ -39,7 +39,8 @@ def test_compiled(case, target):
     assert_special_equal(compiled(target)[case.name], expected(case), case)
 
 
-TIE_GRADS = {  # PyTorch's: maximum halves the gradient at a tie, amax shares it equally
+TIE_GRADS = {  # PyTorch's: maximum halves the gradient at a tie, amax shares it equally,
+    "max_dim-ties-grad": [[[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]],  # max(dim): the first index
     "maximum-ties-grad": [[0.5, 1.0, 0.5], [0.5, 0.0, 0.5]],
     "amax-ties-grad": [[[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]],
 }
