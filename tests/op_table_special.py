@@ -8,7 +8,7 @@ every target gives the same answer, NaN for NaN.
 
 Zeros are compared with their sign only where IEEE arithmetic fixes it (SIGNED_ZEROS): which
 zero a tie between -0.0 and 0.0 returns (maximum, amax, relu, clamp), and the sign of a zero
-remainder, are not specified across targets (PyTorch's own CPU and CUDA kernels differ there).
+remainder or fmod, are not specified (docs/numerics.md).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from op_table import Case
 
 NAN, INF = math.nan, math.inf
 # every special float and a few ordinary ones (negative, in (0, 1), > 1)
-S = np.array([NAN, INF, -INF, -0.0, 0.0, 0.5, -2.5, 1.5, 3.0])
+S = np.array([NAN, INF, -INF, -0.0, 0.0, 0.5, -0.4, -2.5, 1.5, 3.0])
 S32 = S.astype(np.float32)
 # every ordered pair of S: binary ops at all combinations
 A, B = np.repeat(S, len(S)), np.tile(S, len(S))
@@ -148,11 +148,17 @@ TIES = [
     Case("amax-ties-grad", "amax", lambda x: gc.amax(x, 1),
          [np.array([[2.0, 2.0, 1.0], [0.5, 0.5, 0.5]])], lambda x: x.max(1)),
 ]
+# their gradients for a cotangent of ones, as PyTorch computes them
+TIE_GRADS = {
+    "max_dim-ties-grad": [[[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]],  # the first index only
+    "maximum-ties-grad": [[0.5, 1.0, 0.5], [0.5, 0.0, 0.5]],
+    "amax-ties-grad": [[[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]],
+}
 
 SPECIAL = UNARY + BINARY + REDUCTIONS + EMPTY_CASES
 # ops whose zero results have a sign fixed by IEEE arithmetic, compared with it
-SIGNED_ZEROS = {"neg", "abs", "sqrt", "sin", "tanh", "trunc", "ceil", "floor", "mul", "add",
-                "copysign", "atan", "expm1", "log1p", "sign"}
+SIGNED_ZEROS = {"neg", "abs", "sqrt", "sin", "tanh", "trunc", "ceil", "floor", "round", "mul",
+                "add", "copysign", "atan", "expm1", "log1p", "sign"}
 
 
 def assert_special_equal(actual, expected, case, rtol=1e-12):

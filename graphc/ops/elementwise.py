@@ -268,11 +268,12 @@ ceil = elementwise("ceil", 1, np.ceil, _zero_grads,
                    f"(-((-{{0}}) // 1) if {_FINITE} else {{0}})")
 trunc = elementwise("trunc", 1, np.trunc, _zero_grads,
                     f"((({{0}} // 1) if {{0}} >= 0 else -((-{{0}}) // 1)) if {_FINITE} else {{0}})")
-# Half to even, as torch.round and np.round: floor, then look at the exact remainder.
+# Half to even, as torch.round and np.round: floor, then look at the exact remainder; the
+# result has x's sign (round(-0.4) is -0.0), which the addition would lose.
 round = elementwise(
     "round", 1, np.round, _zero_grads,
-    f"((({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 and "
-    f"({{0}} // 1) % 2 != 0)) else 0)) if {_FINITE} else {{0}})", inputs="float")
+    f"(math.copysign(({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 "
+    f"and ({{0}} // 1) % 2 != 0)) else 0), {{0}}) if {_FINITE} else {{0}})", inputs="float")
 isnan = elementwise("isnan", 1, np.isnan, None, "({0} != {0})", out="bool")
 isinf = elementwise("isinf", 1, np.isinf, None, "(abs({0}) == math.inf)", out="bool")
 isfinite = elementwise("isfinite", 1, np.isfinite, None, _FINITE, out="bool")

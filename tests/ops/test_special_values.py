@@ -8,7 +8,7 @@ import pytest
 import graphc as gc
 from helpers import eager_inputs, placeholders
 from op_table import by_id
-from op_table_special import SPECIAL, TIES, assert_special_equal, expected
+from op_table_special import SPECIAL, TIE_GRADS, TIES, assert_special_equal, expected
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's, at NaN and empty slices
@@ -37,13 +37,6 @@ def test_compiled(case, target):
     if target == "cpu":
         pytest.importorskip("numba")
     assert_special_equal(compiled(target)[case.name], expected(case), case)
-
-
-TIE_GRADS = {  # PyTorch's: maximum halves the gradient at a tie, amax shares it equally,
-    "max_dim-ties-grad": [[[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]],  # max(dim): the first index
-    "maximum-ties-grad": [[0.5, 1.0, 0.5], [0.5, 0.0, 0.5]],
-    "amax-ties-grad": [[[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]],
-}
 
 
 @pytest.mark.parametrize("mode", ["eager", "reference", "cpu"])

@@ -9,7 +9,7 @@ import pytest
 import graphc as gc
 from helpers import placeholders
 from op_table import by_id
-from op_table_special import SPECIAL, TIES, assert_special_equal, expected
+from op_table_special import SPECIAL, TIE_GRADS, TIES, assert_special_equal, expected
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,9 +41,12 @@ def test_eager_cuda(case):
     assert_special_equal(out.cpu().numpy(), expected(case), case)
 
 
-def test_gradients_at_ties_on_cuda():
-    a, b = TIES[0].inputs
-    x, y = gc.tensor(a).cuda().requires_grad_(), gc.tensor(b).cuda().requires_grad_()
-    gc.maximum(x, y).sum().backward()
-    np.testing.assert_allclose(x.grad.cpu().numpy(), [0.5, 1.0, 0.5])
-    np.testing.assert_allclose(y.grad.cpu().numpy(), [0.5, 0.0, 0.5])
+@pytest.mark.parametrize("case", **by_id(TIES))
+def test_gradients_at_ties_on_cuda(case):
+    wrt = case.grad_inputs or [0]
+    xs = [gc.tensor(np.asarray(a)).cuda() for a in case.inputs]
+    for i in wrt:
+        xs[i].requires_grad_()
+    case.fn(*xs).sum().backward()
+    for i, want in zip(wrt, TIE_GRADS[case.name]):
+        np.testing.assert_allclose(xs[i].grad.cpu().numpy(), want, rtol=1e-12)
