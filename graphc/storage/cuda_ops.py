@@ -29,9 +29,9 @@ from ..types import DType  # noqa: E402
 HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
 
 
-# ---- elementwise: the CPU's table of scalar semantics, rendered for kernels ------------------
+# ---- elementwise: the table of scalar semantics (graphc/ops/scalar.py), rendered for kernels --
 class _Applied:
-    """An op with its attributes, as graphc/lower/scalar.py `expression` reads a node."""
+    """An op with its attributes, as graphc/ops/scalar.py `expression` reads a node."""
 
     __slots__ = ("op", "attrs")
 
@@ -41,7 +41,8 @@ class _Applied:
 
 def compute_dtype(op, in_dtype: DType, out_dtype: DType) -> DType:
     """The dtype an elementwise op computes in: its (coerced) input dtype; the output dtype
-    for ops that read no input values (full_like, cast) or compute numbers from bools."""
+    for ops that read no input values (full_like, cast) or compute numbers from bools (the
+    cpu's graphc/lower/loops.py `_compute_dtype` makes the same choice from a node)."""
     if in_dtype is None or op.name in ("cast", "full_like"):
         return out_dtype
     if in_dtype.is_bool and not out_dtype.is_bool:
@@ -52,7 +53,7 @@ def compute_dtype(op, in_dtype: DType, out_dtype: DType) -> DType:
 def scalar_expr(op, attrs, args, in_dtype: DType, out_dtype: DType) -> str:
     """One op's value as a kernel expression of `args`, typed exactly out_dtype.
 
-    The same table of scalar semantics as the cpu target (graphc/lower/scalar.py: NaN
+    The same table of scalar semantics as the cpu target (graphc/ops/scalar.py: NaN
     propagates through maximum/minimum/relu/clamp, sign(nan) is 0, ...), rendered without the
     cpu's fast float32 helpers: CUDA's math functions are libdevice's. Literals are typed
     with the compute dtype (`f32(0.5)`): a bare 1.0 would make float32 code float64 on the
