@@ -7,8 +7,8 @@ them eagerly and on the reference and cpu targets, tests/cuda/sim/test_cuda_spec
 every target gives the same answer, NaN for NaN.
 
 Zeros are compared with their sign only where IEEE arithmetic fixes it (SIGNED_ZEROS): which
-zero a tie between -0.0 and 0.0 returns (maximum, amax, relu, clamp), and the sign of a zero
-remainder or fmod, are not specified (docs/numerics.md).
+zero a tie between -0.0 and 0.0 returns (maximum, amax, relu, clamp) is not specified
+(docs/numerics.md).
 """
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def _torch_sign(x):
     return np.where(np.isnan(x), 0.0, np.sign(x)) + 0.0  # (x > 0) - (x < 0)
 
 
+def _zero_sign_of(r, a):
+    """PyTorch's remainder: a zero result keeps the dividend's sign."""
+    return np.where(r == 0, np.copysign(r, a), r)
+
+
 def _lgamma(x):
     return np.where(x == -INF, INF, scipy.special.gammaln(x))
 
@@ -65,7 +70,8 @@ UNARY_REFS = {
 BINARY_REFS = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
     "maximum": np.maximum, "minimum": np.minimum, "eq": np.equal, "lt": np.less,
-    "ge": np.greater_equal, "remainder": np.remainder, "fmod": np.fmod, "atan2": np.arctan2,
+    "ge": np.greater_equal, "remainder": lambda a, b: _zero_sign_of(np.remainder(a, b), a),
+    "fmod": np.fmod, "atan2": np.arctan2,
     "hypot": np.hypot, "copysign": np.copysign, "floor_divide": np.floor_divide,
 }
 
@@ -158,7 +164,7 @@ TIE_GRADS = {
 SPECIAL = UNARY + BINARY + REDUCTIONS + EMPTY_CASES
 # ops whose zero results have a sign fixed by IEEE arithmetic, compared with it
 SIGNED_ZEROS = {"neg", "abs", "sqrt", "sin", "tanh", "trunc", "ceil", "floor", "round", "mul",
-                "add", "copysign", "atan", "expm1", "log1p", "sign"}
+                "add", "copysign", "atan", "expm1", "log1p", "sign", "remainder", "fmod"}
 
 
 def assert_special_equal(actual, expected, case, rtol=1e-12):

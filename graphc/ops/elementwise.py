@@ -385,7 +385,16 @@ def _int_division(np_fn):
     return reference
 
 
-remainder = elementwise("remainder", 2, _int_division(np.remainder),
+def _remainder(a, b):
+    """Python's modulo (the result has b's sign), except that a zero result keeps a's sign,
+    as in PyTorch (NumPy gives remainder(-0.0, 2.0) = 0.0 and remainder(4.0, -2.0) = -0.0)."""
+    r = np.remainder(a, b)
+    if r.dtype.kind == "f":
+        r = np.where(r == 0, np.copysign(r, a), r)
+    return r
+
+
+remainder = elementwise("remainder", 2, _int_division(_remainder),
                         lambda c, g: [g, neg(mul(g, floor_divide(*c.inputs)))], "({0} % {1})",
                         saves=("inputs",))
 # C's fmod from Python's %: exact, since |a| % |b| needs no sign fix-up.

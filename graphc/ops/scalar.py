@@ -96,6 +96,11 @@ def expression(node, args, compute, out, fast, helpers):
         if attrs["max"] is not None:
             e = _nan_min(e, lit(attrs["max"]))
         return e
+    if name in ("fmod", "remainder") and compute in ("float32", "float64"):
+        a, b = args  # a zero result keeps a's sign, as C's fmod and PyTorch's remainder
+        if name == "fmod":
+            return f"math.copysign(abs({a}) % abs({b}), {a})"
+        return f"(math.copysign({a} % {b}, {a}) if {a} % {b} == {lit(0)} else {a} % {b})"
     if fast and compute == "float32" and name in ("tanh", "sigmoid", "exp"):
         helpers.add(name if name != "sigmoid" else "exp")
         if name == "sigmoid":
