@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import functional as F
 from .autodiff import GradientLocation, backward_sweep, value_keys
+from .autograd.function import sweep_order
 from .dispatch import variable_of
 from .eager.tensor import Tensor
 from .ir import graph as ir
@@ -46,15 +47,17 @@ def grad(outputs, wrt, grad_outputs=None):
         key = id(y)
         seeds[key] = g if key not in seeds else F.add(seeds[key], g)
     graph = Graph.from_outputs(outputs)
+    # custom autograd.Functions: their backward joins the sweep as pseudo-entries
+    nodes = sweep_order(graph.nodes, outputs) or graph.nodes
     depends = {id(w) for w in wrt}
-    for node in graph.nodes:
+    for node in nodes:
         if any(id(x) in depends for x in node.inputs):
             depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
     trace = Tensor._trace  # inside graphc.jit: rules read node inputs as they were
     if trace is not None:
         trace.frozen += 1
     try:
-        cts = backward_sweep(graph.nodes, seeds, value_keys(lambda v: id(v) in depends))
+        cts = backward_sweep(nodes, seeds, value_keys(lambda v: id(v) in depends))
     finally:
         if trace is not None:
             trace.frozen -= 1

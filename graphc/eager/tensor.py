@@ -231,11 +231,14 @@ class Tensor(TensorMethods):
         return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import run_backward
-        retain = create_graph if retain_graph is None else retain_graph
-        if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported; use graphc.autograd.grad")
-        run_backward([self], [gradient], retain, create_graph)
+        from .autograd import backward
+        backward([self], [gradient], retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; a tensor it returns
+        replaces the gradient. Returns a handle with .remove()."""
+        from .hooks import register_hook
+        return register_hook(self, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """hook(self) runs after backward has accumulated into self.grad (leaves only)."""

@@ -1,0 +1,351 @@
+"""graphc.autograd.Function: custom ops with a hand-written backward, as torch.autograd.Function.
+
+Eagerly, `apply` runs `forward` under no_grad and records one tape entry (`CustomEntry`) whose
+gradient rule calls the user's `backward`. On symbolic values (graphc.jit, static graphs)
+`forward` is traced as ordinary ops and its outputs are cut from that trace (`detach`); the
+cut outputs are remembered, and graphc.grad inserts a pseudo-entry into its sweep
+(`sweep_order`) that calls the user's `backward` with symbolic cotangents: the forward
+compiles as usual and the gradient is the user's, never the traced ops' own.
+"""
+from __future__ import annotations
+
+from .. import functional as F
+from ..autodiff import sum_to
+from ..eager.autograd import TapeEntry
+from ..eager.grad_mode import enable_grad, is_grad_enabled, no_grad
+from ..eager.tensor import Tensor
+from ..errors import UnsupportedError
+from ..ir.graph import Value
+
+
+class FunctionCtx:
+    """The `ctx` passed to forward and backward: what forward leaves for backward."""
+
+    def __init__(self):
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+        self._to_save = ()
+        self._saved = None          # ((tensor, version when saved), ...) once forward returned
+        self._non_differentiable = set()
+        self._entry = None          # the eager tape entry (freed by backward: saved too)
+
+    def save_for_backward(self, *tensors):
+        for t in tensors:
+            if t is not None and not isinstance(t, (Tensor, Value)):
+                raise TypeError("save_for_backward can only save variables, but argument "
+                                f"{tensors.index(t)} is of type {type(t).__name__}")
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        if self._saved is None:
+            return tuple(self._to_save)
+        if self._entry is not None and self._entry.released:
+            raise RuntimeError("Trying to backward through the graph a second time (or "
+                               "directly access saved tensors after they have already been "
+                               "freed). Specify retain_graph=True if you need to backward "
+                               "through the graph a second time.")
+        for t, version in self._saved:
+            if isinstance(t, Tensor) and t._vc[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
+                    f"{t._vc[0]}; expected version {version} instead.")
+        return tuple(t for t, _ in self._saved)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_differentiable.update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors):
+        raise UnsupportedError("ctx.mark_dirty: in-place custom Functions are not supported; "
+                               "return a new tensor from forward instead")
+
+    def _freeze(self):
+        """forward returned: remember the saved tensors' versions (checked when read)."""
+        self._saved = tuple((t, t._vc[0] if isinstance(t, Tensor) else 0)
+                            for t in self._to_save)
+        self._to_save = ()
+
+
+class _CustomOp:
+    """The op-like object of one Function application: the sweep calls its vjp."""
+
+    differentiable = True
+    reads = None
+    saves = ()  # the saved tensors' versions are checked by ctx.saved_tensors
+
+    def __init__(self, fn_cls, ctx, args, outputs, diff_index):
+        self.fn_cls, self.ctx, self.args, self.outputs = fn_cls, ctx, args, outputs
+        self.diff_index = diff_index  # position in `outputs` of each differentiable output
+        self.name = fn_cls.__name__
+        self.materialize_grads = ctx.materialize_grads
+
+    def vjp(self, vctx, *grads):
+        ctx = self.ctx
+        tensor_pos = [i for i, a in enumerate(self.args) if _is_array(a)]
+        needs = [False] * len(self.args)
+        for pos, need in zip(tensor_pos, vctx.needs_input_grad):
+            needs[pos] = bool(need)
+        ctx.needs_input_grad = tuple(needs)
+        out_grads = [None] * len(self.outputs)
+        for j, g in zip(self.diff_index, grads):
+            out_grads[j] = g
+        if ctx.materialize_grads:
+            out_grads = [F.zeros_like(o) if g is None and _is_array(o) else g
+                         for g, o in zip(out_grads, self.outputs)]
+        result = self.fn_cls.backward(ctx, *out_grads)
+        result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        return self._check_grads(result, tensor_pos)
+
+    def _check_grads(self, result, tensor_pos):
+        name, n = backward_name(self.fn_cls), len(self.args)
+        if len(result) < n or any(g is not None for g in result[n:]):
+            raise RuntimeError(f"function {name} returned an incorrect number of gradients "
+                               f"(expected {n}, got {len(result)})")
+        for i, g in enumerate(result[:n]):
+            if g is not None and i not in tensor_pos:
+                raise RuntimeError(f"function {name} returned a gradient different than None "
+                                   f"at position {i + 1}, but the corresponding forward input "
+                                   f"was not a Variable")
+        grads = []
+        for i in tensor_pos:
+            g, x = result[i], self.args[i]
+            if g is not None:
+                if not _is_array(g):
+                    raise TypeError(f"function {name} returned a {type(g).__name__} as the "
+                                    f"gradient at position {i + 1}; expected a Tensor or None")
+                if tuple(g.shape) != tuple(x.shape):
+                    if not _expandable(tuple(x.shape), tuple(g.shape)):
+                        raise RuntimeError(f"Function {name} returned an invalid gradient at "
+                                           f"index {i} - got {list(g.shape)} but expected "
+                                           f"shape compatible with {list(x.shape)}")
+                    g = sum_to(g, x.shape)
+            grads.append(g)
+        return grads
+
+
+def _is_array(a):
+    return isinstance(a, (Tensor, Value))
+
+
+def _expandable(shape, to):
+    """Whether a tensor of `shape` broadcasts to `to` (so a gradient of `to` sums back)."""
+    if len(shape) > len(to):
+        return False
+    return all(s == 1 or s == t for s, t in zip(shape[::-1], to[::-1]))
+
+
+def backward_name(fn_cls):
+    return f"{fn_cls.__name__}Backward"
+
+
+class CustomEntry(TapeEntry):
+    """The tape entry of an eager Function application (its grad_fn)."""
+
+    __slots__ = ()
+
+    def name(self):
+        return backward_name(self.op.fn_cls)
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)` (or forward
+    without ctx plus `setup_context(ctx, inputs, output)`), then call `MyFn.apply(*args)`."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward "
+                                  "mode AD.")
+
+    vjp = backward
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise UnsupportedError("forward-mode AD (Function.jvp) is not supported by graphc")
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("Legacy autograd function with non-static forward method is "
+                           "deprecated. Please use new-style autograd function with static "
+                           "forward method.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"{cls.__name__}.apply() takes positional arguments only")
+        if any(isinstance(a, Value) for a in args) or \
+                (Tensor._trace is not None and any(isinstance(a, Tensor) for a in args)):
+            return _apply_symbolic(cls, args)
+        ctx = FunctionCtx()
+        recording = is_grad_enabled() and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and recording
+                                     for a in args)
+        with no_grad():
+            result = _run_forward(cls, ctx, args)
+        ctx._freeze()
+        single = not isinstance(result, tuple)
+        outputs = [result] if single else list(result)
+        outputs = [_own(o, args) if isinstance(o, Tensor) else o for o in outputs]
+        if recording:
+            diff_index = [j for j, o in enumerate(outputs)
+                          if isinstance(o, Tensor) and o.dtype.is_floating_point
+                          and id(o) not in ctx._non_differentiable]
+            op = _CustomOp(cls, ctx, args, outputs, diff_index)
+            inputs = tuple(a for a in args if isinstance(a, Tensor))
+            entry = CustomEntry(op, inputs, tuple(outputs[j] for j in diff_index), {})
+            ctx._entry = entry
+            for nr, j in enumerate(diff_index):
+                o = outputs[j]
+                o.grad_fn, o._requires_grad, o._out_nr = entry, True, nr
+        return outputs[0] if single else tuple(outputs)
+
+
+def _run_forward(cls, ctx, args):
+    if cls.setup_context is not Function.setup_context:  # the forward-without-ctx style
+        result = cls.forward(*args)
+        cls.setup_context(ctx, args, result)
+        return result
+    return cls.forward(ctx, *args)
+
+
+def _own(out, args):
+    """A tensor the Function may make its output: an input returned as is (or a tensor
+    with a history) becomes a new tensor on the same storage, as PyTorch makes a view."""
+    if out.grad_fn is not None or out.requires_grad or any(out is a for a in args):
+        alias = out.detach()
+        return alias
+    return out
+
+
+def once_differentiable(backward):
+    """Decorates a Function's backward that is not itself differentiable: it runs without
+    recording, and differentiating its result (create_graph) raises instead of giving
+    gradients without its contribution."""
+    import functools
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            result = backward(ctx, *grads)
+        if not is_grad_enabled() or not any(isinstance(g, Tensor) and g.requires_grad
+                                            for g in grads):
+            return result
+        single = not isinstance(result, tuple)
+        result = (result,) if single else result
+        result = tuple(_DelayedError.apply(r) if isinstance(r, Tensor) else r for r in result)
+        return result[0] if single else result
+    return wrapper
+
+
+class _DelayedError(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
+
+
+# ---- symbolic values: the forward traced, the backward the user's ------------------------------
+
+_symbolic_outputs: dict = {}  # id(value) -> (value, its _SymbolicEntry)
+
+
+class _SymbolicEntry:
+    """A pseudo-entry of graphc.grad's sweep: inputs -> outputs through the user's backward."""
+
+    attrs = {}
+    location = None
+
+    def __init__(self, op, inputs, outputs):
+        self.op, self.inputs, self.outputs = op, tuple(inputs), tuple(outputs)
+
+
+def _apply_symbolic(cls, args):
+    from ..dispatch import variable_of
+    args = tuple(variable_of(a) if isinstance(a, Tensor) else a for a in args)
+    ctx = FunctionCtx()
+    ctx.needs_input_grad = tuple(isinstance(a, Value) and a.dtype.is_floating_point
+                                 for a in args)
+    with no_grad():
+        result = _run_forward(cls, ctx, args)
+    ctx._freeze()
+    single = not isinstance(result, tuple)
+    outputs = [result] if single else list(result)
+    if any(isinstance(o, Tensor) for o in outputs):
+        raise UnsupportedError(f"{cls.__name__}.forward returned an eager tensor for symbolic "
+                               f"inputs: build the outputs with graphc ops on the inputs")
+    non_diff = ctx._non_differentiable
+    outputs = [(o, F.detach(o)) if isinstance(o, Value) else (o, o) for o in outputs]
+    cut = [new for _, new in outputs]
+    diff_index = [j for j, (old, new) in enumerate(outputs)
+                  if isinstance(new, Value) and new.dtype.is_floating_point
+                  and id(old) not in non_diff]
+    op = _CustomOp(cls, ctx, args, cut, diff_index)
+    entry = _SymbolicEntry(op, [a for a in args if isinstance(a, Value)],
+                           [cut[j] for j in diff_index])
+    for v in entry.outputs:
+        _symbolic_outputs[id(v)] = (v, entry)
+    return cut[0] if single else tuple(cut)
+
+
+def custom_entry_of(value):
+    """The Function pseudo-entry that makes `value` for graphc.grad, or None."""
+    found = _symbolic_outputs.get(id(value))
+    return found[1] if found is not None and found[0] is value else None
+
+
+def sweep_order(nodes, outputs):
+    """graphc.grad's sweep list: `nodes` (topological) with each Function pseudo-entry
+    placed after its cut outputs and before their users; nodes its inputs need (and that
+    `nodes` lacks) are added. None when no Function output is among the nodes."""
+    if not _symbolic_outputs:
+        return None
+    made = {}
+    for node in nodes:
+        for v in node.outputs:
+            entry = custom_entry_of(v)
+            if entry is not None:
+                made[id(v)] = entry
+    if not made:
+        return None
+    order, seen = [], set()
+
+    def producer(v):
+        return made.get(id(v)) or custom_entry_of(v) or v.node
+
+    def deps(item):
+        if isinstance(item, _SymbolicEntry):
+            return [o.node for o in item.outputs] + [producer(x) for x in item.inputs]
+        return [producer(x) for x in item.inputs]
+
+    stack = [(producer(v), False) for v in reversed(outputs)]
+    while stack:
+        item, expanded = stack.pop()
+        if expanded:
+            order.append(item)
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        stack.append((item, True))
+        stack.extend((d, False) for d in reversed(deps(item)) if id(d) not in seen)
+    return order
+
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable"]
