@@ -392,10 +392,15 @@ class _MoreMethods:
 
 
 def _view_as_dtype(x, dtype):
+    if dtype is x.dtype:
+        return F.reshape(x, tuple(x.shape))  # a view, as PyTorch's
     data = getattr(x, "_data", None)
     if not isinstance(data, np.ndarray):
         from .errors import UnsupportedError
-        raise UnsupportedError(f"view({dtype.name}): reinterpreting bytes needs an eager CPU tensor")
+        raise UnsupportedError(f"view({dtype.name}): reinterpreting the bytes of a "
+                               f"{x.dtype.name} tensor works on eager CPU tensors only: graphs "
+                               f"(graphc.jit, graphc.compile) have no bitcast op; use .to("
+                               f"{dtype.name}) for a value conversion")
     return type(x)._wrap(data.view(dtype.np))
 
 

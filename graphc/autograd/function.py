@@ -191,8 +191,8 @@ class Function:
         ctx = FunctionCtx()
         recording = is_grad_enabled() and any(
             isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and recording
-                                     for a in args)
+        # (as PyTorch: what the inputs require, even where no_grad records nothing)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             result = _run_forward(cls, ctx, args)
         ctx._freeze()
@@ -245,7 +245,9 @@ def once_differentiable(backward):
             return result
         single = not isinstance(result, tuple)
         result = (result,) if single else result
-        result = tuple(_DelayedError.apply(r) if isinstance(r, Tensor) else r for r in result)
+        result = tuple(_DelayedError.apply(r.detach().requires_grad_())
+                       if isinstance(r, Tensor) and r.dtype.is_floating_point else r
+                       for r in result)
         return result[0] if single else result
     return wrapper
 

@@ -65,6 +65,19 @@ LEAF_OPS = ("placeholder", "constant", "variable")
 trace_backward = None
 
 
+class _ValueType(TensorType):
+    """A value's TensorType that is also PyTorch's `x.type(...)` method: x.type() gives the
+    type string, x.type(dtype) a cast (so torch code runs on symbolic values)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, type_, value):
+        self.shape, self.dtype, self._value = type_.shape, type_.dtype, value
+
+    def __call__(self, dtype=None, non_blocking=False, **kwargs):
+        return TensorMethods.type(self._value, dtype, non_blocking, **kwargs)
+
+
 class Value(TensorMethods):
     """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
 
@@ -73,7 +86,7 @@ class Value(TensorMethods):
     requires_grad = False
 
     def __init__(self, node, index, type_: TensorType, name=None):
-        self.node, self.index, self.type, self.name = node, index, type_, name
+        self.node, self.index, self.type, self.name = node, index, _ValueType(type_, self), name
 
     @property
     def shape(self):
