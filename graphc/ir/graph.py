@@ -123,6 +123,12 @@ class Value(TensorMethods):
     def tolist(self): self._concrete(".tolist()")
     def __array__(self, dtype=None, copy=None): self._concrete("converting to a NumPy array")
 
+    def register_hook(self, hook):
+        from ..errors import UnsupportedError
+        raise UnsupportedError("register_hook on a symbolic value (graphc.jit, static graphs): "
+                               "gradient hooks run in eager backward only; transform the "
+                               "gradient where graphc.grad returns it instead")
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Inside graphc.jit: symbolic gradients of this value for the parameters it reaches,
         set as their `.grad` (so an eager training step traces unchanged)."""
