@@ -198,3 +198,24 @@ def test_tensors_do_not_pickle():
     import pickle
     with pytest.raises(TypeError, match="graphc.save"):
         pickle.dumps(gc.ones(2))
+
+
+def test_tensor_constructor_as_torch_tensor():
+    """graphc.Tensor(*sizes) / Tensor(Size) allocate float32, Tensor(data) copies as float32,
+    Tensor(t) shares t's storage, Tensor() is empty (torch.Tensor's legacy constructor)."""
+    assert gc.Tensor(2, 3).shape == (2, 3) and gc.Tensor(2, 3).dtype is gc.float32
+    assert gc.Tensor(gc.Size([4])).shape == (4,)
+    assert gc.Tensor().shape == (0,) and gc.Tensor().dtype is gc.float32
+    data = gc.Tensor([1, 2])
+    assert data.dtype is gc.float32 and data.tolist() == [1.0, 2.0]
+    assert gc.Tensor((2, 3)).tolist() == [2.0, 3.0]  # a tuple is data; only Size is sizes
+    assert gc.Tensor(np.array([1, 2])).dtype is gc.float32
+    t = gc.tensor([1, 2])
+    shared = gc.Tensor(t)
+    assert shared.dtype is gc.int64 and shared._data is t._data
+    with pytest.raises(TypeError, match="data must be a sequence"):
+        gc.Tensor(2.5)
+    with pytest.raises(TypeError, match="invalid combination"):
+        gc.Tensor([1, 2], 3)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        gc.Tensor(2, -1)
