@@ -336,6 +336,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    if any(getattr(o, "is_symbolic", False) for o in outputs):  # graphc.jit, static graphs
+        from ..static_grad import grad as symbolic_grad  # (symbolic results: always
+        return tuple(symbolic_grad(outputs, inputs_list, grad_outputs,  # differentiable)
+                                   allow_unused=bool(allow_unused)))
     retain = create_graph if retain_graph is None else retain_graph
     grads = run_backward(outputs, grad_outputs, retain, create_graph, inputs=inputs_list)
     for t, g in zip(inputs_list, grads):
