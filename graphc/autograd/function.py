@@ -9,6 +9,9 @@ compiles as usual and the gradient is the user's, never the traced ops' own.
 """
 from __future__ import annotations
 
+import functools
+import weakref
+
 from .. import functional as F
 from ..autodiff import sum_to
 from ..eager.autograd import TapeEntry
@@ -71,48 +74,61 @@ class FunctionCtx:
 
 
 class _CustomOp:
-    """The op-like object of one Function application: the sweep calls its vjp."""
+    """The op-like object of one Function application: the sweep calls its vjp. It keeps
+    what backward needs besides the entry's inputs and outputs (which the sweep hands to the
+    rule): where the tensor arguments were, and what each forward output was."""
 
     differentiable = True
     reads = None
     saves = ()  # the saved tensors' versions are checked by ctx.saved_tensors
 
     def __init__(self, fn_cls, ctx, args, outputs, diff_index):
-        self.fn_cls, self.ctx, self.args, self.outputs = fn_cls, ctx, args, outputs
-        self.diff_index = diff_index  # position in `outputs` of each differentiable output
+        self.fn_cls, self.ctx = fn_cls, ctx
         self.name = fn_cls.__name__
         self.materialize_grads = ctx.materialize_grads
+        self.n_args = len(args)
+        self.tensor_pos = [i for i, a in enumerate(args) if _is_array(a)]
+        # per forward output: its index among the differentiable ones, or the output itself
+        # when it is a non-differentiable tensor (its cotangent is zeros), or None
+        diff = {j: k for k, j in enumerate(diff_index)}
+        self.slots = [("diff", diff[j]) if j in diff else
+                      ("const", o) if _is_array(o) else ("other", None)
+                      for j, o in enumerate(outputs)]
 
     def vjp(self, vctx, *grads):
         ctx = self.ctx
-        tensor_pos = [i for i, a in enumerate(self.args) if _is_array(a)]
-        needs = [False] * len(self.args)
-        for pos, need in zip(tensor_pos, vctx.needs_input_grad):
+        needs = [False] * self.n_args
+        for pos, need in zip(self.tensor_pos, vctx.needs_input_grad):
             needs[pos] = bool(need)
         ctx.needs_input_grad = tuple(needs)
-        out_grads = [None] * len(self.outputs)
-        for j, g in zip(self.diff_index, grads):
-            out_grads[j] = g
-        if ctx.materialize_grads:
-            out_grads = [F.zeros_like(o) if g is None and _is_array(o) else g
-                         for g, o in zip(out_grads, self.outputs)]
+        out_grads = []
+        for kind, what in self.slots:
+            if kind == "diff":
+                g = grads[what] if what < len(grads) else None
+                if g is None and ctx.materialize_grads:
+                    g = F.zeros_like(vctx.outputs[what])
+            elif kind == "const" and ctx.materialize_grads:
+                g = F.zeros_like(what)
+            else:
+                g = None
+            out_grads.append(g)
         result = self.fn_cls.backward(ctx, *out_grads)
         result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-        return self._check_grads(result, tensor_pos)
+        return self._check_grads(result, vctx.inputs)
 
-    def _check_grads(self, result, tensor_pos):
-        name, n = backward_name(self.fn_cls), len(self.args)
+    def _check_grads(self, result, inputs):
+        name, n = backward_name(self.fn_cls), self.n_args
         if len(result) < n or any(g is not None for g in result[n:]):
             raise RuntimeError(f"function {name} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(result)})")
         for i, g in enumerate(result[:n]):
-            if g is not None and i not in tensor_pos:
+            if g is not None and i not in self.tensor_pos:
                 raise RuntimeError(f"function {name} returned a gradient different than None "
                                    f"at position {i + 1}, but the corresponding forward input "
                                    f"was not a Variable")
         grads = []
-        for i in tensor_pos:
-            g, x = result[i], self.args[i]
+        for i, x in zip(self.tensor_pos, inputs):
+            g = result[i]
             if g is not None:
                 if not _is_array(g):
                     raise TypeError(f"function {name} returned a {type(g).__name__} as the "
@@ -234,8 +250,6 @@ def once_differentiable(backward):
     """Decorates a Function's backward that is not itself differentiable: it runs without
     recording, and differentiating its result (create_graph) raises instead of giving
     gradients without its contribution."""
-    import functools
-
     @functools.wraps(backward)
     def wrapper(ctx, *grads):
         with no_grad():
@@ -265,17 +279,23 @@ class _DelayedError(Function):
 
 # ---- symbolic values: the forward traced, the backward the user's ------------------------------
 
-_symbolic_outputs: dict = {}  # id(value) -> (value, its _SymbolicEntry)
+_symbolic_outputs: dict = {}  # id(value) -> (weak reference to it, its _SymbolicEntry)
 
 
 class _SymbolicEntry:
-    """A pseudo-entry of graphc.grad's sweep: inputs -> outputs through the user's backward."""
+    """A pseudo-entry of graphc.grad's sweep: inputs -> outputs through the user's backward.
+    It holds its outputs weakly: the registry below must not keep graphs alive."""
 
     attrs = {}
     location = None
 
     def __init__(self, op, inputs, outputs):
-        self.op, self.inputs, self.outputs = op, tuple(inputs), tuple(outputs)
+        self.op, self.inputs = op, tuple(inputs)
+        self._outputs = tuple(weakref.ref(v) for v in outputs)
+
+    @property
+    def outputs(self):
+        return tuple(r() for r in self._outputs)
 
 
 def _apply_symbolic(cls, args):
@@ -302,14 +322,15 @@ def _apply_symbolic(cls, args):
     entry = _SymbolicEntry(op, [a for a in args if isinstance(a, Value)],
                            [cut[j] for j in diff_index])
     for v in entry.outputs:
-        _symbolic_outputs[id(v)] = (v, entry)
+        forget = lambda _, k=id(v): _symbolic_outputs.pop(k, None)  # noqa: E731
+        _symbolic_outputs[id(v)] = (weakref.ref(v, forget), entry)
     return cut[0] if single else tuple(cut)
 
 
 def custom_entry_of(value):
     """The Function pseudo-entry that makes `value` for graphc.grad, or None."""
     found = _symbolic_outputs.get(id(value))
-    return found[1] if found is not None and found[0] is value else None
+    return found[1] if found is not None and found[0]() is value else None
 
 
 def sweep_order(nodes, outputs):

@@ -81,7 +81,7 @@ class _ValueType(TensorType):
 class Value(TensorMethods):
     """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
 
-    __slots__ = ("node", "index", "type", "name")
+    __slots__ = ("node", "index", "type", "name", "__weakref__")
     is_symbolic = True
     requires_grad = False
 
