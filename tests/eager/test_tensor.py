@@ -219,3 +219,19 @@ def test_tensor_constructor_as_torch_tensor():
         gc.Tensor([1, 2], 3)
     with pytest.raises(RuntimeError, match="negative dimension"):
         gc.Tensor(2, -1)
+
+
+def test_view_with_a_dtype_shares_storage():
+    x = gc.tensor(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), requires_grad=True)
+    bits = x.view(gc.int32)
+    assert not bits.requires_grad  # as PyTorch: a bit view carries no gradient
+    np.testing.assert_array_equal(bits.numpy(), x.detach().numpy().view(np.int32))
+    halves = x.detach().view(gc.float16)
+    assert halves.shape == (2, 4)
+    y = gc.tensor([1.0, 2.0])
+    y.view(gc.int32).zero_()  # a write through the view reaches y, and y's version
+    assert y.tolist() == [0.0, 0.0] and y._version == 1
+    with pytest.raises(RuntimeError, match="cannot be 0"):
+        gc.tensor(1.0).view(gc.float16)
+    with pytest.raises(RuntimeError, match="divisible by 2"):
+        gc.tensor(np.ones(3, np.float32)).view(gc.float64)

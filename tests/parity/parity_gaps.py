@@ -3,7 +3,4 @@ Keep in step with docs/torch_parity.md; a test fails when a listed gap gets fixe
 
 KNOWN_EAGER_GAPS = {}
 
-KNOWN_JIT_GAPS = {
-    "Tensor.view(dtype)": "reinterpreting bytes has no op in graphs (no bitcast primitive): "
-                          "eager CPU tensors only; under graphc.jit it raises UnsupportedError",
-}
+KNOWN_JIT_GAPS = {}
