@@ -278,9 +278,12 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                              after_entry=early.after_entry if early else None,
                              before_rule=hooks_before_rule if _tensor_hooks else None,
                              check=check_gradients if _anomaly.enabled else None)
-        if _tensor_hooks:  # leaves' hooks, before accumulation (early ones ran already)
-            for key in [k for k in cts if type(k) is not tuple and k in _tensor_hooks]:
-                if not (early and key in early.done):
+        if _tensor_hooks:  # leaves' hooks, before accumulation (early ones ran already);
+            # with `inputs` (autograd.grad), only theirs: other leaves are not accumulated
+            leaves = [k for k in cts if type(k) is not tuple] if inputs is None else \
+                [edge_key(e) for t in inputs if (e := edge_of(t)) is not None]
+            for key in leaves:
+                if key in _tensor_hooks and key in cts and not (early and key in early.done):
                     apply_tensor_hooks(key, cts)
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))

@@ -136,3 +136,13 @@ def test_anomaly_message_matches_pytorch():
         with gc.autograd.detect_anomaly(), pytest.raises(RuntimeError) as ours:
             _nan_backward()
     assert str(ours.value).splitlines()[0] == str(theirs.value).splitlines()[0]
+
+
+def test_autograd_grad_runs_hooks_of_its_inputs_only():
+    calls = []
+    x = gc.tensor(X, requires_grad=True)
+    w = gc.tensor(X, requires_grad=True)
+    x.register_hook(lambda g: calls.append("x"))
+    w.register_hook(lambda g: calls.append("w"))
+    gc.autograd.grad((x * w).sum(), x)
+    assert calls == ["x"]  # as PyTorch: w's gradient is neither computed for nor given to w
