@@ -10,6 +10,8 @@ compiles as usual and the gradient is the user's, never the traced ops' own.
 from __future__ import annotations
 
 import functools
+import inspect
+import warnings
 import weakref
 
 from .. import functional as F
@@ -112,7 +114,7 @@ class _CustomOp:
             else:
                 g = None
             out_grads.append(g)
-        result = self.fn_cls.backward(ctx, *out_grads)
+        result = _user_backward(self.fn_cls)(ctx, *out_grads)
         result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
         return self._check_grads(result, vctx.inputs)
 
@@ -141,6 +143,15 @@ class _CustomOp:
                     g = sum_to(g, x.shape)
             grads.append(g)
         return grads
+
+
+def _user_backward(fn_cls):
+    """The class's backward, or its vjp (PyTorch's other name for it), not both."""
+    backward, vjp = fn_cls.backward, fn_cls.vjp
+    if backward is not Function.backward and vjp is not Function.vjp:
+        raise RuntimeError("Implementing both 'backward' and 'vjp' for a custom Function is "
+                           "not allowed. You should only implement one of them.")
+    return vjp if vjp is not Function.vjp else backward
 
 
 def _is_array(a):
@@ -186,31 +197,40 @@ class Function:
                                   "your custom autograd.Function to use it with backward "
                                   "mode AD.")
 
-    vjp = backward
+    @staticmethod
+    def vjp(ctx, *grad_outputs):
+        """Another name for backward: define one of them."""
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward "
+                                  "mode AD.")
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
         raise UnsupportedError("forward-mode AD (Function.jvp) is not supported by graphc")
 
     def __init__(self, *args, **kwargs):
-        raise RuntimeError("Legacy autograd function with non-static forward method is "
-                           "deprecated. Please use new-style autograd function with static "
-                           "forward method.")
+        warnings.warn(f"{type(self)} should not be instantiated. Methods on autograd functions "
+                      f"are all static, so you should invoke them on the class itself.",
+                      DeprecationWarning, stacklevel=2)
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        if kwargs:
-            raise TypeError(f"{cls.__name__}.apply() takes positional arguments only")
+        """Keyword arguments go to forward as they are (never differentiated); backward
+        returns one gradient per positional argument."""
+        if _has_setup_context(cls):  # as PyTorch: defaults bound, all arguments positional
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, {}
         if any(isinstance(a, Value) for a in args) or \
                 (Tensor._trace is not None and any(isinstance(a, Tensor) for a in args)):
-            return _apply_symbolic(cls, args)
+            return _apply_symbolic(cls, args, kwargs)
         ctx = FunctionCtx()
         recording = is_grad_enabled() and any(
             isinstance(a, Tensor) and a.requires_grad for a in args)
         # (as PyTorch: what the inputs require, even where no_grad records nothing)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
-            result = _run_forward(cls, ctx, args)
+            result = _run_forward(cls, ctx, args, kwargs)
         ctx._freeze()
         single = not isinstance(result, tuple)
         outputs = [result] if single else list(result)
@@ -229,12 +249,17 @@ class Function:
         return outputs[0] if single else tuple(outputs)
 
 
-def _run_forward(cls, ctx, args):
-    if cls.setup_context is not Function.setup_context:  # the forward-without-ctx style
+def _has_setup_context(cls):
+    """The forward-without-ctx style: forward(*args) plus setup_context(ctx, inputs, output)."""
+    return cls.setup_context is not Function.setup_context
+
+
+def _run_forward(cls, ctx, args, kwargs):
+    if _has_setup_context(cls):
         result = cls.forward(*args)
         cls.setup_context(ctx, args, result)
         return result
-    return cls.forward(ctx, *args)
+    return cls.forward(ctx, *args, **kwargs)
 
 
 def _own(out, args):
@@ -298,14 +323,14 @@ class _SymbolicEntry:
         return tuple(r() for r in self._outputs)
 
 
-def _apply_symbolic(cls, args):
+def _apply_symbolic(cls, args, kwargs):
     from ..dispatch import variable_of
     args = tuple(variable_of(a) if isinstance(a, Tensor) else a for a in args)
     ctx = FunctionCtx()
     ctx.needs_input_grad = tuple(isinstance(a, Value) and a.dtype.is_floating_point
                                  for a in args)
     with no_grad():
-        result = _run_forward(cls, ctx, args)
+        result = _run_forward(cls, ctx, args, kwargs)
     ctx._freeze()
     single = not isinstance(result, tuple)
     outputs = [result] if single else list(result)

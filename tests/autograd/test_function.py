@@ -329,3 +329,21 @@ def test_matches_pytorch(scenario):
             np.testing.assert_allclose(a, b, rtol=1e-12)
         else:
             assert a == b
+
+
+def test_keyword_arguments_go_to_forward():
+    class Scale(gc.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k=2.0):
+            ctx.k = k
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None  # (an extra None beyond the positional arguments is fine)
+
+    x = gc.tensor(W, requires_grad=True)
+    Scale.apply(x, k=3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.ones(3))
+    with pytest.warns(DeprecationWarning, match="should not be instantiated"):
+        Scale()
