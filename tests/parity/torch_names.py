@@ -551,6 +551,11 @@ AUTOGRAD = _items("8 autograd", [
       grad=False, jit=False),
     N(_AF + "vhp", lambda L, x, v: L.autograd.functional.vhp(_scalar, x, v), (f(4), V),
       grad=False, jit=False),
+    N("autograd.gradcheck", lambda L, x: L.autograd.gradcheck(_vector, (_leaf(x),)), (f(4),),
+      grad=False, jit=False),
+    N("autograd.gradgradcheck", lambda L, x: L.autograd.gradgradcheck(_vector, (_leaf(x),)),
+      (f(3),), grad=False, jit=False),
+    N("autograd.Variable", lambda L, x: L.autograd.Variable(x * 2), (X,)),
 ])
 
 ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE \
