@@ -11,6 +11,7 @@ from ..eager.creation import zeros
 from ..eager.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
+from ..ir.graph import Value
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
@@ -19,7 +20,7 @@ def _as_tuple(inp, arg_name, fn_name):
     is_tuple = isinstance(inp, (tuple, list))
     items = tuple(inp) if is_tuple else (inp,)
     for i, el in enumerate(items):
-        if not isinstance(el, Tensor):
+        if not isinstance(el, (Tensor, Value)):
             what = f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of " \
                    f"Tensors but the" + (f" value at index {i}" if is_tuple else "")
             raise TypeError(f"{what} given type {type(el).__name__}")
@@ -114,26 +115,49 @@ def _autograd_grad(outputs, inputs, grad_outputs=None, create_graph=False, retai
                  retain_graph=create_graph if retain_graph is None else retain_graph)
 
 
+_STRICT = {  # what strict=True says where a gradient is missing, by the stage that found it
+    "back": "The output of the user-provided function is independent of input {i}. This is "
+            "not allowed in strict mode.",
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the "
+                  "grad_outputs when using the double backward trick to compute forward mode "
+                  "gradients. This is not allowed in strict mode.",
+    "double_back": "The jacobian of the user-provided function is independent of input {i}. "
+                   "This is not allowed in strict mode.",
+    "double_back_trick": "The hessian of the user-provided function is independent of entry "
+                         "{i} in the grad_jacobian. This is not allowed in strict mode as it "
+                         "prevents from using the double backward trick to replace forward "
+                         "mode AD.",
+}
+
+
+def _symbolic(*args):
+    """The symbolic building blocks when an argument is symbolic (graphc.jit, static graphs),
+    else None. (Imported here: it needs graphc.grad, which imports this package.)"""
+    from . import functional_symbolic as S
+    return S if S.is_symbolic(*args) else None
+
+
+def _check_v(v, like, is_like_tuple, name, verb):
+    """v as a tuple, checked against the outputs (vjp) or inputs (jvp, hvp, vhp) it pairs
+    with; None only where those are one single-element tensor."""
+    if v is not None:
+        _, v = _as_tuple(v, "v", name)
+        _validate_v(v, like, is_like_tuple)
+        return v
+    if len(like) != 1 or like[0].numel() != 1:
+        what = "the user-provided function returns" if verb == "returns" else \
+            "the input to the user-provided function is"
+        raise RuntimeError(f"The vector v can only be None if {what} a single Tensor with a "
+                           f"single element.")
+    return None
+
+
 def _fill_in_zeros(grads, refs, strict, create_graph, stage):
     res = []
     for i, (g, ref) in enumerate(zip(grads, refs)):
         if g is None:
             if strict:
-                raise RuntimeError({
-                    "back": f"The output of the user-provided function is independent of "
-                            f"input {i}. This is not allowed in strict mode.",
-                    "back_trick": f"The gradient with respect to the input is independent of "
-                                  f"entry {i} in the grad_outputs when using the double "
-                                  f"backward trick to compute forward mode gradients. This is "
-                                  f"not allowed in strict mode.",
-                    "double_back": f"The jacobian of the user-provided function is "
-                                   f"independent of input {i}. This is not allowed in strict "
-                                   f"mode.",
-                    "double_back_trick": f"The hessian of the user-provided function is "
-                                         f"independent of entry {i} in the grad_jacobian. "
-                                         f"This is not allowed in strict mode as it prevents "
-                                         f"from using the double backward trick to replace "
-                                         f"forward mode AD."}[stage])
+                raise RuntimeError(_STRICT[stage].format(i=i))
             g = F.zeros_like(ref.detach())
         res.append(g)
     return tuple(res)
@@ -145,6 +169,16 @@ def _zeros_requiring_grad(like):
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at `inputs`."""
+    S = _symbolic(inputs, v)
+    if S:
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
+        inputs = S.values(inputs)
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided "
+                                              "function", "vjp")
+        v = _check_v(v, outputs, is_outputs_tuple, "vjp", "returns")
+        result = S.grads(outputs, inputs, v, strict, S.INDEPENDENT)
+        return (_tuple_postprocess(outputs, is_outputs_tuple),
+                _tuple_postprocess(result, is_inputs_tuple))
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
@@ -170,6 +204,18 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product, by the double-backward trick."""
+    S = _symbolic(inputs, v)
+    if S:
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
+        inputs = S.values(inputs)
+        v = _check_v(v, inputs, is_inputs_tuple, "jvp", "takes")
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided "
+                                              "function", "jvp")
+        u = tuple(F.zeros_like(o) for o in outputs)  # the vjp is linear in u: d/du (u^T J) v
+        vjps = S.grads(outputs, inputs, u, strict, S.INDEPENDENT)
+        result = S.grads(vjps, u, v, strict, _STRICT["back_trick"])
+        return (_tuple_postprocess(outputs, is_outputs_tuple),
+                _tuple_postprocess(result, is_outputs_tuple))
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
@@ -214,6 +260,14 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     """The Jacobian of func at inputs: for each output and input, a tensor of shape
     output.shape + input.shape (nested tuples when func or inputs are tuples)."""
     _check_strategy(strategy, vectorize)
+    S = _symbolic(inputs)
+    if S:
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+        inputs = S.values(inputs)
+        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided "
+                                              "function", "jacobian")
+        result = tuple(S.jacobian_rows(o, inputs, strict, k) for k, o in enumerate(outputs))
+        return _tuple_postprocess(result, (is_outputs_tuple, is_inputs_tuple))
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
@@ -271,6 +325,12 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         _check_requires_grad(jac, "jacobian", strict)
         return jac
 
+    S = _symbolic(inputs)
+    if S:
+        inputs = S.values(inputs)
+        first = S.grads([single_output(*inputs)], inputs, None, strict, S.INDEPENDENT)
+        res = tuple(S.jacobian_rows(g, inputs, strict, k) for k, g in enumerate(first))
+        return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
     res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict,
                    vectorize=vectorize)
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
@@ -289,6 +349,21 @@ def _scalar_function_output(func, inputs, strict, name):
 
 
 def _hessian_product(func, inputs, v, create_graph, strict, name):
+    S = _symbolic(inputs, v)
+    if S:
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+        inputs = S.values(inputs)
+        v = _check_v(v, inputs, is_inputs_tuple, name, "takes")
+        is_outputs_tuple, outputs = _scalar_function_output(func, inputs, strict, name)
+        jac = S.grads(outputs, inputs, None, strict, S.INDEPENDENT)
+        if name == "vhp":
+            result = S.grads(jac, inputs, v, strict, _STRICT["double_back"])
+        else:
+            u = tuple(F.zeros_like(x) for x in inputs)
+            double_back = S.grads(jac, inputs, u, strict, S.INDEPENDENT)
+            result = S.grads(double_back, u, v, strict, _STRICT["double_back_trick"])
+        return (_tuple_postprocess(outputs, is_outputs_tuple),
+                _tuple_postprocess(result, is_inputs_tuple))
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
         inputs = _grad_preprocess(inputs, create_graph, need_graph=True)

@@ -155,3 +155,26 @@ def test_matches_pytorch():
         for x, y in zip(a, b):
             assert x.shape == y.shape, name
             np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_symbolic_values_give_the_eager_results():
+    """Under graphc.jit (and in static graphs) the same functions build graphc.grad graphs."""
+    a, b, v3 = gc.tensor(A), gc.tensor(B), gc.tensor(V3)
+    calls = {
+        "jacobian": lambda x, y: AF.jacobian(f_pair, (x, y)),
+        "hessian": lambda x, y: AF.hessian(f_scalar, (x, y)),
+        "vjp": lambda x, y: AF.vjp(f_pair, (x, y), (gc.tensor(V2), gc.tensor(1.5, dtype=gc.float64))),
+        "jvp": lambda x, y: AF.jvp(f_vec, x, v3),
+        "hvp": lambda x, y: AF.hvp(lambda z: f_scalar(z, y), x, v3),
+        "vhp": lambda x, y: AF.vhp(f_scalar, (x, y), (v3, gc.tensor(B))),
+    }
+    for name, call in calls.items():
+        eager = _flatten(call(a, b))
+        traced = _flatten(gc.jit(call, target="reference")(a, b))
+        assert len(eager) == len(traced), name
+        for e, t in zip(eager, traced):
+            np.testing.assert_allclose(t, e, rtol=1e-12, atol=1e-14, err_msg=name)
+    p = gc.placeholder((3,), gc.float64)
+    with pytest.raises(RuntimeError, match="independent of input 1"):
+        AF.vjp(lambda x, y: x * 2, (p, gc.placeholder((2,), gc.float64)), gc.tensor(V3),
+               strict=True)
