@@ -16,7 +16,8 @@ import weakref
 
 from .. import functional as F
 from ..autodiff import sum_to
-from ..eager.autograd import TapeEntry
+from ..eager.anomaly import _state as _anomaly, note_location
+from ..eager.autograd import TapeEntry, edge_of
 from ..eager.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
@@ -170,9 +171,22 @@ def backward_name(fn_cls):
 
 
 class CustomEntry(TapeEntry):
-    """The tape entry of an eager Function application (its grad_fn)."""
+    """The tape entry of an eager Function application (its grad_fn). Its op is made per
+    application, so the per-op memo of saved values is not consulted: ctx.saved_tensors
+    checks the versions of what forward saved."""
 
     __slots__ = ()
+
+    def __init__(self, op, inputs, outputs):
+        self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), {}
+        self.edges = tuple(edge_of(t) for t in self.inputs)
+        self.released = False
+        self.saved = ()
+        if _anomaly.enabled:
+            note_location(self)
+
+    def record_versions(self):
+        pass
 
     def name(self):
         return backward_name(self.op.fn_cls)
@@ -234,14 +248,14 @@ class Function:
         ctx._freeze()
         single = not isinstance(result, tuple)
         outputs = [result] if single else list(result)
+        diff_index = [j for j, o in enumerate(outputs)
+                      if isinstance(o, Tensor) and o.dtype.is_floating_point
+                      and id(o) not in ctx._non_differentiable]
         outputs = [_own(o, args) if isinstance(o, Tensor) else o for o in outputs]
         if recording:
-            diff_index = [j for j, o in enumerate(outputs)
-                          if isinstance(o, Tensor) and o.dtype.is_floating_point
-                          and id(o) not in ctx._non_differentiable]
             op = _CustomOp(cls, ctx, args, outputs, diff_index)
             inputs = tuple(a for a in args if isinstance(a, Tensor))
-            entry = CustomEntry(op, inputs, tuple(outputs[j] for j in diff_index), {})
+            entry = CustomEntry(op, inputs, tuple(outputs[j] for j in diff_index))
             ctx._entry = entry
             for nr, j in enumerate(diff_index):
                 o = outputs[j]
