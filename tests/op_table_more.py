@@ -27,4 +27,4 @@ CPU = {c.name for c in MORE_CASES if c.op in {
     # the factorization kernels of runtime/kernels/linalg.py
     "det", "slogdet", "cholesky", "eigvalsh", "svdvals", "svd", "qr", "pinv", "lstsq"}
 # ops with no cpu lowering yet: compiling them raises UnsupportedError (tested)
-NO_CPU_LOWERING = {"scatter_reduce_extreme"}
+NO_CPU_LOWERING = {"scatter_reduce_extreme", "bitcast"}
