@@ -393,11 +393,29 @@ def emit_inverse(em, node, opts, helpers):
     em.close(len(batch))
 
 
+def emit_bitcast(em, node, opts, helpers):
+    """y = x's bytes read as y's dtype (torch's view(dtype)), through a dense copy of x when
+    x is a strided view."""
+    x, y = node.inputs[0], node.outputs[0]
+    n = x.type.numel()
+    if n == 0:
+        return
+    if em.layout(x).is_contiguous:
+        name, base = em.array_of(x)
+        src = f"{name}[{base}:{base + n}]"
+    else:
+        src = em.fresh("dense")
+        em.line(f"{src} = np.empty({n}, {CTOR[x.dtype.name]})")
+        emit_copy(em, x, src, 0, contiguous_strides(x.type.shape))
+    yname, ybase = em.array_of(y)
+    em.line(f"{yname}[{ybase}:{ybase + y.type.numel()}] = {src}.view({CTOR[y.dtype.name]})")
+
+
 EMITTERS = {
     "reshape": emit_reshape, "cat": emit_cat, "pad": emit_pad,
     "slice_backward": emit_slice_backward, "index_put": emit_index_put, "index": emit_index,
     "index_backward": emit_index_backward, "var": emit_var, "logsumexp": emit_logsumexp,
     "softmax": emit_softmax, "log_softmax": emit_softmax, "max_dim": emit_arg_reduce,
     "min_dim": emit_arg_reduce, "argmax": emit_arg_reduce, "argmin": emit_arg_reduce,
-    "matmul": emit_matmul, "inverse": emit_inverse,
+    "matmul": emit_matmul, "inverse": emit_inverse, "bitcast": emit_bitcast,
 }

@@ -431,4 +431,4 @@ bitcast = Op("bitcast", infer=_bitcast_infer,
              reference=lambda x, dtype: np.ascontiguousarray(x).view(dtype.np),
              defaults={"dtype": None}, differentiable=False, saves=(),
              doc="x's bytes reinterpreted as another dtype (torch's Tensor.view(dtype)); its "
-                 "output carries no gradient, as in PyTorch. No cpu lowering yet.")
+                 "output carries no gradient, as in PyTorch.")
