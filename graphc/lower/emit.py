@@ -87,6 +87,17 @@ class Emitter:
         every length of a 1-D loop); inner bounds stay literals for LLVM's vectorizer."""
         return [self.size(shape[0])] + list(shape[1:]) if shape else []
 
+    def dense_rows(self, cshape, stride_sets):
+        """Bounds and strides for a collapsed loop nest. In a kernel, a 2-D nest takes both
+        its bounds as arguments and writes a dim-0 stride equal to the row length as that
+        argument (a dense row), so one kernel serves every width (a bias add, a column sum,
+        a row softmax of any size); other nests get `bounds`."""
+        if self.kernel is None or len(cshape) != 2:
+            return self.bounds(cshape), stride_sets
+        rows, width = self.size(cshape[0]), self.size(cshape[1])
+        return [rows, width], [[width if s[0] == cshape[1] else s[0]] + list(s[1:])
+                               for s in stride_sets]
+
     def layout(self, value):
         return self.plan.layouts[value]
 

@@ -87,7 +87,8 @@ def emit_elementwise(em, node, opts, helpers):
     parallel = bool(opts.parallel_min) and math.prod(cshape) >= opts.parallel_min
     if parallel:
         em.separate(f"parallel_kernel{len(em.parallel_kernels)}")
-    idx = em.loops(em.bounds(cshape), parallel=parallel)
+    bounds, cstrides = em.dense_rows(cshape, cstrides)
+    idx = em.loops(bounds, parallel=parallel)
     local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
     for (inner, outer), st in zip(stored.items(), cstrides[len(loaded):]):
         name, base = em.array_of(outer)
@@ -150,6 +151,7 @@ def emit_reduce(em, node, opts, helpers):
     pshape = [shape[i] for i in order]
     sets = [[st[i] for i in order] for st in in_strides + side + [out_st]]
     cshape, cstrides, cclasses = collapse(pshape, sets, classes)
+    bounds, cstrides = em.dense_rows(cshape, cstrides)
     oname, obase = em.array_of(outer_out)
     dt, acc_dt = out.dtype.name, _acc_dtype(op, out.dtype.name)
     nkept = sum(1 for c in cclasses if c == 0)
@@ -171,10 +173,10 @@ def emit_reduce(em, node, opts, helpers):
     finish = (lambda a: f"{CTOR[dt]}({a} / {count})") if op == "mean" else (
         lambda a: f"{CTOR[dt]}({a})")
     if row:
-        outer = em.loops(em.bounds(cshape[:nkept]))
+        outer = em.loops(bounds[:nkept])
         acc = em.fresh("acc")
         em.line(f"{acc} = {_identity(op, acc_dt)}")
-        inner = em.loops(cshape[nkept:])
+        inner = em.loops(bounds[nkept:])
         e = element(outer + inner)
         cast = e if acc_dt == dt else f"{CTOR[acc_dt]}({e})"
         em.line(f"{acc} = {_combine(op, acc, cast)}")
@@ -188,7 +190,7 @@ def emit_reduce(em, node, opts, helpers):
     i = em.loops(em.bounds([n_out]))
     em.line(f"{oname}[{obase} + {i[0]}] = {_identity(op, dt)}")
     em.close(1)
-    idx = em.loops(em.bounds(cshape))
+    idx = em.loops(bounds)
     e = element(idx)
     target = f"{oname}[{_linear(obase, ost, cshape, idx)}]"
     t = em.fresh()
