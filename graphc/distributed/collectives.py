@@ -103,6 +103,27 @@ def allreduce_array(arr, reduce="sum", *, start_only=False):
     return arr
 
 
+class InPlaceAllreduce:
+    """The allreduce of compiled programs' gradient buckets (graphc/lower/collective.py):
+    started as soon as a bucket's gradients are written, progressed between kernels, waited
+    for (with the deadline) just before the first kernel that reads the result."""
+
+    def __init__(self, comm, MPI):
+        self.comm, self.MPI, self.size = comm, MPI, comm.Get_size()
+
+    def start(self, buffer):
+        return self.comm.Iallreduce(self.MPI.IN_PLACE, _buffer(buffer, "all_reduce"),
+                                    self.MPI.SUM)
+
+    def progress(self, request):
+        request.Test()  # any MPI call moves every pending transfer a step
+
+    def finish(self, request, buffer, mean):
+        wait(request, "all_reduce (gradient bucket of a compiled step)")
+        if mean and self.size > 1:
+            buffer /= self.size
+
+
 def broadcast_array(arr, src=0):
     """Overwrite a contiguous NumPy array with rank src's, in place."""
     request = _require().Ibcast(_buffer(arr, "broadcast"), root=src)
@@ -118,6 +139,20 @@ def all_ranks_agree(key: str, what: str) -> bool:
     request = _require().Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what), _state.MPI.MAX)
     wait(request, what)
     return bool(both[0] == -both[1])
+
+
+def average_symbolic_grads(params, scope):
+    """While tracing a step: replace each parameter's symbolic .grad with its mean over the
+    ranks (one `all_reduce` node each; the compiler groups them into buckets). A .grad that
+    is already such a mean (DistributedDataParallel inside graphc.jit(distributed=True)) is
+    left as it is."""
+    from ..ir.graph import name_scope
+    from ..ops.collective import all_reduce as all_reduce_op
+    with name_scope(scope):
+        for p in params:
+            g = p.grad
+            if isinstance(g, Value) and g.node.op is not all_reduce_op:
+                p.grad = all_reduce_op(g, reduce="mean")
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):

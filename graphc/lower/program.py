@@ -27,6 +27,7 @@ from runtime.threads import BLAS_PARALLEL_MIN_WORK
 from ..errors import UnsupportedError, op_error
 from ..passes.fusion import FUSED, is_fusable
 from ..passes.layout import contiguous_strides
+from .collective import IMPORT as COLLECTIVE_IMPORT, CollectiveCalls
 from .emit import Emitter, comment_text, sanitize
 from .kernels import EMITTERS, emit_copy
 from .runtime_calls import RUNTIME_OPS, emit_runtime_call
@@ -95,8 +96,8 @@ def choose_layout(graph):
     few elements runs in microseconds, where per-kernel calls would double its time, and it
     has few nodes, so compiling it whole is cheap.
     """
-    if has_scan(graph):  # the loop of a scan calls its body's program from Python
-        return "kernels"
+    if has_scan(graph) or graph.memory.collectives:  # Python between the kernels: the loop
+        return "kernels"                             # of a scan, allreduce calls
     forced = os.environ.get("GRAPHC_LAYOUT", "")
     if forced in ("whole", "kernels"):
         return forced
@@ -113,7 +114,8 @@ WHOLE_MAX_STEPS = 120
 def lower_program(graph, opts, layout=None, scan_body=False):
     """The program of a planned graph. scan_body: the body of a scan (graphc/lower/scan.py),
     called once per step by its caller's program, which restores BLAS threads itself."""
-    layout = "kernels" if has_scan(graph) else layout or choose_layout(graph)
+    layout = "kernels" if has_scan(graph) or graph.memory.collectives \
+        else layout or choose_layout(graph)
     plan = graph.memory
     em = Emitter(plan)
     inputs, variables, params = list(graph.inputs), [], ["steps"]
@@ -185,11 +187,13 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body
             views.append(key)
         return view_ids[key]
 
+    collectives = CollectiveCalls(graph.memory, argument)  # lower/collective.py
     em.line("for _step in range(steps):")
     em.depth += 1
     blas_steps = 0
     subprograms = []  # the body programs of scan nodes (s0, s1, ...)
     for number, step in enumerate(graph.memory.steps):
+        collectives.before_step(em, number)
         if step.node is not None and step.node.op.name == "scan":
             _comment_step(em, number, step)
             emit_scan(em, step.node, opts, subprograms)
@@ -219,6 +223,7 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body
             em.line(f"    return {frame.first_error} + code, value")
         else:
             em.line(call)
+    collectives.end(em, len(graph.memory.steps))
     em.depth -= 1
     if blas_steps and not scan_body:
         em.line("blas(True)  # eager code shares this BLAS library")
@@ -231,6 +236,7 @@ def _lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body
          "(runtime/threads.py narrow_blas);", "# S: the body programs of scans and their "
          "arenas (graphc/lower/scan.py)", "",
          "from graphc.lower.scan import dense" if subprograms else "",
+         COLLECTIVE_IMPORT if collectives.count else "",
          "def bind(K, V, blas, S=()):"] +
         [f"    ({', '.join(f'k{k}' for k in range(len(kernels)))},) = K" if kernels else "",
          f"    ({', '.join(f'v{k}' for k in range(len(views)))},) = V" if views else "",

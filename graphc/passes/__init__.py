@@ -11,6 +11,7 @@ from collections import Counter
 from .cleanup import cse, dce
 from .fusion import FUSED, FusedGroup, fuse
 from .memory import plan_memory
+from .schedule import schedule_collectives
 from .simplify import simplify
 from .specialize import require_concrete, specialize
 
@@ -19,6 +20,7 @@ PIPELINE = [
     ("cse", cse),
     ("dce", dce),
     ("fuse", fuse),
+    ("schedule_collectives", schedule_collectives),
     ("plan_memory", plan_memory),
 ]
 
