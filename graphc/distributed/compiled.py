@@ -39,7 +39,7 @@ from ..ir.build import placeholder
 from ..ir.graph import LEAF_OPS, Graph, Value
 from ..passes.graph_edit import clone_node
 from .collectives import all_ranks_agree, allreduce_array, broadcast_array
-from .process_group import DistributedError, get_world_size, wait
+from .process_group import DistributedError
 
 COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
 
@@ -213,7 +213,8 @@ class DistributedExecutable:
         self._collectives = [n for n in Graph.from_outputs(
             hoisted_outputs + [new for _, new in updates]).nodes if n.op.name == "all_reduce"]
         if _overlaps(target):
-            self.program = Executable(hoisted_outputs, inputs, updates, target, **options)
+            self.program = Executable(hoisted_outputs[0] if self._single else hoisted_outputs,
+                                      inputs, updates, target, **options)
             self._check_ranks_agree()
             return
         split = _Split(Graph.from_outputs(hoisted_outputs + [new for _, new in updates]),
@@ -258,15 +259,10 @@ class DistributedExecutable:
         first = [first] if not isinstance(first, list) else first
         arrays = [t._data for t in first]
         split = self._split
-        pending = []  # every allreduce started at once, then waited for
         for i, reduce in enumerate(self._reductions):
             if _read_elsewhere(arrays, i) or split.reduces_leaf[i]:
                 arrays[i] = np.array(arrays[i], order="C")
-            pending.append((allreduce_array(arrays[i], start_only=True), arrays[i], reduce))
-        for request, array, reduce in pending:
-            wait(request, "all_reduce (compiled step)")
-            if reduce == "mean":
-                array /= get_world_size()
+            allreduce_array(arrays[i], reduce)  # in place
         second = []
         if self.update_part is not None:
             second = self.update_part(*([feeds[i] for i in split.fed_inputs]

@@ -245,6 +245,51 @@ def case_ddp_compiled_cpu(rank, world):
     _compiled(rank, world, "cpu")
 
 
+def _jit_distributed(rank, world, target, wrap=False, micro_batches=1):
+    """graphc.jit(step, distributed=True) on a plain model (every rank seeded alike): 2 ranks
+    x B train as 1 process x 2B. wrap: the model is also DDP-wrapped (averaged once, not
+    twice); micro_batches: backward() called that often in one step (gradients accumulate,
+    each backward averages, as DDP does)."""
+    graphc.manual_seed(12)
+    local = mlp()
+    reference = copy.deepcopy(local)
+    x, y = data(4, world)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make_step(model):
+        opt = graphc.optim.Adam(model.parameters(), lr=0.05)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            half = len(xb) // micro_batches
+            for k in range(micro_batches):
+                loss = loss_fn(model(xb[k * half:(k + 1) * half]), yb[k * half:(k + 1) * half])
+                loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    def interleaved(a):  # micro-batch k of every rank's shard, in the reference's batch k
+        shards = [np.split(shard(a, r, world), micro_batches) for r in range(world)]
+        return np.concatenate([shards[r][k] for k in range(micro_batches) for r in range(world)])
+    step = graphc.jit(make_step(DDP(local) if wrap else local), target=target, distributed=True)
+    ref_step = graphc.jit(make_step(reference), target="reference")
+    for _ in range(3):
+        step(shard(x, rank, world), shard(y, rank, world))
+        ref_step(interleaved(x), interleaved(y))
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"jit(distributed=True, {target}) {name}")
+    exe = step.executable
+    assert graphc.viz.dump(exe).count("= all_reduce(") == 4 * micro_batches
+
+
+def case_jit_distributed(rank, world):
+    _jit_distributed(rank, world, "reference")
+    _jit_distributed(rank, world, "reference", wrap=True)
+    _jit_distributed(rank, world, "cpu")
+    _jit_distributed(rank, world, "cpu", micro_batches=2)  # chained: one program only
+
+
 def case_ddp_batchnorm_compiled_equals_eager(rank, world):
     # BatchNorm's statistics: rank 0's broadcast at each forward (PyTorch's default), then
     # each rank updates them from its own batch; compiled and eager must agree exactly
