@@ -285,11 +285,29 @@ def overlap_table(jobs):
     return "\n".join(lines)
 
 
+def mpi_unavailable():
+    """Why W10 cannot start its MPI jobs here, or None."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "needs mpi4py and an MPI launcher: pip install 'graphc[distributed]'"
+    if _mpiexec() is None:
+        return "needs mpiexec: pip install mpich (or 'graphc[distributed]')"
+    return None
+
+
 def w10_data_parallel(settings):
-    """The W10 rows as Measurements (for benchmarks/run.py)."""
-    from .harness import Measurement
-    jobs = run_jobs(quick=settings.quick,
-                    systems=tuple(["graphc"] + sorted(settings.frameworks & {"torch"})))
+    """The W10 rows as Measurements (for benchmarks/run.py); one skipped row without MPI."""
+    from .harness import Measurement, skipped
+    why = mpi_unavailable()
+    if why is None:
+        try:
+            jobs = run_jobs(quick=settings.quick,
+                            systems=tuple(["graphc"] + sorted(settings.frameworks & {"torch"})))
+        except (OSError, subprocess.SubprocessError) as e:
+            why = f"the MPI job failed ({e})"
+    if why is not None:
+        return [skipped("W10", COMPILED, why)]
     base = {(r["workload"], r["system"]): r["samples_per_s"] for r in jobs[1]["steps"]}
     rows = []
     for n, job in sorted(jobs.items()):
