@@ -6,13 +6,14 @@ after the whole backward pass and the updates follow it at once, which would lea
 communication nothing to overlap with. This pass reorders the nodes (any topological order
 computes the same values: the memory plan decides in-place updates after it) so that
 
-- each all_reduce (and any node that only feeds collectives, such as a concatenation of
-  gradients) comes right after its last input is computed, so the compiled program can
-  start it while the rest of backward runs;
-- every node that does not depend on a collective keeps its place, before any that does;
-- nodes that depend on collectives come last, grouped by the collective they need that is
-  ready last: updates of the parameters averaged first run first, while later buckets are
-  still in flight.
+- nodes that lead to a collective run first, the one nearest to its collective first: after
+  a layer's output gradient, its weight gradient and that gradient's all_reduce come before
+  the next layer's backward, so the compiled program can start communicating while the
+  rest of backward runs (PyTorch's autograd engine produces gradients in that order too);
+- nodes that neither lead to nor depend on a collective (the loss output, running
+  statistics) keep their relative order;
+- nodes that depend on collectives come last, grouped by the latest collective they need:
+  updates of the parameters averaged first run first, while later buckets are in flight.
 
 Graphs without collectives are returned unchanged.
 """
@@ -36,33 +37,34 @@ def schedule_collectives(graph):
         for v in n.inputs:
             if v in producer:
                 users[producer[v].id].append(n)
-    early = _feeding_collectives(nodes, users)
-    # ready[n]: the position of the last (non-early) node a collective waits for; a node that
-    # reads averaged values is keyed by the latest ready collective it depends on
-    ready, after = {}, {}
-    for n in nodes:
-        inputs = [producer[v] for v in n.inputs if v in producer]
-        if n.id in early:
-            ready[n.id] = max([ready.get(p.id, position[p.id]) if p.id in early
-                               else position[p.id] for p in inputs], default=-1)
-        deps = [after[p.id] for p in inputs if p.id in after]
+    # distance (in nodes) to the nearest collective a node leads to: backward computes a
+    # layer's weight gradient (close to its all_reduce) before going on to the next layer
+    distance = {}
+    for n in reversed(nodes):
         if n.op.name in COLLECTIVES:
-            deps.append(ready[n.id])
-        if deps:
-            after[n.id] = max(deps)
+            distance[n.id] = 0
+        else:
+            near = [distance[u.id] for u in users[n.id] if u.id in distance]
+            if near:
+                distance[n.id] = 1 + min(near)
+    after = {}  # node id -> emission index of the latest collective it depends on
 
     def key(n):
-        if n.id in early:
-            return (0, 0, position[n.id])
-        if n.id in after:
+        if n.id in distance:  # leads to a collective: now, nearest first
+            return (0, distance[n.id], position[n.id])
+        deps = [after[p.id] for p in _producers(n, producer) if p.id in after]
+        if deps:              # reads averaged values: last, by the collective it waits for
+            after[n.id] = max(deps)
             return (2, after[n.id], position[n.id])
-        return (1, 0, position[n.id])
-    waiting = {n.id: len({producer[v].id for v in n.inputs if v in producer}) for n in nodes}
+        return (1, 0, position[n.id])  # neither: in its place
+    waiting = {n.id: len(_producers(n, producer)) for n in nodes}
     heap = [(key(n), n.id, n) for n in nodes if waiting[n.id] == 0]
     heapq.heapify(heap)
     order = []
     while heap:
         _, _, n = heapq.heappop(heap)
+        if n.op.name in COLLECTIVES:
+            after[n.id] = len(order)
         order.append(n)
         for u in {u.id: u for u in users[n.id]}.values():  # once per distinct user
             waiting[u.id] -= 1
@@ -71,18 +73,12 @@ def schedule_collectives(graph):
     assert len(order) == len(nodes), "schedule_collectives: the graph has a cycle"
     scheduled = new_graph(order, graph.inputs, graph.outputs, updates_of(graph))
     scheduled.pass_note = (f"{sum(1 for n in nodes if n.op.name in COLLECTIVES)} collectives "
-                           f"moved next to their inputs")
+                           f"scheduled as early as their inputs allow")
     return scheduled
 
 
-def _feeding_collectives(nodes, users):
-    """Ids of collectives and of the computed nodes whose every user is one of them."""
-    early = {n.id for n in nodes if n.op.name in COLLECTIVES}
-    for n in reversed(nodes):
-        if n.id not in early and n.op.kind != "leaf" and users[n.id] and \
-                all(u.id in early for u in users[n.id]):
-            early.add(n.id)
-    return early
+def _producers(n, producer):
+    return list({producer[v].id: producer[v] for v in n.inputs if v in producer}.values())
 
 
 __all__ = ["schedule_collectives", "COLLECTIVES"]
