@@ -14,7 +14,8 @@ fixed number of steps (collectives must match); a step's time is the slowest ran
 Reported: samples/s = N * batch / step time, and scaling efficiency = samples/s on N ranks /
 (N * samples/s on 1 rank). `--overlap-ab` instead compares, in one job, the compiled DDP
 step as one program whose bucket allreduces overlap backward (the default) against the
-program split at the allreduces (GRAPHC_DDP_OVERLAP=0), alternating their timed samples
+step as it was before that (gradients concatenated into one flat buffer, one allreduce, the
+program split there: GRAPHC_DDP_OVERLAP=0), alternating their timed samples
 (paired, so that a change of load hits both) and reporting wall and CPU time per step.
 The job also measures MPI_Allreduce bandwidth (float32 buffers
 from 4 KiB to 64 MiB) for docs/distributed.md. `w10_data_parallel(settings)` returns the
@@ -23,6 +24,7 @@ rows as Measurements for benchmarks/run.py.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -116,6 +118,37 @@ def _torch_step(torch, kind, spec, weights, x, y):
     return step
 
 
+@contextlib.contextmanager
+def _flat_gradients(active):
+    """The compiled DDP step as it was before the overlap (the "split" variant): gradients
+    concatenated per dtype into one flat value, one all_reduce, the program split there."""
+    from graphc import functional as F
+    from graphc.ir.graph import Value
+    from graphc.nn.parallel import DistributedDataParallel as DDP
+    from graphc.ops.collective import all_reduce
+
+    def concatenated(self):
+        by_dtype = {}
+        for p in self._params:
+            if isinstance(p.grad, Value):
+                by_dtype.setdefault(p.grad.dtype, []).append(p)
+        for params in by_dtype.values():
+            flats = [p.grad.reshape(-1) for p in params]
+            averaged = all_reduce(flats[0] if len(flats) == 1 else F.cat(flats), reduce="mean")
+            offset = 0
+            for p in params:
+                n = int(np.prod(p.shape, dtype=np.int64))
+                p.grad = averaged[offset:offset + n].reshape(p.shape)
+                offset += n
+    original = DDP._average_symbolic_grads
+    if active:
+        DDP._average_symbolic_grads = concatenated
+    try:
+        yield
+    finally:
+        DDP._average_symbolic_grads = original
+
+
 def _overlap_ab(comm, MPI, quick, rounds):
     """Paired samples of the compiled DDP step with and without overlap (see the docstring):
     per variant the median over rounds of the slowest rank's wall and CPU time per step, and
@@ -127,9 +160,10 @@ def _overlap_ab(comm, MPI, quick, rounds):
         variants = {}
         for label, flag in (("overlap", "1"), ("split", "0")):
             os.environ["GRAPHC_DDP_OVERLAP"] = flag  # read when the step is compiled
-            step = _graphc_step(kind, spec, weights, x, y, True)
-            for _ in range(2):
-                step()
+            with _flat_gradients(label == "split"):  # traced (and compiled) at the first call
+                step = _graphc_step(kind, spec, weights, x, y, True)
+                for _ in range(2):
+                    step()
             variants[label] = step
         os.environ.pop("GRAPHC_DDP_OVERLAP")
         samples = {label: [] for label in variants}
