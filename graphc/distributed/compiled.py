@@ -14,8 +14,8 @@ On the other targets no code generator lowers `all_reduce`; the graph is split a
 as two programs with the ordinary target:
 
 - the *gradient part*: every node that does not depend on a collective's result; its
-  outputs are the collectives' inputs (for DistributedDataParallel: one flat gradient
-  buffer per dtype) and the values the second part reads;
+  outputs are the collectives' inputs (for DistributedDataParallel: each parameter's
+  gradient) and the values the second part reads;
 - the *update part*: every node after the collectives, fed with the reduced buffers.
 
 Between them each collective runs once, in place, on the gradient part's output buffer (one
@@ -23,8 +23,9 @@ MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's bu
 rank 0) run before the gradient part, in place on the variables' storage. Variable updates
 whose new value is known before the collectives (BatchNorm statistics) are written after the
 update part, so that every read in the step still sees the values from before the step, as
-in one program. `.graph` is the whole step, so dumps and pictures show the `all_reduce`
-nodes where the program is split.
+in one program. Broadcasts and the check that every rank compiled the same collectives
+apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
+`all_reduce` nodes.
 """
 from __future__ import annotations
 
