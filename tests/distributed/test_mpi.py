@@ -112,7 +112,7 @@ def test_jit_distributed_matches_one_process():
 
 
 def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
-    assert_passed("ddp_batchnorm_compiled_equals_eager")
+    assert_passed("ddp_batchnorm_compiled_equals_eager", timeout=400, WORKER_TIMEOUT="300")
 
 
 def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch():
