@@ -75,6 +75,20 @@ def load_module(source: str, flags: str = "") -> types.ModuleType:
         return module
 
 
+def load_file(name: str, path: str) -> types.ModuleType:
+    """Import a module that load_module wrote (another process compiling its functions
+    into the same cache: runtime/compile_worker.py)."""
+    with _lock:
+        if name not in _loaded:
+            _loaded[name] = _import(name, path, None)
+        return _loaded[name]
+
+
+def cached_file(module: types.ModuleType):
+    """The file of a module load_module imported with an on-disk cache, else None."""
+    return getattr(module, "__file__", None) if getattr(module, "CACHE", False) else None
+
+
 def _write(name, source):
     """The module's file, (re)written if missing or not exactly `source`; None if unwritable."""
     directory = cache_dir()
@@ -167,7 +181,7 @@ def guard_numba_cache(dispatcher):
     Numba reads its index when loading *and* when saving a new overload, and unpickles both
     without a check: any error there would otherwise reach the user's call. The damaged
     file is removed, so that the next save writes a sound one. Returns the dispatcher (a
-    decorator for cache=True functions: runtime/kernels/_jit.py, graphc/lower/library.py).
+    decorator for cache=True functions: runtime/kernels/_jit.py, runtime/library.py).
     """
     files = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if files is None or getattr(files, "_graphc_guarded", False):

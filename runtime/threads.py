@@ -10,8 +10,9 @@ on 2 cores memory-bound loops gain little) never take the lock.
 
 The thread count is GRAPHC_NUM_THREADS, else set_num_threads(), else the cores this process
 may run on. It governs, from `import graphc` on, graphc's parallel loops and the threads of
-*every* BLAS library loaded (NumPy's, used by eager matmul, and SciPy's, used by np.dot in
-compiled code and the conv kernels; they are two different OpenBLAS copies), through
+*every* BLAS library loaded (NumPy's, used by eager matmul and by the GEMMs of compiled
+programs, and SciPy's, used by np.dot inside Numba code such as the conv kernels; they are two
+different OpenBLAS copies), through
 threadpoolctl. On top of that, compiled programs run GEMMs smaller than
 BLAS_PARALLEL_MIN_WORK on one thread (`narrow_blas`): a 2-thread 128x256 GEMM gains little
 on a quiet 2-core machine and stalls 10-40x when another process holds the second core.
@@ -30,7 +31,7 @@ BLAS_PARALLEL_MIN_WORK = 1 << 26
 _configured = False
 _num_threads = None      # the user's setting, or None for the default
 _blas = []               # threadpoolctl controllers of the BLAS libraries loaded
-_kernel_blas = []        # those that compiled code calls (SciPy's, through Numba's np.dot)
+_kernel_blas = []        # those that compiled code calls (all of them)
 _kernel_blas_now = None  # the thread count last set on them
 
 
@@ -72,8 +73,7 @@ def _find_blas():
         pass
     from threadpoolctl import ThreadpoolController
     _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-    scipy_libs = [c for c in _blas if "scipy" in os.path.basename(os.path.dirname(c.filepath))]
-    _kernel_blas = scipy_libs or list(_blas)
+    _kernel_blas = list(_blas)  # programs call NumPy's (matmul) and SciPy's (np.dot in kernels)
 
 
 def _limit_blas(n):

@@ -27,6 +27,7 @@ class CompileReport:
         self.functions = 0        # Numba functions the program runs (kernels, or 1)
         self.calls = 0            # kernel calls per step
         self.from_cache = 0       # kernel compilations loaded from the on-disk cache
+        self.by_helper = 0        # ... compiled by a helper process (runtime/compile_worker)
         self.reused = 0           # ... already compiled in this process (another program)
         self.compiled = 0         # ... compiled now
 
@@ -36,7 +37,7 @@ class CompileReport:
 
     def as_dict(self):
         keys = ("layout", "passes_s", "codegen_s", "load_s", "typing_s", "llvm_s", "functions",
-                "calls", "from_cache", "reused", "compiled", "total_s")
+                "calls", "from_cache", "by_helper", "reused", "compiled", "total_s")
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self):
@@ -44,7 +45,8 @@ class CompileReport:
                 f"{self.passes_s:.3f} + codegen {self.codegen_s:.3f} + Numba {self.load_s:.3f} "
                 f"(typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); {self.functions} "
                 f"functions for {self.calls} calls: {self.compiled} compiled, "
-                f"{self.from_cache} from the disk cache, {self.reused} already in memory)")
+                f"{self.by_helper} by a helper process, {self.from_cache} from the disk cache, "
+                f"{self.reused} already in memory)")
 
 
 def numba_timers(dispatcher, signature):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 import threading
 import time
 import types
 
 import numpy as np
 
-from runtime import cache, threads
+from runtime import cache, compile_worker, threads
 
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError, op_error
@@ -27,11 +28,11 @@ from . import register_target
 
 
 def _library_hash():
-    """Generated programs call graphc/lower/library.py and runtime kernels: Numba's cache of
-    a caller does not notice a callee's change, so their sources are part of the key."""
+    """Generated programs call runtime/library.py and runtime kernels: Numba's cache of a
+    caller does not notice a callee's change, so their sources are part of the key."""
     import hashlib
+    from runtime import library
     from runtime.kernels import source_hash
-    from ..lower import library
     with open(library.__file__, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16] + source_hash()[:16]
 
@@ -139,12 +140,21 @@ class CpuRunner:
 _DATA = operator.attrgetter("_data")
 
 
-def _kernel_signature(dtypes):
-    """Numba's types of a kernel call: 1-D C arrays of these dtypes, "size" an int64."""
-    from numba import from_dtype
-    from numba.core import types as nbtypes
-    return tuple(nbtypes.int64 if d == "size" else
-                 nbtypes.Array(from_dtype(np.dtype(d)), 1, "C") for d in dtypes)
+_kernel_signature = compile_worker.kernel_signature
+
+
+def _helper_jobs(todo):
+    """(module, file, dtypes) of the kernels a helper process could compile: those with a
+    cache file and no Numba index yet (an index means a load is likely, not a compile)."""
+    jobs = []
+    for kernel, dtypes in todo:
+        module = sys.modules.get(kernel.py_func.__module__)
+        path = module is not None and cache.cached_file(module)
+        index = getattr(getattr(getattr(kernel, "_cache", None), "_cache_file", None),
+                        "_index_path", None)
+        if path and index and not os.path.exists(index):
+            jobs.append((module.__name__, path, list(dtypes)))
+    return jobs
 
 
 def _programs(generated):
@@ -153,6 +163,16 @@ def _programs(generated):
     for sub in generated.subprograms:
         out += _programs(sub)
     return out
+
+
+def _bound_view(arenas, key):
+    """A view of an arena for the program (lower/program.py `view`): elements start:stop,
+    reshaped to a matrix for BLAS and transposed where asked."""
+    k, start, stop, shape, transposed = key
+    view = arenas[k][start:stop]
+    if shape:
+        view = view.reshape(shape)
+    return view.T if transposed else view
 
 
 def _arena_arrays(generated):
@@ -221,7 +241,7 @@ class CompiledProgram:
             namespace = {}
             exec(compile(program.source, "<graphc program>", "exec"), namespace)
             own = arenas[id(program)]
-            views = tuple(own[k][start:stop] for k, start, stop in program.views)
+            views = tuple(_bound_view(own, key) for key in program.views)
             subs = tuple((bind(convert, sub), tuple(arenas[id(sub)]))
                          for sub in program.subprograms)
             kernels = tuple(convert(kernel) for kernel in loaded[id(program)])
@@ -231,28 +251,48 @@ class CompiledProgram:
 
     def compile_kernels(self):
         """Compile (or load from the cache) every kernel for the argument types the program
-        passes, up front, saying so on a terminal when it takes a while (kernel layout)."""
+        passes, up front, saying so on a terminal when it takes a while (kernel layout).
+        A cold compile of many kernels shares the work with a helper process
+        (runtime/compile_worker.py) when a core is spare."""
         report, pending, self.pending = self.report, self.pending, []
         start = time.perf_counter()
         progress = Progress(len(pending))
-        for done, (kernel, dtypes) in enumerate(pending, 1):
-            signature = _kernel_signature(dtypes)
-            if signature in kernel.overloads:  # compiled earlier in this process
+        todo = []
+        for kernel, dtypes in pending:
+            if _kernel_signature(dtypes) in kernel.overloads:  # compiled earlier in this process
                 report.reused += 1
-                progress.update(done, report.from_cache + report.reused)
-                continue
-            hits = sum(kernel.stats.cache_hits.values())
-            kernel.compile(signature)
-            if sum(kernel.stats.cache_hits.values()) > hits:
-                report.from_cache += 1
             else:
-                report.compiled += 1
-                typing, llvm = numba_timers(kernel, signature)
-                report.typing_s += typing
-                report.llvm_s += llvm
+                todo.append((kernel, dtypes))
+        helper = compile_worker.Helper.start(_helper_jobs(todo))
+        done, deferred = report.reused, []
+        for kernel, dtypes in todo:
+            if helper is not None and not helper.claim(kernel.py_func.__module__, dtypes):
+                deferred.append((kernel, dtypes))  # the helper compiles it
+                continue
+            self._compile_kernel(kernel, dtypes)
+            done += 1
             progress.update(done, report.from_cache + report.reused)
+        if helper is not None:
+            helper.finish()
+            for kernel, dtypes in deferred:
+                self._compile_kernel(kernel, dtypes, helped=True)
         progress.close(len(pending), report.from_cache + report.reused)
         report.load_s += time.perf_counter() - start
+
+    def _compile_kernel(self, kernel, dtypes, helped=False):
+        """Compile one kernel or load it from the on-disk cache, counting which."""
+        report, signature = self.report, _kernel_signature(dtypes)
+        hits = sum(kernel.stats.cache_hits.values())
+        kernel.compile(signature)
+        if sum(kernel.stats.cache_hits.values()) <= hits:
+            report.compiled += 1
+            typing, llvm = numba_timers(kernel, signature)
+            report.typing_s += typing
+            report.llvm_s += llvm
+        elif helped:
+            report.by_helper += 1
+        else:
+            report.from_cache += 1
 
     def cache_stats(self):
         """(hits, misses) of Numba's on-disk cache over the functions this program runs."""

@@ -31,8 +31,14 @@ class CollectiveCalls:
         self.in_flight = []
         self.count = len(self.buffers)
 
-    def before_step(self, em, number):
-        """Lines that go before step `number` (len(steps): the end of the program body)."""
+    def acts_before(self, number):
+        """Whether an allreduce starts or is waited for just before step `number` (the
+        program must not hold that step's predecessors back in a pending kernel group)."""
+        return number in self.starts or number in self.waits
+
+    def before_step(self, em, number, progress=True):
+        """Lines that go before step `number` (len(steps): the end of the program body);
+        progress=False: no progress call here (steps are being grouped into one kernel)."""
         for k, c in self.starts.get(number, ()):
             em.line(f"ar{k} = ar_start({self.buffers[k]})  # allreduce ({c.reduce}) of "
                     f"{c.members} value(s), {c.size:,} {c.dtype.name}")
@@ -41,7 +47,7 @@ class CollectiveCalls:
         for k in done:
             em.line(f"ar_finish(ar{k}, {self.buffers[k]}, {self.mean[k]})")
             self.in_flight.remove(k)
-        if self.in_flight and not done:
+        if self.in_flight and not done and progress:
             em.line(f"ar_progress(ar{self.in_flight[0]})")
 
     def end(self, em, steps):

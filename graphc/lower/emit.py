@@ -119,14 +119,15 @@ class Emitter:
     def view2d(self, value, offset_expr, rows, cols, row_stride, col_stride, sizes=None):
         """A 2-D array expression over a value's buffer (C order or a transposed C block).
         sizes: the (rows, cols) expressions to write, when they are kernel arguments."""
+        view = matrix_view(rows, cols, row_stride, col_stride)
+        if view is None:
+            return None
         name, _ = self.array_of(value)
         r, c = sizes or (rows, cols)
         n = f"{r} * {c}" if sizes else rows * cols
-        if col_stride == 1 and (row_stride == cols or rows == 1):
-            return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({r}, {c}))"
-        if row_stride == 1 and (col_stride == rows or cols == 1):
+        if view[1]:  # transposed
             return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({c}, {r})).T"
-        return None
+        return f"{name}[{offset_expr}:{offset_expr} + {n}].reshape(({r}, {c}))"
 
     # ---- loops -----------------------------------------------------------------------------------
     def loops(self, sizes, names=None, parallel=False):
@@ -194,6 +195,16 @@ def _linear(offset, strides, shape, index):
             continue
         terms.append(i if st == 1 else f"{i} * {st}")
     return " + ".join(terms) or "0"
+
+
+def matrix_view(rows, cols, row_stride, col_stride):
+    """How a 2-D operand sits in its flat buffer: (shape to reshape to, transposed), or None
+    when BLAS cannot read it (neither a C block nor a transposed one)."""
+    if col_stride == 1 and (row_stride == cols or rows == 1):
+        return (rows, cols), False
+    if row_stride == 1 and (col_stride == rows or cols == 1):
+        return (cols, rows), True
+    return None
 
 
 def aligned_strides(layout, shape):

@@ -10,7 +10,7 @@ import math
 
 from ..ops.shape import _pad_widths, _slice_infer
 from ..passes.layout import Layout, _slice_layout, contiguous_strides
-from .emit import _linear, aligned_strides, collapse
+from .emit import _linear, aligned_strides, collapse, matrix_view
 from .loops import _combine, _identity
 from .scalar import CTOR, literal
 
@@ -291,7 +291,9 @@ def emit_arg_reduce(em, node, opts, helpers):
 
 
 # ---- linear algebra ----------------------------------------------------------------------------------
-def emit_matmul(em, node, opts, helpers):
+def matmul_geometry(em, node):
+    """(M, K, N, a's shape and strides, b's shape and strides, batch dims) of a matmul; a
+    vector operand reads as a one-row (a) or one-column (b) matrix."""
     a, b = node.inputs
     y = node.outputs[0]
     la, lb = em.layout(a), em.layout(b)
@@ -301,8 +303,33 @@ def emit_matmul(em, node, opts, helpers):
         ash, ast = [1] + ash, [0] + ast
     if len(bsh) == 1:
         bsh, bst = bsh + [1], bst + [0]
-    M, K, N = ash[-2], ash[-1], bsh[-1]
     batch = list(y.type.shape[:len(y.type.shape) - (a.ndim > 1) - (b.ndim > 1)])
+    return ash[-2], ash[-1], bsh[-1], (ash, ast), (bsh, bst), batch
+
+
+def blas_operands(em, node):
+    """For a float matmul without batch dims: ((array, start, shape, transposed) of a, b and
+    the output), addressed in the program's arrays; None when it is not one BLAS product."""
+    y = node.outputs[0]
+    M, K, N, (_, ast), (_, bst), batch = matmul_geometry(em, node)
+    if batch or y.dtype.name not in ("float32", "float64") or min(M, K, N) == 0:
+        return None
+    out = []
+    for value, (r, c, rs, cs) in zip((*node.inputs, y), ((M, K, ast[-2], ast[-1]),
+                                                          (K, N, bst[-2], bst[-1]),
+                                                          (M, N, N, 1))):
+        view = matrix_view(r, c, rs, cs)
+        if view is None:
+            return None
+        name, start = em.array_of(value)
+        out.append((name, start, *view))
+    return out
+
+
+def emit_matmul(em, node, opts, helpers):
+    a, b = node.inputs
+    y = node.outputs[0]
+    M, K, N, (ash, ast), (bsh, bst), batch = matmul_geometry(em, node)
     a_b = aligned_strides(Layout(None, 0, ast[:-2], ash[:-2]), batch) if batch else []
     b_b = aligned_strides(Layout(None, 0, bst[:-2], bsh[:-2]), batch) if batch else []
     aname, abase = em.array_of(a)

@@ -20,7 +20,7 @@ PRELUDE = """\
 import math
 import numpy as np
 from numba import njit, prange
-from graphc.lower.library import f32_from_bits, gemm, inverse
+from runtime.library import f32_from_bits, gemm, inverse
 u8, i8, i16, i32, i64 = np.uint8, np.int8, np.int16, np.int32, np.int64
 f32, f64 = np.float32, np.float64
 """

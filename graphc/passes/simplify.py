@@ -10,7 +10,7 @@ from ..ir.graph import Node
 from ..ops import leaves
 from ..ops import shape as shape_ops
 from ..types import TensorType
-from .graph_edit import remap_graph, rewire
+from .graph_edit import remap_graph, rewire, updates_of
 
 # Inputs whose values an op never reads (it needs only their shape).
 SHAPE_ONLY_INPUTS = {"expand_like": (1,), "slice_backward": (1,), "index_backward": (1,)}
@@ -32,7 +32,7 @@ def _same_type(v, node):
     return v.type == node.outputs[0].type
 
 
-def _identity_operand(node):
+def _identity_operand(node, uses):
     """x*1, 1*x, x+0, 0+x, x-0, x/1 -> x (only when that keeps shape and dtype)."""
     name, ins = node.op.name, node.inputs
     unit = {"mul": 1, "add": 0, "sub": 0, "div": 1}.get(name)
@@ -45,14 +45,14 @@ def _identity_operand(node):
     return None
 
 
-def _double_negation(node):
+def _double_negation(node, uses):
     x = node.inputs[0]
     if node.op.name == "neg" and x.node.op.name == "neg":
         return x.node.inputs[0]
     return None
 
 
-def _noop_view(node):
+def _noop_view(node, uses):
     """A view or cast that changes nothing."""
     if node.op.name in ("reshape", "squeeze", "unsqueeze", "broadcast_to", "expand_like",
                         "cast") and _same_type(node.inputs[0], node):
@@ -62,7 +62,7 @@ def _noop_view(node):
     return None
 
 
-def _collapse_chain(node):
+def _collapse_chain(node, uses):
     """permute(permute(x)) -> one permute; reshape(reshape(x)) -> one reshape."""
     name, x = node.op.name, node.inputs[0]
     if x.node.op.name != name or name not in ("permute", "reshape"):
@@ -84,7 +84,7 @@ def _collapse_chain(node):
     return merged
 
 
-def _fold_constants(node):
+def _fold_constants(node, uses):
     if node.op.kind == "leaf" or node.op.lowering.get("random") or node.op.num_outputs != 1:
         return None
     values = [_const(v) for v in node.inputs]
@@ -117,7 +117,7 @@ def _drop_shape_only_reads(node):
     return None
 
 
-def _full_like_as_view(node):
+def _full_like_as_view(node, uses):
     """full_like(x) -> a constant scalar broadcast to x's shape (a free stride-0 view)."""
     if node.op.name != "full_like":
         return None
@@ -128,12 +128,46 @@ def _full_like_as_view(node):
                 node.location, [node.outputs[0].name]), value
 
 
-RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _collapse_chain, _fold_constants)
+def _transposed_product(node, uses):
+    """transpose(a @ b) -> b^T @ a^T when the product has no other reader: BLAS reads
+    transposed operands for free, and the result comes out in the layout its readers want
+    (e.g. a Linear weight's gradient, which Adam then walks densely, not with a stride)."""
+    if node.op.name != "permute" or node.inputs[0].node.op.name != "matmul":
+        return None
+    product = node.inputs[0].node
+    a, b = product.inputs
+    n = len(node.attrs["dims"])
+    swap = tuple(range(n - 2)) + (n - 1, n - 2)
+    if node.attrs["dims"] != swap or a.ndim != n or b.ndim != n or uses.get(node.inputs[0]) != 1:
+        return None
+    bt, at = (Node(shape_ops.permute, (v,), {"dims": swap},
+                   [TensorType(v.type.shape[:-2] + v.type.shape[:-3:-1], v.dtype)],
+                   node.location) for v in (b, a))
+    swapped = Node(product.op, (bt.outputs[0], at.outputs[0]), dict(product.attrs),
+                   [node.outputs[0].type], node.location, [node.outputs[0].name])
+    for new in (bt, at, swapped):
+        new.scope = node.scope
+    return swapped, bt, at
+
+
+RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _collapse_chain,
+         _fold_constants, _transposed_product)
+
+
+def _uses(graph):
+    """How many node inputs and graph outputs read each value."""
+    uses = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            uses[v] = uses.get(v, 0) + 1
+    for v in list(graph.outputs) + [new for _, new in updates_of(graph)]:
+        uses[v] = uses.get(v, 0) + 1
+    return uses
 
 
 def simplify(graph):
     """Apply RULES to each node once, in order; replaced nodes are left for DCE."""
-    mapping, nodes = {}, []
+    mapping, nodes, uses = {}, [], _uses(graph)
     for n in graph.nodes:
         rewire(n, mapping)
         if n.op.kind == "leaf":
@@ -142,11 +176,11 @@ def simplify(graph):
         nodes.extend(_drop_shape_only_reads(n) or ())
         nodes.append(n)
         for rule in RULES:
-            r = rule(n)
+            r = rule(n, uses)
             if r is None:
                 continue
-            if isinstance(r, tuple):  # (new node, extra leaf it reads)
-                nodes.append(r[1])
+            if isinstance(r, tuple):  # (new node, new nodes it reads, in order)
+                nodes.extend(r[1:])
                 r = r[0]
             if isinstance(r, Node):  # a new node replaces n; later rules see it
                 nodes.append(r)

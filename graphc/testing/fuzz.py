@@ -256,7 +256,7 @@ def run_interpreted(exe, feeds):
 
 
 def _f32_from_bits(bits):
-    """The float32 whose bits are the low 32 bits of an integer (graphc.lower.library's
+    """The float32 whose bits are the low 32 bits of an integer (runtime.library's
     intrinsic, in Python)."""
     return np.array(int(bits) & 0xFFFFFFFF, np.uint32).view(np.float32)[()]
 

@@ -1,0 +1,116 @@
+"""A second process that compiles kernels while this one does too (cold compiles).
+
+Numba compiles one function at a time under a process-wide lock, ~0.1 s for even the smallest
+kernel. A cold step of twenty kernels on a machine with a spare core therefore compiles
+nearly twice as fast when a helper process takes half of them: it compiles into the shared
+on-disk cache, and this process then loads those kernels (~4 ms each) instead of compiling.
+
+Work is shared by claims: before compiling a kernel, a process creates its claim file
+(O_EXCL, so exactly one process wins). This process walks the kernels from the first, the
+helper from the last; they meet where the work splits evenly, however fast each runs. If
+the helper fails, hangs or is killed, this process compiles what it left (a cache miss costs
+a compile, never a wrong result).
+
+    python -m runtime.compile_worker CLAIMS_DIR < jobs.json   # the helper's side
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# Fewer uncached kernels than this compile in this process only: starting the helper
+# (Python, NumPy, Numba: ~0.4 s of CPU) would cost more than it saves.
+MIN_KERNELS = 6
+# The helper gives up on waiting for nothing: this long after its last kernel it is killed.
+WAIT_S = 120.0
+
+
+def kernel_signature(dtypes):
+    """Numba's types of a kernel call: 1-D C arrays of these dtypes, "size" an int64."""
+    import numpy as np
+    from numba import from_dtype
+    from numba.core import types as nbtypes
+    return tuple(nbtypes.int64 if d == "size" else
+                 nbtypes.Array(from_dtype(np.dtype(d)), 1, "C") for d in dtypes)
+
+
+def spare_cores():
+    try:
+        return len(os.sched_getaffinity(0)) - 1
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) - 1
+
+
+def _claim(directory, job_id):
+    """True if this process is the first to ask for job_id."""
+    try:
+        os.close(os.open(os.path.join(directory, job_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+def _job_id(module, dtypes):
+    return f"{module}.{'-'.join(dtypes)}"
+
+
+class Helper:
+    """The helper process for one batch of kernels: jobs are (module name, file, dtypes)."""
+
+    def __init__(self, jobs):
+        self.claims = tempfile.mkdtemp(prefix="graphc-claims-")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", GRAPHC_PROGRESS="0")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.compile_worker", self.claims],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env)
+        try:
+            self.process.stdin.write(json.dumps(jobs[::-1]).encode())
+            self.process.stdin.close()
+        except OSError:  # it died at once: everything stays unclaimed, for this process
+            pass
+
+    @classmethod
+    def start(cls, jobs):
+        """A helper for these jobs, or None where it would not pay (few jobs, one core,
+        GRAPHC_COMPILE_HELPER=0) or cannot start."""
+        if len(jobs) < MIN_KERNELS or spare_cores() < 1 or \
+                os.environ.get("GRAPHC_COMPILE_HELPER", "1") == "0":
+            return None
+        try:
+            return cls(jobs)
+        except OSError:
+            return None
+
+    def claim(self, module, dtypes):
+        """True if this process compiles the kernel; False if the helper has it."""
+        return _claim(self.claims, _job_id(module, dtypes))
+
+    def finish(self):
+        """Wait for the helper (it has finished or is finishing what it claimed)."""
+        try:
+            self.process.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.claims, ignore_errors=True)
+
+
+def main(claims):
+    """The helper: compile every job it can claim, last first, into the on-disk cache."""
+    from runtime import cache
+    jobs = json.loads(sys.stdin.read())
+    for module, path, dtypes in jobs:
+        if not _claim(claims, _job_id(module, dtypes)):
+            return  # the main process has come this far: the rest is its own
+        kernel = cache.load_file(module, path).kernel
+        kernel.compile(kernel_signature(dtypes))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
