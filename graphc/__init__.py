@@ -33,7 +33,8 @@ from .eager.creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, 
                              rand_like, randn_like)
 from .eager.random import manual_seed, initial_seed, Generator
 from .eager.printing import set_printoptions
-from .eager import autograd
+from . import autograd
+from .eager.anomaly import is_anomaly_enabled, is_anomaly_check_nan_enabled
 from . import debug
 from .ir.graph import Graph, Node, Value
 from .ir.build import placeholder, variable

@@ -29,7 +29,8 @@ def sum_to(g, shape):
     return F.reshape(g, tuple(shape)) if lead else g
 
 
-def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
+def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rule=None,
+                   check=None):
     """Propagate cotangents from `seeds` ({key: cotangent}) through `entries`.
 
     keys(entry) -> (keys of its outputs, keys of its inputs): where the cotangents of the
@@ -38,7 +39,10 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
     tensor written in place has one key per version. sums: how cotangents arriving at one
     key add up (eager backward adds in place into sums it made: eager/autograd.py); None:
     F.add. after_entry(index, cotangents), if given, is called once each entry is done
-    (eager gradient hooks fire there). Returns the dict {key: cotangent}.
+    (eager gradient hooks fire there). before_rule(entry, out_keys, cotangents), if given,
+    is called when the cotangents of an entry's outputs are final, before its rule reads
+    them (tensor hooks may replace them there); check(entry, input_grads) after each rule
+    (anomaly detection). Returns the dict {key: cotangent}.
     """
     cotangents = dict(seeds)
     get = cotangents.get
@@ -48,6 +52,8 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
             after_entry(index + 1, cotangents)  # the entry swept before this one is done
         entry = entries[index]
         out_keys, in_keys = keys(entry)
+        if before_rule is not None:
+            before_rule(entry, out_keys, cotangents)
         if len(out_keys) == 1:
             g = get(out_keys[0])
             if g is None:
@@ -68,7 +74,10 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
                 f"{op.name} has no gradient rule: cannot differentiate through it (declare "
                 f"it non-differentiable if its outputs carry no gradient, or write its vjp)"
                 + (f"\n  at {entry.location}" if getattr(entry, "location", None) else ""))
-        if len(grads) > 1:
+        # an op may take None for an output without gradient, as PyTorch passes it to module
+        # backward hooks (takes_none) and to Functions that do not materialize grads
+        if len(grads) > 1 and getattr(op, "materialize_grads", True) and \
+                not getattr(op, "takes_none", False):
             grads = [g if g is not None else F.zeros_like(v) for g, v in zip(grads, entry.outputs)]
             grads = grads[:_differentiable_outputs(entry)]
         if owned:  # a cotangent a rule reads may be returned as is (add): no longer ours
@@ -79,6 +88,8 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None):
         if len(input_grads) != len(entry.inputs):
             raise GraphcError(f"gradient rule of {op.name} returned {len(input_grads)} "
                               f"cotangents for {len(entry.inputs)} inputs")
+        if check is not None:
+            check(entry, input_grads)
         for x, gx, key in zip(entry.inputs, input_grads, in_keys):
             if gx is None or key is None:
                 continue

@@ -63,17 +63,19 @@ def locate_nonfinite(graph, feeds, target):
     if any(_nonfinite(a) for a in feeds):
         bad = [i for i, a in enumerate(feeds) if _nonfinite(a)]
         raise NumericsError(f"inputs {bad} of the compiled function contain NaN/Inf")
-    env = {id(v): a for v, a in zip(graph.inputs, feeds)}
-    for node in graph.nodes:
-        if node.op.name == "placeholder":
-            continue
-        args = [env[id(v)] for v in node.inputs]
-        with np.errstate(all="ignore"):
-            result = node.op.reference(*args, **node.attrs)
-        results = result if node.op.num_outputs != 1 else (result,)
-        check_op(node.op.name, args, results, node.location or _no_location())
-        for v, r in zip(node.outputs, results):
-            env[id(v)] = np.asarray(r, v.dtype.np)
+    from .ir.interpreter import Interpreter
+
+    class Checking(Interpreter):
+        """The reference target's walk, checking each op's outputs as it goes."""
+
+        def run_node(self, node, args):
+            with np.errstate(all="ignore"):
+                result = node.op.reference(*args, **node.attrs)
+            results = result if node.op.num_outputs != 1 else (result,)
+            check_op(node.op.name, args, results, node.location or _no_location())
+            return [np.asarray(r, v.dtype.np) for v, r in zip(node.outputs, results)]
+
+    Checking(graph).run(feeds)
     raise NumericsError(f"target {target!r} produced NaN/Inf, but the reference target does not: "
                         f"a numerics difference of the compiled code (try strict numerics)")
 

@@ -12,6 +12,7 @@ import numpy as np
 from . import debug as _debug
 from . import storage
 from .eager.autograd import TapeEntry, refresh_view, saved_values, sync_copy, versions
+from .eager.anomaly import _state as _anomaly, note_location
 from .eager.grad_mode import _state as _grad_mode, is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
@@ -212,6 +213,8 @@ def _record_fast(op, inputs, args, outputs, plan):
     else:
         saved = outputs if saves[1] else ()
     entry.saved = versions(saved) if saved else ()
+    if _anomaly.enabled:
+        note_location(entry)
     if plan.single:
         if plan.float_outputs[0]:
             out = outputs[0]

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from . import functional as F
 from .autodiff import GradientLocation, backward_sweep, value_keys
+from .autograd.function import sweep_order
 from .dispatch import variable_of
 from .eager.tensor import Tensor
+from .errors import GraphcError
 from .ir import graph as ir
 from .ir.graph import Graph, Value
 
 
-def grad(outputs, wrt, grad_outputs=None):
+def grad(outputs, wrt, grad_outputs=None, allow_unused=None):
     """Reverse-mode gradients of symbolic `outputs` w.r.t. `wrt`, as new graph values.
 
     `wrt` may hold placeholders, variables, intermediate values or eager parameters (their
     graph variables). The result can be differentiated again and compiled with the forward.
+    A `wrt` the outputs do not reach gets zeros (allow_unused=None), None (True), or raises
+    (False, as torch.autograd.grad by default).
     """
     single_out = not isinstance(outputs, (list, tuple))
     outputs = [outputs] if single_out else list(outputs)
@@ -46,20 +50,26 @@ def grad(outputs, wrt, grad_outputs=None):
         key = id(y)
         seeds[key] = g if key not in seeds else F.add(seeds[key], g)
     graph = Graph.from_outputs(outputs)
+    # custom autograd.Functions: their backward joins the sweep as pseudo-entries
+    nodes = sweep_order(graph.nodes, outputs) or graph.nodes
     depends = {id(w) for w in wrt}
-    for node in graph.nodes:
+    for node in nodes:
         if any(id(x) in depends for x in node.inputs):
             depends.update(id(v) for v in node.outputs if v.dtype.is_floating_point)
     trace = Tensor._trace  # inside graphc.jit: rules read node inputs as they were
     if trace is not None:
         trace.frozen += 1
     try:
-        cts = backward_sweep(graph.nodes, seeds, value_keys(lambda v: id(v) in depends))
+        cts = backward_sweep(nodes, seeds, value_keys(lambda v: id(v) in depends))
     finally:
         if trace is not None:
             trace.frozen -= 1
-    grads = [cts[id(w)] if id(w) in cts else F.zeros_like(w) for w in wrt]
-    _mark_gradient(grads, range(first_id, next(ir._ids)))
+    if allow_unused is False and any(id(w) not in cts for w in wrt):
+        raise GraphcError("One of the differentiated Tensors appears to not have been used in "
+                          "the graph. Set allow_unused=True if this is the desired behavior.")
+    grads = [cts[id(w)] if id(w) in cts else None if allow_unused else F.zeros_like(w)
+             for w in wrt]
+    _mark_gradient([g for g in grads if g is not None], range(first_id, next(ir._ids)))
     return grads[0] if single_wrt else grads
 
 

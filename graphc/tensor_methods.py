@@ -392,11 +392,25 @@ class _MoreMethods:
 
 
 def _view_as_dtype(x, dtype):
+    """torch's view(dtype): eagerly a view sharing x's storage (and version counter); on
+    symbolic values the `bitcast` op."""
+    if dtype is x.dtype:
+        return F.reshape(x, tuple(x.shape))  # a view, as PyTorch's
     data = getattr(x, "_data", None)
-    if not isinstance(data, np.ndarray):
-        from .errors import UnsupportedError
-        raise UnsupportedError(f"view({dtype.name}): reinterpreting bytes needs an eager CPU tensor")
-    return type(x)._wrap(data.view(dtype.np))
+    if data is None:
+        from .ops.shape import bitcast
+        return bitcast(x, dtype=dtype)
+    old, new = x.dtype.np.itemsize, dtype.np.itemsize
+    if old != new and x.ndim == 0:
+        raise RuntimeError(f"self.dim() cannot be 0 to view {x.dtype.name} as {dtype.name} "
+                           f"(different element sizes)")
+    if old != new and (x.shape[-1] * old) % new:
+        raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view "
+                           f"{x.dtype.name} as {dtype.name} (different element sizes), but "
+                           f"got {x.shape[-1]}")
+    out = type(x)._wrap(data.view(dtype.np))
+    out._vc = x._vc  # the same storage: writes through either are versions of both
+    return out
 
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",

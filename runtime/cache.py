@@ -165,13 +165,30 @@ def _treat_damaged_numba_files_as_misses(module, directory, name):
             continue
         guard_numba_cache(obj)
 
-        def load_or_miss(sig, target_context, _load=load):
+        def load_or_miss(sig, target_context, _load=_without_refresh(numba_cache, load)):
             try:
                 return _load(sig, target_context)
             except Exception:
                 _drop_stale_numba_cache(directory, name)
                 return None
         numba_cache.load_overload = load_or_miss
+
+
+def _without_refresh(numba_cache, load):
+    """Numba's load_overload, minus its first step: refreshing the target context installs
+    every typing and lowering registry (~0.25 s, most of a warm start), and rebuilding cached
+    machine code needs none of them (a compile, should one follow, refreshes by itself)."""
+    inner = getattr(numba_cache, "_load_overload", None)
+    guard = getattr(numba_cache, "_guard_against_spurious_io_errors", None)
+    if inner is None or guard is None:  # another Numba's internals: its own load, unchanged
+        return load
+
+    def load_only(sig, target_context):
+        from numba.core.runtime import rtsys
+        rtsys.initialize(target_context)  # the one part of a refresh that loaded code needs
+        with guard():
+            return inner(sig, target_context)
+    return load_only
 
 
 def guard_numba_cache(dispatcher):

@@ -68,6 +68,11 @@ def _np_index_add(x, s):
 
 
 INDEXING = [
+    # Tensor.view(dtype): eagerly a view of the same storage, on symbolic values `bitcast`
+    _i("view-dtype-same-size", "bitcast", lambda x: x.view(gc.int64),
+       lambda x: x.view(np.int64), [normal(2, 3)], grad=False),
+    _i("view-dtype-smaller", "bitcast", lambda x: x.view(gc.int32),
+       lambda x: x.view(np.int32), [normal(2, 3)], grad=False),
     _i("gather", "index", lambda x: gc.gather(x, 0, IDX[:, :3]),
        lambda x: x[IDX[:, :3], np.arange(3)], [normal(3, 4)]),
     _i("gather-dim1", "index", lambda x, i: x.gather(1, i), lambda x, i: np.take_along_axis(x, i, 1),

@@ -14,7 +14,7 @@ MORE_CASES = POINTWISE + BINARY_MORE + REDUCTIONS_MORE + INDEXING + PRODUCTS + E
 # A representative subset compiled for the cpu target (Numba compiles are slow): every new
 # scalar template, and composites over gathers, scatters and matmul.
 CPU = {c.name for c in MORE_CASES if c.op in {
-    "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite", "signbit", "expm1", "log2",
+    "bitcast", "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite", "signbit", "expm1", "log2",
     "log10", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfc",
     "lgamma", "remainder", "fmod", "floor_divide", "atan2", "hypot", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "copysign"}} | {

@@ -291,3 +291,23 @@ def test_module_buffer_updates_are_part_of_the_jitted_step():
     x = np.ones((2, 4), np.float32)
     first, second = step(x).numpy().copy(), step(x).numpy().copy()
     assert not np.array_equal(first, second)  # a fresh mask at every call, as eagerly
+
+
+def test_type_and_view_with_a_dtype_under_jit():
+    """x.type(dtype) traces to a cast (a symbolic value's .type is also the method); x.view
+    with another dtype to the `bitcast` op."""
+    x = gc.tensor([1.5, -2.5])
+    f = gc.jit(lambda x: x.type(gc.int32) * 2 + x.type(gc.float64), target="reference")
+    out = f(x)
+    assert out.dtype is gc.float64 and out.tolist() == [3.5, -6.5]
+    names = gc.jit(lambda x: (x.type(), x.type("torch.LongTensor") + 1), target="reference")
+    assert names(x)[1].tolist() == [2, -1]
+    seen = []
+    gc.jit(lambda x: seen.append(x.type()) or x, target="reference")(x)
+    assert seen == ["torch.FloatTensor"]
+    same = gc.jit(lambda x: x.view(gc.float32) * 2, target="reference")(x)
+    assert same.tolist() == [3.0, -5.0]
+    bits = gc.jit(lambda x: x.view(gc.int32), target="reference")(x)
+    np.testing.assert_array_equal(bits.numpy(), x.numpy().view(np.int32))
+    halves = gc.jit(lambda x: x.view(gc.int16))(x)  # (graphc.jit's default target: cpu)
+    np.testing.assert_array_equal(halves.numpy(), x.numpy().view(np.int16))

@@ -29,12 +29,18 @@ from . import register_target
 
 def _library_hash():
     """Generated programs call runtime/library.py and runtime kernels: Numba's cache of a
-    caller does not notice a callee's change, so their sources are part of the key."""
+    caller does not notice a callee's change, so their sources are part of the key (read as
+    files: importing the kernel library costs ~0.1 s that most programs never need)."""
     import hashlib
-    from runtime import library
-    from runtime.kernels import source_hash
-    with open(library.__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16] + source_hash()[:16]
+    import runtime
+    folder = os.path.dirname(os.path.abspath(runtime.__file__))
+    kernels = os.path.join(folder, "kernels")
+    digest = hashlib.sha256()
+    for path in [os.path.join(folder, "library.py")] + sorted(
+            os.path.join(kernels, name) for name in os.listdir(kernels) if name.endswith(".py")):
+        with open(path, "rb") as f:
+            digest.update(os.path.basename(path).encode() + b"\0" + f.read())
+    return digest.hexdigest()[:32]
 
 
 _LIBRARY_HASH = _library_hash()

@@ -15,6 +15,8 @@ import numpy as np
 
 from runtime.cuda import memory, require
 
+from ..ir.interpreter import Interpreter
+from ..ir.verify import verify_if_enabled
 from ..passes.graph_edit import updates_of
 from ..passes.specialize import specialize
 from ..storage import cuda_ops
@@ -35,8 +37,8 @@ class CudaRunner:
         if plan is None:
             types = {p: TensorType(k[0], np.dtype(k[1])) for p, k in zip(self.spec.graph.inputs,
                                                                           key)}
-            plan = self._plans[key] = Plan(specialize(self.spec.graph, types,
-                                                      self.spec.updates))
+            graph = specialize(self.spec.graph, types, self.spec.updates)
+            plan = self._plans[key] = Plan(verify_if_enabled(graph, "specialize"))
         return plan.run(feeds)
 
 
@@ -57,6 +59,7 @@ class Plan:
             out = group.root.outputs[0]
             self.buffers[out] = memory.empty(out.shape, out.dtype.np)
         self.mirrors = {}  # host-resident variable storage -> (device copy, host version)
+        self.interpreter = _CudaInterpreter(self)
 
     def _variable(self, storage):
         if type(storage._data) is not np.ndarray:
@@ -68,40 +71,20 @@ class Plan:
         return copy
 
     def run(self, feeds):
-        env = dict(zip(self.graph.inputs, feeds))
-        for v, arr in env.items():
-            if type(arr) is np.ndarray:
-                env[v] = memory.to_device(arr)
-        env.update(self.constants)
-        for node in self.graph.nodes:
-            name = node.op.name
-            if name in ("placeholder", "constant"):
-                continue
-            if name == "variable":
-                env[node.outputs[0]] = self._variable(node.attrs["storage"])
-            elif node in self.groups:
-                group = self.groups[node]
-                args = [env[v] for v in group.inputs]
-                env[node.outputs[0]] = cuda_ops.run_elementwise(
-                    group.kernel(args), group.kernel_args(args), self.buffers[node.outputs[0]])
-            elif node in self.groups.members:
-                continue  # computed inside its group's kernel
-            else:
-                outs = cuda_ops.run(node.op, [env[v] for v in node.inputs], node.attrs,
-                                    [v.type for v in node.outputs])
-                env.update(zip(node.outputs, outs))
-        self._write_updates(env)
         on_device = bool(feeds) and all(type(f) is not np.ndarray for f in feeds)
-        outputs = [env[v] for v in self.graph.outputs]
+        env = self.interpreter.run([memory.to_device(a) if type(a) is np.ndarray else a
+                                    for a in feeds])
+        self._write_updates(env)
+        outputs = self.interpreter.outputs(env, self.graph.outputs)
         if on_device:  # the caller gets the kernels' buffers; the next call gets new ones
-            for v in self.graph.outputs:
-                if v in self.buffers and self.buffers[v] is env[v]:
+            for v, out in zip(self.graph.outputs, outputs):
+                if v in self.buffers and self.buffers[v] is out:
                     self.buffers[v] = memory.empty(v.shape, v.dtype.np)
             return outputs, []
         return [memory.to_host(o) if type(o) is not np.ndarray else o for o in outputs], []
 
     def _write_updates(self, env):
-        new_values = [(var.node.attrs["storage"], env[new]) for var, new in
+        new_values = [(var.node.attrs["storage"], env[id(new)]) for var, new in
                       updates_of(self.graph)]
         written = [memory.span(s._data) for s, _ in new_values if type(s._data) is not np.ndarray]
         staged = []
@@ -120,6 +103,35 @@ class Plan:
                 np.copyto(storage._data, memory.to_host(value))
                 self.mirrors[id(storage)] = (value, storage._vc[0] + 1)
             storage._vc[0] += 1
+
+
+class _CudaInterpreter(Interpreter):
+    """The walk over a plan: a fused group runs as one kernel at its root (reading the
+    group's inputs), its other members are computed inside it; other ops run one by one."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        super().__init__(plan.graph)
+
+    def reads(self, node):
+        groups = self.plan.groups
+        if node in groups:
+            return groups[node].inputs
+        return () if node in groups.members else node.inputs
+
+    def run_node(self, node, args):
+        plan, name = self.plan, node.op.name
+        if name == "constant":
+            return [plan.constants[node.outputs[0]]]
+        if name == "variable":
+            return [plan._variable(node.attrs["storage"])]
+        if node in plan.groups:
+            group, out = plan.groups[node], node.outputs[0]
+            return [cuda_ops.run_elementwise(group.kernel(args), group.kernel_args(args),
+                                             plan.buffers[out])]
+        if node in plan.groups.members:
+            return None  # computed inside its group's kernel
+        return cuda_ops.run(node.op, args, node.attrs, [v.type for v in node.outputs])
 
 
 register_target("cuda", CudaRunner)

@@ -6,8 +6,10 @@ import numpy as np
 from .. import storage
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
+from .anomaly import _state as _anomaly, check_gradients, note_location
 from .grad_mode import set_grad_enabled
-from .hooks import _early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks
+from .hooks import (_early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks,
+                    _tensor_hooks, apply_tensor_hooks, hooks_before_rule)
 
 
 def _camel(name):
@@ -119,7 +121,7 @@ class TapeEntry:
     """One recorded eager op: what backward needs to call the op's gradient rule."""
 
     __slots__ = ("op", "attrs", "inputs", "outputs", "edges", "saved", "released",
-                 "__weakref__")
+                 "location", "__weakref__")  # location: set only under detect_anomaly
 
     def __init__(self, op, inputs, outputs, attrs):
         self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), attrs
@@ -136,6 +138,8 @@ class TapeEntry:
         self.released = False
         saved = saved_values(op, self.inputs, self.outputs, self.edges)
         self.saved = versions(saved)
+        if _anomaly.enabled:
+            note_location(self)
 
     @classmethod
     def from_edges(cls, op, inputs, outputs, attrs, edges):
@@ -146,6 +150,8 @@ class TapeEntry:
         self.released = False
         saved = saved_values(op, inputs, outputs, edges)
         self.saved = versions(saved)
+        if _anomaly.enabled:
+            note_location(self)
         return self
 
     def record_versions(self):
@@ -269,7 +275,16 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     with set_grad_enabled(create_graph):
         cts = backward_sweep(entries, seeds, TapeEntry.keys,
                              sums=None if create_graph else InPlaceSums(),
-                             after_entry=early.after_entry if early else None)
+                             after_entry=early.after_entry if early else None,
+                             before_rule=hooks_before_rule if _tensor_hooks else None,
+                             check=check_gradients if _anomaly.enabled else None)
+        if _tensor_hooks:  # leaves' hooks, before accumulation (early ones ran already);
+            # with `inputs` (autograd.grad), only theirs: other leaves are not accumulated
+            leaves = [k for k in cts if type(k) is not tuple] if inputs is None else \
+                [edge_key(e) for t in inputs if (e := edge_of(t)) is not None]
+            for key in leaves:
+                if key in _tensor_hooks and key in cts and not (early and key in early.done):
+                    apply_tensor_hooks(key, cts)
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
@@ -324,6 +339,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    if any(getattr(o, "is_symbolic", False) for o in outputs):  # graphc.jit, static graphs
+        from ..static_grad import grad as symbolic_grad  # (symbolic results: always
+        return tuple(symbolic_grad(outputs, inputs_list, grad_outputs,  # differentiable)
+                                   allow_unused=bool(allow_unused)))
     retain = create_graph if retain_graph is None else retain_graph
     grads = run_backward(outputs, grad_outputs, retain, create_graph, inputs=inputs_list)
     for t, g in zip(inputs_list, grads):
@@ -332,3 +351,28 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                               "in the graph. Set allow_unused=True if this is the desired "
                               "behavior.")
     return tuple(g if create_graph or g is None else g.detach() for g in grads)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """torch.autograd.backward: accumulate into .grad of the leaves the tensors reach (only
+    of `inputs`, when given)."""
+    from .tensor import Tensor
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"got {len(grad_tensors)} tensors and {len(tensors)} gradients")
+    retain = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        run_backward(tensors, grad_tensors, retain, create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    grads = run_backward(tensors, grad_tensors, retain, create_graph, inputs=inputs)
+    for t, g in zip(inputs, grads):
+        if g is not None:
+            _accumulate(t, g, create_graph)

@@ -1,4 +1,9 @@
-"""Gradient hooks: PyTorch's post-accumulate-grad hooks and end-of-backward callbacks.
+"""Gradient hooks: PyTorch's tensor hooks (register_hook), post-accumulate-grad hooks and
+end-of-backward callbacks.
+
+A tensor hook sees the gradient of a tensor once it is complete, before it is used: for a
+computed tensor before its grad_fn's rule reads it, for a leaf before it is accumulated into
+.grad (or returned by autograd.grad); a hook that returns a tensor replaces the gradient.
 
 A hooked leaf's .grad is accumulated as soon as the sweep has passed every tape entry that
 reads it, and its hooks run then: data-parallel training starts communicating a gradient
@@ -11,20 +16,72 @@ import itertools
 import weakref
 
 _grad_hooks = {}           # id(tensor) -> (weakref to tensor, {handle id: hook})
+_tensor_hooks = {}         # edge key (autograd.edge_key) -> (weakref to the leaf or to the
+#                            tape entry that made the tensor, {handle id: hook})
 _backward_callbacks = []   # run once at the end of the current backward, then cleared
 _hook_ids = itertools.count()
 
 
 class RemovableHandle:
-    def __init__(self, key, hook_id):
+    def __init__(self, key, hook_id, table=None):
         self._key, self._hook_id = key, hook_id
+        self._table = _grad_hooks if table is None else table
 
     def remove(self):
-        hooks = _grad_hooks.get(self._key)
+        hooks = self._table.get(self._key)
         if hooks is not None:
             hooks[1].pop(self._hook_id, None)
             if not hooks[1]:
-                del _grad_hooks[self._key]
+                del self._table[self._key]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_hook(tensor, hook):
+    """hook(grad) runs when tensor's gradient is computed; a tensor it returns replaces the
+    gradient (torch.Tensor.register_hook). Bound to the tensor's history when registered."""
+    from .autograd import edge_key, edge_of
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    edge = edge_of(tensor)
+    key = edge_key(edge)
+    owner = edge if type(edge) is not tuple else edge[0]
+    entry = _tensor_hooks.get(key)
+    if entry is None or entry[0]() is not owner:
+        forget = lambda _, k=key: _tensor_hooks.pop(k, None)  # noqa: E731
+        entry = _tensor_hooks[key] = (weakref.ref(owner, forget), {})
+    hook_id = next(_hook_ids)
+    entry[1][hook_id] = hook
+    return RemovableHandle(key, hook_id, _tensor_hooks)
+
+
+def apply_tensor_hooks(key, cotangents):
+    """Run the tensor hooks registered at `key` on its (final) cotangent, in the order they
+    were registered, each on the result of the one before."""
+    hooks = _tensor_hooks.get(key)
+    g = cotangents.get(key)
+    if hooks is None or g is None:
+        return
+    for hook in list(hooks[1].values()):
+        new = hook(g)
+        if new is not None:
+            if tuple(new.shape) != tuple(g.shape):
+                raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the "
+                                   f"size of value (from {list(g.shape)} to "
+                                   f"{list(new.shape)})")
+            g = new
+    cotangents[key] = g
+
+
+def hooks_before_rule(entry, out_keys, cotangents):
+    """backward_sweep's before_rule: tensor hooks of an entry's outputs (None without any)."""
+    for key in out_keys:
+        if key in _tensor_hooks:
+            apply_tensor_hooks(key, cotangents)
 
 
 def register_post_accumulate_grad_hook(tensor, hook):
@@ -84,6 +141,8 @@ class _EarlyAccumulation:
 
     def after_entry(self, index, cotangents):
         for t in self.ready_after.get(index, ()):
+            if id(t) in _tensor_hooks:
+                apply_tensor_hooks(id(t), cotangents)
             g = cotangents.get(id(t))
             if g is None:
                 continue

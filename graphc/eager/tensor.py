@@ -25,9 +25,11 @@ class Tensor(TensorMethods):
     is_symbolic = False
     _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
-    def __init__(self, data=None, dtype=None, requires_grad=False):
-        # Tensor(data) behaves like graphc.tensor(data)
-        arr = _to_array([] if data is None else data, dtype)
+    def __init__(self, *args, dtype=None, requires_grad=False):
+        """As torch.Tensor: Tensor(*sizes) or Tensor(Size) is an uninitialized float32
+        tensor of that shape (zeros here), Tensor(data) copies data as float32, Tensor(t)
+        shares t's storage, Tensor() is empty. (dtype= and requires_grad= are graphc's.)"""
+        arr = _constructor_array(args, dtype)
         self._init(arr)
         if requires_grad:
             self.requires_grad = True
@@ -231,11 +233,14 @@ class Tensor(TensorMethods):
         return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import run_backward
-        retain = create_graph if retain_graph is None else retain_graph
-        if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported; use graphc.autograd.grad")
-        run_backward([self], [gradient], retain, create_graph)
+        from .autograd import backward
+        backward([self], [gradient], retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; a tensor it returns
+        replaces the gradient. Returns a handle with .remove()."""
+        from .hooks import register_hook
+        return register_hook(self, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """hook(self) runs after backward has accumulated into self.grad (leaves only)."""
@@ -332,6 +337,29 @@ def _to_array(data, dtype=None):
     elif arr.dtype.name not in DType._by_name:
         raise TypeError(f"unsupported dtype {arr.dtype}")
     return arr
+
+
+def _constructor_array(args, dtype):
+    from ..tensor_api import Size
+    is_int = lambda a: isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))  # noqa: E731
+    dtype = DEFAULT_FLOAT if dtype is None else as_dtype(dtype)
+    if not args:
+        return np.empty((0,), dtype.np)
+    if all(is_int(a) for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
+        sizes = tuple(int(a) for a in (args[0] if isinstance(args[0], Size) else args))
+        if any(n < 0 for n in sizes):
+            raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
+        return np.zeros(sizes, dtype.np)
+    if len(args) > 1:
+        raise TypeError(f"new() received an invalid combination of arguments - got "
+                        f"({', '.join(type(a).__name__ for a in args)}): expected sizes (ints) "
+                        f"or one sequence of data")
+    data = args[0]
+    if isinstance(data, Tensor):
+        return data._data  # shares storage, as torch.Tensor(t)
+    if not isinstance(data, (list, tuple, np.ndarray)):
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+    return _to_array(data, dtype)
 
 
 def ones_like_tensor(t):

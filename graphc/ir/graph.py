@@ -65,15 +65,28 @@ LEAF_OPS = ("placeholder", "constant", "variable")
 trace_backward = None
 
 
+class _ValueType(TensorType):
+    """A value's TensorType that is also PyTorch's `x.type(...)` method: x.type() gives the
+    type string, x.type(dtype) a cast (so torch code runs on symbolic values)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, type_, value):
+        self.shape, self.dtype, self._value = type_.shape, type_.dtype, value
+
+    def __call__(self, dtype=None, non_blocking=False, **kwargs):
+        return TensorMethods.type(self._value, dtype, non_blocking, **kwargs)
+
+
 class Value(TensorMethods):
     """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
 
-    __slots__ = ("node", "index", "type", "name")
+    __slots__ = ("node", "index", "type", "name", "__weakref__")
     is_symbolic = True
     requires_grad = False
 
     def __init__(self, node, index, type_: TensorType, name=None):
-        self.node, self.index, self.type, self.name = node, index, type_, name
+        self.node, self.index, self.type, self.name = node, index, _ValueType(type_, self), name
 
     @property
     def shape(self):
@@ -109,6 +122,12 @@ class Value(TensorMethods):
     def numpy(self): self._concrete(".numpy()")
     def tolist(self): self._concrete(".tolist()")
     def __array__(self, dtype=None, copy=None): self._concrete("converting to a NumPy array")
+
+    def register_hook(self, hook):
+        from ..errors import UnsupportedError
+        raise UnsupportedError("register_hook on a symbolic value (graphc.jit, static graphs): "
+                               "gradient hooks run in eager backward only; transform the "
+                               "gradient where graphc.grad returns it instead")
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Inside graphc.jit: symbolic gradients of this value for the parameters it reaches,

@@ -81,6 +81,12 @@ class Emitter:
             return str(n)
         return self.kernel.argument(("size", int(n)), prefix="n")
 
+    def bounds(self, shape):
+        """Loop bounds for a nest over `shape`: the outermost one is a kernel argument (in a
+        dense walk the strides never involve it, so one kernel serves every batch size and
+        every length of a 1-D loop); inner bounds stay literals for LLVM's vectorizer."""
+        return [self.size(shape[0])] + list(shape[1:]) if shape else []
+
     def layout(self, value):
         return self.plan.layouts[value]
 

@@ -3,10 +3,11 @@
 Each step of the memory plan becomes a kernel, an @njit function over views of its operands
 (lower/emit.py `begin_kernel`), named by a hash of its text and cached on disk: identical
 layers, time steps, graphs and processes share one compiled kernel, so compile time follows
-the number of *distinct* kernels. Two kinds of step need no kernel of their own:
+the number of *distinct* kernels. Three kinds of step need no kernel of their own:
 
 - a matrix product that BLAS can read is a call of NumPy's `dot` in the program, on views
   bound once (Numba's np.dot costs ~0.3-0.8 s of compile per kernel; NumPy's nothing);
+- a call of a runtime library kernel (conv, pooling, ...) is made by the program itself;
 - a step whose values all hold at most one element (Adam's step counts and bias
   corrections, a loss's mean) joins the kernel of the next step: the few scalar operations
   of a parameter's update and the update itself make one kernel, the same for every layer.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 from runtime.threads import BLAS_PARALLEL_MIN_WORK
 
@@ -44,6 +46,7 @@ class KernelProgram:
         self.views, self.view_ids = [], {}
         self.signatures = set()
         self.subprograms = []
+        self.runtime_kernels = set()  # library kernels the program calls itself
         self.blas_steps = 0
 
     def view(self, name, start, size, shape=None, transposed=False):
@@ -85,6 +88,12 @@ class KernelProgram:
             comment_step(em, number, step)
         if not frame.lines:
             em.line("pass  # nothing to compute")
+            return
+        if _runtime_call_only(frame):  # call the library kernel from here: no wrapper kernel
+            names = dict(zip(_param_names(frame), map(self.argument, frame.args)))
+            em.line(re.sub(r"\b[an][0-9]+\b", lambda m: names.get(m.group(0), m.group(0)),
+                           frame.lines[0].strip()))
+            self.runtime_kernels.update(k for _, k in frame.helpers)
             return
         text = _kernel_module(frame, self.opts)
         k = self.kernel_ids.setdefault(text, len(self.kernels))
@@ -147,6 +156,16 @@ def _is_tiny(step):
     return node is not None and all(v.type.numel() <= 1 for v in node.inputs + node.outputs)
 
 
+def _runtime_call_only(frame):
+    """A kernel that would only call one kernel of the runtime library (conv, pooling,
+    dropout, ...) on views of its operands: the program makes that call itself. Numba
+    would spend 0.3-0.6 s typing such a wrapper, and the library kernel is compiled and
+    cached once per installation anyway."""
+    return (len(frame.lines) == 1 and frame.lines[0].strip().startswith("rk_") and
+            not frame.raises and not frame.parallel and
+            all(isinstance(h, tuple) for h in frame.helpers))
+
+
 def _flush(program, group):
     if group:
         program.call_kernel(group)
@@ -160,9 +179,10 @@ def _generated(graph, program, params, inputs, variables, arenas):
              f"    ({', '.join(f'v{k}' for k in range(len(views)))},) = V" if views else "",
              f"    ({', '.join(f'(s{k}, sa{k})' for k in range(len(subs)))},) = S"
              if subs else ""]
-    text = "\n".join(_HEADER + ["from graphc.lower.scan import dense" if subs else "",
-                                COLLECTIVE_IMPORT if graph.memory.collectives else "",
-                                "def bind(K, V, blas, S=()):"] + binds +
+    text = "\n".join(_HEADER + _runtime_imports(program.runtime_kernels) +
+                     ["from graphc.lower.scan import dense" if subs else "",
+                      COLLECTIVE_IMPORT if graph.memory.collectives else "",
+                      "def bind(K, V, blas, S=()):"] + binds +
                      ["", f"    def program({', '.join(params)}):"] +
                      ["    " + line for line in lines] + ["    return program", ""])
     listing = "".join(f"\n# ---- k{k}: kernel {_kernel_name(t)} {'-' * 40}\n" +
@@ -178,8 +198,18 @@ def _generated(graph, program, params, inputs, variables, arenas):
     # (kernel, argument dtypes): compiled up front
     generated.signatures = sorted(program.signatures)
     generated.calls = sum(1 for line in lines
-                          if line.lstrip().startswith(("k", "code, ", "dot(")))
+                          if line.lstrip().startswith(("k", "code, ", "dot(", "rk_")))
     return generated
+
+
+def _runtime_imports(kernels):
+    """The library kernels the program calls, and the names their arguments use."""
+    if not kernels:
+        return []
+    from runtime.kernels import location
+    return (["import numpy as np", "f32, f64, i64 = np.float32, np.float64, np.int64"] +
+            [f"from {module} import {attr} as rk_{k}"
+             for k in sorted(kernels) for module, attr in [location(k)]])
 
 
 def _kernel_name(text):
@@ -190,8 +220,10 @@ def _kernel_module(frame, opts):
     """A kernel's whole module: prelude, the helpers it calls, the function."""
     parts = helper_parts(frame.helpers, opts)
     parallel = ", parallel=True" if frame.parallel else ""
+    # no_cfunc_wrapper: kernels are called from Python only (a C-callable wrapper per kernel
+    # costs ~15% of its compile)
     parts.append(f"\n@njit(cache=CACHE, nogil=True, error_model=\"numpy\", "
-                 f"fastmath={opts.fastmath}{parallel})")
+                 f"fastmath={opts.fastmath}{parallel}, no_cfunc_wrapper=True)")
     parts.append(f"def kernel({', '.join(_param_names(frame))}):")
     parts.extend(frame.lines)
     if frame.raises:

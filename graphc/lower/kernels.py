@@ -26,7 +26,7 @@ def emit_copy(em, src, dst_name, dst_base, dst_strides, shape=None):
     lit = em.scalar_constant(src)
     sets = [list(dst_strides)] + ([] if lit else [aligned_strides(em.layout(src), shape)])
     cshape, cstrides, _ = collapse(list(shape), sets)
-    idx = em.loops([em.size(cshape[0])] if len(cshape) == 1 else cshape)
+    idx = em.loops(em.bounds(cshape))
     if lit:
         value = lit
     else:
@@ -308,10 +308,15 @@ def matmul_geometry(em, node):
 
 
 def blas_operands(em, node):
-    """For a float matmul without batch dims: ((array, start, shape, transposed) of a, b and
-    the output), addressed in the program's arrays; None when it is not one BLAS product."""
+    """For a float matmul that is one BLAS product (no batch dims, or a dense `a` with batch
+    dims times a matrix): ((array, start, shape, transposed) of a, b and the output),
+    addressed in the program's arrays; None otherwise."""
     y = node.outputs[0]
-    M, K, N, (_, ast), (_, bst), batch = matmul_geometry(em, node)
+    M, K, N, (ash, ast), (bsh, bst), batch = matmul_geometry(em, node)
+    if batch and len(bsh) == 2 and ast == list(contiguous_strides(ash)):
+        # (..., M, K) @ (K, N) with `a` dense: one product of all its rows (a Linear layer
+        # on a sequence or a batch of images)
+        M, ast, batch = math.prod(ash[:-1]), [K, 1], []
     if batch or y.dtype.name not in ("float32", "float64") or min(M, K, N) == 0:
         return None
     out = []
@@ -388,11 +393,29 @@ def emit_inverse(em, node, opts, helpers):
     em.close(len(batch))
 
 
+def emit_bitcast(em, node, opts, helpers):
+    """y = x's bytes read as y's dtype (torch's view(dtype)), through a dense copy of x when
+    x is a strided view."""
+    x, y = node.inputs[0], node.outputs[0]
+    n = x.type.numel()
+    if n == 0:
+        return
+    if em.layout(x).is_contiguous:
+        name, base = em.array_of(x)
+        src = f"{name}[{base}:{base + n}]"
+    else:
+        src = em.fresh("dense")
+        em.line(f"{src} = np.empty({n}, {CTOR[x.dtype.name]})")
+        emit_copy(em, x, src, 0, contiguous_strides(x.type.shape))
+    yname, ybase = em.array_of(y)
+    em.line(f"{yname}[{ybase}:{ybase + y.type.numel()}] = {src}.view({CTOR[y.dtype.name]})")
+
+
 EMITTERS = {
     "reshape": emit_reshape, "cat": emit_cat, "pad": emit_pad,
     "slice_backward": emit_slice_backward, "index_put": emit_index_put, "index": emit_index,
     "index_backward": emit_index_backward, "var": emit_var, "logsumexp": emit_logsumexp,
     "softmax": emit_softmax, "log_softmax": emit_softmax, "max_dim": emit_arg_reduce,
     "min_dim": emit_arg_reduce, "argmax": emit_arg_reduce, "argmin": emit_arg_reduce,
-    "matmul": emit_matmul, "inverse": emit_inverse,
+    "matmul": emit_matmul, "inverse": emit_inverse, "bitcast": emit_bitcast,
 }

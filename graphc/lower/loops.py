@@ -87,7 +87,7 @@ def emit_elementwise(em, node, opts, helpers):
     parallel = bool(opts.parallel_min) and math.prod(cshape) >= opts.parallel_min
     if parallel:
         em.separate(f"parallel_kernel{len(em.parallel_kernels)}")
-    idx = em.loops(_sizes(em, cshape), parallel=parallel)
+    idx = em.loops(em.bounds(cshape), parallel=parallel)
     local = body.emit(loaded, cstrides[:len(loaded)], cshape, idx)
     for (inner, outer), st in zip(stored.items(), cstrides[len(loaded):]):
         name, base = em.array_of(outer)
@@ -95,12 +95,6 @@ def emit_elementwise(em, node, opts, helpers):
     em.close(len(cshape))
     if parallel:
         em.end_separate(em.params)
-
-
-def _sizes(em, cshape):
-    """Loop bounds: a dense 1-D loop takes its length as a kernel argument (one kernel serves
-    every size: the strides are 0 or 1 whatever the length); deeper nests keep literals."""
-    return [em.size(cshape[0])] if len(cshape) == 1 else cshape
 
 
 # ---- single-pass reductions (sum, mean, amax, amin), with an optional elementwise prologue ----
@@ -177,7 +171,7 @@ def emit_reduce(em, node, opts, helpers):
     finish = (lambda a: f"{CTOR[dt]}({a} / {count})") if op == "mean" else (
         lambda a: f"{CTOR[dt]}({a})")
     if row:
-        outer = em.loops(cshape[:nkept])
+        outer = em.loops(em.bounds(cshape[:nkept]))
         acc = em.fresh("acc")
         em.line(f"{acc} = {_identity(op, acc_dt)}")
         inner = em.loops(cshape[nkept:])
@@ -191,10 +185,10 @@ def emit_reduce(em, node, opts, helpers):
         return
     # Reduced dims lead: walk the input in memory order, accumulating into the output.
     n_out = outer_out.type.numel()
-    i = em.loops([n_out])
+    i = em.loops(em.bounds([n_out]))
     em.line(f"{oname}[{obase} + {i[0]}] = {_identity(op, dt)}")
     em.close(1)
-    idx = em.loops(cshape)
+    idx = em.loops(em.bounds(cshape))
     e = element(idx)
     target = f"{oname}[{_linear(obase, ost, cshape, idx)}]"
     t = em.fresh()
@@ -202,7 +196,7 @@ def emit_reduce(em, node, opts, helpers):
     em.line(f"{target} = {_combine(op, target, t)}")
     em.close(len(cshape))
     if op == "mean":
-        i = em.loops([n_out])
+        i = em.loops(em.bounds([n_out]))
         em.line(f"{oname}[{obase} + {i[0]}] = {CTOR[dt]}({oname}[{obase} + {i[0]}] / {count})")
         em.close(1)
 

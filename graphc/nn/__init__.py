@@ -9,9 +9,11 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
                          Hardtanh, Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU,
                          ReLU, ReLU6, RReLU, Sigmoid, SiLU, Softmax, Softmax2d, Softmin,
                          Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .attention import MultiheadAttention
 from .ctc import CTCLoss
 from .embedding_bag import EmbeddingBag
+from .fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from .volumetric import AvgPool3d, Conv3d, ConvTranspose3d, MaxPool3d
 from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
@@ -52,6 +54,7 @@ from . import modules  # torch.nn.modules.* import paths (after every layer is d
 
 __all__ = [
     "functional", "init", "utils", "parallel", "modules", "Buffer", "FeatureAlphaDropout",
+    "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
     "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d",
     "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",

@@ -67,8 +67,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
     var may have input's shape, input's shape without the last dim, or that with a last dim
     of 1 (one variance for all features). PyTorch clamps var under no_grad, so its gradient
-    passes the clamp unchanged: eager tensors do the same; on symbolic values (no stop-gradient
-    op yet) the gradient of an entry of var below eps is 0 instead."""
+    passes the clamp unchanged: var + detach(max(var, eps) - var) does the same on eager
+    tensors and symbolic values (the `detach` op stops the gradient in graphs)."""
     _check(reduction, "gaussian_nll_loss")
     if isinstance(var, (int, float)):
         var = G.full_like(input, float(var))
@@ -81,10 +81,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
                              f"input of shape {list(in_shape)}")
     if not isinstance(var, Value) and bool((_detached(var).numpy() < 0).any()):
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
-    if isinstance(var, Value):
-        var = G.clamp(var, min=eps)
-    else:  # value clamped, gradient passed straight through (PyTorch's no_grad clamp_)
-        var = G.add(var, _detached(G.sub(G.clamp(var, min=eps), var)))
+    # value clamped, gradient passed straight through (PyTorch's no_grad clamp_)
+    var = G.add(var, _detached(G.sub(G.clamp(var, min=eps), var)))
     loss = G.mul(G.add(G.log(var), G.div(G.square(G.sub(input, target)), var)), 0.5)
     if full:
         loss = G.add(loss, 0.5 * math.log(2 * math.pi))

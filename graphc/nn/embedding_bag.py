@@ -25,6 +25,8 @@ def _concrete(x, name):
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                   scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
                   include_last_offset=False, padding_idx=None):
+    if scale_grad_by_freq:  # (sparse=True: the gradient stays dense, see nn.Embedding)
+        raise UnsupportedError("embedding_bag: scale_grad_by_freq is not supported")
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
     if per_sample_weights is not None and mode != "sum":
@@ -84,9 +86,8 @@ class EmbeddingBag(Module):
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq or sparse:
-            raise UnsupportedError("EmbeddingBag: scale_grad_by_freq and sparse gradients are "
-                                   "not supported")
+        if scale_grad_by_freq:
+            raise UnsupportedError("EmbeddingBag: scale_grad_by_freq is not supported")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError("padding_idx must be within num_embeddings")

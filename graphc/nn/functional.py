@@ -209,9 +209,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     needs concrete indices."""
     if not input.dtype.is_integer:
         raise TypeError(f"embedding: indices must be integers, got {input.dtype.name}")
-    if scale_grad_by_freq or sparse:
-        raise UnsupportedError("embedding: scale_grad_by_freq and sparse gradients are not "
-                               "supported")
+    if scale_grad_by_freq:  # (sparse=True: the gradient stays dense, see nn.Embedding)
+        raise UnsupportedError("embedding: scale_grad_by_freq is not supported")
     if max_norm is not None:
         _renorm_rows(input, weight, max_norm, norm_type)
     out = S.index(weight, input, axis=0)
@@ -462,7 +461,8 @@ __all__ = [
     "avg_pool3d", "conv3d", "max_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
     "lp_pool1d", "lp_pool2d", "rrelu", "unfold",
-    "ctc_loss",
+    "ctc_loss", "fractional_max_pool2d", "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices",
     "scaled_dot_product_attention",
     "alpha_dropout", "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "interpolate",
     "pixel_shuffle", "pixel_unshuffle", "upsample",
@@ -500,6 +500,10 @@ _DEFINED_WITH_THEIR_MODULES = {
     'embedding_bag': 'embedding_bag',
     'feature_alpha_dropout': 'dropout',
     'fold': 'pooling',
+    'fractional_max_pool2d': 'fractional_pool',
+    'fractional_max_pool2d_with_indices': 'fractional_pool',
+    'fractional_max_pool3d': 'fractional_pool',
+    'fractional_max_pool3d_with_indices': 'fractional_pool',
     'lp_pool1d': 'pooling',
     'lp_pool2d': 'pooling',
     'max_pool3d': 'volumetric',

@@ -6,6 +6,7 @@ recording gradients, and returns it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -91,25 +92,42 @@ def eye_(tensor):
     return _fill(tensor, np.eye(*tensor.shape))
 
 
+def _zero_elements(tensor):
+    """PyTorch's init functions leave zero-element tensors alone (with a warning): their
+    fans may be 0 (Linear(0, n), AdaptiveLogSoftmaxWithLoss's narrowest tail)."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None):
+    if _zero_elements(tensor):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
+    if _zero_elements(tensor):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-bound, bound) with bound = gain * sqrt(3 / fan). Linear and Conv use a=sqrt(5)."""
+    if _zero_elements(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    if _zero_elements(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 

@@ -63,11 +63,13 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq or sparse:
+        if scale_grad_by_freq:
             from ..errors import UnsupportedError
-            raise UnsupportedError("Embedding: scale_grad_by_freq and sparse gradients are "
-                                   "not supported")
-        self.max_norm, self.norm_type = max_norm, norm_type
+            raise UnsupportedError("Embedding: scale_grad_by_freq is not supported")
+        # sparse=True: graphc has no sparse tensors, the weight's gradient stays dense (its
+        # untouched rows are zero; optim.SparseAdam updates only the nonzero rows)
+        self.max_norm, self.norm_type, self.sparse = max_norm, norm_type, bool(sparse)
+        self.scale_grad_by_freq = False
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
@@ -105,6 +107,8 @@ class Embedding(Module):
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
+        if self.sparse:
+            s += ", sparse=True"
         return s
 
 

@@ -15,30 +15,13 @@ import numpy as np
 from ..dispatch import variable_of
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
+from ..errors import GraphFormatError
 from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
+from .module_hooks import HookMixin, RemovableHandle
 from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """What register_*_hook returns: .remove() unregisters the hook (also as a context)."""
-    _next_id = 0
-
-    def __init__(self, table):
-        self.table = table
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self):
-        self.table.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _any_symbolic(args, kwargs):
@@ -63,10 +46,11 @@ def _buffer_tensor(value):
     raise TypeError(f"record_update: {value!r} is not a buffer's value")
 
 
-class Module:
+class Module(HookMixin):
     """Base class of all layers: holds parameters, buffers and submodules by attribute."""
 
     training: bool
+    _graphc_loadable = True  # graphc.load may rebuild modules (serialization_globals.py)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -81,70 +65,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        symbolic = _any_symbolic(args, kwargs)
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
-        if not _any_symbolic(args, kwargs):
+        if symbolic or Tensor._trace is not None:
+            self._refuse_backward_hooks()
+        if not symbolic:
             if "_state_named" not in self.__dict__:  # once: tapes show 'fc1.weight' (torchviz)
                 self._name_state()
                 object.__setattr__(self, "_state_named", True)
             return self._forward_with_hooks(args, kwargs)
         return self._symbolic_call(args, kwargs)
-
-    # ---- hooks -------------------------------------------------------------------------------
-    def _hook_table(self, kind):
-        if "_hooks" not in self.__dict__:
-            object.__setattr__(self, "_hooks", {"forward_pre": OrderedDict(),
-                                                "forward": OrderedDict()})
-        return self._hooks[kind]
-
-    def _add_hook(self, kind, hook, prepend, with_kwargs):
-        table = self._hook_table(kind)
-        handle = RemovableHandle(table)
-        table[handle.id] = (hook, with_kwargs)
-        if prepend:
-            table.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """hook(module, args) -> None or new args, before each forward."""
-        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
-                              always_call=False):
-        """hook(module, args, output) -> None or a new output, after each forward."""
-        if always_call:
-            from ..errors import UnsupportedError
-            raise UnsupportedError("register_forward_hook: always_call=True is not supported")
-        return self._add_hook("forward", hook, prepend, with_kwargs)
-
-    def register_full_backward_hook(self, hook, prepend=False):
-        from ..errors import UnsupportedError
-        raise UnsupportedError("module backward hooks are not supported yet (graphc's tape has "
-                               "no tensor hooks); use a forward hook and inspect .grad after "
-                               "backward()")
-
-    register_backward_hook = register_full_backward_hook
-    register_full_backward_pre_hook = register_full_backward_hook
-
-    def _forward_with_hooks(self, args, kwargs):
-        """forward, between the forward pre-hooks and hooks (inside the symbolic context, so
-        that a hook reading parameters reads their graph variables)."""
-        hooks = self.__dict__.get("_hooks")
-        if not hooks:
-            return self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(hooks["forward_pre"].values()):
-            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
-            if result is not None:
-                if with_kwargs:
-                    args, kwargs = result
-                else:
-                    args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(hooks["forward"].values()):
-            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
-            if result is not None:
-                out = result
-        return out
 
     def _symbolic_call(self, args, kwargs):
         # Symbolic forward: parameters and buffers read as their graph variables, so that
@@ -474,6 +405,50 @@ class Module:
             with no_grad():
                 target._assign(arr)
         return IncompatibleKeys(missing, unexpected)
+
+    # ---- whole-module files (graphc.save(model), graphc.load) ------------------------------
+    _TRANSIENT = ("_pending_updates", "_symbolic", "_scope", "_state_named")
+
+    def _save_state(self):
+        """The attributes graphc.save writes: all but the records of symbolic forwards."""
+        return {k: v for k, v in self.__dict__.items() if k not in Module._TRANSIENT}
+
+    def _load_state(self, state):
+        """graphc.load's counterpart of _save_state (the instance was made without
+        __init__, as pickle makes them)."""
+        for table in ("_parameters", "_buffers", "_modules", "_pending_updates"):
+            object.__setattr__(self, table, OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "training", True)
+        self.__dict__.update(state)
+        object.__setattr__(self, "_pending_updates", OrderedDict())
+        for table, kind in (("_parameters", Parameter), ("_buffers", Tensor),
+                            ("_modules", Module)):
+            values = self.__dict__[table]
+            if not isinstance(values, OrderedDict) or not all(
+                    isinstance(k, str) and (v is None or isinstance(v, kind))
+                    for k, v in values.items()):
+                raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {table} "
+                                       f"does not hold {kind.__name__}s by name (damaged file)")
+        d = self.__dict__
+
+        def damaged(what):
+            raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {what} "
+                                   f"(damaged file)")
+        if type(d["training"]) is not bool:
+            damaged("training flag is not a bool")
+        if not isinstance(d["_non_persistent"], set):
+            damaged("_non_persistent is not a set")
+        hooks = d.get("_hooks", {})
+        if not isinstance(hooks, dict) or not all(
+                isinstance(t, OrderedDict) and all(type(k) is int and isinstance(h, tuple)
+                                                   and len(h) == 2 and callable(h[0])
+                                                   for k, h in t.items())
+                for t in hooks.values()):
+            damaged("hook tables are malformed")
+        for table in hooks.values():
+            if table:  # new handles must not reuse the saved hooks' ids
+                RemovableHandle._next_id = max(RemovableHandle._next_id, max(table) + 1)
 
     def __deepcopy__(self, memo):
         """A copy with its own parameter and buffer storage (symbolic records are not

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import serialization
 from ..eager.tensor import Tensor, _to_array
 
 
@@ -43,6 +44,9 @@ class Buffer(Parameter):
     def __init__(self, data=None, *, persistent=True):
         super().__init__(data, requires_grad=False)
         self.__dict__["persistent"] = persistent
+
+
+serialization.TENSOR_CLASSES["parameter"] = Parameter  # graphc.save's "parameter" entries
 
 
 def mark_buffer(t: Tensor, name=None) -> Tensor:

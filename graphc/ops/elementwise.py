@@ -60,7 +60,15 @@ def _y(ctx):
 # ---- unary ---------------------------------------------------------------------------
 neg = elementwise("neg", 1, np.negative, lambda c, g: [neg(g)], "(-{0})", saves=())
 abs = elementwise("abs", 1, np.abs, lambda c, g: [mul(g, sign(_x(c)))], "abs({0})")
-sign = elementwise("sign", 1, np.sign, lambda c, g: [full_like(g, value=0)],
+def _sign_ref(x):
+    """PyTorch's sign: (x > 0) - (x < 0), so NaN gives 0 (NumPy's np.sign gives NaN)."""
+    y = np.sign(x)
+    if y.dtype.kind == "f":
+        y = np.where(np.isnan(y), y.dtype.type(0), y)
+    return y
+
+
+sign = elementwise("sign", 1, _sign_ref, lambda c, g: [full_like(g, value=0)],
                    "(({0} > 0) - ({0} < 0))", saves=())  # zero almost everywhere, as in PyTorch
 exp = elementwise("exp", 1, np.exp, lambda c, g: [mul(g, _y(c))], "math.exp({0})", inputs="float")
 log = elementwise("log", 1, np.log, lambda c, g: [div(g, _x(c))], "math.log({0})", inputs="float")
@@ -260,11 +268,12 @@ ceil = elementwise("ceil", 1, np.ceil, _zero_grads,
                    f"(-((-{{0}}) // 1) if {_FINITE} else {{0}})")
 trunc = elementwise("trunc", 1, np.trunc, _zero_grads,
                     f"((({{0}} // 1) if {{0}} >= 0 else -((-{{0}}) // 1)) if {_FINITE} else {{0}})")
-# Half to even, as torch.round and np.round: floor, then look at the exact remainder.
+# Half to even, as torch.round and np.round: floor, then look at the exact remainder; the
+# result has x's sign (round(-0.4) is -0.0), which the addition would lose.
 round = elementwise(
     "round", 1, np.round, _zero_grads,
-    f"((({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 and "
-    f"({{0}} // 1) % 2 != 0)) else 0)) if {_FINITE} else {{0}})", inputs="float")
+    f"(math.copysign(({{0}} // 1) + (1 if ({{0}} - {{0}} // 1 > 0.5 or ({{0}} - {{0}} // 1 == 0.5 "
+    f"and ({{0}} // 1) % 2 != 0)) else 0), {{0}}) if {_FINITE} else {{0}})", inputs="float")
 isnan = elementwise("isnan", 1, np.isnan, None, "({0} != {0})", out="bool")
 isinf = elementwise("isinf", 1, np.isinf, None, "(abs({0}) == math.inf)", out="bool")
 isfinite = elementwise("isfinite", 1, np.isfinite, None, _FINITE, out="bool")
@@ -297,7 +306,12 @@ atanh = elementwise("atanh", 1, np.arctanh, lambda c, g: [div(g, sub(1, square(_
 erfc = elementwise("erfc", 1, scipy.special.erfc,
                    lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), -2 / math.sqrt(math.pi)))],
                    "math.erfc({0})", inputs="float")
-lgamma = elementwise("lgamma", 1, scipy.special.gammaln,
+def _lgamma_ref(x):
+    """log|gamma(x)|; lgamma(-inf) is +inf, as in C, Python and PyTorch (SciPy gives -inf)."""
+    return np.where(x == -np.inf, x.dtype.type(np.inf), scipy.special.gammaln(x))
+
+
+lgamma = elementwise("lgamma", 1, _lgamma_ref,
                      lambda c, g: [mul(g, digamma(_x(c)))], "math.lgamma({0})", inputs="float")
 # Giles' single-precision erfinv (central and tail polynomials in w = -log(1 - x^2)).
 _GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
@@ -371,7 +385,16 @@ def _int_division(np_fn):
     return reference
 
 
-remainder = elementwise("remainder", 2, _int_division(np.remainder),
+def _remainder(a, b):
+    """Python's modulo (the result has b's sign), except that a zero result keeps a's sign,
+    as in PyTorch (NumPy gives remainder(-0.0, 2.0) = 0.0 and remainder(4.0, -2.0) = -0.0)."""
+    r = np.remainder(a, b)
+    if r.dtype.kind == "f":
+        r = np.where(r == 0, np.copysign(r, a), r)
+    return r
+
+
+remainder = elementwise("remainder", 2, _int_division(_remainder),
                         lambda c, g: [g, neg(mul(g, floor_divide(*c.inputs)))], "({0} % {1})",
                         saves=("inputs",))
 # C's fmod from Python's %: exact, since |a| % |b| needs no sign fix-up.

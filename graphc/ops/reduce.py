@@ -36,11 +36,22 @@ def _float_or_error(dtype, what):
     return dtype
 
 
-def _reduce_infer(result_dtype):
+def _reduce_infer(result_dtype, needs_values=False):
     def infer(in_types, dims, keepdim, **_):
         t = in_types[0]
+        if needs_values:
+            _refuse_empty(t.shape, dims)
         return [TensorType(_reduced_shape(t.shape, dims, keepdim), result_dtype(t.dtype))]
     return infer
+
+
+def _refuse_empty(shape, dims):
+    """A max, min or arg-extreme of no elements has no value: PyTorch raises, so do we (a
+    symbolic size is checked again when the graph is specialized to concrete shapes)."""
+    for d in (range(len(shape)) if dims is None else dims):
+        if shape[d] == 0:
+            raise ValueError(f"dim {d} of the input {tuple(shape)} has size 0: a max or min "
+                             f"of no elements has no value; reduce over non-empty dims")
 
 
 def _count(x, dims, dtype):
@@ -48,8 +59,9 @@ def _count(x, dims, dtype):
     return shape_prod(x, dims=dims, dtype=dtype)
 
 
-def _reduction(name, reference, vjp, result_dtype, extra_defaults=None, saves=("inputs", "outputs")):
-    return Op(name, infer=_reduce_infer(result_dtype), reference=reference, vjp=vjp,
+def _reduction(name, reference, vjp, result_dtype, extra_defaults=None, saves=("inputs", "outputs"),
+               needs_values=False):
+    return Op(name, infer=_reduce_infer(result_dtype, needs_values), reference=reference, vjp=vjp,
               defaults={"dims": None, "keepdim": False, **(extra_defaults or {})},
               normalize=_normalize_dims, kind="reduce", lowering={"kernel": name}, saves=saves)
 
@@ -109,9 +121,9 @@ def _extreme_vjp(c, g):
 
 
 amax = _reduction("amax", lambda x, dims, keepdim: np.amax(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt)
+                  _extreme_vjp, lambda dt: dt, needs_values=True)
 amin = _reduction("amin", lambda x, dims, keepdim: np.amin(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt)
+                  _extreme_vjp, lambda dt: dt, needs_values=True)
 
 
 def _logsumexp_ref(x, dims, keepdim):
@@ -128,6 +140,7 @@ logsumexp = _reduction(
 # ---- max/min along one dim, returning (values, indices) -----------------------------------
 def _dim_infer(in_types, dim, keepdim):
     t = in_types[0]
+    _refuse_empty(t.shape, (dim,))
     shape = _reduced_shape(t.shape, (dim,), keepdim)
     return [TensorType(shape, t.dtype), TensorType(shape, int64)]
 
@@ -143,8 +156,19 @@ def _max_dim_ref(which):
 
 
 def _max_dim_vjp(c, g, _g_indices=None):
+    """The gradient goes to the element whose index was returned (the first of tied maxima,
+    or the NaN), as PyTorch's max(dim) backward does. Over a dim of unknown size there is no
+    index grid to compare with: the gradient is then shared among the tied maxima."""
     x = c.inputs[0]
-    dims = (c.attrs["dim"],)
+    dim = c.attrs["dim"]
+    dims = (dim,)
+    size = x.shape[dim] if x.ndim else 1
+    if isinstance(size, int):
+        from .scans import like_device
+        grid = np.arange(size, dtype=np.int64).reshape([size if d == dim else 1
+                                                        for d in range(x.ndim)])
+        hit = eq(like_device(grid, x), _keep(c.outputs[1], c, dims))
+        return [mul(cast(hit, dtype=g.dtype), expand_like(_keep(g, c, dims), x))]
     keep_values = _keep(c.outputs[0], c, dims)
     hit = cast(eq(x, expand_like(keep_values, x)), dtype=g.dtype)
     share = div(expand_like(_keep(g, c, dims), x), expand_like(sum(hit, dims=dims, keepdim=True), x))
@@ -154,15 +178,16 @@ def _max_dim_vjp(c, g, _g_indices=None):
 max_dim = Op("max_dim", infer=_dim_infer, reference=_max_dim_ref("max"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
              kind="reduce", lowering={"kernel": "max_dim"},
-             doc="Max along a dim: (values, indices). On ties the gradient is shared equally.")
+             doc="Max along a dim: (values, indices). The gradient goes to the returned index.")
 min_dim = Op("min_dim", infer=_dim_infer, reference=_max_dim_ref("min"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
              kind="reduce", lowering={"kernel": "min_dim"},
-             doc="Min along a dim: (values, indices). On ties the gradient is shared equally.")
+             doc="Min along a dim: (values, indices). The gradient goes to the returned index.")
 
 
 def _arg_infer(in_types, dim, keepdim):
     t = in_types[0]
+    _refuse_empty(t.shape, None if dim is None else (dim,))
     if dim is None:
         shape = (1,) * t.ndim if keepdim else ()
     else:

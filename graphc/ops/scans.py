@@ -21,13 +21,13 @@ def like_device(array, x):
     """A constant array placed on x's device: eager CUDA tensors need their operands there
     (index arrays excepted); symbolic values and CPU tensors take the array as it is."""
     if getattr(x, "is_cuda", False) is True:
-        return (array if hasattr(array, "to") else type(x)(array)).to(x.device)
+        return (array if hasattr(array, "to") else type(x)._wrap(np.asarray(array))).to(x.device)
     return array
 
 
 def host_result(array, like):
     """A result computed on the host from eager tensor `like`, as a tensor on its device."""
-    out = type(like)(np.asarray(array))
+    out = type(like)._wrap(np.asarray(array))  # (dtype kept: Tensor(data) is float32)
     return out.to(like.device) if getattr(like, "is_cuda", False) is True else out
 
 

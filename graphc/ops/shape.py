@@ -407,3 +407,28 @@ index_put = Op("index_put", infer=_index_put_infer, reference=_index_put_ref, nu
                vjp=_index_put_vjp, defaults={"index": ()}, normalize=_slice_normalize,
                kind="scatter", lowering={"kernel": "index_put"}, saves=(),
                doc="x with x[index] replaced by v (broadcast): the functional form of setitem.")
+
+
+def _bitcast_infer(in_types, dtype):
+    """torch's view(dtype): the same bytes read as dtype; the last dim scales by the ratio
+    of the element sizes when they differ."""
+    (x,) = in_types
+    old, new = x.dtype.np.itemsize, dtype.np.itemsize
+    if old == new:
+        return [TensorType(x.shape, dtype)]
+    if x.ndim == 0:
+        raise ValueError(f"self.dim() cannot be 0 to view {x.dtype.name} as {dtype.name} "
+                         f"(different element sizes)")
+    last = x.shape[-1]
+    if _known(last) and (last * old) % new:
+        raise ValueError(f"self.size(-1) must be divisible by {new // old if new > old else 1}"
+                         f" to view {x.dtype.name} as {dtype.name} (different element sizes), "
+                         f"but got {last}")
+    return [TensorType(x.shape[:-1] + ((last * old // new) if _known(last) else None,), dtype)]
+
+
+bitcast = Op("bitcast", infer=_bitcast_infer,
+             reference=lambda x, dtype: np.ascontiguousarray(x).view(dtype.np),
+             defaults={"dtype": None}, differentiable=False, saves=(),
+             doc="x's bytes reinterpreted as another dtype (torch's Tensor.view(dtype)); its "
+                 "output carries no gradient, as in PyTorch.")

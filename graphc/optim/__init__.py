@@ -3,7 +3,7 @@ from . import lr_scheduler
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .optimizers import (ASGD, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, NAdam,
-                         RAdam, RMSprop, Rprop)
+                         RAdam, RMSprop, Rprop, SparseAdam)
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "SparseAdam", "NAdam",
            "RAdam", "Adamax", "Rprop", "ASGD", "Adafactor", "LBFGS", "lr_scheduler"]

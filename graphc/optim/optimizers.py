@@ -1,4 +1,5 @@
-"""SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax, Rprop and ASGD:
+"""SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, SparseAdam, NAdam, RAdam, Adamax, Rprop and
+ASGD:
 hyperparameters and state; the arithmetic is in rules.py.
 
 PyTorch's `foreach`, `fused` and `capturable` choose among implementations of the same
@@ -160,6 +161,29 @@ class AdamW(Adam):
                  differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          differentiable=differentiable)
+
+
+class SparseAdam(Optimizer):
+    """Adam for embeddings: only the rows a gradient reaches change. graphc has no sparse
+    tensors, so the gradient is dense (Embedding(sparse=True) gives a dense one) and its rows
+    with a nonzero entry stand for the sparse gradient's indices: PyTorch's numbers, except
+    for a row a batch looked up whose gradient is exactly zero (PyTorch still decays its
+    moments and moves it)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        if not 0.0 < lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+
+    def init_state(self, p, group):
+        return {"step": STEP, "exp_avg": 0.0, "exp_avg_sq": 0.0}
+
+    def rule(self, p, g, state, lr, group):
+        return rules.sparse_adam(p, g, state, lr, group["betas"], group["eps"],
+                                 group["maximize"])
 
 
 class NAdam(Optimizer):

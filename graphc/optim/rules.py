@@ -220,3 +220,25 @@ def _numel(x):
     for dim in x.shape:
         n *= dim
     return n
+
+
+def sparse_adam(p, g, state, lr, betas, eps, maximize):
+    """SparseAdam on a dense gradient: the rows (along dim 0; elements of a 1-D parameter)
+    where g has a nonzero entry stand for the indices of PyTorch's sparse gradient; only their
+    moments and values change (the step counts every call, as PyTorch's)."""
+    beta1, beta2 = betas
+    g = G.neg(g) if maximize else g
+    step = G.add(state["step"], 1)
+    nonzero = G.cast(G.ne(g, 0), g.dtype)
+    present = G.gt(G.amax(nonzero, tuple(range(1, g.ndim)), keepdim=True), 0) \
+        if g.ndim > 1 else G.gt(nonzero, 0)
+    old_avg, old_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg = G.add(old_avg, G.mul(G.sub(g, old_avg), 1 - beta1))
+    exp_avg_sq = G.add(old_sq, G.mul(G.sub(G.square(g), old_sq), 1 - beta2))
+    denom = G.add(G.sqrt(exp_avg_sq), eps)
+    step_size = G.div(G.mul(lr, G.sqrt(G.sub(1, G.pow(beta2, step)))),
+                      G.sub(1, G.pow(beta1, step)))
+    new_p = G.sub(p, G.mul(G.div(exp_avg, denom), step_size))
+    return G.where(present, new_p, p), {"step": step,
+                                        "exp_avg": G.where(present, exp_avg, old_avg),
+                                        "exp_avg_sq": G.where(present, exp_avg_sq, old_sq)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..ir.verify import verify_if_enabled
 from .cleanup import cse, dce
 from .fusion import FUSED, FusedGroup, fuse
 from .memory import plan_memory
@@ -59,7 +60,7 @@ def run_pipeline(graph, record=False, input_types=None, updates=None, skip=()):
     """
     if updates is None:
         updates = getattr(graph, "updates", [])
-    graph = specialize(graph, input_types, updates)
+    graph = verify_if_enabled(specialize(graph, input_types, updates), "specialize")
     log = [("specialize", f"{len(graph.nodes)} nodes", graph.format())] if record else None
     concrete = all(v.type.is_concrete for n in graph.nodes for v in n.outputs)
     for name, fn in PIPELINE:
@@ -70,7 +71,7 @@ def run_pipeline(graph, record=False, input_types=None, updates=None, skip=()):
                 log.append((name, f"skipped ({why})", graph.format()))
             continue
         before = _census(graph) if record else None
-        graph = fn(graph)
+        graph = verify_if_enabled(fn(graph), name)
         if record:
             log.append((name, _summary(name, before, _census(graph), graph), graph.format()))
     return (graph, log) if record else graph

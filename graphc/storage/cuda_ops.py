@@ -10,7 +10,6 @@ indexing) run on the host between two transfers: HOST_OPS names them.
 from __future__ import annotations
 
 import math
-import re
 from functools import lru_cache
 
 import numpy as np
@@ -23,60 +22,45 @@ from runtime.cuda import elementwise as ew  # noqa: E402
 from runtime.cuda import (kernels_copy, kernels_linalg, kernels_nn,  # noqa: E402
                           kernels_reduce, memory)
 
+from ..ops import scalar  # noqa: E402
 from ..ops import nn_reference  # noqa: E402
 from ..types import DType  # noqa: E402
 
 HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
 
 
-# ---- elementwise: scalar templates -> kernel code --------------------------------------------
-_LITERAL = re.compile(r"(?<![\w.{])(\d+\.\d*(?:e[-+]?\d+)?|\d+(?:e[-+]?\d+)?)(?![\w.}])")
+# ---- elementwise: the table of scalar semantics (graphc/ops/scalar.py), rendered for kernels --
+class _Applied:
+    """An op with its attributes, as graphc/ops/scalar.py `expression` reads a node."""
+
+    __slots__ = ("op", "attrs")
+
+    def __init__(self, op, attrs):
+        self.op, self.attrs = op, attrs
 
 
-def type_name(dtype: DType) -> str:
-    return "bool_" if dtype.is_bool else dtype.np.name
-
-
-def _attr_literal(value, name, dtype, attrs):
-    if value is None:  # an open clamp bound
-        info = np.finfo(dtype.np) if dtype.is_floating_point else np.iinfo(dtype.np)
-        value = info.min if name == "min" else info.max
-        if dtype.is_floating_point:
-            return f"{type_name(dtype)}(math.inf)" if name == "max" else \
-                f"{type_name(dtype)}(-math.inf)"
-    if isinstance(value, str):
-        raise ValueError(f"string attribute {name}={value!r} in a template")
-    return f"{type_name(dtype)}({float(value)!r})" if dtype.is_floating_point else \
-        f"{type_name(dtype)}({int(value)})"
-
-
-def _template(op, attrs):
-    """The op's scalar template; two need care here: sign's bool - bool is rejected by the
-    simulator's NumPy, and gelu's template is the exact (erf) form only."""
-    if op.name == "sign":
-        return "({T}({0} > 0) - {T}({0} < 0))"
-    if op.name == "gelu" and attrs.get("approximate") == "tanh":
-        return ("(0.5 * {0} * (1 + math.tanh(0.7978845608028654 * "
-                "({0} + 0.044715 * {0} * {0} * {0}))))")
-    return op.lowering["template"]
+def compute_dtype(op, in_dtype: DType, out_dtype: DType) -> DType:
+    """The dtype an elementwise op computes in: its (coerced) input dtype; the output dtype
+    for ops that read no input values (full_like, cast) or compute numbers from bools (the
+    cpu's graphc/lower/loops.py `_compute_dtype` makes the same choice from a node)."""
+    if in_dtype is None or op.name in ("cast", "full_like"):
+        return out_dtype
+    if in_dtype.is_bool and not out_dtype.is_bool:
+        return out_dtype  # where(cond, a, b): the condition is not what is computed
+    return in_dtype
 
 
 def scalar_expr(op, attrs, args, in_dtype: DType, out_dtype: DType) -> str:
     """One op's value as a kernel expression of `args`, typed exactly out_dtype.
 
-    Literals are cast to the compute dtype: a bare 1.0 would make float32 code float64 on
-    the GPU (the simulator would not notice)."""
-    template = _template(op, attrs)
-    compute = in_dtype if in_dtype is not None else out_dtype
-    if compute.is_bool and not out_dtype.is_bool:
-        compute = out_dtype  # e.g. full_like of a bool tensor into numbers
-    template = _LITERAL.sub(lambda m: f"{type_name(compute)}({m.group(1)})", template)
-    values = {k: _attr_literal(v, k, out_dtype if op.name == "full_like" else compute, attrs)
-              for k, v in attrs.items() if "{" + k + "}" in template}
-    expr = template.format(*args, T=type_name(compute), **values)
-    if out_dtype.is_bool:
-        return expr if op.name != "cast" or in_dtype.is_bool else f"({expr} != 0)"
-    return f"{type_name(out_dtype)}({expr})"
+    The same table of scalar semantics as the cpu target (graphc/ops/scalar.py: NaN
+    propagates through maximum/minimum/relu/clamp, sign(nan) is 0, ...), rendered without the
+    cpu's fast float32 helpers: CUDA's math functions are libdevice's. Literals are typed
+    with the compute dtype (`f32(0.5)`): a bare 1.0 would make float32 code float64 on the
+    GPU (the simulator would not notice)."""
+    compute = compute_dtype(op, in_dtype, out_dtype)
+    return scalar.expression(_Applied(op, attrs), list(args), compute.name, out_dtype.name,
+                             False, set())
 
 
 def elementwise_body(nodes, n_inputs):

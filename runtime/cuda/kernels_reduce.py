@@ -13,7 +13,11 @@ import numpy as np
 from numba import cuda, from_dtype
 
 from . import launch
+from .device import simulated
 from .memory import flat
+
+if simulated():  # Python's math raises at log(0): the simulator gets a GPU's answers
+    from .sim_math import ieee_math as math  # noqa: F811
 
 
 @cuda.jit(device=True)
@@ -21,14 +25,16 @@ def _add(a, b):
     return a + b
 
 
+# NaN propagates, as in PyTorch's amax/amin and the elementwise maximum/minimum of
+# graphc/ops/scalar.py (a bare `a if a >= b else b` would drop a NaN in b)
 @cuda.jit(device=True)
 def _max(a, b):
-    return a if a >= b else b
+    return a if a >= b or a != a else b
 
 
 @cuda.jit(device=True)
 def _min(a, b):
-    return a if a <= b else b
+    return a if a <= b or a != a else b
 
 
 _COMBINE = {"sum": _add, "max": _max, "min": _min}
@@ -76,7 +82,9 @@ def _arg_kernel(is_max, dtype, tpb):
     dt = from_dtype(np.dtype(dtype))
 
     @cuda.jit(device=True)
-    def better(v, i, bv, bi):  # the first extreme wins ties, as np.argmax
+    def better(v, i, bv, bi):  # the first extreme wins ties, as np.argmax; NaN is the
+        if v != v or bv != bv:  # extreme of both argmax and argmin, as in PyTorch
+            return bv == bv or (v != v and i < bi)
         if v == bv:
             return i < bi
         return v > bv if is_max else v < bv
@@ -133,8 +141,8 @@ def _two_pass_kernel(kind, dtype, tpb):
             sh[t] = acc
             cuda.syncthreads()
             first = tree_sum(sh, t) * scale if is_var else tree_max(sh, t)
-            if not is_var and first == init:
-                first = zero  # an all -inf row: avoid inf - inf
+            if not is_var and (first == init or (is_logsumexp and first == -init)):
+                first = zero  # an all -inf row (or +inf in logsumexp): avoid inf - inf
             acc = zero
             for j in range(t, K, tpb):
                 d = x[base + j] - first

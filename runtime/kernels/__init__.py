@@ -9,13 +9,11 @@ types and cached on disk, so a new graph pays only for its own code.
     get("conv2d")(x, w, b, out, 1, 1, 0, 0, 1, 1, 1)
 
 Generated source that calls a kernel imports it from `location(name)`; a compile cache must
-include `source_hash()` in its key, because Numba's cache of a caller does not notice when a
-callee's source changes.
+include these files' contents in its key (graphc/backends/cpu.py `_library_hash`), because
+Numba's cache of a caller does not notice when a callee's source changes.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 
 from . import conv, copy, dropout, linalg, matmul, pool, reduce, scan
 
@@ -85,15 +83,4 @@ def location(name):
     return fn.__module__, fn.__name__
 
 
-def source_hash():
-    """A digest of every kernel source file: part of the key of anything compiled against them."""
-    digest = hashlib.sha256()
-    folder = os.path.dirname(os.path.abspath(__file__))
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".py"):
-            with open(os.path.join(folder, name), "rb") as f:
-                digest.update(name.encode() + b"\0" + f.read())
-    return digest.hexdigest()
-
-
-__all__ = ["KERNELS", "get", "signature", "location", "source_hash"]
+__all__ = ["KERNELS", "get", "signature", "location"]

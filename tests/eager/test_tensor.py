@@ -198,3 +198,40 @@ def test_tensors_do_not_pickle():
     import pickle
     with pytest.raises(TypeError, match="graphc.save"):
         pickle.dumps(gc.ones(2))
+
+
+def test_tensor_constructor_as_torch_tensor():
+    """graphc.Tensor(*sizes) / Tensor(Size) allocate float32, Tensor(data) copies as float32,
+    Tensor(t) shares t's storage, Tensor() is empty (torch.Tensor's legacy constructor)."""
+    assert gc.Tensor(2, 3).shape == (2, 3) and gc.Tensor(2, 3).dtype is gc.float32
+    assert gc.Tensor(gc.Size([4])).shape == (4,)
+    assert gc.Tensor().shape == (0,) and gc.Tensor().dtype is gc.float32
+    data = gc.Tensor([1, 2])
+    assert data.dtype is gc.float32 and data.tolist() == [1.0, 2.0]
+    assert gc.Tensor((2, 3)).tolist() == [2.0, 3.0]  # a tuple is data; only Size is sizes
+    assert gc.Tensor(np.array([1, 2])).dtype is gc.float32
+    t = gc.tensor([1, 2])
+    shared = gc.Tensor(t)
+    assert shared.dtype is gc.int64 and shared._data is t._data
+    with pytest.raises(TypeError, match="data must be a sequence"):
+        gc.Tensor(2.5)
+    with pytest.raises(TypeError, match="invalid combination"):
+        gc.Tensor([1, 2], 3)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        gc.Tensor(2, -1)
+
+
+def test_view_with_a_dtype_shares_storage():
+    x = gc.tensor(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), requires_grad=True)
+    bits = x.view(gc.int32)
+    assert not bits.requires_grad  # as PyTorch: a bit view carries no gradient
+    np.testing.assert_array_equal(bits.numpy(), x.detach().numpy().view(np.int32))
+    halves = x.detach().view(gc.float16)
+    assert halves.shape == (2, 4)
+    y = gc.tensor([1.0, 2.0])
+    y.view(gc.int32).zero_()  # a write through the view reaches y, and y's version
+    assert y.tolist() == [0.0, 0.0] and y._version == 1
+    with pytest.raises(RuntimeError, match="cannot be 0"):
+        gc.tensor(1.0).view(gc.float16)
+    with pytest.raises(RuntimeError, match="divisible by 2"):
+        gc.tensor(np.ones(3, np.float32)).view(gc.float64)

@@ -70,3 +70,62 @@ def test_the_program_reads_as_calls_and_lists_each_kernel_once(shallow):
     assert source.count("@njit(") >= shallow.compile_report().functions
     with pytest.raises(ValueError, match="layout must be"):
         gc.compile(gc.placeholder((2,)) * 2, target="cpu", layout="fast")
+
+
+def test_blas_products_are_numpy_calls_in_the_program(shallow):
+    program = shallow.source.split("# ---- k0:")[0]
+    # three Linear layers: 3 products forward, 3 weight gradients, 2 input gradients
+    assert sum(line.lstrip().startswith("dot(") for line in program.splitlines()) == 8
+    assert "gemm(" not in shallow.source  # no kernel wraps Numba's np.dot
+
+
+def test_every_parameter_update_is_one_shared_kernel(shallow):
+    """Adam's one-element steps (count, bias corrections) join the update's kernel, and the
+    weight gradient comes out dense, so weights and biases of every layer share it."""
+    program = shallow.source.split("# ---- k0:")[0]
+    updates = {line.split("(")[0].strip() for line in program.splitlines()
+               if line.lstrip().startswith("k") and "_exp_avg," in line}
+    assert len(updates) <= 2  # the first one also casts the shared learning rate
+    report = shallow.compile_report()
+    assert report.calls < program.count("# [")  # fewer kernel calls than plan steps
+
+
+def test_tiny_steps_join_the_next_kernel_and_keep_their_meaning():
+    x = gc.placeholder((8,), name="x")
+    t = x.sum() * 2 + 1  # one-element steps, read twice: not fused into either reader
+    y1, y2 = x * t, x - t
+    exe = gc.compile([y1, y2], [x], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 8, dtype=np.float32)
+    got = [r.numpy() for r in exe(xv)]
+    tv = xv.sum() * 2 + 1
+    np.testing.assert_allclose(got[0], xv * tv, rtol=1e-6)
+    np.testing.assert_allclose(got[1], xv - tv, rtol=1e-6)
+    assert exe.compile_report().calls < exe.source.split("# ---- k0:")[0].count("# [")
+
+
+def test_library_kernels_are_called_by_the_program_without_a_wrapper():
+    x = gc.placeholder((2, 3, 6, 6), name="x")
+    w = gc.placeholder((4, 3, 3, 3), name="w")
+    y = F.conv2d(x, w, padding=1)
+    exe = gc.compile(y, [x, w], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 216, dtype=np.float32).reshape(2, 3, 6, 6)
+    wv = np.linspace(1, -1, 108, dtype=np.float32).reshape(4, 3, 3, 3)
+    want = gc.compile(y, [x, w], target="reference")(xv, wv).numpy()
+    np.testing.assert_allclose(exe(xv, wv).numpy(), want, rtol=1e-5, atol=1e-6)
+    program = exe.source.split("# ---- k0:")[0]
+    assert "rk_conv2d(in0_x[0:216].reshape((2, 3, 6, 6,))" in program
+    assert exe.compile_report().functions == 0  # no kernel of its own
+
+
+def test_a_dense_batch_times_a_matrix_is_one_blas_call():
+    x = gc.placeholder((3, 4, 24), name="x")  # a Linear layer on a (batch, time, feature) input
+    w = gc.placeholder((5, 24), name="w")
+    v = gc.placeholder((24,), name="v")
+    exe = gc.compile([x @ w.permute(1, 0), x @ v], [x, w, v], target="cpu", layout="kernels")
+    xv = np.linspace(-1, 1, 288, dtype=np.float32).reshape(3, 4, 24)
+    wv = np.linspace(1, -1, 120, dtype=np.float32).reshape(5, 24)
+    vv = np.linspace(0, 1, 24, dtype=np.float32)
+    got = [r.numpy() for r in exe(xv, wv, vv)]
+    np.testing.assert_allclose(got[0], xv @ wv.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], xv @ vv, rtol=1e-5, atol=1e-6)
+    assert exe.source.split("# ---- k0:")[0].count("dot(in0_x[0:288].reshape((12, 24))") == 2

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.lower.emit import collapse, comment_text, sanitize
-from graphc.lower.scalar import _typed, literal
+from graphc.ops.scalar import _typed, literal
 
 
 def test_literals_keep_the_compute_dtype():

@@ -329,3 +329,27 @@ def test_ctc_impossible_alignment_is_infinite_or_zero():
     x = gc.tensor(logp, requires_grad=True)
     F.ctc_loss(x, *args, reduction="sum", zero_infinity=True).backward()
     np.testing.assert_array_equal(x.grad.numpy(), 0)
+
+
+@pytest.mark.parametrize("mode", ["jit", "compile"])
+def test_gaussian_nll_gradient_passes_the_clamp_symbolically(mode):
+    """On symbolic values the clamp at eps stops the gradient as PyTorch's no_grad clamp_
+    does (the `detach` op), so static and eager gradients agree below eps."""
+    x, t = np.ones(2, np.float32), np.zeros(2, np.float32)
+    v0 = np.array([1e-9, 1.0], np.float32)
+    eager = gc.tensor(v0, requires_grad=True)
+    F.gaussian_nll_loss(gc.tensor(x), gc.tensor(t), eager, reduction="sum").backward()
+    if mode == "jit":
+        v = nn.Parameter(gc.tensor(v0))
+
+        @gc.jit(target="reference")
+        def step(x):
+            F.gaussian_nll_loss(x, gc.tensor(t), v, reduction="sum").backward()
+            return v.grad * 1
+        got = step(gc.tensor(x)).numpy()
+    else:
+        v = gc.placeholder((2,), name="v")
+        loss = F.gaussian_nll_loss(gc.tensor(x), gc.tensor(t), v, reduction="sum")
+        got = gc.compile(gc.grad(loss, [v]), inputs=[v], target="reference")(v0)[0]
+    np.testing.assert_allclose(got, eager.grad.numpy(), rtol=1e-5)
+    assert got[0] != 0

@@ -1,4 +1,4 @@
-"""PyTorch names of issue 12 (items 2-7), each as one call written once for both libraries.
+"""PyTorch names of issue 12 (items 2-8), each as one call written once for both libraries.
 
 An entry is `N(name, fn, inputs, ...)`: `fn(L, *xs)` is called with `L` = torch or graphc and
 the NumPy `inputs` turned into each library's tensors. tests/parity/sweep.py runs every entry
@@ -445,4 +445,118 @@ CORE = _items("core (before issue 12)", [
     N("zeros/ones/full", lambda L: L.zeros(2) + L.ones(2) + L.full((2,), 3.0), (), grad=False, jit=False),
 ])
 
-ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE
+_FUNCTIONS = {}
+
+
+def _custom(L):
+    """Custom autograd.Functions written for library L (made once per library)."""
+    if L.__name__ in _FUNCTIONS:
+        return _FUNCTIONS[L.__name__]
+
+    class Cube(L.autograd.Function):  # backward deliberately 3x: the user's rule must be used
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.save_for_backward(x)
+            ctx.k = k
+            return x * x * x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 9 * g * x * x * ctx.k, None
+
+    class MaxAndSum(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            values, idx = x.max(dim=1)
+            ctx.mark_non_differentiable(idx)
+            ctx.save_for_backward(x, idx)
+            return values, x.sum(dim=1), idx
+
+        @staticmethod
+        def backward(ctx, g_values, g_sum, g_idx):
+            x, idx = ctx.saved_tensors
+            hit = (L.arange(x.shape[1]).reshape(1, -1) == idx.reshape(-1, 1)).to(x.dtype)
+            return hit * g_values.reshape(-1, 1) + g_sum.reshape(-1, 1)
+
+    _FUNCTIONS[L.__name__] = Cube, MaxAndSum
+    return Cube, MaxAndSum
+
+
+def _leaf(x):
+    return x.detach().requires_grad_()
+
+
+def _backward_into(L, x):
+    w = _leaf(x)
+    L.autograd.backward([(w ** 3).sum()], inputs=[w])
+    return w.grad
+
+
+def _retained(L, x):
+    w = _leaf(x)
+    y = w * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    return y.grad
+
+
+def _hooked(L, x):
+    y = x * 2
+    if y.requires_grad:
+        y.register_hook(lambda g: g * 3)
+    return y * y
+
+
+def _anomaly_free(L, x):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with L.autograd.detect_anomaly():
+            return (x.sin() * 2).sum()
+
+
+def _set_anomaly(L):
+    L.autograd.set_detect_anomaly(True)
+    on = L.is_anomaly_enabled()
+    L.autograd.set_detect_anomaly(False)
+    return on, L.is_anomaly_enabled()
+
+
+_AF = "autograd.functional."
+_scalar = lambda z: (z.sin() * z).sum() ** 2  # noqa: E731
+_vector = lambda z: z.exp() * z.sum()  # noqa: E731
+V = f(4)
+AUTOGRAD = _items("8 autograd", [
+    N("autograd.Function", lambda L, x: _custom(L)[0].apply(x, 0.5), (X,)),
+    N("autograd.Function (3 outputs)", lambda L, x: _custom(L)[1].apply(x), (X,)),
+    N("autograd.grad", lambda L, x: L.autograd.grad((x ** 3).sum(), x, create_graph=True)[0],
+      (X,)),
+    N("autograd.backward(inputs=)", _backward_into, (X,), grad=False, jit=False),
+    N("Tensor.retain_grad", _retained, (X,), grad=False, jit=False),
+    N("Tensor.register_hook", _hooked, (X,), jit=False),
+    N("autograd.detect_anomaly", _anomaly_free, (X,), jit=False),
+    N("autograd.set_detect_anomaly", _set_anomaly, (), grad=False, jit=False),
+    N(_AF + "jacobian", lambda L, x: L.autograd.functional.jacobian(_vector, x), (f(4),),
+      grad=False),
+    N(_AF + "jacobian(create_graph)", lambda L, x: L.autograd.functional.jacobian(
+        _vector, x, create_graph=True), (f(4),)),
+    N(_AF + "hessian", lambda L, x: L.autograd.functional.hessian(_scalar, x), (f(4),),
+      grad=False),
+    N(_AF + "vjp", lambda L, x, v: L.autograd.functional.vjp(_vector, x, v), (f(4), V),
+      grad=False),
+    N(_AF + "jvp", lambda L, x, v: L.autograd.functional.jvp(_vector, x, v), (f(4), V),
+      grad=False),
+    N(_AF + "hvp", lambda L, x, v: L.autograd.functional.hvp(_scalar, x, v), (f(4), V),
+      grad=False),
+    N(_AF + "vhp", lambda L, x, v: L.autograd.functional.vhp(_scalar, x, v), (f(4), V),
+      grad=False),
+    N("autograd.gradcheck", lambda L, x: L.autograd.gradcheck(_vector, (_leaf(x),)), (f(4),),
+      grad=False, jit=False),
+    N("autograd.gradgradcheck", lambda L, x: L.autograd.gradgradcheck(_vector, (_leaf(x),)),
+      (f(3),), grad=False, jit=False),
+    N("autograd.Variable", lambda L, x: L.autograd.Variable(x * 2), (X,)),
+])
+
+ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE \
+    + AUTOGRAD

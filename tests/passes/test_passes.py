@@ -39,6 +39,25 @@ def test_simplify_folds_constants_and_keeps_shape_only_inputs_free():
     assert "full_like" not in _ops(g)  # a broadcast view of a scalar instead
 
 
+def test_a_transposed_product_read_once_swaps_its_operands():
+    a, b = gc.placeholder((3, 4), name="a"), gc.placeholder((4, 5), name="b")
+    g = dce(simplify(_graph([(a @ b).permute(1, 0)])))
+    (product,) = [n for n in g.nodes if n.op.name == "matmul"]
+    assert g.outputs[0] is product.outputs[0]  # b^T @ a^T: no transpose of the result left
+    assert [v.node.op.name for v in product.inputs] == ["permute", "permute"]
+    av = np.arange(12, dtype=np.float32).reshape(3, 4)
+    bv = np.linspace(-1, 1, 20, dtype=np.float32).reshape(4, 5)
+    got = gc.compile((a @ b).permute(1, 0), [a, b], target="reference")(av, bv).numpy()
+    np.testing.assert_allclose(got, (av @ bv).T, rtol=1e-6)
+
+
+def test_a_transposed_product_read_twice_is_left_alone():
+    a, b = gc.placeholder((3, 4), name="a"), gc.placeholder((4, 5), name="b")
+    p = a @ b
+    g = dce(simplify(_graph([p.permute(1, 0), p * 2])))
+    assert _ops(g).count("matmul") == 1  # not computed twice
+
+
 def test_cse_merges_repeated_work_and_dce_drops_dead_nodes():
     x = gc.placeholder((5,), name="x")
     gc.sin(x)  # built, never an output

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import types
 
-from .. import (activation, attention, containers, conv, ctc, dropout, embedding_bag, lazy,
-                linear,
+from .. import (activation, adaptive, attention, containers, conv, ctc, dropout, embedding_bag,
+                fractional_pool, lazy, linear,
                 loss, module, normalization, padding, parameter, pooling, resampling, rnn,
                 transformer, volumetric)
 from ..parallel import sync_batchnorm
@@ -18,6 +18,7 @@ from .. import *  # noqa: F401,F403  (torch.nn.modules exports every layer, as t
 
 _SOURCES = {
     "activation": (activation, attention),
+    "adaptive": (adaptive,),
     "batchnorm": (normalization, lazy, sync_batchnorm),
     "channelshuffle": (resampling,),
     "container": (containers,),
@@ -34,7 +35,7 @@ _SOURCES = {
     "normalization": (normalization,),
     "padding": (padding,),
     "pixelshuffle": (resampling,),
-    "pooling": (conv, pooling, volumetric),
+    "pooling": (conv, pooling, volumetric, fractional_pool),
     "rnn": (rnn,),
     "sparse": (linear, embedding_bag),
     "transformer": (transformer,),

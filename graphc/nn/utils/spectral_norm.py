@@ -20,6 +20,8 @@ def _normalize(x, eps):
 
 
 class SpectralNorm:
+    _graphc_loadable = True  # graphc.load may rebuild it (a saved module's hook)
+
     def __init__(self, name="weight", n_power_iterations=1, dim=0, eps=1e-12):
         if n_power_iterations <= 0:
             raise ValueError(f"Expected n_power_iterations to be positive, but got "

@@ -18,6 +18,8 @@ def _norm_except(v, dim):
 
 
 class WeightNorm:
+    _graphc_loadable = True  # graphc.load may rebuild it (a saved module's hook)
+
     def __init__(self, name, dim):
         self.name, self.dim = name, -1 if dim is None else dim
 

@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__)))) 
 
 
 def pytest_configure(config):
-    # dropout's hash relies on uint64 wrap-around; the simulator runs it with NumPy scalars,
-    # which warn about it
+    # the simulator runs kernels with NumPy scalars, which warn where a GPU is silent:
+    # dropout's hash relies on uint64 wrap-around, NaN and inf arithmetic is IEEE's
     config.addinivalue_line("filterwarnings",
-                            "ignore:overflow encountered in scalar:RuntimeWarning")
+                            "ignore:.* encountered in scalar:RuntimeWarning")

@@ -64,6 +64,11 @@ CASES = {
         x, gc.tensor(np.array([0, 2])).to(x.device))),
         [rng.standard_normal((2, 3)).astype(f32)]),
     "one_hot": (lambda: (lambda t: F.one_hot(t, 3)), [np.array([0, 2, 1])]),
+    "fractional_max_pool": (lambda: nn.FractionalMaxPool2d(
+        2, output_size=2, _random_samples=gc.tensor(np.array([[[0.3, 0.7]]], f32))),
+        [rng.standard_normal((1, 1, 4, 4)).astype(f32)]),
+    "adaptive_log_softmax": (lambda: nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2, 4]),
+                             [rng.standard_normal((3, 4)).astype(f32), np.array([0, 3, 5])]),
 }
 
 
@@ -71,3 +76,21 @@ CASES = {
 def test_layer_on_cuda_equals_cpu(name):
     make, arrays = CASES[name]
     _both(make, *arrays, grad=name != "one_hot")
+
+
+def test_cuda_module_saves_whole_and_runs_backward_hooks():
+    import io
+    gc.manual_seed(0)
+    model = nn.Linear(3, 2).to("cuda")
+    seen = []
+    model.register_full_backward_hook(lambda m, gi, go: seen.append(gi[0].cpu().numpy()))
+    x = gc.tensor(rng.standard_normal((4, 3)).astype(f32)).to("cuda").requires_grad_()
+    model(x).sum().backward()
+    np.testing.assert_allclose(seen[0], x.grad.cpu().numpy(), rtol=1e-6)
+    model._hooks["backward"].clear()  # (a lambda cannot be saved by name)
+    buf = io.BytesIO()
+    gc.save(model, buf)
+    buf.seek(0)
+    back = gc.load(buf)  # loaded on the CPU
+    np.testing.assert_allclose(back.weight.detach().numpy(),
+                               model.weight.detach().cpu().numpy())

@@ -1,0 +1,122 @@
+"""Scalar semantics of the elementwise ops: one table, rendered as source by every target.
+
+Each op's lowering template (graphc/ops) is the default; the overrides below exist for
+PyTorch's special-value semantics (maximum/minimum/relu/clamp propagate NaN, sign(nan) is 0),
+for casts, and for the fast float32 tanh/sigmoid/exp of the numerics policy (docs/numerics.md;
+the cpu target asks for them, CUDA does not). Numeric literals in a template are typed with the
+compute dtype (`f32(0.5)`), so float32 code stays float32.
+
+The rendered source uses the short dtype constructors of CTOR (`f32`, `i64`, `np.bool_`) and
+`math`; each target's generated module defines those names (graphc/lower/scalar.py PRELUDE for
+the cpu, runtime/cuda/elementwise.py's header for CUDA).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+# Short names of the dtype constructors in generated modules (see PRELUDE).
+CTOR = {"bool": "np.bool_", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32",
+        "int64": "i64", "float32": "f32", "float64": "f64"}
+
+_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?|\d+(?:e[-+]?\d+)?)(?![\w.(])")
+
+
+def literal(value, dtype_name):
+    """A typed literal: f32(0.5), f32(np.inf), np.bool_(True)."""
+    ctor = CTOR[dtype_name]
+    if dtype_name == "bool":
+        return f"{ctor}({bool(value)})"
+    if np.dtype(dtype_name).kind == "f":
+        value = float(value)
+        if math.isnan(value):
+            return f"{ctor}(np.nan)"
+        if math.isinf(value):
+            return f"{ctor}({'-' if value < 0 else ''}np.inf)"
+        return f"{ctor}({value!r})"
+    return f"{ctor}({int(value)})"
+
+
+def _typed(template, args, attrs, dtype_name):
+    """Fill a template: attributes become typed literals, as do bare numbers."""
+    marks = {f"ARG{chr(97 + i)}": a for i, a in enumerate(args)}
+    names = list(marks)
+    text = template.format(*names, **{k: f"ATTR{k}" for k in attrs})
+    if dtype_name != "bool":
+        text = _NUMBER.sub(lambda m: literal(m.group(1) if "." in m.group(1) or "e" in m.group(1)
+                                             else int(m.group(1)), dtype_name), text)
+    for k, v in attrs.items():
+        text = text.replace(f"ATTR{k}", literal(v, dtype_name) if v is not None else "None")
+    for name in sorted(marks, key=len, reverse=True):
+        text = text.replace(name, marks[name])
+    return text
+
+
+def _nan_max(a, b):
+    return f"({a} if {a} >= {b} or {a} != {a} else {b})"
+
+
+def _nan_min(a, b):
+    return f"({a} if {a} <= {b} or {a} != {a} else {b})"
+
+
+class _Like:
+    """Stands for another op in `expression` (to reuse its lowering)."""
+
+    def __init__(self, node, name):
+        from .registry import get_op
+        self.op, self.attrs = get_op(name), {}
+
+
+def expression(node, args, compute, out, fast, helpers):
+    """Source of one elementwise op applied to argument expressions.
+
+    compute: dtype name the inputs were cast to; out: the result's dtype name; fast: float32
+    fast paths allowed; helpers: a set that collects FAST_HELPERS names used.
+    """
+    name, attrs = node.op.name, node.attrs
+    lit = lambda v: literal(v, compute)  # noqa: E731
+    x = args[0] if args else None
+    if name == "cast":
+        return f"{CTOR[out]}({x})"
+    if name == "full_like":
+        return literal(attrs["value"], out)
+    if name in ("maximum", "minimum"):
+        return (_nan_max if name == "maximum" else _nan_min)(*args)
+    if name == "relu":
+        return f"({x} if not {x} < {lit(0)} else {lit(0)})"
+    if name == "sign":  # PyTorch's (x > 0) - (x < 0): sign(nan) and sign(-0.0) are 0
+        return f"({lit(1)} if {x} > {lit(0)} else ({lit(-1)} if {x} < {lit(0)} else {lit(0)}))"
+    if name == "clamp":
+        e = x
+        if attrs["min"] is not None:
+            e = _nan_max(e, lit(attrs["min"]))
+        if attrs["max"] is not None:
+            e = _nan_min(e, lit(attrs["max"]))
+        return e
+    if name in ("fmod", "remainder") and compute in ("float32", "float64"):
+        a, b = args  # a zero result keeps a's sign, as C's fmod and PyTorch's remainder
+        if name == "fmod":
+            return f"math.copysign(abs({a}) % abs({b}), {a})"
+        return f"(math.copysign({a} % {b}, {a}) if {a} % {b} == {lit(0)} else {a} % {b})"
+    if fast and compute == "float32" and name in ("tanh", "sigmoid", "exp"):
+        helpers.add(name if name != "sigmoid" else "exp")
+        if name == "sigmoid":
+            return f"(f32(1.0) / (f32(1.0) + fast_exp(-{x})))"
+        return f"fast_{name}({x})"
+    if name == "abs" and compute == "bool":
+        return x
+    template = node.op.lowering["template"]
+    if name == "gelu" and attrs["approximate"] == "tanh":
+        inner = f"{lit(math.sqrt(2 / math.pi))} * ({x} + {lit(0.044715)} * {x} * {x} * {x})"
+        tanh = expression(_Like(node, "tanh"), [inner], compute, compute, fast, helpers)
+        return f"({lit(0.5)} * {x} * ({lit(1)} + {tanh}))"
+    numbers = {k: v for k, v in attrs.items()
+               if isinstance(v, (int, float, np.number)) or v is None}
+    e = _typed(template, args, numbers, compute)
+    if out != compute or name in ("pow", "sign", "abs", "square") or compute not in (
+            "float32", "float64", "bool"):
+        e = f"{CTOR[out]}({e})"  # keep the op's dtype (Numba widens small ints, int ** int, ...)
+    return e

@@ -1,0 +1,87 @@
+"""The compile helper process (runtime/compile_worker.py): it shares a cold compile's kernels
+through claims and the on-disk cache, and a helper that fails costs time, never results."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from runtime import compile_worker
+
+
+def _program(c):
+    """A step of several distinct kernels (three shapes, three kinds of loop); `c` makes
+    their text new to this process."""
+    x, m = gc.placeholder((7,), name="x"), gc.placeholder((3, 5), name="m")
+    outs = [gc.sin(x) * c, gc.exp(m) + c, m.sum(1) * c, gc.tanh(x) - x.sum() * c, m.amax(0) * c]
+    feeds = [np.linspace(-1, 1, 7, dtype=np.float32),
+             np.linspace(-2, 2, 15, dtype=np.float32).reshape(3, 5)]
+    want = [np.sin(feeds[0]) * c, np.exp(feeds[1]) + c, feeds[1].sum(1) * c,
+            np.tanh(feeds[0]) - feeds[0].sum() * c, feeds[1].max(0) * c]
+    return gc.compile(outs, [x, m], target="cpu", layout="kernels"), feeds, want
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(compile_worker, "MIN_KERNELS", 2)
+    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 1)
+    return tmp_path
+
+
+def _check(exe, feeds, want):
+    for got, expected in zip(exe(*feeds), want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=2e-6, atol=1e-6)
+    return exe.compile_report()
+
+
+def test_a_cold_compile_is_shared_with_a_helper(fresh_cache, monkeypatch):
+    helpers, real_finish = [], compile_worker.Helper.finish
+
+    def finish(self):
+        helpers.append(self)
+        real_finish(self)
+    monkeypatch.setattr(compile_worker.Helper, "finish", finish)
+    exe, feeds, want = _program(3.0)
+    report = _check(exe, feeds, want)
+    assert report.compiled + report.by_helper == report.functions >= 4
+    (helper,) = helpers
+    assert helper.process.returncode == 0 and not os.path.exists(helper.claims)
+
+
+def test_a_helper_that_dies_leaves_its_kernels_to_this_process(fresh_cache, monkeypatch):
+    """The helper claims the last kernel and exits without compiling it."""
+    real_init = compile_worker.Helper.__init__
+
+    def dying_helper(self, jobs):
+        real_init(self, [])  # a real helper process with no work: it exits at once
+        module, _, dtypes = jobs[-1]
+        assert compile_worker._claim(self.claims, compile_worker._job_id(module, dtypes))
+    monkeypatch.setattr(compile_worker.Helper, "__init__", dying_helper)
+    exe, feeds, want = _program(5.0)
+    report = _check(exe, feeds, want)
+    assert report.compiled + report.reused == report.functions and report.by_helper == 0
+
+
+def test_no_helper_for_few_kernels_one_core_or_when_turned_off(monkeypatch):
+    jobs = [("m", "/nowhere.py", ["float32"])] * 3
+    assert compile_worker.Helper.start(jobs) is None  # fewer than MIN_KERNELS
+    monkeypatch.setattr(compile_worker, "MIN_KERNELS", 2)
+    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 0)
+    assert compile_worker.Helper.start(jobs) is None
+    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 1)
+    monkeypatch.setenv("GRAPHC_COMPILE_HELPER", "0")
+    assert compile_worker.Helper.start(jobs) is None
+
+
+def test_claims_go_to_exactly_one_process(tmp_path):
+    script = ("import sys; from runtime.compile_worker import _claim; "
+              "print(sum(_claim(sys.argv[1], str(k)) for k in range(50)))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    children = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env,
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    mine = sum(compile_worker._claim(str(tmp_path), str(k)) for k in range(50))
+    theirs = sum(int(c.communicate()[0]) for c in children)
+    assert mine + theirs == 50
