@@ -1,6 +1,7 @@
 """W10 data-parallel: the W3 CNN and W4 MLP training steps on 1 and 2 ranks, one thread each.
 
     python -m benchmarks.data_parallel [--quick] [--ranks 1,2] [--json out.json]
+    python -m benchmarks.data_parallel --overlap-ab [--ranks 2]   # paired: overlap on/off
 
 Each world size is one `mpiexec -n N` job running this file with --worker; every rank
 trains on its own batch of the workload's size (weak scaling: N ranks process N batches a
@@ -11,13 +12,19 @@ compiled without DDP (no split), which shows what the split costs. Every rank ru
 fixed number of steps (collectives must match); a step's time is the slowest rank's.
 
 Reported: samples/s = N * batch / step time, and scaling efficiency = samples/s on N ranks /
-(N * samples/s on 1 rank). The job also measures MPI_Allreduce bandwidth (float32 buffers
+(N * samples/s on 1 rank). `--overlap-ab` instead compares, in one job, the compiled DDP
+step as one program whose bucket allreduces overlap backward (the default) against the
+step as it was before that (gradients concatenated into one flat buffer, one allreduce, the
+program split there: GRAPHC_DDP_OVERLAP=0), alternating their timed samples
+(paired, so that a change of load hits both) and reporting wall and CPU time per step.
+The job also measures MPI_Allreduce bandwidth (float32 buffers
 from 4 KiB to 64 MiB) for docs/distributed.md. `w10_data_parallel(settings)` returns the
 rows as Measurements for benchmarks/run.py.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -111,6 +118,75 @@ def _torch_step(torch, kind, spec, weights, x, y):
     return step
 
 
+@contextlib.contextmanager
+def _flat_gradients(active):
+    """The compiled DDP step as it was before the overlap (the "split" variant): gradients
+    concatenated per dtype into one flat value, one all_reduce, the program split there."""
+    from graphc import functional as F
+    from graphc.ir.graph import Value
+    from graphc.nn.parallel import DistributedDataParallel as DDP
+    from graphc.ops.collective import all_reduce
+
+    def concatenated(self):
+        by_dtype = {}
+        for p in self._params:
+            if isinstance(p.grad, Value):
+                by_dtype.setdefault(p.grad.dtype, []).append(p)
+        for params in by_dtype.values():
+            flats = [p.grad.reshape(-1) for p in params]
+            averaged = all_reduce(flats[0] if len(flats) == 1 else F.cat(flats), reduce="mean")
+            offset = 0
+            for p in params:
+                n = int(np.prod(p.shape, dtype=np.int64))
+                p.grad = averaged[offset:offset + n].reshape(p.shape)
+                offset += n
+    original = DDP._average_symbolic_grads
+    if active:
+        DDP._average_symbolic_grads = concatenated
+    try:
+        yield
+    finally:
+        DDP._average_symbolic_grads = original
+
+
+def _overlap_ab(comm, MPI, quick, rounds):
+    """Paired samples of the compiled DDP step with and without overlap (see the docstring):
+    per variant the median over rounds of the slowest rank's wall and CPU time per step, and
+    the median of the per-round ratios (overlap / split)."""
+    steps = 3 if quick else 10
+    rows = []
+    for name, kind, spec, weights, batch in _workloads(quick):
+        x, y = _data(kind, spec, batch, comm.Get_rank())
+        variants = {}
+        for label, flag in (("overlap", "1"), ("split", "0")):
+            os.environ["GRAPHC_DDP_OVERLAP"] = flag  # read when the step is compiled
+            with _flat_gradients(label == "split"):  # traced (and compiled) at the first call
+                step = _graphc_step(kind, spec, weights, x, y, True)
+                for _ in range(2):
+                    step()
+            variants[label] = step
+        os.environ.pop("GRAPHC_DDP_OVERLAP")
+        samples = {label: [] for label in variants}
+        for _ in range(rounds):
+            for label, step in variants.items():
+                comm.Barrier()
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(steps):
+                    step()
+                wall = (time.perf_counter() - wall) / steps
+                cpu = (time.process_time() - cpu) / steps
+                samples[label].append((comm.allreduce(wall, op=MPI.MAX),
+                                       comm.allreduce(cpu, op=MPI.MAX)))
+        ratios = [a[0] / b[0] for a, b in zip(samples["overlap"], samples["split"])]
+        rows.append({"workload": name, "batch_per_rank": batch, "rounds": rounds,
+                     "ranks": comm.Get_size(),
+                     **{f"{label}_{what}_s": statistics.median(s[k] for s in samples[label])
+                        for label in samples for k, what in ((0, "wall"), (1, "cpu"))},
+                     "wall_ratio_median": statistics.median(ratios),
+                     "wall_ratio_min": min(ratios), "wall_ratio_max": max(ratios)})
+    return rows
+
+
 def _allreduce_bandwidth(comm, MPI, quick):
     rows = []
     sizes = [1 << k for k in range(12, 22 if quick else 27, 2)]  # bytes: 4 KiB .. 64 MiB
@@ -129,7 +205,7 @@ def _allreduce_bandwidth(comm, MPI, quick):
     return rows
 
 
-def worker(quick, out_path, systems):
+def worker(quick, out_path, systems, overlap_rounds=0):
     sys.path.insert(0, ROOT)
     from .harness import limit_threads, optional
     limit_threads(1)
@@ -137,6 +213,12 @@ def worker(quick, out_path, systems):
     dist.init_process_group("mpi", timeout=600)
     comm, MPI = dist.process_group._state.comm, dist.process_group._state.MPI
     rank, world = dist.get_rank(), dist.get_world_size()
+    if overlap_rounds:
+        rows = _overlap_ab(comm, MPI, quick, overlap_rounds)
+        if rank == 0:
+            with open(out_path, "w") as f:
+                json.dump({"overlap_ab": rows, "load_average": os.getloadavg()}, f)
+        return
     torch = optional("torch") if "torch" in systems else None
     if torch is not None:
         torch.set_num_threads(1)
@@ -180,7 +262,7 @@ def _mpiexec():
     return path if os.path.exists(path) else None
 
 
-def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch")):
+def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch"), overlap_rounds=0):
     """{ranks: worker results} for each world size, each one mpiexec job."""
     mpiexec = _mpiexec()
     if mpiexec is None:
@@ -196,6 +278,8 @@ def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch")):
                    "--worker", "--json", path, "--systems", ",".join(systems)]
             if quick:
                 cmd.append("--quick")
+            if overlap_rounds:
+                cmd += ["--overlap-ab", "--rounds", str(overlap_rounds)]
             subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=3600)
             with open(path) as f:
                 out[n] = json.load(f)
@@ -223,11 +307,41 @@ def table(jobs):
     return "\n".join(lines)
 
 
+def overlap_table(jobs):
+    lines = ["| workload | ranks | overlap wall (ms) | split wall (ms) | overlap CPU (ms) | "
+             "split CPU (ms) | paired wall ratio, median [min, max] |", "|---|---|---|---|---|---|---|"]
+    for n in sorted(jobs):
+        for r in jobs[n]["overlap_ab"]:
+            lines.append(f"| {r['workload']} | {n} | {r['overlap_wall_s'] * 1e3:.2f} | "
+                         f"{r['split_wall_s'] * 1e3:.2f} | {r['overlap_cpu_s'] * 1e3:.2f} | "
+                         f"{r['split_cpu_s'] * 1e3:.2f} | {r['wall_ratio_median']:.3f} "
+                         f"[{r['wall_ratio_min']:.3f}, {r['wall_ratio_max']:.3f}] |")
+    return "\n".join(lines)
+
+
+def mpi_unavailable():
+    """Why W10 cannot start its MPI jobs here, or None."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "needs mpi4py and an MPI launcher: pip install 'graphc[distributed]'"
+    if _mpiexec() is None:
+        return "needs mpiexec: pip install mpich (or 'graphc[distributed]')"
+    return None
+
+
 def w10_data_parallel(settings):
-    """The W10 rows as Measurements (for benchmarks/run.py)."""
-    from .harness import Measurement
-    jobs = run_jobs(quick=settings.quick,
-                    systems=tuple(["graphc"] + sorted(settings.frameworks & {"torch"})))
+    """The W10 rows as Measurements (for benchmarks/run.py); one skipped row without MPI."""
+    from .harness import Measurement, skipped
+    why = mpi_unavailable()
+    if why is None:
+        try:
+            jobs = run_jobs(quick=settings.quick,
+                            systems=tuple(["graphc"] + sorted(settings.frameworks & {"torch"})))
+        except (OSError, subprocess.SubprocessError) as e:
+            why = f"the MPI job failed ({e})"
+    if why is not None:
+        return [skipped("W10", COMPILED, why)]
     base = {(r["workload"], r["system"]): r["samples_per_s"] for r in jobs[1]["steps"]}
     rows = []
     for n, job in sorted(jobs.items()):
@@ -248,14 +362,24 @@ def main(argv=None):
     p.add_argument("--ranks", default="1,2", help="world sizes, e.g. 1,2")
     p.add_argument("--systems", default="graphc,torch", help="graphc and/or torch")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--overlap-ab", action="store_true",
+                   help="paired comparison of the compiled DDP step with and without overlap")
+    p.add_argument("--rounds", type=int, default=15, help="--overlap-ab: paired rounds")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     systems = tuple(args.systems.split(","))
+    rounds = args.rounds if args.overlap_ab else 0
     if args.worker:
-        worker(args.quick, args.json, systems)
+        worker(args.quick, args.json, systems, rounds)
         return 0
-    jobs = run_jobs(tuple(int(n) for n in args.ranks.split(",")), args.quick, systems)
-    print(table(jobs))
+    ranks = tuple(int(n) for n in args.ranks.split(","))
+    if args.overlap_ab and args.ranks == "1,2":
+        ranks = (2,)
+    load = os.getloadavg()
+    jobs = run_jobs(ranks, args.quick, systems, rounds)
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after: "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(overlap_table(jobs) if args.overlap_ab else table(jobs))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({str(k): v for k, v in jobs.items()}, f, indent=1)

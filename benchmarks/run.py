@@ -1,7 +1,9 @@
 """Run the benchmark suite: `python -m benchmarks.run [--quick] [--only W1,W4] [--out DIR]`.
 
 Prints the Markdown table and writes results.md, results.json and results.png to --out.
-`main(argv)` is what `graphc bench` calls.
+`main(argv)` is what `graphc bench` calls. W10 (data-parallel, benchmarks/data_parallel.py)
+starts MPI jobs of its own, so it runs only when named: `--only W10` (skipped, with the
+reason, where mpi4py or mpiexec is missing).
 """
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import time
 
 from . import report
 from .compile_time import w7_compile
+from .data_parallel import w10_data_parallel
 from .harness import Settings, limit_threads, optional, use_fresh_caches
 from .workloads import TARGETS, WORKLOADS
 
-ALL = list(WORKLOADS) + ["W7"]
+ALL = list(WORKLOADS) + ["W7"]  # the default run
+ON_REQUEST = {"W10": w10_data_parallel}  # run only when named in --only
 
 
 def _machine():
@@ -39,7 +43,8 @@ def _machine():
 def build_parser():
     p = argparse.ArgumentParser(prog="graphc bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="toy sizes, few repeats (CI smoke run)")
-    p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W5")
+    p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W5 (W10, "
+                   "data-parallel on MPI, runs only when named)")
     p.add_argument("--out", default="bench-results", help="directory for md/json/png")
     p.add_argument("--repeat", type=int, default=7, help="timed samples per system")
     p.add_argument("--frameworks", default="torch,jax",
@@ -63,9 +68,9 @@ def parse(argv):
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()] or ALL
-    unknown = [w for w in chosen if w not in ALL]
+    unknown = [w for w in chosen if w not in ALL and w not in ON_REQUEST]
     if unknown:
-        raise SystemExit(f"unknown workload(s) {unknown}; choose from {ALL}")
+        raise SystemExit(f"unknown workload(s) {unknown}; choose from {ALL + list(ON_REQUEST)}")
     settings = Settings(quick=args.quick, repeat=args.repeat,
                         frameworks=[f for f in args.frameworks.split(",") if f],
                         torch_compile=not args.no_torch_compile, threads=args.threads)
@@ -80,7 +85,10 @@ def main(argv=None):
     for name in chosen:
         start = time.perf_counter()
         print(f"[{name}] running ...", file=sys.stderr, flush=True)
-        results += w7_compile(settings, results) if name == "W7" else WORKLOADS[name](settings)
+        if name == "W7":
+            results += w7_compile(settings, results)
+        else:
+            results += (ON_REQUEST.get(name) or WORKLOADS[name])(settings)
         print(f"[{name}] done in {time.perf_counter() - start:.1f} s", file=sys.stderr,
               flush=True)
     meta["machine"]["load_average_1min_end"] = _machine()["load_average_1min"]

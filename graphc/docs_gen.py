@@ -35,8 +35,10 @@ thin wrappers that call these ops.
   targets' own dispatch: `graphc/lower` for cpu, `graphc/storage/cuda_ops.py` for cuda);
   "host": the cuda target runs it on the CPU through NumPy, with transfers around it; "—":
   the target lacks it (compiling a graph with it raises `UnsupportedError`); "split": a
-  collective, never lowered: `graphc.compile` splits the program where it communicates and
-  runs it between the compiled parts (see [distributed.md](distributed.md)).
+  collective that is not lowered: `graphc.compile` runs it outside the compiled program
+  (a broadcast of variables: before it; any collective on the cuda target: between the
+  compiled parts). On cpu `all_reduce` is part of the program: gradient buckets reduced
+  while backward runs (see [distributed.md](distributed.md)).
 - **fusible**: an elementwise op with a scalar template; the compiler fuses chains of them
   (and a reduction's prologue) into one loop.
 """
@@ -75,7 +77,9 @@ def _cpu_lowers():
 
     def lowers(name):
         op = REGISTRY[name]
-        if op.kind == "collective":  # graphc/distributed/compiled.py runs it between programs
+        if name == "all_reduce":  # gradient buckets: passes/memory.py, lower/collective.py
+            return True
+        if op.kind == "collective":  # graphc/distributed/compiled.py runs it before the program
             return "split"
         return (op.kind in ("leaf", "shape") or name in EMITTERS or name in VIEW_OPS
                 or name in RUNTIME_OPS or name in ("sum", "mean", "amax", "amin", "scan")

@@ -19,6 +19,11 @@ taken along:
 The graph is compiled (target "cpu" when available) and cached per signature: the shapes and
 dtypes of array arguments and the values of every other argument (Python numbers, strings,
 None, ...), which are static: each new value traces again.
+
+With `distributed=True` (data-parallel training on graphc.distributed), every traced
+`backward()` is followed by the mean over the ranks of each parameter's gradient, exactly as
+a step on a DistributedDataParallel model: the compiled step reduces gradient buckets while
+backward runs (graphc/distributed/compiled.py).
 """
 from __future__ import annotations
 
@@ -146,10 +151,11 @@ class _Static:
 class Jitted:
     """A function compiled per input signature; see graphc.jit."""
 
-    def __init__(self, fn, target=None, keep_grads=False):
+    def __init__(self, fn, target=None, keep_grads=False, distributed=False):
         self.fn = fn
         self.target = target
         self.keep_grads = keep_grads
+        self.distributed = bool(distributed)
         self.retraces = 0  # how many times fn was traced (once per new signature)
         self._cache = {}
         self._fast = {}  # (class, shape, dtype) per positional array argument -> the same entries
@@ -245,7 +251,7 @@ class Jitted:
                 symbolic.append(x)
         args, kwargs = _unflatten(structure, symbolic)
         result, trace = trace_call(self.fn, args, kwargs, self.keep_grads,
-                                    _control_flow_error)
+                                    _control_flow_error, self._average_gradients())
         out_leaves_raw = []
         out_structure = _flatten(result, out_leaves_raw)
         outputs, out_leaves = [], []
@@ -287,6 +293,18 @@ class Jitted:
         spec.guard = Guard(trace) if trace.modules or trace.grad_guard else None
         return spec
 
+    def _average_gradients(self):
+        """distributed=True: after each traced backward, the mean over ranks of the .grad of
+        the parameters it reached (the same all_reduce nodes as DistributedDataParallel)."""
+        if not self.distributed:
+            return None
+        from .distributed import DistributedError, is_initialized
+        from .distributed.collectives import average_symbolic_grads
+        if not is_initialized():
+            raise DistributedError(f"graphc.jit({_name(self.fn)}, distributed=True): call "
+                                   f"graphc.distributed.init_process_group() first")
+        return lambda params: average_symbolic_grads(params, "jit(distributed=True)")
+
     def _leaf_names(self, structure, n):
         """Readable placeholder names: the parameter's name, with an index when nested."""
         names = []
@@ -315,7 +333,7 @@ class Jitted:
         return out
 
 
-def jit(fn=None, *, target=None, keep_grads=False):
+def jit(fn=None, *, target=None, keep_grads=False, distributed=False):
     """Compile an eager-style function by tracing it; usable as `@graphc.jit` or
     `graphc.jit(fn, target="cpu")`.
 
@@ -325,9 +343,13 @@ def jit(fn=None, *, target=None, keep_grads=False):
     the compiled step's gradients and updates. `keep_grads=True` also writes the final
     gradients into the parameters' `.grad` after each call (an extra copy per step).
     `retraces` counts traces; `graph(*args)` and `executable` show what was compiled.
+    `distributed=True`: each traced backward averages the gradients over the ranks of
+    graphc.distributed (as DistributedDataParallel does); parameters must start equal on
+    every rank (the same seed, or `dist.broadcast` from rank 0).
     """
     if fn is None:
-        return functools.partial(jit, target=target, keep_grads=keep_grads)
+        return functools.partial(jit, target=target, keep_grads=keep_grads,
+                                 distributed=distributed)
     if not callable(fn):
         raise TypeError(f"graphc.jit expects a function, got {type(fn).__name__}")
-    return Jitted(fn, target=target, keep_grads=keep_grads)
+    return Jitted(fn, target=target, keep_grads=keep_grads, distributed=distributed)

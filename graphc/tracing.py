@@ -48,6 +48,7 @@ class _Trace:
         #                      becomes state: a parameter, a buffer, optimizer state)
         self.aliases = {}    # id(tensor) -> (tensor, the tensor whose storage it shares:
         #                      .data and .detach() made while tracing)
+        self.after_backward = None  # f(parameters) after each backward: jit(distributed=True)
 
     def alias(self, t, owner):
         """t shares owner's storage (t = owner.data or owner.detach()): reads and writes of t
@@ -179,6 +180,8 @@ class _Trace:
             if t.grad is not None:  # accumulate, as eager backward does
                 g = (t.grad if isinstance(t.grad, Value) else self.read(t.grad)) + g
             t.grad = g
+        if self.after_backward is not None:
+            self.after_backward(params)
 
     def finish(self, keep_grads):
         """Restore .grad attributes; with keep_grads, the final gradients are visible after
@@ -230,13 +233,15 @@ class Guard:
                 and tuple(t.grad is None for t in self.params) == self.grad_none)
 
 
-def trace_call(fn, args, kwargs, keep_grads, control_flow_error):
+def trace_call(fn, args, kwargs, keep_grads, control_flow_error, after_backward=None):
     """Run fn under a fresh trace; return (its outputs, the trace). control_flow_error(fn, e)
-    makes the error raised for a ConcretizationError."""
+    makes the error raised for a ConcretizationError; after_backward(parameters) runs after
+    each traced backward, once the parameters' .grad are set."""
     if Tensor._trace is not None:
         raise TracingError("graphc.jit: a jitted function was called while another one is being "
                            "traced; nesting is not supported (call the inner function directly)")
     trace = _Trace()
+    trace.after_backward = after_backward
     Tensor._trace, graph_module.trace_backward = trace, trace.backward
     try:
         result = fn(*args, **kwargs)

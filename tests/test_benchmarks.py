@@ -60,6 +60,16 @@ def test_other_frameworks_when_installed(tmp_path):
         assert math.isfinite(systems[name].median_s), systems[name].note
 
 
+def test_w10_runs_only_when_named_and_skips_cleanly_without_mpi(tmp_path, monkeypatch):
+    from benchmarks import data_parallel
+    assert "W10" not in run.ALL  # it starts MPI jobs: never part of the default run
+    monkeypatch.setattr(data_parallel, "_mpiexec", lambda: None)
+    results = run.main(["--quick", "--only", "W10", "--out", str(tmp_path), "--no-chart"])
+    assert [(m.workload, math.isnan(m.median_s)) for m in results] == [("W10", True)]
+    assert "mpi" in results[0].note.lower()
+    assert "W10" in (tmp_path / "results.md").read_text()
+
+
 def test_unknown_workload_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="W99"):
         run.main(["--quick", "--only", "W99", "--out", str(tmp_path)])

@@ -6,6 +6,10 @@ new value made by the `all_reduce` op, a node of the graph.
 """
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import numpy as np
 
 from ..eager.tensor import Tensor
@@ -103,6 +107,56 @@ def allreduce_array(arr, reduce="sum", *, start_only=False):
     return arr
 
 
+class InPlaceAllreduce:
+    """The allreduce of compiled programs' gradient buckets (graphc/lower/collective.py):
+    started as soon as a bucket's gradients are written, progressed between kernels, waited
+    for (with the deadline) just before the first kernel that reads the result."""
+
+    def __init__(self, comm, MPI):
+        self.comm, self.MPI, self.size = comm, MPI, comm.Get_size()
+        self.pending = 0
+        self.thread = None
+        # GRAPHC_PROGRESS_THREAD=1: a Python thread keeps MPI moving the bytes while a kernel
+        # runs (kernels release the GIL), where a spare core can take that work
+        self.use_thread = os.environ.get("GRAPHC_PROGRESS_THREAD", "0") not in ("", "0") \
+            and MPI.Query_thread() == MPI.THREAD_MULTIPLE and self.size > 1
+        self.wake = threading.Event()
+
+    def start(self, buffer):
+        request = self.comm.Iallreduce(self.MPI.IN_PLACE, _buffer(buffer, "all_reduce"),
+                                       self.MPI.SUM)
+        if self.use_thread:
+            self.pending += 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._progress_loop, daemon=True,
+                                               name="graphc-mpi-progress")
+                self.thread.start()
+            self.wake.set()
+        return request
+
+    def _progress_loop(self):
+        probe = self.comm.Iprobe  # any MPI call runs MPI's progress engine; the requests
+        while True:               # themselves are tested by the main thread only
+            self.wake.wait()
+            while self.pending:
+                probe()
+                time.sleep(PROGRESS_INTERVAL)
+            self.wake.clear()
+
+    def progress(self, request):
+        request.Test()  # any MPI call moves every pending transfer a step
+
+    def finish(self, request, buffer, mean):
+        wait(request, "all_reduce (gradient bucket of a compiled step)")
+        if self.use_thread:
+            self.pending -= 1
+        if mean and self.size > 1:
+            buffer /= self.size
+
+
+PROGRESS_INTERVAL = 50e-6  # seconds between the progress thread's MPI calls
+
+
 def broadcast_array(arr, src=0):
     """Overwrite a contiguous NumPy array with rank src's, in place."""
     request = _require().Ibcast(_buffer(arr, "broadcast"), root=src)
@@ -118,6 +172,20 @@ def all_ranks_agree(key: str, what: str) -> bool:
     request = _require().Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what), _state.MPI.MAX)
     wait(request, what)
     return bool(both[0] == -both[1])
+
+
+def average_symbolic_grads(params, scope):
+    """While tracing a step: replace each parameter's symbolic .grad with its mean over the
+    ranks (one `all_reduce` node each; the compiler groups them into buckets). A .grad that
+    is already such a mean (DistributedDataParallel inside graphc.jit(distributed=True)) is
+    left as it is."""
+    from ..ir.graph import name_scope
+    from ..ops.collective import all_reduce as all_reduce_op
+    with name_scope(scope):
+        for p in params:
+            g = p.grad
+            if isinstance(g, Value) and g.node.op is not all_reduce_op:
+                p.grad = all_reduce_op(g, reduce="mean")
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):

@@ -1,13 +1,21 @@
-"""Compiled steps that communicate: a graph split at its collectives.
+"""Compiled steps that communicate.
 
 A data-parallel training step is forward + backward, then an allreduce of the gradients,
-then the optimizer update. No code generator lowers `all_reduce`; instead `graphc.compile`
-hands a graph holding collectives to `DistributedExecutable`, which compiles two programs
-with the ordinary target:
+then the optimizer update. `graphc.compile` hands a graph holding collectives to
+`DistributedExecutable`. On the `cpu` target the step is **one program** whose allreduces
+overlap backward: the memory plan places the gradients of a bucket side by side in the
+arena (passes/memory.py), the kernels write them there, and the program (plain Python
+calling kernels) starts a non-blocking allreduce of the bucket as soon as its last gradient
+is written and waits for it just before the first kernel that reads the averaged values
+(graphc/lower/collective.py; passes/schedule.py moves the collectives early and the updates
+late). GRAPHC_DDP_OVERLAP=0 selects the split below instead (for comparisons).
+
+On the other targets no code generator lowers `all_reduce`; the graph is split and compiled
+as two programs with the ordinary target:
 
 - the *gradient part*: every node that does not depend on a collective's result; its
-  outputs are the collectives' inputs (for DistributedDataParallel: one flat gradient
-  buffer per dtype) and the values the second part reads;
+  outputs are the collectives' inputs (for DistributedDataParallel: each parameter's
+  gradient) and the values the second part reads;
 - the *update part*: every node after the collectives, fed with the reduced buffers.
 
 Between them each collective runs once, in place, on the gradient part's output buffer (one
@@ -15,10 +23,13 @@ MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's bu
 rank 0) run before the gradient part, in place on the variables' storage. Variable updates
 whose new value is known before the collectives (BatchNorm statistics) are written after the
 update part, so that every read in the step still sees the values from before the step, as
-in one program. `.graph` is the whole step, so dumps and pictures show the `all_reduce`
-nodes where the program is split.
+in one program. Broadcasts and the check that every rank compiled the same collectives
+apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
+`all_reduce` nodes.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -160,6 +171,13 @@ class _Split:
                                        f"in a step with collectives")
 
 
+def _overlaps(target):
+    """Whether the target runs collectives inside one program (cpu: its kernel layout)."""
+    from ..backends import default_target
+    return (target or default_target()) == "cpu" and \
+        os.environ.get("GRAPHC_DDP_OVERLAP", "1") != "0"
+
+
 def _where(node):
     return f"\n  at {node.location}" if node.location is not None else ""
 
@@ -190,12 +208,19 @@ class DistributedExecutable:
             [inputs] if isinstance(inputs, Value) else list(inputs))
         hoisted_outputs, updates, self._prologue = _hoist_broadcasts(graph.nodes, outputs,
                                                                      self.updates)
+        graph.inputs, graph.outputs = inputs, outputs
+        self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
+        self.gradient_part = self.update_part = self.program = None
+        self._collectives = [n for n in Graph.from_outputs(
+            hoisted_outputs + [new for _, new in updates]).nodes if n.op.name == "all_reduce"]
+        if _overlaps(target):
+            self.program = Executable(hoisted_outputs[0] if self._single else hoisted_outputs,
+                                      inputs, updates, target, **options)
+            self._check_ranks_agree()
+            return
         split = _Split(Graph.from_outputs(hoisted_outputs + [new for _, new in updates]),
                        hoisted_outputs, updates, inputs)
         self.gradient_part = Executable(split.first_outputs, inputs, None, target, **options)
-        graph.inputs, graph.outputs = inputs, outputs
-        self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
-        self.update_part = None
         if split.second_outputs or split.second_updates:
             self.update_part = Executable(split.second_outputs, split.second_inputs,
                                           split.second_updates, target, **options)
@@ -211,7 +236,7 @@ class DistributedExecutable:
         if not is_initialized():
             return  # the first call raises: no process group
         key = repr([(c.op.name, c.inputs[0].type, sorted(c.attrs.items()))
-                    for c in self._split.collectives]
+                    for c in self._collectives]
                    + [(s.shape, s.dtype.name, src) for s, src in self._prologue])
         if not all_ranks_agree(key, "compile (checking that every rank compiled the same "
                                     "collectives)"):
@@ -225,10 +250,12 @@ class DistributedExecutable:
                 type(a) is np.ndarray or isinstance(a, Tensor) for a in args):
             feeds = [a if type(a) is np.ndarray else a._data for a in args]
         else:
-            feeds = self.gradient_part._bind(args, kwargs)
+            feeds = (self.program or self.gradient_part)._bind(args, kwargs)
         for storage, src in self._prologue:  # e.g. BatchNorm statistics from rank 0
             broadcast_array(storage._data, src)
             storage._vc[0] += 1
+        if self.program is not None:
+            return self.program(*feeds)
         first = self.gradient_part(*feeds)
         first = [first] if not isinstance(first, list) else first
         arrays = [t._data for t in first]
@@ -258,16 +285,21 @@ class DistributedExecutable:
 
     @property
     def source(self):
+        if self.program is not None:
+            return self.program.source
         parts = [("gradient part", self.gradient_part), ("update part", self.update_part)]
         texts = [f"# ---- {name} ----\n{exe.source}" for name, exe in parts
                  if exe is not None and exe.source]
         return "\n".join(texts) or None
 
     def memory_report(self):
+        if self.program is not None:
+            return self.program.memory_report()
         return {"gradient_part": self.gradient_part.memory_report(),
                 "update_part": (self.update_part.memory_report()
                                 if self.update_part is not None else None)}
 
     def __repr__(self):
         return (f"<graphc.DistributedExecutable target={self.target!r} "
-                f"{len(self.graph.nodes)} nodes, {len(self._reductions)} all_reduce>")
+                f"{len(self.graph.nodes)} nodes, {len(self._collectives)} all_reduce"
+                f"{', one program' if self.program is not None else ', split'}>")

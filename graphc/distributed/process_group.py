@@ -107,9 +107,10 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
         _state.previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
     from ..ops import collective
-    from .collectives import allreduce_array, broadcast_array
+    from .collectives import InPlaceAllreduce, allreduce_array, broadcast_array
     collective.communicate = allreduce_array
     collective.communicate_broadcast = broadcast_array
+    collective.overlap = InPlaceAllreduce(comm, MPI)
 
 
 def destroy_process_group(group=None):
@@ -117,7 +118,7 @@ def destroy_process_group(group=None):
     _check_group(group)
     comm = _require()
     from ..ops import collective
-    collective.communicate = collective.communicate_broadcast = None
+    collective.communicate = collective.communicate_broadcast = collective.overlap = None
     if _state.previous_excepthook is not None:
         sys.excepthook = _state.previous_excepthook
         _state.previous_excepthook = None

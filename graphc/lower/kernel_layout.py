@@ -20,6 +20,7 @@ import re
 
 from runtime.threads import BLAS_PARALLEL_MIN_WORK
 
+from .collective import IMPORT as COLLECTIVE_IMPORT, CollectiveCalls
 from .kernels import blas_operands
 from .scalar import PRELUDE
 from .scan import emit_scan
@@ -113,10 +114,14 @@ def lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=
     scan_body: the body of a scan, whose caller restores BLAS threads."""
     first_arena = 1 + len(inputs) + len(variables)
     program = KernelProgram(em, opts, params[first_arena:first_arena + len(arenas)])
+    collectives = CollectiveCalls(graph.memory, program.argument)  # lower/collective.py
     em.line("for _step in range(steps):")
     em.depth += 1
     group = []  # tiny steps waiting for the next kernel
     for number, step in enumerate(graph.memory.steps):
+        if collectives.acts_before(number):  # an allreduce starts or is waited for here
+            group = _flush(program, group)
+        collectives.before_step(em, number, progress=not group)
         node = step.node
         if node is not None and node.op.name == "scan":
             group = _flush(program, group)
@@ -137,6 +142,7 @@ def lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=
         if not _is_tiny(step):
             group = _flush(program, group)
     _flush(program, group)
+    collectives.end(em, len(graph.memory.steps))
     em.depth -= 1
     if program.blas_steps and not scan_body:
         em.line("blas(True)  # eager code shares this BLAS library")
@@ -175,6 +181,7 @@ def _generated(graph, program, params, inputs, variables, arenas):
              if subs else ""]
     text = "\n".join(_HEADER + _runtime_imports(program.runtime_kernels) +
                      ["from graphc.lower.scan import dense" if subs else "",
+                      COLLECTIVE_IMPORT if graph.memory.collectives else "",
                       "def bind(K, V, blas, S=()):"] + binds +
                      ["", f"    def program({', '.join(params)}):"] +
                      ["    " + line for line in lines] + ["    return program", ""])

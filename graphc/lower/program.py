@@ -52,8 +52,8 @@ def choose_layout(graph):
     few elements runs in microseconds, where per-kernel calls would double its time, and it
     has few nodes, so compiling it whole is cheap.
     """
-    if has_scan(graph):  # the loop of a scan calls its body's program from Python
-        return "kernels"
+    if has_scan(graph) or graph.memory.collectives:  # Python between the kernels: the loop
+        return "kernels"                             # of a scan, allreduce calls
     forced = os.environ.get("GRAPHC_LAYOUT", "")
     if forced in ("whole", "kernels"):
         return forced
@@ -70,7 +70,8 @@ WHOLE_MAX_STEPS = 120
 def lower_program(graph, opts, layout=None, scan_body=False):
     """The program of a planned graph. scan_body: the body of a scan (graphc/lower/scan.py),
     called once per step by its caller's program, which restores BLAS threads itself."""
-    layout = "kernels" if has_scan(graph) else layout or choose_layout(graph)
+    layout = "kernels" if has_scan(graph) or graph.memory.collectives \
+        else layout or choose_layout(graph)
     plan = graph.memory
     em = Emitter(plan)
     inputs, variables, params = list(graph.inputs), [], ["steps"]

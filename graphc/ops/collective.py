@@ -14,6 +14,33 @@ from .registry import Op, same_type
 # (array, src) -> rank src's array.
 communicate = None
 communicate_broadcast = None
+# Installed by graphc.distributed: the non-blocking allreduce that compiled cpu programs run
+# on their gradient buckets (graphc/lower/collective.py): an object with start(buffer) ->
+# request, progress(request) and finish(request, buffer, mean).
+overlap = None
+
+
+def _overlap():
+    if overlap is None:
+        raise RuntimeError("all_reduce: no process group; call "
+                           "graphc.distributed.init_process_group() first")
+    return overlap
+
+
+def start_allreduce(buffer):
+    """Start summing a contiguous 1-D buffer over all ranks, in place; returns a request."""
+    return _overlap().start(buffer)
+
+
+def progress_allreduce(request):
+    """Let MPI move the bytes of started allreduces (it does so only inside MPI calls)."""
+    overlap.progress(request)
+
+
+def finish_allreduce(request, buffer, mean):
+    """Wait for a started allreduce (with the process group's deadline); divide by the
+    number of ranks when `mean`."""
+    overlap.finish(request, buffer, mean)
 
 REDUCTIONS = ("sum", "mean")
 

@@ -12,6 +12,7 @@ from ..ir.verify import verify_if_enabled
 from .cleanup import cse, dce
 from .fusion import FUSED, FusedGroup, fuse
 from .memory import plan_memory
+from .schedule import schedule_collectives
 from .simplify import simplify
 from .specialize import require_concrete, specialize
 
@@ -20,6 +21,7 @@ PIPELINE = [
     ("cse", cse),
     ("dce", dce),
     ("fuse", fuse),
+    ("schedule_collectives", schedule_collectives),
     ("plan_memory", plan_memory),
 ]
 

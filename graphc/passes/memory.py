@@ -6,12 +6,19 @@ The plan is made on the final schedule (graph order after fusion):
   own storage if it is that variable's new value and every other reader of the variable runs
   no later (an in-place update), else a slot in a work arena (one per dtype) that is reused
   once its last reader has run (same size and dtype);
-- outputs that are views or leaves, and updates that cannot be in place, become copy steps.
+- outputs that are views or leaves, and updates that cannot be in place, become copy steps;
+- `all_reduce` nodes become gradient buckets (`plan.collectives`, see _plan_collectives):
+  the values they reduce are placed side by side in one arena slot, written there by the
+  kernels that compute them and reduced in place by one non-blocking allreduce, which the
+  program starts after the last of them is written and waits for before the first read.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from ..types import TensorType
 from .layout import VIEW_OPS, Layout, view_layout
 
 ALIGN = 16  # elements: slots start on 64-byte lines for float32
@@ -52,6 +59,7 @@ class MemoryPlan:
         self.arena_sizes = {}      # dtype name -> elements of the work arena
         self.const_data = {}       # dtype name -> 1-D array of all constants of that dtype
         self.temp_bytes = 0        # before reuse
+        self.collectives = []      # Collective buckets, in the order they start
 
     def summary(self):
         temps = [s for s in self.storage.values() if s.kind == "temp"]
@@ -62,7 +70,25 @@ class MemoryPlan:
             note = f"{arena - self.temp_bytes} bytes of it pad slots to 64-byte lines"
         return (f"{len(temps)} temporaries of {self.temp_bytes} bytes in a {arena}-byte arena "
                 f"({note}), {len(self.inplace)} in-place updates, "
-                f"{sum(1 for s in self.steps if s.node is None)} copies")
+                f"{sum(1 for s in self.steps if s.node is None)} copies"
+                + (f", {len(self.collectives)} allreduce buckets ("
+                   + ", ".join(f"{c.members}x {c.size} {c.dtype.name}"
+                               for c in self.collectives) + ")"
+                   if self.collectives else ""))
+
+    def collective_schedule(self):
+        """[(collective, ready, wait)]: start the allreduce after step `ready` (the last one
+        writing its buffer), wait for it before step `wait` (the first one reading the
+        result; len(steps): at the end of the program)."""
+        out = []
+        for c in self.collectives:
+            ready = max(i for i, s in enumerate(self.steps)
+                        if any(self.layouts[v].root is c.root for v in _written(s)))
+            wait = next((i for i in range(ready + 1, len(self.steps))
+                         if any(self.layouts[v].root is c.root for v in self.steps[i].reads)),
+                        len(self.steps))
+            out.append((c, ready, wait))
+        return out
 
     def report(self):
         """Bytes of this plan's buffers against running it with one buffer per value.
@@ -144,6 +170,7 @@ def plan_memory(graph):
     steps = plan.steps = ordered
 
     _plan_updates(graph, plan, taken)
+    _plan_collectives(plan)
     _assign_arena(plan)
     graph.memory = plan
     return graph
@@ -221,6 +248,131 @@ def _reads_safely(plan, node, var):
     return True
 
 
+def _written(step):
+    return step.node.outputs if step.node is not None else (step.dst,)
+
+
+class Collective:
+    """One non-blocking allreduce of the program: `root` is its buffer (an arena slot, or an
+    output array) holding `members` values of `dtype`, `size` elements in all."""
+
+    __slots__ = ("root", "reduce", "members", "size", "dtype")
+
+    def __init__(self, root, reduce, members):
+        self.root, self.reduce, self.members = root, reduce, members
+        self.size, self.dtype = root.type.numel(), root.dtype
+
+    def __repr__(self):
+        return f"Collective({self.reduce}, {self.members} values, {self.size} {self.dtype.name})"
+
+
+def bucket_cap_bytes():
+    """Most bytes in one gradient bucket (GRAPHC_BUCKET_MB, default 1 MiB). Smaller buckets
+    start sooner and overlap more of backward; each costs one allreduce's latency."""
+    return int(float(os.environ.get("GRAPHC_BUCKET_MB", "1")) * (1 << 20))
+
+
+def _plan_collectives(plan):
+    """Turn every all_reduce step into a bucket of plan.collectives (and no step).
+
+    An all_reduce whose input is a whole computed buffer read by nothing else is reduced in
+    place: its input and output (and every view of them) move into a bucket slot, so the
+    kernel computing the gradient writes it straight into the bucket, and the values read
+    after the allreduce are read from there: no copy at all. Consecutive such all_reduces
+    (in the order their inputs are ready, same dtype and reduction, up to bucket_cap_bytes)
+    share a bucket, provided none of their results is read before the last of them is
+    written. Any other all_reduce copies its input into its output, which is its bucket.
+    """
+    steps, layouts = plan.steps, plan.layouts
+    if not any(s.node is not None and s.node.op.name == "all_reduce" for s in steps):
+        return
+    readers, writer = {}, {}
+    for i, s in enumerate(steps):
+        for v in s.reads:
+            readers.setdefault(layouts[v].root, set()).add(i)
+        for v in _written(s):
+            writer[v] = i
+    in_place, copied, starts = [], {}, []  # starts: (ready step, all_reduce step, Collective)
+    for i, s in enumerate(steps):
+        node = s.node
+        if node is None or node.op.name != "all_reduce":
+            continue
+        x, y = node.inputs[0], node.outputs[0]
+        lay = layouts[x]
+        root = lay.root
+        # x may also be a transpose of its whole buffer (a weight's gradient): the reduction
+        # is elementwise, so reducing the buffer reduces x; y then reads it through x's
+        # strides, which needs y to have no views of its own
+        whole = lay.is_identity or (_covers(lay) and not any(
+            v is not y and other.root is y for v, other in layouts.items()))
+        if (whole and root in writer and root not in plan.storage
+                and readers.get(root) == {i} and y not in plan.storage
+                and layouts[y].root is y and root.node.op.kind != "leaf"):
+            first_read = min(readers.get(y, {len(steps)}))
+            in_place.append((writer[root], i, first_read, root, y, node.attrs["reduce"]))
+        else:
+            copied[i] = Step(src=x, dst=y)
+            starts.append((i, i, Collective(y, node.attrs["reduce"], 1)))
+    buckets, cap = [], bucket_cap_bytes()
+    for ready, i, first_read, root, y, reduce in sorted(in_place):
+        nbytes = root.type.numel() * root.dtype.itemsize
+        last = buckets[-1] if buckets else None
+        if last is not None and last["dtype"] is root.dtype and last["reduce"] == reduce \
+                and last["bytes"] + nbytes <= cap and max(last["ready"], ready) < \
+                min(last["first_read"], first_read):
+            last["members"].append((root, y))
+            last["bytes"] += nbytes
+            last["ready"] = max(last["ready"], ready)
+            last["first_read"] = min(last["first_read"], first_read)
+            last["step"] = max(last["step"], i)
+        else:
+            buckets.append({"dtype": root.dtype, "reduce": reduce, "bytes": nbytes,
+                            "ready": ready, "first_read": first_read, "step": i,
+                            "members": [(root, y)]})
+    moved = {}  # old root -> (bucket root, element offset)
+    for b in buckets:
+        offsets, size = [], 0
+        for root, _ in b["members"]:
+            offsets.append(size)
+            size += root.type.numel() + (-root.type.numel() % ALIGN)  # aligned kernel views
+        bucket = _new_root(TensorType((size,), b["dtype"]), "gradient_bucket")
+        layouts[bucket] = Layout.of_root(bucket)
+        for (root, y), offset in zip(b["members"], offsets):
+            moved[root] = (bucket, offset)
+            if layouts[y.node.inputs[0]].is_identity:
+                moved[y] = (bucket, offset)
+            else:  # reads the reduced buffer as its input was read (see above)
+                x = layouts[y.node.inputs[0]]
+                layouts[y] = Layout(bucket, offset + x.offset, x.strides, x.shape)
+        starts.append((b["ready"], b["step"], Collective(bucket, b["reduce"],
+                                                         len(b["members"]))))
+    for v, lay in list(layouts.items()):
+        if lay.root in moved:
+            bucket, offset = moved[lay.root]
+            layouts[v] = Layout(bucket, offset + lay.offset, lay.strides, lay.shape)
+    # every rank starts its allreduces in this order (the same graph gives the same plan)
+    plan.collectives = [c for _, _, c in sorted(starts, key=lambda t: t[:2])]
+    plan.steps = [copied.get(i, s) for i, s in enumerate(steps)
+                  if s.node is None or s.node.op.name != "all_reduce" or i in copied]
+
+
+def _covers(lay):
+    """The layout visits every element of its root exactly once (a permutation of it)."""
+    dims = sorted(((st, d) for st, d in zip(lay.strides, lay.shape) if d != 1), reverse=True)
+    expected = 1
+    for st, d in reversed(dims):
+        if st != expected:
+            return False
+        expected *= d
+    return lay.offset == 0 and expected == lay.root.type.numel()
+
+
+def _new_root(type_, name):
+    from ..ir.graph import Node
+    from .fusion import FUSED
+    return Node(FUSED, (), {}, [type_], None, [name]).outputs[0]
+
+
 def _assign_arena(plan):
     """Give every remaining computed root a work-arena slot. Values whose lifetimes overlap
     never share bytes; otherwise any bytes are reused: the largest values are placed first,
@@ -230,16 +382,20 @@ def _assign_arena(plan):
     for i, s in enumerate(plan.steps):
         for v in s.reads:
             last_read[plan.layouts[v].root] = i
+    # a bucket is written by several steps and reduced while later steps run: it keeps its
+    # bytes from its first write to the end of the program
+    buckets = {c.root for c in plan.collectives}
     temps = {}  # dtype name -> [(padded size, first step, last step, value)]
     for i, s in enumerate(plan.steps):
-        for v in (s.node.outputs if s.node is not None else (s.dst,)):
+        for out in _written(s):
+            v = plan.layouts[out].root  # itself, or the bucket it is written into
             if v in plan.storage:
                 continue
             size = v.type.numel()
             plan.temp_bytes += size * v.dtype.itemsize
             plan.storage[v] = Storage("temp", v.dtype, size)
-            temps.setdefault(v.dtype.name, []).append(
-                (size + (-size % ALIGN), i, last_read.get(v, i), v))
+            last = len(plan.steps) if v in buckets else last_read.get(v, i)
+            temps.setdefault(v.dtype.name, []).append((size + (-size % ALIGN), i, last, v))
     sizes = {}
     for key, items in temps.items():
         placed = []  # (offset, end, first, last)

@@ -139,12 +139,15 @@ def _buffer_labels(graph, buffer_of, ex):
 def _plan_labels(plan, ex):
     """Labels from the CPU compiler's MemoryPlan (passes/memory.py): where each value lives."""
     labels, holders = {}, {}
+    buckets = {c.root: k for k, c in enumerate(getattr(plan, "collectives", ()))}
     for v, layout in plan.layouts.items():
         storage = plan.storage.get(layout.root)
         if storage is None:
             continue
         inner = ex.resolve(v)
-        if layout.root is not v:
+        if layout.root in buckets:  # a gradient written into its allreduce bucket
+            labels[inner] = f"allreduce bucket {buckets[layout.root]}"
+        elif layout.root is not v:
             labels[inner] = "view"
         elif storage.kind == "temp":
             labels[inner] = f"arena {storage.dtype.short}+{storage.offset}"

@@ -228,9 +228,13 @@ def _compiled(rank, world, target):
     exe = step.executable
     assert type(exe).__name__ == "DistributedExecutable", exe
     text = graphc.viz.dump(exe)
-    assert text.count("all_reduce") == 1, text  # one flat float32 bucket
+    assert text.count("= all_reduce(") == 4, text  # one per parameter; the compiler buckets them
     if target == "reference":
         assert "all_reduce" in graphc.viz.draw(exe).dot  # the picture shows the collective
+        assert exe.gradient_part is not None and exe.program is None  # split at the nodes
+    else:  # one program: the gradients written into one bucket, reduced while it runs
+        assert exe.program is not None and exe.source.count("ar_start(") == 1, exe.source
+        assert "1 allreduce buckets (4x" in exe.program._runner.graph.memory.summary()
 
 
 def case_ddp_compiled_reference(rank, world):
@@ -239,6 +243,51 @@ def case_ddp_compiled_reference(rank, world):
 
 def case_ddp_compiled_cpu(rank, world):
     _compiled(rank, world, "cpu")
+
+
+def _jit_distributed(rank, world, target, wrap=False, micro_batches=1):
+    """graphc.jit(step, distributed=True) on a plain model (every rank seeded alike): 2 ranks
+    x B train as 1 process x 2B. wrap: the model is also DDP-wrapped (averaged once, not
+    twice); micro_batches: backward() called that often in one step (gradients accumulate,
+    each backward averages, as DDP does)."""
+    graphc.manual_seed(12)
+    local = mlp()
+    reference = copy.deepcopy(local)
+    x, y = data(4, world)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make_step(model):
+        opt = graphc.optim.Adam(model.parameters(), lr=0.05)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            half = len(xb) // micro_batches
+            for k in range(micro_batches):
+                loss = loss_fn(model(xb[k * half:(k + 1) * half]), yb[k * half:(k + 1) * half])
+                loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    def interleaved(a):  # micro-batch k of every rank's shard, in the reference's batch k
+        shards = [np.split(shard(a, r, world), micro_batches) for r in range(world)]
+        return np.concatenate([shards[r][k] for k in range(micro_batches) for r in range(world)])
+    step = graphc.jit(make_step(DDP(local) if wrap else local), target=target, distributed=True)
+    ref_step = graphc.jit(make_step(reference), target="reference")
+    for _ in range(3):
+        step(shard(x, rank, world), shard(y, rank, world))
+        ref_step(interleaved(x), interleaved(y))
+    for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+        close(p.detach().numpy(), q.detach().numpy(), f"jit(distributed=True, {target}) {name}")
+    exe = step.executable
+    assert graphc.viz.dump(exe).count("= all_reduce(") == 4 * micro_batches
+
+
+def case_jit_distributed(rank, world):
+    _jit_distributed(rank, world, "reference")
+    _jit_distributed(rank, world, "reference", wrap=True)
+    _jit_distributed(rank, world, "cpu")
+    _jit_distributed(rank, world, "cpu", micro_batches=2)  # chained: one program only
 
 
 def case_ddp_batchnorm_compiled_equals_eager(rank, world):
@@ -253,7 +302,7 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
     xr, yr = data(4, 1)  # the same batch on every rank
     loss_fn = nn.CrossEntropyLoss()
     results = []
-    for compiled in (False, True):
+    for compiled in (False, "reference", "cpu"):  # cpu: one program with the broadcasts first
         local = model()
         ddp = DDP(local)
         opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
@@ -264,7 +313,7 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
             loss.backward()
             opt.step()
             return loss
-        run = graphc.jit(step, target="reference") if compiled else (
+        run = graphc.jit(step, target=compiled) if compiled else (
             lambda a, b: step(graphc.tensor(a), graphc.tensor(b)))
         with graphc.no_grad():  # rank-local statistics again, after DDP's initial broadcast
             local[1].running_mean.copy_(graphc.ones(6) * (rank + 5))
@@ -273,6 +322,7 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
         results.append({k: v.detach().numpy().copy() for k, v in local.state_dict().items()})
     for k in results[0]:
         close(results[1][k], results[0][k], f"BatchNorm DDP compiled vs eager: {k}")
+        close(results[2][k], results[0][k], f"BatchNorm DDP compiled (cpu) vs eager: {k}")
     # the same data on every rank: only the broadcast makes the statistics agree across ranks
     mean = graphc.tensor(results[1]["1.running_mean"])
     parts = [graphc.zeros(6) for _ in range(world)]

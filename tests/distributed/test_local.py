@@ -99,8 +99,8 @@ def test_graph_with_collective_compiles_in_two_parts(monkeypatch):
     reduced = collective.all_reduce(grad, reduce="sum")
     new_w = w * 0.5 - reduced
     loss = (x * w).sum()
-    exe = graphc.compile(loss, [x], updates={w: new_w, seen: reduced * 1.0})
-    assert isinstance(exe, DistributedExecutable)
+    exe = graphc.compile(loss, [x], updates={w: new_w, seen: reduced * 1.0}, target="reference")
+    assert isinstance(exe, DistributedExecutable) and exe.gradient_part is not None
     assert "all_reduce" in graphc.viz.dump(exe)
     xv = np.array([1, 2, 3], np.float32)
     out = exe(xv)
@@ -114,7 +114,7 @@ def test_chained_collectives_are_refused():
     x = graphc.placeholder((3,), name="x")
     y = collective.all_reduce(collective.all_reduce(x) * 2.0)
     with pytest.raises(UnsupportedError, match="reads the result of another collective"):
-        graphc.compile(y, [x])
+        graphc.compile(y, [x], target="reference")  # (one cpu program runs them in order)
 
 
 def test_broadcast_of_a_variable_runs_before_the_step(monkeypatch):
@@ -130,38 +130,144 @@ def test_broadcast_of_a_variable_runs_before_the_step(monkeypatch):
     x = graphc.placeholder((2,), name="x")
     current = collective.broadcast(stats, src=0)
     out = (x * current).sum()
-    exe = graphc.compile(out, [x], updates={stats: current * 0.5 + x})
+    exe = graphc.compile(out, [x], updates={stats: current * 0.5 + x}, target="reference")
     assert isinstance(exe, DistributedExecutable) and "broadcast" in graphc.viz.dump(exe)
     np.testing.assert_allclose(exe(np.ones(2, np.float32)).numpy(), 14.0)
     np.testing.assert_allclose(stats.node.attrs["storage"].numpy(), [4.5, 4.5])
     assert calls == [0]
     computed = collective.broadcast(x * 2.0)
     with pytest.raises(UnsupportedError, match="broadcast of a computed value"):
-        graphc.compile(computed, [x])
+        graphc.compile(computed, [x], target="reference")
 
 
-def test_a_reduced_buffer_that_is_also_returned_is_copied_first(monkeypatch):
+class _TwoEqualRanks:
+    """The allreduce of two ranks holding the same values, without MPI: a sum doubles, a mean
+    leaves them; installed for both the split and the one-program (cpu) paths."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, buffer):
+        self.started.append(buffer.size)
+        return buffer
+
+    def progress(self, request):
+        pass
+
+    def finish(self, request, buffer, mean):
+        if not mean:
+            buffer *= 2.0
+
+
+@pytest.fixture
+def two_equal_ranks(monkeypatch):
     import graphc.distributed.compiled as compiled
-    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+    fake = _TwoEqualRanks()
+    monkeypatch.setattr(compiled, "allreduce_array",
+                        lambda arr, reduce: arr.__imul__(2.0 if reduce == "sum" else 1.0))
+    monkeypatch.setattr(collective, "overlap", fake)
+    return fake
+
+
+@pytest.mark.parametrize("target", ["reference", "cpu"])
+def test_a_reduced_buffer_that_is_also_returned_is_copied_first(two_equal_ranks, target):
     x = graphc.placeholder((2,), name="x")
     local = x * 3.0
     exe = graphc.compile([local, collective.all_reduce(local) + 0.0,
-                          collective.all_reduce(local) + 1.0], [x])
+                          collective.all_reduce(local) + 1.0], [x], target=target)
     got = exe(np.ones(2, np.float32))
     np.testing.assert_allclose(got[0].numpy(), 3.0)  # the value before the reduction
     np.testing.assert_allclose(got[1].numpy(), 6.0)
     np.testing.assert_allclose(got[2].numpy(), 7.0)
 
 
-def test_reducing_a_feed_or_a_variable_leaves_them_unchanged(monkeypatch):
-    import graphc.distributed.compiled as compiled
-    monkeypatch.setattr(compiled, "allreduce_array", lambda arr, reduce: arr.__imul__(2.0))
+@pytest.mark.parametrize("target", ["reference", "cpu"])
+def test_reducing_a_feed_or_a_variable_leaves_them_unchanged(two_equal_ranks, target):
     x = graphc.placeholder((2,), name="x")
     w = graphc.variable(np.ones(2, np.float32), name="w")
-    exe = graphc.compile([collective.all_reduce(x) + 0.0, collective.all_reduce(w) + 0.0], [x])
+    exe = graphc.compile([collective.all_reduce(x) + 0.0, collective.all_reduce(w) + 0.0], [x],
+                         target=target)
     feed = np.ones(2, np.float32)
     got = exe(feed)
     np.testing.assert_allclose(got[0].numpy(), 2.0)
     np.testing.assert_allclose(got[1].numpy(), 2.0)
     np.testing.assert_allclose(feed, 1.0)
     np.testing.assert_allclose(w.node.attrs["storage"].numpy(), 1.0)
+
+
+# ---- the one-program path (cpu): buckets in the memory plan, allreduce calls in the program --
+def _mlp_step_graph(reduce="mean"):
+    """A training step that averages each gradient with an all_reduce node (as DDP traces)."""
+    graphc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = graphc.placeholder((5, 4), name="x")
+    y = graphc.placeholder((5,), graphc.int64, name="y")
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    params = list(model.parameters())
+    grads = graphc.grad(loss, params)
+    reduced = [collective.all_reduce(g, reduce=reduce) for g in grads]
+    return model, x, y, loss, {p: p - 0.1 * g for p, g in zip(params, reduced)}
+
+
+def _planned(monkeypatch, bucket_mb):
+    from graphc.compile import _normalize_updates
+    from graphc.lower import Options, lower_program
+    from graphc.passes import run_pipeline
+    monkeypatch.setenv("GRAPHC_BUCKET_MB", str(bucket_mb))
+    _, x, y, loss, updates = _mlp_step_graph()
+    pairs = _normalize_updates(updates)
+    graph = graphc.Graph.from_outputs([loss] + [new for _, new in pairs])
+    graph.inputs, graph.outputs = [x, y], [loss]
+    planned = run_pipeline(graph, updates=pairs)
+    return planned, lower_program(planned, Options()).source
+
+
+def test_gradients_are_written_into_one_bucket_and_reduced_in_place(monkeypatch):
+    planned, source = _planned(monkeypatch, 1)
+    plan = planned.memory
+    assert [(c.members, c.reduce) for c in plan.collectives] == [(4, "mean")]
+    assert not any(s.node is None or s.node.op.name == "all_reduce" for s in plan.steps), \
+        plan.summary()  # no copy into a flat buffer, no all_reduce step
+    bucket = plan.collectives[0].root
+    for n in planned.nodes:  # every reduced gradient lives in the bucket, side by side
+        if n.op.name == "all_reduce":
+            assert plan.layouts[n.inputs[0]].root is bucket
+            assert plan.layouts[n.outputs[0]].root is bucket
+    assert source.count("ar_start(") == 1 and source.count("ar_finish(") == 1
+    assert source.index("ar_start(") < source.index("ar_finish(")
+
+
+def test_small_buckets_start_while_backward_runs(monkeypatch):
+    _, source = _planned(monkeypatch, 1e-5)  # one gradient a bucket
+    program = source[source.index("def program"):]
+    assert program.count("ar_start(") == 4
+    # the last layer's gradients are reduced while the first layer's backward runs (its
+    # matmul: a blas call), and the waits come after every start, before the updates
+    first_start = program.index("ar_start(")
+    assert "blas(" in program[first_start:program.rindex("ar_start(")]
+    assert program.index("ar_finish(") > program.rindex("ar_start(")
+    assert "ar_progress(" in program
+
+
+def test_one_cpu_program_equals_the_step_without_collectives(two_equal_ranks):
+    model, x, y, loss, updates = _mlp_step_graph()
+    exe = graphc.compile(loss, [x, y], updates, target="cpu")
+    assert exe.program is not None and "one program" in repr(exe)
+    plain_model, px, py, plain_loss, _ = _mlp_step_graph()
+    params = list(plain_model.parameters())
+    grads = graphc.grad(plain_loss, params)
+    plain = graphc.compile(plain_loss, [px, py], {p: p - 0.1 * g for p, g in zip(params, grads)},
+                           target="reference")
+    xv = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    yv = np.array([0, 1, 2, 1, 0], np.int64)
+    for _ in range(2):
+        np.testing.assert_allclose(exe(xv, yv).numpy(), plain(xv, yv).numpy(), rtol=1e-5)
+    for p, q in zip(model.parameters(), plain_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    assert len(two_equal_ranks.started) == 2  # one bucket a step
+
+
+def test_jit_distributed_needs_a_process_group():
+    with pytest.raises(dist.DistributedError, match="init_process_group"):
+        graphc.jit(lambda a: a * 2, distributed=True)(np.ones(2, np.float32))

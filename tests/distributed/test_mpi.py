@@ -106,8 +106,18 @@ def test_ddp_compiled_cpu_target_matches_one_process():
     assert_passed("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300")
 
 
+def test_jit_distributed_matches_one_process():
+    # reference and cpu targets, with a DDP model inside, and two backward() per step
+    assert_passed("jit_distributed", timeout=400, WORKER_TIMEOUT="300")
+
+
+def test_ddp_compiled_cpu_with_the_mpi_progress_thread():
+    assert_passed("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300",
+                  GRAPHC_PROGRESS_THREAD="1")
+
+
 def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
-    assert_passed("ddp_batchnorm_compiled_equals_eager")
+    assert_passed("ddp_batchnorm_compiled_equals_eager", timeout=400, WORKER_TIMEOUT="300")
 
 
 def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch():

@@ -8,11 +8,10 @@ while backward goes on. At the end of backward every pending allreduce is waited
 averaged gradients are written back into `.grad`.
 
 Compiled training (graphc.jit of a step that calls this model and `loss.backward()`): the
-symbolic gradients of the parameters are concatenated per dtype into one flat value, averaged
-by one `all_reduce` node each, and sliced back into the parameters' `.grad`, so an optimizer
+symbolic gradient of each parameter is averaged by an `all_reduce` node, so an optimizer
 traced after backward reads averaged gradients; buffers are read through `broadcast` nodes
-(rank 0's values, as in eager). graphc.compile splits the program at those
-nodes (graphc/distributed/compiled.py).
+(rank 0's values, as in eager). graphc.compile groups the all_reduces into buckets that
+overlap backward (graphc/distributed/compiled.py).
 """
 from __future__ import annotations
 
@@ -22,15 +21,12 @@ import weakref
 import numpy as np
 
 from ... import distributed as dist
-from ... import functional as F
-from ...distributed.collectives import allreduce_array
+from ...distributed.collectives import allreduce_array, average_symbolic_grads
 from ...distributed.process_group import _check_group, wait
 from ...eager.hooks import queue_callback
 from ...eager.tensor import Tensor
 from ...errors import UnsupportedError
 from ...ir import graph as graph_module
-from ...ir.graph import Value, name_scope
-from ...ops.collective import all_reduce as all_reduce_op
 from ...ops.collective import broadcast as broadcast_op
 from ..module import Module
 
@@ -254,20 +250,7 @@ class DistributedDataParallel(Module):
         graph_module.trace_backward = backward_then_average
 
     def _average_symbolic_grads(self):
-        by_dtype = {}
-        for p in self._params:
-            if isinstance(p.grad, Value):
-                by_dtype.setdefault(p.grad.dtype, []).append(p)
-        with name_scope("DistributedDataParallel"):
-            for params in by_dtype.values():
-                flats = [p.grad.reshape(-1) for p in params]
-                flat = flats[0] if len(flats) == 1 else F.cat(flats)
-                averaged = all_reduce_op(flat, reduce="mean")
-                offset = 0
-                for p in params:
-                    n = int(np.prod(p.shape, dtype=np.int64))
-                    p.grad = averaged[offset:offset + n].reshape(p.shape)
-                    offset += n
+        average_symbolic_grads(self._params, "DistributedDataParallel")
 
     def extra_repr(self):
         return f"world_size={self._world_size}, buckets={len(self._buckets)}"
