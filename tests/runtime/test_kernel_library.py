@@ -10,6 +10,7 @@ import pytest
 
 import runtime.kernels as K
 from graphc.ops import nn_reference as ref
+from runtime.kernels import conv_numpy
 
 DTYPES = [np.float32, np.float64]
 
@@ -47,7 +48,10 @@ CONV_CASES = [  # x shape, w shape, stride, padding (t, b, l, r), dilation, grou
     ((1, 8, 9, 7), (4, 8, 2, 3), (2, 3), (1, 2, 0, 1), (2, 1), 1),
     ((2, 1, 7, 6), (5, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     ((1, 6, 5, 5), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),
+    ((3, 4, 8, 7), (6, 2, 3, 2), (1, 1), (2, 0, 3, 1), (2, 1), 2),  # padding > d*(k-1)
 ]
+# the @njit kernels (compiled programs) and their NumPy-BLAS drivers (eager mode)
+CONV_KERNELS = {"njit": K.get, "numpy": lambda name: getattr(conv_numpy, name)}
 
 
 def _geometry(case):
@@ -60,21 +64,23 @@ def _flat(case):
     return sh, sw, pt, pl, dh, dw, groups
 
 
+@pytest.mark.parametrize("kernels", CONV_KERNELS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_kernels_match_the_references(case, dtype):
+def test_conv2d_kernels_match_the_references(case, dtype, kernels):
+    get = CONV_KERNELS[kernels]
     x, w = randn(dtype, *case[0]), randn(dtype, *case[1], seed=1)
     b = randn(dtype, case[1][0], seed=2)
     y = ref.conv2d(x, w, b, **_geometry(case))
     out = np.full(y.shape, np.nan, dtype)
-    K.get("conv2d")(x, w, b, out, *_flat(case))
+    get("conv2d")(x, w, b, out, *_flat(case))
     np.testing.assert_allclose(out, y, **tol(dtype))
-    K.get("conv2d")(x, w, np.zeros(0, dtype), out, *_flat(case))
+    get("conv2d")(x, w, np.zeros(0, dtype), out, *_flat(case))
     np.testing.assert_allclose(out, y - b.reshape(1, -1, 1, 1), **tol(dtype))
 
     gy = randn(dtype, *y.shape, seed=3)
     gw = np.full(w.shape, np.nan, dtype)
-    K.get("conv2d_weight_grad")(x, gy, gw, *_flat(case))
+    get("conv2d_weight_grad")(x, gy, gw, *_flat(case))
     np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=w.shape[2:],
                                                           **_geometry(case)), **tol(dtype))
 
@@ -85,18 +91,40 @@ def test_conv2d_kernels_match_the_references(case, dtype):
                                                        case[2][a], case[4][a], 0)
                for a in (0, 1))
     gx = np.full(x.shape, np.nan, dtype)
-    K.get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
+    get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
     np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=op,
                                                         **_geometry(case)), **tol(dtype))
 
 
-def test_conv_transpose2d_kernel_with_bias_and_output_padding():
+@pytest.mark.parametrize("kernels", CONV_KERNELS)
+def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels):
     x, w, b = randn(np.float64, 2, 4, 3, 4), randn(np.float64, 4, 3, 3, 3, seed=1), np.arange(6.0)
     geometry = dict(stride=(2, 2), padding=(1, 1, 0, 0), dilation=(1, 1), groups=2)
     y = ref.conv_transpose2d(x, w, b, output_padding=(1, 0), **geometry)
     out = np.full(y.shape, np.nan)
-    K.get("conv_transpose2d")(x, w, b, out, 2, 2, 1, 0, 1, 1, 2)
+    CONV_KERNELS[kernels]("conv_transpose2d")(x, w, b, out, 2, 2, 1, 0, 1, 1, 2)
     np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+
+
+def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch):
+    """Two samples a chunk and five samples: two full chunks and a partial one."""
+    x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
+    monkeypatch.setattr(conv_numpy, "CHUNK_BYTES", 2 * 2 * 9 * 30 * 8)
+    assert conv_numpy._chunk(5, 2 * 9 * 30 * 8) == 2
+    geometry = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)
+    y = ref.conv2d(x, w, b, **geometry)
+    out = np.full(y.shape, np.nan)
+    conv_numpy.conv2d(x, w, b, out, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+    gy = randn(np.float64, *y.shape, seed=3)
+    gw = np.full(w.shape, np.nan)
+    conv_numpy.conv2d_weight_grad(x, gy, gw, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=(3, 3), **geometry),
+                               rtol=1e-12, atol=1e-12)
+    gx = np.full(x.shape, np.nan)
+    conv_numpy.conv_transpose2d(gy, w, np.zeros(0), gx, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=(0, 0), **geometry),
+                               rtol=1e-12, atol=1e-12)
 
 
 # ---- pooling ----------------------------------------------------------------------------------------

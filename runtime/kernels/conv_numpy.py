@@ -1,0 +1,89 @@
+"""The conv kernels of conv.py driven from Python, with NumPy's BLAS: for callers outside
+Numba (eager mode). Same calling conventions and results as conv.conv2d,
+conv.conv_transpose2d and conv.conv2d_weight_grad.
+
+Why a second driver: the GEMMs of a conv at the classic CNN sizes are short and wide
+(16-64 output channels x 144-576 x 1024), and NumPy's OpenBLAS runs them up to 2x faster
+than the SciPy OpenBLAS that Numba's np.dot calls (measured 78 vs 40 GFLOP/s on
+16x144x1024, one thread). Compiled programs call the @njit kernels from inside Numba and
+cannot use this module. The im2col/col2im copies are the same @njit code, run for a chunk of
+samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import conv as k
+
+# Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
+# from cache (one sample at the ResNet stage-1 sizes, 40+ at MNIST's first layer, which saves
+# Python calls where each sample is little work).
+CHUNK_BYTES = 1 << 20
+
+
+def _chunk(n, per_sample_bytes):
+    return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
+
+
+def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Cg, KH, KW = w.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
+    B = _chunk(N, K * P * x.itemsize)
+    cols = np.empty((B, K, P), x.dtype)
+    xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+    w3 = w.reshape(groups, Og, K)
+    out3 = out.reshape(N, O, P)
+    for n0 in range(0, N, B):
+        nb = min(B, N - n0)
+        for g in range(groups):
+            k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols[:nb])
+            np.matmul(w3[g], cols[:nb], out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
+    if b.shape[0]:
+        k.add_channel_bias(out3, b)
+
+
+def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv_transpose2d(x[N,Cin,H,W], w[Cin,Og,KH,KW], b[Og*groups] or b[0], out[N,Og*groups,Ho,Wo], sh, sw, pt, pl, dh, dw, groups); also conv2d's input gradient (x = dy, w = the conv weight)"""
+    N, Cin, H, W = x.shape
+    _, Og, KH, KW = w.shape
+    Cg, K, P = Cin // groups, Og * KH * KW, H * W
+    B = _chunk(N, K * P * x.itemsize)
+    cols = np.empty((B, K, P), x.dtype)
+    wt = w.reshape(groups, Cg, K).transpose(0, 2, 1)  # per group: (K, Cg), a transposed view
+    x3 = x.reshape(N, Cin, P)
+    if b.shape[0]:
+        out[...] = b.reshape(1, -1, 1, 1)
+    else:
+        out.fill(0)
+    for n0 in range(0, N, B):
+        nb = min(B, N - n0)
+        for g in range(groups):
+            np.matmul(wt[g], x3[n0:n0 + nb, g * Cg:(g + 1) * Cg], out=cols[:nb])
+            k.col2im_add_batch(cols[:nb], out, n0, g * Og, Og, KH, KW, H, W, sh, sw, pt, pl,
+                               dh, dw)
+
+
+def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d_weight_grad(x[N,C,H,W], gy[N,O,Ho,Wo], gw[O,C/groups,KH,KW], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
+    _, Cg, KH, KW = gw.shape
+    Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
+    B = _chunk(N, K * P * x.itemsize)
+    cols = np.empty((B, K, P), x.dtype)
+    part = np.empty((B, Og, K), x.dtype)
+    xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+    gw3 = gw.reshape(groups, Og, K)
+    gw3.fill(0)
+    gy3 = gy.reshape(N, O, P)
+    for n0 in range(0, N, B):
+        nb = min(B, N - n0)
+        for g in range(groups):
+            k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols[:nb])
+            # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
+            np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols[:nb].transpose(0, 2, 1),
+                      out=part[:nb])
+            gw3[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
