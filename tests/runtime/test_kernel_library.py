@@ -106,6 +106,27 @@ def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels):
     np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
+    """At stride 1 the NumPy driver runs conv_transpose2d as a conv2d with the flipped weight
+    (from FLIP_MIN_CHANNELS output channels on: here all); other strides take col2im."""
+    monkeypatch.setattr(conv_numpy, "FLIP_MIN_CHANNELS", 1)
+    x_shape, (o, cg, kh, kw), (sh, sw), pads, dilation, groups = case
+    y_shape = ref.conv2d(randn(np.float64, *x_shape), randn(np.float64, o, cg, kh, kw),
+                         **_geometry(case)).shape
+    # the transposed conv of gy back to x's size; its weight is the conv's (Cin=o, Og=cg)
+    gy, w, b = randn(np.float64, *y_shape, seed=3), randn(np.float64, o, cg, kh, kw, seed=1), \
+        randn(np.float64, cg * groups, seed=2)
+    op = tuple(x_shape[2 + a] - ref.transpose_out_size(y_shape[2 + a], pads[2 * a],
+                                                       pads[2 * a + 1], (kh, kw)[a],
+                                                       case[2][a], dilation[a], 0)
+               for a in (0, 1))
+    gx = np.full(x_shape, np.nan)
+    conv_numpy.conv_transpose2d(gy, w, b, gx, *_flat(case))
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, b, output_padding=op,
+                                                        **_geometry(case)), rtol=1e-11, atol=1e-11)
+
+
 def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch):
     """Two samples a chunk and five samples: two full chunks and a partial one."""
     x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
