@@ -8,11 +8,22 @@ than the SciPy OpenBLAS that Numba's np.dot calls (measured 78 vs 40 GFLOP/s on
 16x144x1024, one thread). Compiled programs call the @njit kernels from inside Numba and
 cannot use this module. The im2col/col2im copies are the same @njit code, run for a chunk of
 samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers.
+
+Threads: each GEMM runs on one BLAS thread, and with more than one thread configured
+(runtime/threads.py) a large conv splits its samples between that many Python threads (the
+@njit copies and np.matmul release the GIL). A GEMM of one sample is ~60 µs of work: handing
+half of it to a second BLAS thread costs a thread wake-up per GEMM, and when another process
+holds the second core each wait can last a scheduler slice; measured on the shared 2-core
+machine, W9 took 10.9 s a step with 2-thread BLAS against 0.6 s on one thread. Splitting by
+samples waits for the other thread once per conv.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
+from .. import threads
 from . import conv as k
 
 # Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
@@ -21,10 +32,48 @@ from . import conv as k
 CHUNK_BYTES = 1 << 20
 # conv_transpose2d at stride 1 runs as a conv2d from this many output channels per group on
 FLIP_MIN_CHANNELS = 16
+# A conv with fewer multiply-adds runs on the calling thread alone
+SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
+
+_pool = None
+_pool_lock = threading.Lock()
+_blas = None  # threadpoolctl's controller of the BLAS libraries
 
 
 def _chunk(n, per_sample_bytes):
     return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
+
+
+def _one_blas_thread():
+    """A context in which every BLAS library runs on one thread (restored afterwards)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
+def _over_samples(n, work, fn):
+    """[fn(lo, hi)] over a split of range(n): one part on the calling thread when the conv is
+    small or one thread is configured, else one part a thread."""
+    parts = min(n, threads.get_num_threads()) if work >= SPLIT_MIN_WORK else 1
+    with _one_blas_thread():
+        if parts <= 1:
+            return [fn(0, n)]
+        bounds = [n * i // parts for i in range(parts + 1)]
+        pool = _executor(parts)
+        futures = [pool.submit(fn, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+        first = fn(bounds[0], bounds[1])
+        return [first] + [f.result() for f in futures]
+
+
+def _executor(parts):
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < parts - 1:
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="graphc-conv")
+        return _pool
 
 
 def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
@@ -34,17 +83,21 @@ def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     Ho, Wo = out.shape[2], out.shape[3]
     Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
     B = _chunk(N, K * P * x.itemsize)
-    cols = np.empty((B, K, P), x.dtype)
-    xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
     w3 = w.reshape(groups, Og, K)
     out3 = out.reshape(N, O, P)
-    for n0 in range(0, N, B):
-        nb = min(B, N - n0)
-        for g in range(groups):
-            k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols[:nb])
-            np.matmul(w3[g], cols[:nb], out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
-    if b.shape[0]:
-        k.add_channel_bias(out3, b)
+
+    def samples(lo, hi):
+        cols = np.empty((B, K, P), x.dtype)
+        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
+                               cols[:nb])
+                np.matmul(w3[g], cols[:nb], out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
+        if b.shape[0]:
+            k.add_channel_bias(out3[lo:hi], b)
+    _over_samples(N, N * O * K * P, samples)
 
 
 def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
@@ -63,19 +116,22 @@ def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
                dh * (KH - 1) - pt, dw * (KW - 1) - pl, dh, dw, groups)
         return
     B = _chunk(N, K * P * x.itemsize)
-    cols = np.empty((B, K, P), x.dtype)
     wt = w.reshape(groups, Cg, K).transpose(0, 2, 1)  # per group: (K, Cg), a transposed view
     x3 = x.reshape(N, Cin, P)
-    if b.shape[0]:
-        out[...] = b.reshape(1, -1, 1, 1)
-    else:
-        out.fill(0)
-    for n0 in range(0, N, B):
-        nb = min(B, N - n0)
-        for g in range(groups):
-            np.matmul(wt[g], x3[n0:n0 + nb, g * Cg:(g + 1) * Cg], out=cols[:nb])
-            k.col2im_add_batch(cols[:nb], out, n0, g * Og, Og, KH, KW, H, W, sh, sw, pt, pl,
-                               dh, dw)
+
+    def samples(lo, hi):
+        if b.shape[0]:
+            out[lo:hi] = b.reshape(1, -1, 1, 1)
+        else:
+            out[lo:hi] = 0
+        cols = np.empty((B, K, P), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                np.matmul(wt[g], x3[n0:n0 + nb, g * Cg:(g + 1) * Cg], out=cols[:nb])
+                k.col2im_add_batch(cols[:nb], out, n0, g * Og, Og, KH, KW, H, W, sh, sw, pt,
+                                   pl, dh, dw)
+    _over_samples(N, N * Cin * K * P, samples)
 
 
 def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
@@ -85,17 +141,26 @@ def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
     _, Cg, KH, KW = gw.shape
     Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
     B = _chunk(N, K * P * x.itemsize)
-    cols = np.empty((B, K, P), x.dtype)
-    part = np.empty((B, Og, K), x.dtype)
-    xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
-    gw3 = gw.reshape(groups, Og, K)
-    gw3.fill(0)
     gy3 = gy.reshape(N, O, P)
-    for n0 in range(0, N, B):
-        nb = min(B, N - n0)
-        for g in range(groups):
-            k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw, cols[:nb])
-            # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
-            np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols[:nb].transpose(0, 2, 1),
-                      out=part[:nb])
-            gw3[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
+
+    def samples(lo, hi):
+        """this range's sum, (groups, Og, K)"""
+        acc = np.zeros((groups, Og, K), x.dtype)
+        cols = np.empty((B, K, P), x.dtype)
+        part = np.empty((B, Og, K), x.dtype)
+        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
+                               cols[:nb])
+                # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
+                np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols[:nb].transpose(0, 2, 1),
+                          out=part[:nb])
+                acc[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
+        return acc
+    sums = _over_samples(N, N * O * K * P, samples)
+    gw3 = gw.reshape(groups, Og, K)
+    gw3[...] = sums[0]
+    for s in sums[1:]:
+        gw3 += s

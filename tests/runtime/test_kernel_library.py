@@ -127,10 +127,14 @@ def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
                                                         **_geometry(case)), rtol=1e-11, atol=1e-11)
 
 
-def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch):
-    """Two samples a chunk and five samples: two full chunks and a partial one."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch, threads):
+    """Two samples a chunk and five samples: two full chunks and a partial one; with two
+    threads, samples 0-1 and 2-4 (a full chunk, then a full and a partial one)."""
     x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
     monkeypatch.setattr(conv_numpy, "CHUNK_BYTES", 2 * 2 * 9 * 30 * 8)
+    monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(conv_numpy.threads, "get_num_threads", lambda: threads)
     assert conv_numpy._chunk(5, 2 * 9 * 30 * 8) == 2
     geometry = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)
     y = ref.conv2d(x, w, b, **geometry)
