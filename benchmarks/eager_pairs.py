@@ -104,6 +104,8 @@ def main(argv=None):
 
 
 def _fmt(seconds):
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
     return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} µs"
 
 
