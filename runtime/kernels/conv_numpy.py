@@ -20,6 +20,7 @@ samples waits for the other thread once per conv.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -37,6 +38,7 @@ FLIP_MIN_CHANNELS = 16
 SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
 
 _pool = None
+_pool_pid = None
 _pool_lock = threading.Lock()
 _blas = None  # threadpoolctl's controllers of the BLAS libraries loaded
 
@@ -78,11 +80,14 @@ def _over_samples(n, work, fn):
 
 
 def _executor(parts):
-    global _pool
+    """The worker threads (parts - 1 of them; the caller runs a part too). A child process
+    forked after they started has none of them: it makes its own pool."""
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None or _pool._max_workers < parts - 1:
+        if _pool is None or _pool._max_workers < parts - 1 or _pool_pid != os.getpid():
             from concurrent.futures import ThreadPoolExecutor
             _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="graphc-conv")
+            _pool_pid = os.getpid()
         return _pool
 
 

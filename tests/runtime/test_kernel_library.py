@@ -4,6 +4,8 @@ Kernels are module-level Numba dispatchers, cached on disk: each signature compi
 process at most, so the tests share compiled code without fixtures of their own.
 """
 import importlib
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -325,3 +327,22 @@ def test_strided_copy_materializes_views(make):
     view = make(base)
     assert np.shares_memory(view, base) or view.size == 0
     np.testing.assert_array_equal(_strided_copy(view, base), view)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_numpy_conv_drivers_work_in_a_child_forked_after_their_threads_started(monkeypatch):
+    """The parent's worker threads do not exist in a forked child: it must not queue work for
+    them (that hung) but start its own."""
+    monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(conv_numpy.threads, "get_num_threads", lambda: 2)
+    x, w = randn(np.float64, 4, 2, 5, 5), randn(np.float64, 3, 2, 3, 3, seed=1)
+    out = np.empty((4, 3, 3, 3))
+    conv_numpy.conv2d(x, w, np.zeros(0), out, 1, 1, 0, 0, 1, 1, 1)  # starts the pool
+    pid = os.fork()
+    if pid == 0:  # the child: killed by the alarm if it hangs
+        signal.alarm(30)
+        again = np.empty_like(out)
+        conv_numpy.conv2d(x, w, np.zeros(0), again, 1, 1, 0, 0, 1, 1, 1)
+        os._exit(0 if np.array_equal(again, out) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
