@@ -14,7 +14,9 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _kernels():
-    from runtime.kernels import conv as k_conv, dropout as k_dropout, pool as k_pool
+    # conv: the drivers that run the GEMMs with NumPy's BLAS (faster here than the one
+    # compiled code reaches through Numba; runtime/kernels/conv_numpy.py)
+    from runtime.kernels import conv_numpy as k_conv, dropout as k_dropout, pool as k_pool
     return k_conv, k_pool, k_dropout
 
 

@@ -4,12 +4,15 @@ Kernels are module-level Numba dispatchers, cached on disk: each signature compi
 process at most, so the tests share compiled code without fixtures of their own.
 """
 import importlib
+import os
+import signal
 
 import numpy as np
 import pytest
 
 import runtime.kernels as K
 from graphc.ops import nn_reference as ref
+from runtime.kernels import conv_numpy
 
 DTYPES = [np.float32, np.float64]
 
@@ -48,7 +51,10 @@ CONV_CASES = [  # x shape, w shape, stride, padding (t, b, l, r), dilation, grou
     ((1, 8, 9, 7), (4, 8, 2, 3), (2, 3), (1, 2, 0, 1), (2, 1), 1),
     ((2, 1, 7, 6), (5, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     ((1, 6, 5, 5), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),
+    ((3, 4, 8, 7), (6, 2, 3, 2), (1, 1), (2, 0, 3, 1), (2, 1), 2),  # padding > d*(k-1)
 ]
+# the @njit kernels (compiled programs) and their NumPy-BLAS drivers (eager mode)
+CONV_KERNELS = {"njit": K.get, "numpy": lambda name: getattr(conv_numpy, name)}
 
 
 def _geometry(case):
@@ -61,21 +67,23 @@ def _flat(case):
     return sh, sw, pt, pl, dh, dw, groups
 
 
+@pytest.mark.parametrize("kernels", CONV_KERNELS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_kernels_match_the_references(case, dtype):
+def test_conv2d_kernels_match_the_references(case, dtype, kernels):
+    get = CONV_KERNELS[kernels]
     x, w = randn(dtype, *case[0]), randn(dtype, *case[1], seed=1)
     b = randn(dtype, case[1][0], seed=2)
     y = ref.conv2d(x, w, b, **_geometry(case))
     out = np.full(y.shape, np.nan, dtype)
-    K.get("conv2d")(x, w, b, out, *_flat(case))
+    get("conv2d")(x, w, b, out, *_flat(case))
     np.testing.assert_allclose(out, y, **tol(dtype))
-    K.get("conv2d")(x, w, np.zeros(0, dtype), out, *_flat(case))
+    get("conv2d")(x, w, np.zeros(0, dtype), out, *_flat(case))
     np.testing.assert_allclose(out, y - b.reshape(1, -1, 1, 1), **tol(dtype))
 
     gy = randn(dtype, *y.shape, seed=3)
     gw = np.full(w.shape, np.nan, dtype)
-    K.get("conv2d_weight_grad")(x, gy, gw, *_flat(case))
+    get("conv2d_weight_grad")(x, gy, gw, *_flat(case))
     np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=w.shape[2:],
                                                           **_geometry(case)), **tol(dtype))
 
@@ -86,18 +94,65 @@ def test_conv2d_kernels_match_the_references(case, dtype):
                                                        case[2][a], case[4][a], 0)
                for a in (0, 1))
     gx = np.full(x.shape, np.nan, dtype)
-    K.get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
+    get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
     np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=op,
                                                         **_geometry(case)), **tol(dtype))
 
 
-def test_conv_transpose2d_kernel_with_bias_and_output_padding():
+@pytest.mark.parametrize("kernels", CONV_KERNELS)
+def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels):
     x, w, b = randn(np.float64, 2, 4, 3, 4), randn(np.float64, 4, 3, 3, 3, seed=1), np.arange(6.0)
     geometry = dict(stride=(2, 2), padding=(1, 1, 0, 0), dilation=(1, 1), groups=2)
     y = ref.conv_transpose2d(x, w, b, output_padding=(1, 0), **geometry)
     out = np.full(y.shape, np.nan)
-    K.get("conv_transpose2d")(x, w, b, out, 2, 2, 1, 0, 1, 1, 2)
+    CONV_KERNELS[kernels]("conv_transpose2d")(x, w, b, out, 2, 2, 1, 0, 1, 1, 2)
     np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
+    """At stride 1 the NumPy driver runs conv_transpose2d as a conv2d with the flipped weight
+    (from FLIP_MIN_CHANNELS output channels on: here all); other strides take col2im."""
+    monkeypatch.setattr(conv_numpy, "FLIP_MIN_CHANNELS", 1)
+    x_shape, (o, cg, kh, kw), (sh, sw), pads, dilation, groups = case
+    y_shape = ref.conv2d(randn(np.float64, *x_shape), randn(np.float64, o, cg, kh, kw),
+                         **_geometry(case)).shape
+    # the transposed conv of gy back to x's size; its weight is the conv's (Cin=o, Og=cg)
+    gy, w, b = randn(np.float64, *y_shape, seed=3), randn(np.float64, o, cg, kh, kw, seed=1), \
+        randn(np.float64, cg * groups, seed=2)
+    op = tuple(x_shape[2 + a] - ref.transpose_out_size(y_shape[2 + a], pads[2 * a],
+                                                       pads[2 * a + 1], (kh, kw)[a],
+                                                       case[2][a], dilation[a], 0)
+               for a in (0, 1))
+    gx = np.full(x_shape, np.nan)
+    conv_numpy.conv_transpose2d(gy, w, b, gx, *_flat(case))
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, b, output_padding=op,
+                                                        **_geometry(case)), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch, threads):
+    """Two samples a chunk and five samples: two full chunks and a partial one; with two
+    threads, samples 0-1 and 2-4 (a full chunk, then a full and a partial one)."""
+    x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
+    monkeypatch.setattr(conv_numpy, "CHUNK_BYTES", 2 * 2 * 9 * 30 * 8)
+    monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(conv_numpy.threads, "get_num_threads", lambda: threads)
+    assert conv_numpy._chunk(5, 2 * 9 * 30 * 8) == 2
+    geometry = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)
+    y = ref.conv2d(x, w, b, **geometry)
+    out = np.full(y.shape, np.nan)
+    conv_numpy.conv2d(x, w, b, out, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
+    gy = randn(np.float64, *y.shape, seed=3)
+    gw = np.full(w.shape, np.nan)
+    conv_numpy.conv2d_weight_grad(x, gy, gw, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=(3, 3), **geometry),
+                               rtol=1e-12, atol=1e-12)
+    gx = np.full(x.shape, np.nan)
+    conv_numpy.conv_transpose2d(gy, w, np.zeros(0), gx, 1, 1, 1, 1, 1, 1, 2)
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=(0, 0), **geometry),
+                               rtol=1e-12, atol=1e-12)
 
 
 # ---- pooling ----------------------------------------------------------------------------------------
@@ -273,3 +328,22 @@ def test_strided_copy_materializes_views(make):
     view = make(base)
     assert np.shares_memory(view, base) or view.size == 0
     np.testing.assert_array_equal(_strided_copy(view, base), view)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_numpy_conv_drivers_work_in_a_child_forked_after_their_threads_started(monkeypatch):
+    """The parent's worker threads do not exist in a forked child: it must not queue work for
+    them (that hung) but start its own."""
+    monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(conv_numpy.threads, "get_num_threads", lambda: 2)
+    x, w = randn(np.float64, 4, 2, 5, 5), randn(np.float64, 3, 2, 3, 3, seed=1)
+    out = np.empty((4, 3, 3, 3))
+    conv_numpy.conv2d(x, w, np.zeros(0), out, 1, 1, 0, 0, 1, 1, 1)  # starts the pool
+    pid = os.fork()
+    if pid == 0:  # the child: killed by the alarm if it hangs
+        signal.alarm(30)
+        again = np.empty_like(out)
+        conv_numpy.conv2d(x, w, np.zeros(0), again, 1, 1, 0, 0, 1, 1, 1)
+        os._exit(0 if np.array_equal(again, out) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -1,0 +1,183 @@
+"""The conv kernels of conv.py driven from Python, with NumPy's BLAS: for callers outside
+Numba (eager mode). Same calling conventions and results as conv.conv2d,
+conv.conv_transpose2d and conv.conv2d_weight_grad.
+
+Why a second driver: the GEMMs of a conv at the classic CNN sizes are short and wide
+(16-64 output channels x 144-576 x 1024), and NumPy's OpenBLAS runs them up to 2x faster
+than the SciPy OpenBLAS that Numba's np.dot calls (measured 78 vs 40 GFLOP/s on
+16x144x1024, one thread). Compiled programs call the @njit kernels from inside Numba and
+cannot use this module. The im2col/col2im copies are the same @njit code, run for a chunk of
+samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers.
+
+Threads: each GEMM runs on one BLAS thread, and with more than one thread configured
+(runtime/threads.py) a large conv splits its samples between that many Python threads (the
+@njit copies and np.matmul release the GIL). A GEMM of one sample is ~60 µs of work: handing
+half of it to a second BLAS thread costs a thread wake-up per GEMM, and when another process
+holds the second core each wait can last a scheduler slice; measured on the shared 2-core
+machine, W9 took 10.9 s a step with 2-thread BLAS against 0.6 s on one thread. Splitting by
+samples waits for the other thread once per conv.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+import numpy as np
+
+from .. import threads
+from . import conv as k
+
+# Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
+# from cache (one sample at the ResNet stage-1 sizes, 40+ at MNIST's first layer, which saves
+# Python calls where each sample is little work).
+CHUNK_BYTES = 1 << 20
+# conv_transpose2d at stride 1 runs as a conv2d from this many output channels per group on
+FLIP_MIN_CHANNELS = 16
+# A conv with fewer multiply-adds runs on the calling thread alone
+SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
+
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+_blas = None  # threadpoolctl's controllers of the BLAS libraries loaded
+
+
+def _chunk(n, per_sample_bytes):
+    return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Every BLAS library on one thread inside (restored afterwards). Through the libraries'
+    own setters: threadpoolctl's `limit` rescans the process and costs ~0.2 ms a call."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    saved = [(lib, n) for lib in _blas for n in [lib.get_num_threads()] if n != 1]
+    for lib, _ in saved:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in saved:
+            lib.set_num_threads(n)
+
+
+def _over_samples(n, work, fn):
+    """[fn(lo, hi)] over a split of range(n): one part on the calling thread when the conv is
+    small or one thread is configured, else one part a thread."""
+    parts = min(n, threads.get_num_threads()) if work >= SPLIT_MIN_WORK else 1
+    with _one_blas_thread():
+        if parts <= 1:
+            return [fn(0, n)]
+        bounds = [n * i // parts for i in range(parts + 1)]
+        pool = _executor(parts)
+        futures = [pool.submit(fn, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+        first = fn(bounds[0], bounds[1])
+        return [first] + [f.result() for f in futures]
+
+
+def _executor(parts):
+    """The worker threads (parts - 1 of them; the caller runs a part too). A child process
+    forked after they started has none of them: it makes its own pool."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < parts - 1 or _pool_pid != os.getpid():
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="graphc-conv")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Cg, KH, KW = w.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
+    B = _chunk(N, K * P * x.itemsize)
+    w3 = w.reshape(groups, Og, K)
+    out3 = out.reshape(N, O, P)
+
+    def samples(lo, hi):
+        cols = np.empty((B, K, P), x.dtype)
+        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
+                               cols[:nb])
+                np.matmul(w3[g], cols[:nb], out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
+        if b.shape[0]:
+            k.add_channel_bias(out3[lo:hi], b)
+    _over_samples(N, N * O * K * P, samples)
+
+
+def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv_transpose2d(x[N,Cin,H,W], w[Cin,Og,KH,KW], b[Og*groups] or b[0], out[N,Og*groups,Ho,Wo], sh, sw, pt, pl, dh, dw, groups); also conv2d's input gradient (x = dy, w = the conv weight)"""
+    N, Cin, H, W = x.shape
+    _, Og, KH, KW = w.shape
+    Cg, K, P = Cin // groups, Og * KH * KW, H * W
+    if sh == 1 and sw == 1 and pt <= dh * (KH - 1) and pl <= dw * (KW - 1) and \
+            Og >= FLIP_MIN_CHANNELS and x.size <= out.size:
+        # stride 1: the conv2d of x with the flipped weight and padding d*(k-1) - p. Its GEMM
+        # (Og x Cg*KH*KW) and im2col write each output element once; col2im adds into each
+        # KH*KW times (measured 1.2-1.3x faster at 16 and 64 channels, 32x32 and 16x16). Its
+        # im2col copies KH*KW times x, col2im's GEMM writes KH*KW times out: with x larger
+        # than out (MNIST's 64->32 channels, 24x24->26x26) it was 1.4x slower. Few output
+        # channels make its GEMM thin, slower than col2im's (Og*KH*KW x Cg).
+        wf = w.reshape(groups, Cg, Og, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        conv2d(x, np.ascontiguousarray(wf).reshape(groups * Og, Cg, KH, KW), b, out, 1, 1,
+               dh * (KH - 1) - pt, dw * (KW - 1) - pl, dh, dw, groups)
+        return
+    B = _chunk(N, K * P * x.itemsize)
+    wt = w.reshape(groups, Cg, K).transpose(0, 2, 1)  # per group: (K, Cg), a transposed view
+    x3 = x.reshape(N, Cin, P)
+
+    def samples(lo, hi):
+        if b.shape[0]:
+            out[lo:hi] = b.reshape(1, -1, 1, 1)
+        else:
+            out[lo:hi] = 0
+        cols = np.empty((B, K, P), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                np.matmul(wt[g], x3[n0:n0 + nb, g * Cg:(g + 1) * Cg], out=cols[:nb])
+                k.col2im_add_batch(cols[:nb], out, n0, g * Og, Og, KH, KW, H, W, sh, sw, pt,
+                                   pl, dh, dw)
+    _over_samples(N, N * Cin * K * P, samples)
+
+
+def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d_weight_grad(x[N,C,H,W], gy[N,O,Ho,Wo], gw[O,C/groups,KH,KW], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
+    _, Cg, KH, KW = gw.shape
+    Og, K, P = O // groups, Cg * KH * KW, Ho * Wo
+    B = _chunk(N, K * P * x.itemsize)
+    gy3 = gy.reshape(N, O, P)
+
+    def samples(lo, hi):
+        """this range's sum, (groups, Og, K)"""
+        acc = np.zeros((groups, Og, K), x.dtype)
+        cols = np.empty((B, K, P), x.dtype)
+        part = np.empty((B, Og, K), x.dtype)
+        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+        for n0 in range(lo, hi, B):
+            nb = min(B, hi - n0)
+            for g in range(groups):
+                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
+                               cols[:nb])
+                # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
+                np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols[:nb].transpose(0, 2, 1),
+                          out=part[:nb])
+                acc[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
+        return acc
+    sums = _over_samples(N, N * O * K * P, samples)
+    gw3 = gw.reshape(groups, Og, K)
+    gw3[...] = sums[0]
+    for s in sums[1:]:
+        gw3 += s
