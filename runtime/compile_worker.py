@@ -38,11 +38,18 @@ def kernel_signature(dtypes):
                  nbtypes.Array(from_dtype(np.dtype(d)), 1, "C") for d in dtypes)
 
 
-def spare_cores():
+def idle_cores():
+    """Cores that neither this process nor any other is using (by the 1-minute load average,
+    this process counting as one): on a busy machine a helper would only add its start-up."""
     try:
-        return len(os.sched_getaffinity(0)) - 1
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return (os.cpu_count() or 1) - 1
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 1.0
+    return int(cores - max(busy, 1.0) + 0.5)
 
 
 def _claim(directory, job_id):
@@ -77,9 +84,9 @@ class Helper:
 
     @classmethod
     def start(cls, jobs):
-        """A helper for these jobs, or None where it would not pay (few jobs, one core,
+        """A helper for these jobs, or None where it would not pay (few jobs, no idle core,
         GRAPHC_COMPILE_HELPER=0) or cannot start."""
-        if len(jobs) < MIN_KERNELS or spare_cores() < 1 or \
+        if len(jobs) < MIN_KERNELS or idle_cores() < 1 or \
                 os.environ.get("GRAPHC_COMPILE_HELPER", "1") == "0":
             return None
         try:

@@ -27,7 +27,7 @@ def _program(c):
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(compile_worker, "MIN_KERNELS", 2)
-    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 1)
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     return tmp_path
 
 
@@ -65,13 +65,13 @@ def test_a_helper_that_dies_leaves_its_kernels_to_this_process(fresh_cache, monk
     assert report.compiled + report.reused == report.functions and report.by_helper == 0
 
 
-def test_no_helper_for_few_kernels_one_core_or_when_turned_off(monkeypatch):
+def test_no_helper_for_few_kernels_no_idle_core_or_when_turned_off(monkeypatch):
     jobs = [("m", "/nowhere.py", ["float32"])] * 3
     assert compile_worker.Helper.start(jobs) is None  # fewer than MIN_KERNELS
     monkeypatch.setattr(compile_worker, "MIN_KERNELS", 2)
-    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 0)
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 0)
     assert compile_worker.Helper.start(jobs) is None
-    monkeypatch.setattr(compile_worker, "spare_cores", lambda: 1)
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     monkeypatch.setenv("GRAPHC_COMPILE_HELPER", "0")
     assert compile_worker.Helper.start(jobs) is None
 
@@ -85,3 +85,11 @@ def test_claims_go_to_exactly_one_process(tmp_path):
     mine = sum(compile_worker._claim(str(tmp_path), str(k)) for k in range(50))
     theirs = sum(int(c.communicate()[0]) for c in children)
     assert mine + theirs == 50
+
+
+def test_idle_cores_follow_the_load(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert compile_worker.idle_cores() == 1  # this process takes one of the two
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert compile_worker.idle_cores() < 1
