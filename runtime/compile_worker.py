@@ -98,9 +98,12 @@ class Helper:
         """True if this process compiles the kernel; False if the helper has it."""
         return _claim(self.claims, _job_id(module, dtypes))
 
-    def finish(self):
-        """Wait for the helper (it has finished or is finishing what it claimed)."""
+    def finish(self, kill=False):
+        """Wait for the helper (it has finished or is finishing what it claimed); kill: stop
+        it now (this process's compile failed)."""
         try:
+            if kill:
+                raise subprocess.TimeoutExpired(self.process.args, 0)
             self.process.wait(timeout=WAIT_S)
         except subprocess.TimeoutExpired:
             self.process.kill()

@@ -271,13 +271,18 @@ class CompiledProgram:
                 todo.append((kernel, dtypes))
         helper = compile_worker.Helper.start(_helper_jobs(todo))
         done, deferred = report.reused, []
-        for kernel, dtypes in todo:
-            if helper is not None and not helper.claim(kernel.py_func.__module__, dtypes):
-                deferred.append((kernel, dtypes))  # the helper compiles it
-                continue
-            self._compile_kernel(kernel, dtypes)
-            done += 1
-            progress.update(done, report.from_cache + report.reused)
+        try:
+            for kernel, dtypes in todo:
+                if helper is not None and not helper.claim(kernel.py_func.__module__, dtypes):
+                    deferred.append((kernel, dtypes))  # the helper compiles it
+                    continue
+                self._compile_kernel(kernel, dtypes)
+                done += 1
+                progress.update(done, report.from_cache + report.reused)
+        except BaseException:
+            if helper is not None:
+                helper.finish(kill=True)
+            raise
         if helper is not None:
             helper.finish()
             for kernel, dtypes in deferred:
