@@ -101,11 +101,12 @@ class Helper:
     def finish(self, kill=False):
         """Wait for the helper (it has finished or is finishing what it claimed); kill: stop
         it now (this process's compile failed)."""
-        try:
-            if kill:
-                raise subprocess.TimeoutExpired(self.process.args, 0)
-            self.process.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
+        if not kill:
+            try:
+                self.process.wait(timeout=WAIT_S)
+            except subprocess.TimeoutExpired:
+                kill = True
+        if kill:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.claims, ignore_errors=True)
