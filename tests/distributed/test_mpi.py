@@ -1,4 +1,5 @@
-"""graphc.distributed under `mpiexec -n 2`: each test launches tests/distributed/mpi_worker.py.
+"""graphc.distributed under `mpiexec -n 2` running tests/distributed/mpi_worker.py: the cases
+that pass share one job; each failing job (a rank raises, dies or hangs) is a launch of its own.
 
 Skipped cleanly where mpi4py or an MPI launcher is missing or cannot start two processes.
 The worker checks its own numbers (N ranks with batch B against one process with batch
@@ -69,76 +70,100 @@ def launch(case, *args, timeout=120, **env):
     return done, time.monotonic() - start
 
 
-def assert_passed(case, *args, **kw):
-    done, _ = launch(case, *args, **kw)
+# The cases that pass run in one job (a launch costs seconds: mpiexec and 2 Pythons with graphc
+# and Numba); each test below checks its own case's lines. The job's deadline is the generous
+# one the cpu-compiled case needs (the ranks compile at their own pace before the first
+# allreduce). "compiled_steps_that_differ_between_ranks_raise" leaves the ranks in step (one
+# agreed allreduce), so later cases are unaffected; it runs last all the same.
+PASSING = ["collectives", "ddp_eager", "ddp_unused_parameters", "ddp_bucket_view",
+           "ddp_compiled_reference", "ddp_compiled_cpu", "jit_distributed",
+           "ddp_batchnorm_compiled_equals_eager",
+           "sync_batchnorm", "symbolic_all_reduce", "ddp_in_a_static_graph_raises", "sampler",
+           "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
+
+
+@pytest.fixture(scope="module")
+def passing_job(tmp_path_factory):
+    checkpoints = tmp_path_factory.mktemp("mpi_checkpoint")
+    done, _ = launch(*PASSING, timeout=400, WORKER_TIMEOUT="300", CHECKPOINT_DIR=str(checkpoints))
+    return done, checkpoints
+
+
+def assert_passed(job, case):
+    done, _ = job
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
     for rank in range(2):
         assert f"PASS {case} rank {rank}" in done.stdout, output[-4000:]
 
 
-def test_collectives_on_eager_tensors():
-    assert_passed("collectives")
+def test_the_job_of_passing_cases_exits_cleanly(passing_job):
+    done, _ = passing_job
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
 
 
-def test_ddp_eager_matches_one_process_with_the_whole_batch():
-    assert_passed("ddp_eager")  # several buckets, momentum, and no_sync accumulation
+def test_collectives_on_eager_tensors(passing_job):
+    assert_passed(passing_job, "collectives")
 
 
-def test_ddp_parameters_unused_on_some_ranks():
-    assert_passed("ddp_unused_parameters")
+def test_ddp_eager_matches_one_process_with_the_whole_batch(passing_job):
+    assert_passed(passing_job, "ddp_eager")  # several buckets, momentum, no_sync accumulation
 
 
-def test_ranks_that_compile_different_steps_raise():
-    assert_passed("compiled_steps_that_differ_between_ranks_raise")
+def test_ddp_parameters_unused_on_some_ranks(passing_job):
+    assert_passed(passing_job, "ddp_unused_parameters")
 
 
-def test_ddp_gradient_as_bucket_view_with_adam():
-    assert_passed("ddp_bucket_view")
+def test_ranks_that_compile_different_steps_raise(passing_job):
+    assert_passed(passing_job, "compiled_steps_that_differ_between_ranks_raise")
 
 
-def test_ddp_compiled_reference_target_matches_one_process():
-    assert_passed("ddp_compiled_reference")
+def test_ddp_gradient_as_bucket_view_with_adam(passing_job):
+    assert_passed(passing_job, "ddp_bucket_view")
 
 
-def test_ddp_compiled_cpu_target_matches_one_process():
-    # the ranks compile (Numba) at their own pace: a generous deadline for the first allreduce
-    assert_passed("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300")
+def test_ddp_compiled_reference_target_matches_one_process(passing_job):
+    assert_passed(passing_job, "ddp_compiled_reference")
 
 
-def test_jit_distributed_matches_one_process():
+def test_ddp_compiled_cpu_target_matches_one_process(passing_job):
+    assert_passed(passing_job, "ddp_compiled_cpu")
+
+
+def test_jit_distributed_matches_one_process(passing_job):
     # reference and cpu targets, with a DDP model inside, and two backward() per step
-    assert_passed("jit_distributed", timeout=400, WORKER_TIMEOUT="300")
+    assert_passed(passing_job, "jit_distributed")
 
 
 def test_ddp_compiled_cpu_with_the_mpi_progress_thread():
-    assert_passed("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300",
-                  GRAPHC_PROGRESS_THREAD="1")
+    done, _ = launch("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300",
+                     GRAPHC_PROGRESS_THREAD="1")  # an environment of its own: a job of its own
+    assert_passed((done, None), "ddp_compiled_cpu")
 
 
-def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager():
-    assert_passed("ddp_batchnorm_compiled_equals_eager", timeout=400, WORKER_TIMEOUT="300")
+def test_ddp_batchnorm_buffers_from_rank_zero_compiled_as_eager(passing_job):
+    assert_passed(passing_job, "ddp_batchnorm_compiled_equals_eager")
 
 
-def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch():
-    assert_passed("sync_batchnorm")
+def test_sync_batchnorm_matches_batchnorm_on_the_whole_batch(passing_job):
+    assert_passed(passing_job, "sync_batchnorm")
 
 
-def test_all_reduce_of_a_symbolic_value_is_a_graph_node():
-    assert_passed("symbolic_all_reduce")
+def test_all_reduce_of_a_symbolic_value_is_a_graph_node(passing_job):
+    assert_passed(passing_job, "symbolic_all_reduce")
 
 
-def test_ddp_in_a_hand_built_graph_raises():
-    assert_passed("ddp_in_a_static_graph_raises")
+def test_ddp_in_a_hand_built_graph_raises(passing_job):
+    assert_passed(passing_job, "ddp_in_a_static_graph_raises")
 
 
-def test_distributed_sampler_covers_the_dataset_once_per_epoch():
-    assert_passed("sampler")
+def test_distributed_sampler_covers_the_dataset_once_per_epoch(passing_job):
+    assert_passed(passing_job, "sampler")
 
 
-def test_checkpoint_written_by_rank_zero_only(tmp_path):
-    assert_passed("checkpoint", str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["ckpt.graphc"]  # no temporary left behind
+def test_checkpoint_written_by_rank_zero_only(passing_job):
+    assert_passed(passing_job, "checkpoint")
+    _, checkpoints = passing_job
+    assert sorted(os.listdir(checkpoints)) == ["ckpt.graphc"]  # no temporary left behind
 
 
 def test_a_rank_that_raises_aborts_the_job():
