@@ -333,10 +333,11 @@ class CompiledProgram:
         datas = self._datas
         return datas is not None and all(map(operator.is_, map(_DATA, self.storages), datas))
 
-    def _variable_args(self):
+    def _variable_args(self, unchanged=False):
         """The arguments after the feeds, rebuilt only when a variable's array was replaced
-        (e.g. by load_state_dict): comparing identities is cheaper than flattening."""
-        if not self._variables_unchanged():
+        (e.g. by load_state_dict): comparing identities is cheaper than flattening.
+        unchanged: the caller has just compared them."""
+        if not (unchanged or self._variables_unchanged()):
             flat = []
             for t in self.storages:
                 if not t._data.flags.c_contiguous:
@@ -367,11 +368,11 @@ class CompiledProgram:
                 return None
         if not self._variables_unchanged():  # maybe a new shape: another program's signature
             return None
-        return self._call(1, flats)
+        return self._call(1, flats, unchanged=True)
 
-    def _call(self, steps, flats, fn=None):
+    def _call(self, steps, flats, fn=None, unchanged=False):
         """Outputs of the program (or of `fn`, its Python twin) on flat feeds."""
-        tail = self._variable_args()
+        tail = self._variable_args(unchanged)
         with self.lock:
             if self.parallel:
                 threads.apply_num_threads()
