@@ -225,8 +225,8 @@ class Executable:
     def _results(self, outputs):
         """Output arrays as tensors, in the structure the outputs were given in."""
         if self._single:
-            return _as_tensor(outputs[0])
-        return [_as_tensor(o) for o in outputs]
+            return Tensor._wrap(outputs[0])
+        return [Tensor._wrap(o) for o in outputs]
 
     def __repr__(self):
         return (f"<graphc.Executable target={self.target!r} {len(self.graph.nodes)} nodes, "
@@ -234,14 +234,6 @@ class Executable:
 
 
 _MISSING = object()
-
-
-def _as_tensor(array):
-    """A result as a tensor: the eager fast path's constructor for a host array outside
-    graphc.jit's tracing (a call costs microseconds: this is one of them)."""
-    if type(array) is np.ndarray and Tensor._trace is None:
-        return Tensor._new(array)
-    return Tensor._wrap(array)
 
 
 def compile(outputs, inputs=None, updates=None, target=None, **options):

@@ -70,6 +70,9 @@ class Tensor(TensorMethods):
     @classmethod
     def _wrap(cls, arr, dtype=None):
         """Wrap an array without copying (a dtype given converts it if it differs)."""
+        if cls is Tensor and type(arr) is np.ndarray and dtype is None and \
+                Tensor._trace is None:  # the common case: the fast path's constructor
+            return cls._new(arr)
         t = cls.__new__(cls)
         if not isinstance(arr, np.ndarray) and not hasattr(arr, "copy_to_host"):
             arr = np.asarray(arr)  # (a CUDA device array is kept as it is)
