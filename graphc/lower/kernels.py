@@ -393,22 +393,27 @@ def emit_inverse(em, node, opts, helpers):
     em.close(len(batch))
 
 
+def dense(em, value):
+    """A contiguous 1-D array expression holding `value`'s elements: a slice of its buffer,
+    or a scratch copy when it is a strided view."""
+    n = value.type.numel()
+    if em.layout(value).is_contiguous:
+        name, base = em.array_of(value)
+        return f"{name}[{base}:{base + n}]"
+    tmp = em.fresh("dense")
+    em.line(f"{tmp} = np.empty({n}, {CTOR[value.dtype.name]})")
+    emit_copy(em, value, tmp, 0, contiguous_strides(value.type.shape))
+    return tmp
+
+
 def emit_bitcast(em, node, opts, helpers):
-    """y = x's bytes read as y's dtype (torch's view(dtype)), through a dense copy of x when
-    x is a strided view."""
+    """y = x's bytes read as y's dtype (torch's view(dtype))."""
     x, y = node.inputs[0], node.outputs[0]
-    n = x.type.numel()
-    if n == 0:
+    if x.type.numel() == 0:
         return
-    if em.layout(x).is_contiguous:
-        name, base = em.array_of(x)
-        src = f"{name}[{base}:{base + n}]"
-    else:
-        src = em.fresh("dense")
-        em.line(f"{src} = np.empty({n}, {CTOR[x.dtype.name]})")
-        emit_copy(em, x, src, 0, contiguous_strides(x.type.shape))
     yname, ybase = em.array_of(y)
-    em.line(f"{yname}[{ybase}:{ybase + y.type.numel()}] = {src}.view({CTOR[y.dtype.name]})")
+    em.line(f"{yname}[{ybase}:{ybase + y.type.numel()}] = "
+            f"{dense(em, x)}.view({CTOR[y.dtype.name]})")
 
 
 EMITTERS = {

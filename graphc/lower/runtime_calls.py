@@ -12,8 +12,7 @@ import numpy as np
 
 from ..errors import UnsupportedError, op_error
 from ..ops import nn_reference as ref
-from ..passes.layout import contiguous_strides
-from .kernels import emit_copy
+from .kernels import dense
 from .scalar import CTOR
 
 
@@ -23,14 +22,7 @@ def _shape(shape):
 
 def nd(em, value):
     """A contiguous N-D array expression holding `value`."""
-    n, shape = value.type.numel(), value.type.shape
-    if em.layout(value).is_contiguous:
-        name, base = em.array_of(value)
-        return f"{name}[{base}:{base + n}].reshape({_shape(shape)})"
-    tmp = em.fresh("dense")
-    em.line(f"{tmp} = np.empty({n}, {CTOR[value.dtype.name]})")
-    emit_copy(em, value, tmp, 0, contiguous_strides(shape))
-    return f"{tmp}.reshape({_shape(shape)})"
+    return f"{dense(em, value)}.reshape({_shape(value.type.shape)})"
 
 
 def _floats_only(node):
