@@ -172,8 +172,8 @@ def _programs(generated):
 
 
 def _bound_view(arenas, key):
-    """A view of an arena for the program (lower/program.py `view`): elements start:stop,
-    reshaped to a matrix for BLAS and transposed where asked."""
+    """A view of an arena for the program (lower/kernel_layout.py `view`): elements
+    start:stop, reshaped to a matrix for BLAS and transposed where asked."""
     k, start, stop, shape, transposed = key
     view = arenas[k][start:stop]
     if shape:
@@ -259,7 +259,7 @@ class CompiledProgram:
         """Compile (or load from the cache) every kernel for the argument types the program
         passes, up front, saying so on a terminal when it takes a while (kernel layout).
         A cold compile of many kernels shares the work with a helper process
-        (runtime/compile_worker.py) when a core is spare."""
+        (runtime/compile_worker.py) when a core is idle."""
         report, pending, self.pending = self.report, self.pending, []
         start = time.perf_counter()
         progress = Progress(len(pending))
