@@ -25,7 +25,8 @@ import tempfile
 # Fewer uncached kernels than this compile in this process only: starting the helper
 # (Python, NumPy, Numba: ~0.4 s of CPU) would cost more than it saves.
 MIN_KERNELS = 6
-# The helper gives up on waiting for nothing: this long after its last kernel it is killed.
+# After its own kernels this process waits at most this long for the helper, then kills it
+# and compiles what the helper left.
 WAIT_S = 120.0
 
 
@@ -41,10 +42,8 @@ def kernel_signature(dtypes):
 def idle_cores():
     """Cores that neither this process nor any other is using (by the 1-minute load average,
     this process counting as one): on a busy machine a helper would only add its start-up."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    from runtime.threads import default_num_threads
+    cores = default_num_threads()
     try:
         busy = os.getloadavg()[0]
     except (AttributeError, OSError):
