@@ -22,6 +22,7 @@ from runtime.threads import BLAS_PARALLEL_MIN_WORK
 
 from .collective import IMPORT as COLLECTIVE_IMPORT, CollectiveCalls
 from .kernels import blas_operands
+from .runtime_calls import RUNTIME_OPS
 from .scalar import PRELUDE
 from .scan import emit_scan
 from .steps import (GeneratedProgram, blas_work, comment_step, emit_step, helper_parts,
@@ -138,6 +139,8 @@ def lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=
             group = _flush(program, group)
             program.call_blas(number, step, operands)
             continue
+        if node is not None and node.op.name in RUNTIME_OPS:
+            group = _flush(program, group)  # (a library call alone needs no wrapper kernel)
         group.append((number, step))
         if not _is_tiny(step):
             group = _flush(program, group)
@@ -209,7 +212,7 @@ def _runtime_imports(kernels):
     from runtime.kernels import location
     return (["import numpy as np", "f32, f64, i64 = np.float32, np.float64, np.int64"] +
             [f"from {module} import {attr} as rk_{k}"
-             for k in sorted(kernels) for module, attr in [location(k)]])
+             for k in sorted(kernels) for module, attr in [location(k, from_python=True)]])
 
 
 def _kernel_name(text):

@@ -175,3 +175,4 @@ cross_entropy_backward = Op(
     vjp=_backward_vjp, num_inputs=None, defaults={"ignore_index": -100, "reduction": "mean"},
     normalize=_normalize, kind="kernel", lowering={"kernel": "cross_entropy_backward"},
     doc="Gradient of cross_entropy with respect to the logits, from its saved logsumexp.")
+cross_entropy.takes_none = True  # lse's gradient is None unless something reads lse

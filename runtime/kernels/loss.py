@@ -17,23 +17,10 @@ from ._jit import kernel
 
 
 @kernel
-def _row_weight(weight, t):
-    return weight[t] if weight.shape[0] else 1.0
-
-
-@kernel
-def _weight_total(target, weight, ignore_index):
-    total = 0.0
-    for i in range(target.shape[0]):
-        if target[i] != ignore_index:
-            total += _row_weight(weight, target[i])
-    return total
-
-
-@kernel
 def cross_entropy(x, target, weight, lse, out, ignore_index, reduction):
     """cross_entropy(x[n, c] float, target[n] int, weight[c] or [0], lse[n] out, out[n] (reduction 0) or [1] (1: sum, 2: mean) out, ignore_index int, reduction int)"""
     n, c = x.shape
+    weighted = weight.shape[0] > 0
     total, weights = 0.0, 0.0
     for i in range(n):
         top = x[i, 0]
@@ -52,7 +39,7 @@ def cross_entropy(x, target, weight, lse, out, ignore_index, reduction):
             raise ValueError("target out of bounds (cross_entropy): class indices must be in "
                              "[0, number of classes) or equal ignore_index")
         else:
-            w = _row_weight(weight, t)
+            w = weight[t] if weighted else 1.0
             loss = w * (np.log(s) - (x[i, t] - top))
             weights += w
         if reduction == 0:
@@ -68,9 +55,14 @@ def cross_entropy(x, target, weight, lse, out, ignore_index, reduction):
 def cross_entropy_backward(x, target, weight, lse, grad, dx, ignore_index, reduction):
     """cross_entropy_backward(x[n, c] float, target[n] int, weight[c] or [0], lse[n], grad[n] (reduction 0) or [1], dx[n, c] out, ignore_index int, reduction int)"""
     n, c = x.shape
+    weighted = weight.shape[0] > 0
     scale = 1.0
-    if reduction == 2:
-        scale = 1.0 / _weight_total(target, weight, ignore_index)
+    if reduction == 2:  # 1 / the sum of the weights of the rows not ignored
+        total = 0.0
+        for i in range(n):
+            if target[i] != ignore_index:
+                total += weight[target[i]] if weighted else 1.0
+        scale = 1.0 / total
     zero = x.dtype.type(0)
     for i in range(n):
         t = target[i]
@@ -79,7 +71,7 @@ def cross_entropy_backward(x, target, weight, lse, grad, dx, ignore_index, reduc
                 dx[i, j] = zero
             continue
         g = grad[i] if reduction == 0 else grad[0] * scale
-        s = g * _row_weight(weight, t)
+        s = g * (weight[t] if weighted else 1.0)
         for j in range(c):
             dx[i, j] = s * np.exp(x[i, j] - lse[i])
         dx[i, t] -= s
