@@ -12,15 +12,24 @@ the helper fails, hangs or is killed, this process compiles what it left (a cach
 a compile, never a wrong result).
 
     python -m runtime.compile_worker CLAIMS_DIR < jobs.json   # the helper's side
+
+The runtime library's kernels (conv, pooling, losses, ...) are compiled at their first call,
+with the argument types of the real program. On a cold library cache, `warm_in_child` runs
+that first call in a forked child with stub kernels, so the library compiles into Numba's
+cache while this process compiles the step's own kernels (a fork inherits the imported
+Numba: no start-up to pay).
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import warnings
 
 # Fewer uncached kernels than this compile in this process only: starting the helper
 # (Python, NumPy, Numba: ~0.4 s of CPU) would cost more than it saves.
@@ -85,8 +94,7 @@ class Helper:
     def start(cls, jobs):
         """A helper for these jobs, or None where it would not pay (few jobs, no idle core,
         GRAPHC_COMPILE_HELPER=0) or cannot start."""
-        if len(jobs) < MIN_KERNELS or idle_cores() < 1 or \
-                os.environ.get("GRAPHC_COMPILE_HELPER", "1") == "0":
+        if len(jobs) < MIN_KERNELS or idle_cores() < 1 or not _helpers_allowed():
             return None
         try:
             return cls(jobs)
@@ -109,6 +117,57 @@ class Helper:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.claims, ignore_errors=True)
+
+
+def _helpers_allowed():
+    return os.environ.get("GRAPHC_COMPILE_HELPER", "1") != "0"
+
+
+class ForkedWarmup:
+    """`run()` in a forked child whose only lasting effect is Numba's on-disk cache."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    @classmethod
+    def start(cls, run):
+        """The child running `run`, or None where it would not pay or is unsafe: no fork
+        (Windows), no idle core, helpers turned off, or MPI loaded (forking an MPI process
+        breaks its transport)."""
+        if not hasattr(os, "fork") or idle_cores() < 1 or not _helpers_allowed() or \
+                "mpi4py.MPI" in sys.modules:
+            return None
+        with warnings.catch_warnings():  # (Python 3.12 warns of fork in threaded processes:
+            warnings.simplefilter("ignore", DeprecationWarning)  # the child runs no threads)
+            pid = os.fork()
+        if pid:
+            return cls(pid)
+        try:  # the child: silent, bounded in time, never back into the caller's code
+            signal.alarm(int(WAIT_S))
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            run()
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+
+    def finish(self, kill=False):
+        """Wait for the child (at most WAIT_S), then reap it."""
+        deadline = time.monotonic() + (0 if kill else WAIT_S)
+        while True:
+            try:
+                done, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if done:
+                return
+            if time.monotonic() >= deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                return
+            time.sleep(0.005)
 
 
 def main(claims):

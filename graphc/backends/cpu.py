@@ -93,7 +93,7 @@ class CpuRunner:
                     prog = self.programs[sig] = self._compile(feeds)
         if compile_kernels and prog.pending:
             with self._lock:
-                prog.compile_kernels()
+                prog.compile_kernels(feeds)
         return prog
 
     def _compile(self, feeds):
@@ -147,6 +147,11 @@ _DATA = operator.attrgetter("_data")
 
 
 _kernel_signature = compile_worker.kernel_signature
+
+
+def _library_is_cold(names):
+    from runtime.kernels import cold  # (imports the library: only once there is a program)
+    return cold(names)
 
 
 def _helper_jobs(todo):
@@ -204,6 +209,11 @@ class CompiledProgram:
         # process-wide lock (runtime/threads.py)
         self.lock = threads.PARALLEL_LOCK if generated.parallel else threading.Lock()
         self.parallel = generated.parallel
+        # library kernels called by the program (or by its scan bodies) that a forked child
+        # may compile while this process compiles the kernels (runtime/compile_worker.py)
+        self.library_kernels = sorted({k for p in _programs(generated) for k in
+                                       p.runtime_kernels}) if not generated.plan.collectives \
+            else []
         self.fn = self._load(generated, options.key() + _LIBRARY_HASH)
 
     def _load(self, generated, flags):
@@ -255,12 +265,17 @@ class CompiledProgram:
         self._bind = bind
         return bind(lambda kernel: kernel)
 
-    def compile_kernels(self):
+    def compile_kernels(self, feeds=()):
         """Compile (or load from the cache) every kernel for the argument types the program
         passes, up front, saying so on a terminal when it takes a while (kernel layout).
         A cold compile of many kernels shares the work with a helper process
-        (runtime/compile_worker.py) when a core is idle."""
+        (runtime/compile_worker.py) when a core is idle, and a cold runtime library is
+        compiled meanwhile by a forked child running the first call on these feeds."""
         report, pending, self.pending = self.report, self.pending, []
+        warmup = None
+        if feeds and self.library_kernels and not self.parallel and \
+                _library_is_cold(self.library_kernels):
+            warmup = compile_worker.ForkedWarmup.start(lambda: self._warm_library(feeds))
         start = time.perf_counter()
         progress = Progress(len(pending))
         todo = []
@@ -280,15 +295,26 @@ class CompiledProgram:
                 done += 1
                 progress.update(done, report.from_cache + report.reused)
         except BaseException:
-            if helper is not None:
-                helper.finish(kill=True)
+            for child in (helper, warmup):
+                if child is not None:
+                    child.finish(kill=True)
             raise
         if helper is not None:
             helper.finish()
             for kernel, dtypes in deferred:
                 self._compile_kernel(kernel, dtypes, helped=True)
+        if warmup is not None:
+            warmup.finish()
         progress.close(len(pending), report.from_cache + report.reused)
         report.load_s += time.perf_counter() - start
+
+    def _warm_library(self, feeds):
+        """(In the forked child) the first call with every generated kernel a stub: the
+        library kernels compile for the types of the real call, into Numba's cache."""
+        def stub(*args):
+            return 0, 0
+        self._call(1, [np.ascontiguousarray(a).reshape(-1) for a in feeds],
+                   fn=self._bind(lambda kernel: stub))
 
     def _compile_kernel(self, kernel, dtypes, helped=False):
         """Compile one kernel or load it from the on-disk cache, counting which."""

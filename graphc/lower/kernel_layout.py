@@ -197,6 +197,7 @@ def _generated(graph, program, params, inputs, variables, arenas):
     generated = GeneratedProgram(text + listing, graph.memory, inputs, variables, arenas,
                                  em.errors, parallel, kernels, views)
     generated.subprograms = subs
+    generated.runtime_kernels = sorted(program.runtime_kernels)
     generated.source = without_locations(text)  # the kernels are modules of their own
     # (kernel, argument dtypes): compiled up front
     generated.signatures = sorted(program.signatures)

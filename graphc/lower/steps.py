@@ -40,6 +40,7 @@ class GeneratedProgram:
         self.kernels = kernels
         self.views = views
         self.subprograms = []  # kernel layout: body programs of scan nodes (lower/scan.py)
+        self.runtime_kernels = []  # kernel layout: the library kernels the program calls
 
     @property
     def layout(self):

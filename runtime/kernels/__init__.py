@@ -85,6 +85,27 @@ def signature(name):
 PYTHON_DRIVERS = {"conv2d", "conv_transpose2d", "conv2d_weight_grad"}
 
 
+def _compiled_pieces(name):
+    """The @njit functions a call of kernel `name` compiles (a Python driver: the pieces it
+    runs; they compile their callees in turn)."""
+    if name in PYTHON_DRIVERS:
+        return (conv.im2col_batch, conv.col2im_add_batch, conv.add_channel_bias)
+    return (get(name),)
+
+
+def cold(names):
+    """Whether any of these kernels has never been compiled on this machine: neither loaded
+    in this process nor in Numba's on-disk cache (no index file yet)."""
+    import os
+    for name in names:
+        for fn in _compiled_pieces(name):
+            index = getattr(getattr(getattr(fn, "_cache", None), "_cache_file", None),
+                            "_index_path", None)
+            if not fn.overloads and index and not os.path.exists(index):
+                return True
+    return False
+
+
 def location(name, from_python=False):
     """(module, attribute) to import the kernel from in generated source; `from_python`: the
     caller is plain Python (a kernel-layout program), which may take a NumPy-driven form."""
@@ -94,4 +115,4 @@ def location(name, from_python=False):
     return fn.__module__, fn.__name__
 
 
-__all__ = ["KERNELS", "get", "signature", "location"]
+__all__ = ["KERNELS", "get", "signature", "location", "cold"]

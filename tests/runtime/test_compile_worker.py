@@ -95,3 +95,62 @@ def test_idle_cores_follow_the_load(monkeypatch):
     assert compile_worker.idle_cores() == 1  # this process takes one of the two
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
     assert compile_worker.idle_cores() < 1
+
+
+# ---- the forked child that compiles a cold runtime library ---------------------------------------
+def test_a_forked_child_runs_and_is_reaped(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    mark = tmp_path / "ran"
+    child = compile_worker.ForkedWarmup.start(lambda: mark.write_text("yes"))
+    child.finish()
+    assert mark.read_text() == "yes"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)  # reaped
+
+
+def test_a_hanging_child_is_killed(monkeypatch):
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    monkeypatch.setattr(compile_worker, "WAIT_S", 0.2)
+    import time
+    child = compile_worker.ForkedWarmup.start(lambda: time.sleep(60))
+    start = time.monotonic()
+    child.finish()
+    assert time.monotonic() - start < 5
+
+
+def test_no_child_without_an_idle_core_or_when_turned_off(monkeypatch):
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 0)
+    assert compile_worker.ForkedWarmup.start(lambda: None) is None
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    monkeypatch.setenv("GRAPHC_COMPILE_HELPER", "0")
+    assert compile_worker.ForkedWarmup.start(lambda: None) is None
+
+
+_COLD_LIBRARY = """
+import numpy as np, graphc as gc, graphc.nn.functional as F
+from runtime import compile_worker
+from runtime.kernels import loss
+compile_worker.idle_cores = lambda: 1
+x, y = gc.placeholder((4, 3), name="x"), gc.placeholder((4,), gc.int64, name="y")
+exe = gc.compile(F.cross_entropy(x * 2.0, y), [x, y], target="cpu", layout="kernels")
+print(float(exe(np.arange(12, dtype=np.float32).reshape(4, 3) / 7, np.array([0, 2, 1, 2]))))
+print(sum(loss.cross_entropy.stats.cache_hits.values()))
+"""
+
+
+@pytest.mark.parametrize("helpers", ["1", "0"])
+def test_a_cold_library_is_compiled_by_a_forked_child(tmp_path, helpers):
+    """With an empty Numba cache, the library kernel the program calls is compiled by the
+    child (this process loads it from the cache); turned off, this process compiles it. The
+    loss is the same either way."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), GRAPHC_CACHE_DIR=str(tmp_path),
+               GRAPHC_COMPILE_HELPER=helpers,
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", _COLD_LIBRARY], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loss_value, hits = out.stdout.split()
+    x = np.arange(12, dtype=np.float64).reshape(4, 3) / 7 * 2.0
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    assert float(loss_value) == pytest.approx(-logp[range(4), [0, 2, 1, 2]].mean(), rel=1e-5)
+    assert int(hits) == (1 if helpers == "1" else 0)
