@@ -333,7 +333,11 @@ class Module(HookMixin):
             lambda a: a.astype(target) if a.dtype.kind == "f" and a.dtype != target else a)
 
     def _place(self, device):
-        """Honour a constructor's device= argument (state is built on the CPU first)."""
+        """Honour a constructor's device= argument, or else the default device
+        (graphc.set_default_device), as PyTorch's factory functions do."""
+        if device is None:
+            from ..device import default_device
+            device = default_device()
         if device is not None:
             self.to(device)
         return self
