@@ -46,3 +46,14 @@ def test_muon_step_on_cuda_equals_cpu():
         opt.step()
         results.append(p.detach().cpu().numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=0, atol=0.02 * 2 ** -8)
+
+
+def test_bfloat16_rounding_compiles_for_cuda():
+    """Muon's compiled steps on the cuda target need bitcast and integer ops there."""
+    from graphc.optim.muon import round_to_bfloat16
+    x = np.float32([1.00390625, 1.0029296875, 1.005859375, np.nan, -3.1])
+    v = gc.placeholder((5,), gc.float32, "x")
+    f = gc.compile(round_to_bfloat16(v), inputs=[v], target="cuda")
+    out = f(x)
+    got = out.cpu().numpy() if hasattr(out, "cpu") else np.asarray(out)
+    np.testing.assert_array_equal(got, np.float32([1.0, 1.0, 1.0078125, np.nan, -3.09375]))
