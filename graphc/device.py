@@ -1,6 +1,8 @@
 """Devices: `graphc.device("cpu")`, `graphc.device("cuda")`."""
 from __future__ import annotations
 
+import threading
+
 
 class Device:
     __slots__ = ("type", "index")
@@ -29,6 +31,18 @@ class Device:
     def __str__(self):
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
+    def __enter__(self):
+        """`with graphc.device('cuda'):` the default device inside the block (torch's
+        DeviceContext); the previous default comes back on exit."""
+        _DEFAULT.stack = getattr(_DEFAULT, "stack", [])
+        _DEFAULT.stack.append(_DEFAULT.device)
+        _DEFAULT.device = self
+        return self
+
+    def __exit__(self, *exc):
+        _DEFAULT.device = _DEFAULT.stack.pop()
+        return False
+
     def __repr__(self):
         return f"device(type={self.type!r}" + ("" if self.index is None else f", index={self.index}") + ")"
 
@@ -37,15 +51,36 @@ device = Device
 cpu = Device("cpu")
 
 
+class _DefaultDevice(threading.local):
+    """The device factory functions use when given none (torch keeps it per thread)."""
+    device = None  # None: the CPU
+
+
+_DEFAULT = _DefaultDevice()
+
+
 def set_default_device(device):
-    """torch.set_default_device: the CPU (or None) is what graphc creates tensors on; making
-    CUDA the default for every creation function is not supported yet: move with .to()."""
-    if device is not None and Device(device).type != "cpu":
-        from .errors import UnsupportedError
-        raise UnsupportedError(f"set_default_device({str(device)!r}): only the CPU can be the "
-                               f"default device; create tensors and move them with "
-                               f".to({str(device)!r})")
+    """torch.set_default_device: the device that factory functions (`tensor`, `zeros`, `rand`,
+    `arange`, ...) and modules' parameters are created on when no `device=` is given; None
+    or 'cpu' restores the CPU. Nothing is checked here: as in PyTorch, creating a CUDA tensor
+    without a usable CUDA device raises then (CudaUnavailable, a RuntimeError)."""
+    _DEFAULT.device = None if device is None else Device(device)
 
 
 def get_default_device():
-    return cpu
+    """torch.get_default_device: the CPU, or the default device with its index (as PyTorch's,
+    this creates an empty tensor on it to find the index, so CUDA without a GPU raises)."""
+    dev = default_device()
+    if dev is None or dev.type == "cpu":
+        return Device("cpu")
+    if dev.index is not None:
+        return dev
+    from .eager.creation import empty
+    return empty(0).device
+
+
+def default_device():
+    """The set default device (a Device), or None when it is the CPU's default."""
+    return _DEFAULT.device
+
+

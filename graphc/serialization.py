@@ -17,6 +17,10 @@ The file is a ZIP archive (stored, uncompressed) holding:
 Whole modules (`graphc.save(model, path)`, PyTorch's `torch.save(model)`) need a few more
 entries; a file that holds any of them is version 2:
     {"parameter": "arrays/N.npy", "requires_grad": b}  -> a graphc.nn.Parameter
+    {"uninitialized_parameter": "float32", "requires_grad": b}
+                                     -> a lazy module's UninitializedParameter (no elements
+                                        yet: its dtype only), so a saved lazy module loads
+                                        still lazy, as PyTorch's
     tensors may also carry "persistent": true (a module's buffer, a graph variable)
     {"object": "module:QualName", "state": {"dict": ...}}
                                      -> an instance rebuilt without calling its __init__ (as
@@ -162,9 +166,13 @@ class _Encoder:
 
     def tensor(self, t):
         kind = type(t).__name__
+        if kind == "UninitializedParameter":  # a lazy module's, before its first call
+            self.version = 2
+            return self.remember(t, {"uninitialized_parameter": t.dtype.name,
+                                     "requires_grad": bool(t.requires_grad)})
         if type(t) is not Tensor and kind != "Parameter":
-            raise TypeError(f"graphc.save: cannot save a {kind} (materialize lazy modules "
-                            f"with a forward call first)")
+            raise TypeError(f"graphc.save: cannot save a {kind} (only tensors and "
+                            f"parameters)")
         tag = "parameter" if kind == "Parameter" else "tensor"
         entry = {tag: self.array(t._data), "requires_grad": bool(
             t.requires_grad and (t.grad_fn is None or tag == "parameter"))}
@@ -380,6 +388,8 @@ class _Decoder:
         value = obj[tag]
         if tag in ("tensor", "parameter"):
             return self.tensor(obj, tag)
+        if tag == "uninitialized_parameter":
+            return self.uninitialized(obj)
         if tag in ("dict", "odict"):
             return self.mapping(obj, tag, depth)
         if tag == "object":
@@ -438,6 +448,15 @@ class _Decoder:
         if obj.get("persistent") is True:
             t._persistent = True  # a buffer: a graph variable when used symbolically
         return self.keep(obj, t)
+
+    def uninitialized(self, obj):
+        dtype = obj["uninitialized_parameter"]
+        if not set(obj) <= {"uninitialized_parameter", "requires_grad", "id"} or (
+                self.version < 2) or not isinstance(dtype, str) or dtype not in DType._by_name:
+            self.fail(f"unexpected entry {str(obj)[:80]!r}")
+        cls = TENSOR_CLASSES["uninitialized_parameter"]
+        return self.keep(obj, cls(obj.get("requires_grad") is True,
+                                  dtype=DType._by_name[dtype]))
 
     def mapping(self, obj, tag, depth):
         value = obj[tag]

@@ -311,3 +311,52 @@ def test_random_edits_of_a_module_file_load_or_raise_graph_format_error():
             gc.load(buf)
         except GraphFormatError:
             pass
+
+
+# ---- lazy modules --------------------------------------------------------------------------------
+def _lazy_net(L):
+    return L.nn.Sequential(L.nn.LazyLinear(3), L.nn.ReLU(), L.nn.LazyBatchNorm1d(),
+                           L.nn.Linear(3, 2))
+
+
+def test_unmaterialized_lazy_module_round_trips_still_lazy():
+    """As torch.save / torch.load(weights_only=False) of a lazy model: still lazy after
+    loading, sizes inferred at its first call; its state dict saves too."""
+    loaded = _round_trip(_lazy_net(gc))
+    lazy = loaded[0]
+    assert type(lazy).__name__ == "LazyLinear" and lazy.has_uninitialized_params()
+    assert type(lazy.weight).__name__ == "UninitializedParameter" and lazy.weight.requires_grad
+    assert type(loaded[2]).__name__ == "LazyBatchNorm1d"
+    params = list(loaded.parameters())
+    out = loaded(gc.ones(4, 5))
+    assert out.shape == (4, 2) and type(lazy).__name__ == "Linear"
+    assert lazy.weight.shape == (3, 5) and lazy.weight is params[0]  # the same object
+    out.sum().backward()
+    assert lazy.weight.grad.shape == (3, 5)
+    state = _round_trip(_lazy_net(gc).state_dict())
+    assert type(state["0.weight"]).__name__ == "UninitializedParameter"
+    assert state["3.weight"].shape == (2, 3)
+
+
+def test_lazy_module_file_round_trips_like_pytorchs():
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save(_lazy_net(torch), buf)
+    buf.seek(0)
+    expected = torch.load(buf, weights_only=False)
+    loaded = _round_trip(_lazy_net(gc))
+    assert repr(loaded) == repr(expected)
+    assert list(loaded.state_dict()) == list(expected.state_dict())
+    assert [type(m).__name__ for m in loaded] == [type(m).__name__ for m in expected]
+
+
+@pytest.mark.parametrize("entry", [
+    {"uninitialized_parameter": "float99"},
+    {"uninitialized_parameter": "float32", "extra": 1},
+    {"uninitialized_parameter": 3},
+])
+def test_malformed_uninitialized_parameter_entries(entry):
+    def edit(m):
+        m["root"]["state"]["dict"].append(["x", entry])
+    with pytest.raises(GraphFormatError, match="unexpected entry"):
+        _load_edited(edit)

@@ -4,13 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import storage
-from ..device import Device
+from ..device import Device, default_device
 from ..types import DEFAULT_FLOAT, as_dtype, int64
 from .random import generator
 from .tensor import Tensor, _to_array
 
 
 def _finish(arr, requires_grad=False, device=None):
+    if device is None:
+        device = default_device()  # torch.set_default_device / `with graphc.device(...)`
     if device is not None and Device(device).type != "cpu":
         arr = storage.move(arr, device)  # raises if CUDA is not available
     t = Tensor._wrap(arr)
@@ -121,6 +123,7 @@ def _rng(gen):
 
 def _like(fn, input, dtype, requires_grad, device=None):
     dt = input.dtype if dtype is None else as_dtype(dtype)
+    device = input.device if device is None else device  # not the default device: torch's
     return fn(*input.shape, dtype=dt, requires_grad=requires_grad, device=device)
 
 

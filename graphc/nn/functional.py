@@ -19,6 +19,8 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
                              huber_loss)
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
+from .inplace_activations import (celu_, elu_, hardtanh_, leaky_relu_, relu_,  # noqa: F401
+                                  rrelu_, selu_, threshold_)
 from .ctc import ctc_loss  # noqa: F401
 from .sampling import affine_grid, grid_sample  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
@@ -452,6 +454,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 __all__ = [
+    "celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "rrelu_", "selu_", "threshold_",
     "max_pool1d_with_indices", "max_pool2d_with_indices", "pdist", "upsample_bilinear",
     "upsample_nearest",
     "affine_grid", "grid_sample",

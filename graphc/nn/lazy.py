@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import serialization
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .linear import Linear
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
@@ -29,6 +30,13 @@ class UninitializedParameter(Parameter):
     def __init__(self, requires_grad=True, device=None, dtype=None):
         super().__init__(np.empty((0,), np.float32 if dtype is None else dtype.np),
                          requires_grad)
+
+    def detach(self):
+        """Still uninitialized (what a lazy module's state_dict holds, as PyTorch's)."""
+        return UninitializedParameter(False, dtype=self.dtype)
+
+
+serialization.TENSOR_CLASSES["uninitialized_parameter"] = UninitializedParameter
 
 
 class LazyModuleMixin:

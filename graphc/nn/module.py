@@ -18,7 +18,13 @@ from ..eager.tensor import Tensor
 from ..errors import GraphFormatError
 from ..ir.graph import Value, current_scope, name_scope
 from ..types import as_dtype
-from .module_hooks import HookMixin, RemovableHandle
+from .module_hooks import (GLOBAL, HookMixin, RemovableHandle,  # noqa: F401 (torch's names)
+                           register_module_backward_hook, register_module_buffer_registration_hook,
+                           register_module_forward_hook, register_module_forward_pre_hook,
+                           register_module_full_backward_hook,
+                           register_module_full_backward_pre_hook,
+                           register_module_module_registration_hook,
+                           register_module_parameter_registration_hook)
 from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -120,24 +126,25 @@ class Module(HookMixin):
             self.__dict__.pop(name, None)
             self._modules.pop(name, None)
             self._buffers.pop(name, None)
-            params[name] = value
+            params[name] = GLOBAL.registered("parameter", self, name, value)
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign modules before Module.__init__() call")
             self.__dict__.pop(name, None)
             params.pop(name, None)
-            self._modules[name] = value
+            self._modules[name] = GLOBAL.registered("module", self, name, value)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
                                 f"(graphc.nn.Parameter or None expected)")
-            params[name] = None
+            params[name] = None  # (no registration hooks for None, as PyTorch's)
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r}")
+            value = GLOBAL.registered("buffer", self, name, value)
             self._buffers[name] = mark_buffer(value) if value is not None else None
         elif params is not None and name in self._modules and value is None:
-            self._modules[name] = None
+            self._modules[name] = GLOBAL.registered("module", self, name, None)
         else:
             object.__setattr__(self, name, value)
 
@@ -164,6 +171,8 @@ class Module(HookMixin):
     def register_parameter(self, name, param):
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
+        if param is not None:  # (PyTorch runs the registration hooks for a parameter only)
+            param = GLOBAL.registered("parameter", self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -171,6 +180,7 @@ class Module(HookMixin):
         variable; persistent=False leaves it out of state_dict()."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None")
+        tensor = GLOBAL.registered("buffer", self, name, tensor)
         self._buffers[name] = mark_buffer(tensor) if tensor is not None else None
         if not persistent:
             self._non_persistent.add(name)
@@ -178,7 +188,7 @@ class Module(HookMixin):
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
-        self._modules[name] = module
+        self._modules[name] = GLOBAL.registered("module", self, name, module)
 
     register_module = add_module
 
@@ -333,7 +343,11 @@ class Module(HookMixin):
             lambda a: a.astype(target) if a.dtype.kind == "f" and a.dtype != target else a)
 
     def _place(self, device):
-        """Honour a constructor's device= argument (state is built on the CPU first)."""
+        """Honour a constructor's device= argument, or else the default device
+        (graphc.set_default_device), as PyTorch's factory functions do."""
+        if device is None:
+            from ..device import default_device
+            device = default_device()
         if device is not None:
             self.to(device)
         return self
@@ -442,7 +456,7 @@ class Module(HookMixin):
         hooks = d.get("_hooks", {})
         if not isinstance(hooks, dict) or not all(
                 isinstance(t, OrderedDict) and all(type(k) is int and isinstance(h, tuple)
-                                                   and len(h) == 2 and callable(h[0])
+                                                   and len(h) in (2, 3) and callable(h[0])
                                                    for k, h in t.items())
                 for t in hooks.values()):
             damaged("hook tables are malformed")

@@ -22,6 +22,11 @@ CHILD = textwrap.dedent("""
     import numpy as np
     import graphc as gc
 
+    def _in_cuda_context(make):
+        gc.set_default_device(None)
+        with gc.device("cuda"):
+            return make()
+
     x = gc.placeholder((3,), gc.float32, name="x")
     attempts = {
         "compile": lambda: gc.compile(x * 2, inputs=[x], target="cuda"),
@@ -30,6 +35,9 @@ CHILD = textwrap.dedent("""
         "zeros(device)": lambda: gc.zeros(2, device=gc.device("cuda")),
         "tensor(device)": lambda: gc.tensor([1.0, 2.0], device="cuda"),
         "module.to": lambda: gc.nn.Linear(2, 2).to("cuda"),
+        "default device": lambda: (gc.set_default_device("cuda"), gc.zeros(2)),
+        "get_default_device": lambda: gc.get_default_device(),
+        "device context": lambda: _in_cuda_context(lambda: gc.ones(1)),
     }
     errors = {}
     for name, attempt in attempts.items():
@@ -38,6 +46,7 @@ CHILD = textwrap.dedent("""
             errors[name] = None
         except Exception as e:
             errors[name] = [type(e).__name__, isinstance(e, RuntimeError), str(e)]
+    gc.set_default_device(None)
     cpu = gc.compile(x * 2, inputs=[x], target="cpu")(np.ones(3, np.float32))
     print(json.dumps({"available": gc.cuda.is_available(), "errors": errors,
                       "cpu_works": cpu.tolist() == [2.0, 2.0, 2.0]}))

@@ -79,9 +79,13 @@ def test_torch_namespace_idioms():
     assert torch.get_default_device() == torch.device("cpu")
     x = torch.zeros(2)
     assert not (x.is_xpu or x.is_mps or x.is_meta) and device.type in ("cpu", "cuda")
-    if not torch.cuda.is_available():
-        with pytest.raises(UnsupportedError, match="default device"):
-            torch.set_default_device("cuda")
+    if not torch.cuda.is_available():  # as PyTorch: setting works, creating raises
+        torch.set_default_device("cuda")
+        try:
+            with pytest.raises(RuntimeError, match="CUDA"):
+                torch.zeros(2)
+        finally:
+            torch.set_default_device(None)
 
 
 def test_data_parallel_is_a_pass_through_with_pytorch_keys():

@@ -558,5 +558,17 @@ AUTOGRAD = _items("8 autograd", [
     N("autograd.Variable", lambda L, x: L.autograd.Variable(x * 2), (X,)),
 ])
 
+_F = "nn.functional."
+NN_INPLACE = _items("13 nn.functional in-place", [  # (on x * 1: x is a leaf needing grad)
+    N(_F + "relu_", lambda L, x: L.nn.functional.relu_(x * 1), (X,)),
+    N(_F + "elu_", lambda L, x: L.nn.functional.elu_(x * 1, 0.7), (X,)),
+    N(_F + "leaky_relu_", lambda L, x: L.nn.functional.leaky_relu_(x * 1, 0.2), (X,)),
+    N(_F + "hardtanh_", lambda L, x: L.nn.functional.hardtanh_(x * 1, -0.5, 1.0), (X,)),
+    N(_F + "threshold_", lambda L, x: L.nn.functional.threshold_(x * 1, 0.3, -7.0), (X,)),
+    N(_F + "celu_", lambda L, x: L.nn.functional.celu_(x * 1, 1.5), (X,)),
+    N(_F + "selu_", lambda L, x: L.nn.functional.selu_(x * 1), (X,)),
+    N(_F + "rrelu_", lambda L, x: L.nn.functional.rrelu_(x * 1, 0.1, 0.3), (X,)),
+])
+
 ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE \
-    + AUTOGRAD
+    + AUTOGRAD + NN_INPLACE
