@@ -227,6 +227,8 @@ def guard_numba_cache(dispatcher):
 
     files._load_index, files._load_data = index_or_empty, data_or_miss
     files._graphc_guarded = True
+    numba_cache = dispatcher._cache  # and a warm load skips the target refresh, as ours do
+    numba_cache.load_overload = _without_refresh(numba_cache, numba_cache.load_overload)
     return dispatcher
 
 
