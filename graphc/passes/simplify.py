@@ -4,6 +4,8 @@ Every rule returns a value that equals the node's output in shape, dtype and mea
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..ir.graph import Node
@@ -150,8 +152,87 @@ def _transposed_product(node, uses):
     return swapped, bt, at
 
 
+def _slice_range(node):
+    """(dim, start, stop, squeezed) of a slice_backward that places its gradient in one
+    contiguous range of one dim of a zero tensor (every other dim whole; squeezed: an integer
+    index, so the gradient lacks that dim), or None."""
+    shape, found = node.outputs[0].type.shape, None
+    for d, e in enumerate(node.attrs["index"]):
+        if e[0] not in ("slice", "int") or not isinstance(shape[d], int):
+            return None
+        if e[0] == "int":
+            start, stop, step = e[1] % shape[d], e[1] % shape[d] + 1, 1
+        else:
+            start, stop, step = builtins.slice(*e[1:]).indices(shape[d])
+            if (start, stop, step) == (0, shape[d], 1):
+                continue
+        if step != 1 or found is not None:
+            return None
+        found = (d, start, stop, e[0] == "int")
+    return found
+
+
+def _is_zero_gap(v):
+    return v.node.op.name == "broadcast_to" and _is_filled(v.node.inputs[0], 0)
+
+
+def _tiled_slice_gradients(node, uses):
+    """sum of slice_backward(g_i) over disjoint ranges of one dim -> cat(g_i, zeros in the
+    gaps): the gradient of x.chunk() / x.split() / x[t] (an LSTM's gates and time steps),
+    written once instead of zero-filled per piece and added up."""
+    if node.op.name != "add" or not all(_same_type(v, node) for v in node.inputs):
+        return None
+    pieces, stack = [], list(node.inputs)
+    while stack:
+        v = stack.pop()
+        if uses.get(v) != 1 or not _same_type(v, node):
+            return None
+        if v.node.op.name == "add":
+            stack.extend(v.node.inputs)
+        elif v.node.op.name == "slice_backward" and _slice_range(v.node) is not None:
+            pieces.append((_slice_range(v.node), v.node.inputs[0]))
+        elif v.node.op.name == "cat":  # (an earlier rewrite of part of this sum)
+            at = 0
+            for part in v.node.inputs:
+                size = part.type.shape[v.node.attrs["dim"]]
+                if not _is_zero_gap(part):
+                    pieces.append(((v.node.attrs["dim"], at, at + size, False), part))
+                at += size
+        else:
+            return None
+    pieces.sort(key=lambda p: p[0][1])
+    if len({p[0][0] for p in pieces}) != 1:
+        return None
+    out, dim = node.outputs[0].type, pieces[0][0][0]
+    parts, new, at = [], [], 0
+    for (_, start, stop, squeezed), g in pieces + [((dim, out.shape[dim], None, False), None)]:
+        if start < at:
+            return None  # overlapping pieces
+        if start > at:  # a gap: zeros, as a free broadcast view of one constant
+            gap = TensorType(out.shape[:dim] + (start - at,) + out.shape[dim + 1:], out.dtype)
+            zero = Node(leaves.constant, (), {"value": np.zeros((), out.dtype.np)},
+                        [TensorType((), out.dtype)], node.location)
+            new += [zero, Node(shape_ops.broadcast_to, zero.outputs, {"shape": gap.shape},
+                               [gap], node.location)]
+            parts.append(new[-1].outputs[0])
+        if g is None:
+            break
+        if squeezed:
+            new.append(Node(shape_ops.unsqueeze, (g,), {"dims": (dim,)},
+                            [TensorType(out.shape[:dim] + (1,) + out.shape[dim + 1:],
+                                        out.dtype)], node.location))
+            g = new[-1].outputs[0]
+        parts.append(g)
+        at = stop
+    cat = Node(shape_ops.cat, tuple(parts), {"dim": dim}, [out], node.location,
+               [node.outputs[0].name])
+    for n in new + [cat]:
+        n.scope = node.scope
+    return (cat, *new)
+
+
 RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _collapse_chain,
-         _fold_constants, _transposed_product)
+         _fold_constants, _transposed_product, _tiled_slice_gradients)
 
 
 def _uses(graph):
@@ -185,6 +266,7 @@ def simplify(graph):
             if isinstance(r, Node):  # a new node replaces n; later rules see it
                 nodes.append(r)
                 mapping[n.outputs[0]] = r.outputs[0]
+                uses[r.outputs[0]] = uses.get(n.outputs[0], 0)  # (it has n's readers)
                 n = r
                 continue
             mapping[n.outputs[0]] = r

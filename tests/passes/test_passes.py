@@ -58,6 +58,39 @@ def test_a_transposed_product_read_twice_is_left_alone():
     assert _ops(g).count("matmul") == 1  # not computed twice
 
 
+def _chunk_gradient(x, use):
+    """d/dx of sum(w_k * piece_k) over the pieces of x that `use` picks (gate-like chunks)."""
+    pieces = use(x)
+    loss = sum((p * float(k + 1)).sum() for k, p in enumerate(pieces))
+    return gc.grad(loss, x)
+
+
+def _pieces_check(use, tiled, x0):
+    x = gc.placeholder(x0.shape, gc.float64, name="x")
+    ops = _ops(dce(simplify(_graph([_chunk_gradient(x, use)]))))
+    assert ("cat" in ops, "slice_backward" in ops) == ((True, False) if tiled else (False, True))
+    got = gc.compile(_chunk_gradient(x, use), [x], target="reference")(x0).numpy()
+    xt = gc.tensor(x0, requires_grad=True)
+    sum((p * float(k + 1)).sum() for k, p in enumerate(use(xt))).backward()
+    np.testing.assert_array_equal(got, xt.grad.numpy())
+
+
+def test_gradients_of_pieces_that_tile_a_dim_become_one_cat():
+    x0 = np.linspace(-1, 1, 24).reshape(3, 8)
+    # all four chunks (an LSTM's gates): one cat, no zero-filled slice gradients
+    _pieces_check(lambda x: x.chunk(4, 1), True, x0)
+    # a gap (the second chunk unused) is a zero view inside the cat
+    _pieces_check(lambda x: [x[:, 0:2], x[:, 4:6], x[:, 6:8]], True, x0)
+    # integer indices (time steps) and a slice
+    _pieces_check(lambda x: [x[0], x[1:]], True, x0)
+
+
+def test_overlapping_or_strided_pieces_keep_their_slice_gradients():
+    x0 = np.linspace(-1, 1, 24).reshape(3, 8)
+    _pieces_check(lambda x: [x[:, 0:5], x[:, 3:8]], False, x0)
+    _pieces_check(lambda x: [x[:, 0::2], x[:, 1::2]], False, x0)
+
+
 def test_cse_merges_repeated_work_and_dce_drops_dead_nodes():
     x = gc.placeholder((5,), name="x")
     gc.sin(x)  # built, never an output
