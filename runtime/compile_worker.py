@@ -11,13 +11,15 @@ helper from the last; they meet where the work splits evenly, however fast each 
 the helper fails, hangs or is killed, this process compiles what it left (a cache miss costs
 a compile, never a wrong result).
 
-    python -m runtime.compile_worker CLAIMS_DIR < jobs.json   # the helper's side
+On Linux the helper is a fork of this process (`ForkedHelper`): it inherits the imported
+Numba, so it has nothing to start. Elsewhere it is a new Python process:
+
+    python -m runtime.compile_worker CLAIMS_DIR < jobs.json   # the spawned helper's side
 
 The runtime library's kernels (conv, pooling, losses, ...) are compiled at their first call,
-with the argument types of the real program. On a cold library cache, `warm_in_child` runs
-that first call in a forked child with stub kernels, so the library compiles into Numba's
-cache while this process compiles the step's own kernels (a fork inherits the imported
-Numba: no start-up to pay).
+with the argument types of the real program. On a cold library cache the forked helper first
+runs that call with stub kernels (`warm`), so the library compiles into Numba's cache while
+this process compiles the step's own kernels.
 """
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ import warnings
 # Fewer uncached kernels than this compile in this process only: starting the helper
 # (Python, NumPy, Numba: ~0.4 s of CPU) would cost more than it saves.
 MIN_KERNELS = 6
+# A forked helper starts for free, but its first compile sets up Numba's target (~0.4 s of
+# CPU, as this process's first does)
+MIN_FORKED_KERNELS = 3
+FORK = True  # (tests turn it off to exercise the spawned helper)
 # After its own kernels this process waits at most this long for the helper, then kills it
 # and compiles what the helper left.
 WAIT_S = 120.0
@@ -123,62 +129,87 @@ def _helpers_allowed():
     return os.environ.get("GRAPHC_COMPILE_HELPER", "1") != "0"
 
 
-class ForkedWarmup:
-    """`run()` in a forked child whose only lasting effect is Numba's on-disk cache."""
+def can_fork():
+    """Whether a helper may be a fork of this process (Linux; not under MPI, whose transport
+    a fork breaks). A fork inherits the imported Numba: nothing to start."""
+    return FORK and sys.platform.startswith("linux") and hasattr(os, "fork") and \
+        "mpi4py.MPI" not in sys.modules
 
-    def __init__(self, pid):
-        self.pid = pid
 
-    @classmethod
-    def start(cls, run):
-        """The child running `run`, or None where it would not pay or is unsafe: no fork
-        (Windows), no idle core, helpers turned off, or MPI loaded (forking an MPI process
-        breaks its transport)."""
-        if not hasattr(os, "fork") or idle_cores() < 1 or not _helpers_allowed() or \
-                "mpi4py.MPI" in sys.modules:
-            return None
+class ForkedHelper:
+    """The helper as a forked child: first `warm()` (the runtime library's first call, see
+    CompiledProgram._warm_library in graphc/backends/cpu.py), then the jobs it can claim, last
+    first. Its only lasting effect is the on-disk cache."""
+
+    def __init__(self, jobs, warm=None):
+        self.claims = tempfile.mkdtemp(prefix="graphc-claims-")
         with warnings.catch_warnings():  # (Python 3.12 warns of fork in threaded processes:
             warnings.simplefilter("ignore", DeprecationWarning)  # the child runs no threads)
-            pid = os.fork()
-        if pid:
-            return cls(pid)
+            self.pid = os.fork()
+        if self.pid:
+            return
         try:  # the child: silent, bounded in time, never back into the caller's code
             signal.alarm(int(WAIT_S))
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            run()
+            if warm is not None:
+                try:
+                    warm()
+                except Exception:
+                    pass  # (a library call failed on stand-in data: the rest compiles here)
+            compile_jobs(self.claims, jobs[::-1])
         except BaseException:
             pass
         finally:
             os._exit(0)
 
+    def claim(self, module, dtypes):
+        """True if this process compiles the kernel; False if the helper has it."""
+        return _claim(self.claims, _job_id(module, dtypes))
+
     def finish(self, kill=False):
         """Wait for the child (at most WAIT_S), then reap it."""
         deadline = time.monotonic() + (0 if kill else WAIT_S)
-        while True:
-            try:
-                done, _ = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if done:
-                return
-            if time.monotonic() >= deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-                return
-            time.sleep(0.005)
+        try:
+            while not os.waitpid(self.pid, os.WNOHANG)[0]:
+                if time.monotonic() >= deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    break
+                time.sleep(0.005)
+        except ChildProcessError:
+            pass
+        shutil.rmtree(self.claims, ignore_errors=True)
+
+
+def start(jobs, warm=None):
+    """A helper for a cold compile (forked where possible, else a new process), or None where
+    it would not pay: too few kernels and nothing to warm, no idle core, or
+    GRAPHC_COMPILE_HELPER=0."""
+    if not _helpers_allowed() or idle_cores() < 1:
+        return None
+    if can_fork():
+        if len(jobs) < MIN_FORKED_KERNELS and warm is None:
+            return None
+        return ForkedHelper(jobs, warm)
+    return Helper.start(jobs)
+
+
+def compile_jobs(claims, jobs):
+    """Compile every job that can be claimed, in order, into the on-disk cache; stop at the
+    first taken by another process (it has come this far: the rest is its own)."""
+    from runtime import cache
+    for module, path, dtypes in jobs:
+        if not _claim(claims, _job_id(module, dtypes)):
+            return
+        kernel = cache.load_file(module, path).kernel
+        kernel.compile(kernel_signature(dtypes))
 
 
 def main(claims):
-    """The helper: compile every job it can claim, last first, into the on-disk cache."""
-    from runtime import cache
-    jobs = json.loads(sys.stdin.read())
-    for module, path, dtypes in jobs:
-        if not _claim(claims, _job_id(module, dtypes)):
-            return  # the main process has come this far: the rest is its own
-        kernel = cache.load_file(module, path).kernel
-        kernel.compile(kernel_signature(dtypes))
+    """The spawned helper: compile every job it can claim, last first."""
+    compile_jobs(claims, json.loads(sys.stdin.read()))
 
 
 if __name__ == "__main__":

@@ -269,13 +269,9 @@ class CompiledProgram:
         """Compile (or load from the cache) every kernel for the argument types the program
         passes, up front, saying so on a terminal when it takes a while (kernel layout).
         A cold compile of many kernels shares the work with a helper process
-        (runtime/compile_worker.py) when a core is idle, and a cold runtime library is
-        compiled meanwhile by a forked child running the first call on these feeds."""
+        (runtime/compile_worker.py) when a core is idle; a forked helper first compiles a
+        cold runtime library by running the first call on these feeds with stub kernels."""
         report, pending, self.pending = self.report, self.pending, []
-        warmup = None
-        if feeds and self.library_kernels and not self.parallel and \
-                _library_is_cold(self.library_kernels):
-            warmup = compile_worker.ForkedWarmup.start(lambda: self._warm_library(feeds))
         start = time.perf_counter()
         progress = Progress(len(pending))
         todo = []
@@ -284,7 +280,11 @@ class CompiledProgram:
                 report.reused += 1
             else:
                 todo.append((kernel, dtypes))
-        helper = compile_worker.Helper.start(_helper_jobs(todo))
+        warm = None
+        if feeds and self.library_kernels and not self.parallel and \
+                _library_is_cold(self.library_kernels):
+            warm = lambda: self._warm_library(feeds)  # noqa: E731
+        helper = compile_worker.start(_helper_jobs(todo), warm)
         done, deferred = report.reused, []
         try:
             for kernel, dtypes in todo:
@@ -295,16 +295,13 @@ class CompiledProgram:
                 done += 1
                 progress.update(done, report.from_cache + report.reused)
         except BaseException:
-            for child in (helper, warmup):
-                if child is not None:
-                    child.finish(kill=True)
+            if helper is not None:
+                helper.finish(kill=True)
             raise
         if helper is not None:
             helper.finish()
             for kernel, dtypes in deferred:
                 self._compile_kernel(kernel, dtypes, helped=True)
-        if warmup is not None:
-            warmup.finish()
         progress.close(len(pending), report.from_cache + report.reused)
         report.load_s += time.perf_counter() - start
 

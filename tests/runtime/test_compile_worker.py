@@ -25,9 +25,11 @@ def _program(c):
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache, a helper for any cold compile, spawned (a new process)."""
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(compile_worker, "MIN_KERNELS", 2)
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    monkeypatch.setattr(compile_worker, "FORK", False)
     return tmp_path
 
 
@@ -97,33 +99,63 @@ def test_idle_cores_follow_the_load(monkeypatch):
     assert compile_worker.idle_cores() < 1
 
 
-# ---- the forked child that compiles a cold runtime library ---------------------------------------
-def test_a_forked_child_runs_and_is_reaped(tmp_path, monkeypatch):
-    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
-    mark = tmp_path / "ran"
-    child = compile_worker.ForkedWarmup.start(lambda: mark.write_text("yes"))
-    child.finish()
-    assert mark.read_text() == "yes"
+# ---- the forked helper (Linux) ------------------------------------------------------------------
+forking = pytest.mark.skipif(not compile_worker.can_fork(), reason="no fork here")
+
+
+@forking
+def test_a_cold_compile_is_shared_with_a_forked_helper(fresh_cache, monkeypatch):
+    monkeypatch.setattr(compile_worker, "FORK", True)
+    monkeypatch.setattr(compile_worker, "MIN_FORKED_KERNELS", 2)
+    helpers, real_finish = [], compile_worker.ForkedHelper.finish
+
+    def finish(self, kill=False):
+        helpers.append(self)
+        real_finish(self, kill)
+    monkeypatch.setattr(compile_worker.ForkedHelper, "finish", finish)
+    exe, feeds, want = _program(7.0)
+    report = _check(exe, feeds, want)
+    assert report.compiled + report.by_helper + report.reused + report.from_cache == \
+        report.functions
+    (helper,) = helpers
+    assert not os.path.exists(helper.claims)
     with pytest.raises(ChildProcessError):
-        os.waitpid(child.pid, os.WNOHANG)  # reaped
+        os.waitpid(helper.pid, os.WNOHANG)  # reaped
 
 
-def test_a_hanging_child_is_killed(monkeypatch):
+@forking
+def test_a_forked_helper_that_dies_leaves_its_kernels_to_this_process(fresh_cache,
+                                                                        monkeypatch):
+    """The child claims the last kernel and exits without compiling it."""
+    monkeypatch.setattr(compile_worker, "FORK", True)
+    monkeypatch.setattr(compile_worker, "MIN_FORKED_KERNELS", 2)
+
+    def claim_last_and_die(claims, jobs):
+        module, _, dtypes = jobs[0]
+        compile_worker._claim(claims, compile_worker._job_id(module, dtypes))
+    monkeypatch.setattr(compile_worker, "compile_jobs", claim_last_and_die)
+    exe, feeds, want = _program(9.0)
+    report = _check(exe, feeds, want)
+    assert report.compiled + report.reused == report.functions and report.by_helper == 0
+
+
+@forking
+def test_a_hanging_forked_helper_is_killed(monkeypatch):
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     monkeypatch.setattr(compile_worker, "WAIT_S", 0.2)
     import time
-    child = compile_worker.ForkedWarmup.start(lambda: time.sleep(60))
+    helper = compile_worker.start([], warm=lambda: time.sleep(60))
     start = time.monotonic()
-    child.finish()
+    helper.finish()
     assert time.monotonic() - start < 5
 
 
-def test_no_child_without_an_idle_core_or_when_turned_off(monkeypatch):
+def test_no_forked_helper_without_an_idle_core_or_when_turned_off(monkeypatch):
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 0)
-    assert compile_worker.ForkedWarmup.start(lambda: None) is None
+    assert compile_worker.start([], warm=lambda: None) is None
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     monkeypatch.setenv("GRAPHC_COMPILE_HELPER", "0")
-    assert compile_worker.ForkedWarmup.start(lambda: None) is None
+    assert compile_worker.start([], warm=lambda: None) is None
 
 
 _COLD_LIBRARY = """
@@ -138,11 +170,12 @@ print(sum(loss.cross_entropy.stats.cache_hits.values()))
 """
 
 
+@forking
 @pytest.mark.parametrize("helpers", ["1", "0"])
 def test_a_cold_library_is_compiled_by_a_forked_child(tmp_path, helpers):
     """With an empty Numba cache, the library kernel the program calls is compiled by the
-    child (this process loads it from the cache); turned off, this process compiles it. The
-    loss is the same either way."""
+    forked helper (this process loads it from the cache); turned off, this process compiles
+    it. The loss is the same either way."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), GRAPHC_CACHE_DIR=str(tmp_path),
                GRAPHC_COMPILE_HELPER=helpers,
                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
