@@ -19,8 +19,8 @@ from runtime.cuda import import_numba_cuda
 import_numba_cuda()  # without numba-cuda: CudaUnavailable saying what to install, not ImportError
 
 from runtime.cuda import elementwise as ew  # noqa: E402
-from runtime.cuda import (kernels_copy, kernels_linalg, kernels_nn,  # noqa: E402
-                          kernels_reduce, memory)
+from runtime.cuda import (kernels_copy, kernels_linalg, kernels_loss,  # noqa: E402
+                          kernels_nn, kernels_reduce, memory)
 
 from ..ops import scalar  # noqa: E402
 from ..ops import nn_reference  # noqa: E402
@@ -406,6 +406,21 @@ def _dropout(op, args, attrs, out_types):
                                nn_reference.dropout_scale(p))]
 
 
+def _cross_entropy(op, args, attrs, out_types):
+    x, target = args[0], _int64(args[1])
+    loss = memory.empty(out_types[0].shape, out_types[0].dtype.np)
+    lse = memory.empty(out_types[1].shape, out_types[1].dtype.np)
+    return list(kernels_loss.cross_entropy(x, target, args[2] if len(args) > 2 else None, loss,
+                                           lse, attrs["ignore_index"], attrs["reduction"]))
+
+
+def _cross_entropy_backward(op, args, attrs, out_types):
+    x, target, lse, grad = args[0], _int64(args[1]), args[2], args[3]
+    return [kernels_loss.cross_entropy_backward(
+        x, target, lse, grad, args[4] if len(args) > 4 else None, _new(out_types),
+        attrs["ignore_index"], attrs["reduction"])]
+
+
 def _shape_prod(op, args, attrs, out_types):
     value = op.reference(_stand_in(args[0].shape), **attrs)
     return [memory.to_device(np.asarray(value, out_types[0].dtype.np))]
@@ -431,6 +446,7 @@ _TABLE = {
     "avg_pool2d": _avg_pool2d, "avg_pool2d_backward": _avg_pool2d_backward,
     "adaptive_avg_pool2d": _adaptive, "adaptive_avg_pool2d_backward": _adaptive_backward,
     "dropout": _dropout, "shape_prod": _shape_prod,
+    "cross_entropy": _cross_entropy, "cross_entropy_backward": _cross_entropy_backward,
 }
 
 

@@ -133,3 +133,16 @@ def test_loss_errors_are_clear():
         F.nll_loss(gc.zeros(3, 2), gc.zeros(3))
     with pytest.raises(ValueError, match="target of shape"):
         F.cross_entropy(gc.zeros(3, 2), gc.zeros(4, dtype=gc.int64))
+
+
+@pytest.mark.parametrize("mode", ["eager", "reference", "cpu"])
+def test_cross_entropy_target_out_of_bounds_raises(mode):
+    """As PyTorch: a class index outside [0, C) that is not ignore_index is an error, never a
+    silently wrong loss (eager, and the one-op loss in compiled steps)."""
+    x0, t0 = np.zeros((3, 4), np.float32), np.array([1, 4, -100])
+    with pytest.raises(ValueError, match="out of bounds"):
+        if mode == "eager":
+            F.cross_entropy(gc.tensor(x0), gc.tensor(t0))
+        else:
+            x, t = gc.placeholder((3, 4), name="x"), gc.placeholder((3,), gc.int64, name="t")
+            gc.compile(F.cross_entropy(x, t), [x, t], target=mode)(x0, t0)

@@ -32,3 +32,10 @@ def test_compiled_cuda_equals_reference(case):
     ps = placeholders(case.inputs)
     exe = gc.compile(case.fn(*ps), inputs=ps, target="cuda")
     _check(exe(*case.inputs).numpy(), case.ref(*case.inputs), case)
+
+
+def test_cross_entropy_target_out_of_bounds_raises_on_cuda():
+    import graphc.nn.functional as F
+    x = gc.tensor(np.zeros((3, 4), np.float32)).to("cuda")
+    with pytest.raises(ValueError, match="out of bounds"):
+        F.cross_entropy(x, gc.tensor(np.array([1, 4, 0])).to("cuda"))
