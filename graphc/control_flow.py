@@ -207,7 +207,7 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
                 mapping[v] = ph
                 captured.append(v)
                 nodes.append(ph.node)
-        if n.op.kind == "random" or n.op.lowering.get("random"):
+        if n.op.effects.random:
             raise op_error(UnsupportedError, "scan", f"{n.op.name} inside a scan body is not "
                            f"supported (random ops draw per call site, not per step)",
                            n.location)
@@ -270,7 +270,7 @@ def inline(body, args):
     for n in body.nodes:
         if n.op.name == "placeholder":
             continue
-        if n.op.kind == "leaf":
+        if n.op.is_leaf:
             env[id(n.outputs[0])] = n.outputs[0]
             continue
         attrs = {k: a for k, a in n.attrs.items()}
@@ -418,7 +418,7 @@ def _body_vjp(body, nc, nx, wrt_xs, wrt_consts):
 
 
 scan_op = Op("scan", num_inputs=None, num_outputs=None, infer=_infer, reference=_reference,
-             vjp=_vjp, normalize=_normalize, kind="control", saves=("inputs", "outputs"),
+             vjp=_vjp, normalize=_normalize, family="control", saves=("inputs", "outputs"),
              defaults={"body": None, "num_carry": 0, "num_xs": 0, "length": 0,
                        "reverse": False},
              doc="A loop: runs the body graph once per step of the leading axis of its xs, "

@@ -99,7 +99,7 @@ class _Trace:
 
     def note_view(self, view, base, op, attrs):
         """A view op's result: writes through it reach its base (dispatch calls this)."""
-        if op.name in _WRITABLE_VIEWS:
+        if op.view.writable:
             self.views[id(view)] = [view, base, op, attrs, self.writes.get(self._storage(base), 0)]
 
     def resolve(self, v):
@@ -202,9 +202,6 @@ class _Trace:
         traced code is no state of the step, so writing it updates nothing."""
         return [(variable_node(t), self.current[key]) for key, t in self.written.items()
                 if not self._temporary(t)]
-
-
-_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
 
 
 def _scatter_back(base, view_value, op, attrs):

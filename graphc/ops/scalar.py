@@ -62,6 +62,26 @@ def _nan_min(a, b):
     return f"({a} if {a} <= {b} or {a} != {a} else {b})"
 
 
+def reduction_identity(reduction, dtype_name):
+    """The typed literal a Reduction trait's accumulator starts from: 0 for "add", the
+    lowest (highest) value of the dtype for "max" ("min")."""
+    if reduction.combine == "add":
+        return literal(0, dtype_name)
+    lowest = reduction.combine == "max"
+    if np.dtype(dtype_name).kind == "f":
+        return literal(-math.inf if lowest else math.inf, dtype_name)
+    info = np.iinfo(dtype_name)
+    return literal(info.min if lowest else info.max, dtype_name)
+
+
+def reduction_combine(reduction, acc, x):
+    """Source of acc combined with x; max and min propagate NaN (x != x)."""
+    if reduction.combine == "add":
+        return f"{acc} + {x}"
+    cmp = ">" if reduction.combine == "max" else "<"
+    return f"{x} if {x} {cmp} {acc} or {x} != {x} else {acc}"
+
+
 class _Like:
     """Stands for another op in `expression` (to reuse its lowering)."""
 
@@ -108,7 +128,7 @@ def expression(node, args, compute, out, fast, helpers):
         return f"fast_{name}({x})"
     if name == "abs" and compute == "bool":
         return x
-    template = node.op.lowering["template"]
+    template = node.op.scalar
     if name == "gelu" and attrs["approximate"] == "tanh":
         inner = f"{lit(math.sqrt(2 / math.pi))} * ({x} + {lit(0.044715)} * {x} * {x} * {x})"
         tanh = expression(_Like(node, "tanh"), [inner], compute, compute, fast, helpers)
