@@ -24,6 +24,7 @@ from .errors import ShapeError, UnsupportedError, op_error
 from .ir import graph as ir
 from .ir.graph import Graph, Node, Value
 from .ops import leaves
+from .ops import elementwise as E
 from .ops.registry import Op
 from .types import TensorType, format_shape
 
@@ -194,8 +195,8 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
         n = v.node
         if id(v) in own:
             return False
-        return n.op.name in ("variable", "placeholder") or (
-            n.id < first_id and n.op.name != "constant")
+        return n.op is leaves.variable or n.op is leaves.placeholder or (
+            n.id < first_id and n.op is not leaves.constant)
 
     order = _topological(c_out + y_out, boundary)
     for n in order:
@@ -228,8 +229,8 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
             captured.append(v)
             nodes.append(mapping[v].node)
         outputs.append(mapping[v])
-    ph_nodes = [n for n in nodes if n.op.name == "placeholder"]
-    rest = [n for n in nodes if n.op.name != "placeholder"]
+    ph_nodes = [n for n in nodes if n.op is leaves.placeholder]
+    rest = [n for n in nodes if n.op is not leaves.placeholder]
     inputs = c_in + x_in + [mapping[v] for v in captured]
     body = Graph(ph_nodes + rest, inputs, outputs)
     return body, y_def, captured
@@ -268,7 +269,7 @@ def inline(body, args):
     """Apply the body graph's ops to `args` (values or tensors): its outputs, as a list."""
     env = {id(p): a for p, a in zip(body.inputs, args)}
     for n in body.nodes:
-        if n.op.name == "placeholder":
+        if n.op is leaves.placeholder:
             continue
         if n.op.is_leaf:
             env[id(n.outputs[0])] = n.outputs[0]
@@ -398,7 +399,7 @@ def _vjp(ctx, *grads):
 
 def _is_zero_fill(g):
     """A cotangent autodiff filled in for an unused output (zeros_like)."""
-    return g is None or (isinstance(g, Value) and g.node.op.name == "full_like"
+    return g is None or (isinstance(g, Value) and g.node.op is E.full_like
                          and np.all(np.asarray(g.node.attrs.get("value")) == 0))
 
 

@@ -207,9 +207,9 @@ class _Trace:
 def _scatter_back(base, view_value, op, attrs):
     """base's new value after its view (made by op with attrs) was written with view_value."""
     from .ops import shape as S
-    if op.name == "slice":
+    if op is S.slice:
         return S.index_put(base, view_value, index=attrs["index"])
-    if op.name == "permute":
+    if op is S.permute:
         return S.permute(view_value, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
     return S.reshape(view_value, shape=tuple(base.shape))
 

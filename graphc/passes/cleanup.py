@@ -29,7 +29,7 @@ def _key(node):
         return ("constant", _attr_key(node.attrs["value"]))
     if node.op.is_leaf or node.op.effects.random:  # two applications may differ
         return None
-    return (node.op.name, tuple(id(v) for v in node.inputs), _attr_key(node.attrs))
+    return (node.op, tuple(id(v) for v in node.inputs), _attr_key(node.attrs))
 
 
 def cse(graph):
