@@ -9,7 +9,7 @@ here; docs/ops.md's CPU column is generated from this table.
 from __future__ import annotations
 
 from ..control_flow import scan_op
-from ..ops import collective, leaves, reduce, scans, shape
+from ..ops import collective, leaves, reduce, scans
 from ..ops.rules import TargetRules
 from ..passes.fusion import FUSED
 from ..passes.layout import VIEW_LAYOUTS

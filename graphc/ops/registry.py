@@ -194,5 +194,6 @@ def normalize_dims(dims, ndim: int):
     return out
 
 
-__all__ = ["Op", "View", "Reduction", "Effects", "PURE", "REGISTRY", "VJPContext", "get_op", "TensorType", "same_type",
+__all__ = ["Op", "View", "Reduction", "Effects", "PURE", "REGISTRY", "VJPContext", "get_op",
+           "TensorType", "same_type",
            "normalize_dim", "normalize_dims"]

@@ -1,9 +1,10 @@
 """Scalar semantics of the elementwise ops: one table, rendered as source by every target.
 
-Each op's lowering template (graphc/ops) is the default; the overrides below exist for
-PyTorch's special-value semantics (maximum/minimum/relu/clamp propagate NaN, sign(nan) is 0),
-for casts, and for the fast float32 tanh/sigmoid/exp of the numerics policy (docs/numerics.md;
-the cpu target asks for them, CUDA does not). Numeric literals in a template are typed with the
+Each op's scalar function (its `scalar` template, graphc/ops) is the default; the overrides
+below, a table keyed by the Op object, exist for PyTorch's special-value semantics
+(maximum/minimum/relu/clamp propagate NaN, sign(nan) is 0), for casts, and for the fast
+float32 tanh/sigmoid/exp of the numerics policy (docs/numerics.md; the cpu target asks for
+them, CUDA does not). Numeric literals in a template are typed with the
 compute dtype (`f32(0.5)`), so float32 code stays float32.
 
 The rendered source uses the short dtype constructors of CTOR (`f32`, `i64`, `np.bool_`) and

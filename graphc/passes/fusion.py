@@ -3,8 +3,9 @@
 Rules (docs/compiler.md):
 - elementwise nodes of the same output shape fuse; inputs of other shapes are read through
   broadcast strides, never materialized;
-- a single-pass reduction (an op with a Reduction trait: sum, mean, amax, amin) absorbs the elementwise group computing its
-  input when the reduction is that value's only reader: `mean((a - b) ** 2)` is one pass;
+- a single-pass reduction (an op with a Reduction trait: sum, mean, amax, amin) absorbs the
+  elementwise group computing its input when the reduction is that value's only reader:
+  `mean((a - b) ** 2)` is one pass;
 - a one-element value read by several nodes joins none of their groups (scalar chains of
   different parameters stay apart, so their kernels do not grow with the model);
 - a merge is legal only if no path leaves the group and comes back (it would make a cycle),
