@@ -7,9 +7,10 @@ tests/op_table_indexing.py. tests/ops/test_op_table.py runs them eagerly and on 
 compiles the cases named in CPU for the `cpu` target; tests/cuda/sim runs them on CUDA.
 """
 from op_table_indexing import EAGER_ONLY, INDEXING, PRODUCTS
+from op_table_loss import LOSS
 from op_table_pointwise import BINARY_MORE, POINTWISE, REDUCTIONS_MORE
 
-MORE_CASES = POINTWISE + BINARY_MORE + REDUCTIONS_MORE + INDEXING + PRODUCTS + EAGER_ONLY
+MORE_CASES = POINTWISE + BINARY_MORE + REDUCTIONS_MORE + INDEXING + PRODUCTS + EAGER_ONLY + LOSS
 
 # A representative subset compiled for the cpu target (Numba compiles are slow): every new
 # scalar template, and composites over gathers, scatters and matmul.
@@ -25,6 +26,9 @@ CPU = {c.name for c in MORE_CASES if c.op in {
     "cumsum", "cumsum-int", "cumprod", "cummax", "cummax-indices", "cummin", "sort-desc",
     "sort-stable-nan", "topk", "prod-zeros", "prod-int", "median-dim",
     # the factorization kernels of runtime/kernels/linalg.py
-    "det", "slogdet", "cholesky", "eigvalsh", "svdvals", "svd", "qr", "pinv", "lstsq"}
+    "det", "slogdet", "cholesky", "eigvalsh", "svdvals", "svd", "qr", "pinv", "lstsq",
+    # the loss kernels of runtime/kernels/loss.py
+    "cross_entropy-mean", "cross_entropy-weighted-mean-ignored",
+    "cross_entropy-none-weighted-ignore4", "cross_entropy_backward-sum"}
 # ops with no cpu lowering yet: compiling them raises UnsupportedError (tested)
 NO_CPU_LOWERING = {"scatter_reduce_extreme"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, op_error
-from ..ops import conv, decompositions as dec, linalg, nn as nn_ops, pool, scans
+from ..ops import conv, decompositions as dec, linalg, loss, nn as nn_ops, pool, scans
 from ..ops import nn_reference as ref
 from .kernels import dense
 from .scalar import CTOR
@@ -76,11 +76,27 @@ def _call(name, node):
                       lambda em: f"i64({em.load(seed, [])})",
                       lambda em: f"{a['stream']}, {ref.dropout_threshold(a['p'])}, "
                                  f"{ref.dropout_scale(a['p'])!r}"]
+    if name in ("cross_entropy", "cross_entropy_backward"):
+        return name, _cross_entropy_args(name, node, ins, outs)
     if name in AXIS_KERNELS:
         return name, _axis_call(name, node, ins, outs)
     if name in MATRIX_KERNELS:
         return name, _matrix_call(name, node)
     return None
+
+
+def _cross_entropy_args(name, node, ins, outs):
+    """Builders for runtime/kernels/loss.py: the class weights (or an empty array) follow the
+    target; a reduced loss or incoming gradient is a 1-element array."""
+    from ..ops.loss import REDUCTIONS
+    x = node.inputs[0]
+    weighted = len(node.inputs) == (3 if name == "cross_entropy" else 5)
+    weight = ins[-1] if weighted else (
+        lambda em: f"np.empty(0, {CTOR[x.dtype.name]})")
+    flags = lambda em: _ints(node.attrs["ignore_index"], REDUCTIONS[node.attrs["reduction"]])
+    if name == "cross_entropy":
+        return [ins[0], ins[1], weight, outs[1], lambda em: dense(em, node.outputs[0]), flags]
+    return [ins[0], ins[1], weight, ins[2], lambda em: dense(em, node.inputs[3]), outs[0], flags]
 
 
 def _batched(value, matrix_dims):
@@ -174,7 +190,8 @@ RUNTIME_OPS = {conv.conv2d_op: "conv2d", conv.conv_transpose2d_op: "conv_transpo
                linalg.det: "det_batched", linalg.slogdet: "slogdet_batched",
                dec.cholesky: "cholesky_batched", dec.eigh: "eigh_batched",
                dec.svd: "svd_batched", dec.svdvals: "svdvals_batched", dec.qr: "qr_batched",
-               dec.pinv: "pinv_batched"}
+               dec.pinv: "pinv_batched", loss.cross_entropy: "cross_entropy",
+               loss.cross_entropy_backward: "cross_entropy_backward"}
 
 
 def emit_runtime_call(em, node, opts, helpers):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as G
-from ..ops import reduce as R
+from ..ops import loss as L, reduce as R
 from .reduction import apply as _reduce, resolve as _legacy
 from .constants import on_device_of
 
@@ -115,6 +115,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.ndim == 1:
         input, target = G.unsqueeze(input, 0), G.unsqueeze(target, 0)
         reduction = "sum" if reduction == "none" else reduction
+    if _fused(input, target, weight, label_smoothing):
+        return L.cross_entropy(input, target, *([] if weight is None else [weight]),
+                               ignore_index=ignore_index, reduction=reduction)[0]
     logp = G.log_softmax(input, 1)
     classes = input.shape[1]
     wshape = _class_shape(input.ndim, classes)
@@ -142,6 +145,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else:
         smooth = _reduce(smooth, reduction, "cross_entropy")
     return G.add(G.mul(nll, 1 - label_smoothing), G.mul(smooth, label_smoothing / classes))
+
+
+def _fused(input, target, weight, label_smoothing):
+    """Whether the one-op cross-entropy (graphc/ops/loss.py) computes this call: (N, C)
+    logits, class indices, no label smoothing, class weights that take no gradient."""
+    return (input.ndim == 2 and target.dtype.is_integer and not label_smoothing
+            and (weight is None or not getattr(weight, "requires_grad", False)))
 
 
 def _count(x):

@@ -164,6 +164,14 @@ def _shape_prod(e, n):
     return [count(e, n.inputs[0], n.attrs["dims"], n.attrs["dtype"])]
 
 
+@exports("cross_entropy")
+def _cross_entropy(e, n):
+    """ONNX's SoftmaxCrossEntropyLoss has the same meaning; lse is ReduceLogSumExp."""
+    loss = e.emit("SoftmaxCrossEntropyLoss", e.ins(n), ignore_index=n.attrs["ignore_index"],
+                  reduction=n.attrs["reduction"])[0]
+    return [loss, _reduce(e, "ReduceLogSumExp", _x(e, n), [1], False)[0]]
+
+
 @exports("var")
 def _var(e, n):
     x = n.inputs[0]

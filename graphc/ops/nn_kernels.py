@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv, nn, nn_reference as ref, pool
+from . import conv, loss, nn, nn_reference as ref, pool
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -16,8 +16,9 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 def _kernels():
     # conv: the drivers that run the GEMMs with NumPy's BLAS (faster here than the one
     # compiled code reaches through Numba; runtime/kernels/conv_numpy.py)
-    from runtime.kernels import conv_numpy as k_conv, dropout as k_dropout, pool as k_pool
-    return k_conv, k_pool, k_dropout
+    from runtime.kernels import (conv_numpy as k_conv, dropout as k_dropout, loss as k_loss,
+                                 pool as k_pool)
+    return k_conv, k_pool, k_dropout, k_loss
 
 
 def _fits(*arrays):
@@ -134,6 +135,26 @@ def _dropout(x, seed, *, p, stream):
     return out
 
 
+def _weights(weight, dtype):
+    return np.zeros(0, dtype) if weight is None else _c(weight)
+
+
+def _cross_entropy(x, target, weight=None, *, ignore_index, reduction):
+    lse = np.empty(x.shape[0], x.dtype)
+    out = np.empty(x.shape[0] if reduction == "none" else 1, x.dtype)
+    _kernels()[3].cross_entropy(_c(x), _c(target), _weights(weight, x.dtype), lse, out,
+                                ignore_index, loss.REDUCTIONS[reduction])
+    return (out if reduction == "none" else out.reshape(())), lse
+
+
+def _cross_entropy_backward(x, target, lse, grad, weight=None, *, ignore_index, reduction):
+    dx = np.empty(x.shape, x.dtype)
+    _kernels()[3].cross_entropy_backward(
+        _c(x), _c(target), _weights(weight, x.dtype), _c(lse), _c(grad).reshape(-1), dx,
+        ignore_index, loss.REDUCTIONS[reduction])
+    return dx
+
+
 def _first(args):
     return args[:1]
 
@@ -144,6 +165,14 @@ def _first_two(args):
 
 def _floats_with_bias(args):
     return [a for a in args if a is not None]
+
+
+def _logits_and_weight(args):
+    return [args[0]] + list(args[2:3])
+
+
+def _logits_lse_grad_and_weight(args):
+    return [args[0]] + list(args[2:5])
 
 
 for op, fast, arrays_of in [
@@ -157,5 +186,7 @@ for op, fast, arrays_of in [
         (pool.avg_pool2d_backward, _avg_pool2d_backward, _first),
         (pool.adaptive_avg_pool2d_op, _adaptive_avg_pool2d, _first),
         (pool.adaptive_avg_pool2d_backward, _adaptive_avg_pool2d_backward, _first),
-        (nn.dropout_op, _dropout, _first)]:
+        (nn.dropout_op, _dropout, _first),
+        (loss.cross_entropy, _cross_entropy, _logits_and_weight),
+        (loss.cross_entropy_backward, _cross_entropy_backward, _logits_lse_grad_and_weight)]:
     op.eager = with_fallback(op.reference, fast, arrays_of)

@@ -25,7 +25,7 @@ from runtime.cuda import (kernels_copy, kernels_linalg, kernels_nn,  # noqa: E40
 
 from ..control_flow import scan_op  # noqa: E402
 from ..ops import (collective, conv, decompositions as dec, elementwise, leaves,  # noqa: E402
-                   linalg, nn as nn_ops, pool, reduce, scalar, scans, shape)
+                   linalg, loss, nn as nn_ops, pool, reduce, scalar, scans, shape)
 from ..ops import nn_reference  # noqa: E402
 from ..ops.rules import TargetRules  # noqa: E402
 from ..types import DType  # noqa: E402
@@ -456,7 +456,8 @@ CUDA.fallback("host", "NumPy on the host, between two transfers (no CUDA kernel 
               linalg.inverse, linalg.det, linalg.slogdet, dec.cholesky, dec.eigh, dec.svd,
               dec.svdvals, dec.qr, dec.pinv, shape.index, shape.index_backward,
               shape.index_put, shape.bitcast, scans.cumsum, scans.cumprod, scans.cummax,
-              scans.cummin, scans.sort, scans.prod, scans.scatter_extreme, scan_op)
+              scans.cummin, scans.sort, scans.prod, scans.scatter_extreme, scan_op,
+              loss.cross_entropy, loss.cross_entropy_backward)
 CUDA.fallback("host", "NumPy on the host, between two transfers; graphc.compile runs "
               "collectives between the compiled parts", collective.all_reduce,
               collective.broadcast)

@@ -15,7 +15,7 @@ Numba's cache of a caller does not notice when a callee's source changes.
 from __future__ import annotations
 
 
-from . import conv, copy, dropout, linalg, matmul, pool, reduce, scan
+from . import conv, copy, dropout, linalg, loss, matmul, pool, reduce, scan
 
 KERNELS = {
     # linear algebra
@@ -60,6 +60,9 @@ KERNELS = {
     # randomness
     "dropout": dropout.dropout,
     "dropout_mask": dropout.dropout_mask,
+    # losses
+    "cross_entropy": loss.cross_entropy,
+    "cross_entropy_backward": loss.cross_entropy_backward,
 }
 
 

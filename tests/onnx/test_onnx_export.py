@@ -272,3 +272,16 @@ def test_integer_inputs_and_two_dynamic_dims_round_trip():
     assert_close(run_ort(proto, [ids])[0], want)
     graph = graphc.onnx.load(proto)
     assert_close(gc.compile(graph.outputs, graph.inputs)(ids)[0].numpy(), want)
+
+
+LOSS_CASES = [c for c in __import__("op_table_loss").LOSS if c.op == "cross_entropy"]
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c.name for c in LOSS_CASES])
+def test_cross_entropy_exports_as_softmax_cross_entropy_loss(case):
+    feeds = [_as_f32(a) for a in case.inputs]
+    placeholders = [gc.placeholder(a.shape, a.dtype) for a in feeds]
+    out = case.fn(*placeholders)
+    model = graphc.onnx.export(gc.Graph.from_outputs([out], placeholders))
+    assert "SoftmaxCrossEntropyLoss" in {node.op_type for node in model.graph.node}
+    assert_close(run_ort(model, feeds)[0], gc.compile(out, placeholders)(*feeds).numpy())

@@ -94,6 +94,8 @@ SECOND_ORDER = [
     ("cumsum-square", lambda x: gc.cumsum(x * x, 0), lambda x: 2 * np.arange(5, 0, -1.0)),
     ("sort-cube", lambda x: gc.sort(x ** 3, descending=True).values[:3], None),
     ("prod", lambda x: gc.prod(x * x + x), None),
+    ("cross_entropy", lambda x: gc.nn.functional.cross_entropy(
+        gc.stack([x, x * x]), gc.tensor(np.array([2, 4]))), None),
 ]
 
 
