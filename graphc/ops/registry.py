@@ -116,9 +116,18 @@ class Op:
         self.defaults = dict(defaults or {})
         self.coerce = coerce
         self.normalize = normalize
-        # (kind= and lowering= are the older spelling of family= and scalar=/effects=; a
-        # kernel name in lowering was read by nothing: the targets' rule tables name kernels)
-        family = kind if kind is not None else family
+        # kind= and lowering= are the older spelling, kept while branches that declare ops
+        # with them are merged: each becomes the trait it meant (a kernel name in lowering
+        # was read by nothing: the targets' rule tables name their kernels)
+        if kind is not None:
+            family = kind
+            if kind == "view" and view is None:
+                view = View()
+            if kind in ("collective", "random"):
+                effects = Effects(random=effects.random or kind == "random",
+                                  collective=effects.collective or kind == "collective")
+            if kind == "shape" and not shape_only_inputs and num_inputs:
+                shape_only_inputs = range(num_inputs)
         lowering = dict(lowering or {})
         scalar = lowering.pop("template", scalar)
         if lowering.pop("random", False):
