@@ -83,6 +83,8 @@ class Op:
         shape (passes drop the dependency; an op reading only shapes is a constant once
         shapes are known).
     family: the section of docs/ops.md the op is listed in; no code dispatches on it.
+    kind=, lowering=: the older spelling of family= and of the traits, still accepted (each
+        becomes the trait it meant) until open branches declaring ops with them are merged.
     saves: which of "inputs"/"outputs" the gradient rule reads the values of; an eager
         in-place write to one of those makes backward raise, as in PyTorch.
     eager: optional faster stand-in for `reference` in eager mode (same signature and result),
