@@ -8,6 +8,7 @@ from .backends import default_target, get_target
 from .eager.tensor import Tensor
 from .errors import FeedError
 from .ir.graph import Graph, Value
+from .ops import leaves
 from .ops.nn import number_random_sites
 from .types import format_shape
 
@@ -33,7 +34,7 @@ def _normalize_updates(updates):
     out = []
     for var, new in items:
         var = variable_of(var) if isinstance(var, Tensor) else var
-        if not isinstance(var, Value) or var.node.op.name != "variable":
+        if not isinstance(var, Value) or var.node.op is not leaves.variable:
             raise TypeError("updates: each key must be a variable (a parameter or a value made "
                             "by graphc.variable)")
         if not isinstance(new, Value):
@@ -76,7 +77,7 @@ class Executable:
             inputs = graph.placeholders
         inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
         for x in inputs:
-            if not isinstance(x, Value) or x.node.op.name != "placeholder":
+            if not isinstance(x, Value) or x.node.op is not leaves.placeholder:
                 raise TypeError(f"compile: inputs must be placeholders, got {x!r}")
         missing = [p for p in graph.placeholders if all(p is not x for x in inputs)]
         if missing:

@@ -24,6 +24,7 @@ from .errors import ShapeError, UnsupportedError, op_error
 from .ir import graph as ir
 from .ir.graph import Graph, Node, Value
 from .ops import leaves
+from .ops import elementwise as E
 from .ops.registry import Op
 from .types import TensorType, format_shape
 
@@ -194,8 +195,8 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
         n = v.node
         if id(v) in own:
             return False
-        return n.op.name in ("variable", "placeholder") or (
-            n.id < first_id and n.op.name != "constant")
+        return n.op is leaves.variable or n.op is leaves.placeholder or (
+            n.id < first_id and n.op is not leaves.constant)
 
     order = _topological(c_out + y_out, boundary)
     for n in order:
@@ -207,7 +208,7 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
                 mapping[v] = ph
                 captured.append(v)
                 nodes.append(ph.node)
-        if n.op.kind == "random" or n.op.lowering.get("random"):
+        if n.op.effects.random:
             raise op_error(UnsupportedError, "scan", f"{n.op.name} inside a scan body is not "
                            f"supported (random ops draw per call site, not per step)",
                            n.location)
@@ -228,8 +229,8 @@ def trace_body(f, carry_def, carry_types, x_def, x_types):
             captured.append(v)
             nodes.append(mapping[v].node)
         outputs.append(mapping[v])
-    ph_nodes = [n for n in nodes if n.op.name == "placeholder"]
-    rest = [n for n in nodes if n.op.name != "placeholder"]
+    ph_nodes = [n for n in nodes if n.op is leaves.placeholder]
+    rest = [n for n in nodes if n.op is not leaves.placeholder]
     inputs = c_in + x_in + [mapping[v] for v in captured]
     body = Graph(ph_nodes + rest, inputs, outputs)
     return body, y_def, captured
@@ -268,9 +269,9 @@ def inline(body, args):
     """Apply the body graph's ops to `args` (values or tensors): its outputs, as a list."""
     env = {id(p): a for p, a in zip(body.inputs, args)}
     for n in body.nodes:
-        if n.op.name == "placeholder":
+        if n.op is leaves.placeholder:
             continue
-        if n.op.kind == "leaf":
+        if n.op.is_leaf:
             env[id(n.outputs[0])] = n.outputs[0]
             continue
         attrs = {k: a for k, a in n.attrs.items()}
@@ -398,7 +399,7 @@ def _vjp(ctx, *grads):
 
 def _is_zero_fill(g):
     """A cotangent autodiff filled in for an unused output (zeros_like)."""
-    return g is None or (isinstance(g, Value) and g.node.op.name == "full_like"
+    return g is None or (isinstance(g, Value) and g.node.op is E.full_like
                          and np.all(np.asarray(g.node.attrs.get("value")) == 0))
 
 
@@ -418,7 +419,7 @@ def _body_vjp(body, nc, nx, wrt_xs, wrt_consts):
 
 
 scan_op = Op("scan", num_inputs=None, num_outputs=None, infer=_infer, reference=_reference,
-             vjp=_vjp, normalize=_normalize, kind="control", saves=("inputs", "outputs"),
+             vjp=_vjp, normalize=_normalize, family="control", saves=("inputs", "outputs"),
              defaults={"body": None, "num_carry": 0, "num_xs": 0, "length": 0,
                        "reverse": False},
              doc="A loop: runs the body graph once per step of the leading axis of its xs, "

@@ -53,7 +53,7 @@ def apply(op, inputs, attrs):
     inputs = _coerce(op, inputs, symbolic)
     if symbolic:
         out = _build_node(op, inputs, attrs)
-        if trace is not None and op.kind == "view":
+        if trace is not None and op.view is not None:
             trace.note_view(out, inputs[0], op, out.node.attrs)
         return out
     return _run_eager(op, inputs, attrs)
@@ -230,7 +230,7 @@ def _make_plan(op, inputs, attrs):
     if any(isinstance(x, Tensor) and type(x._data) is not np.ndarray for x in inputs):
         return False  # a CUDA tensor: backends run it
     if op.num_inputs is not None and len(inputs) != op.num_inputs or \
-            op.kind == "view" and op.num_outputs != 1:
+            op.view is not None and op.num_outputs != 1:
         return False
     if attrs:
         if any(key not in op.defaults for key in attrs):
@@ -259,7 +259,7 @@ def _make_plan(op, inputs, attrs):
     except GraphcError:
         return False  # the general path raises it, with the same message
     return _Plan(op, attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
-                 op.num_outputs == 1, op.kind == "view")
+                 op.num_outputs == 1, op.view is not None)
 
 
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------
@@ -408,7 +408,7 @@ def _run_eager(op, inputs, attrs):
             cuda = storage.cuda_impl()
             outputs = [Tensor._wrap(r) for r in
                        cuda.run(op, [y._data for y in inputs], attrs, out_types)]
-            if op.kind == "view" and op.name in _WRITABLE_VIEWS:
+            if op.view is not None and op.view.writable:
                 shared = cuda.shares_storage(op, [x.shape for x in inputs], attrs,
                                              out_types[0].shape)
                 _mark_view(outputs[0], inputs[0], op, attrs, copied=not shared)
@@ -425,13 +425,10 @@ def _run_eager(op, inputs, attrs):
         outputs.append(Tensor._wrap(arr))
     if _debug._state["numerics"]:
         _debug.check_op(op.name, [x._data for x in inputs], [o._data for o in outputs])
-    if op.kind == "view" and np.may_share_memory(outputs[0]._data, inputs[0]._data):
+    if op.view is not None and np.may_share_memory(outputs[0]._data, inputs[0]._data):
         _mark_view(outputs[0], inputs[0], op, attrs)
     return _record(op, inputs, outputs, attrs)
 
-
-# views that an in-place write can go through (eager/inplace.py writes their base back)
-_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
 
 
 def _mark_view(view, base, op, attrs, copied=False):

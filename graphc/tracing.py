@@ -99,7 +99,7 @@ class _Trace:
 
     def note_view(self, view, base, op, attrs):
         """A view op's result: writes through it reach its base (dispatch calls this)."""
-        if op.name in _WRITABLE_VIEWS:
+        if op.view.writable:
             self.views[id(view)] = [view, base, op, attrs, self.writes.get(self._storage(base), 0)]
 
     def resolve(self, v):
@@ -204,15 +204,12 @@ class _Trace:
                 if not self._temporary(t)]
 
 
-_WRITABLE_VIEWS = ("slice", "reshape", "squeeze", "unsqueeze", "permute")
-
-
 def _scatter_back(base, view_value, op, attrs):
     """base's new value after its view (made by op with attrs) was written with view_value."""
     from .ops import shape as S
-    if op.name == "slice":
+    if op is S.slice:
         return S.index_put(base, view_value, index=attrs["index"])
-    if op.name == "permute":
+    if op is S.permute:
         return S.permute(view_value, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
     return S.reshape(view_value, shape=tuple(base.shape))
 

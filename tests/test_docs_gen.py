@@ -21,15 +21,18 @@ def test_every_op_has_one_row_with_its_facts():
     assert text.rstrip().endswith(f"{len(REGISTRY)} ops.")
 
 
-def test_target_support_comes_from_the_target(monkeypatch):
-    import sys
-    import types
-    fake = types.ModuleType("graphc.backends.cpu")
-    fake.SUPPORTED_OPS = {"add"}
-    monkeypatch.setitem(sys.modules, "graphc.backends.cpu", fake)
+def test_target_support_comes_from_the_targets_rule_tables():
+    from graphc.ops import elementwise as E
+    from graphc.ops.rules import TargetRules
+    fake = TargetRules("cpu")
+    fake.rule(E.add)(lambda *args: None)
+    fake.fallback("host", "runs elsewhere", E.sub)
+    rules = {**docs_gen.target_rules(), "cpu": fake}
+    text = docs_gen.ops_markdown(rules=rules)
     rows = {r.split("`")[1]: [c.strip() for c in r.split("|")[1:-1]]
-            for r in docs_gen.ops_markdown().splitlines() if r.startswith("| `")}
-    assert rows["add"][4] == "✓" and rows["mul"][4] == "—"
+            for r in text.splitlines() if r.startswith("| `")}
+    assert rows["add"][4] == "✓" and rows["sub"][4] == "host" and rows["mul"][4] == "—"
+    assert "| cpu | host | `sub` | runs elsewhere |" in text
 
 
 # ---- the target columns against what the targets really do ------------------------------------------
@@ -86,7 +89,7 @@ def _lowered_ops():
 def test_the_cpu_column_is_what_the_cpu_target_lowers():
     columns = docs_gen.target_columns()
     lowered, refused = _lowered_ops()
-    collectives = {n for n, op in REGISTRY.items() if op.kind == "collective"}
+    collectives = {n for n, op in REGISTRY.items() if op.effects.collective}
     assert lowered | set(refused) == set(REGISTRY) - collectives  # every op is exercised
     # all_reduce is lowered (gradient buckets, exercised by tests/distributed); a broadcast
     # of variables runs before the program
@@ -102,7 +105,7 @@ def test_the_cuda_column_is_the_cuda_dispatch():
     from graphc.storage import cuda_ops
     columns = docs_gen.target_columns()
     for name, op in REGISTRY.items():
-        if op.kind in ("leaf", "shape"):
+        if op.is_leaf:
             continue
         on_host = cuda_ops.implementation(op) is cuda_ops._on_host
         assert columns[name][1] == ("host" if on_host else "✓"), name

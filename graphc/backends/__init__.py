@@ -35,6 +35,23 @@ def _load_builtin(name):
         from . import cpu  # noqa: F401
 
 
+# where each built-in target's rule table lives (graphc/ops/rules.py): module, attribute
+_RULE_TABLES = {"reference": ("graphc.backends.reference", "REFERENCE"),
+                "cpu": ("graphc.lower.rules", "CPU"),
+                "cuda": ("graphc.storage.cuda_ops", "CUDA")}
+
+
+def rules_of(name):
+    """The TargetRules of target `name` (which op runs how), or None if its module cannot
+    load here (the cuda table needs the numba-cuda package)."""
+    import importlib
+    module, attr = _RULE_TABLES[name]
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError:
+        return None
+
+
 def unavailable_reason(name):
     """None when target `name` loads and can run here, else why not (one line)."""
     try:

@@ -17,6 +17,7 @@ from runtime.cuda import memory, require
 
 from ..ir.interpreter import Interpreter
 from ..ir.verify import verify_if_enabled
+from ..ops import leaves
 from ..passes.graph_edit import updates_of
 from ..passes.specialize import specialize
 from ..storage import cuda_ops
@@ -51,7 +52,7 @@ class Plan:
         self.constants = {}
         self.buffers = {}
         for node in graph.nodes:
-            if node.op.name == "constant":
+            if node.op is leaves.constant:
                 value = np.asarray(node.attrs["value"], node.outputs[0].dtype.np)
                 self.constants[node.outputs[0]] = value if value.ndim == 0 else \
                     memory.to_device(value)
@@ -120,10 +121,10 @@ class _CudaInterpreter(Interpreter):
         return () if node in groups.members else node.inputs
 
     def run_node(self, node, args):
-        plan, name = self.plan, node.op.name
-        if name == "constant":
+        plan = self.plan
+        if node.op is leaves.constant:
             return [plan.constants[node.outputs[0]]]
-        if name == "variable":
+        if node.op is leaves.variable:
             return [plan._variable(node.attrs["storage"])]
         if node in plan.groups:
             group, out = plan.groups[node], node.outputs[0]

@@ -59,7 +59,7 @@ def fuse_elementwise(graph):
     order = {id(n): i for i, n in enumerate(graph.nodes)}
     group_of = {}
     for n in graph.nodes:
-        if "template" not in n.op.lowering or n.op.name == "placeholder":
+        if n.op.scalar is None:
             continue
         members = [n]
         for v in n.inputs:

@@ -8,14 +8,26 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.interpreter import Interpreter
+from ..ops import leaves
+from ..ops.rules import TargetRules
 from . import register_target
+
+
+# The reference target's rules (graphc/ops/rules.py): every op runs its NumPy reference.
+REFERENCE = TargetRules("reference")
+REFERENCE.fallback("pass", "fed by the caller (graphc/ir/interpreter.py)", leaves.placeholder)
+
+
+@REFERENCE.trait_rule("the op's NumPy reference", lambda op: True)
+def run_reference(node, args):
+    result = node.op.reference(*args, **node.attrs)
+    results = result if node.op.num_outputs != 1 else (result,)
+    return [np.asarray(r, v.dtype.np) for v, r in zip(node.outputs, results)]
 
 
 class ReferenceInterpreter(Interpreter):
     def run_node(self, node, args):
-        result = node.op.reference(*args, **node.attrs)
-        results = result if node.op.num_outputs != 1 else (result,)
-        return [np.asarray(r, v.dtype.np) for v, r in zip(node.outputs, results)]
+        return REFERENCE.lookup(node.op)(node, args)
 
 
 class ReferenceRunner:

@@ -37,16 +37,15 @@ from ..compile import Executable, _normalize_updates
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.build import placeholder
-from ..ir.graph import LEAF_OPS, Graph, Value
+from ..ir.graph import Graph, Value
+from ..ops import leaves
+from ..ops.collective import all_reduce, broadcast
 from ..passes.graph_edit import clone_node
 from .collectives import all_ranks_agree, allreduce_array, broadcast_array
 from .process_group import DistributedError
 
-COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
-
-
 def has_collectives(graph) -> bool:
-    return any(n.op.name in COLLECTIVE_OPS for n in graph.nodes)
+    return any(n.op.effects.collective for n in graph.nodes)
 
 
 def _hoist_broadcasts(nodes, outputs, updates):
@@ -54,10 +53,10 @@ def _hoist_broadcasts(nodes, outputs, updates):
     step's nodes read the variable itself. Returns (outputs, updates, [(storage, src)])."""
     mapping, prologue, seen = {}, [], set()
     for node in nodes:
-        if node.op.name != "broadcast":
+        if node.op is not broadcast:
             continue
         source = node.inputs[0]
-        if source.node.op.name != "variable":
+        if source.node.op is not leaves.variable:
             raise UnsupportedError(f"compile: broadcast of a computed value; compiled steps "
                                    f"broadcast only variables (before the step){_where(node)}")
         storage = source.node.attrs["storage"]
@@ -68,7 +67,7 @@ def _hoist_broadcasts(nodes, outputs, updates):
     if not mapping:
         return outputs, updates, prologue
     for node in nodes:
-        if node.op.name != "broadcast" and any(v in mapping for v in node.inputs):
+        if node.op is not broadcast and any(v in mapping for v in node.inputs):
             copy = clone_node(node, tuple(mapping.get(v, v) for v in node.inputs), node.attrs,
                               [o.type for o in node.outputs])
             mapping.update(zip(node.outputs, copy.outputs))
@@ -85,7 +84,7 @@ class _Split:
         after, fed, self.collectives = set(), set(), []
         for node in graph.nodes:
             reads_after = any(v in after for v in node.inputs)
-            if node.op.name == "all_reduce":
+            if node.op is all_reduce:
                 if reads_after:
                     raise UnsupportedError(
                         f"compile: {node.op.name} reads the result of another collective; a "
@@ -95,7 +94,7 @@ class _Split:
                 after.update(node.outputs)
             elif reads_after:
                 after.update(node.outputs)
-            elif node.op.name == "placeholder" or any(v in fed for v in node.inputs):
+            elif node.op is leaves.placeholder or any(v in fed for v in node.inputs):
                 fed.update(node.outputs)
         roots = list(outputs) + [new for _, new in updates]
         # Values of the gradient part that the update part reads are sent to it, except those
@@ -108,20 +107,20 @@ class _Split:
         while stack:
             v = stack.pop()
             if v not in after and v not in fed and v not in recompute and \
-                    v.node.op.name not in LEAF_OPS:
+                    not v.node.op.is_leaf:
                 recompute.update(v.node.outputs)
                 stack.extend(v.node.inputs)
-        second_nodes = [n for n in graph.nodes if n.op.name not in COLLECTIVE_OPS
+        second_nodes = [n for n in graph.nodes if not n.op.effects.collective
                         and (n.outputs[0] in after or n.outputs[0] in recompute)]
         crossing, seen = [], set()  # (Values compare elementwise: membership by set only)
         for v in [x for n in second_nodes for x in n.inputs] + roots:
             if v not in after and v not in seen and v not in recompute \
-                    and v.node.op.name not in LEAF_OPS:
+                    and not v.node.op.is_leaf:
                 crossing.append(v)
                 seen.add(v)
         self.first_outputs = [c.inputs[0] for c in self.collectives] + crossing
         # a leaf's array is the caller's feed or a variable's storage: reduce a copy of it
-        self.reduces_leaf = [c.inputs[0].node.op.name in LEAF_OPS for c in self.collectives]
+        self.reduces_leaf = [c.inputs[0].node.op.is_leaf for c in self.collectives]
         self.crossing_index = {v: len(self.collectives) + i for i, v in enumerate(crossing)}
         # the update part: its nodes cloned onto placeholders for what it receives
         mapping = {}
@@ -212,7 +211,7 @@ class DistributedExecutable:
         self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
         self.gradient_part = self.update_part = self.program = None
         self._collectives = [n for n in Graph.from_outputs(
-            hoisted_outputs + [new for _, new in updates]).nodes if n.op.name == "all_reduce"]
+            hoisted_outputs + [new for _, new in updates]).nodes if n.op is all_reduce]
         if _overlaps(target):
             self.program = Executable(hoisted_outputs[0] if self._single else hoisted_outputs,
                                       inputs, updates, target, **options)

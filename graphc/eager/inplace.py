@@ -172,9 +172,9 @@ def _write_back_copies(t):
         from ..ops import shape as S
         base, op, attrs, _ = info
         with no_grad():
-            if op.name == "slice":
+            if op is S.slice:
                 new = S.index_put(base, t, index=attrs["index"])
-            elif op.name == "permute":
+            elif op is S.permute:
                 new = S.permute(t, dims=tuple(int(d) for d in np.argsort(attrs["dims"])))
             else:
                 new = S.reshape(t, shape=tuple(base.shape))
@@ -187,15 +187,15 @@ def _write_back_copies(t):
 def _scatter_back(old_base, view, op, attrs):
     """The tape entry making base's new value from its old one and the written view."""
     from ..ops import shape as S
-    name, base = op.name, view._base[0]
-    if name == "slice":
+    base = view._base[0]
+    if op is S.slice:
         return TapeEntry(S.index_put, (old_base, view), (base,), attrs)
-    if name in ("reshape", "squeeze", "unsqueeze"):
+    if op in (S.reshape, S.squeeze, S.unsqueeze):
         return TapeEntry(S.reshape, (view,), (base,), {"shape": tuple(base.shape)})
-    if name == "permute":
+    if op is S.permute:
         inverse = tuple(int(d) for d in np.argsort(attrs["dims"]))
         return TapeEntry(S.permute, (view,), (base,), {"dims": inverse})
-    raise UnsupportedError(f"an in-place write through a view made by {name} is not "
+    raise UnsupportedError(f"an in-place write through a view made by {op.name} is not "
                            f"supported with gradients; write into a copy (.clone()) instead")
 
 

@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 
+from ..ops import leaves
 from ..tensor_methods import TensorMethods
 from ..types import TensorType, format_shape
 
@@ -52,13 +53,12 @@ class Node:
 
     @property
     def is_leaf(self) -> bool:
-        return self.op.name in LEAF_OPS
+        return self.op.is_leaf
 
     def __repr__(self):
         return f"<node {self.op.name} #{self.id}>"
 
 
-LEAF_OPS = ("placeholder", "constant", "variable")
 
 
 # Set by graphc.jit while it traces a function (kept as a hook: ir never imports jit).
@@ -183,16 +183,16 @@ class Graph:
         outputs = list(outputs)
         order = topological_order(outputs)
         if inputs is None:
-            inputs = [n.outputs[0] for n in order if n.op.name == "placeholder"]
+            inputs = [n.outputs[0] for n in order if n.op is leaves.placeholder]
         return cls(order, inputs, outputs)
 
     @property
     def variables(self):
-        return [n.outputs[0] for n in self.nodes if n.op.name == "variable"]
+        return [n.outputs[0] for n in self.nodes if n.op is leaves.variable]
 
     @property
     def placeholders(self):
-        return [n.outputs[0] for n in self.nodes if n.op.name == "placeholder"]
+        return [n.outputs[0] for n in self.nodes if n.op is leaves.placeholder]
 
     def users(self):
         """Map value -> list of nodes that read it."""
@@ -259,16 +259,16 @@ def format_graph(graph, locations=False):
     args = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
     lines = [f"graph({args}) {{"]
     for n in graph.nodes:
-        if n.op.name == "placeholder":
+        if n.op is leaves.placeholder:
             continue
         outs = ", ".join(names[v] for v in n.outputs)
         types = ", ".join(repr(v.type) for v in n.outputs)
         ins = ", ".join(names[v] for v in n.inputs)
         attrs = ", ".join(f"{k}={_format_attr(a)}" for k, a in n.attrs.items()
                           if k != "storage" and a is not None)
-        if n.op.name == "constant":
+        if n.op is leaves.constant:
             attrs = _format_attr(n.attrs["value"])
-        elif n.op.name == "variable":
+        elif n.op is leaves.variable:
             attrs = repr(n.attrs["name"]) if n.attrs["name"] else ""
         body = ", ".join(x for x in (ins, attrs) if x)
         line = f"  {outs} = {n.op.name}({body}) : {types}"

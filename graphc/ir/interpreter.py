@@ -10,6 +10,7 @@ step (each layer's activations and their gradients) stays alive until the step r
 from __future__ import annotations
 
 from ..errors import GraphcError
+from ..ops import leaves
 
 
 class Interpreter:
@@ -55,7 +56,7 @@ class Interpreter:
         """feeds: one array per graph input. Returns {id(root value): array}."""
         env = {id(v): a for v, a in zip(self.graph.inputs, feeds)}
         for node, dead in zip(self.graph.nodes, self._dead_after):
-            if node.op.name == "placeholder":
+            if node.op is leaves.placeholder:
                 if id(node.outputs[0]) not in env:
                     raise GraphcError(f"placeholder {node.outputs[0].name!r} is not fed")
             else:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autodiff import GradientLocation
 from ..errors import GraphFormatError, SourceLocation
+from ..ops import leaves
 from ..types import DType, TensorType, as_dtype
 from .graph import Graph, Value
 
@@ -68,7 +69,7 @@ def graph_to_json(graph: Graph) -> dict:
             index[id(v)] = [i, v.index]
         attrs = dict(n.attrs)
         entry = {"op": n.op.name, "inputs": [index[id(v)] for v in n.inputs]}
-        if n.op.name == "variable":
+        if n.op is leaves.variable:
             storage = attrs.pop("storage")
             attrs["value"] = np.asarray(storage)
             entry["requires_grad"] = bool(getattr(storage, "requires_grad", False))
@@ -238,7 +239,7 @@ def graph_from_json(doc) -> Graph:
         if not isinstance(pair, list) or len(pair) != 2:
             _fail(f"update {k}", "must be a [variable, new value] pair")
         var, new = ref(pair[0], f"update {k}"), ref(pair[1], f"update {k}")
-        if var.node.op.name != "variable":
+        if var.node.op is not leaves.variable:
             _fail(f"update {k}", f"writes to a {var.node.op.name}, not a variable")
         if var.type != new.type:
             _fail(f"update {k}", f"variable {var.name!r} is {var.type}, its new value "

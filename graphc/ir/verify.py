@@ -17,7 +17,13 @@ from __future__ import annotations
 import os
 
 from ..errors import GraphcError
+from ..ops import leaves
 from .graph import Graph
+
+
+def _is_fused(node):
+    from ..passes.fusion import FUSED  # (graphc.passes imports this module)
+    return node.op is FUSED
 
 
 class GraphVerificationError(GraphcError, AssertionError):
@@ -66,12 +72,12 @@ def _problems(graph):
         for sub in node.attrs.values():
             if isinstance(sub, Graph):  # a loop body
                 problems += [f"in the body of {_describe(node)}: {p}" for p in _problems(sub)]
-        group = node.attrs.get("group") if node.op.name == "fused" else None
+        group = node.attrs.get("group") if _is_fused(node) else None
         if group is not None:
             problems += [f"in {_describe(node)}: {p}" for p in _group_problems(node, group)]
         defined.update(id(v) for v in node.outputs)
     for v in graph.inputs:
-        if v.node.op.name != "placeholder" or id(v) not in defined:
+        if v.node.op is not leaves.placeholder or id(v) not in defined:
             problems.append(f"graph input {v!r} is not a placeholder of the graph")
     for v in graph.outputs:
         if id(v) not in defined:
@@ -94,7 +100,7 @@ def _undefined(graph, node, k, v):
 def _type_problems(node):
     """The recorded output types against the op's type rule applied to the input types."""
     op = node.op
-    if op.name in ("placeholder", "fused") or not hasattr(op, "infer"):
+    if op is leaves.placeholder or not hasattr(op, "infer"):  # (a fused node has no rule)
         return []
     try:
         inferred = op.infer([v.type for v in node.inputs], **node.attrs)

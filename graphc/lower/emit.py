@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from ..ops import leaves
 from .scalar import CTOR, literal
 
 
@@ -126,7 +127,7 @@ class Emitter:
         """A literal for a one-element constant (read as a number, not from memory)."""
         lay = self.layout(value)
         node = lay.root.node
-        if node.op.name != "constant" or node.attrs["value"].size != 1:
+        if node.op is not leaves.constant or node.attrs["value"].size != 1:
             return None
         return literal(node.attrs["value"].reshape(()).item(), value.dtype.name)
 

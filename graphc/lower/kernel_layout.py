@@ -20,6 +20,8 @@ import re
 
 from runtime.threads import BLAS_PARALLEL_MIN_WORK
 
+from ..control_flow import scan_op
+from ..ops import linalg
 from .collective import IMPORT as COLLECTIVE_IMPORT, CollectiveCalls
 from .kernels import blas_operands
 from .runtime_calls import RUNTIME_OPS
@@ -124,7 +126,7 @@ def lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=
             group = _flush(program, group)
         collectives.before_step(em, number, progress=not group)
         node = step.node
-        if node is not None and node.op.name == "scan":
+        if node is not None and node.op is scan_op:  # (its rule in lower/rules.py)
             group = _flush(program, group)
             comment_step(em, number, step)
             emit_scan(em, node, opts, program.subprograms)
@@ -134,12 +136,12 @@ def lower_kernels(graph, opts, em, params, inputs, variables, arenas, scan_body=
         if work:
             program.blas_steps += 1
             em.line(f"blas({work >= BLAS_PARALLEL_MIN_WORK})  # {work:,} multiply-adds")
-        operands = node is not None and node.op.name == "matmul" and blas_operands(em, node)
+        operands = node is not None and node.op is linalg.matmul and blas_operands(em, node)
         if operands:
             group = _flush(program, group)
             program.call_blas(number, step, operands)
             continue
-        if node is not None and node.op.name in RUNTIME_OPS:
+        if node is not None and node.op in RUNTIME_OPS:
             group = _flush(program, group)  # (a library call alone needs no wrapper kernel)
         group.append((number, step))
         if not _is_tiny(step):

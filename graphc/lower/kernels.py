@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+from ..ops import linalg, reduce, shape as shape_ops
+from ..ops.scalar import reduction_combine, reduction_identity
 from ..ops.shape import _pad_widths, _slice_infer
 from ..passes.layout import Layout, _slice_layout, contiguous_strides
 from .emit import _linear, aligned_strides, collapse, matrix_view
-from .loops import _combine, _identity
 from .scalar import CTOR, literal
 
 # BLAS pays for itself above this much work (multiply-adds), and only for inner sizes of
@@ -111,7 +112,7 @@ def _gathered_address(em, node, out_idx, index_values, ishape):
     iv = out_idx[axis:axis + k]
     picks = []
     for j, ix in enumerate(index_values):
-        n = node.inputs[0].type.shape[axis + j] if node.op.name == "index" else \
+        n = node.inputs[0].type.shape[axis + j] if node.op is shape_ops.index else \
             node.inputs[1].type.shape[axis + j]
         t = em.fresh("ix")
         st = aligned_strides(em.layout(ix), ishape)
@@ -212,11 +213,11 @@ def emit_var(em, node, opts, helpers):
 
 def _row_max(em, x, inner, dt):
     m = em.fresh("m")
-    em.line(f"{m} = {_identity('amax', dt)}")
+    em.line(f"{m} = {reduction_identity(reduce.amax.reduction, dt)}")
     index, depth = inner()
     v = em.fresh("v")
     em.line(f"{v} = {em.load(x, index)}")
-    em.line(f"{m} = {_combine('amax', m, v)}")
+    em.line(f"{m} = {reduction_combine(reduce.amax.reduction, m, v)}")
     em.close(depth)
     return m
 
@@ -249,7 +250,7 @@ def emit_softmax(em, node, opts, helpers):
     em.close(depth)
     yname, ybase, yst = _out(em, y)
     index, depth = inner()
-    if node.op.name == "softmax":
+    if node.op is reduce.softmax:
         value = f"math.exp({em.load(x, index)} - {m}) / {s}"
     else:
         value = f"{em.load(x, index)} - {m} - math.log({s})"
@@ -261,10 +262,9 @@ def emit_softmax(em, node, opts, helpers):
 def emit_arg_reduce(em, node, opts, helpers):
     """max_dim / min_dim (values and indices), argmax / argmin (indices; dim None = all)."""
     x = node.inputs[0]
-    name = node.op.name
     dim = node.attrs["dim"]
     dims = tuple(range(x.ndim)) if dim is None else (dim,)
-    better = ">" if name in ("max_dim", "argmax") else "<"
+    better = ">" if node.op in (reduce.max_dim, reduce.argmax) else "<"
     outer, inner, kept = _rows(em, x, dims)
     best, at, k = em.fresh("b"), em.fresh("at"), em.fresh("k")
     em.line(f"{best} = {literal(0, x.dtype.name)}")
@@ -282,7 +282,7 @@ def emit_arg_reduce(em, node, opts, helpers):
     em.line(f"    {first} = False")
     em.line(f"{k} += 1")
     em.close(depth)
-    if name in ("max_dim", "min_dim"):
+    if node.op.num_outputs == 2:  # max_dim, min_dim: values and indices
         _store_row(em, node.outputs[0], outer, kept, x.type.shape, best)
         _store_row(em, node.outputs[1], outer, kept, x.type.shape, f"i64({at})")
     else:
@@ -416,11 +416,14 @@ def emit_bitcast(em, node, opts, helpers):
             f"{dense(em, x)}.view({CTOR[y.dtype.name]})")
 
 
+# op -> its loop emitter (graphc/lower/rules.py registers them as the cpu target's rules)
 EMITTERS = {
-    "reshape": emit_reshape, "cat": emit_cat, "pad": emit_pad,
-    "slice_backward": emit_slice_backward, "index_put": emit_index_put, "index": emit_index,
-    "index_backward": emit_index_backward, "var": emit_var, "logsumexp": emit_logsumexp,
-    "softmax": emit_softmax, "log_softmax": emit_softmax, "max_dim": emit_arg_reduce,
-    "min_dim": emit_arg_reduce, "argmax": emit_arg_reduce, "argmin": emit_arg_reduce,
-    "matmul": emit_matmul, "inverse": emit_inverse, "bitcast": emit_bitcast,
+    shape_ops.reshape: emit_reshape, shape_ops.cat: emit_cat, shape_ops.pad: emit_pad,
+    shape_ops.slice_backward: emit_slice_backward, shape_ops.index_put: emit_index_put,
+    shape_ops.index: emit_index, shape_ops.index_backward: emit_index_backward,
+    reduce.var: emit_var, reduce.logsumexp: emit_logsumexp, reduce.softmax: emit_softmax,
+    reduce.log_softmax: emit_softmax, reduce.max_dim: emit_arg_reduce,
+    reduce.min_dim: emit_arg_reduce, reduce.argmax: emit_arg_reduce,
+    reduce.argmin: emit_arg_reduce, linalg.matmul: emit_matmul, linalg.inverse: emit_inverse,
+    shape_ops.bitcast: emit_bitcast,
 }

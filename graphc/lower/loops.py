@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from ..ops.elementwise import cast, full_like, where
+from ..ops.scalar import reduction_combine, reduction_identity
+from ..passes.fusion import FUSED
 from ..passes.layout import contiguous_strides
 from .emit import _linear, aligned_strides, collapse, ctor
-from .scalar import CTOR, expression, literal
+from .scalar import CTOR, expression
 
 
 def _members(node):
     """(inner nodes, {inner value: stored value}) of a fused node or a lone node."""
-    group = node.attrs.get("group") if node.op.name == "fused" else None
+    group = node.attrs.get("group") if node.op is FUSED else None
     if group is None:
         return [node], {v: v for v in node.outputs}
     return group.nodes, dict(zip(group.outputs, node.outputs))
@@ -26,9 +27,9 @@ def _members(node):
 def _compute_dtype(node):
     """The dtype an elementwise op computes in (its inputs' dtype after coercion)."""
     ins = [v for v in node.inputs]
-    if node.op.name == "where":
+    if node.op is where:
         return ins[1].dtype.name
-    if node.op.name in ("cast", "full_like") or not ins:
+    if node.op is cast or node.op is full_like or not ins:
         return node.outputs[0].dtype.name
     return ins[0].dtype.name
 
@@ -76,6 +77,7 @@ class Body:
 
 
 def emit_elementwise(em, node, opts, helpers):
+    """A fused elementwise loop (lower/loops.py)."""
     members, stored = _members(node)
     shape = members[-1].outputs[0].type.shape
     body = Body(em, members, opts, helpers)
@@ -98,34 +100,24 @@ def emit_elementwise(em, node, opts, helpers):
         em.end_separate(em.params)
 
 
-# ---- single-pass reductions (sum, mean, amax, amin), with an optional elementwise prologue ----
-def _identity(op, dtype):
-    if op in ("sum", "mean"):
-        return literal(0, dtype)
-    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
-    if np.dtype(dtype).kind == "f":
-        return literal(-math.inf if op == "amax" else math.inf, dtype)
-    return literal(info.min if op == "amax" else info.max, dtype)
-
-
-def _combine(op, acc, x):
-    if op in ("sum", "mean"):
-        return f"{acc} + {x}"
-    cmp = ">" if op == "amax" else "<"
-    return f"{x} if {x} {cmp} {acc} or {x} != {x} else {acc}"
-
-
-def _acc_dtype(op, out_dtype):
+# ---- single-pass reductions (ops with a Reduction trait), with an optional elementwise prologue --
+def _acc_dtype(reduction, out_dtype):
     # float32 sums accumulate in float64: far closer to NumPy's pairwise sums than a plain
     # float32 running sum, and still vectorized (docs/numerics.md)
-    return "float64" if op in ("sum", "mean") and out_dtype == "float32" else out_dtype
+    return "float64" if reduction.combine == "add" and out_dtype == "float32" else out_dtype
+
+
+def emit_fused(em, node, opts, helpers):
+    """A fused group: one loop nest (lower/loops.py)."""
+    (emit_reduce if node.attrs["group"].is_reduce else emit_elementwise)(em, node, opts, helpers)
 
 
 def emit_reduce(em, node, opts, helpers):
+    """A single-pass reduction loop with its fused prologue (lower/loops.py)."""
     members, stored = _members(node)
     red = members[-1]
     prologue = members[:-1]
-    op, out = red.op.name, red.outputs[0]
+    op, out = red.op.reduction, red.outputs[0]
     outer_out = stored.pop(out)
     x = red.inputs[0]
     shape = x.type.shape
@@ -170,16 +162,16 @@ def emit_reduce(em, node, opts, helpers):
         return f"{name}[{_linear(base, cstrides[0], cshape, idx)}]"
 
     ost = cstrides[-1]
-    finish = (lambda a: f"{CTOR[dt]}({a} / {count})") if op == "mean" else (
+    finish = (lambda a: f"{CTOR[dt]}({a} / {count})") if op.mean else (
         lambda a: f"{CTOR[dt]}({a})")
     if row:
         outer = em.loops(bounds[:nkept])
         acc = em.fresh("acc")
-        em.line(f"{acc} = {_identity(op, acc_dt)}")
+        em.line(f"{acc} = {reduction_identity(op, acc_dt)}")
         inner = em.loops(bounds[nkept:])
         e = element(outer + inner)
-        cast = e if acc_dt == dt else f"{CTOR[acc_dt]}({e})"
-        em.line(f"{acc} = {_combine(op, acc, cast)}")
+        value = e if acc_dt == dt else f"{CTOR[acc_dt]}({e})"
+        em.line(f"{acc} = {reduction_combine(op, acc, value)}")
         em.close(len(cshape) - nkept)
         em.line(f"{oname}[{_linear(obase, ost[:nkept], cshape[:nkept], outer)}] = "
                 f"{finish(acc)}")
@@ -188,25 +180,19 @@ def emit_reduce(em, node, opts, helpers):
     # Reduced dims lead: walk the input in memory order, accumulating into the output.
     n_out = outer_out.type.numel()
     i = em.loops(em.bounds([n_out]))
-    em.line(f"{oname}[{obase} + {i[0]}] = {_identity(op, dt)}")
+    em.line(f"{oname}[{obase} + {i[0]}] = {reduction_identity(op, dt)}")
     em.close(1)
     idx = em.loops(bounds)
     e = element(idx)
     target = f"{oname}[{_linear(obase, ost, cshape, idx)}]"
     t = em.fresh()
     em.line(f"{t} = {e}")
-    em.line(f"{target} = {_combine(op, target, t)}")
+    em.line(f"{target} = {reduction_combine(op, target, t)}")
     em.close(len(cshape))
-    if op == "mean":
+    if op.mean:
         i = em.loops(em.bounds([n_out]))
         em.line(f"{oname}[{obase} + {i[0]}] = {CTOR[dt]}({oname}[{obase} + {i[0]}] / {count})")
         em.close(1)
 
 
-def is_single_pass_reduce(node):
-    if node.op.name == "fused":
-        return node.attrs["group"].kind == "reduce"
-    return node.op.name in ("sum", "mean", "amax", "amin")
-
-
-__all__ = ["emit_elementwise", "emit_reduce", "is_single_pass_reduce", "ctor"]
+__all__ = ["emit_elementwise", "emit_reduce", "emit_fused", "ctor"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from ..ops import leaves
 from .emit import Emitter, sanitize
 from .kernel_layout import lower_kernels
 from .scalar import PRELUDE
@@ -80,7 +81,7 @@ def lower_program(graph, opts, layout=None, scan_body=False):
         em.array_names[v] = (name, 0)
         params.append(name)
     for v, st in plan.storage.items():
-        if st.kind == "var" and v.node.op.name == "variable":
+        if st.kind == "var" and v.node.op is leaves.variable:
             variables.append((st.index, v))
     variables = [v for _, v in sorted(variables, key=lambda p: p[0])]
     for j, v in enumerate(variables):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, op_error
+from ..ops import conv, decompositions as dec, linalg, loss, nn as nn_ops, pool, scans
 from ..ops import nn_reference as ref
 from .kernels import dense
 from .scalar import CTOR
@@ -149,7 +150,7 @@ def _axis_shape(shape, first, last):
 def _axis_call(name, node, ins, outs):
     """Builders for the (outer, n, inner) kernels of runtime/kernels/scan.py."""
     x = node.inputs[0]
-    if node.op.name == "prod":
+    if node.op is scans.prod:
         dims = node.attrs["dims"]  # normalized: sorted, () for a 0-d input
         if dims and list(dims) != list(range(dims[0], dims[-1] + 1)):
             raise op_error(UnsupportedError, "prod", f"target 'cpu' multiplies over adjacent dims "
@@ -174,27 +175,30 @@ AXIS_KERNELS = {"cumsum_axis", "cumprod_axis", "cummax_axis", "cummin_axis", "so
 MATRIX_KERNELS = {"det_batched", "slogdet_batched", "cholesky_batched", "eigh_batched",
                   "svd_batched", "svdvals_batched", "qr_batched", "pinv_batched"}
 
-# op name -> runtime kernel name
-RUNTIME_OPS = {"conv2d": "conv2d", "conv_transpose2d": "conv_transpose2d",
-               "conv2d_weight_grad": "conv2d_weight_grad", "max_pool2d": "max_pool2d",
-               "max_pool2d_backward": "max_pool2d_backward",
-               "max_pool2d_gather": "max_pool2d_gather", "avg_pool2d": "avg_pool2d",
-               "avg_pool2d_backward": "avg_pool2d_backward",
-               "adaptive_avg_pool2d": "adaptive_avg_pool2d",
-               "adaptive_avg_pool2d_backward": "adaptive_avg_pool2d_backward",
-               "dropout": "dropout", "cumsum": "cumsum_axis", "cumprod": "cumprod_axis",
-               "cummax": "cummax_axis", "cummin": "cummin_axis", "sort": "sort_axis",
-               "prod": "prod_axis", "det": "det_batched", "slogdet": "slogdet_batched",
-               "cholesky": "cholesky_batched", "eigh": "eigh_batched", "svd": "svd_batched",
-               "svdvals": "svdvals_batched", "qr": "qr_batched", "pinv": "pinv_batched",
-               "cross_entropy": "cross_entropy",
-               "cross_entropy_backward": "cross_entropy_backward"}
+# op -> runtime kernel name (graphc/lower/rules.py registers these ops as the cpu target's
+# rules, lowered by emit_runtime_call)
+RUNTIME_OPS = {conv.conv2d_op: "conv2d", conv.conv_transpose2d_op: "conv_transpose2d",
+               conv.conv2d_weight_grad: "conv2d_weight_grad",
+               pool.max_pool2d_op: "max_pool2d", pool.max_pool2d_backward: "max_pool2d_backward",
+               pool.max_pool2d_gather: "max_pool2d_gather", pool.avg_pool2d_op: "avg_pool2d",
+               pool.avg_pool2d_backward: "avg_pool2d_backward",
+               pool.adaptive_avg_pool2d_op: "adaptive_avg_pool2d",
+               pool.adaptive_avg_pool2d_backward: "adaptive_avg_pool2d_backward",
+               nn_ops.dropout_op: "dropout", scans.cumsum: "cumsum_axis",
+               scans.cumprod: "cumprod_axis", scans.cummax: "cummax_axis",
+               scans.cummin: "cummin_axis", scans.sort: "sort_axis", scans.prod: "prod_axis",
+               linalg.det: "det_batched", linalg.slogdet: "slogdet_batched",
+               dec.cholesky: "cholesky_batched", dec.eigh: "eigh_batched",
+               dec.svd: "svd_batched", dec.svdvals: "svdvals_batched", dec.qr: "qr_batched",
+               dec.pinv: "pinv_batched", loss.cross_entropy: "cross_entropy",
+               loss.cross_entropy_backward: "cross_entropy_backward"}
 
 
 def emit_runtime_call(em, node, opts, helpers):
-    if RUNTIME_OPS[node.op.name] not in AXIS_KERNELS:
+    """A call of the runtime kernel library (lower/runtime_calls.py)."""
+    if RUNTIME_OPS[node.op] not in AXIS_KERNELS:
         _floats_only(node)
-    kernel, builders = _call(RUNTIME_OPS[node.op.name], node)
+    kernel, builders = _call(RUNTIME_OPS[node.op], node)
     written = [v for v in node.outputs if not em.layout(v).is_contiguous]
     assert not written, "outputs of kernels are contiguous roots"
     if any(v.type.numel() == 0 for v in node.inputs[:1] + node.outputs):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..control_flow import scan_op
 from ..errors import UnsupportedError, op_error
 
 
@@ -110,4 +111,4 @@ def emit_scan(em, node, opts, subprograms):
 
 
 def has_scan(graph):
-    return any(n.op.name == "scan" for n in graph.nodes)
+    return any(n.op is scan_op for n in graph.nodes)

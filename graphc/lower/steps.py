@@ -8,12 +8,12 @@ import math
 import re
 
 from ..errors import UnsupportedError, op_error
-from ..passes.fusion import FUSED, is_fusable
+from ..ops import conv, linalg
+from ..passes.fusion import FUSED
 from ..passes.layout import contiguous_strides
 from .emit import comment_text
-from .kernels import EMITTERS, emit_copy
-from .loops import emit_elementwise, emit_reduce, is_single_pass_reduce
-from .runtime_calls import RUNTIME_OPS, emit_runtime_call
+from .kernels import emit_copy
+from .rules import CPU
 from .scalar import FAST_HELPERS
 
 
@@ -102,38 +102,31 @@ def emit_step(em, number, step, opts, helpers, comments=True):
         emit_copy(em, step.src, name, base, contiguous_strides(step.src.type.shape))
         return
     node = step.node
-    if node.op is FUSED:
-        kind = node.attrs["group"].kind
-        (emit_reduce if kind == "reduce" else emit_elementwise)(em, node, opts, helpers)
-    elif is_fusable(node):
-        emit_elementwise(em, node, opts, helpers)
-    elif is_single_pass_reduce(node):
-        emit_reduce(em, node, opts, helpers)
-    elif node.op.name in EMITTERS:
-        EMITTERS[node.op.name](em, node, opts, helpers)
-    elif node.op.name in RUNTIME_OPS:
-        emit_runtime_call(em, node, opts, helpers)
-    else:
-        raise op_error(UnsupportedError, node.op.name, "has no lowering for target 'cpu'",
+    rule = CPU.lookup(node.op)  # graphc/lower/rules.py
+    if rule is None:
+        fallback = CPU.fallback_of(node.op)
+        why = f": {fallback.reason}" if fallback is not None else ""
+        raise op_error(UnsupportedError, node.op.name, f"has no lowering for target 'cpu'{why}",
                        node.location)
+    rule(em, node, opts, helpers)
 
 
 def blas_work(node):
     """Multiply-adds of a step that calls BLAS (matmul, conv), else 0."""
-    if node is None or node.op.name not in BLAS_OPS:
+    if node is None or node.op not in BLAS_OPS:
         return 0
-    if node.op.name == "matmul":
+    if node.op is linalg.matmul:
         return node.outputs[0].type.numel() * node.inputs[0].type.shape[-1]  # x K
     x, w = node.inputs[0], node.inputs[1]
     out = node.outputs[0]
-    if node.op.name == "conv2d":  # each output element: one filter's fan-in
+    if node.op is conv.conv2d_op:  # each output element: one filter's fan-in
         return out.type.numel() * math.prod(w.type.shape[1:])
-    if node.op.name == "conv_transpose2d":  # each input element: scattered over a filter
+    if node.op is conv.conv_transpose2d_op:  # each input element: scattered over a filter
         return x.type.numel() * math.prod(w.type.shape[1:])
     return out.type.numel() * (w.type.numel() // max(1, w.type.shape[1]))  # weight grad
 
 
-BLAS_OPS = ("matmul", "conv2d", "conv_transpose2d", "conv2d_weight_grad")
+BLAS_OPS = (linalg.matmul, conv.conv2d_op, conv.conv_transpose2d_op, conv.conv2d_weight_grad)
 
 
 def helper_parts(helpers, opts):

@@ -17,6 +17,7 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..errors import GraphFormatError
 from ..ir.graph import Value, current_scope, name_scope
+from ..ops import leaves
 from ..types import as_dtype
 from .module_hooks import (GLOBAL, HookMixin, RemovableHandle,  # noqa: F401 (torch's names)
                            register_module_backward_hook, register_module_buffer_registration_hook,
@@ -43,7 +44,7 @@ def _any_symbolic(args, kwargs):
 def _buffer_tensor(value):
     """The tensor a symbolic buffer stands for: its variable's storage or, inside graphc.jit
     after an in-place write to it (DistributedDataParallel's broadcast), the written tensor."""
-    if value.node.op.name == "variable":
+    if value.node.op is leaves.variable:
         return value.node.attrs["storage"]
     trace = Tensor._trace
     for key, current in (trace.current.items() if trace is not None else ()):

@@ -22,6 +22,7 @@ from ..eager.tensor import Tensor
 from ..errors import GraphcError, UnsupportedError
 from ..ir.build import placeholder, variable
 from ..ir.graph import Graph, Value
+from ..ops import leaves
 from .common import OnnxError, StaticInputNeeded, dtype_from_onnx, onnx_module, to_array
 
 
@@ -156,7 +157,7 @@ class _Importer:
             arr = self.initial.get(id(v))
             if arr is not None:
                 return arr
-            if v.node.op.name == "constant":
+            if v.node.op is leaves.constant:
                 return v.node.attrs["value"]
         return None
 

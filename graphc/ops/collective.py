@@ -8,7 +8,7 @@ graph at its collectives and runs them between the compiled parts
 """
 from __future__ import annotations
 
-from .registry import Op, same_type
+from .registry import Effects, Op, same_type
 
 # Installed by graphc.distributed: (array, reduce) -> reduced array, across all ranks, and
 # (array, src) -> rank src's array.
@@ -67,7 +67,8 @@ def _vjp(ctx, g):
 
 
 all_reduce = Op("all_reduce", infer=_check, reference=_reference, vjp=_vjp,
-                defaults={"reduce": "sum"}, kind="collective", saves=(),
+                defaults={"reduce": "sum"}, family="collective",
+                effects=Effects(collective=True), saves=(),
                 doc="Sum (or mean) of a tensor over all ranks of the process group, returned "
                     "on every rank (MPI_Allreduce).")
 
@@ -87,6 +88,7 @@ def _check_src(in_types, src):
 
 # No gradient rule: it copies persistent state (BatchNorm statistics), which needs none.
 broadcast = Op("broadcast", infer=_check_src, reference=_broadcast_reference,
-               defaults={"src": 0}, kind="collective", saves=(), differentiable=False,
+               defaults={"src": 0}, family="collective", effects=Effects(collective=True), saves=(),
+               differentiable=False,
                doc="Rank src's tensor, on every rank (MPI_Bcast). In compiled steps only on "
                    "variables, which are broadcast in place before the step runs.")

@@ -45,8 +45,8 @@ def _out(size, *args, **kw):
 def _op(name, infer, reference, vjp, defaults, normalize=None, num_inputs=1, num_outputs=1,
         saves=("inputs",), doc=""):
     return Op(name, infer=infer, reference=reference, vjp=vjp, num_inputs=num_inputs,
-              num_outputs=num_outputs, defaults=defaults, normalize=normalize, kind="kernel",
-              lowering={"kernel": name}, saves=saves, doc=doc)
+              num_outputs=num_outputs, defaults=defaults, normalize=normalize, family="kernel",
+              saves=saves, doc=doc)
 
 
 # ---- convolution --------------------------------------------------------------------------------

@@ -173,21 +173,21 @@ def _pinv_vjp(c, G):
 
 
 cholesky = Op("cholesky", infer=lambda in_types: [_square(in_types)], reference=_cholesky_ref,
-              vjp=_cholesky_vjp, kind="kernel", saves=("outputs",),
+              vjp=_cholesky_vjp, family="kernel", saves=("outputs",),
               doc="Lower Cholesky factor of symmetric positive-definite matrices.")
 eigh = Op("eigh", infer=_eigh_infer, reference=_eigh_ref, vjp=_eigh_vjp, num_outputs=2,
-          defaults={"UPLO": "L"}, kind="kernel", saves=("outputs",),
+          defaults={"UPLO": "L"}, family="kernel", saves=("outputs",),
           doc="Eigenvalues (ascending) and eigenvectors of symmetric matrices.")
 svdvals = Op("svdvals", infer=_svdvals_infer,
              reference=lambda a: np.linalg.svd(a, compute_uv=False).astype(a.dtype),
-             vjp=_svdvals_vjp, kind="kernel", doc="Singular values, descending.")
+             vjp=_svdvals_vjp, family="kernel", doc="Singular values, descending.")
 svd = Op("svd", infer=_svd_infer, reference=_svd_ref, num_outputs=3,
          vjp=_no_rule("svd", "use linalg.svdvals when only singular values need gradients"),
-         defaults={"full_matrices": True}, kind="kernel", doc="U, S, Vh with A = U diag(S) Vh.")
+         defaults={"full_matrices": True}, family="kernel", doc="U, S, Vh with A = U diag(S) Vh.")
 qr = Op("qr", infer=_qr_infer, reference=_qr_ref, num_outputs=2,
         vjp=_qr_vjp, defaults={"mode": "reduced"}, saves=("outputs",),
-        kind="kernel", doc="Q, R with A = Q R (Householder, LAPACK).")
-pinv = Op("pinv", infer=_pinv_infer, reference=_pinv_ref, vjp=_pinv_vjp, kind="kernel",
+        family="kernel", doc="Q, R with A = Q R (Householder, LAPACK).")
+pinv = Op("pinv", infer=_pinv_infer, reference=_pinv_ref, vjp=_pinv_vjp, family="kernel",
           doc="Moore-Penrose pseudo-inverse (singular values below max(m, n) * eps * s_max "
               "are dropped, as PyTorch's default).")
 

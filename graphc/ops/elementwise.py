@@ -44,8 +44,8 @@ def elementwise(name, arity, reference, vjp, template, *, inputs="any", out="sam
     if differentiable is None:
         differentiable = out != "bool" and inputs != "int"
     return Op(name, infer=_infer(out), reference=reference, vjp=vjp, num_inputs=arity,
-              coerce=_coerce_to(inputs, name), defaults=defaults, kind="elementwise",
-              lowering={"template": template}, saves=saves, differentiable=differentiable,
+              coerce=_coerce_to(inputs, name), defaults=defaults, family="elementwise",
+              scalar=template, saves=saves, differentiable=differentiable,
               doc=doc)
 
 
@@ -179,8 +179,8 @@ def _cast_vjp(c, g):
 
 
 cast = Op("cast", infer=_cast_infer, reference=lambda x, dtype: x.astype(dtype.np),
-          vjp=_cast_vjp, defaults={"dtype": None}, kind="elementwise", saves=(),
-          lowering={"template": "{0}"}, doc="Convert to another dtype.")
+          vjp=_cast_vjp, defaults={"dtype": None}, family="elementwise", saves=(),
+          scalar="{0}", doc="Convert to another dtype.")
 
 
 detach = elementwise("detach", 1, lambda x: x.copy(), lambda c, g: [None], "{0}", saves=(),
@@ -196,7 +196,7 @@ full_like = Op("full_like", infer=_full_like_infer,
                reference=lambda x, value, dtype: np.full(x.shape, value,
                                                          x.dtype if dtype is None else dtype.np),
                vjp=lambda c, g: [None], defaults={"value": 0, "dtype": None},
-               kind="elementwise", lowering={"template": "{value}"},
+               family="elementwise", scalar="{value}",
                doc="A tensor of x's shape filled with `value` (x's values are not read).")
 
 # ---- binary --------------------------------------------------------------------------
@@ -446,8 +446,7 @@ def _where_infer(in_types):
 
 where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
            vjp=lambda c, g: [None, where(c.inputs[0], g, 0), where(c.inputs[0], 0, g)],
-           coerce=_where_coerce, kind="elementwise",
-           lowering={"template": "({1} if {0} else {2})"},
+           coerce=_where_coerce, family="elementwise", scalar="({1} if {0} else {2})",
            doc="where(cond, a, b): a where cond is true, else b.")
 
 # mul and div read an input for the other's gradient only (as PyTorch saves them)

@@ -63,7 +63,7 @@ def _matmul_vjp(c, g):
 
 
 matmul = Op("matmul", infer=_matmul_infer, reference=np.matmul, vjp=_matmul_vjp, num_inputs=2,
-            kind="matmul", lowering={"kernel": "matmul"},
+            family="matmul",
             doc="Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched inputs.")
 
 
@@ -82,7 +82,7 @@ def _inverse_vjp(c, g):
 
 
 inverse = Op("inverse", infer=_inverse_infer, reference=lambda x: np.linalg.inv(x).astype(x.dtype),
-             vjp=_inverse_vjp, kind="kernel", lowering={"kernel": "inverse"},
+             vjp=_inverse_vjp, family="kernel",
              doc="Matrix inverse of the last two dims.")
 
 
@@ -104,7 +104,7 @@ def _det_vjp(c, g):
 
 
 det = Op("det", infer=_det_infer, reference=lambda x: np.asarray(np.linalg.det(x)).astype(x.dtype),
-         vjp=_det_vjp, kind="kernel", doc="Determinant of the last two dims (LAPACK via NumPy).")
+         vjp=_det_vjp, family="kernel", doc="Determinant of the last two dims (LAPACK via NumPy).")
 
 
 def _slogdet_infer(in_types):
@@ -126,5 +126,5 @@ def _slogdet_vjp(c, g_sign, g_logabs=None):
 
 
 slogdet = Op("slogdet", infer=_slogdet_infer, reference=_slogdet_ref, vjp=_slogdet_vjp,
-             num_outputs=2, kind="kernel",
+             num_outputs=2, family="kernel",
              doc="(sign, log|det|) of the last two dims; the gradient flows through log|det|.")

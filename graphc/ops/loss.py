@@ -167,12 +167,12 @@ def _backward_infer(in_types, ignore_index, reduction):
 cross_entropy = Op(
     "cross_entropy", infer=_infer, reference=_reference, vjp=_vjp, num_inputs=None,
     num_outputs=2, defaults={"ignore_index": -100, "reduction": "mean"}, normalize=_normalize,
-    kind="kernel", lowering={"kernel": "cross_entropy"}, saves=("inputs", "outputs"),
+    family="kernel", saves=("inputs", "outputs"),
     doc="Softmax cross-entropy of (N, C) logits against class indices (N,), optional class "
         "weights (C,): (loss, logsumexp of each row).")
 cross_entropy_backward = Op(
     "cross_entropy_backward", infer=_backward_infer, reference=_backward_reference,
     vjp=_backward_vjp, num_inputs=None, defaults={"ignore_index": -100, "reduction": "mean"},
-    normalize=_normalize, kind="kernel", lowering={"kernel": "cross_entropy_backward"},
+    normalize=_normalize, family="kernel",
     doc="Gradient of cross_entropy with respect to the logits, from its saved logsumexp.")
 cross_entropy.takes_none = True  # lse's gradient is None unless something reads lse

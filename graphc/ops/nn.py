@@ -38,8 +38,8 @@ def _dropout_normalize(in_types, attrs):
 dropout_op = Op(
     "dropout", infer=_dropout_infer, reference=ref.dropout, num_inputs=2,
     vjp=lambda c, g: [dropout_op(g, c.inputs[1], **c.attrs), None],
-    defaults={"p": 0.5, "stream": 0}, normalize=_dropout_normalize, kind="kernel",
-    lowering={"kernel": "dropout"}, saves=("inputs",),
+    defaults={"p": 0.5, "stream": 0}, normalize=_dropout_normalize, family="kernel",
+    saves=("inputs",),
     doc="x * keep / (1 - p), keep drawn by a counter-based hash of (seed, stream, element index): "
         "the same mask in NumPy, in compiled code and again in the gradient.")
 

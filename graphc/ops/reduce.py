@@ -6,7 +6,7 @@ import scipy.special
 
 from ..types import TensorType, float32, int64
 from .elementwise import cast, div, eq, exp, mul, sub
-from .registry import Op, normalize_dim, normalize_dims
+from .registry import Op, Reduction, normalize_dim, normalize_dims
 from .shape import expand_like, unsqueeze
 
 
@@ -60,10 +60,12 @@ def _count(x, dims, dtype):
 
 
 def _reduction(name, reference, vjp, result_dtype, extra_defaults=None, saves=("inputs", "outputs"),
-               needs_values=False):
+               needs_values=False, single_pass=None):
+    """single_pass: the Reduction trait of a reduction that one pass computes (fusable with a
+    prologue), None for the others (var, logsumexp)."""
     return Op(name, infer=_reduce_infer(result_dtype, needs_values), reference=reference, vjp=vjp,
               defaults={"dims": None, "keepdim": False, **(extra_defaults or {})},
-              normalize=_normalize_dims, kind="reduce", lowering={"kernel": name}, saves=saves)
+              normalize=_normalize_dims, family="reduce", reduction=single_pass, saves=saves)
 
 
 def _sum_dtype(dt):
@@ -72,7 +74,8 @@ def _sum_dtype(dt):
 
 sum = _reduction("sum", lambda x, dims, keepdim: np.sum(x, axis=dims, keepdims=keepdim,
                                                         dtype=_sum_dtype_np(x.dtype)),
-                 lambda c, g: [expand_like(_keep(g, c), c.inputs[0])], _sum_dtype, saves=())
+                 lambda c, g: [expand_like(_keep(g, c), c.inputs[0])], _sum_dtype, saves=(),
+                 single_pass=Reduction("add"))
 
 
 def _sum_dtype_np(dt):
@@ -88,7 +91,8 @@ mean = _reduction("mean", lambda x, dims, keepdim: np.mean(x, axis=dims, keepdim
                                                            dtype=x.dtype),
                   lambda c, g: [expand_like(div(_keep(g, c), _count(c.inputs[0], c.attrs["dims"],
                                                                          g.dtype)), c.inputs[0])],
-                  lambda dt: _float_or_error(dt, "mean"), saves=())
+                  lambda dt: _float_or_error(dt, "mean"), saves=(),
+                  single_pass=Reduction("add", mean=True))
 
 
 def _var_ref(x, dims, keepdim, correction):
@@ -121,9 +125,11 @@ def _extreme_vjp(c, g):
 
 
 amax = _reduction("amax", lambda x, dims, keepdim: np.amax(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt, needs_values=True)
+                  _extreme_vjp, lambda dt: dt, needs_values=True,
+                  single_pass=Reduction("max"))
 amin = _reduction("amin", lambda x, dims, keepdim: np.amin(x, axis=dims, keepdims=keepdim),
-                  _extreme_vjp, lambda dt: dt, needs_values=True)
+                  _extreme_vjp, lambda dt: dt, needs_values=True,
+                  single_pass=Reduction("min"))
 
 
 def _logsumexp_ref(x, dims, keepdim):
@@ -177,11 +183,11 @@ def _max_dim_vjp(c, g, _g_indices=None):
 
 max_dim = Op("max_dim", infer=_dim_infer, reference=_max_dim_ref("max"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
-             kind="reduce", lowering={"kernel": "max_dim"},
+             family="reduce",
              doc="Max along a dim: (values, indices). The gradient goes to the returned index.")
 min_dim = Op("min_dim", infer=_dim_infer, reference=_max_dim_ref("min"), vjp=_max_dim_vjp,
              num_outputs=2, defaults={"dim": None, "keepdim": False}, normalize=_normalize_dim,
-             kind="reduce", lowering={"kernel": "min_dim"},
+             family="reduce",
              doc="Min along a dim: (values, indices). The gradient goes to the returned index.")
 
 
@@ -209,11 +215,11 @@ def _arg_ref(fn):
 
 
 argmax = Op("argmax", infer=_arg_infer, reference=_arg_ref(np.argmax),
-            defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmax"}, differentiable=False)
+            defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, family="reduce",
+            differentiable=False)
 argmin = Op("argmin", infer=_arg_infer, reference=_arg_ref(np.argmin),
-            defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, kind="reduce",
-            lowering={"kernel": "argmin"}, differentiable=False)
+            defaults={"dim": None, "keepdim": False}, normalize=_arg_normalize, family="reduce",
+            differentiable=False)
 
 
 # ---- softmax family --------------------------------------------------------------------
@@ -241,11 +247,10 @@ def _log_softmax_vjp(c, g):
 
 
 softmax = Op("softmax", infer=_softmax_infer, reference=_softmax_ref, vjp=_softmax_vjp,
-             defaults={"dim": None}, normalize=_normalize_dim, kind="reduce",
-             lowering={"kernel": "softmax"})
+             defaults={"dim": None}, normalize=_normalize_dim, family="reduce")
 log_softmax = Op("log_softmax", infer=_softmax_infer, reference=_log_softmax_ref,
                  vjp=_log_softmax_vjp, defaults={"dim": None}, normalize=_normalize_dim,
-                 kind="reduce", lowering={"kernel": "log_softmax"})
+                 family="reduce")
 softmax.saves = log_softmax.saves = ("outputs",)  # their rules read only the output
 
 
@@ -257,7 +262,8 @@ def _shape_prod_infer(in_types, dims, dtype):
 shape_prod = Op(
     "shape_prod", infer=_shape_prod_infer,
     reference=lambda x, dims, dtype: np.asarray(np.prod([x.shape[d] for d in dims]), dtype.np),
-    defaults={"dims": None, "dtype": float32}, normalize=_normalize_dims, kind="shape",
+    defaults={"dims": None, "dtype": float32}, normalize=_normalize_dims, family="shape",
+    shape_only_inputs=(0,),
     differentiable=False,  # reads only x's shape: a constant to autodiff
     doc="Product of x's sizes along dims, as a 0-d tensor: a constant once shapes are known.")
 

@@ -2,12 +2,17 @@
 
 An op carries its signature (inputs, outputs, attribute defaults), its type rule, its NumPy
 reference (the op's meaning), its gradient rule (a vector-Jacobian product written with
-graphc ops, so static autodiff and eager backward share it) and a lowering hint for the
-compilers. Calling an op goes through one dispatcher, installed by `graphc.dispatch`, that
-builds a graph node for symbolic inputs or runs the op at once on eager tensors.
+graphc ops, so static autodiff and eager backward share it) and typed traits that the passes
+and the targets read instead of its name: a scalar function (fusable elementwise ops), a view
+trait, a single-pass reduction (identity and combine), its effects and the inputs it reads
+only for their shape. How a target implements an op is that target's business: each target
+registers its rule per `Op` object in its own `TargetRules` table (graphc/ops/rules.py).
+Calling an op goes through one dispatcher, installed by `graphc.dispatch`, that builds a
+graph node for symbolic inputs or runs the op at once on eager tensors.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from ..types import TensorType
@@ -16,6 +21,42 @@ REGISTRY: dict[str, "Op"] = {}
 
 # Installed by graphc.dispatch; kept as a hook so that ops never import the modes above them.
 dispatch: Callable = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class View:
+    """The op's output may be a view of its first input's buffer (eager mode returns one
+    when NumPy does). writable: an eager in-place write to the view goes through to its
+    base (graphc/eager/inplace.py); layout: the compiler reads it through strides, with no
+    copy, whenever graphc/passes/layout.py's rule for the op finds a layout."""
+    writable: bool = False
+    layout: bool = False
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A single-pass reduction over `dims`: acc = identity; acc = combine(acc, x) for each
+    element; mean divides by the count. combine is "add", "max" or "min" (max/min propagate
+    NaN); the identity follows from it (0, the lowest or the highest value of the dtype).
+    The targets render both (graphc/ops/scalar.py), and fusion feeds it a prologue."""
+    combine: str
+    mean: bool = False
+
+    def __post_init__(self):
+        if self.combine not in ("add", "max", "min"):
+            raise ValueError(f"unknown reduction combine {self.combine!r}")
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What an application does besides computing its outputs from its inputs.
+    random: two applications with the same inputs differ (never merged, folded or put in a
+    scan body); collective: it communicates with the other ranks of a process group."""
+    random: bool = False
+    collective: bool = False
+
+
+PURE = Effects()
 
 
 class Op:
@@ -34,8 +75,16 @@ class Op:
         everywhere (sign, floor) is a rule returning zeros, as in PyTorch.
     coerce(dtypes, weak) -> per input, the dtype to cast it to before the op (or None).
     normalize(in_types, attrs) -> attrs in canonical form (negative dims made positive, ...).
-    lowering: how the compilers implement it: {"template": "..."} for fusable elementwise
-        ops, {"kernel": "name"} for runtime kernels.
+    scalar: the scalar template of an elementwise op ("({0} + {1})"): the op is fusable,
+        and every target renders it through graphc/ops/scalar.py.
+    view: a View trait, or None. reduction: a Reduction trait (single-pass), or None.
+    effects: an Effects trait (PURE by default).
+    shape_only_inputs: indices of the inputs whose values the op never reads, only their
+        shape (passes drop the dependency; an op reading only shapes is a constant once
+        shapes are known).
+    family: the section of docs/ops.md the op is listed in; no code dispatches on it.
+    kind=, lowering=: the older spelling of family= and of the traits, still accepted (each
+        becomes the trait it meant) until open branches declaring ops with them are merged.
     saves: which of "inputs"/"outputs" the gradient rule reads the values of; an eager
         in-place write to one of those makes backward raise, as in PyTorch.
     eager: optional faster stand-in for `reference` in eager mode (same signature and result),
@@ -49,8 +98,10 @@ class Op:
     reads = None
 
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
-                 defaults=None, coerce=None, normalize=None, lowering=None, kind="other",
-                 saves=("inputs", "outputs"), differentiable=True, doc=""):
+                 defaults=None, coerce=None, normalize=None, scalar=None, view=None,
+                 reduction=None, effects=PURE, shape_only_inputs=(), family="other",
+                 saves=("inputs", "outputs"), differentiable=True, doc="", kind=None,
+                 lowering=None):
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is defined twice")
         if vjp is not None and not differentiable:
@@ -67,11 +118,46 @@ class Op:
         self.defaults = dict(defaults or {})
         self.coerce = coerce
         self.normalize = normalize
-        self.lowering = dict(lowering or {})
-        self.kind = kind
+        # kind= and lowering= are the older spelling, kept while branches that declare ops
+        # with them are merged: each becomes the trait it meant (a kernel name in lowering
+        # was read by nothing: the targets' rule tables name their kernels)
+        if kind is not None:
+            family = kind
+            if kind == "view" and view is None:
+                view = View()
+            if kind in ("collective", "random"):
+                effects = Effects(random=effects.random or kind == "random",
+                                  collective=effects.collective or kind == "collective")
+            if kind == "shape" and not shape_only_inputs and num_inputs:
+                shape_only_inputs = range(num_inputs)
+        lowering = dict(lowering or {})
+        scalar = lowering.pop("template", scalar)
+        if lowering.pop("random", False):
+            effects = Effects(random=True, collective=effects.collective)
+        lowering.pop("kernel", None)
+        if lowering:
+            raise ValueError(f"op {name!r}: unknown lowering keys {sorted(lowering)}")
+        self.scalar = scalar
+        self.view = view
+        self.reduction = reduction
+        self.effects = effects
+        self.shape_only_inputs = tuple(shape_only_inputs)
+        self.family = family
         self.saves = saves  # what vjp reads besides shapes: eager in-place checks use it
         self.__doc__ = doc
         REGISTRY[name] = self
+
+    @property
+    def is_leaf(self):
+        """placeholder, constant, variable: no inputs, values bound outside the graph."""
+        return self.num_inputs == 0
+
+    @property
+    def reads_only_shapes(self):
+        """Every input is read for its shape only (shape_prod): a constant once shapes
+        are known."""
+        return bool(self.num_inputs) and \
+            set(self.shape_only_inputs) == set(range(self.num_inputs))
 
     def __call__(self, *inputs, **attrs):
         return dispatch(self, inputs, attrs)
@@ -119,5 +205,6 @@ def normalize_dims(dims, ndim: int):
     return out
 
 
-__all__ = ["Op", "REGISTRY", "VJPContext", "get_op", "TensorType", "same_type",
+__all__ = ["Op", "View", "Reduction", "Effects", "PURE", "REGISTRY", "VJPContext", "get_op",
+           "TensorType", "same_type",
            "normalize_dim", "normalize_dims"]

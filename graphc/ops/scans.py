@@ -84,7 +84,7 @@ def _cumsum_vjp(c, g):
 
 
 cumsum = Op("cumsum", infer=_scan_infer, reference=_cumsum_ref, vjp=_cumsum_vjp,
-            defaults={"dim": 0}, normalize=_dim_normalize, kind="scan", saves=(),
+            defaults={"dim": 0}, normalize=_dim_normalize, family="scan", saves=(),
             doc="Running sum along `dim` (integers accumulate in int64, as PyTorch).")
 
 
@@ -115,7 +115,7 @@ def _cumprod_vjp(c, g):
 
 
 cumprod = Op("cumprod", infer=_scan_infer, reference=_cumprod_ref, vjp=_cumprod_vjp,
-             defaults={"dim": 0}, normalize=_dim_normalize, kind="scan",
+             defaults={"dim": 0}, normalize=_dim_normalize, family="scan",
              doc="Running product along `dim`.")
 
 
@@ -151,10 +151,10 @@ def _cumext_vjp(c, g, _g_indices=None):
 
 
 cummax = Op("cummax", infer=_cumext_infer, reference=_cumext_ref("max"), vjp=_cumext_vjp,
-            num_outputs=2, defaults={"dim": 0}, normalize=_dim_normalize, kind="scan",
+            num_outputs=2, defaults={"dim": 0}, normalize=_dim_normalize, family="scan",
             saves=("outputs",), doc="Running maximum along `dim` and where it was found.")
 cummin = Op("cummin", infer=_cumext_infer, reference=_cumext_ref("min"), vjp=_cumext_vjp,
-            num_outputs=2, defaults={"dim": 0}, normalize=_dim_normalize, kind="scan",
+            num_outputs=2, defaults={"dim": 0}, normalize=_dim_normalize, family="scan",
             saves=("outputs",), doc="Running minimum along `dim` and where it was found.")
 
 
@@ -181,7 +181,7 @@ def _sort_vjp(c, g, _g_indices=None):
 
 
 sort = Op("sort", infer=_cumext_infer, reference=_sort_ref, vjp=_sort_vjp, num_outputs=2,
-          defaults={"dim": -1, "descending": False}, normalize=_dim_normalize, kind="sort",
+          defaults={"dim": -1, "descending": False}, normalize=_dim_normalize, family="sort",
           saves=("outputs",), doc="Stable sort along `dim`: (values, indices).")
 
 
@@ -213,7 +213,7 @@ def _prod_vjp(c, g):
 
 
 prod = Op("prod", infer=_prod_infer, reference=_prod_ref, vjp=_prod_vjp,
-          defaults={"dims": None, "keepdim": False}, normalize=R._normalize_dims, kind="reduce",
+          defaults={"dims": None, "keepdim": False}, normalize=R._normalize_dims, family="reduce",
           doc="Product over `dims` (integers in int64, as PyTorch).")
 
 # ---- scatter_reduce with amax / amin ------------------------------------------------------------
@@ -265,7 +265,7 @@ def _scatter_extreme_vjp(c, g):
 scatter_extreme = Op("scatter_reduce_extreme", infer=_scatter_extreme_infer,
                      reference=_scatter_extreme_ref, vjp=_scatter_extreme_vjp, num_inputs=3,
                      defaults={"dim": 0, "reduce": "amax", "include_self": True},
-                     normalize=_dim_normalize, kind="scatter",
+                     normalize=_dim_normalize, family="scatter",
                      doc="scatter_reduce with 'amax' or 'amin': input with the extreme of "
                          "itself (if include_self) and the sources scattered to each place.")
 

@@ -11,17 +11,19 @@ import numpy as np
 
 from ..types import TensorType, broadcast_shapes
 from .elementwise import sub
-from .registry import Op, normalize_dim, normalize_dims
+from .registry import Op, View, normalize_dim, normalize_dims
 
 
 def _known(d):
     return isinstance(d, int)
 
 
-def _view(name, infer, reference, vjp, defaults=None, normalize=None, num_inputs=1, doc=""):
+def _view(name, infer, reference, vjp, defaults=None, normalize=None, num_inputs=1,
+          writable=True, shape_only_inputs=(), doc=""):
     return Op(name, infer=infer, reference=reference, vjp=vjp, defaults=defaults,
-              normalize=normalize, num_inputs=num_inputs, kind="view",
-              lowering={"kernel": name}, saves=(), doc=doc)
+              normalize=normalize, num_inputs=num_inputs, family="view",
+              view=View(writable=writable), shape_only_inputs=shape_only_inputs, saves=(),
+              doc=doc)
 
 
 # ---- reshape -------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def _broadcast_normalize(in_types, attrs):
 
 broadcast_to = _view("broadcast_to", _broadcast_infer,
                      lambda x, shape: np.broadcast_to(x, shape), lambda c, g: [g],
-                     defaults={"shape": None}, normalize=_broadcast_normalize,
+                     defaults={"shape": None}, normalize=_broadcast_normalize, writable=False,
                      doc="Broadcast to a shape (a read-only view in eager mode).")
 
 
@@ -153,7 +155,7 @@ def _expand_like_infer(in_types):
 
 expand_like = _view("expand_like", _expand_like_infer,
                     lambda x, like: np.broadcast_to(x, like.shape), lambda c, g: [g, None],
-                    num_inputs=2,
+                    num_inputs=2, writable=False, shape_only_inputs=(1,),
                     doc="Broadcast x to the shape of `like` (whose values are not read).")
 
 
@@ -220,7 +222,7 @@ def _cat_vjp(c, g):
 
 cat = Op("cat", infer=_cat_infer, reference=lambda *xs, dim: np.concatenate(xs, axis=dim),
          vjp=_cat_vjp, num_inputs=None, defaults={"dim": 0}, normalize=_cat_normalize,
-         kind="view", saves=(), lowering={"kernel": "cat"}, doc="Concatenate along an existing dim.")
+         family="view", saves=(), doc="Concatenate along an existing dim.")
 
 
 # ---- basic slicing -----------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ slice_backward = Op(
     "slice_backward", infer=lambda in_types, index: [TensorType(in_types[1].shape, in_types[0].dtype)],
     reference=_slice_backward_ref, num_inputs=2,
     vjp=lambda c, g: [slice(g, index=c.attrs["index"]), None],
-    defaults={"index": ()}, kind="view", lowering={"kernel": "slice_backward"},
+    defaults={"index": ()}, family="view", shape_only_inputs=(1,),
     doc="Zeros shaped like `like`, with g written at `index` (the gradient of slice).")
 
 
@@ -319,7 +321,7 @@ def _index_ref(x, *idx, axis):
 index = Op("index", infer=_index_infer, reference=_index_ref, num_inputs=None,
            vjp=lambda c, g: [index_backward(g, c.inputs[0], *c.inputs[1:], axis=c.attrs["axis"])]
            + [None] * (len(c.inputs) - 1),
-           defaults={"axis": 0}, kind="gather", lowering={"kernel": "index"},
+           defaults={"axis": 0}, family="gather",
            doc="x[:, ..., i0, i1, ...]: integer arrays on consecutive dims starting at `axis`.")
 index.reads = lambda needs: (list(range(1, len(needs))), False)  # x only for its shape
 
@@ -335,7 +337,7 @@ index_backward = Op(
     infer=lambda in_types, axis: [TensorType(in_types[1].shape, in_types[0].dtype)],
     reference=_index_backward_ref, num_inputs=None,
     vjp=lambda c, g: [index(g, *c.inputs[2:], axis=c.attrs["axis"])] + [None] * (len(c.inputs) - 1),
-    defaults={"axis": 0}, kind="scatter", lowering={"kernel": "index_backward"},
+    defaults={"axis": 0}, family="scatter", shape_only_inputs=(1,),
     doc="Zeros shaped like `like`, with g added at the indexed places (the gradient of index).")
 
 
@@ -371,9 +373,8 @@ def _pad_vjp(c, g):
 
 pad = Op("pad", infer=_pad_infer,
          reference=lambda x, pad, value: np.pad(x, _pad_widths(x.ndim, pad), constant_values=value),
-         vjp=_pad_vjp, defaults={"pad": (), "value": 0.0}, normalize=_pad_normalize, kind="view",
-         saves=(),
-         lowering={"kernel": "pad"}, doc="Constant padding, torch.nn.functional.pad order.")
+         vjp=_pad_vjp, defaults={"pad": (), "value": 0.0}, normalize=_pad_normalize, family="view",
+         saves=(), doc="Constant padding, torch.nn.functional.pad order.")
 
 
 
@@ -405,7 +406,7 @@ def _index_put_vjp(c, g):
 
 index_put = Op("index_put", infer=_index_put_infer, reference=_index_put_ref, num_inputs=2,
                vjp=_index_put_vjp, defaults={"index": ()}, normalize=_slice_normalize,
-               kind="scatter", lowering={"kernel": "index_put"}, saves=(),
+               family="scatter", saves=(),
                doc="x with x[index] replaced by v (broadcast): the functional form of setitem.")
 
 

@@ -25,6 +25,7 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..errors import GraphcError, UnsupportedError
 from ..ir.graph import Graph, Value
+from ..ops import leaves
 
 
 class _Required:
@@ -251,7 +252,7 @@ def _variables_read_by(loss):
     stop there: refuse it rather than train silently wrong."""
     used = set()
     for node in Graph.from_outputs([loss]).nodes:
-        if node.op.name != "variable":
+        if node.op is not leaves.variable:
             continue
         storage = node.attrs["storage"]
         if storage.grad_fn is not None:

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import leaves
 from ..types import DType, TensorType
 from .graph_edit import live_roots, remap_graph, rewire, updates_of
-
-# Ops whose results differ between two applications with the same inputs.
-_IMPURE_KINDS = ("random", "leaf")
 
 
 def _attr_key(a):
@@ -27,11 +25,11 @@ def _attr_key(a):
 
 
 def _key(node):
-    if node.op.name == "constant":
+    if node.op is leaves.constant:
         return ("constant", _attr_key(node.attrs["value"]))
-    if node.op.kind in _IMPURE_KINDS or node.op.lowering.get("random"):
+    if node.op.is_leaf or node.op.effects.random:  # two applications may differ
         return None
-    return (node.op.name, tuple(id(v) for v in node.inputs), _attr_key(node.attrs))
+    return (node.op, tuple(id(v) for v in node.inputs), _attr_key(node.attrs))
 
 
 def cse(graph):
@@ -60,7 +58,7 @@ def dce(graph):
     for n in reversed(graph.nodes):
         if id(n) in live:
             live.update(id(v.node) for v in n.inputs)
-    nodes = [n for n in graph.nodes if id(n) in live or n.op.name == "placeholder"]
+    nodes = [n for n in graph.nodes if id(n) in live or n.op is leaves.placeholder]
     out = remap_graph(graph, nodes, {})
     dropped = len(graph.nodes) - len(nodes)
     out.pass_note = f"dropped {dropped} dead nodes" if dropped else "no change"

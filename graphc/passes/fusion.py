@@ -3,8 +3,9 @@
 Rules (docs/compiler.md):
 - elementwise nodes of the same output shape fuse; inputs of other shapes are read through
   broadcast strides, never materialized;
-- a single-pass reduction (sum, mean, amax, amin) absorbs the elementwise group computing its
-  input when the reduction is that value's only reader: `mean((a - b) ** 2)` is one pass;
+- a single-pass reduction (an op with a Reduction trait: sum, mean, amax, amin) absorbs the
+  elementwise group computing its input when the reduction is that value's only reader:
+  `mean((a - b) ** 2)` is one pass;
 - a one-element value read by several nodes joins none of their groups (scalar chains of
   different parameters stay apart, so their kernels do not grow with the model);
 - a merge is legal only if no path leaves the group and comes back (it would make a cycle),
@@ -14,44 +15,52 @@ A fused group becomes one `fused` node whose outputs are the group's values read
 from __future__ import annotations
 
 from ..ir.graph import Node
+from ..ops.registry import PURE
 from .graph_edit import live_roots, new_graph, stable_toposort
-
-PROLOGUE_REDUCTIONS = ("sum", "mean", "amax", "amin")
 
 
 class FusedOp:
     """The op of a fused node (not a registry op: it exists only inside the compiler)."""
-    name = "fused"
-    kind = "fused"
+    name = family = "fused"
     num_outputs = None
-    lowering = {}
     vjp = None
     normalize = None
+    # the traits of an Op (graphc/ops/registry.py): a fused node is none of these
+    scalar = view = reduction = None
+    effects = PURE
+    shape_only_inputs = ()
+    is_leaf = reads_only_shapes = False
 
 
 FUSED = FusedOp()
 
 
 class FusedGroup:
-    """The nodes of one fused kernel, in order; `kind` is "elementwise" or "reduce"."""
+    """The nodes of one fused kernel, in order: elementwise ops, ending in a single-pass
+    reduction when `is_reduce`."""
 
-    def __init__(self, nodes, kind, outputs):
+    def __init__(self, nodes, is_reduce, outputs):
         self.nodes = nodes
-        self.kind = kind
+        self.is_reduce = is_reduce
         self.outputs = outputs  # inner values read outside the group, in fused-node order
+
+    @property
+    def kind(self):
+        """A label for people (graph pictures, dumps): "reduce" or "elementwise"."""
+        return "reduce" if self.is_reduce else "elementwise"
 
     @property
     def shape(self):
         """The loop's index space: the (reduction's input) shape every member computes."""
         last = self.nodes[-1]
-        return (last.inputs[0] if self.kind == "reduce" else last.outputs[0]).type.shape
+        return (last.inputs[0] if self.is_reduce else last.outputs[0]).type.shape
 
     def __repr__(self):
         return "[" + ", ".join(n.op.name for n in self.nodes) + "]"
 
 
 def is_fusable(node):
-    return node.op.kind == "elementwise" and "template" in node.op.lowering
+    return node.op.scalar is not None
 
 
 def fuse(graph):
@@ -62,7 +71,7 @@ def fuse(graph):
             successors[v.node.id].add(n.id)
     group_of = {}     # node id -> group id (the id of its first node)
     members = {}      # group id -> list of nodes
-    kind = {}
+    reducing = {}     # group id -> whether it ends in a reduction
     position = {n.id: i for i, n in enumerate(graph.nodes)}  # edges go to higher positions
     ids = {}          # group id -> its members' ids
     highest = {}      # group id -> the highest position of its members
@@ -71,13 +80,13 @@ def fuse(graph):
     users = graph.users()
     roots = set(live_roots(graph))
 
-    def new_group(n, k):
-        group_of[n.id], members[n.id], kind[n.id] = n.id, [n], k
+    def new_group(n, is_reduce):
+        group_of[n.id], members[n.id], reducing[n.id] = n.id, [n], is_reduce
         ids[n.id], exits[n.id] = {n.id}, set(successors[n.id])
         highest[n.id] = lowest[n.id] = position[n.id]
 
     def drop_group(g):
-        for table in (members, kind, ids, highest, lowest, exits):
+        for table in (members, reducing, ids, highest, lowest, exits):
             del table[g]
         del group_of[g]
 
@@ -124,7 +133,7 @@ def fuse(graph):
         exits[a] -= ids[a]
         lowest[a] = min(lowest[a], lowest.pop(b))
         highest[a] = max(highest[a], highest.pop(b))
-        kind.pop(b)
+        reducing.pop(b)
         for n in members.pop(b):
             group_of[n.id] = a
             members[a].append(n)
@@ -132,27 +141,27 @@ def fuse(graph):
     for n in graph.nodes:
         if is_fusable(n):
             gid = n.id
-            new_group(n, "elementwise")
+            new_group(n, False)
             shape = n.outputs[0].type.shape
             for v in n.inputs:
                 p = group_of.get(v.node.id)
-                if (p is not None and p != gid and kind[p] == "elementwise"
+                if (p is not None and p != gid and not reducing[p]
                         and v.type.shape == shape and not _shared_scalar(v, users)
                         and legal(p, gid)):
                     merge(p, gid)
                     gid = p
-        elif n.op.name in PROLOGUE_REDUCTIONS:
+        elif n.op.reduction is not None:  # a single-pass reduction takes a prologue
             x = n.inputs[0]
             p = group_of.get(x.node.id)
-            if (p is not None and kind[p] == "elementwise" and len(users.get(x, ())) == 1
+            if (p is not None and not reducing[p] and len(users.get(x, ())) == 1
                     and x not in roots and x.type.shape == members[p][-1].outputs[0].type.shape):
-                new_group(n, "reduce")
+                new_group(n, True)
                 if legal(p, n.id):
                     merge(p, n.id)
-                    kind[p] = "reduce"
+                    reducing[p] = True
                 else:
                     drop_group(n.id)
-    return _rebuild(graph, members, kind, users, roots)
+    return _rebuild(graph, members, reducing, users, roots)
 
 
 def _shared_scalar(value, users):
@@ -163,7 +172,7 @@ def _shared_scalar(value, users):
     return len(users.get(value, ())) > 1 and all(d == 1 for d in value.type.shape)
 
 
-def _rebuild(graph, members, kind, users, roots):
+def _rebuild(graph, members, reducing, users, roots):
     position = {n.id: i for i, n in enumerate(graph.nodes)}
     replaced, mapping, fused_nodes = set(), {}, []
     for gid, nodes in members.items():
@@ -179,7 +188,7 @@ def _rebuild(graph, members, kind, users, roots):
                 if id(v.node) not in inside and v not in seen:
                     seen.add(v)
                     inputs.append(v)
-        group = FusedGroup(nodes, kind[gid], outputs)
+        group = FusedGroup(nodes, reducing[gid], outputs)
         fused = Node(FUSED, inputs, {"group": group}, [v.type for v in outputs],
                      nodes[-1].location, [v.name for v in outputs])
         scopes = {n.scope for n in nodes}

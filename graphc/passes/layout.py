@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 
-VIEW_OPS = ("reshape", "squeeze", "unsqueeze", "broadcast_to", "expand_like", "permute", "slice")
+from ..ops import shape as shape_ops
 
 
 def contiguous_strides(shape):
@@ -46,31 +46,49 @@ class Layout:
         return f"Layout(+{self.offset}, strides={self.strides}, shape={self.shape})"
 
 
+def _reshape(attrs, src, out):
+    if not src.is_contiguous:
+        return None
+    return Layout(src.root, src.offset, contiguous_strides(out), out)
+
+
+def _squeeze(attrs, src, out):
+    keep = [i for i in range(len(src.shape)) if i not in attrs["dims"]]
+    return Layout(src.root, src.offset, [src.strides[i] for i in keep], out)
+
+
+def _unsqueeze(attrs, src, out):
+    strides = list(src.strides)
+    for d in attrs["dims"]:
+        strides.insert(d, 0)
+    return Layout(src.root, src.offset, strides, out)
+
+
+def _broadcast(attrs, src, out):
+    lead = len(out) - len(src.shape)
+    strides = [0] * lead + [0 if s == 1 and d != 1 else st
+                            for s, d, st in zip(src.shape, out[lead:], src.strides)]
+    return Layout(src.root, src.offset, strides, out)
+
+
+def _permute(attrs, src, out):
+    return Layout(src.root, src.offset, [src.strides[d] for d in attrs["dims"]], out)
+
+
+def _slice(attrs, src, out):
+    return _slice_layout(attrs["index"], src, out)
+
+
+# op -> (attrs, input layout, output shape) -> the output's layout, or None if it needs a copy
+VIEW_LAYOUTS = {shape_ops.reshape: _reshape, shape_ops.squeeze: _squeeze,
+                shape_ops.unsqueeze: _unsqueeze, shape_ops.broadcast_to: _broadcast,
+                shape_ops.expand_like: _broadcast, shape_ops.permute: _permute,
+                shape_ops.slice: _slice}
+
+
 def view_layout(node, src: Layout):
     """The layout of a view node's output, or None if it needs a copy."""
-    name, attrs, out = node.op.name, node.attrs, node.outputs[0].type.shape
-    if name == "reshape":
-        if not src.is_contiguous:
-            return None
-        return Layout(src.root, src.offset, contiguous_strides(out), out)
-    if name == "squeeze":
-        keep = [i for i in range(len(src.shape)) if i not in attrs["dims"]]
-        return Layout(src.root, src.offset, [src.strides[i] for i in keep], out)
-    if name == "unsqueeze":
-        strides = list(src.strides)
-        for d in attrs["dims"]:
-            strides.insert(d, 0)
-        return Layout(src.root, src.offset, strides, out)
-    if name in ("broadcast_to", "expand_like"):
-        lead = len(out) - len(src.shape)
-        strides = [0] * lead + [0 if s == 1 and d != 1 else st
-                                for s, d, st in zip(src.shape, out[lead:], src.strides)]
-        return Layout(src.root, src.offset, strides, out)
-    if name == "permute":
-        return Layout(src.root, src.offset, [src.strides[d] for d in attrs["dims"]], out)
-    if name == "slice":
-        return _slice_layout(attrs["index"], src, out)
-    raise AssertionError(name)
+    return VIEW_LAYOUTS[node.op](node.attrs, src, node.outputs[0].type.shape)
 
 
 def _slice_layout(index, src, out):

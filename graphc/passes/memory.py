@@ -18,8 +18,11 @@ import os
 
 import numpy as np
 
+from ..ops import leaves
+from ..ops.collective import all_reduce
 from ..types import TensorType
-from .layout import VIEW_OPS, Layout, view_layout
+from .fusion import FUSED
+from .layout import VIEW_LAYOUTS, Layout, view_layout
 
 ALIGN = 16  # elements: slots start on 64-byte lines for float32
 
@@ -125,17 +128,22 @@ class MemoryPlan:
                 "inplace_updates": len(self.inplace)}
 
 
+def _is_loop_kernel(op):
+    """An elementwise op or a fused group: one loop that reads each index before writing it."""
+    return op is FUSED or op.scalar is not None
+
+
 def plan_memory(graph):
     """Attach a MemoryPlan to the graph as graph.memory (the graph itself is unchanged)."""
     plan = MemoryPlan()
     layouts = plan.layouts
     computed = []
     for n in graph.nodes:
-        if n.op.kind == "leaf":
+        if n.op.is_leaf:
             v = n.outputs[0]
             layouts[v] = Layout.of_root(v)
             continue
-        if n.op.name in VIEW_OPS:
+        if n.op in VIEW_LAYOUTS:
             lay = view_layout(n, layouts[n.inputs[0]])
             if lay is not None:
                 layouts[n.outputs[0]] = lay
@@ -151,7 +159,7 @@ def plan_memory(graph):
     taken, copies = set(), {}
     for k, v in enumerate(graph.outputs):
         lay = layouts[v]
-        if lay.root is v and v not in taken and v.node.op.kind != "leaf":
+        if lay.root is v and v not in taken and not v.node.op.is_leaf:
             taken.add(v)
             plan.storage[v] = Storage("out", v.dtype, v.type.numel(), index=k)
             plan.outputs.append(v)
@@ -160,7 +168,7 @@ def plan_memory(graph):
         plan.storage[dst] = Storage("out", v.dtype, v.type.numel(), index=k)
         layouts[dst] = Layout.of_root(dst)
         root_node = lay.root.node
-        key = None if root_node.op.kind == "leaf" else root_node.id
+        key = None if root_node.op.is_leaf else root_node.id
         copies.setdefault(key, []).append(Step(src=v, dst=dst))
         plan.outputs.append(dst)
     ordered = copies.pop(None, [])
@@ -178,7 +186,6 @@ def plan_memory(graph):
 
 def _new_root_like(v):
     from ..ir.graph import Node
-    from .fusion import FUSED
     return Node(FUSED, (), {}, [v.type], v.node.location, [v.name]).outputs[0]
 
 
@@ -188,13 +195,13 @@ def _leaf_storage(graph, plan):
     input_index = {id(v): i for i, v in enumerate(graph.inputs)}
     for n in graph.nodes:
         v = n.outputs[0] if n.outputs else None
-        if n.op.name == "placeholder":
+        if n.op is leaves.placeholder:
             plan.storage[v] = Storage("input", v.dtype, v.type.numel(),
                                       index=input_index[id(v)])
-        elif n.op.name == "variable":
+        elif n.op is leaves.variable:
             plan.storage[v] = Storage("var", v.dtype, v.type.numel(), index=var_index)
             var_index += 1
-        elif n.op.name == "constant":
+        elif n.op is leaves.constant:
             data = np.ascontiguousarray(n.attrs["value"], v.dtype.np).reshape(-1)
             chunks = consts.setdefault(v.dtype.name, [])
             offset = sum(c.size for c in chunks)
@@ -221,7 +228,7 @@ def _plan_updates(graph, plan, taken):
         i = producer_step.get(new)
         lay = plan.layouts[new]
         if (i is not None and lay.root is new and new not in taken and new not in plan.storage
-                and plan.steps[i].node.op.kind in ("elementwise", "fused")
+                and _is_loop_kernel(plan.steps[i].node.op)
                 and _reads_safely(plan, plan.steps[i].node, var)
                 and all(r <= i for r in _readers(plan, var))):
             plan.storage[new] = plan.storage[var]
@@ -284,7 +291,7 @@ def _plan_collectives(plan):
     written. Any other all_reduce copies its input into its output, which is its bucket.
     """
     steps, layouts = plan.steps, plan.layouts
-    if not any(s.node is not None and s.node.op.name == "all_reduce" for s in steps):
+    if not any(s.node is not None and s.node.op is all_reduce for s in steps):
         return
     readers, writer = {}, {}
     for i, s in enumerate(steps):
@@ -295,7 +302,7 @@ def _plan_collectives(plan):
     in_place, copied, starts = [], {}, []  # starts: (ready step, all_reduce step, Collective)
     for i, s in enumerate(steps):
         node = s.node
-        if node is None or node.op.name != "all_reduce":
+        if node is None or node.op is not all_reduce:
             continue
         x, y = node.inputs[0], node.outputs[0]
         lay = layouts[x]
@@ -307,7 +314,7 @@ def _plan_collectives(plan):
             v is not y and other.root is y for v, other in layouts.items()))
         if (whole and root in writer and root not in plan.storage
                 and readers.get(root) == {i} and y not in plan.storage
-                and layouts[y].root is y and root.node.op.kind != "leaf"):
+                and layouts[y].root is y and not root.node.op.is_leaf):
             first_read = min(readers.get(y, {len(steps)}))
             in_place.append((writer[root], i, first_read, root, y, node.attrs["reduce"]))
         else:
@@ -353,7 +360,7 @@ def _plan_collectives(plan):
     # every rank starts its allreduces in this order (the same graph gives the same plan)
     plan.collectives = [c for _, _, c in sorted(starts, key=lambda t: t[:2])]
     plan.steps = [copied.get(i, s) for i, s in enumerate(steps)
-                  if s.node is None or s.node.op.name != "all_reduce" or i in copied]
+                  if s.node is None or s.node.op is not all_reduce or i in copied]
 
 
 def _covers(lay):
@@ -369,7 +376,6 @@ def _covers(lay):
 
 def _new_root(type_, name):
     from ..ir.graph import Node
-    from .fusion import FUSED
     return Node(FUSED, (), {}, [type_], None, [name]).outputs[0]
 
 

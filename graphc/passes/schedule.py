@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import heapq
 
+from ..ops.collective import all_reduce
 from .graph_edit import new_graph, updates_of
 
-COLLECTIVES = ("all_reduce",)
+# the collectives this pass schedules (a broadcast of variables runs before the program)
+COLLECTIVES = (all_reduce,)
 
 
 def schedule_collectives(graph):
     nodes = graph.nodes
-    if not any(n.op.name in COLLECTIVES for n in nodes):
+    if not any(n.op in COLLECTIVES for n in nodes):
         return graph
     position = {n.id: i for i, n in enumerate(nodes)}
     producer = {v: n for n in nodes for v in n.outputs}
@@ -41,7 +43,7 @@ def schedule_collectives(graph):
     # layer's weight gradient (close to its all_reduce) before going on to the next layer
     distance = {}
     for n in reversed(nodes):
-        if n.op.name in COLLECTIVES:
+        if n.op in COLLECTIVES:
             distance[n.id] = 0
         else:
             near = [distance[u.id] for u in users[n.id] if u.id in distance]
@@ -63,7 +65,7 @@ def schedule_collectives(graph):
     order = []
     while heap:
         _, _, n = heapq.heappop(heap)
-        if n.op.name in COLLECTIVES:
+        if n.op in COLLECTIVES:
             after[n.id] = len(order)
         order.append(n)
         for u in {u.id: u for u in users[n.id]}.values():  # once per distinct user
@@ -72,7 +74,7 @@ def schedule_collectives(graph):
                 heapq.heappush(heap, (key(u), u.id, u))
     assert len(order) == len(nodes), "schedule_collectives: the graph has a cycle"
     scheduled = new_graph(order, graph.inputs, graph.outputs, updates_of(graph))
-    scheduled.pass_note = (f"{sum(1 for n in nodes if n.op.name in COLLECTIVES)} collectives "
+    scheduled.pass_note = (f"{sum(1 for n in nodes if n.op in COLLECTIVES)} collectives "
                            f"scheduled as early as their inputs allow")
     return scheduled
 

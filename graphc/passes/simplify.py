@@ -9,20 +9,17 @@ import builtins
 import numpy as np
 
 from ..ir.graph import Node
-from ..ops import leaves
+from ..ops import elementwise as E, leaves, linalg
 from ..ops import shape as shape_ops
 from ..types import TensorType
 from .graph_edit import remap_graph, rewire, updates_of
-
-# Inputs whose values an op never reads (it needs only their shape).
-SHAPE_ONLY_INPUTS = {"expand_like": (1,), "slice_backward": (1,), "index_backward": (1,)}
 
 # Folding bigger constants would grow the program's constant data for little gain.
 FOLD_LIMIT = 1 << 16
 
 
 def _const(v):
-    return v.node.attrs["value"] if v.node.op.name == "constant" else None
+    return v.node.attrs["value"] if v.node.op is leaves.constant else None
 
 
 def _is_filled(v, x):
@@ -34,13 +31,16 @@ def _same_type(v, node):
     return v.type == node.outputs[0].type
 
 
+_UNITS = {E.mul: 1, E.add: 0, E.sub: 0, E.div: 1}  # op -> the operand value it ignores
+
+
 def _identity_operand(node, uses):
     """x*1, 1*x, x+0, 0+x, x-0, x/1 -> x (only when that keeps shape and dtype)."""
-    name, ins = node.op.name, node.inputs
-    unit = {"mul": 1, "add": 0, "sub": 0, "div": 1}.get(name)
+    ins = node.inputs
+    unit = _UNITS.get(node.op)
     if unit is None:
         return None
-    commutes = name in ("mul", "add")
+    commutes = node.op is E.mul or node.op is E.add
     for keep, other in ((0, 1), (1, 0)) if commutes else ((0, 1),):
         if _is_filled(ins[other], unit) and _same_type(ins[keep], node):
             return ins[keep]
@@ -49,28 +49,31 @@ def _identity_operand(node, uses):
 
 def _double_negation(node, uses):
     x = node.inputs[0]
-    if node.op.name == "neg" and x.node.op.name == "neg":
+    if node.op is E.neg and x.node.op is E.neg:
         return x.node.inputs[0]
     return None
 
 
+_NOOP_WHEN_SAME_TYPE = (shape_ops.reshape, shape_ops.squeeze, shape_ops.unsqueeze,
+                        shape_ops.broadcast_to, shape_ops.expand_like, E.cast)
+
+
 def _noop_view(node, uses):
     """A view or cast that changes nothing."""
-    if node.op.name in ("reshape", "squeeze", "unsqueeze", "broadcast_to", "expand_like",
-                        "cast") and _same_type(node.inputs[0], node):
+    if node.op in _NOOP_WHEN_SAME_TYPE and _same_type(node.inputs[0], node):
         return node.inputs[0]
-    if node.op.name == "permute" and node.attrs["dims"] == tuple(range(len(node.attrs["dims"]))):
+    if node.op is shape_ops.permute and node.attrs["dims"] == tuple(range(len(node.attrs["dims"]))):
         return node.inputs[0]
     return None
 
 
 def _collapse_chain(node, uses):
     """permute(permute(x)) -> one permute; reshape(reshape(x)) -> one reshape."""
-    name, x = node.op.name, node.inputs[0]
-    if x.node.op.name != name or name not in ("permute", "reshape"):
+    op, x = node.op, node.inputs[0]
+    if x.node.op is not op or op not in (shape_ops.permute, shape_ops.reshape):
         return None
     src = x.node.inputs[0]
-    if name == "permute":
+    if op is shape_ops.permute:
         inner = x.node.attrs["dims"]
         dims = tuple(inner[d] for d in node.attrs["dims"])
         if dims == tuple(range(len(dims))):
@@ -87,7 +90,7 @@ def _collapse_chain(node, uses):
 
 
 def _fold_constants(node, uses):
-    if node.op.kind == "leaf" or node.op.lowering.get("random") or node.op.num_outputs != 1:
+    if node.op.is_leaf or node.op.effects.random or node.op.num_outputs != 1:
         return None
     values = [_const(v) for v in node.inputs]
     out = node.outputs[0].type
@@ -108,11 +111,12 @@ def _zero_view(like):
 
 
 def _drop_shape_only_reads(node):
-    """Inputs read only for their shape stop depending on the values that compute them."""
-    slots = SHAPE_ONLY_INPUTS.get(node.op.name, ())
+    """Inputs read only for their shape stop depending on the values that compute them (an op
+    that reads nothing but shapes is folded to a constant by specialize instead)."""
+    slots = () if node.op.reads_only_shapes else node.op.shape_only_inputs
     for i in slots:
         like = node.inputs[i]
-        if not (like.node.op.name == "broadcast_to" and _const(like.node.inputs[0]) is not None):
+        if not (like.node.op is shape_ops.broadcast_to and _const(like.node.inputs[0]) is not None):
             view = _zero_view(like)
             node.inputs = node.inputs[:i] + (view.outputs[0],) + node.inputs[i + 1:]
             return [view.inputs[0].node, view]
@@ -121,7 +125,7 @@ def _drop_shape_only_reads(node):
 
 def _full_like_as_view(node, uses):
     """full_like(x) -> a constant scalar broadcast to x's shape (a free stride-0 view)."""
-    if node.op.name != "full_like":
+    if node.op is not E.full_like:
         return None
     out = node.outputs[0].type
     value = Node(leaves.constant, (), {"value": np.asarray(node.attrs["value"], out.dtype.np)},
@@ -134,7 +138,7 @@ def _transposed_product(node, uses):
     """transpose(a @ b) -> b^T @ a^T when the product has no other reader: BLAS reads
     transposed operands for free, and the result comes out in the layout its readers want
     (e.g. a Linear weight's gradient, which Adam then walks densely, not with a stride)."""
-    if node.op.name != "permute" or node.inputs[0].node.op.name != "matmul":
+    if node.op is not shape_ops.permute or node.inputs[0].node.op is not linalg.matmul:
         return None
     product = node.inputs[0].node
     a, b = product.inputs
@@ -173,25 +177,25 @@ def _slice_range(node):
 
 
 def _is_zero_gap(v):
-    return v.node.op.name == "broadcast_to" and _is_filled(v.node.inputs[0], 0)
+    return v.node.op is shape_ops.broadcast_to and _is_filled(v.node.inputs[0], 0)
 
 
 def _tiled_slice_gradients(node, uses):
     """sum of slice_backward(g_i) over disjoint ranges of one dim -> cat(g_i, zeros in the
     gaps): the gradient of x.chunk() / x.split() / x[t] (an LSTM's gates and time steps),
     written once instead of zero-filled per piece and added up."""
-    if node.op.name != "add" or not all(_same_type(v, node) for v in node.inputs):
+    if node.op is not E.add or not all(_same_type(v, node) for v in node.inputs):
         return None
     pieces, stack = [], list(node.inputs)
     while stack:
         v = stack.pop()
         if uses.get(v) != 1 or not _same_type(v, node):
             return None
-        if v.node.op.name == "add":
+        if v.node.op is E.add:
             stack.extend(v.node.inputs)
-        elif v.node.op.name == "slice_backward" and _slice_range(v.node) is not None:
+        elif v.node.op is shape_ops.slice_backward and _slice_range(v.node) is not None:
             pieces.append((_slice_range(v.node), v.node.inputs[0]))
-        elif v.node.op.name == "cat":  # (an earlier rewrite of part of this sum)
+        elif v.node.op is shape_ops.cat:  # (an earlier rewrite of part of this sum)
             at = 0
             for part in v.node.inputs:
                 size = part.type.shape[v.node.attrs["dim"]]
@@ -251,7 +255,7 @@ def simplify(graph):
     mapping, nodes, uses = {}, [], _uses(graph)
     for n in graph.nodes:
         rewire(n, mapping)
-        if n.op.kind == "leaf":
+        if n.op.is_leaf:
             nodes.append(n)
             continue
         nodes.extend(_drop_shape_only_reads(n) or ())

@@ -31,10 +31,10 @@ def specialize(graph, input_types=None, updates=()):
     for n in unread + list(graph.nodes):
         ins = tuple(vmap[v] for v in n.inputs)
         types = [v.type for v in ins]
-        if n.op.name == "placeholder":
+        if n.op is leaves.placeholder:
             t = input_types.get(n.outputs[0], n.outputs[0].type)
             new = clone_node(n, (), {**n.attrs, "type": t}, [t])
-        elif n.op.kind == "shape" and all(t.is_concrete for t in types):
+        elif n.op.reads_only_shapes and all(t.is_concrete for t in types):
             new = _fold_shape_op(n, types)
         else:
             try:

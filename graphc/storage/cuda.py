@@ -39,7 +39,7 @@ def to_host(arr):
 def run(op, arrays, attrs, out_types):
     """`op` on CUDA arrays (0-d host arrays as scalars): a list of device arrays."""
     for data in arrays:
-        if not on_device(data) and data.ndim and op.name not in cuda_ops.HOST_OPS:
+        if not on_device(data) and data.ndim and op not in cuda_ops.HOST_OPS:
             raise _mismatch(op, arrays)  # (CPU index arrays are fine)
     try:
         return cuda_ops.run(op, list(arrays), attrs, out_types)

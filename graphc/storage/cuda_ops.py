@@ -4,8 +4,9 @@
 for elementwise inputs (passed to the kernel as arguments). Elementwise ops become generated
 kernels from their scalar templates (`elementwise_body`, shared with fusion); views become one
 strided gather whose geometry comes from running the op's own NumPy reference on a zero-byte
-stand-in array; everything else calls a runtime.cuda kernel. A few ops (inverse, integer-array
-indexing) run on the host between two transfers: HOST_OPS names them.
+stand-in array; everything else calls a runtime.cuda kernel. The ops without a CUDA kernel
+run on the host between two transfers. Which function runs each op is the cuda target's rule
+table, CUDA (keyed by Op object, graphc/ops/rules.py), at the end of this module.
 """
 from __future__ import annotations
 
@@ -22,11 +23,15 @@ from runtime.cuda import elementwise as ew  # noqa: E402
 from runtime.cuda import (kernels_copy, kernels_linalg, kernels_loss,  # noqa: E402
                           kernels_nn, kernels_reduce, memory)
 
-from ..ops import scalar  # noqa: E402
+from ..control_flow import scan_op  # noqa: E402
+from ..ops import (collective, conv, decompositions as dec, elementwise, leaves,  # noqa: E402
+                   linalg, loss, nn as nn_ops, pool, reduce, scalar, scans, shape)
 from ..ops import nn_reference  # noqa: E402
+from ..ops.rules import TargetRules  # noqa: E402
 from ..types import DType  # noqa: E402
 
-HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
+# ops that accept host (CPU) arrays among device ones: their index arrays (storage/cuda.py)
+HOST_OPS = {linalg.inverse, shape.index, shape.index_backward, shape.index_put}
 
 
 # ---- elementwise: the table of scalar semantics (graphc/ops/scalar.py), rendered for kernels --
@@ -43,7 +48,7 @@ def compute_dtype(op, in_dtype: DType, out_dtype: DType) -> DType:
     """The dtype an elementwise op computes in: its (coerced) input dtype; the output dtype
     for ops that read no input values (full_like, cast) or compute numbers from bools (the
     cpu's graphc/lower/loops.py `_compute_dtype` makes the same choice from a node)."""
-    if in_dtype is None or op.name in ("cast", "full_like"):
+    if in_dtype is None or op is elementwise.cast or op is elementwise.full_like:
         return out_dtype
     if in_dtype.is_bool and not out_dtype.is_bool:
         return out_dtype  # where(cond, a, b): the condition is not what is computed
@@ -246,13 +251,13 @@ def _reduce(op, args, attrs, out_types):
     x = _cast_to(args[0], out_t.dtype)
     rows, M, K = _rows(x, attrs["dims"])
     out = memory.empty(out_t.shape, out_t.dtype.np)
-    name = op.name
-    if name in ("sum", "mean", "amax", "amin"):
-        kind = {"sum": "sum", "mean": "sum", "amax": "max", "amin": "min"}[name]
-        scale = 1 / K if name == "mean" and K else (math.nan if name == "mean" else 1)
+    red = op.reduction
+    if red is not None:  # a single-pass reduction: its combine names the kernel's
+        kind = {"add": "sum", "max": "max", "min": "min"}[red.combine]
+        scale = 1 / K if red.mean and K else (math.nan if red.mean else 1)
         kernels_reduce.reduce_rows(kind, rows, out, M, K, scale)
-    else:  # var, logsumexp
-        kernels_reduce.two_pass_rows(name, rows, out, M, K, attrs.get("correction", 0))
+    else:  # var, logsumexp: runtime/cuda/kernels_reduce.py's two-pass kernel of that name
+        kernels_reduce.two_pass_rows(op.name, rows, out, M, K, attrs.get("correction", 0))
     return [out]
 
 
@@ -277,7 +282,7 @@ def _move_back(y, shape, dim):
 
 def _arg_extreme(op, args, attrs, out_types):
     x, dim = args[0], attrs["dim"]
-    is_max = op.name in ("argmax", "max_dim")
+    is_max = op is reduce.argmax or op is reduce.max_dim
     if dim is None:
         rows, M, K = memory.flat(x).reshape((1, x.size)), 1, x.size
     else:
@@ -434,30 +439,49 @@ def _on_host(op, args, attrs, out_types):
     return [memory.to_device(np.asarray(r, t.dtype.np)) for r, t in zip(results, out_types)]
 
 
-_TABLE = {
-    "cat": _cat, "pad": _pad, "slice_backward": _slice_backward,
-    "sum": _reduce, "mean": _reduce, "amax": _reduce, "amin": _reduce, "var": _reduce,
-    "logsumexp": _reduce, "softmax": _softmax, "log_softmax": _softmax,
-    "argmax": _arg_extreme, "argmin": _arg_extreme, "max_dim": _arg_extreme,
-    "min_dim": _arg_extreme, "matmul": _matmul,
-    "conv2d": _conv(kernels_nn.conv2d), "conv_transpose2d": _conv(kernels_nn.conv_transpose2d),
-    "conv2d_weight_grad": _weight_grad, "max_pool2d": _max_pool2d,
-    "max_pool2d_backward": _max_pool2d_backward, "max_pool2d_gather": _max_pool2d_gather,
-    "avg_pool2d": _avg_pool2d, "avg_pool2d_backward": _avg_pool2d_backward,
-    "adaptive_avg_pool2d": _adaptive, "adaptive_avg_pool2d_backward": _adaptive_backward,
-    "dropout": _dropout, "shape_prod": _shape_prod,
-    "cross_entropy": _cross_entropy, "cross_entropy_backward": _cross_entropy_backward,
-}
+# ---- the cuda target's rules (graphc/ops/rules.py) --------------------------------------------
+CUDA = TargetRules("cuda")
+CUDA.trait_rule("a generated elementwise kernel (fusable)",
+                lambda op: op.scalar is not None)(_elementwise)
+CUDA.trait_rule("a strided gather (free for a contiguous reshape)",
+                lambda op: op.view is not None)(_view)
+CUDA.trait_rule("a row reduction kernel", lambda op: op.reduction is not None)(_reduce)
+CUDA.rule(shape.cat)(_cat)
+CUDA.rule(shape.pad)(_pad)
+CUDA.rule(shape.slice_backward)(_slice_backward)
+CUDA.rule(reduce.var, reduce.logsumexp)(_reduce)
+CUDA.rule(reduce.softmax, reduce.log_softmax)(_softmax)
+CUDA.rule(reduce.argmax, reduce.argmin, reduce.max_dim, reduce.min_dim)(_arg_extreme)
+CUDA.rule(linalg.matmul)(_matmul)
+CUDA.rule(conv.conv2d_op)(_conv(kernels_nn.conv2d))
+CUDA.rule(conv.conv_transpose2d_op)(_conv(kernels_nn.conv_transpose2d))
+CUDA.rule(conv.conv2d_weight_grad)(_weight_grad)
+CUDA.rule(pool.max_pool2d_op)(_max_pool2d)
+CUDA.rule(pool.max_pool2d_backward)(_max_pool2d_backward)
+CUDA.rule(pool.max_pool2d_gather)(_max_pool2d_gather)
+CUDA.rule(pool.avg_pool2d_op)(_avg_pool2d)
+CUDA.rule(pool.avg_pool2d_backward)(_avg_pool2d_backward)
+CUDA.rule(pool.adaptive_avg_pool2d_op)(_adaptive)
+CUDA.rule(pool.adaptive_avg_pool2d_backward)(_adaptive_backward)
+CUDA.rule(nn_ops.dropout_op)(_dropout)
+CUDA.rule(reduce.shape_prod)(_shape_prod)
+CUDA.rule(loss.cross_entropy)(_cross_entropy)
+CUDA.rule(loss.cross_entropy_backward)(_cross_entropy_backward)
+CUDA.fallback("pass", "bound by the plan: a device argument or uploaded constant "
+              "(backends/cuda.py)", leaves.placeholder, leaves.constant, leaves.variable)
+CUDA.fallback("host", "NumPy on the host, between two transfers (no CUDA kernel yet)",
+              linalg.inverse, linalg.det, linalg.slogdet, dec.cholesky, dec.eigh, dec.svd,
+              dec.svdvals, dec.qr, dec.pinv, shape.index, shape.index_backward,
+              shape.index_put, shape.bitcast, scans.cumsum, scans.cumprod, scans.cummax,
+              scans.cummin, scans.sort, scans.prod, scans.scatter_extreme, scan_op)
+CUDA.fallback("host", "NumPy on the host, between two transfers; graphc.compile runs "
+              "collectives between the compiled parts", collective.all_reduce,
+              collective.broadcast)
 
 
 def implementation(op):
-    if op.name in _TABLE:
-        return _TABLE[op.name]
-    if "template" in op.lowering:
-        return _elementwise
-    if op.kind == "view":
-        return _view
-    return _on_host
+    """The function that runs `op` on device arrays: its rule, else the host fallback."""
+    return CUDA.lookup(op) or _on_host
 
 
 def run(op, args, attrs, out_types):

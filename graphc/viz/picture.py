@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from ..autodiff import GradientLocation
 from ..ir.graph import Graph
+from ..ops import leaves
+from ..passes.fusion import FUSED
 from ..types import format_shape
 
 # style -> how a box looks; shared by the DOT writer and the matplotlib fallback
@@ -106,7 +108,7 @@ class _Expanded:
     def __init__(self, graph):
         self.nodes, self.alias, self.groups = [], {}, []
         for node in graph.nodes:
-            group = node.attrs.get("group") if node.op.name == "fused" else None
+            group = node.attrs.get("group") if node.op is FUSED else None
             if group is None:
                 self.nodes.append(node)
                 continue
@@ -152,7 +154,7 @@ def _plan_labels(plan, ex):
         elif storage.kind == "temp":
             labels[inner] = f"arena {storage.dtype.short}+{storage.offset}"
             holders.setdefault((storage.dtype.name, storage.offset), []).append(inner)
-        elif storage.kind == "var" and v.node.op.name != "variable":
+        elif storage.kind == "var" and v.node.op is not leaves.variable:
             labels[inner] = "in place"
         elif storage.kind == "out":
             labels[inner] = f"output {storage.index}"

@@ -26,7 +26,8 @@ def test_declared_non_differentiable_ops():
 
 @pytest.fixture
 def ruleless_op():
-    op = Op("_forgot_its_rule", infer=same_type, reference=lambda x: x * 2, kind="elementwise")
+    op = Op("_forgot_its_rule", infer=same_type, reference=lambda x: x * 2,
+            family="elementwise")
     yield op
     del REGISTRY[op.name]
 

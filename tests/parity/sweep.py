@@ -152,8 +152,13 @@ def cpu_lowering_needs(entries=ENTRIES):
     """Entries whose traced graph holds an op the cpu target cannot compile yet (graphc.jit
     defaults to cpu, so these raise UnsupportedError there): {entry name: op names}."""
     import graphc as gc
-    from graphc.docs_gen import _support_checker
-    lowers = _support_checker("cpu")
+    from graphc.backends import rules_of
+    from graphc.ops import REGISTRY
+    cpu = rules_of("cpu")  # graphc/lower/rules.py
+
+    def lowers(name):
+        coverage = cpu.coverage(REGISTRY[name])
+        return coverage is not None and coverage.kind != "unsupported"
     needs = {}
     for e in entries:
         if not (e.jit and e.inputs):

@@ -17,7 +17,7 @@ def _graph(outputs, updates=()):
 
 
 def _ops(graph):
-    return [n.op.name for n in graph.nodes if n.op.kind != "leaf"]
+    return [n.op.name for n in graph.nodes if not n.op.is_leaf]
 
 
 def test_simplify_removes_identities():
