@@ -1,7 +1,7 @@
 """The "cuda" compile target: a graph run on the GPU, elementwise chains fused into one kernel.
 
-Per shape signature of the feeds, the graph is specialized to concrete shapes and planned
-once: fusion groups (cuda_fusion), constants uploaded, elementwise output buffers allocated.
+Per shape signature of the feeds, the graph is specialized to concrete shapes, rewritten by
+the cpu target's graph passes (simplify, cse, dce) and planned once: fusion groups (cuda_fusion), constants uploaded, elementwise output buffers allocated.
 Each call then transfers only the feeds and the fetched outputs:
 - variables (parameters, optimizer state) stay on the device: a CUDA tensor's storage is used
   in place; a CPU tensor gets a device mirror, uploaded when its host version changes and
@@ -16,14 +16,18 @@ import numpy as np
 from runtime.cuda import memory, require
 
 from ..ir.interpreter import Interpreter
-from ..ir.verify import verify_if_enabled
 from ..ops import leaves
 from ..passes.graph_edit import updates_of
-from ..passes.specialize import specialize
+from ..passes import run_pipeline
 from ..storage import cuda_ops
 from ..types import TensorType
 from . import register_target
 from .cuda_fusion import fuse_elementwise
+
+
+# the cpu pipeline's passes that build its kernel schedule: fusion groups, collective order and
+# the memory plan's arenas
+CPU_SCHEDULE = ("fuse", "schedule_collectives", "plan_memory")
 
 
 class CudaRunner:
@@ -38,8 +42,11 @@ class CudaRunner:
         if plan is None:
             types = {p: TensorType(k[0], np.dtype(k[1])) for p, k in zip(self.spec.graph.inputs,
                                                                           key)}
-            graph = specialize(self.spec.graph, types, self.spec.updates)
-            plan = self._plans[key] = Plan(verify_if_enabled(graph, "specialize"))
+            # the cpu target's graph passes (simplify, cse, dce: verified after each when
+            # GRAPHC_VERIFY=1); fusion and the schedule are this target's own (cuda_fusion)
+            graph = run_pipeline(self.spec.graph, input_types=types, updates=self.spec.updates,
+                                 skip=CPU_SCHEDULE)
+            plan = self._plans[key] = Plan(graph)
         return plan.run(feeds)
 
 
