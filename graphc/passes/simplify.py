@@ -156,6 +156,28 @@ def _transposed_product(node, uses):
     return swapped, bt, at
 
 
+def _batch_permuted_product(node, uses):
+    """permute(x, p) @ w -> permute(x @ w, p) for a 2-D w and a p that keeps the last dim:
+    x @ w is one BLAS call on x as it lies (e.g. an RNN's input projection of every time step
+    of a batch-first x), where the permuted operand needed a compiled batched product."""
+    if node.op is not linalg.matmul:
+        return None
+    a, w = node.inputs
+    if w.ndim != 2 or a.ndim < 3 or a.node.op is not shape_ops.permute:
+        return None
+    dims = a.node.attrs["dims"]
+    if dims[-1] != a.ndim - 1:
+        return None
+    x = a.node.inputs[0]
+    out = node.outputs[0].type
+    product = Node(linalg.matmul, (x, w), dict(node.attrs),
+                   [TensorType(x.type.shape[:-1] + (out.shape[-1],), out.dtype)], node.location)
+    back = Node(shape_ops.permute, product.outputs, {"dims": dims}, [out], node.location,
+                [node.outputs[0].name])
+    product.scope = back.scope = node.scope
+    return back, product
+
+
 def _slice_range(node):
     """(dim, start, stop, squeezed) of a slice_backward that places its gradient in one
     contiguous range of one dim of a zero tensor (every other dim whole; squeezed: an integer
@@ -236,7 +258,7 @@ def _tiled_slice_gradients(node, uses):
 
 
 RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _collapse_chain,
-         _fold_constants, _transposed_product, _tiled_slice_gradients)
+         _fold_constants, _transposed_product, _batch_permuted_product, _tiled_slice_gradients)
 
 
 def _uses(graph):

@@ -58,6 +58,24 @@ def test_a_transposed_product_read_twice_is_left_alone():
     assert _ops(g).count("matmul") == 1  # not computed twice
 
 
+def test_a_product_of_a_batch_permuted_operand_is_permuted_afterwards():
+    """permute(x) @ w with the last dim kept: x @ w on x as it lies (one BLAS call), then the
+    permutation; a permutation that moves the last dim is left alone."""
+    x, w = gc.placeholder((2, 3, 4), name="x"), gc.placeholder((4, 5), name="w")
+    y = x.permute(1, 0, 2) @ w
+    g = dce(simplify(_graph([y])))
+    (product,) = [n for n in g.nodes if n.op.name == "matmul"]
+    assert product.inputs[0] is g.inputs[0] and g.outputs[0].node.op.name == "permute"
+    xv = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    wv = np.linspace(-1, 1, 20, dtype=np.float32).reshape(4, 5)
+    for target in ("reference", "cpu"):
+        got = gc.compile(y, [x, w], target=target)(xv, wv).numpy()
+        np.testing.assert_allclose(got, xv.transpose(1, 0, 2) @ wv, rtol=1e-6)
+    moved = dce(simplify(_graph([x.permute(0, 2, 1) @ gc.placeholder((3, 5), name="v")])))
+    (product,) = [n for n in moved.nodes if n.op.name == "matmul"]
+    assert product.inputs[0].node.op.name == "permute"
+
+
 def _chunk_gradient(x, use):
     """d/dx of sum(w_k * piece_k) over the pieces of x that `use` picks (gate-like chunks)."""
     pieces = use(x)
