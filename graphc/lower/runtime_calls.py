@@ -1,6 +1,6 @@
 """Ops lowered to calls of the runtime kernel library (runtime/kernels): conv, pooling, dropout,
-the scans, sorts and products along one axis (cumsum ... sort, prod) and the factorizations
-over a batch of matrices (det ... pinv).
+batch normalization, the scans, sorts and products along one axis (cumsum ... sort, prod) and
+the factorizations over a batch of matrices (det ... pinv).
 
 The kernels take contiguous N-D arrays: a value whose layout is not contiguous is copied
 into a scratch array first. Their argument conventions mirror graphc/ops/nn_kernels.py
@@ -75,11 +75,28 @@ def _call(name, node):
                       lambda em: f"i64({em.load(seed, [])})",
                       lambda em: f"{a['stream']}, {ref.dropout_threshold(a['p'])}, "
                                  f"{ref.dropout_scale(a['p'])!r}"]
+    if name in ("batch_norm", "batch_norm_backward"):
+        return name, _batch_norm_call(name, node, ins, outs)
     if name in AXIS_KERNELS:
         return name, _axis_call(name, node, ins, outs)
     if name in MATRIX_KERNELS:
         return name, _matrix_call(name, node)
     return None
+
+
+def _batch_norm_call(name, node, ins, outs):
+    """Builders for runtime/kernels/norm.py: activations as (N, C, S), statistics as (C,)."""
+    x, a = node.inputs[1 if name == "batch_norm_backward" else 0], node.attrs
+    if x.type.numel() == 0:
+        raise op_error(UnsupportedError, node.op.name, f"target 'cpu' needs a non-empty input, "
+                       f"got shape {list(x.type.shape)}", node.location)
+    n, c = x.type.shape[:2]
+    ncs = f".reshape(({n}, {c}, {x.type.numel() // (n * c)}))"
+    if name == "batch_norm":
+        return [lambda em: ins[0](em) + ncs, *ins[1:], lambda em: outs[0](em) + ncs, *outs[1:],
+                lambda em: f"{a['training']}, {a['momentum']!r}, {a['eps']!r}"]
+    return [lambda em: ins[0](em) + ncs, lambda em: ins[1](em) + ncs, *ins[2:],
+            lambda em: outs[0](em) + ncs, *outs[1:], lambda em: str(a["training"])]
 
 
 def _batched(value, matrix_dims):
@@ -170,7 +187,8 @@ RUNTIME_OPS = {"conv2d": "conv2d", "conv_transpose2d": "conv_transpose2d",
                "cummax": "cummax_axis", "cummin": "cummin_axis", "sort": "sort_axis",
                "prod": "prod_axis", "det": "det_batched", "slogdet": "slogdet_batched",
                "cholesky": "cholesky_batched", "eigh": "eigh_batched", "svd": "svd_batched",
-               "svdvals": "svdvals_batched", "qr": "qr_batched", "pinv": "pinv_batched"}
+               "svdvals": "svdvals_batched", "qr": "qr_batched", "pinv": "pinv_batched",
+               "batch_norm": "batch_norm", "batch_norm_backward": "batch_norm_backward"}
 
 
 def emit_runtime_call(em, node, opts, helpers):

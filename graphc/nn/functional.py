@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import functional as G
 from ..eager.grad_mode import no_grad
+from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Value
 from ..ops import reduce as R, shape as S
@@ -262,34 +263,45 @@ def one_hot(tensor, num_classes=-1):
 # ---- normalization -----------------------------------------------------------------------------------
 def batch_norm_with_stats(input, running_mean, running_var, weight=None, bias=None,
                           training=False, momentum=0.1, eps=1e-5):
-    """Batch normalization over all dims but 1. Returns (output, new running mean, new
-    running var); the new statistics are None when not training or not tracked."""
+    """Batch normalization over all dims but 1, one `batch_norm` op (graphc/ops/norm.py).
+    Returns (output, new running mean, new running var); the new statistics are None when
+    not training or not tracked."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expects at least 2-D input (N, C, ...), got shape "
                          f"{list(input.shape)}")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: running statistics are needed in eval mode")
+    from ..ops import norm as ops_norm
+    tracked = running_mean is not None
     channels = input.shape[1]
-    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
-    dims = (0,) + tuple(range(2, input.ndim))
-    new_mean = new_var = None
-    if training:
-        mean = G.mean(input, dims, keepdim=True)
-        var = G.var(input, dims, keepdim=True, correction=0)
-        if running_mean is not None:
-            n = R.shape_prod(input, dims=dims, dtype=input.dtype)
-            unbiased = G.mul(G.reshape(var, (channels,)), G.div(n, G.sub(n, 1)))
-            new_mean = G.add(G.mul(running_mean, 1 - momentum),
-                             G.mul(G.reshape(mean, (channels,)), momentum))
-            new_var = G.add(G.mul(running_var, 1 - momentum), G.mul(unbiased, momentum))
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: running statistics are needed in eval mode")
-        mean, var = G.reshape(running_mean, stat_shape), G.reshape(running_var, stat_shape)
-    out = G.mul(G.sub(input, mean), G.rsqrt(G.add(var, eps)))
-    if weight is not None:
-        out = G.mul(out, G.reshape(weight, stat_shape))
-    if bias is not None:
-        out = G.add(out, G.reshape(bias, stat_shape))
+    out, _, _, new_mean, new_var = ops_norm.batch_norm(
+        input, _or_fill(weight, input, channels, 1.0), _or_fill(bias, input, channels, 0.0),
+        _or_fill(running_mean, input, channels, 0.0), _or_fill(running_var, input, channels, 1.0),
+        training=training, momentum=momentum if training and tracked else 0.0, eps=eps)
+    if not (training and tracked):
+        return out, None, None
     return out, new_mean, new_var
+
+
+_FILLS: dict = {}  # (channels, dtype, value) -> a CPU tensor, shared by eager calls
+
+
+def _or_fill(given, input, channels, value):
+    """`given`, or a (channels,) constant of `value` (the weight, bias or statistics a call
+    does not have) where `input` lives."""
+    if given is not None:
+        return given
+    if not isinstance(channels, int):
+        raise ValueError(f"batch_norm: without weight, bias or running statistics the channel "
+                         f"count must be known, got input shape {list(input.shape)}")
+    dtype = input.dtype.np if input.dtype.is_floating_point else np.float32
+    if isinstance(input, Value) or getattr(input, "is_cuda", False) or Tensor._trace is not None:
+        return on_device_of(input, np.full(channels, value, dtype))
+    key = (channels, dtype, value)
+    fill = _FILLS.get(key)
+    if fill is None:
+        fill = _FILLS[key] = Tensor._wrap(np.full(channels, value, dtype))
+    return fill
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
