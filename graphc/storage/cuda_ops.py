@@ -24,7 +24,9 @@ from runtime.cuda import (kernels_copy, kernels_linalg, kernels_nn,  # noqa: E40
 
 from ..ops import scalar  # noqa: E402
 from ..ops import nn_reference  # noqa: E402
-from ..types import DType  # noqa: E402
+from ..ops.registry import get_op  # noqa: E402
+from ..types import DType, TensorType  # noqa: E402
+from . import cuda_norm  # noqa: E402
 
 HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
 
@@ -411,6 +413,26 @@ def _shape_prod(op, args, attrs, out_types):
     return [memory.to_device(np.asarray(value, out_types[0].dtype.np))]
 
 
+def _apply(name, *args, **attrs):
+    """One registered op on device arrays (numbers as NumPy scalars): decompositions'
+    building block."""
+    op = get_op(name)
+    attrs = {**op.defaults, **attrs}
+    types = [TensorType(tuple(a.shape), _dtype_of(a)) for a in args]
+    if op.normalize is not None:
+        attrs = op.normalize(types, attrs)
+    results = run(op, list(args), attrs, op.infer(types, **attrs))
+    return results[0] if len(results) == 1 else results
+
+
+def _decomposed(fn):
+    """An op run as other ops' kernels (cuda_norm.py); the host where fn returns None."""
+    def impl(op, args, attrs, out_types):
+        results = fn(_apply, args, attrs)
+        return _on_host(op, args, attrs, out_types) if results is None else results
+    return impl
+
+
 def _on_host(op, args, attrs, out_types):
     """Run the op's NumPy reference between two transfers (ops without a CUDA kernel)."""
     host = [memory.to_host(a) if memory_is_device(a) else a for a in args]
@@ -431,6 +453,8 @@ _TABLE = {
     "avg_pool2d": _avg_pool2d, "avg_pool2d_backward": _avg_pool2d_backward,
     "adaptive_avg_pool2d": _adaptive, "adaptive_avg_pool2d_backward": _adaptive_backward,
     "dropout": _dropout, "shape_prod": _shape_prod,
+    "batch_norm": _decomposed(cuda_norm.batch_norm),
+    "batch_norm_backward": _decomposed(cuda_norm.batch_norm_backward),
 }
 
 
