@@ -34,7 +34,8 @@ def test_target_support_comes_from_the_target(monkeypatch):
 
 # ---- the target columns against what the targets really do ------------------------------------------
 def _nn_cases():
-    """Graphs with the ops the op table does not reach (nn kernels, variables, index_put)."""
+    """Graphs with the ops the op table does not reach (nn kernels, variables, index_put,
+    batch_norm)."""
     import numpy as np
     import graphc as gc
     import graphc.nn.functional as F
@@ -46,7 +47,8 @@ def _nn_cases():
     out = [F.conv2d(x, w, padding=1), F.conv_transpose2d(x, wt, stride=2),
            F.max_pool2d(x, 2), F.avg_pool2d(x, 3, stride=2, padding=1),
            F.adaptive_avg_pool2d(x, 2), F.dropout(x, 0.5),
-           shape.index_put(x, gc.constant(np.zeros(6)), index=x[0, 1, 2].node.attrs["index"])]
+           shape.index_put(x, gc.constant(np.zeros(6)), index=x[0, 1, 2].node.attrs["index"]),
+           F.batch_norm(x, None, None, training=True)]
     pooled = out[2].node.outputs  # (values, indices)
     out.append(max_pool2d_gather(x, pooled[1]))  # (second-order gradients of max_pool2d use it)
     loss = sum((o * o).sum() for o in out)

@@ -215,3 +215,15 @@ def _adaptive_avg_pool2d(e, n):
 def _dropout(e, n):
     raise UnsupportedError("dropout in training mode: export the model in eval mode (dropout "
                            "is then the identity and leaves no node)")
+
+
+@exports("batch_norm")
+def _batch_norm(e, n):
+    if n.attrs["training"]:
+        raise UnsupportedError("batch_norm in training mode: export the model in eval mode "
+                               "(normalizing with the running statistics)")
+    if any(e.used(v) for v in n.outputs[1:3]):
+        raise UnsupportedError("batch_norm's saved mean and invstd have no ONNX form")
+    x, weight, bias, mean, var = e.ins(n)
+    y = e.emit("BatchNormalization", [x, weight, bias, mean, var], epsilon=n.attrs["eps"])[0]
+    return [y, None, None, mean, var]  # eval mode: the running statistics pass through
