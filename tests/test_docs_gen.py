@@ -1,4 +1,6 @@
 """docs/ops.md is generated from the op registry and must stay in sync with it."""
+import numpy as np
+
 from graphc import docs_gen
 from graphc.ops import REGISTRY
 
@@ -55,6 +57,16 @@ def _nn_cases():
     return [x], out + gc.grad(loss, [x, w, wt])
 
 
+def _linear_case():
+    """The eager-only `linear` op (symbolic code uses matmul + add): the cpu target refuses it."""
+    import graphc as gc
+    from graphc.ops.linalg import linear
+    x = gc.placeholder((2, 3), gc.float64, name="x")
+    w = gc.variable(np.ones((4, 3)), name="w")
+    out = linear(x, w)
+    return [x], [out] + gc.grad((out * out).sum(), [x, w])
+
+
 def _lowered_ops():
     """Ops in graphs that the cpu target lowered to source (code generation only: the suite's
     cpu tests run that code), and ops whose lowering raised UnsupportedError."""
@@ -73,6 +85,7 @@ def _lowered_ops():
             outs += list(gc.grad(loss, [ps[i] for i in float_inputs(case)]))
         graphs.append((ps, outs))
     graphs.append(_nn_cases())
+    graphs.append(_linear_case())
     lowered, refused = set(), {}
     for ps, outs in graphs:
         graph = gc.Graph.from_outputs(outs, ps)

@@ -185,8 +185,23 @@ def linear(input, weight, bias=None):
         raise ValueError(f"linear: input has {input.shape[-1]} features (shape "
                          f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
                          f"(weight shape {list(weight.shape)})")
+    if _fused_linear(input, weight, bias):
+        from ..ops.linalg import linear as linear_op
+        return linear_op(input, weight) if bias is None else linear_op(input, weight, bias)
     out = G.matmul(input, G.t(weight))
     return out if bias is None else G.add(out, bias)
+
+
+def _fused_linear(input, weight, bias):
+    """Whether eager `linear` runs as one op: CPU tensors of one floating dtype, outside
+    graphc.jit (symbolic code keeps matmul + add, which the compilers fuse)."""
+    if Tensor._trace is not None or not isinstance(input, Tensor):
+        return False
+    for t in (weight, bias):
+        if t is not None and (not isinstance(t, Tensor) or t.dtype is not input.dtype):
+            return False
+    return type(input._data) is np.ndarray and input.dtype.is_floating_point and \
+        weight.ndim == 2
 
 
 def bilinear(input1, input2, weight, bias=None):

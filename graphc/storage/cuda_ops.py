@@ -26,7 +26,7 @@ from ..ops import scalar  # noqa: E402
 from ..ops import nn_reference  # noqa: E402
 from ..ops.registry import get_op  # noqa: E402
 from ..types import DType, TensorType  # noqa: E402
-from . import cuda_norm  # noqa: E402
+from . import cuda_decompositions as decomposed  # noqa: E402
 
 HOST_OPS = {"inverse", "index", "index_backward", "index_put"}
 
@@ -426,7 +426,8 @@ def _apply(name, *args, **attrs):
 
 
 def _decomposed(fn):
-    """An op run as other ops' kernels (cuda_norm.py); the host where fn returns None."""
+    """An op run as other ops' kernels (cuda_decompositions.py); the host where fn returns
+    None."""
     def impl(op, args, attrs, out_types):
         results = fn(_apply, args, attrs)
         return _on_host(op, args, attrs, out_types) if results is None else results
@@ -453,8 +454,9 @@ _TABLE = {
     "avg_pool2d": _avg_pool2d, "avg_pool2d_backward": _avg_pool2d_backward,
     "adaptive_avg_pool2d": _adaptive, "adaptive_avg_pool2d_backward": _adaptive_backward,
     "dropout": _dropout, "shape_prod": _shape_prod,
-    "batch_norm": _decomposed(cuda_norm.batch_norm),
-    "batch_norm_backward": _decomposed(cuda_norm.batch_norm_backward),
+    "batch_norm": _decomposed(decomposed.batch_norm),
+    "batch_norm_backward": _decomposed(decomposed.batch_norm_backward),
+    "linear": _decomposed(decomposed.linear),
 }
 
 

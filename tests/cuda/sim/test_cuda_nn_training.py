@@ -221,7 +221,7 @@ def test_batchnorm_state_loading_and_init_on_cuda():
 
 
 def test_batch_norm_runs_on_the_device_eagerly_and_compiled():
-    """batch_norm and its backward run as device kernels (storage/cuda_norm.py), not on the
+    """batch_norm and its backward run as device kernels (storage/cuda_decompositions.py), not on the
     host, and give the CPU's outputs, gradients and running statistics in both modes."""
     from graphc.ops import norm
     from graphc.storage import cuda_ops
@@ -249,6 +249,16 @@ def test_batch_norm_runs_on_the_device_eagerly_and_compiled():
             np.testing.assert_allclose(gx.cpu().numpy(), results[0][0], rtol=1e-4, atol=1e-5)
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_op_runs_on_the_device():
+    """The eager `linear` op (CPU F.linear uses it) as matmul + add kernels on CUDA."""
+    from graphc.ops.linalg import linear
+    from graphc.storage import cuda_ops
+    assert cuda_ops.implementation(linear) is not cuda_ops._on_host
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 4), (2, 4), (2,)))
+    _both(linear, x, w, b)
+    _both(linear, x, w)
 
 
 def test_compiled_dropout_on_cuda_draws_the_eager_masks():

@@ -1,8 +1,9 @@
-"""batch_norm and batch_norm_backward on CUDA device arrays, as sequences of other ops'
-kernels (reductions and elementwise): no kernel of their own yet, but the data stays on the
-device. `apply(name, *args, **attrs)` runs one registered op on device arrays (numbers as
-NumPy scalars of the arrays' dtype); storage/cuda_ops.py passes its own and lists these two
-functions in its table. The formulas are those of graphc/ops/norm.py's NumPy references.
+"""Ops that CUDA runs as sequences of other ops' kernels: batch_norm, batch_norm_backward
+(reductions and elementwise) and linear (matmul and add). No kernel of their own yet, but
+the data stays on the device. `apply(name, *args, **attrs)` runs one registered op on device
+arrays (numbers as NumPy scalars of the arrays' dtype); storage/cuda_ops.py passes its own
+and lists these functions in its table. The formulas are those of the ops' NumPy references
+(graphc/ops/norm.py, graphc/ops/linalg.py).
 """
 from __future__ import annotations
 
@@ -59,3 +60,9 @@ def batch_norm_backward(apply, args, attrs):
         slope = apply("mul", gweight, num(1 / count)).reshape(col)
         g = apply("sub", centered, apply("mul", xhat, slope))
     return [apply("mul", g, scale), gweight, gbias]
+
+
+def linear(apply, args, attrs):
+    """x @ w.T (+ b)."""
+    out = apply("matmul", args[0], apply("permute", args[1], dims=(1, 0)))
+    return [out if len(args) == 2 else apply("add", out, args[2])]
