@@ -119,6 +119,7 @@ linear = Op("linear", infer=_linear_infer, reference=_linear_ref, vjp=_linear_vj
                 "tensors: one op and one tape entry where matmul, t and add took three (and "
                 "~4 fewer ops backward); symbolic code uses those three, which the compilers "
                 "fuse, so the cpu target has no lowering of its own for it.")
+linear.hook_order = (2, 0, 1)  # leaves' gradients final as PyTorch's: bias, input, weight
 
 
 def _inverse_infer(in_types):
