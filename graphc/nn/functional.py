@@ -13,7 +13,7 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Value
-from ..ops import reduce as R, shape as S
+from ..ops import shape as S
 from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,

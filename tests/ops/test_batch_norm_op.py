@@ -9,7 +9,7 @@ import graphc as gc
 from graphc import nn
 from graphc.errors import GraphcError, UnsupportedError
 from graphc.nn import functional as F
-from graphc.ops import nn_kernels, norm
+from graphc.ops import norm
 
 rng = np.random.default_rng(0)
 SHAPES = [(5, 3), (4, 3, 2), (2, 3, 2, 3), (2, 3, 2, 1, 2)]
