@@ -1,4 +1,6 @@
 """docs/ops.md is generated from the op registry and must stay in sync with it."""
+import numpy as np
+
 from graphc import docs_gen
 from graphc.ops import REGISTRY
 
@@ -37,7 +39,8 @@ def test_target_support_comes_from_the_targets_rule_tables():
 
 # ---- the target columns against what the targets really do ------------------------------------------
 def _nn_cases():
-    """Graphs with the ops the op table does not reach (nn kernels, variables, index_put)."""
+    """Graphs with the ops the op table does not reach (nn kernels, variables, index_put,
+    batch_norm)."""
     import numpy as np
     import graphc as gc
     import graphc.nn.functional as F
@@ -49,11 +52,22 @@ def _nn_cases():
     out = [F.conv2d(x, w, padding=1), F.conv_transpose2d(x, wt, stride=2),
            F.max_pool2d(x, 2), F.avg_pool2d(x, 3, stride=2, padding=1),
            F.adaptive_avg_pool2d(x, 2), F.dropout(x, 0.5),
-           shape.index_put(x, gc.constant(np.zeros(6)), index=x[0, 1, 2].node.attrs["index"])]
+           shape.index_put(x, gc.constant(np.zeros(6)), index=x[0, 1, 2].node.attrs["index"]),
+           F.batch_norm(x, None, None, training=True)]
     pooled = out[2].node.outputs  # (values, indices)
     out.append(max_pool2d_gather(x, pooled[1]))  # (second-order gradients of max_pool2d use it)
     loss = sum((o * o).sum() for o in out)
     return [x], out + gc.grad(loss, [x, w, wt])
+
+
+def _linear_case():
+    """The eager-only `linear` op (symbolic code uses matmul + add): the cpu target refuses it."""
+    import graphc as gc
+    from graphc.ops.linalg import linear
+    x = gc.placeholder((2, 3), gc.float64, name="x")
+    w = gc.variable(np.ones((4, 3)), name="w")
+    out = linear(x, w)
+    return [x], [out] + gc.grad((out * out).sum(), [x, w])
 
 
 def _lowered_ops():
@@ -74,6 +88,7 @@ def _lowered_ops():
             outs += list(gc.grad(loss, [ps[i] for i in float_inputs(case)]))
         graphs.append((ps, outs))
     graphs.append(_nn_cases())
+    graphs.append(_linear_case())
     lowered, refused = set(), {}
     for ps, outs in graphs:
         graph = gc.Graph.from_outputs(outs, ps)

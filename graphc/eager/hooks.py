@@ -131,8 +131,13 @@ class _EarlyAccumulation:
         first_reader = {}
         for i, e in enumerate(entries):
             # a leaf's gradient goes where the entry's edge says (fixed when the op read it,
-            # eager/autograd.py): an edge that is a tensor, not (entry, index), is a leaf
-            for edge in e.edges:
+            # eager/autograd.py): an edge that is a tensor, not (entry, index), is a leaf.
+            # Leaves of one entry are final in input order, or in the op's `hook_order`
+            # (linear: PyTorch's AddmmBackward0 lists the bias first)
+            order = getattr(e.op, "hook_order", None)
+            edges = e.edges if order is None or len(order) != len(e.edges) else \
+                [e.edges[k] for k in order]
+            for edge in edges:
                 if edge is not None and type(edge) is not tuple \
                         and id(edge) not in first_reader and _hooked(edge):
                     first_reader[id(edge)] = (i, edge)

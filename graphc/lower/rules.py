@@ -9,7 +9,7 @@ here; docs/ops.md's CPU column is generated from this table.
 from __future__ import annotations
 
 from ..control_flow import scan_op
-from ..ops import collective, leaves, reduce, scans
+from ..ops import collective, leaves, linalg, reduce, scans
 from ..ops.rules import TargetRules
 from ..passes.fusion import FUSED
 from ..passes.layout import VIEW_LAYOUTS
@@ -43,5 +43,7 @@ CPU.fallback("split", "graphc.compile broadcasts the variables before the progra
              "(graphc/distributed/compiled.py)", collective.broadcast)
 CPU.fallback("unsupported", "no cpu kernel yet; the reference and cuda targets run it",
              scans.scatter_extreme)
+CPU.fallback("unsupported", "eager mode's one-op Linear: graphs build matmul + add, which "
+             "the cpu target fuses", linalg.linear)
 
 __all__ = ["CPU"]

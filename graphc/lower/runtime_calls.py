@@ -1,6 +1,6 @@
 """Ops lowered to calls of the runtime kernel library (runtime/kernels): conv, pooling, dropout,
-the scans, sorts and products along one axis (cumsum ... sort, prod) and the factorizations
-over a batch of matrices (det ... pinv).
+batch normalization, the scans, sorts and products along one axis (cumsum ... sort, prod) and
+the factorizations over a batch of matrices (det ... pinv).
 
 The kernels take contiguous N-D arrays: a value whose layout is not contiguous is copied
 into a scratch array first. Their argument conventions mirror graphc/ops/nn_kernels.py
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, op_error
-from ..ops import conv, decompositions as dec, linalg, loss, nn as nn_ops, pool, scans
+from ..ops import (conv, decompositions as dec, linalg, loss, nn as nn_ops, norm, pool,
+                   scans)
 from ..ops import nn_reference as ref
 from .kernels import dense
 from .scalar import CTOR
@@ -78,6 +79,8 @@ def _call(name, node):
                                  f"{ref.dropout_scale(a['p'])!r}"]
     if name in ("cross_entropy", "cross_entropy_backward"):
         return name, _cross_entropy_args(name, node, ins, outs)
+    if name in ("batch_norm", "batch_norm_backward"):
+        return name, _batch_norm_call(name, node, ins, outs)
     if name in AXIS_KERNELS:
         return name, _axis_call(name, node, ins, outs)
     if name in MATRIX_KERNELS:
@@ -97,6 +100,21 @@ def _cross_entropy_args(name, node, ins, outs):
     if name == "cross_entropy":
         return [ins[0], ins[1], weight, outs[1], lambda em: dense(em, node.outputs[0]), flags]
     return [ins[0], ins[1], weight, ins[2], lambda em: dense(em, node.inputs[3]), outs[0], flags]
+
+
+def _batch_norm_call(name, node, ins, outs):
+    """Builders for runtime/kernels/norm.py: activations as (N, C, S), statistics as (C,)."""
+    x, a = node.inputs[1 if name == "batch_norm_backward" else 0], node.attrs
+    if x.type.numel() == 0:
+        raise op_error(UnsupportedError, node.op.name, f"target 'cpu' needs a non-empty input, "
+                       f"got shape {list(x.type.shape)}", node.location)
+    n, c = x.type.shape[:2]
+    ncs = f".reshape(({n}, {c}, {x.type.numel() // (n * c)}))"
+    if name == "batch_norm":
+        return [lambda em: ins[0](em) + ncs, *ins[1:], lambda em: outs[0](em) + ncs, *outs[1:],
+                lambda em: f"{a['training']}, {a['momentum']!r}, {a['eps']!r}"]
+    return [lambda em: ins[0](em) + ncs, lambda em: ins[1](em) + ncs, *ins[2:],
+            lambda em: outs[0](em) + ncs, *outs[1:], lambda em: str(a["training"])]
 
 
 def _batched(value, matrix_dims):
@@ -191,7 +209,8 @@ RUNTIME_OPS = {conv.conv2d_op: "conv2d", conv.conv_transpose2d_op: "conv_transpo
                dec.cholesky: "cholesky_batched", dec.eigh: "eigh_batched",
                dec.svd: "svd_batched", dec.svdvals: "svdvals_batched", dec.qr: "qr_batched",
                dec.pinv: "pinv_batched", loss.cross_entropy: "cross_entropy",
-               loss.cross_entropy_backward: "cross_entropy_backward"}
+               loss.cross_entropy_backward: "cross_entropy_backward",
+               norm.batch_norm: "batch_norm", norm.batch_norm_backward: "batch_norm_backward"}
 
 
 def emit_runtime_call(em, node, opts, helpers):

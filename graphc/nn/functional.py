@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import functional as G
 from ..eager.grad_mode import no_grad
+from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Value
-from ..ops import reduce as R, shape as S
+from ..ops import shape as S
 from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
@@ -186,8 +187,23 @@ def linear(input, weight, bias=None):
         raise ValueError(f"linear: input has {input.shape[-1]} features (shape "
                          f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
                          f"(weight shape {list(weight.shape)})")
+    if _fused_linear(input, weight, bias):
+        from ..ops.linalg import linear as linear_op
+        return linear_op(input, weight) if bias is None else linear_op(input, weight, bias)
     out = G.matmul(input, G.t(weight))
     return out if bias is None else G.add(out, bias)
+
+
+def _fused_linear(input, weight, bias):
+    """Whether eager `linear` runs as one op: CPU tensors of one floating dtype, outside
+    graphc.jit (symbolic code keeps matmul + add, which the compilers fuse)."""
+    if Tensor._trace is not None or not isinstance(input, Tensor):
+        return False
+    for t in (weight, bias):
+        if t is not None and (not isinstance(t, Tensor) or t.dtype is not input.dtype):
+            return False
+    return type(input._data) is np.ndarray and input.dtype.is_floating_point and \
+        weight.ndim == 2
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -264,34 +280,45 @@ def one_hot(tensor, num_classes=-1):
 # ---- normalization -----------------------------------------------------------------------------------
 def batch_norm_with_stats(input, running_mean, running_var, weight=None, bias=None,
                           training=False, momentum=0.1, eps=1e-5):
-    """Batch normalization over all dims but 1. Returns (output, new running mean, new
-    running var); the new statistics are None when not training or not tracked."""
+    """Batch normalization over all dims but 1, one `batch_norm` op (graphc/ops/norm.py).
+    Returns (output, new running mean, new running var); the new statistics are None when
+    not training or not tracked."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expects at least 2-D input (N, C, ...), got shape "
                          f"{list(input.shape)}")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: running statistics are needed in eval mode")
+    from ..ops import norm as ops_norm
+    tracked = running_mean is not None
     channels = input.shape[1]
-    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
-    dims = (0,) + tuple(range(2, input.ndim))
-    new_mean = new_var = None
-    if training:
-        mean = G.mean(input, dims, keepdim=True)
-        var = G.var(input, dims, keepdim=True, correction=0)
-        if running_mean is not None:
-            n = R.shape_prod(input, dims=dims, dtype=input.dtype)
-            unbiased = G.mul(G.reshape(var, (channels,)), G.div(n, G.sub(n, 1)))
-            new_mean = G.add(G.mul(running_mean, 1 - momentum),
-                             G.mul(G.reshape(mean, (channels,)), momentum))
-            new_var = G.add(G.mul(running_var, 1 - momentum), G.mul(unbiased, momentum))
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: running statistics are needed in eval mode")
-        mean, var = G.reshape(running_mean, stat_shape), G.reshape(running_var, stat_shape)
-    out = G.mul(G.sub(input, mean), G.rsqrt(G.add(var, eps)))
-    if weight is not None:
-        out = G.mul(out, G.reshape(weight, stat_shape))
-    if bias is not None:
-        out = G.add(out, G.reshape(bias, stat_shape))
+    out, _, _, new_mean, new_var = ops_norm.batch_norm(
+        input, _or_fill(weight, input, channels, 1.0), _or_fill(bias, input, channels, 0.0),
+        _or_fill(running_mean, input, channels, 0.0), _or_fill(running_var, input, channels, 1.0),
+        training=training, momentum=momentum if training and tracked else 0.0, eps=eps)
+    if not (training and tracked):
+        return out, None, None
     return out, new_mean, new_var
+
+
+_FILLS: dict = {}  # (channels, dtype, value) -> a CPU tensor, shared by eager calls
+
+
+def _or_fill(given, input, channels, value):
+    """`given`, or a (channels,) constant of `value` (the weight, bias or statistics a call
+    does not have) where `input` lives."""
+    if given is not None:
+        return given
+    if not isinstance(channels, int):
+        raise ValueError(f"batch_norm: without weight, bias or running statistics the channel "
+                         f"count must be known, got input shape {list(input.shape)}")
+    dtype = input.dtype.np if input.dtype.is_floating_point else np.float32
+    if isinstance(input, Value) or getattr(input, "is_cuda", False) or Tensor._trace is not None:
+        return on_device_of(input, np.full(channels, value, dtype))
+    key = (channels, dtype, value)
+    fill = _FILLS.get(key)
+    if fill is None:
+        fill = _FILLS[key] = Tensor._wrap(np.full(channels, value, dtype))
+    return fill
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,

@@ -77,7 +77,11 @@ class _BatchNorm(Module):
             else:
                 F.write_state(self.running_mean, new_mean)
                 F.write_state(self.running_var, new_var)
-                self.num_batches_tracked._data += 1
+                count = self.num_batches_tracked
+                if count.is_cuda:  # (a device array has no +=)
+                    F.write_state(count, count + 1)
+                else:
+                    count._data += 1
         return out
 
     def extra_repr(self):

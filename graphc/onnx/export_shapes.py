@@ -215,3 +215,29 @@ def _adaptive_avg_pool2d(e, n):
 def _dropout(e, n):
     raise UnsupportedError("dropout in training mode: export the model in eval mode (dropout "
                            "is then the identity and leaves no node)")
+
+
+@exports("batch_norm")
+def _batch_norm(e, n):
+    if any(e.used(v) for v in n.outputs[1:3]):
+        raise UnsupportedError("batch_norm's saved mean and invstd have no ONNX form")
+    x, weight, bias, mean, var = e.ins(n)
+    if not n.attrs["training"]:
+        y = e.emit("BatchNormalization", [x, weight, bias, mean, var],
+                   epsilon=n.attrs["eps"])[0]
+        return [y, None, None, mean, var]  # eval mode: the running statistics pass through
+    if any(e.used(v) for v in n.outputs[3:]):
+        raise UnsupportedError("batch_norm's new running statistics (training mode) have no "
+                               "ONNX form: export the model in eval mode")
+    # training mode: normalize with the batch statistics (ONNX's training_mode=1 would move
+    # the running variance by the biased variance, not PyTorch's unbiased one)
+    from .export_ops import _reduce, _scalar
+    xv = n.inputs[0]
+    dims = (0,) + tuple(range(2, xv.ndim))
+    centered = e.emit("Sub", [x, _reduce(e, "ReduceMean", x, dims, True)[0]])[0]
+    batch_var = _reduce(e, "ReduceMean", e.emit("Mul", [centered, centered])[0], dims, True)[0]
+    std = e.emit("Sqrt", [e.emit("Add", [batch_var, _scalar(e, n.attrs["eps"], xv)])[0]])[0]
+    col = e.const(np.asarray((1, -1) + (1,) * (xv.ndim - 2), np.int64))
+    scale = e.emit("Reshape", [weight, col])[0]
+    y = e.emit("Mul", [e.emit("Div", [centered, std])[0], scale])[0]
+    return [e.emit("Add", [y, e.emit("Reshape", [bias, col])[0]])[0], None, None, None, None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv, loss, nn, nn_reference as ref, pool
+from . import conv, loss, nn, nn_reference as ref, norm, pool
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -17,8 +17,8 @@ def _kernels():
     # conv: the drivers that run the GEMMs with NumPy's BLAS (faster here than the one
     # compiled code reaches through Numba; runtime/kernels/conv_numpy.py)
     from runtime.kernels import (conv_numpy as k_conv, dropout as k_dropout, loss as k_loss,
-                                 pool as k_pool)
-    return k_conv, k_pool, k_dropout, k_loss
+                                 norm as k_norm, pool as k_pool)
+    return k_conv, k_pool, k_dropout, k_loss, k_norm
 
 
 def _fits(*arrays):
@@ -155,6 +155,33 @@ def _cross_entropy_backward(x, target, lse, grad, weight=None, *, ignore_index, 
     return dx
 
 
+def _channels_view(a):
+    """a contiguous (N, C, ...) array as (N, C, S), the kernels' layout."""
+    return _c(a).reshape(a.shape[0], a.shape[1], -1)
+
+
+def _batch_norm(x, weight, bias, running_mean, running_var, *, training, momentum, eps):
+    out = np.empty(x.shape, x.dtype)
+    stats = [np.empty(x.shape[1], x.dtype) for _ in range(4)]
+    _kernels()[4].batch_norm(_channels_view(x), _c(weight), _c(bias), _c(running_mean),
+                             _c(running_var), _channels_view(out), *stats, training, momentum,
+                             eps)
+    return (out, *stats)
+
+
+def _batch_norm_backward(g, x, weight, mean, invstd, *, training):
+    gx = np.empty(x.shape, x.dtype)
+    gweight, gbias = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    _kernels()[4].batch_norm_backward(_channels_view(g), _channels_view(x), _c(weight),
+                                      _c(mean), _c(invstd), _channels_view(gx), gweight, gbias,
+                                      training)
+    return gx, gweight, gbias
+
+
+def _all(args):
+    return args
+
+
 def _first(args):
     return args[:1]
 
@@ -188,5 +215,7 @@ for op, fast, arrays_of in [
         (pool.adaptive_avg_pool2d_backward, _adaptive_avg_pool2d_backward, _first),
         (nn.dropout_op, _dropout, _first),
         (loss.cross_entropy, _cross_entropy, _logits_and_weight),
-        (loss.cross_entropy_backward, _cross_entropy_backward, _logits_lse_grad_and_weight)]:
+        (loss.cross_entropy_backward, _cross_entropy_backward, _logits_lse_grad_and_weight),
+        (norm.batch_norm, _batch_norm, _all),
+        (norm.batch_norm_backward, _batch_norm_backward, _all)]:
     op.eager = with_fallback(op.reference, fast, arrays_of)

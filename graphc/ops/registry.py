@@ -96,6 +96,10 @@ class Op:
     # outputs): narrows `saves` for rules that read an input only for another's gradient
     # (mul), so that eager in-place writes raise only where PyTorch's do. None: `saves`.
     reads = None
+    # hook_order: a permutation of the inputs, the order in which leaves read by one
+    # application get their final gradient (post-accumulate-grad hooks) where PyTorch's
+    # differs from the input order (linear: bias first, as AddmmBackward0). None: inputs'.
+    hook_order = None
 
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
                  defaults=None, coerce=None, normalize=None, scalar=None, view=None,

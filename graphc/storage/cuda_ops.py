@@ -25,10 +25,12 @@ from runtime.cuda import (kernels_copy, kernels_linalg, kernels_loss,  # noqa: E
 
 from ..control_flow import scan_op  # noqa: E402
 from ..ops import (collective, conv, decompositions as dec, elementwise, leaves,  # noqa: E402
-                   linalg, loss, nn as nn_ops, pool, reduce, scalar, scans, shape)
+                   linalg, loss, nn as nn_ops, norm, pool, reduce, scalar, scans, shape)
 from ..ops import nn_reference  # noqa: E402
+from ..ops.registry import get_op  # noqa: E402
 from ..ops.rules import TargetRules  # noqa: E402
-from ..types import DType  # noqa: E402
+from ..types import DType, TensorType  # noqa: E402
+from . import cuda_decompositions as decomposed  # noqa: E402
 
 # ops that accept host (CPU) arrays among device ones: their index arrays (storage/cuda.py)
 HOST_OPS = {linalg.inverse, shape.index, shape.index_backward, shape.index_put}
@@ -431,6 +433,27 @@ def _shape_prod(op, args, attrs, out_types):
     return [memory.to_device(np.asarray(value, out_types[0].dtype.np))]
 
 
+def _apply(name, *args, **attrs):
+    """One registered op on device arrays (numbers as NumPy scalars): decompositions'
+    building block."""
+    op = get_op(name)
+    attrs = {**op.defaults, **attrs}
+    types = [TensorType(tuple(a.shape), _dtype_of(a)) for a in args]
+    if op.normalize is not None:
+        attrs = op.normalize(types, attrs)
+    results = run(op, list(args), attrs, op.infer(types, **attrs))
+    return results[0] if len(results) == 1 else results
+
+
+def _decomposed(fn):
+    """An op run as other ops' kernels (cuda_decompositions.py); the host where fn returns
+    None."""
+    def impl(op, args, attrs, out_types):
+        results = fn(_apply, args, attrs)
+        return _on_host(op, args, attrs, out_types) if results is None else results
+    return impl
+
+
 def _on_host(op, args, attrs, out_types):
     """Run the op's NumPy reference between two transfers (ops without a CUDA kernel)."""
     host = [memory.to_host(a) if memory_is_device(a) else a for a in args]
@@ -467,6 +490,10 @@ CUDA.rule(nn_ops.dropout_op)(_dropout)
 CUDA.rule(reduce.shape_prod)(_shape_prod)
 CUDA.rule(loss.cross_entropy)(_cross_entropy)
 CUDA.rule(loss.cross_entropy_backward)(_cross_entropy_backward)
+# (no kernels of their own yet: chains of the kernels above, on the device)
+CUDA.rule(norm.batch_norm)(_decomposed(decomposed.batch_norm))
+CUDA.rule(norm.batch_norm_backward)(_decomposed(decomposed.batch_norm_backward))
+CUDA.rule(linalg.linear)(_decomposed(decomposed.linear))
 CUDA.fallback("pass", "bound by the plan: a device argument or uploaded constant "
               "(backends/cuda.py)", leaves.placeholder, leaves.constant, leaves.variable)
 CUDA.fallback("host", "NumPy on the host, between two transfers (no CUDA kernel yet)",

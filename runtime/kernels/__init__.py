@@ -15,7 +15,7 @@ Numba's cache of a caller does not notice when a callee's source changes.
 from __future__ import annotations
 
 
-from . import conv, copy, dropout, linalg, loss, matmul, pool, reduce, scan
+from . import conv, copy, dropout, linalg, loss, matmul, norm, pool, reduce, scan
 
 KERNELS = {
     # linear algebra
@@ -34,6 +34,9 @@ KERNELS = {
     "avg_pool2d_backward": pool.avg_pool2d_backward,
     "adaptive_avg_pool2d": pool.adaptive_avg_pool2d,
     "adaptive_avg_pool2d_backward": pool.adaptive_avg_pool2d_backward,
+    # batch normalization over (N, C, S)
+    "batch_norm": norm.batch_norm,
+    "batch_norm_backward": norm.batch_norm_backward,
     # reductions along one axis of (outer, n, inner)
     "sum_axis": reduce.sum_axis,
     "max_axis": reduce.max_axis,

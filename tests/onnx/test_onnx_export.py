@@ -285,3 +285,22 @@ def test_cross_entropy_exports_as_softmax_cross_entropy_loss(case):
     model = graphc.onnx.export(gc.Graph.from_outputs([out], placeholders))
     assert "SoftmaxCrossEntropyLoss" in {node.op_type for node in model.graph.node}
     assert_close(run_ort(model, feeds)[0], gc.compile(out, placeholders)(*feeds).numpy())
+
+
+def test_batch_norm_with_batch_statistics_exports_as_reductions():
+    """Modules export in eval mode (BatchNormalization); a function normalizing with the batch
+    statistics exports as ONNX reductions; its new running statistics have no ONNX form."""
+    import graphc.nn.functional as F
+    x = np.random.default_rng(5).standard_normal((3, 2, 2, 2)).astype(np.float32)
+    w, b = gc.tensor(np.array([0.5, 2.0], np.float32)), gc.tensor(np.array([1.0, -1.0], np.float32))
+
+    def f(x):
+        return F.batch_norm(x, None, None, w, b, training=True)
+    (got,) = run_ort(graphc.onnx.export(f, (x,)), [x])
+    assert_close(got, f(gc.tensor(x)).numpy())
+    from graphc.ops import norm
+
+    def with_stats(x):
+        return norm.batch_norm(x, w, b, gc.zeros(2), gc.ones(2), training=True)[3]
+    with pytest.raises(UnsupportedError, match="running statistics"):
+        graphc.onnx.export(with_stats, (x,))

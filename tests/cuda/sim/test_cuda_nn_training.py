@@ -220,6 +220,47 @@ def test_batchnorm_state_loading_and_init_on_cuda():
     assert w.cpu().numpy().tolist() == [[0.5, 0.5]] * 4
 
 
+def test_batch_norm_runs_on_the_device_eagerly_and_compiled():
+    """batch_norm and its backward run as device kernels (storage/cuda_decompositions.py), not on the
+    host, and give the CPU's outputs, gradients and running statistics in both modes."""
+    from graphc.ops import norm
+    from graphc.storage import cuda_ops
+    for op in (norm.batch_norm, norm.batch_norm_backward):
+        assert cuda_ops.implementation(op) is not cuda_ops._on_host
+    x = rng.standard_normal((3, 2, 2)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        bn = gc.nn.BatchNorm1d(2, momentum=0.3).to(device)
+        xt = gc.tensor(x).to(device).requires_grad_()
+        (bn(xt) * gc.tensor(g).to(device)).sum().backward()
+        bn.eval()
+        with gc.no_grad():
+            evaluated = bn(xt)
+        results.append([t.cpu().numpy() for t in (xt.grad, bn.weight.grad, bn.bias.grad,
+                                                   bn.running_mean, bn.running_var, evaluated)])
+        if device == "cuda":  # the cuda target: a training step with the buffers' updates
+            bn.train()
+            ph = gc.placeholder(x.shape, gc.float32, name="x")
+            out = bn(ph)
+            step = gc.compile([out, *gc.grad((out * g).sum(), [ph])], inputs=[ph],
+                              updates=bn.buffer_updates(), target="cuda")
+            out, gx = step(gc.tensor(x).cuda())
+            np.testing.assert_allclose(gx.cpu().numpy(), results[0][0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_op_runs_on_the_device():
+    """The eager `linear` op (CPU F.linear uses it) as matmul + add kernels on CUDA."""
+    from graphc.ops.linalg import linear
+    from graphc.storage import cuda_ops
+    assert cuda_ops.implementation(linear) is not cuda_ops._on_host
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 4), (2, 4), (2,)))
+    _both(linear, x, w, b)
+    _both(linear, x, w)
+
+
 def test_compiled_dropout_on_cuda_draws_the_eager_masks():
     """One random stream: the same seed and calls give the eager masks on the cuda target."""
     x = np.ones((4, 6), np.float32)
