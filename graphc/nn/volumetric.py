@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as G
+from ..ops import elementwise as E
 from . import functional as F
 from .conv import _ConvNd, _ntuple
 from .module import Module
@@ -112,8 +113,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             pooled = [F.max_pool2d(x[:, :, t], k[1:], s[1:], p[1:], d[1:], ceil_mode)
                       for t in taps]
             acc = pooled[0]
-            for other in pooled[1:]:
-                acc = G.maximum(acc, other)
+            for other in pooled[1:]:  # PyTorch's scan: a later tap wins if larger, or NaN
+                later = G.logical_or(G.gt(other, acc), E.isnan(other))
+                acc = G.where(later, other, acc)  # (maximum would share the gradient at ties)
             out.append(acc)
         return G.stack(out, 2)
     return _unbatched(run, input, "max_pool3d")

@@ -226,3 +226,33 @@ def test_modules_and_names_match_pytorch():
             t.sum().backward()
             g.sum().backward()
             np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+
+
+def test_max_pool3d_indices_into_max_unpool3d_compiled_equals_eager():
+    x = rng.standard_normal((1, 2, 4, 4, 6))
+    ph = gc.placeholder(x.shape, gc.float64, "x")
+
+    def f(x):
+        values, indices = F.max_pool3d(x, 2, return_indices=True)
+        return nn.MaxUnpool3d(2)(values, indices, output_size=(5, 5, 6))
+    run = gc.compile(f(ph), inputs=[ph], target="reference")
+    np.testing.assert_array_equal(run(x).numpy(), f(gc.tensor(x)).numpy())
+    assert (run(x).numpy() != 0).sum() == 2 * 2 * 2 * 3
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2),
+                                    dict(kernel_size=3, stride=1, padding=1),
+                                    dict(kernel_size=(2, 3, 2), stride=(1, 2, 1),
+                                         dilation=(2, 1, 1), ceil_mode=True)])
+def test_max_pool3d_without_indices_matches_pytorch_at_ties_and_nan(kwargs):
+    """The 2-D composite takes a later depth tap only if larger or NaN (PyTorch's scan), so
+    the gradient goes to one element at ties (a maximum would share it)."""
+    torch = pytest.importorskip("torch")
+    x = np.round(rng.standard_normal((1, 2, 4, 5, 4))).clip(-1, 1)
+    x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = np.nan
+    tx, gx = torch.tensor(x, requires_grad=True), gc.tensor(x, requires_grad=True)
+    t, g = torch.nn.functional.max_pool3d(tx, **kwargs), F.max_pool3d(gx, **kwargs)
+    np.testing.assert_array_equal(g.detach().numpy(), t.detach().numpy())
+    torch.where(torch.isnan(t), 0.0, t).sum().backward()
+    gc.where(gc.isnan(g), 0.0, g).sum().backward()
+    np.testing.assert_array_equal(gx.grad.numpy(), tx.grad.numpy())
