@@ -99,7 +99,11 @@ def saved_values(op, inputs, outputs, edges):
             indices, with_outputs = _reads_memo[op, needs]
         except KeyError:
             indices, with_outputs = op.reads(needs)
-            indices, with_outputs = _reads_memo[op, needs] = tuple(indices), bool(with_outputs)
+            if not isinstance(with_outputs, bool):  # some outputs only: their indices
+                with_outputs = tuple(with_outputs)
+            indices, with_outputs = _reads_memo[op, needs] = tuple(indices), with_outputs
+        if type(with_outputs) is tuple:
+            return tuple([inputs[i] for i in indices]) + tuple([outputs[i] for i in with_outputs])
         if indices:
             saved = (inputs[indices[0]],) if len(indices) == 1 else \
                 tuple([inputs[i] for i in indices])

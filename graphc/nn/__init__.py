@@ -16,8 +16,8 @@ from .embedding_bag import EmbeddingBag
 from .fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from .volumetric import AvgPool3d, Conv3d, ConvTranspose3d, MaxPool3d
 from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
-                      AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
-                      Unfold)
+                      AdaptiveMaxPool3d, Fold, LPPool1d, LPPool2d, LPPool3d, MaxUnpool1d,
+                      MaxUnpool2d, MaxUnpool3d, Unfold)
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
                    LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
                    LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear,
@@ -60,6 +60,7 @@ __all__ = [
     "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
     "LazyLinear", "LazyModuleMixin", "UninitializedParameter",
     "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "ConvTranspose3d", "MaxUnpool1d", "MaxUnpool2d",
+    "MaxUnpool3d", "LPPool3d",
     "MultiLabelMarginLoss", "NLLLoss2d", "RNNBase", "RNNCellBase", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AlphaDropout", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BCELoss",

@@ -12,6 +12,8 @@ class _Activation(Module):
 
     fn = None
     args: tuple = ()
+    inplace = False  # (a class default too: modules saved before it was an attribute load)
+    repr_inplace = True  # PyTorch's Hardsigmoid/Hardswish never print it
 
     def __init__(self, **kwargs):
         super().__init__()
@@ -21,9 +23,13 @@ class _Activation(Module):
     def forward(self, input):
         return type(self).fn(input, **{n: getattr(self, n) for n in self.args})
 
-    def extra_repr(self):  # as PyTorch prints it: strings quoted
-        return ", ".join(f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str)
-                         else f"{n}={getattr(self, n)}" for n in self.args)
+    def extra_repr(self):  # as PyTorch prints it: strings quoted, inplace only when True
+        shown = [n for n in self.args if n != "inplace"]
+        parts = [f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str)
+                 else f"{n}={getattr(self, n)}" for n in shown]
+        if "inplace" in self.args and self.inplace and self.repr_inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
 
 
 def _activation(name, fn, **defaults):
@@ -41,9 +47,8 @@ def _activation(name, fn, **defaults):
         values.update(kwargs)
         _Activation.__init__(self, **values)
 
-    kept = tuple(a for a in args if a != "inplace")  # accepted, but graphc never writes in place
     doc = f"Applies {name} elementwise (see graphc.nn.functional)."
-    return type(name, (_Activation,), {"fn": staticmethod(fn), "args": kept,
+    return type(name, (_Activation,), {"fn": staticmethod(fn), "args": args,
                                        "__init__": __init__, "__doc__": doc})
 
 
@@ -69,6 +74,7 @@ SiLU = _activation("SiLU", F.silu, inplace=False)
 Mish = _activation("Mish", F.mish, inplace=False)
 Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, inplace=False)
 Hardswish = _activation("Hardswish", F.hardswish, inplace=False)
+Hardsigmoid.repr_inplace = Hardswish.repr_inplace = False
 GLU = _activation("GLU", F.glu, dim=-1)
 Softmax = _activation("Softmax", F.softmax, dim=None)
 Softmin = _activation("Softmin", F.softmin, dim=None)
@@ -91,10 +97,11 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input):
-        return F.rrelu(input, self.lower, self.upper, self.training)
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
-        return f"lower={self.lower}, upper={self.upper}"
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace
+                                                            else "")
 
 
 class Softmax2d(Module):

@@ -21,7 +21,7 @@ from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_log
 from .distribution_losses import gaussian_nll_loss, kl_div, poisson_nll_loss  # noqa: F401
 from .padding import pad  # noqa: F401
 from .inplace_activations import (celu_, elu_, hardtanh_, leaky_relu_, relu_,  # noqa: F401
-                                  rrelu_, selu_, threshold_)
+                                  rrelu_, selu_, threshold_, write_into)
 from .ctc import ctc_loss  # noqa: F401
 from .sampling import affine_grid, grid_sample  # noqa: F401
 from .resampling import (channel_shuffle, interpolate, pixel_shuffle,  # noqa: F401
@@ -35,8 +35,9 @@ from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F
                             triplet_margin_loss, triplet_margin_with_distance_loss)
 
 # ---- activations ------------------------------------------------------------------------------------
-relu, sigmoid, tanh, elu, leaky_relu, gelu, softplus = (G.relu, G.sigmoid, G.tanh, G.elu,
-                                                       G.leaky_relu, G.gelu, G.softplus)
+# `inplace=True` writes the result into the input (write_into: PyTorch's in-place semantics
+# for eager tensors, a traced write under graphc.jit, a new value in a hand-built graph)
+sigmoid, tanh, gelu, softplus = G.sigmoid, G.tanh, G.gelu, G.softplus
 softmax, log_softmax = G.softmax, G.log_softmax
 flatten = G.flatten
 
@@ -44,23 +45,43 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def relu(input, inplace=False):
+    return write_into(input, G.relu) if inplace else G.relu(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return write_into(input, G.elu, alpha) if inplace else G.elu(input, alpha)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return write_into(input, G.leaky_relu, negative_slope)
+    return G.leaky_relu(input, negative_slope)
+
+
 def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    if inplace:
+        return write_into(input, G.clamp, min_val, max_val)
     return G.clamp(input, min_val, max_val)
 
 
 def selu(input, inplace=False):
+    if inplace:
+        return write_into(input, selu)
     return G.mul(G.elu(input, _SELU_ALPHA), _SELU_SCALE)
 
 
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
+    if inplace:
+        return write_into(input, celu, alpha)
     return G.mul(G.elu(G.div(input, alpha), 1.0), alpha)
 
 
@@ -101,6 +122,12 @@ def tanhshrink(input):
 
 
 def threshold(input, threshold, value, inplace=False):
+    if inplace:
+        return write_into(input, _threshold, threshold, value)
+    return _threshold(input, threshold, value)
+
+
+def _threshold(input, threshold, value):
     return G.where(G.gt(input, threshold), input, value)
 
 
@@ -116,11 +143,15 @@ def _dim(input, dim, name):
 
 def hardsigmoid(input, inplace=False):
     """0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    if inplace:
+        return write_into(input, hardsigmoid)
     return G.clamp(G.add(G.div(input, 6.0), 0.5), 0.0, 1.0)
 
 
 def hardswish(input, inplace=False):
     """x * hardsigmoid(x)."""
+    if inplace:
+        return write_into(input, hardswish)
     return G.mul(input, hardsigmoid(input))
 
 
@@ -136,6 +167,8 @@ def glu(input, dim=-1):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with slope (lower + upper) / 2 in eval mode; in training a slope drawn
     uniformly from [lower, upper) for each element (eager only: graphs have no such draw)."""
+    if inplace:
+        return write_into(input, rrelu, lower, upper, training)
     if not training:
         return G.leaky_relu(input, (lower + upper) / 2)
     if isinstance(input, Value):
@@ -165,10 +198,14 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
 
 
 def silu(input, inplace=False):
+    if inplace:
+        return write_into(input, silu)
     return G.mul(input, G.sigmoid(input))
 
 
 def mish(input, inplace=False):
+    if inplace:
+        return write_into(input, mish)
     return G.mul(input, G.tanh(G.softplus(input)))
 
 
@@ -476,7 +513,12 @@ def adaptive_avg_pool1d(input, output_size):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p, scale the rest by 1/(1-p). Eager and compiled calls
     draw their masks from one stream (graphc.manual_seed): the same seed and call sequence give
-    the same masks in both modes; a compiled step advances the stream by itself."""
+    the same masks in both modes; a compiled step advances the stream by itself.
+    inplace=True writes the result into input (write_into), as PyTorch's dropout_."""
+    if inplace and training and p != 0:
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        return write_into(input, _nn_ops().dropout, p, training)
     return _nn_ops().dropout(input, p, training)
 
 
@@ -489,8 +531,11 @@ __all__ = [
     "max_unpool2d",
     "feature_alpha_dropout", "multilabel_margin_loss",
     "avg_pool3d", "conv3d", "max_pool3d",
-    "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "fold", "gumbel_softmax",
-    "lp_pool1d", "lp_pool2d", "rrelu", "unfold",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices", "embedding_bag",
+    "fold", "gumbel_softmax",
+    "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool3d_with_indices", "max_unpool3d", "rrelu",
+    "unfold",
     "ctc_loss", "fractional_max_pool2d", "fractional_max_pool3d",
     "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices",
     "scaled_dot_product_attention",
@@ -517,9 +562,12 @@ __all__ = [
 # attention, dropout, embedding_bag): loaded on first use, so that no import cycle exists.
 _DEFINED_WITH_THEIR_MODULES = {
     'adaptive_avg_pool3d': 'pooling',
-    'adaptive_max_pool1d': 'pooling',
-    'adaptive_max_pool2d': 'pooling',
-    'adaptive_max_pool3d': 'pooling',
+    'adaptive_max_pool1d': 'indexed_pool',
+    'adaptive_max_pool1d_with_indices': 'indexed_pool',
+    'adaptive_max_pool2d': 'indexed_pool',
+    'adaptive_max_pool2d_with_indices': 'indexed_pool',
+    'adaptive_max_pool3d': 'indexed_pool',
+    'adaptive_max_pool3d_with_indices': 'indexed_pool',
     'alpha_dropout': 'dropout',
     'avg_pool3d': 'volumetric',
     'conv3d': 'volumetric',
@@ -536,9 +584,12 @@ _DEFINED_WITH_THEIR_MODULES = {
     'fractional_max_pool3d_with_indices': 'fractional_pool',
     'lp_pool1d': 'pooling',
     'lp_pool2d': 'pooling',
+    'lp_pool3d': 'pooling',
     'max_pool3d': 'volumetric',
+    'max_pool3d_with_indices': 'volumetric',
     'max_unpool1d': 'pooling',
     'max_unpool2d': 'pooling',
+    'max_unpool3d': 'pooling',
     'scaled_dot_product_attention': 'attention',
     'unfold': 'pooling',
 }

@@ -1,5 +1,6 @@
 """The in-place activations of torch.nn.functional: relu_, elu_, leaky_relu_, hardtanh_,
-threshold_, celu_, selu_, rrelu_.
+threshold_, celu_, selu_, rrelu_; and `write_into`, which the `inplace=True` arguments of
+activations and dropout use.
 
 Each writes the out-of-place function's result into its input through the one in-place
 mechanism tensors have (`Tensor._write`, eager/inplace.py): eagerly the input's storage is
@@ -11,6 +12,14 @@ raises UnsupportedError, as graphc's other in-place methods do.
 from __future__ import annotations
 
 from .. import functional as G
+
+
+def write_into(input, fn, *args, **kwargs):
+    """PyTorch's `inplace=True` argument: fn(input, *args) written into input. Eager tensors:
+    as the `*_` functions below (storage overwritten, version bumped, autograd rebased).
+    Symbolic values: a traced write under graphc.jit; in a graph built by hand, where values
+    are never overwritten, the result is a new value (as `y += x` is there)."""
+    return input._write(fn, *args, operator=True, **kwargs)
 
 
 def _in_place(fn, name):

@@ -147,12 +147,12 @@ class Dropout(Module):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = p, inplace  # (inplace: accepted; the result is a new tensor)
+        self.p, self.inplace = p, inplace
 
     def forward(self, input):
         # fresh masks at every compiled step: graphc.compile advances the shared random
         # counter by the number of dropout sites itself (ops/nn.py number_random_sites)
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

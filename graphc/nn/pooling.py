@@ -12,6 +12,8 @@ from ..ops import shape as S
 from . import functional as F
 from .module import Module
 from .constants import on_device_of
+from .indexed_pool import (adaptive_max_pool1d, adaptive_max_pool2d,  # noqa: F401
+                           adaptive_max_pool3d)
 
 
 def _adaptive_ranges(n_in, n_out):
@@ -19,53 +21,33 @@ def _adaptive_ranges(n_in, n_out):
     return [(i * n_in // n_out, -(-(i + 1) * n_in // n_out)) for i in range(n_out)]
 
 
-def _adaptive_max_along(x, axis, n_out):
-    n_in = x.shape[axis]
-    parts = []
-    for start, stop in _adaptive_ranges(n_in, n_out):
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(start, stop)
-        parts.append(G.amax(x[tuple(index)], axis, keepdim=True))
-    return G.cat(parts, axis)
-
-
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    if return_indices:
-        raise UnsupportedError("adaptive_max_pool2d: return_indices=True is not supported")
-    if input.ndim not in (3, 4):
-        raise ValueError(f"adaptive_max_pool2d: expected 3-D or 4-D input, got shape "
-                         f"{list(input.shape)}")
-    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
-    oh = input.shape[-2] if oh is None else oh
-    ow = input.shape[-1] if ow is None else ow
-    # the max over a rectangle is the max over its rows of the max over its columns
-    return _adaptive_max_along(_adaptive_max_along(input, input.ndim - 1, ow), input.ndim - 2,
-                               oh)
-
-
-def adaptive_max_pool1d(input, output_size, return_indices=False):
-    if return_indices:
-        raise UnsupportedError("adaptive_max_pool1d: return_indices=True is not supported")
-    if input.ndim not in (2, 3):
-        raise ValueError(f"adaptive_max_pool1d: expected 2-D or 3-D input, got shape "
-                         f"{list(input.shape)}")
-    n = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
-    return _adaptive_max_along(input, input.ndim - 1, n)
-
-
-def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    """(sum over the window of x^p)^(1/p), as PyTorch: avg_pool * window size, then the
-    root of sign(s) relu(|s|)."""
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    pooled = F.avg_pool2d(G.pow(input, float(norm_type)), kernel_size, stride, 0, ceil_mode)
-    total = G.mul(G.mul(G.sign(pooled), G.relu(G.abs(pooled))), kh * kw)
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, dims):
+    """(sum over the window of x^p)^(1/p), as PyTorch: avg_pool * window size, then the root of
+    sign(s) relu(|s|); p = +-inf is the max of |x| (minus the max of -|x|)."""
+    from .volumetric import avg_pool3d, max_pool3d  # (volumetric imports indexed_pool)
+    avg = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: avg_pool3d}[dims]
+    max_pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: max_pool3d}[dims]
+    if norm_type == float("inf"):
+        return max_pool(G.abs(input), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return G.neg(max_pool(G.neg(G.abs(input)), kernel_size, stride, 0, 1, ceil_mode))
+    window = int(np.prod((kernel_size,) * dims if isinstance(kernel_size, int)
+                         else kernel_size))
+    pooled = avg(G.pow(input, float(norm_type)), kernel_size, stride, 0, ceil_mode)
+    total = G.mul(G.mul(G.sign(pooled), G.relu(G.abs(pooled))), window)
     return G.pow(total, 1.0 / norm_type)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    pooled = F.avg_pool1d(G.pow(input, float(norm_type)), kernel_size, stride, 0, ceil_mode)
-    total = G.mul(G.mul(G.sign(pooled), G.relu(G.abs(pooled))), kernel_size)
-    return G.pow(total, 1.0 / norm_type)
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
 
 
 def _pair(v):
@@ -167,6 +149,12 @@ class LPPool1d(LPPool2d):
                          self.ceil_mode)
 
 
+class LPPool3d(LPPool2d):
+    def forward(self, input):
+        return lp_pool3d(input, float(self.norm_type), self.kernel_size, self.stride,
+                         self.ceil_mode)
+
+
 class Unfold(Module):
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
@@ -250,6 +238,11 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
                        "max_unpool1d")
 
 
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3,
+                       "max_unpool3d")
+
+
 class MaxUnpool2d(Module):
     dims = 2
 
@@ -271,6 +264,10 @@ class MaxUnpool2d(Module):
 
 class MaxUnpool1d(MaxUnpool2d):
     dims = 1
+
+
+class MaxUnpool3d(MaxUnpool2d):
+    dims = 3
 
 
 # ---- adaptive pooling of any rank: separable window reductions --------------------------------
@@ -297,12 +294,6 @@ def _adaptive3d(input, output_size, reduce, name):
 
 def adaptive_avg_pool3d(input, output_size):
     return _adaptive3d(input, output_size, G.mean, "adaptive_avg_pool3d")
-
-
-def adaptive_max_pool3d(input, output_size, return_indices=False):
-    if return_indices:
-        raise UnsupportedError("adaptive_max_pool3d: return_indices=True is not supported")
-    return _adaptive3d(input, output_size, G.amax, "adaptive_max_pool3d")
 
 
 class AdaptiveAvgPool3d(Module):

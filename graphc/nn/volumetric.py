@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as G
-from ..errors import UnsupportedError
+from ..ops import elementwise as E
 from . import functional as F
 from .conv import _ConvNd, _ntuple
 from .module import Module
 from .constants import on_device_of
+from .indexed_pool import max_with_indices, strided_taps
 
 
 def _unbatched(fn, input, name):
@@ -96,11 +97,11 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    if return_indices:
-        raise UnsupportedError("max_pool3d: return_indices=True is not supported")
     k = _ntuple(kernel_size, 3)
     s = k if stride is None or stride == [] else _ntuple(stride, 3)
     p, d = _ntuple(padding, 3), _ntuple(dilation, 3)
+    if return_indices:  # one gather over a window table (indexed_pool.py)
+        return _max_pool3d_with_indices(input, k, s, p, d, ceil_mode)
 
     def run(x):
         n = x.shape[2]
@@ -112,11 +113,35 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             pooled = [F.max_pool2d(x[:, :, t], k[1:], s[1:], p[1:], d[1:], ceil_mode)
                       for t in taps]
             acc = pooled[0]
-            for other in pooled[1:]:
-                acc = G.maximum(acc, other)
+            for other in pooled[1:]:  # PyTorch's scan: a later tap wins if larger, or NaN
+                later = G.logical_or(G.gt(other, acc), E.isnan(other))
+                acc = G.where(later, other, acc)  # (maximum would share the gradient at ties)
             out.append(acc)
         return G.stack(out, 2)
     return _unbatched(run, input, "max_pool3d")
+
+
+def _max_pool3d_with_indices(input, k, s, p, d, ceil_mode):
+    if input.ndim not in (4, 5):
+        raise ValueError(f"max_pool3d: expected 4-D or 5-D input, got shape "
+                         f"{list(input.shape)}")
+    spatial = tuple(input.shape[-3:])
+    if any(2 * p[i] > k[i] for i in range(3)):
+        raise ValueError(f"max_pool3d: pad should be at most half of effective kernel size, "
+                         f"but got pad={p} and kernel_size={k}")
+    taps = []
+    for i in range(3):
+        out = _out_size(spatial[i], k[i], s[i], p[i], d[i], ceil_mode)
+        if out <= 0:
+            raise ValueError(f"max_pool3d: output size is too small for input "
+                             f"{list(input.shape)}")
+        taps.append(strided_taps(spatial[i], out, k[i], s[i], p[i], d[i]))
+    return max_with_indices(input, 3, taps)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def _window_divisors(n, k, s, p, out, count_include_pad):

@@ -452,9 +452,14 @@ where = Op("where", infer=_where_infer, reference=np.where, num_inputs=3,
 # mul and div read an input for the other's gradient only (as PyTorch saves them)
 mul.reads = lambda needs: (([1] if needs[0] else []) + ([0] if needs[1] else []), False)
 div.reads = lambda needs: ([1] + ([0] if needs[1] else []), False)
+where.reads = lambda needs: ([0], False)  # the condition only
 
 # Gradient rules of these read only their inputs, so an eager in-place write to their output
 # does not invalidate backward (as in PyTorch).
 for _op in (abs, log, log1p, square, sin, cos, relu, leaky_relu, gelu, softplus, erf, clamp, mul,
-            maximum, minimum, where):
+            maximum, minimum, where, elu, expm1, log2, log10, sinh, cosh, asin, acos, atan, asinh,
+            acosh, atanh, erfc, lgamma):
     _op.saves = ("inputs",)
+# ... and these read no value at all (zeros, or the cotangent alone)
+for _op in (floor, ceil, trunc, round, full_like):
+    _op.saves = ()

@@ -67,6 +67,9 @@ def _matmul_vjp(c, g):
 matmul = Op("matmul", infer=_matmul_infer, reference=np.matmul, vjp=_matmul_vjp, num_inputs=2,
             family="matmul",
             doc="Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched inputs.")
+# like mul: each input is read for the other's gradient only, never the output (Linear(bias=False)
+# followed by ReLU(inplace=True) must not make backward raise)
+matmul.reads = lambda needs: (([1] if needs[0] else []) + ([0] if needs[1] else []), False)
 
 
 # ---- linear: x @ w.T (+ b) as one eager op -----------------------------------------------------

@@ -169,8 +169,14 @@ def dropout(input, p=0.5, training=True, inplace=False, *, seed=None):
 
     seed: a 0-d integer tensor or value to draw the mask from; default: the next value of
     graphc's random counter (`dropout_seed()`), the same stream eagerly and compiled.
-    `inplace` is accepted for torch's signature; the result is always a new tensor.
+    The result is always a new tensor: `inplace=True` is graphc.nn.functional.dropout's (which
+    writes this result into its input); here it raises.
     """
+    if inplace:
+        from ..errors import UnsupportedError
+        raise UnsupportedError("graphc.ops.nn.dropout: inplace=True is implemented by "
+                               "graphc.nn.functional.dropout; this op-level form returns a new "
+                               "tensor")
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:

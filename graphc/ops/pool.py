@@ -59,6 +59,11 @@ max_pool2d_op = _op(
         "The gradient goes to the first maximum of each window, as in torch.")
 
 
+# the rule reads the indices (and the input's shape), not the values: ReLU(inplace=True)
+# after MaxPool2d must not make backward raise (PyTorch saves the input and the indices)
+max_pool2d_op.reads = lambda needs: ((), (1,))
+
+
 def _check_indices(in_types):
     g, indices = in_types
     # a symbolic dim (None, "batch") may stand for any concrete size of the other

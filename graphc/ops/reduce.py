@@ -112,7 +112,7 @@ def _var_vjp(c, g):
 
 
 var = _reduction("var", _var_ref, _var_vjp, lambda dt: _float_or_error(dt, "var"),
-                 {"correction": 1})
+                 {"correction": 1}, saves=("inputs",))
 
 
 def _extreme_vjp(c, g):

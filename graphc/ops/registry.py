@@ -93,8 +93,9 @@ class Op:
 
     eager = None
     # reads(needs_input_grad) -> (indices of the inputs the vjp reads, whether it reads the
-    # outputs): narrows `saves` for rules that read an input only for another's gradient
-    # (mul), so that eager in-place writes raise only where PyTorch's do. None: `saves`.
+    # outputs, or the indices of the outputs it reads): narrows `saves` for rules that read
+    # an input only for another's gradient (mul) or one output only (max_pool2d's indices),
+    # so that eager in-place writes raise only where PyTorch's do. None: `saves`.
     reads = None
     # hook_order: a permutation of the inputs, the order in which leaves read by one
     # application get their final gradient (post-accumulate-grad hooks) where PyTorch's

@@ -115,7 +115,7 @@ def _cumprod_vjp(c, g):
 
 
 cumprod = Op("cumprod", infer=_scan_infer, reference=_cumprod_ref, vjp=_cumprod_vjp,
-             defaults={"dim": 0}, normalize=_dim_normalize, family="scan",
+             defaults={"dim": 0}, normalize=_dim_normalize, family="scan", saves=("inputs",),
              doc="Running product along `dim`.")
 
 

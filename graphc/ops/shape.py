@@ -289,7 +289,7 @@ slice_backward = Op(
     "slice_backward", infer=lambda in_types, index: [TensorType(in_types[1].shape, in_types[0].dtype)],
     reference=_slice_backward_ref, num_inputs=2,
     vjp=lambda c, g: [slice(g, index=c.attrs["index"]), None],
-    defaults={"index": ()}, family="view", shape_only_inputs=(1,),
+    defaults={"index": ()}, family="view", shape_only_inputs=(1,), saves=(),
     doc="Zeros shaped like `like`, with g written at `index` (the gradient of slice).")
 
 

@@ -232,6 +232,8 @@ PARITY = [
      [(1, 2, 2, 3, 2)]),
     ("AdaptiveAvgPool3d", ((2, 3, 2),), {}, [(1, 2, 5, 4, 3)]),
     ("AdaptiveMaxPool3d", ((2, None, 2),), {}, [(1, 2, 5, 4, 3)]),
+    ("LPPool3d", (2, (2, 1, 2)), dict(stride=1), [(1, 2, 3, 3, 4)]),
+    ("LPPool2d", (float("inf"), 2), {}, [(1, 2, 4, 5)]),
 ]
 
 

@@ -570,5 +570,38 @@ NN_INPLACE = _items("13 nn.functional in-place", [  # (on x * 1: x is a leaf nee
     N(_F + "rrelu_", lambda L, x: L.nn.functional.rrelu_(x * 1, 0.1, 0.3), (X,)),
 ])
 
+def _ties(*s):  # rounded values: ties inside the pooling windows, as after a ReLU
+    return np.round(f(*s)).clip(-1, 1)
+
+
+def _unpool3d(L, x):
+    values, indices = L.nn.functional.max_pool3d(x, 2, return_indices=True)
+    return L.nn.functional.max_unpool3d(values, indices, 2, output_size=(5, 4, 5))
+
+
+NN_INDEXED_POOL = _items("13 nn.functional indexed pools", [
+    N(_F + "adaptive_max_pool1d_with_indices",
+      lambda L, x: L.nn.functional.adaptive_max_pool1d_with_indices(x, 3), (_ties(2, 3, 7),)),
+    N(_F + "adaptive_max_pool2d_with_indices",
+      lambda L, x: L.nn.functional.adaptive_max_pool2d_with_indices(x, (3, 2)),
+      (_ties(2, 2, 5, 7),)),
+    N(_F + "adaptive_max_pool3d_with_indices",
+      lambda L, x: L.nn.functional.adaptive_max_pool3d_with_indices(x, 2),
+      (_ties(1, 2, 3, 5, 4),)),
+    N(_F + "max_pool3d_with_indices",
+      lambda L, x: L.nn.functional.max_pool3d_with_indices(x, 3, 2, 1), (_ties(1, 2, 5, 4, 5),)),
+    N(_F + "lp_pool3d", lambda L, x: L.nn.functional.lp_pool3d(x, 2.0, 2), (f(1, 2, 4, 4, 4),)),
+    N(_F + "max_unpool3d", _unpool3d, (f(1, 2, 5, 4, 5),)),
+])
+
+NN_INPLACE_ARGUMENT = _items("13 nn.functional inplace=True", [
+    N(_F + "relu(inplace=True)", lambda L, x: L.nn.functional.relu(x * 1, inplace=True), (X,)),
+    N(_F + "silu(inplace=True)", lambda L, x: L.nn.functional.silu(x * 1, inplace=True), (X,)),
+    N(_F + "hardswish(inplace=True)",
+      lambda L, x: L.nn.functional.hardswish(x * 1, inplace=True), (X,)),
+    N(_F + "dropout(p=0, inplace=True)",
+      lambda L, x: L.nn.functional.dropout(x * 1, 0.0, True, True), (X,)),
+])
+
 ENTRIES = POINTWISE + REDUCTIONS + SHAPES + LINALG + METHODS + RANDOM + PROMOTION + SPECIAL + CORE \
-    + AUTOGRAD + NN_INPLACE
+    + AUTOGRAD + NN_INPLACE + NN_INDEXED_POOL + NN_INPLACE_ARGUMENT

@@ -67,6 +67,10 @@ CASES = {
     "fractional_max_pool": (lambda: nn.FractionalMaxPool2d(
         2, output_size=2, _random_samples=gc.tensor(np.array([[[0.3, 0.7]]], f32))),
         [rng.standard_normal((1, 1, 4, 4)).astype(f32)]),
+    "adaptive_max_pool_indices": (lambda: nn.AdaptiveMaxPool2d((2, 3), return_indices=True),
+                                  [rng.standard_normal((1, 2, 3, 4)).astype(f32)]),
+    "relu_inplace_after_linear": (lambda: nn.Sequential(nn.Linear(3, 3), nn.ReLU(inplace=True)),
+                                  [rng.standard_normal((2, 3)).astype(f32)]),
     "adaptive_log_softmax": (lambda: nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2, 4]),
                              [rng.standard_normal((3, 4)).astype(f32), np.array([0, 3, 5])]),
 }
