@@ -207,7 +207,7 @@ batch_norm = Op(
         "mean, new running var), normalizing over all dims but 1. Training: batch "
         "statistics, running ones moved by `momentum` (the unbiased variance, as in torch); "
         "eval: the running statistics, returned unchanged.")
-batch_norm.reads = lambda needs: ([0, 1], True)  # x, weight and (mean, invstd): not the stats
+batch_norm.reads = lambda needs: ([0, 1], (1, 2))  # x, weight, mean and invstd: not out, the stats
 batch_norm.takes_none = True  # gradients come for `out` alone: no zeros for the statistics
 
 batch_norm_backward = Op(
