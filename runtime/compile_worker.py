@@ -137,9 +137,10 @@ def can_fork():
 
 
 class ForkedHelper:
-    """The helper as a forked child: first `warm()` (the runtime library's first call, see
-    CompiledProgram._warm_library in graphc/backends/cpu.py), then the jobs it can claim, last
-    first. Its only lasting effect is the on-disk cache."""
+    """The helper as a forked child: first `warm(claim)` (the runtime library's first call,
+    each library call made by whichever process claims it first: CompiledProgram.
+    _warm_library in graphc/backends/cpu.py), then the jobs it can claim, last first. Its
+    only lasting effect is the on-disk cache."""
 
     def __init__(self, jobs, warm=None):
         self.claims = tempfile.mkdtemp(prefix="graphc-claims-")
@@ -155,9 +156,9 @@ class ForkedHelper:
             os.dup2(devnull, 2)
             if warm is not None:
                 try:
-                    warm()
+                    warm(self.claim_library)
                 except Exception:
-                    pass  # (a library call failed on stand-in data: the rest compiles here)
+                    pass  # (a library call failed on stand-in data: it compiles at its call)
             compile_jobs(self.claims, jobs[::-1])
         except BaseException:
             pass
@@ -167,6 +168,11 @@ class ForkedHelper:
     def claim(self, module, dtypes):
         """True if this process compiles the kernel; False if the helper has it."""
         return _claim(self.claims, _job_id(module, dtypes))
+
+    def claim_library(self, key):
+        """True if this process makes the warm-up run's library calls named `key` (a kernel
+        and its argument types)."""
+        return _claim(self.claims, "library." + key)
 
     def finish(self, kill=False):
         """Wait for the child (at most WAIT_S), then reap it."""

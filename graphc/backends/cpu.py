@@ -252,13 +252,17 @@ class CompiledProgram:
         arenas = {id(p): _arena_arrays(p) for p in programs}
         arenas[id(generated)] = self.arena_args
 
-        def bind(convert, program=generated):
-            """The program's callable, its kernels passed through `convert`."""
+        def bind(convert, program=generated, library=None):
+            """The program's callable, its kernels passed through `convert` (and the runtime
+            library's kernels it calls, `rk_*`, through `library`)."""
             namespace = {}
             exec(compile(program.source, "<graphc program>", "exec"), namespace)
+            if library is not None:
+                for name in [n for n in namespace if n.startswith("rk_")]:
+                    namespace[name] = library(namespace[name])
             own = arenas[id(program)]
             views = tuple(_bound_view(own, key) for key in program.views)
-            subs = tuple((bind(convert, sub), tuple(arenas[id(sub)]))
+            subs = tuple((bind(convert, sub, library), tuple(arenas[id(sub)]))
                          for sub in program.subprograms)
             kernels = tuple(convert(kernel) for kernel in loaded[id(program)])
             return namespace["bind"](kernels, views, threads.narrow_blas, subs)
@@ -280,12 +284,16 @@ class CompiledProgram:
                 report.reused += 1
             else:
                 todo.append((kernel, dtypes))
-        warm = None
-        if feeds and self.library_kernels and not self.parallel and \
-                _library_is_cold(self.library_kernels):
-            warm = lambda: self._warm_library(feeds)  # noqa: E731
-        helper = compile_worker.start(_helper_jobs(todo), warm)
+        warm = feeds and self.library_kernels and not self.parallel and \
+            _library_is_cold(self.library_kernels)
+        helper = compile_worker.start(_helper_jobs(todo), warm and (
+            lambda claim: self._warm_library(feeds, claim)))
         done, deferred = report.reused, []
+        if warm and hasattr(helper, "claim_library"):  # the library first, shared with it:
+            try:  # its longest compiles are what everything else waits for
+                self._warm_library(feeds, helper.claim_library)
+            except Exception:
+                pass  # (a library call failed on stand-in data: it compiles at its call)
         try:
             for kernel, dtypes in todo:
                 if helper is not None and not helper.claim(kernel.py_func.__module__, dtypes):
@@ -305,13 +313,30 @@ class CompiledProgram:
         progress.close(len(pending), report.from_cache + report.reused)
         report.load_s += time.perf_counter() - start
 
-    def _warm_library(self, feeds):
-        """(In the forked child) the first call with every generated kernel a stub: the
-        library kernels compile for the types of the real call, into Numba's cache."""
+    def _warm_library(self, feeds, claim):
+        """The first call with every generated kernel a stub, so that the runtime library's
+        kernels compile for the types of the real call, into Numba's cache. Run by the
+        forked helper, then by this process once its own kernels are done: each library kernel
+        runs, for each set of argument types, in the process that claims it first (`claim`).
+        The parameters are copies (the stubs compute nothing, and this process's must stay as
+        they are)."""
         def stub(*args):
             return 0, 0
-        self._call(1, [np.ascontiguousarray(a).reshape(-1) for a in feeds],
-                   fn=self._bind(lambda kernel: stub))
+
+        def library(kernel):
+            def call(*args):  # one claim per kernel and argument types: the rest is loads
+                types = "-".join(f"{a.dtype.str}{a.ndim}" if isinstance(a, np.ndarray) else
+                                 type(a).__name__ for a in args)
+                if claim(f"{getattr(kernel, '__name__', 'kernel')}.{types}"):
+                    kernel(*args)
+            return call
+        fn = self._bind(lambda kernel: stub, library=library)
+        tail = self._variable_args()
+        variables = [a.copy() for a in tail[:len(self.storages)]]
+        outs = [np.empty(n, dtype) for n, dtype in self.out_types]
+        with self.lock:
+            fn(1, *[np.ascontiguousarray(a).reshape(-1) for a in feeds], *variables,
+               *tail[len(self.storages):], *outs)
 
     def _compile_kernel(self, kernel, dtypes, helped=False):
         """Compile one kernel or load it from the on-disk cache, counting which."""

@@ -144,7 +144,7 @@ def test_a_hanging_forked_helper_is_killed(monkeypatch):
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     monkeypatch.setattr(compile_worker, "WAIT_S", 0.2)
     import time
-    helper = compile_worker.start([], warm=lambda: time.sleep(60))
+    helper = compile_worker.start([], warm=lambda claim: time.sleep(60))
     start = time.monotonic()
     helper.finish()
     assert time.monotonic() - start < 5
@@ -152,38 +152,60 @@ def test_a_hanging_forked_helper_is_killed(monkeypatch):
 
 def test_no_forked_helper_without_an_idle_core_or_when_turned_off(monkeypatch):
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 0)
-    assert compile_worker.start([], warm=lambda: None) is None
+    assert compile_worker.start([], warm=lambda claim: None) is None
     monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
     monkeypatch.setenv("GRAPHC_COMPILE_HELPER", "0")
-    assert compile_worker.start([], warm=lambda: None) is None
+    assert compile_worker.start([], warm=lambda claim: None) is None
 
 
 _COLD_LIBRARY = """
-import numpy as np, graphc as gc, graphc.nn.functional as F
+import os, numpy as np, graphc as gc, graphc.nn.functional as F
 from runtime import compile_worker
 from runtime.kernels import loss
 compile_worker.idle_cores = lambda: 1
+claim = compile_worker.ForkedHelper.claim_library
+
+def logged(self, key):  # which process makes which library call of the warm-up run
+    won = claim(self, key)
+    if won:
+        with open(os.environ["CLAIMS_LOG"], "a") as f:
+            f.write(f"{os.getpid()} {key}\\n")
+    return won
+compile_worker.ForkedHelper.claim_library = logged
 x, y = gc.placeholder((4, 3), name="x"), gc.placeholder((4,), gc.int64, name="y")
-exe = gc.compile(F.cross_entropy(x * 2.0, y), [x, y], target="cpu", layout="kernels")
-print(float(exe(np.arange(12, dtype=np.float32).reshape(4, 3) / 7, np.array([0, 2, 1, 2]))))
-print(sum(loss.cross_entropy.stats.cache_hits.values()))
+value = F.cross_entropy(x * 2.0, y)
+exe = gc.compile([value, gc.grad(value, x)], [x, y], target="cpu", layout="kernels")
+print(float(exe(np.arange(12, dtype=np.float32).reshape(4, 3) / 7, np.array([0, 2, 1, 2]))[0]))
+print(os.getpid())
+print(sum(sum(k.stats.cache_hits.values()) for k in (loss.cross_entropy,
+                                                      loss.cross_entropy_backward)))
 """
 
 
 @forking
 @pytest.mark.parametrize("helpers", ["1", "0"])
-def test_a_cold_library_is_compiled_by_a_forked_child(tmp_path, helpers):
-    """With an empty Numba cache, the library kernel the program calls is compiled by the
-    forked helper (this process loads it from the cache); turned off, this process compiles
-    it. The loss is the same either way."""
+def test_a_cold_library_is_compiled_before_the_first_call(tmp_path, helpers):
+    """With an empty Numba cache, the library kernels the program calls (the loss forward and
+    backward) are compiled by a stub run of the first call, each by whichever of this process
+    and the forked helper claims it first: this process then loads the helper's from the
+    cache. Turned off, this process compiles them at the call. The loss is the same."""
+    log = tmp_path / "claims"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), GRAPHC_CACHE_DIR=str(tmp_path),
-               GRAPHC_COMPILE_HELPER=helpers,
+               GRAPHC_COMPILE_HELPER=helpers, CLAIMS_LOG=str(log),
                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", _COLD_LIBRARY], env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    loss_value, hits = out.stdout.split()
+    loss_value, pid, hits = out.stdout.split()
     x = np.arange(12, dtype=np.float64).reshape(4, 3) / 7 * 2.0
     logp = x - np.log(np.exp(x).sum(1, keepdims=True))
     assert float(loss_value) == pytest.approx(-logp[range(4), [0, 2, 1, 2]].mean(), rel=1e-5)
-    assert int(hits) == (1 if helpers == "1" else 0)
+    if helpers == "0":
+        assert not log.exists() and int(hits) == 0
+        return
+    claims = [line.split() for line in log.read_text().splitlines()]
+    keys = [key for _, key in claims]
+    assert len(keys) == len(set(keys))  # each call made once
+    assert {k.split(".")[0] for k in keys} >= {"cross_entropy", "cross_entropy_backward"}
+    helper_made = sum(1 for who, key in claims if who != pid and key.startswith("cross_"))
+    assert int(hits) == helper_made  # what the helper compiled, this process loaded
