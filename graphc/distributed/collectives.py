@@ -174,7 +174,7 @@ def all_ranks_agree(key: str, what: str) -> bool:
     return bool(both[0] == -both[1])
 
 
-def average_symbolic_grads(params, scope):
+def average_symbolic_grads(params, scope, bucket_cap_mb=None):
     """While tracing a step: replace each parameter's symbolic .grad with its mean over the
     ranks (one `all_reduce` node each; the compiler groups them into buckets). A .grad that
     is already such a mean (DistributedDataParallel inside graphc.jit(distributed=True)) is
@@ -185,7 +185,7 @@ def average_symbolic_grads(params, scope):
         for p in params:
             g = p.grad
             if isinstance(g, Value) and g.node.op is not all_reduce_op:
-                p.grad = all_reduce_op(g, reduce="mean")
+                p.grad = all_reduce_op(g, reduce="mean", bucket_cap_mb=bucket_cap_mb)
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):

@@ -208,7 +208,7 @@ class DistributedExecutable:
             [inputs] if isinstance(inputs, Value) else list(inputs))
         hoisted_outputs, updates, self._prologue = _hoist_broadcasts(graph.nodes, outputs,
                                                                      self.updates)
-        graph.inputs, graph.outputs = inputs, outputs
+        graph.inputs, graph.outputs, graph.updates = inputs, outputs, self.updates
         self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
         self.gradient_part = self.update_part = self.program = None
         self._collectives = [n for n in Graph.from_outputs(
