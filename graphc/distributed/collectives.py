@@ -165,11 +165,14 @@ def broadcast_array(arr, src=0):
 
 
 def all_ranks_agree(key: str, what: str) -> bool:
-    """Whether every rank passed the same `key` (compared by a 63-bit hash: one allreduce)."""
+    """Whether every rank passed the same `key` (compared by a 63-bit hash: one allreduce, on
+    the process group's checking communicator)."""
     import hashlib
+    _require()
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
     both = np.array([h, -h], np.int64)  # max of h and of -h: equal hashes iff max == -max(-h)
-    request = _require().Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what), _state.MPI.MAX)
+    request = _state.check_comm.Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what),
+                                           _state.MPI.MAX)
     wait(request, what)
     return bool(both[0] == -both[1])
 

@@ -55,16 +55,17 @@ def bucket_caps(bucket_cap_mb=None):
     (its allreduce starts early in backward) and 25 MiB buckets after it; a bucket_cap_mb
     given caps every bucket. GRAPHC_BUCKET_MB, when set, overrides both."""
     import os
+    if bucket_cap_mb is not None and (
+            not isinstance(bucket_cap_mb, (int, float)) or isinstance(bucket_cap_mb, bool)
+            or not bucket_cap_mb > 0):
+        raise ValueError(f"bucket_cap_mb must be a positive number of megabytes (MiB), got "
+                         f"{bucket_cap_mb!r}")
     override = os.environ.get("GRAPHC_BUCKET_MB")
     if override:
         cap = int(float(override) * MiB)
         return cap, cap
     if bucket_cap_mb is None:
         return FIRST_BUCKET_BYTES, DEFAULT_BUCKET_CAP_MB * MiB
-    if not isinstance(bucket_cap_mb, (int, float)) or isinstance(bucket_cap_mb, bool) or \
-            not bucket_cap_mb > 0:
-        raise ValueError(f"bucket_cap_mb must be a positive number of megabytes (MiB), got "
-                         f"{bucket_cap_mb!r}")
     cap = int(bucket_cap_mb * MiB)
     return cap, cap
 

@@ -77,6 +77,7 @@ def launch(case, *args, timeout=120, **env):
 # agreed allreduce), so later cases are unaffected; it runs last all the same.
 PASSING = ["collectives", "ddp_eager", "ddp_unused_parameters", "ddp_bucket_view",
            "ddp_compiled_reference", "ddp_compiled_cpu", "jit_distributed",
+           "compile_distributed", "uneven_batches", "bucket_cap_mb_in_compiled_steps",
            "ddp_batchnorm_compiled_equals_eager",
            "sync_batchnorm", "symbolic_all_reduce", "ddp_in_a_static_graph_raises", "sampler",
            "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
@@ -132,6 +133,31 @@ def test_ddp_compiled_cpu_target_matches_one_process(passing_job):
 def test_jit_distributed_matches_one_process(passing_job):
     # reference and cpu targets, with a DDP model inside, and two backward() per step
     assert_passed(passing_job, "jit_distributed")
+
+
+def test_compile_distributed_and_a_ddp_static_graph_match_one_process(passing_job):
+    # graphc.compile(loss, inputs, updates=opt.updates(loss), distributed=True), and a DDP
+    # model called on placeholders: reference and cpu targets, symbolic batch dim
+    assert_passed(passing_job, "compile_distributed")
+
+
+def test_uneven_last_batch_trains_as_the_mean_of_the_ranks_losses(passing_job):
+    # eager DDP, jit(distributed=True) on both targets and compile(distributed=True) on cpu,
+    # with the last batches smaller on one rank only
+    assert_passed(passing_job, "uneven_batches")
+
+
+def test_bucket_cap_mb_sets_the_buckets_of_compiled_steps(passing_job):
+    assert_passed(passing_job, "bucket_cap_mb_in_compiled_steps")
+
+
+def test_a_step_communicating_differently_on_one_rank_fails_clearly():
+    done, seconds = launch("new_communication_on_one_rank_fails_clearly", WORKER_TIMEOUT="3")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "rank 1 compiled a step for new input shapes [[3, 3]] whose communication was " \
+        "never agreed" in output, output[-3000:]
+    assert seconds < 50, seconds  # the deadline ended it, then the abort
 
 
 def test_ddp_compiled_cpu_with_the_mpi_progress_thread():
