@@ -79,8 +79,8 @@ PASSING = ["collectives", "ddp_eager", "ddp_unused_parameters", "ddp_bucket_view
            "ddp_compiled_reference", "ddp_compiled_cpu", "jit_distributed",
            "compile_distributed", "uneven_batches", "bucket_cap_mb_in_compiled_steps",
            "ddp_batchnorm_compiled_equals_eager",
-           "sync_batchnorm", "symbolic_all_reduce", "ddp_in_a_static_graph_raises", "sampler",
-           "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
+           "sync_batchnorm", "symbolic_all_reduce", "ddp_no_sync_in_a_static_graph_raises",
+           "sampler", "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_all_reduce_of_a_symbolic_value_is_a_graph_node(passing_job):
 
 
 def test_ddp_in_a_hand_built_graph_raises(passing_job):
-    assert_passed(passing_job, "ddp_in_a_static_graph_raises")
+    assert_passed(passing_job, "ddp_no_sync_in_a_static_graph_raises")
 
 
 def test_distributed_sampler_covers_the_dataset_once_per_epoch(passing_job):
