@@ -228,9 +228,11 @@ def _example(n, *args):
     return float(line.split("final loss ")[1].split(",")[0])
 
 
-def test_example_two_ranks_equal_one_rank_with_double_batch_in_both_modes():
+def test_example_two_ranks_equal_one_rank_with_double_batch_in_all_modes():
     eager = _example(2, "--mode", "eager", "--batch-size", "16")
     static = _example(2, "--mode", "static", "--batch-size", "16")
+    graph = _example(2, "--mode", "static", "--api", "compile", "--batch-size", "16")
     single = _example(1, "--mode", "static", "--batch-size", "32")
     assert static == pytest.approx(eager, rel=1e-4)
+    assert graph == pytest.approx(eager, rel=1e-4)
     assert single == pytest.approx(static, rel=1e-4)
