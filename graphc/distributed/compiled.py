@@ -23,8 +23,8 @@ MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's bu
 rank 0) run before the gradient part, in place on the variables' storage. Variable updates
 whose new value is known before the collectives (BatchNorm statistics) are written after the
 update part, so that every read in the step still sees the values from before the step, as
-in one program. Broadcasts and the check that every rank compiled the same collectives
-apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
+in one program. Broadcasts and the check that every rank communicates alike (once per new
+pattern, before the first call with new feed shapes: see _agree) apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
 `all_reduce` nodes.
 """
 from __future__ import annotations

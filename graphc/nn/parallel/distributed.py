@@ -10,8 +10,10 @@ averaged gradients are written back into `.grad`.
 Compiled training (graphc.jit of a step that calls this model and `loss.backward()`): the
 symbolic gradient of each parameter is averaged by an `all_reduce` node, so an optimizer
 traced after backward reads averaged gradients; buffers are read through `broadcast` nodes
-(rank 0's values, as in eager). graphc.compile groups the all_reduces into buckets that
-overlap backward (graphc/distributed/compiled.py).
+(rank 0's values, as in eager). In a graph built on placeholders (graphc.compile of
+`opt.updates(loss)`), the model reads each parameter through `_MeanGradient`, whose
+gradient is that same average. graphc.compile groups the all_reduces into buckets of up to
+`bucket_cap_mb` that overlap backward (graphc/distributed/compiled.py).
 """
 from __future__ import annotations
 
@@ -131,6 +133,8 @@ class DistributedDataParallel(Module):
     At construction the parameters and buffers of rank 0 are broadcast to every rank. After
     each `backward()` the parameters' gradients are the average over ranks; `no_sync()`
     skips that (gradients accumulate locally until the next synchronized backward).
+    bucket_cap_mb: the most MiB per allreduce bucket, eager and compiled (None: PyTorch's
+    default, 25 MiB after a 1 MiB first bucket; GRAPHC_BUCKET_MB overrides it).
     Unsupported PyTorch arguments (device_ids, dim != 0, other process groups) raise.
     find_unused_parameters makes no difference: a parameter without a gradient on a rank
     always contributes zeros; static_graph and check_reduction are hints PyTorch itself
