@@ -397,6 +397,11 @@ def case_bucket_cap_mb_in_compiled_steps(rank, world):
         compiled = _static_step(mlp(), 2, target="cpu", distributed=True, bucket_cap_mb=cap)
         compiled(x, y)
         assert compiled.source.count("ar_start(") == buckets, (cap, buckets)
+        ddp = DDP(mlp(), bucket_cap_mb=cap)  # the DDP model's argument, in a static graph
+        assert len(ddp._buckets) == buckets  # (and eagerly)
+        compiled = _static_step(ddp, 2, target="cpu")
+        compiled(x, y)
+        assert compiled.source.count("ar_start(") == buckets, (cap, buckets)
 
 
 def case_new_communication_on_one_rank_fails_clearly(rank, world):
