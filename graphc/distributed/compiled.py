@@ -40,11 +40,9 @@ from ..ir.build import placeholder
 from ..ir.graph import LEAF_OPS, Graph, Value
 from ..passes.graph_edit import clone_node
 from .collectives import all_ranks_agree, allreduce_array, broadcast_array
-from .process_group import DistributedError
+from .process_group import DistributedError, _state
 
 COLLECTIVE_OPS = frozenset({"all_reduce", "broadcast"})
-# The communication patterns (DistributedExecutable._communication) every rank has checked
-_AGREED = set()
 
 
 def has_collectives(graph) -> bool:
@@ -264,7 +262,7 @@ class DistributedExecutable:
         if not is_initialized():
             return  # the call raises: no process group
         key = self._communication(feeds)
-        if key not in _AGREED:
+        if key not in _state.agreed:
             what = "compile (checking that every rank compiled the same collectives)"
             try:
                 same = all_ranks_agree(key, what)
@@ -282,7 +280,7 @@ class DistributedExecutable:
                     "compile: the ranks compiled steps with different collectives (number, "
                     "sizes or dtypes of the allreduce buffers); every rank must trace the "
                     "same step. This rank's: " + key)
-            _AGREED.add(key)
+            _state.agreed.add(key)
         self._agreed.add(signature)
 
     def __call__(self, *args, **kwargs):

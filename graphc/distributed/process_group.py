@@ -35,6 +35,7 @@ class _State:
     # ranks make (one rank compiled a step for new shapes) can never be matched with the
     # gradient allreduce of the others' step, so data is never mixed
     check_comm = None
+    agreed = set()    # communication patterns of compiled steps every rank has checked
     MPI = None        # the mpi4py.MPI module, once initialized
     timeout = DEFAULT_TIMEOUT
     previous_excepthook = None
@@ -108,6 +109,7 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
                                f"rank {comm.Get_rank()}")
     _state.comm, _state.MPI, _state.timeout = comm, MPI, seconds
     _state.check_comm = comm.Dup()
+    _state.agreed = set()
     if comm.Get_size() > 1:
         _state.previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
