@@ -24,8 +24,8 @@ rank 0) run before the gradient part, in place on the variables' storage. Variab
 whose new value is known before the collectives (BatchNorm statistics) are written after the
 update part, so that every read in the step still sees the values from before the step, as
 in one program. Broadcasts and the check that every rank communicates alike (once per new
-pattern, before the first call with new feed shapes: see _agree) apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
-`all_reduce` nodes.
+pattern, before the first call with new feed shapes: see _agree) apply to both shapes.
+`.graph` is the whole step, so dumps and pictures show the `all_reduce` nodes.
 """
 from __future__ import annotations
 
@@ -258,7 +258,8 @@ class DistributedExecutable:
         A new pattern is checked with one small allreduce on a communicator of its own: if
         the other ranks are meanwhile running a step compiled before, the check times out
         (never paired with their gradients), and both sides raise."""
-        from .process_group import DistributedTimeoutError, get_rank, get_timeout, is_initialized
+        from .process_group import (DistributedTimeoutError, get_rank, get_timeout,
+                                    is_initialized)
         if not is_initialized():
             return  # the call raises: no process group
         key = self._communication(feeds)

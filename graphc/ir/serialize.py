@@ -3,8 +3,8 @@
 Nodes are listed in topological order; a value is referred to as [node index, output index].
 "inputs" and "outputs" list values; "updates" lists [variable, new value] pairs (a training
 step's writes; version 2, absent from version-1 files, which still load); the optional
-"gradients" lists [variable, gradient] pairs (values graphc.grad made: Value.grad_of). A variable node
-carries its value when saved, so a loaded step starts from the saved state.
+"gradients" lists [variable, gradient] pairs (values graphc.grad made: Value.grad_of). A
+variable node carries its value when saved, so a loaded step starts from the saved state.
 Attributes are JSON values, with tagged objects for what JSON lacks: {"$tuple": [...]},
 {"$dtype": "float32"}, {"$type": {"shape": [...], "dtype": ...}}, {"$array": {"dtype", "shape",
 "data" (base64 of little-endian bytes)}}, {"$float": "nan" | "inf" | "-inf"}. Loading re-applies
