@@ -2,12 +2,15 @@
 
 Each process trains a replica on its share of every batch (DistributedSampler); the
 gradients are averaged across processes (DistributedDataParallel), eagerly after each
-`backward()` or inside one compiled step (--mode static). N processes with batch B train
-the same numbers as one process with batch N*B.
+`backward()` or inside one compiled step (--mode static: the eager step traced by
+graphc.jit, or with --api compile the step's graph built on placeholders and compiled by
+graphc.compile). N processes with batch B train the same numbers as one process with
+batch N*B.
 
     pip install 'graphc[distributed]'                # mpi4py and the mpich wheel
     mpiexec -n 2 python examples/ddp_mnist.py --mode eager
     mpiexec -n 2 python examples/ddp_mnist.py --mode static
+    mpiexec -n 2 python examples/ddp_mnist.py --mode static --api compile
     python examples/ddp_mnist.py                     # one process works too
 
 The data are generated (the same on every rank, from --seed): class k is an image with a
@@ -56,6 +59,9 @@ def main(argv=None):
     p = parser(__doc__.splitlines()[0], epochs=2)
     p.add_argument("--batch-size", type=int, default=32, help="per process")
     p.add_argument("--samples", type=int, default=2048)
+    p.add_argument("--api", choices=("jit", "compile"), default="jit",
+                   help="--mode static: trace the eager step (jit) or build its graph on "
+                        "placeholders (compile)")
     args = p.parse_args(argv)
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -77,8 +83,15 @@ def main(argv=None):
         return loss
 
     step = train_step
-    if args.mode == "static":
+    if args.mode == "static" and args.api == "jit":
         step = torch.jit(train_step, target=compile_target(args.target))
+    elif args.mode == "static":  # define-and-run: the DDP model on placeholders
+        x = torch.placeholder((None, 1, 28, 28), name="x")
+        y = torch.placeholder((None,), torch.int64, name="y")
+        loss = loss_fn(model(x), y)  # its gradients: averaged by all_reduce nodes
+        step = torch.compile(loss, [x, y], updates=optimizer.updates(loss),
+                             target=compile_target(args.target))
+        # (with the plain Net instead of DDP: torch.compile(..., distributed=True))
     losses = []
     for epoch in range(args.epochs):
         sampler.set_epoch(epoch)

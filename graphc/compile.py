@@ -237,7 +237,8 @@ class Executable:
 _MISSING = object()
 
 
-def compile(outputs, inputs=None, updates=None, target=None, **options):
+def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
+            bucket_cap_mb=None, **options):
     """Compile symbolic `outputs` (or a Graph: its outputs, inputs and updates) into a callable.
 
     inputs: the placeholders, in call order (default: all, in creation order).
@@ -245,13 +246,37 @@ def compile(outputs, inputs=None, updates=None, target=None, **options):
     target: "cpu" (Numba, the default when it loads, as for graphc.jit), "cuda" (Numba CUDA)
     or "reference" (NumPy, node by node: the oracle; the default when Numba is missing). The
     executable's repr names the target it got.
+    distributed=True (data-parallel training on graphc.distributed): every parameter gradient
+    made by graphc.grad or an optimizer's updates(loss) is averaged over the ranks before
+    anything after backward reads it (the update), as graphc.jit(distributed=True) does;
+    bucket_cap_mb: the most MiB per allreduce bucket (PyTorch's DDP argument; None: a 1 MiB
+    first bucket, then 25 MiB). A DistributedDataParallel model in the graph averages its
+    parameters' gradients without it.
     options: passed to the target (for "cpu": strict=True for libm math, fuse=False).
     A graph with collectives (graphc.distributed) is compiled in two parts split where they
     communicate (graphc/distributed/compiled.py).
     """
     from .distributed.compiled import DistributedExecutable, has_collectives
-    if isinstance(outputs, Graph):  # a loaded graph: its own outputs, inputs and updates
+    if isinstance(outputs, Graph) and (distributed or has_collectives(outputs)):
+        graph = outputs  # a loaded graph: its own outputs, inputs and updates
+        outputs = list(graph.outputs)
+        inputs = graph.inputs if inputs is None else inputs
+        updates = graph.updates if updates is None else updates
+    if isinstance(outputs, Graph):
         return Executable(outputs, inputs, updates, target, **options)
+    if distributed:
+        from .distributed import DistributedError, is_initialized
+        from .distributed.averaging import average_gradients
+        if not is_initialized():
+            raise DistributedError("graphc.compile(distributed=True): call "
+                                   "graphc.distributed.init_process_group() first")
+        single = isinstance(outputs, Value)
+        averaged, updates = average_gradients([outputs] if single else list(outputs),
+                                              _normalize_updates(updates), bucket_cap_mb)
+        outputs = averaged[0] if single else averaged
+    elif bucket_cap_mb is not None:
+        raise ValueError("graphc.compile: bucket_cap_mb applies to distributed=True steps "
+                         "(or set it on DistributedDataParallel)")
     roots = [outputs] if isinstance(outputs, Value) else list(outputs)
     roots += [new for _, new in _normalize_updates(updates)]
     if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):

@@ -151,11 +151,18 @@ class _Static:
 class Jitted:
     """A function compiled per input signature; see graphc.jit."""
 
-    def __init__(self, fn, target=None, keep_grads=False, distributed=False):
+    def __init__(self, fn, target=None, keep_grads=False, distributed=False,
+                 bucket_cap_mb=None):
         self.fn = fn
         self.target = target
         self.keep_grads = keep_grads
         self.distributed = bool(distributed)
+        if bucket_cap_mb is not None:
+            if not self.distributed:
+                raise ValueError("graphc.jit: bucket_cap_mb applies with distributed=True")
+            from .ops.collective import bucket_caps
+            bucket_caps(bucket_cap_mb)  # a positive number
+        self.bucket_cap_mb = bucket_cap_mb
         self.retraces = 0  # how many times fn was traced (once per new signature)
         self._cache = {}
         self._fast = {}  # (class, shape, dtype) per positional array argument -> the same entries
@@ -303,7 +310,8 @@ class Jitted:
         if not is_initialized():
             raise DistributedError(f"graphc.jit({_name(self.fn)}, distributed=True): call "
                                    f"graphc.distributed.init_process_group() first")
-        return lambda params: average_symbolic_grads(params, "jit(distributed=True)")
+        return lambda params: average_symbolic_grads(params, "jit(distributed=True)",
+                                                     self.bucket_cap_mb)
 
     def _leaf_names(self, structure, n):
         """Readable placeholder names: the parameter's name, with an index when nested."""
@@ -333,7 +341,7 @@ class Jitted:
         return out
 
 
-def jit(fn=None, *, target=None, keep_grads=False, distributed=False):
+def jit(fn=None, *, target=None, keep_grads=False, distributed=False, bucket_cap_mb=None):
     """Compile an eager-style function by tracing it; usable as `@graphc.jit` or
     `graphc.jit(fn, target="cpu")`.
 
@@ -345,11 +353,14 @@ def jit(fn=None, *, target=None, keep_grads=False, distributed=False):
     `retraces` counts traces; `graph(*args)` and `executable` show what was compiled.
     `distributed=True`: each traced backward averages the gradients over the ranks of
     graphc.distributed (as DistributedDataParallel does); parameters must start equal on
-    every rank (the same seed, or `dist.broadcast` from rank 0).
+    every rank (the same seed, or `dist.broadcast` from rank 0); `bucket_cap_mb` caps its
+    allreduce buckets as DistributedDataParallel's argument does (None: a 1 MiB first
+    bucket, then 25 MiB).
     """
     if fn is None:
         return functools.partial(jit, target=target, keep_grads=keep_grads,
-                                 distributed=distributed)
+                                 distributed=distributed, bucket_cap_mb=bucket_cap_mb)
     if not callable(fn):
         raise TypeError(f"graphc.jit expects a function, got {type(fn).__name__}")
-    return Jitted(fn, target=target, keep_grads=keep_grads, distributed=distributed)
+    return Jitted(fn, target=target, keep_grads=keep_grads, distributed=distributed,
+                  bucket_cap_mb=bucket_cap_mb)

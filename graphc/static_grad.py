@@ -13,7 +13,7 @@ from .dispatch import variable_of
 from .eager.tensor import Tensor
 from .errors import GraphcError
 from .ir import graph as ir
-from .ir.graph import Graph, Value
+from .ir.graph import Graph, Value, tag_gradient
 
 
 def grad(outputs, wrt, grad_outputs=None, allow_unused=None):
@@ -70,6 +70,9 @@ def grad(outputs, wrt, grad_outputs=None, allow_unused=None):
     grads = [cts[id(w)] if id(w) in cts else None if allow_unused else F.zeros_like(w)
              for w in wrt]
     _mark_gradient([g for g in grads if g is not None], range(first_id, next(ir._ids)))
+    for w, g in zip(wrt, grads):
+        if g is not None and w.node.op.name == "variable":
+            tag_gradient(g, w)
     return grads[0] if single_wrt else grads
 
 

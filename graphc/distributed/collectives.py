@@ -165,16 +165,19 @@ def broadcast_array(arr, src=0):
 
 
 def all_ranks_agree(key: str, what: str) -> bool:
-    """Whether every rank passed the same `key` (compared by a 63-bit hash: one allreduce)."""
+    """Whether every rank passed the same `key` (compared by a 63-bit hash: one allreduce, on
+    the process group's checking communicator)."""
     import hashlib
+    _require()
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
     both = np.array([h, -h], np.int64)  # max of h and of -h: equal hashes iff max == -max(-h)
-    request = _require().Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what), _state.MPI.MAX)
+    request = _state.check_comm.Iallreduce(_state.MPI.IN_PLACE, _buffer(both, what),
+                                           _state.MPI.MAX)
     wait(request, what)
     return bool(both[0] == -both[1])
 
 
-def average_symbolic_grads(params, scope):
+def average_symbolic_grads(params, scope, bucket_cap_mb=None):
     """While tracing a step: replace each parameter's symbolic .grad with its mean over the
     ranks (one `all_reduce` node each; the compiler groups them into buckets). A .grad that
     is already such a mean (DistributedDataParallel inside graphc.jit(distributed=True)) is
@@ -185,7 +188,7 @@ def average_symbolic_grads(params, scope):
         for p in params:
             g = p.grad
             if isinstance(g, Value) and g.node.op is not all_reduce_op:
-                p.grad = all_reduce_op(g, reduce="mean")
+                p.grad = all_reduce_op(g, reduce="mean", bucket_cap_mb=bucket_cap_mb)
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):

@@ -23,9 +23,9 @@ MPI_Allreduce per buffer). Broadcasts of variables (DistributedDataParallel's bu
 rank 0) run before the gradient part, in place on the variables' storage. Variable updates
 whose new value is known before the collectives (BatchNorm statistics) are written after the
 update part, so that every read in the step still sees the values from before the step, as
-in one program. Broadcasts and the check that every rank compiled the same collectives
-apply to both shapes. `.graph` is the whole step, so dumps and pictures show the
-`all_reduce` nodes.
+in one program. Broadcasts and the check that every rank communicates alike (once per new
+pattern, before the first call with new feed shapes: see _agree) apply to both shapes.
+`.graph` is the whole step, so dumps and pictures show the `all_reduce` nodes.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from ..ops import leaves
 from ..ops.collective import all_reduce, broadcast
 from ..passes.graph_edit import clone_node
 from .collectives import all_ranks_agree, allreduce_array, broadcast_array
-from .process_group import DistributedError
+from .process_group import DistributedError, _state
 
 def has_collectives(graph) -> bool:
     return any(n.op.effects.collective for n in graph.nodes)
@@ -207,15 +207,15 @@ class DistributedExecutable:
             [inputs] if isinstance(inputs, Value) else list(inputs))
         hoisted_outputs, updates, self._prologue = _hoist_broadcasts(graph.nodes, outputs,
                                                                      self.updates)
-        graph.inputs, graph.outputs = inputs, outputs
+        graph.inputs, graph.outputs, graph.updates = inputs, outputs, self.updates
         self.graph, self.inputs, self.outputs, self.target = graph, inputs, outputs, target
         self.gradient_part = self.update_part = self.program = None
+        self._agreed = set()  # feed signatures whose communication every rank agreed on
         self._collectives = [n for n in Graph.from_outputs(
             hoisted_outputs + [new for _, new in updates]).nodes if n.op is all_reduce]
         if _overlaps(target):
             self.program = Executable(hoisted_outputs[0] if self._single else hoisted_outputs,
                                       inputs, updates, target, **options)
-            self._check_ranks_agree()
             return
         split = _Split(Graph.from_outputs(hoisted_outputs + [new for _, new in updates]),
                        hoisted_outputs, updates, inputs)
@@ -225,24 +225,63 @@ class DistributedExecutable:
                                           split.second_updates, target, **options)
         self._split = split
         self._reductions = [c.attrs["reduce"] for c in split.collectives]
-        self._check_ranks_agree()
 
-    def _check_ranks_agree(self):
-        """Every rank must run the same collectives (count, sizes, dtypes, order): a rank
-        whose traced step differs (Python control flow on the rank) would otherwise pair
-        buffers of different sizes. Checked once, with one small allreduce."""
-        from .process_group import is_initialized
+    def _communication(self, feeds):
+        """What a call with these feeds communicates, in order: the broadcasts, the
+        collectives of the graph, and (cpu) the allreduce buckets of the program compiled
+        for their shapes. Ranks whose patterns are equal pair their buffers correctly."""
+        parts = [("broadcast", s.shape, s.dtype.name, src) for s, src in self._prologue]
+        concrete = True
+        for c in self._collectives:
+            t = c.inputs[0].type
+            concrete = concrete and t.is_concrete
+            parts.append((c.op.name, repr(t), sorted(c.attrs.items())))
+        if not concrete:  # a reduced value's size follows the feeds
+            parts.append(("feeds", [f.shape for f in feeds]))
+        if self.program is not None:
+            runner = self.program._runner
+            known = len(runner.programs)
+            runner.program(feeds)  # compiled for these shapes now, as the call would
+            if len(runner.programs) > known:  # its plan is the latest one
+                parts += [("bucket", c.size, c.dtype.name, c.reduce)
+                          for c in runner.graph.memory.collectives]
+            else:
+                parts.append(("feeds", [f.shape for f in feeds]))
+        return repr(parts)
+
+    def _agree(self, feeds, signature):
+        """Before the first call with new feed shapes: every rank must communicate alike
+        (count, sizes, dtypes, order of the buffers). A pattern this process has already
+        agreed on with the others needs no new check, so a rank may get a batch of another
+        size (an uneven last batch) without a collective the other ranks would not make.
+        A new pattern is checked with one small allreduce on a communicator of its own: if
+        the other ranks are meanwhile running a step compiled before, the check times out
+        (never paired with their gradients), and both sides raise."""
+        from .process_group import (DistributedTimeoutError, get_rank, get_timeout,
+                                    is_initialized)
         if not is_initialized():
-            return  # the first call raises: no process group
-        key = repr([(c.op.name, c.inputs[0].type, sorted(c.attrs.items()))
-                    for c in self._collectives]
-                   + [(s.shape, s.dtype.name, src) for s, src in self._prologue])
-        if not all_ranks_agree(key, "compile (checking that every rank compiled the same "
-                                    "collectives)"):
-            raise DistributedError(
-                "compile: the ranks compiled steps with different collectives (number, sizes "
-                "or dtypes of the allreduce buffers); every rank must trace the same step. "
-                "This rank's: " + key)
+            return  # the call raises: no process group
+        key = self._communication(feeds)
+        if key not in _state.agreed:
+            what = "compile (checking that every rank compiled the same collectives)"
+            try:
+                same = all_ranks_agree(key, what)
+            except DistributedTimeoutError:
+                raise DistributedError(
+                    f"compile: rank {get_rank()} compiled a step for new input shapes "
+                    f"{[list(f.shape) for f in feeds]} whose communication was never agreed "
+                    f"with the other ranks, and they did not join the check within "
+                    f"{get_timeout():g} s: they run a step that communicates differently "
+                    f"(another trace, or reduced values whose sizes follow the batch). Feed "
+                    f"every rank inputs that give the same collectives (DistributedSampler "
+                    f"gives every rank as many samples)") from None
+            if not same:
+                raise DistributedError(
+                    "compile: the ranks compiled steps with different collectives (number, "
+                    "sizes or dtypes of the allreduce buffers); every rank must trace the "
+                    "same step. This rank's: " + key)
+            _state.agreed.add(key)
+        self._agreed.add(signature)
 
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == len(self.inputs) and all(
@@ -250,6 +289,11 @@ class DistributedExecutable:
             feeds = [a if type(a) is np.ndarray else a._data for a in args]
         else:
             feeds = (self.program or self.gradient_part)._bind(args, kwargs)
+        signature = tuple([(f.shape, f.dtype) for f in feeds])
+        if signature not in self._agreed:
+            feeds = (self.program or self.gradient_part)._bind(feeds, {})  # FeedErrors first
+            (self.program or self.gradient_part)._check_symbolic_dims(feeds)
+            self._agree(feeds, signature)
         for storage, src in self._prologue:  # e.g. BatchNorm statistics from rank 0
             broadcast_array(storage._data, src)
             storage._vc[0] += 1

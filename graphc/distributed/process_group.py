@@ -31,6 +31,11 @@ class DistributedTimeoutError(DistributedError, TimeoutError):
 
 class _State:
     comm = None       # a duplicate of MPI.COMM_WORLD (user MPI traffic cannot collide with ours)
+    # another duplicate, for the checks that compiled steps agree: a check that only some
+    # ranks make (one rank compiled a step for new shapes) can never be matched with the
+    # gradient allreduce of the others' step, so data is never mixed
+    check_comm = None
+    agreed = set()    # communication patterns of compiled steps every rank has checked
     MPI = None        # the mpi4py.MPI module, once initialized
     timeout = DEFAULT_TIMEOUT
     previous_excepthook = None
@@ -103,6 +108,8 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
         raise DistributedError(f"init_process_group: rank={rank}, but MPI gave this process "
                                f"rank {comm.Get_rank()}")
     _state.comm, _state.MPI, _state.timeout = comm, MPI, seconds
+    _state.check_comm = comm.Dup()
+    _state.agreed = set()
     if comm.Get_size() > 1:
         _state.previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_uncaught
@@ -124,6 +131,8 @@ def destroy_process_group(group=None):
         _state.previous_excepthook = None
     _state.comm = None
     comm.Free()
+    _state.check_comm.Free()
+    _state.check_comm = None
 
 
 def _abort_on_uncaught(kind, value, tb):

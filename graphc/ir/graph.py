@@ -81,12 +81,16 @@ class _ValueType(TensorType):
 class Value(TensorMethods):
     """A symbolic tensor: one output of a node. Supports the same operators as eager tensors."""
 
-    __slots__ = ("node", "index", "type", "name", "__weakref__")
+    # grad_of: the variables whose gradient this value is (set by graphc.grad), so that
+    # graphc.compile(distributed=True) finds the parameter gradients to average; saved in
+    # the JSON format's "gradients" (docs/ir.md)
+    __slots__ = ("node", "index", "type", "name", "grad_of", "__weakref__")
     is_symbolic = True
     requires_grad = False
 
     def __init__(self, node, index, type_: TensorType, name=None):
         self.node, self.index, self.type, self.name = node, index, _ValueType(type_, self), name
+        self.grad_of = ()
 
     @property
     def shape(self):
@@ -141,6 +145,12 @@ class Value(TensorMethods):
     def __repr__(self):
         label = f" {self.name!r}" if self.name else ""
         return f"<graphc.Value{label} {self.type} from {self.node.op.name}>"
+
+
+def tag_gradient(g, variable):
+    """Record that value g is the gradient of `variable` (Value.grad_of)."""
+    if not any(v is variable for v in g.grad_of):
+        g.grad_of = g.grad_of + (variable,)
 
 
 def topological_order(outputs, boundary=None):

@@ -2,8 +2,9 @@
 
 Nodes are listed in topological order; a value is referred to as [node index, output index].
 "inputs" and "outputs" list values; "updates" lists [variable, new value] pairs (a training
-step's writes; version 2, absent from version-1 files, which still load). A variable node
-carries its value when saved, so a loaded step starts from the saved state.
+step's writes; version 2, absent from version-1 files, which still load); the optional
+"gradients" lists [variable, gradient] pairs (values graphc.grad made: Value.grad_of). A
+variable node carries its value when saved, so a loaded step starts from the saved state.
 Attributes are JSON values, with tagged objects for what JSON lacks: {"$tuple": [...]},
 {"$dtype": "float32"}, {"$type": {"shape": [...], "dtype": ...}}, {"$array": {"dtype", "shape",
 "data" (base64 of little-endian bytes)}}, {"$float": "nan" | "inf" | "-inf"}. Loading re-applies
@@ -23,7 +24,7 @@ from ..autodiff import GradientLocation
 from ..errors import GraphFormatError, SourceLocation
 from ..ops import leaves
 from ..types import DType, TensorType, as_dtype
-from .graph import Graph, Value
+from .graph import Graph, Value, tag_gradient
 
 FORMAT = "graphc.graph"
 VERSION = 2
@@ -83,10 +84,15 @@ def graph_to_json(graph: Graph) -> dict:
             if isinstance(n.location, GradientLocation):
                 entry["gradient"] = True
         nodes.append(entry)
-    return {"format": FORMAT, "version": VERSION, "nodes": nodes,
-            "inputs": [index[id(v)] for v in graph.inputs],
-            "outputs": [index[id(v)] for v in graph.outputs],
-            "updates": [[index[id(var)], index[id(new)]] for var, new in graph.updates]}
+    doc = {"format": FORMAT, "version": VERSION, "nodes": nodes,
+           "inputs": [index[id(v)] for v in graph.inputs],
+           "outputs": [index[id(v)] for v in graph.outputs],
+           "updates": [[index[id(var)], index[id(new)]] for var, new in graph.updates]}
+    gradients = [[index[id(var)], index[id(v)]] for n in graph.nodes for v in n.outputs
+                 for var in v.grad_of if id(var) in index]
+    if gradients:  # (optional: readers that do not know it lose the tags, nothing else)
+        doc["gradients"] = gradients
+    return doc
 
 
 # ---- decoding -----------------------------------------------------------------------------------
@@ -245,6 +251,18 @@ def graph_from_json(doc) -> Graph:
             _fail(f"update {k}", f"variable {var.name!r} is {var.type}, its new value "
                   f"{new.type}")
         pairs.append((var, new))
+    gradients = doc.get("gradients", [])
+    if not isinstance(gradients, list):
+        _fail("gradients", "must be a list of [variable, gradient] pairs")
+    for k, pair in enumerate(gradients):
+        if not isinstance(pair, list) or len(pair) != 2:
+            _fail(f"gradient {k}", "must be a [variable, gradient] pair")
+        var, g = ref(pair[0], f"gradient {k}"), ref(pair[1], f"gradient {k}")
+        if var.node.op.name != "variable":
+            _fail(f"gradient {k}", f"is the gradient of a {var.node.op.name}, not a variable")
+        if var.type != g.type:
+            _fail(f"gradient {k}", f"variable {var.name!r} is {var.type}, its gradient {g.type}")
+        tag_gradient(g, var)
     graph = Graph.from_outputs(outputs + [new for _, new in pairs], inputs)
     graph.outputs, graph.updates = outputs, pairs
     return graph

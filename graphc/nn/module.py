@@ -46,6 +46,8 @@ def _buffer_tensor(value):
     after an in-place write to it (DistributedDataParallel's broadcast), the written tensor."""
     if value.node.op is leaves.variable:
         return value.node.attrs["storage"]
+    if value.node.op.name == "broadcast" and value.node.inputs[0].node.op.name == "variable":
+        return value.node.inputs[0].node.attrs["storage"]  # a DDP model's static forward
     trace = Tensor._trace
     for key, current in (trace.current.items() if trace is not None else ()):
         if current is value:

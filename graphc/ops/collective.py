@@ -44,15 +44,42 @@ def finish_allreduce(request, buffer, mean):
 
 REDUCTIONS = ("sum", "mean")
 
+MiB = 1 << 20
+DEFAULT_BUCKET_CAP_MB = 25   # PyTorch's DistributedDataParallel default
+FIRST_BUCKET_BYTES = MiB     # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
 
-def _reference(x, reduce):
+
+def bucket_caps(bucket_cap_mb=None):
+    """(most bytes in the first bucket of a dtype, in each later one) for gradient buckets,
+    eager and compiled alike. PyTorch's rule: bucket_cap_mb=None gives a 1 MiB first bucket
+    (its allreduce starts early in backward) and 25 MiB buckets after it; a bucket_cap_mb
+    given caps every bucket. GRAPHC_BUCKET_MB, when set, overrides both."""
+    import os
+    if bucket_cap_mb is not None and (
+            not isinstance(bucket_cap_mb, (int, float)) or isinstance(bucket_cap_mb, bool)
+            or not bucket_cap_mb > 0):
+        raise ValueError(f"bucket_cap_mb must be a positive number of megabytes (MiB), got "
+                         f"{bucket_cap_mb!r}")
+    override = os.environ.get("GRAPHC_BUCKET_MB")
+    if override:
+        cap = int(float(override) * MiB)
+        return cap, cap
+    if bucket_cap_mb is None:
+        return FIRST_BUCKET_BYTES, DEFAULT_BUCKET_CAP_MB * MiB
+    cap = int(bucket_cap_mb * MiB)
+    return cap, cap
+
+
+def _reference(x, reduce, bucket_cap_mb=None):
     if communicate is None:
         raise RuntimeError("all_reduce: no process group; call "
                            "graphc.distributed.init_process_group() first")
     return communicate(x.copy(), reduce)
 
 
-def _check(in_types, reduce):
+def _check(in_types, reduce, bucket_cap_mb=None):
+    if bucket_cap_mb is not None:
+        bucket_caps(bucket_cap_mb)  # a positive number
     if reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
     if reduce == "mean" and not in_types[0].dtype.is_floating_point:
@@ -63,14 +90,17 @@ def _check(in_types, reduce):
 def _vjp(ctx, g):
     # every rank's output is the same reduction of every rank's input: the cotangent of an
     # input is the same reduction of the output cotangents (sum for sum, mean for mean)
-    return [all_reduce(g, reduce=ctx.attrs["reduce"])]
+    return [all_reduce(g, reduce=ctx.attrs["reduce"],
+                       bucket_cap_mb=ctx.attrs.get("bucket_cap_mb"))]
 
 
 all_reduce = Op("all_reduce", infer=_check, reference=_reference, vjp=_vjp,
-                defaults={"reduce": "sum"}, family="collective",
+                defaults={"reduce": "sum", "bucket_cap_mb": None}, family="collective",
                 effects=Effects(collective=True), saves=(),
                 doc="Sum (or mean) of a tensor over all ranks of the process group, returned "
-                    "on every rank (MPI_Allreduce).")
+                    "on every rank (MPI_Allreduce). bucket_cap_mb: the most MiB of the "
+                    "gradient bucket a compiled step reduces it in (None: PyTorch's default, "
+                    "a 1 MiB first bucket, then 25 MiB).")
 
 
 def _broadcast_reference(x, src):

@@ -14,12 +14,10 @@ The plan is made on the final schedule (graph order after fusion):
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..ops import leaves
-from ..ops.collective import all_reduce
+from ..ops.collective import all_reduce, bucket_caps
 from ..types import TensorType
 from .fusion import FUSED
 from .layout import VIEW_LAYOUTS, Layout, view_layout
@@ -273,12 +271,6 @@ class Collective:
         return f"Collective({self.reduce}, {self.members} values, {self.size} {self.dtype.name})"
 
 
-def bucket_cap_bytes():
-    """Most bytes in one gradient bucket (GRAPHC_BUCKET_MB, default 1 MiB). Smaller buckets
-    start sooner and overlap more of backward; each costs one allreduce's latency."""
-    return int(float(os.environ.get("GRAPHC_BUCKET_MB", "1")) * (1 << 20))
-
-
 def _plan_collectives(plan):
     """Turn every all_reduce step into a bucket of plan.collectives (and no step).
 
@@ -286,9 +278,12 @@ def _plan_collectives(plan):
     place: its input and output (and every view of them) move into a bucket slot, so the
     kernel computing the gradient writes it straight into the bucket, and the values read
     after the allreduce are read from there: no copy at all. Consecutive such all_reduces
-    (in the order their inputs are ready, same dtype and reduction, up to bucket_cap_bytes)
+    (in the order their inputs are ready, same dtype and reduction, up to the bucket cap)
     share a bucket, provided none of their results is read before the last of them is
     written. Any other all_reduce copies its input into its output, which is its bucket.
+    A bucket holds at most bucket_caps(node's bucket_cap_mb) bytes (ops/collective.py: the
+    first bucket of a dtype 1 MiB, later ones 25 MiB by default, as PyTorch's DDP), unless
+    a single gradient is larger.
     """
     steps, layouts = plan.steps, plan.layouts
     if not any(s.node is not None and s.node.op is all_reduce for s in steps):
@@ -316,16 +311,17 @@ def _plan_collectives(plan):
                 and readers.get(root) == {i} and y not in plan.storage
                 and layouts[y].root is y and not root.node.op.is_leaf):
             first_read = min(readers.get(y, {len(steps)}))
-            in_place.append((writer[root], i, first_read, root, y, node.attrs["reduce"]))
+            in_place.append((writer[root], i, first_read, root, y, node.attrs["reduce"],
+                             node.attrs.get("bucket_cap_mb")))
         else:
             copied[i] = Step(src=x, dst=y)
             starts.append((i, i, Collective(y, node.attrs["reduce"], 1)))
-    buckets, cap = [], bucket_cap_bytes()
-    for ready, i, first_read, root, y, reduce in sorted(in_place):
+    buckets, opened = [], set()  # opened: dtypes that have had their first bucket
+    for ready, i, first_read, root, y, reduce, cap_mb in sorted(in_place, key=lambda t: t[:3]):
         nbytes = root.type.numel() * root.dtype.itemsize
         last = buckets[-1] if buckets else None
         if last is not None and last["dtype"] is root.dtype and last["reduce"] == reduce \
-                and last["bytes"] + nbytes <= cap and max(last["ready"], ready) < \
+                and last["bytes"] + nbytes <= last["cap"] and max(last["ready"], ready) < \
                 min(last["first_read"], first_read):
             last["members"].append((root, y))
             last["bytes"] += nbytes
@@ -333,7 +329,10 @@ def _plan_collectives(plan):
             last["first_read"] = min(last["first_read"], first_read)
             last["step"] = max(last["step"], i)
         else:
-            buckets.append({"dtype": root.dtype, "reduce": reduce, "bytes": nbytes,
+            first, later = bucket_caps(cap_mb)
+            cap = later if root.dtype in opened else first
+            opened.add(root.dtype)
+            buckets.append({"dtype": root.dtype, "reduce": reduce, "bytes": nbytes, "cap": cap,
                             "ready": ready, "first_read": first_read, "step": i,
                             "members": [(root, y)]})
     moved = {}  # old root -> (bucket root, element offset)

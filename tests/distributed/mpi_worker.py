@@ -292,6 +292,134 @@ def case_jit_distributed(rank, world):
     _jit_distributed(rank, world, "cpu", micro_batches=2)  # chained: one program only
 
 
+def _static_step(model, batch_dims, opt_cls=graphc.optim.Adam, **compile_args):
+    """graphc.compile of a define-and-run training step: placeholders, the loss, the
+    optimizer's updates(loss)."""
+    x = graphc.placeholder((batch_dims, 4), name="x")
+    y = graphc.placeholder((batch_dims,), graphc.int64, name="y")
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    opt = opt_cls(model.parameters(), lr=0.05)
+    return graphc.compile(loss, [x, y], updates=opt.updates(loss), **compile_args)
+
+
+def case_compile_distributed(rank, world):
+    # graphc.compile(..., distributed=True) and a DDP model in a static graph: 2 ranks x B
+    # train as 1 process x 2B, on both targets; the batch dim symbolic (one executable)
+    x, y = data(4, world)
+    xr, yr = shard(x, rank, world), shard(y, rank, world)
+    for target in ("reference", "cpu"):
+        for wrap in (False, True):
+            graphc.manual_seed(21)
+            local = mlp()
+            reference = copy.deepcopy(local)
+            if wrap:  # the DDP model averages its gradients itself
+                step = _static_step(DDP(local), None, target=target)
+            else:
+                step = _static_step(local, None, target=target, distributed=True)
+            ref_step = _static_step(reference, None, target="reference")
+            for _ in range(3):
+                step(xr, yr)
+                ref_step(x, y)
+            what = f"compile({'DDP' if wrap else 'distributed=True'}, {target})"
+            for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+                close(p.detach().numpy(), q.detach().numpy(), f"{what} {name}")
+            assert type(step).__name__ == "DistributedExecutable", (what, step)
+            assert graphc.viz.dump(step).count("= all_reduce(") == 4, what
+            if target == "cpu":
+                assert step.program is not None and step.source.count("ar_start(") == 1
+
+
+def _per_rank_mean(model, opt, shards):
+    """One eager step of one process on the mean over ranks of each rank's mean loss (what
+    data-parallel training computes when the ranks' batches differ in size)."""
+    loss_fn = nn.CrossEntropyLoss()
+    opt.zero_grad()
+    total = sum(loss_fn(model(graphc.tensor(xs)), graphc.tensor(ys)) for xs, ys in shards)
+    (total / len(shards)).backward()
+    opt.step()
+
+
+def case_uneven_batches(rank, world):
+    # the last batch smaller on one rank only: the buckets are over parameters, so every
+    # rank communicates alike and trains as one process on the mean of the ranks' losses
+    rng = np.random.default_rng(3)
+    batches = []  # per step: [(x, y) of each rank]
+    for step_sizes in ([3] * world, [3] * (world - 1) + [2], [3] * (world - 1) + [1]):
+        batches.append([(rng.standard_normal((n, 4)).astype(np.float32),
+                         rng.integers(0, 3, n).astype(np.int64)) for n in step_sizes])
+    loss_fn = nn.CrossEntropyLoss()
+    for mode in ("eager", "jit reference", "jit cpu", "compile cpu"):
+        graphc.manual_seed(31)
+        local = mlp()
+        reference = copy.deepcopy(local)
+        ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        if mode == "eager":
+            ddp = DDP(local)
+            opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+
+            def run(xb, yb):
+                opt.zero_grad()
+                loss_fn(ddp(graphc.tensor(xb)), graphc.tensor(yb)).backward()
+                opt.step()
+        elif mode.startswith("jit"):
+            opt = graphc.optim.SGD(local.parameters(), lr=0.1, momentum=0.9)
+
+            def step(xb, yb):
+                opt.zero_grad()
+                loss_fn(local(xb), yb).backward()
+                opt.step()
+            run = graphc.jit(step, target=mode.split()[1], distributed=True)
+        else:
+            run = _static_step(local, None, graphc.optim.SGD, target="cpu", distributed=True)
+            ref_opt = graphc.optim.SGD(reference.parameters(), lr=0.05)
+        for shards in batches:
+            run(*shards[rank])
+            _per_rank_mean(reference, ref_opt, shards)
+        for (name, p), q in zip(local.named_parameters(), reference.parameters()):
+            close(p.detach().numpy(), q.detach().numpy(), f"uneven batches ({mode}) {name}")
+
+
+def case_bucket_cap_mb_in_compiled_steps(rank, world):
+    graphc.manual_seed(8)
+    for cap, buckets in ((None, 1), (0.00001, 4)):  # default: one; tiny: one per gradient
+        local = mlp()
+        opt = graphc.optim.SGD(local.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss_fn(local(xb), yb).backward()
+            opt.step()
+        jitted = graphc.jit(step, target="cpu", distributed=True, bucket_cap_mb=cap)
+        x, y = data(2, 1)
+        jitted(x, y)
+        assert jitted.executable.source.count("ar_start(") == buckets, (cap, buckets)
+        compiled = _static_step(mlp(), 2, target="cpu", distributed=True, bucket_cap_mb=cap)
+        compiled(x, y)
+        assert compiled.source.count("ar_start(") == buckets, (cap, buckets)
+        ddp = DDP(mlp(), bucket_cap_mb=cap)  # the DDP model's argument, in a static graph
+        assert len(ddp._buckets) == buckets  # (and eagerly)
+        compiled = _static_step(ddp, 2, target="cpu")
+        compiled(x, y)
+        assert compiled.source.count("ar_start(") == buckets, (cap, buckets)
+
+
+def case_new_communication_on_one_rank_fails_clearly(rank, world):
+    # a reduced value whose size follows the batch: after a step all ranks agreed on, one
+    # rank gets another batch size; its new step communicates differently from the other
+    # ranks' (which run the step compiled before) -> a clear error, no hang, no mixed data
+    xp = graphc.placeholder((None, 3), name="x")
+    exe = graphc.compile(dist.all_reduce(xp * 2.0, op=dist.ReduceOp.AVG) + 1.0, [xp],
+                         target="reference")
+    exe(np.ones((2, 3), np.float32))
+    if rank == world - 1:
+        exe(np.ones((3, 3), np.float32))  # times out checking: the others never check
+    else:
+        time.sleep(1.5)  # (so that the checking rank's deadline comes first)
+        exe(np.ones((2, 3), np.float32))
+    time.sleep(60)
+
+
 def case_ddp_batchnorm_compiled_equals_eager(rank, world):
     # BatchNorm's statistics: rank 0's broadcast at each forward (PyTorch's default), then
     # each rank updates them from its own batch; compiled and eager must agree exactly
@@ -304,7 +432,9 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
     xr, yr = data(4, 1)  # the same batch on every rank
     loss_fn = nn.CrossEntropyLoss()
     results = []
-    for compiled in (False, "reference", "cpu"):  # cpu: one program with the broadcasts first
+    # cpu: one program with the broadcasts first; static: graphc.compile of a graph built
+    # with the DDP model on placeholders
+    for compiled in (False, "reference", "cpu", "static"):
         local = model()
         ddp = DDP(local)
         opt = graphc.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
@@ -315,8 +445,15 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
             loss.backward()
             opt.step()
             return loss
-        run = graphc.jit(step, target=compiled) if compiled else (
-            lambda a, b: step(graphc.tensor(a), graphc.tensor(b)))
+        if compiled == "static":
+            xp = graphc.placeholder(xr.shape, name="x")
+            yp = graphc.placeholder(yr.shape, graphc.int64, name="y")
+            loss = loss_fn(ddp(xp), yp)
+            run = graphc.compile(loss, [xp, yp], target="reference", updates={
+                **opt.updates(loss), **ddp.buffer_updates()})
+        else:
+            run = graphc.jit(step, target=compiled) if compiled else (
+                lambda a, b: step(graphc.tensor(a), graphc.tensor(b)))
         with graphc.no_grad():  # rank-local statistics again, after DDP's initial broadcast
             local[1].running_mean.copy_(graphc.ones(6) * (rank + 5))
         for _ in range(3):
@@ -325,6 +462,7 @@ def case_ddp_batchnorm_compiled_equals_eager(rank, world):
     for k in results[0]:
         close(results[1][k], results[0][k], f"BatchNorm DDP compiled vs eager: {k}")
         close(results[2][k], results[0][k], f"BatchNorm DDP compiled (cpu) vs eager: {k}")
+        close(results[3][k], results[0][k], f"BatchNorm DDP static graph vs eager: {k}")
     # the same data on every rank: only the broadcast makes the statistics agree across ranks
     mean = graphc.tensor(results[1]["1.running_mean"])
     parts = [graphc.zeros(6) for _ in range(world)]
@@ -353,14 +491,15 @@ def case_sync_batchnorm(rank, world):
         close(v.detach().numpy(), want[k].detach().numpy(), f"SyncBatchNorm DDP: {k}")
 
 
-def case_ddp_in_a_static_graph_raises(rank, world):
+def case_ddp_no_sync_in_a_static_graph_raises(rank, world):
     ddp = DDP(mlp())
     try:
-        ddp(graphc.placeholder((2, 4), name="x"))
+        with ddp.no_sync():
+            ddp(graphc.placeholder((2, 4), name="x"))
     except graphc.UnsupportedError as e:
         assert "ddp.module" in str(e), e
     else:
-        raise AssertionError("DDP on a placeholder outside graphc.jit did not raise")
+        raise AssertionError("DDP.no_sync() on a placeholder did not raise")
 
 
 def case_symbolic_all_reduce(rank, world):

@@ -271,3 +271,135 @@ def test_one_cpu_program_equals_the_step_without_collectives(two_equal_ranks):
 def test_jit_distributed_needs_a_process_group():
     with pytest.raises(dist.DistributedError, match="init_process_group"):
         graphc.jit(lambda a: a * 2, distributed=True)(np.ones(2, np.float32))
+
+
+# ---- graphc.compile(distributed=True): parameter gradients tagged by graphc.grad --------------
+def _collective_ancestors(graph):
+    """For each all_reduce node: whether another all_reduce is among its ancestors."""
+    chained = []
+    for node in graph.nodes:
+        if node.op.name == "all_reduce":
+            above = graphc.Graph.from_outputs([node.inputs[0]]).nodes
+            chained.append(any(n.op.name == "all_reduce" for n in above))
+    return chained
+
+
+@pytest.mark.parametrize("target", ["reference", "cpu"])
+def test_compile_distributed_averages_each_gradient_once(two_equal_ranks, monkeypatch, target):
+    # a bias's gradient is the cotangent the weight's gradient is made from: the weight's
+    # gradient must be computed from the local value, and each gradient averaged once
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    model, x, y, loss, _ = _mlp_step_graph()
+    opt = graphc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    exe = graphc.compile(loss, [x, y], updates=opt.updates(loss), target=target,
+                         distributed=True)
+    assert isinstance(exe, DistributedExecutable)
+    assert _collective_ancestors(exe.graph) == [False] * 4
+    plain_model, px, py, plain_loss, _ = _mlp_step_graph()
+    plain_opt = graphc.optim.SGD(plain_model.parameters(), lr=0.1, momentum=0.9)
+    plain = graphc.compile(plain_loss, [px, py], updates=plain_opt.updates(plain_loss),
+                           target="reference")
+    xv = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    yv = np.array([0, 1, 2, 1, 0], np.int64)
+    for _ in range(2):  # the fake averages equal ranks: the step of one process
+        np.testing.assert_allclose(exe(xv, yv).numpy(), plain(xv, yv).numpy(), rtol=1e-5)
+    for p, q in zip(model.parameters(), plain_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_compile_distributed_reads_the_average_after_backward_only(monkeypatch):
+    # a value computed from a gradient after backward (clipping, a returned gradient) reads
+    # the average; one that gradients are computed from keeps the local value
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    w = graphc.variable(np.ones(3, np.float32), name="w")
+    b = graphc.variable(np.zeros(3, np.float32), name="b")
+    x = graphc.placeholder((3,), name="x")
+    h = x * w + b
+    loss = (h * h).sum()
+    gw, gb = graphc.grad(loss, [w, b])
+    assert gw.grad_of == (w,) and gb.grad_of == (b,)
+    norm = (gw * gw).sum()
+    exe = graphc.compile([loss, gb, norm], [x], updates={w: w - 0.1 * gw, b: b - 0.1 * gb},
+                         target="reference", distributed=True)
+    reduced = [n for n in exe.graph.nodes if n.op.name == "all_reduce"]
+    assert [n.attrs["reduce"] for n in reduced] == ["mean", "mean"]
+    assert exe.outputs[0] is loss  # the local loss
+    assert exe.outputs[1].node in reduced  # the returned gradient: averaged
+    assert any(n in reduced for n in graphc.Graph.from_outputs([exe.outputs[2]]).nodes)
+    assert _collective_ancestors(exe.graph) == [False, False]
+
+
+def test_compile_distributed_errors(monkeypatch):
+    x = graphc.placeholder((3,), name="x")
+    w = graphc.variable(np.ones(3, np.float32), name="w")
+    with pytest.raises(dist.DistributedError, match="init_process_group"):
+        graphc.compile((x * w).sum(), [x], distributed=True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    with pytest.raises(UnsupportedError, match="no parameter gradients to average"):
+        graphc.compile((x * w).sum(), [x], distributed=True, target="reference")
+    with pytest.raises(ValueError, match="bucket_cap_mb applies to distributed=True"):
+        graphc.compile((x * w).sum(), [x], bucket_cap_mb=5, target="reference")
+    with pytest.raises(ValueError, match="positive number"):
+        collective.all_reduce(x, reduce="mean", bucket_cap_mb=0)
+
+
+def test_gradient_tags_are_saved_and_loaded(tmp_path, monkeypatch, two_equal_ranks):
+    model, x, y, loss, _ = _mlp_step_graph()
+    opt = graphc.optim.SGD(model.parameters(), lr=0.1)
+    step = graphc.compile(loss, [x, y], updates=opt.updates(loss), target="reference")
+    path = tmp_path / "step.json"
+    graphc.save_graph(step, path)
+    loaded = graphc.load_graph(path)
+    tagged = {v.grad_of[0].name for n in loaded.nodes for v in n.outputs if v.grad_of}
+    assert tagged == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    again = graphc.compile(loaded, distributed=True, target="reference")
+    assert isinstance(again, DistributedExecutable)
+    assert graphc.viz.dump(again).count("= all_reduce(") == 4
+
+
+# ---- bucket_cap_mb: PyTorch's rule, eager and compiled ------------------------------------------
+def _planned_caps(monkeypatch, cap_mb):
+    """The allreduce buckets of the MLP step whose all_reduce nodes carry bucket_cap_mb."""
+    from graphc.compile import _normalize_updates
+    from graphc.passes import run_pipeline
+    monkeypatch.delenv("GRAPHC_BUCKET_MB", raising=False)
+    graphc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = graphc.placeholder((5, 4), name="x")
+    y = graphc.placeholder((5,), graphc.int64, name="y")
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    params = list(model.parameters())
+    reduced = [collective.all_reduce(g, reduce="mean", bucket_cap_mb=cap_mb)
+               for g in graphc.grad(loss, params)]
+    pairs = _normalize_updates({p: p - 0.1 * g for p, g in zip(params, reduced)})
+    graph = graphc.Graph.from_outputs([loss] + [new for _, new in pairs])
+    graph.inputs, graph.outputs = [x, y], [loss]
+    return [c.members for c in run_pipeline(graph, updates=pairs).memory.collectives]
+
+
+def test_bucket_count_follows_bucket_cap_mb_in_compiled_steps(monkeypatch):
+    # gradients (ready order): 2.bias 12 B, 2.weight 96 B, 0.bias 32 B, 0.weight 128 B
+    assert _planned_caps(monkeypatch, None) == [4]       # 1 MiB first bucket
+    assert _planned_caps(monkeypatch, 1e-5) == [1, 1, 1, 1]   # 10 B: one a gradient
+    assert _planned_caps(monkeypatch, 150 / 2 ** 20) == [3, 1]  # 150 B
+    monkeypatch.setenv("GRAPHC_BUCKET_MB", "1")  # the override wins over the nodes' cap
+    from graphc.passes import memory
+    assert memory.bucket_caps(1e-5) == (1 << 20, 1 << 20)
+
+
+def test_eager_buckets_follow_bucket_cap_mb_with_pytorchs_first_bucket(monkeypatch):
+    from graphc.nn.parallel.distributed import _buckets
+    monkeypatch.delenv("GRAPHC_BUCKET_MB", raising=False)
+    # 2 MiB, 4 MiB, 20 MiB, 10 MiB float32 parameters
+    params = [graphc.zeros(n * (1 << 18)) for n in (2, 4, 20, 10)]
+    sizes = lambda buckets: [[p._data.nbytes >> 20 for p in b.params] for b in buckets]  # noqa
+    # default: reversed order, a 1 MiB first bucket (one gradient), then up to 25 MiB
+    assert sizes(_buckets(params, None)) == [[10], [20, 4], [2]]
+    assert sizes(_buckets(params, 5)) == [[10], [20], [4], [2]]
+    assert sizes(_buckets(params, 100)) == [[10, 20, 4, 2]]
+    monkeypatch.setenv("GRAPHC_BUCKET_MB", "12")
+    assert sizes(_buckets(params, 100)) == [[10], [20], [4, 2]]
+    with pytest.raises(ValueError, match="positive number"):
+        _buckets(params, -1)

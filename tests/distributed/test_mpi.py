@@ -77,9 +77,10 @@ def launch(case, *args, timeout=120, **env):
 # agreed allreduce), so later cases are unaffected; it runs last all the same.
 PASSING = ["collectives", "ddp_eager", "ddp_unused_parameters", "ddp_bucket_view",
            "ddp_compiled_reference", "ddp_compiled_cpu", "jit_distributed",
+           "compile_distributed", "uneven_batches", "bucket_cap_mb_in_compiled_steps",
            "ddp_batchnorm_compiled_equals_eager",
-           "sync_batchnorm", "symbolic_all_reduce", "ddp_in_a_static_graph_raises", "sampler",
-           "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
+           "sync_batchnorm", "symbolic_all_reduce", "ddp_no_sync_in_a_static_graph_raises",
+           "sampler", "checkpoint", "compiled_steps_that_differ_between_ranks_raise"]
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,31 @@ def test_jit_distributed_matches_one_process(passing_job):
     assert_passed(passing_job, "jit_distributed")
 
 
+def test_compile_distributed_and_a_ddp_static_graph_match_one_process(passing_job):
+    # graphc.compile(loss, inputs, updates=opt.updates(loss), distributed=True), and a DDP
+    # model called on placeholders: reference and cpu targets, symbolic batch dim
+    assert_passed(passing_job, "compile_distributed")
+
+
+def test_uneven_last_batch_trains_as_the_mean_of_the_ranks_losses(passing_job):
+    # eager DDP, jit(distributed=True) on both targets and compile(distributed=True) on cpu,
+    # with the last batches smaller on one rank only
+    assert_passed(passing_job, "uneven_batches")
+
+
+def test_bucket_cap_mb_sets_the_buckets_of_compiled_steps(passing_job):
+    assert_passed(passing_job, "bucket_cap_mb_in_compiled_steps")
+
+
+def test_a_step_communicating_differently_on_one_rank_fails_clearly():
+    done, seconds = launch("new_communication_on_one_rank_fails_clearly", WORKER_TIMEOUT="3")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "rank 1 compiled a step for new input shapes [[3, 3]] whose communication was " \
+        "never agreed" in output, output[-3000:]
+    assert seconds < 50, seconds  # the deadline ended it, then the abort
+
+
 def test_ddp_compiled_cpu_with_the_mpi_progress_thread():
     done, _ = launch("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300",
                      GRAPHC_PROGRESS_THREAD="1")  # an environment of its own: a job of its own
@@ -153,7 +179,7 @@ def test_all_reduce_of_a_symbolic_value_is_a_graph_node(passing_job):
 
 
 def test_ddp_in_a_hand_built_graph_raises(passing_job):
-    assert_passed(passing_job, "ddp_in_a_static_graph_raises")
+    assert_passed(passing_job, "ddp_no_sync_in_a_static_graph_raises")
 
 
 def test_distributed_sampler_covers_the_dataset_once_per_epoch(passing_job):
@@ -202,9 +228,11 @@ def _example(n, *args):
     return float(line.split("final loss ")[1].split(",")[0])
 
 
-def test_example_two_ranks_equal_one_rank_with_double_batch_in_both_modes():
+def test_example_two_ranks_equal_one_rank_with_double_batch_in_all_modes():
     eager = _example(2, "--mode", "eager", "--batch-size", "16")
     static = _example(2, "--mode", "static", "--batch-size", "16")
+    graph = _example(2, "--mode", "static", "--api", "compile", "--batch-size", "16")
     single = _example(1, "--mode", "static", "--batch-size", "32")
     assert static == pytest.approx(eager, rel=1e-4)
+    assert graph == pytest.approx(eager, rel=1e-4)
     assert single == pytest.approx(static, rel=1e-4)

@@ -141,3 +141,27 @@ def test_malformed_updates_are_format_errors(updates, message):
     from graphc.ir.serialize import graph_from_json
     with pytest.raises(gc.GraphFormatError, match=message):
         graph_from_json(doc)
+
+
+def test_gradients_of_variables_stay_tagged(tmp_path):
+    a, w, loss, g = _graph()
+    assert g.grad_of == (w,) and loss.grad_of == ()
+    gc.save_graph([loss, g], tmp_path / "g.json")
+    loaded = gc.load_graph(tmp_path / "g.json")
+    variable = [n.outputs[0] for n in loaded.nodes if n.op.name == "variable"][0]
+    assert loaded.outputs[1].grad_of == (variable,) and loaded.outputs[0].grad_of == ()
+
+
+@pytest.mark.parametrize("gradients, message", [
+    ({"a": 1}, "must be a list"),
+    ([[[1, 0]]], "must be a \\[variable, gradient\\] pair"),
+    ([[[0, 0], [1, 0]]], "is the gradient of a placeholder, not a variable"),
+    ([[[1, 0], [0, 0]]], "variable 'w' is f32\\[2, 3\\], its gradient f32\\[\\?, 2\\]"),
+])
+def test_malformed_gradients_are_format_errors(gradients, message):
+    doc = _doc()
+    assert [n["op"] for n in doc["nodes"][:2]] == ["placeholder", "variable"]
+    doc["gradients"] = gradients
+    from graphc.ir.serialize import graph_from_json
+    with pytest.raises(gc.GraphFormatError, match=message):
+        graph_from_json(doc)

@@ -10,8 +10,10 @@ averaged gradients are written back into `.grad`.
 Compiled training (graphc.jit of a step that calls this model and `loss.backward()`): the
 symbolic gradient of each parameter is averaged by an `all_reduce` node, so an optimizer
 traced after backward reads averaged gradients; buffers are read through `broadcast` nodes
-(rank 0's values, as in eager). graphc.compile groups the all_reduces into buckets that
-overlap backward (graphc/distributed/compiled.py).
+(rank 0's values, as in eager). In a graph built on placeholders (graphc.compile of
+`opt.updates(loss)`), the model reads each parameter through `_MeanGradient`, whose
+gradient is that same average. graphc.compile groups the all_reduces into buckets of up to
+`bucket_cap_mb` that overlap backward (graphc/distributed/compiled.py).
 """
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from ...eager.hooks import queue_callback
 from ...eager.tensor import Tensor
 from ...errors import UnsupportedError
 from ...ir import graph as graph_module
-from ...ops.collective import broadcast as broadcast_op
+from ...autograd.function import Function
+from ...dispatch import variable_node
+from ...ops.collective import all_reduce as all_reduce_op, broadcast as broadcast_op, \
+    bucket_caps
 from ..module import Module
 
 
@@ -82,18 +87,34 @@ class _Bucket:
                 np.copyto(p.grad._data, view)
 
 
-def _buckets(params, cap_bytes):
-    """Buckets in the reverse order of `params`, one dtype each, up to cap_bytes."""
-    buckets, open_by_dtype = [], {}
+def _buckets(params, bucket_cap_mb):
+    """Buckets in the reverse order of `params`, one dtype each, up to bucket_caps' bytes
+    (the first bucket of a dtype 1 MiB and later ones 25 MiB by default, as PyTorch)."""
+    first, later = bucket_caps(bucket_cap_mb)
+    buckets, open_by_dtype = [], {}  # dtype -> [params, bytes, cap] of its open bucket
     for p in reversed(params):
         key = p._data.dtype.str
         current = open_by_dtype.get(key)
-        if current is None or current[1] + p._data.nbytes > cap_bytes and current[0]:
-            current = open_by_dtype[key] = ([], 0)
+        if current is None or current[1] + p._data.nbytes > current[2] and current[0]:
+            current = open_by_dtype[key] = [[], 0, first if current is None else later]
             buckets.append(current[0])
         current[0].append(p)
-        open_by_dtype[key] = (current[0], current[1] + p._data.nbytes)
+        current[1] += p._data.nbytes
     return [_Bucket(b) for b in buckets]
+
+
+class _MeanGradient(Function):
+    """A parameter as the DDP model's static forward reads it: the same value; its gradient
+    is the mean over the ranks (one all_reduce node, bucketed by the compiler)."""
+
+    @staticmethod
+    def forward(ctx, value, bucket_cap_mb):
+        ctx.bucket_cap_mb = bucket_cap_mb
+        return value
+
+    @staticmethod
+    def backward(ctx, grad):
+        return all_reduce_op(grad, reduce="mean", bucket_cap_mb=ctx.bucket_cap_mb), None
 
 
 def _weak_method(obj, name):
@@ -112,6 +133,8 @@ class DistributedDataParallel(Module):
     At construction the parameters and buffers of rank 0 are broadcast to every rank. After
     each `backward()` the parameters' gradients are the average over ranks; `no_sync()`
     skips that (gradients accumulate locally until the next synchronized backward).
+    bucket_cap_mb: the most MiB per allreduce bucket, eager and compiled (None: PyTorch's
+    default, 25 MiB after a 1 MiB first bucket; GRAPHC_BUCKET_MB overrides it).
     Unsupported PyTorch arguments (device_ids, dim != 0, other process groups) raise.
     find_unused_parameters makes no difference: a parameter without a gradient on a rank
     always contributes zeros; static_graph and check_reduction are hints PyTorch itself
@@ -139,7 +162,8 @@ class DistributedDataParallel(Module):
         self.find_unused_parameters = find_unused_parameters  # unused grads count as zero
         self.gradient_as_bucket_view = gradient_as_bucket_view
         self.require_backward_grad_sync = True
-        self.bucket_cap_mb = 25 if bucket_cap_mb is None else bucket_cap_mb
+        bucket_caps(bucket_cap_mb)  # a positive number, or None
+        self.bucket_cap_mb = bucket_cap_mb  # None: PyTorch's default (1 MiB first, then 25)
         object.__setattr__(self, "_world_size", dist.get_world_size())
         params, seen = [], set()
         for p in module.parameters():
@@ -148,7 +172,7 @@ class DistributedDataParallel(Module):
                 params.append(p)
         object.__setattr__(self, "_params", params)
         self._sync_module_states()
-        buckets = _buckets(params, int(self.bucket_cap_mb * 1024 * 1024))
+        buckets = _buckets(params, bucket_cap_mb)
         object.__setattr__(self, "_buckets", buckets)
         object.__setattr__(self, "_bucket_of", {id(p): (b, i) for b in buckets
                                                 for i, p in enumerate(b.params)})
@@ -171,11 +195,7 @@ class DistributedDataParallel(Module):
         if Tensor._trace is not None:
             self._prepare_trace()
         elif self.__dict__.get("_symbolic"):
-            raise UnsupportedError(
-                "DistributedDataParallel in a static graph: gradients are averaged in eager "
-                "backward and inside graphc.jit only. In a graph built by hand, call the "
-                "wrapped model (ddp.module) and average each gradient with "
-                "graphc.distributed.all_reduce(g, op=ReduceOp.AVG)")
+            return self._forward_static(args, kwargs)
         elif self.broadcast_buffers and self._world_size > 1 and self.training:
             for b in self.module.buffers():  # as PyTorch: rank 0's running statistics win
                 dist.broadcast(b, src=0)
@@ -250,7 +270,32 @@ class DistributedDataParallel(Module):
         graph_module.trace_backward = backward_then_average
 
     def _average_symbolic_grads(self):
-        average_symbolic_grads(self._params, "DistributedDataParallel")
+        average_symbolic_grads(self._params, "DistributedDataParallel", self.bucket_cap_mb)
+
+    # ---- static graphs: graphc.compile(loss, inputs, updates=opt.updates(loss)) -----------------
+    def _forward_static(self, args, kwargs):
+        """The wrapped module on symbolic inputs, reading each parameter through
+        `_MeanGradient` (the value itself; its gradient averaged over the ranks by an
+        all_reduce node) and, with broadcast_buffers, each buffer through a `broadcast` from
+        rank 0: graphc.grad, an optimizer's updates(loss) and graphc.compile then build the
+        same step as graphc.jit does for this model."""
+        if not self.require_backward_grad_sync:
+            raise UnsupportedError(
+                "DistributedDataParallel.no_sync() in a static graph: the compiled step would "
+                "never communicate. Build the accumulation steps with the wrapped model "
+                "(ddp.module) and the last micro-batch with the DDP model")
+        reads = [(p, _MeanGradient.apply(variable_node(p), self.bucket_cap_mb))
+                 for p in self._params]
+        if self.broadcast_buffers and self._world_size > 1 and self.training:
+            reads += [(b, broadcast_op(variable_node(b), src=0)) for b in self.module.buffers()]
+        saved = [(t, t._variable) for t, _ in reads]
+        try:
+            for t, value in reads:  # what the module's forward reads for t (dispatch.variable_of)
+                t._variable = value
+            return self.module(*args, **kwargs)
+        finally:
+            for t, variable in saved:
+                t._variable = variable
 
     def extra_repr(self):
         return f"world_size={self._world_size}, buckets={len(self._buckets)}"
