@@ -83,8 +83,6 @@ class Op:
         shape (passes drop the dependency; an op reading only shapes is a constant once
         shapes are known).
     family: the section of docs/ops.md the op is listed in; no code dispatches on it.
-    kind=, lowering=: the older spelling of family= and of the traits, still accepted (each
-        becomes the trait it meant) until open branches declaring ops with them are merged.
     saves: which of "inputs"/"outputs" the gradient rule reads the values of; an eager
         in-place write to one of those makes backward raise, as in PyTorch.
     eager: optional faster stand-in for `reference` in eager mode (same signature and result),
@@ -105,8 +103,7 @@ class Op:
     def __init__(self, name, *, infer, reference, vjp=None, num_inputs=1, num_outputs=1,
                  defaults=None, coerce=None, normalize=None, scalar=None, view=None,
                  reduction=None, effects=PURE, shape_only_inputs=(), family="other",
-                 saves=("inputs", "outputs"), differentiable=True, doc="", kind=None,
-                 lowering=None):
+                 saves=("inputs", "outputs"), differentiable=True, doc=""):
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is defined twice")
         if vjp is not None and not differentiable:
@@ -123,25 +120,6 @@ class Op:
         self.defaults = dict(defaults or {})
         self.coerce = coerce
         self.normalize = normalize
-        # kind= and lowering= are the older spelling, kept while branches that declare ops
-        # with them are merged: each becomes the trait it meant (a kernel name in lowering
-        # was read by nothing: the targets' rule tables name their kernels)
-        if kind is not None:
-            family = kind
-            if kind == "view" and view is None:
-                view = View()
-            if kind in ("collective", "random"):
-                effects = Effects(random=effects.random or kind == "random",
-                                  collective=effects.collective or kind == "collective")
-            if kind == "shape" and not shape_only_inputs and num_inputs:
-                shape_only_inputs = range(num_inputs)
-        lowering = dict(lowering or {})
-        scalar = lowering.pop("template", scalar)
-        if lowering.pop("random", False):
-            effects = Effects(random=True, collective=effects.collective)
-        lowering.pop("kernel", None)
-        if lowering:
-            raise ValueError(f"op {name!r}: unknown lowering keys {sorted(lowering)}")
         self.scalar = scalar
         self.view = view
         self.reduction = reduction

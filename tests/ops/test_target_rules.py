@@ -119,27 +119,3 @@ def test_passes_and_lowerings_do_not_dispatch_on_op_names():
     found = [f"{f.relative_to(root)}:{i}: {line.strip()}" for f in files
              for i, line in enumerate(f.read_text().splitlines(), 1) if _NAME_TEST.search(line)]
     assert not found, "dispatch on the Op object or a trait instead:\n" + "\n".join(found)
-
-
-def test_the_older_spelling_declares_the_same_traits():
-    # (kept while branches declaring ops with kind=/lowering= are merged: see Op.__init__)
-    made = []
-    try:
-        for name, kw in (("_old_view", dict(kind="view")),
-                         ("_old_collective", dict(kind="collective")),
-                         ("_old_shape", dict(kind="shape")),
-                         ("_old_elementwise", dict(kind="elementwise",
-                                                   lowering={"template": "({0} * 2)"})),
-                         ("_old_kernel", dict(kind="kernel", lowering={"kernel": "k"}))):
-            made.append(Op(name, infer=same_type, reference=lambda x: x, **kw))
-        view, collective, shape_query, ew, kernel = made
-        assert view.view == View() and not view.view.writable
-        assert collective.effects.collective and shape_query.reads_only_shapes
-        assert ew.scalar == "({0} * 2)" and ew.family == "elementwise"
-        assert kernel.family == "kernel" and kernel.scalar is None
-        assert _rules("cpu").coverage(kernel) is None  # a new kernel op must declare a rule
-        with pytest.raises(ValueError, match="unknown lowering keys"):
-            Op("_old_typo", infer=same_type, reference=lambda x: x, lowering={"templat": "x"})
-    finally:
-        for op in made:
-            del REGISTRY[op.name]
