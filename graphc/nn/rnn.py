@@ -6,7 +6,8 @@ The input projection of all time steps is one matmul per layer and direction; on
 hidden projection runs step by step, in `time_loop` — the one place that walks time, so that
 a compiled scan (issue 11) can replace it. Today it unrolls: the sequence length must be
 known when a graph is built (the batch size may be symbolic). A missing initial state means
-zeros, so the first step skips the hidden projection instead of multiplying zeros.
+zeros: the eager loop's first step skips the hidden projection instead of multiplying zeros;
+a scan carries zeros into it, so that one compiled cell serves every step.
 """
 from __future__ import annotations
 
@@ -74,20 +75,17 @@ def unrolled_time_loops():
 
 def _scanned(step, inputs, state, reverse):
     """The time loop on symbolic values: one graphc.scan node, so a compiled step compiles
-    the cell once whatever the sequence length. A missing state (zeros) makes the first step
-    skip the hidden projection, so that step runs on its own, as in the eager loop."""
-    head = None
-    if state is None:
-        head, state = step(inputs[-1 if reverse else 0], None)
-        inputs = inputs[:-1] if reverse else inputs[1:]
+    the cell once whatever the sequence length. A missing state is zeros carried into the
+    first step (the eager loop skips that step's hidden projection instead: the same numbers,
+    but a compiled step would need a second copy of the cell's kernels for it)."""
+    if state is None:  # zeros shaped like the state a first step makes (only its shape is read)
+        _, first = step(inputs[-1 if reverse else 0], None)
+        state = tuple(G.full_like(v, 0) for v in first)
 
     def cell(carry, x):
         out, new = step(x, carry)
         return tuple(new), out
     final, outputs = scan(cell, tuple(state), inputs, reverse=reverse)
-    if head is not None:
-        head = G.unsqueeze(head, 0)
-        outputs = G.cat([outputs, head] if reverse else [head, outputs], 0)
     return outputs, tuple(final)
 
 
