@@ -59,7 +59,12 @@ def _matmul_vjp(c, g):
         ga = matmul(G, transpose_last(B))
         ga = squeeze(ga, dims=-2) if a.ndim == 1 else ga
     if c.needs_input_grad[1]:
-        gb = matmul(transpose_last(A), G)
+        if b.ndim == 2 and a.ndim > 2:  # b shared by a batch (a Linear on a sequence): one
+            # product over all rows, not one per batch element and then their sum
+            gb = matmul(transpose_last(reshape(A, shape=(-1, a.shape[-1]))),
+                        reshape(G, shape=(-1, b.shape[-1])))
+        else:
+            gb = matmul(transpose_last(A), G)
         gb = squeeze(gb, dims=-1) if b.ndim == 1 else gb
     return [ga, gb]
 
