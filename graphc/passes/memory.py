@@ -211,10 +211,13 @@ def _leaf_storage(graph, plan):
     plan.const_data = {k: np.concatenate(c) if c else np.zeros(0) for k, c in consts.items()}
 
 
-def _readers(plan, root):
-    """Indices of steps reading any layout of `root`."""
-    return [i for i, s in enumerate(plan.steps)
-            if any(plan.layouts[v].root is root for v in s.reads)]
+def _last_readers(plan):
+    """{root: index of the last step reading any layout of it}"""
+    last = {}
+    for i, s in enumerate(plan.steps):
+        for v in s.reads:
+            last[plan.layouts[v].root] = i
+    return last
 
 
 def _plan_updates(graph, plan, taken):
@@ -222,13 +225,14 @@ def _plan_updates(graph, plan, taken):
     producer_step = {v: i for i, s in enumerate(plan.steps) if s.node is not None
                      for v in s.node.outputs}
     late = []
+    last_reader = _last_readers(plan)  # (one pass: a scan per update was quadratic)
     for var, new in graph.updates:
         i = producer_step.get(new)
         lay = plan.layouts[new]
         if (i is not None and lay.root is new and new not in taken and new not in plan.storage
                 and _is_loop_kernel(plan.steps[i].node.op)
                 and _reads_safely(plan, plan.steps[i].node, var)
-                and all(r <= i for r in _readers(plan, var))):
+                and last_reader.get(var, -1) <= i):
             plan.storage[new] = plan.storage[var]
             plan.inplace.append(var)
             continue
@@ -237,6 +241,7 @@ def _plan_updates(graph, plan, taken):
             src = _new_root_like(new)
             plan.layouts[src] = Layout.of_root(src)
             plan.steps.append(Step(src=new, dst=src))
+            last_reader[plan.layouts[new].root] = len(plan.steps) - 1
         late.append(Step(src=src, dst=var))
     plan.steps.extend(late)
 
