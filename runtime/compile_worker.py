@@ -196,7 +196,7 @@ def start(jobs, warm=None):
     if not _helpers_allowed() or idle_cores() < 1:
         return None
     if can_fork():
-        if len(jobs) < MIN_FORKED_KERNELS and warm is None:
+        if len(jobs) < MIN_FORKED_KERNELS and not warm:
             return None
         return ForkedHelper(jobs, warm)
     return Helper.start(jobs)

@@ -286,8 +286,8 @@ class CompiledProgram:
                 todo.append((kernel, dtypes))
         warm = feeds and self.library_kernels and not self.parallel and \
             _library_is_cold(self.library_kernels)
-        helper = compile_worker.start(_helper_jobs(todo), warm and (
-            lambda claim: self._warm_library(feeds, claim)))
+        helper = compile_worker.start(_helper_jobs(todo), (
+            lambda claim: self._warm_library(feeds, claim)) if warm else None)
         done, deferred = report.reused, []
         if warm and hasattr(helper, "claim_library"):  # the library first, shared with it:
             try:  # its longest compiles are what everything else waits for

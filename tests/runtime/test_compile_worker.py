@@ -209,3 +209,18 @@ def test_a_cold_library_is_compiled_before_the_first_call(tmp_path, helpers):
     assert {k.split(".")[0] for k in keys} >= {"cross_entropy", "cross_entropy_backward"}
     helper_made = sum(1 for who, key in claims if who != pid and key.startswith("cross_"))
     assert int(hits) == helper_made  # what the helper compiled, this process loaded
+
+
+def test_a_warm_start_starts_no_helper(tmp_path, monkeypatch):
+    """Everything in the cache (kernels and library): nothing to share, no fork."""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    exe, feeds, want = _program(11.0)
+    _check(exe, feeds, want)  # compiles (and fills the cache)
+    started = []
+    monkeypatch.setattr(compile_worker, "ForkedHelper", lambda *a: started.append(a))
+    monkeypatch.setattr(compile_worker.Helper, "start", classmethod(
+        lambda cls, jobs: started.append(jobs)))
+    exe, feeds, want = _program(11.0)
+    _check(exe, feeds, want)
+    assert started == []
