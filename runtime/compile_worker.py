@@ -143,9 +143,13 @@ class ForkedHelper:
     only lasting effect is the on-disk cache."""
 
     def __init__(self, jobs, warm=None):
+        from numba.core.compiler_lock import global_compiler_lock
         self.claims = tempfile.mkdtemp(prefix="graphc-claims-")
-        with warnings.catch_warnings():  # (Python 3.12 warns of fork in threaded processes:
-            warnings.simplefilter("ignore", DeprecationWarning)  # the child runs no threads)
+        # Numba's compiler lock is held across the fork, so that no other thread of this
+        # process is inside a compile at that moment (the child would wait for it forever);
+        # the child's copy is released by the same thread, its only one
+        with warnings.catch_warnings(), global_compiler_lock:  # (Python 3.12 warns of a fork
+            warnings.simplefilter("ignore", DeprecationWarning)  # in a threaded process)
             self.pid = os.fork()
         if self.pid:
             return

@@ -224,3 +224,32 @@ def test_a_warm_start_starts_no_helper(tmp_path, monkeypatch):
     exe, feeds, want = _program(11.0)
     _check(exe, feeds, want)
     assert started == []
+
+
+@forking
+def test_a_fork_waits_for_a_compile_in_another_thread(tmp_path, monkeypatch):
+    """Numba's compiler lock is held across the fork: had another thread been compiling at
+    that moment, the child would wait for a lock nobody in it can release."""
+    import threading
+    import time
+    from numba import njit
+    from numba.core.compiler_lock import global_compiler_lock
+    monkeypatch.setattr(compile_worker, "idle_cores", lambda: 1)
+    monkeypatch.setattr(compile_worker, "WAIT_S", 20)
+    mark, held = tmp_path / "compiled", threading.Event()
+
+    def compiling_thread():
+        with global_compiler_lock:
+            held.set()
+            time.sleep(0.5)
+    thread = threading.Thread(target=compiling_thread)
+    thread.start()
+    held.wait()
+
+    def child_compiles(claim):
+        njit(lambda x: x + 1)(1)  # needs the compiler lock in the child
+        mark.write_text("yes")
+    helper = compile_worker.start([], warm=child_compiles)
+    helper.finish()
+    thread.join()
+    assert mark.read_text() == "yes"
