@@ -198,15 +198,13 @@ def _slice_range(node):
     return found
 
 
-def _is_zero_gap(v):
-    return v.node.op is shape_ops.broadcast_to and _is_filled(v.node.inputs[0], 0)
-
-
 def _tiled_slice_gradients(node, uses):
     """sum of slice_backward(g_i) over disjoint ranges of one dim -> cat(g_i, zeros in the
     gaps): the gradient of x.chunk() / x.split() / x[t] (an LSTM's gates and time steps),
-    written once instead of zero-filled per piece and added up."""
-    if node.op is not E.add or not all(_same_type(v, node) for v in node.inputs):
+    written once instead of zero-filled per piece and added up. Rewritten at the root of the
+    sum only: the terms are gathered once, not again at every partial sum."""
+    if node.op is not E.add or not all(_same_type(v, node) for v in node.inputs) or \
+            node.outputs[0] in uses.summed:
         return None
     pieces, stack = [], list(node.inputs)
     while stack:
@@ -217,13 +215,6 @@ def _tiled_slice_gradients(node, uses):
             stack.extend(v.node.inputs)
         elif v.node.op is shape_ops.slice_backward and _slice_range(v.node) is not None:
             pieces.append((_slice_range(v.node), v.node.inputs[0]))
-        elif v.node.op is shape_ops.cat:  # (an earlier rewrite of part of this sum)
-            at = 0
-            for part in v.node.inputs:
-                size = part.type.shape[v.node.attrs["dim"]]
-                if not _is_zero_gap(part):
-                    pieces.append(((v.node.attrs["dim"], at, at + size, False), part))
-                at += size
         else:
             return None
     pieces.sort(key=lambda p: p[0][1])
@@ -261,12 +252,21 @@ RULES = (_full_like_as_view, _identity_operand, _double_negation, _noop_view, _c
          _fold_constants, _transposed_product, _batch_permuted_product, _tiled_slice_gradients)
 
 
+class _Uses(dict):
+    """How many node inputs and graph outputs read each value; `summed`: the values read by
+    an add of their own type (the partial sums and terms of a longer sum)."""
+
+    __slots__ = ("summed",)
+
+
 def _uses(graph):
-    """How many node inputs and graph outputs read each value."""
-    uses = {}
+    uses = _Uses()
+    uses.summed = set()
     for n in graph.nodes:
         for v in n.inputs:
             uses[v] = uses.get(v, 0) + 1
+            if n.op is E.add and v.type == n.outputs[0].type:
+                uses.summed.add(v)
     for v in list(graph.outputs) + [new for _, new in updates_of(graph)]:
         uses[v] = uses.get(v, 0) + 1
     return uses
