@@ -91,6 +91,19 @@ def _executor(parts):
         return _pool
 
 
+def _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw):
+    """(n0, nb, g, cols): the im2col matrices (nb, K, P) of samples n0 ... n0 + nb - 1 and
+    group g, for the samples lo ... hi - 1 in chunks of B (one buffer, reused)."""
+    cols = np.empty((B, K, P), x.dtype)
+    xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
+    for n0 in range(lo, hi, B):
+        nb = min(B, hi - n0)
+        for g in range(groups):
+            k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
+                           cols[:nb])
+            yield n0, nb, g, cols[:nb]
+
+
 def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
     N = x.shape[0]
@@ -102,14 +115,9 @@ def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     out3 = out.reshape(N, O, P)
 
     def samples(lo, hi):
-        cols = np.empty((B, K, P), x.dtype)
-        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
-        for n0 in range(lo, hi, B):
-            nb = min(B, hi - n0)
-            for g in range(groups):
-                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
-                               cols[:nb])
-                np.matmul(w3[g], cols[:nb], out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
+        for n0, nb, g, cols in _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo,
+                                              sh, sw, pt, pl, dh, dw):
+            np.matmul(w3[g], cols, out=out3[n0:n0 + nb, g * Og:(g + 1) * Og])
         if b.shape[0]:
             k.add_channel_bias(out3[lo:hi], b)
     _over_samples(N, N * O * K * P, samples)
@@ -163,18 +171,13 @@ def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
     def samples(lo, hi):
         """this range's sum, (groups, Og, K)"""
         acc = np.zeros((groups, Og, K), x.dtype)
-        cols = np.empty((B, K, P), x.dtype)
         part = np.empty((B, Og, K), x.dtype)
-        xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
-        for n0 in range(lo, hi, B):
-            nb = min(B, hi - n0)
-            for g in range(groups):
-                k.im2col_batch(x, n0, g * Cg, xp, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw,
-                               cols[:nb])
-                # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
-                np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols[:nb].transpose(0, 2, 1),
-                          out=part[:nb])
-                acc[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
+        for n0, nb, g, cols in _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo,
+                                              sh, sw, pt, pl, dh, dw):
+            # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
+            np.matmul(gy3[n0:n0 + nb, g * Og:(g + 1) * Og], cols.transpose(0, 2, 1),
+                      out=part[:nb])
+            acc[g] += part[0] if nb == 1 else part[:nb].sum(axis=0)
         return acc
     sums = _over_samples(N, N * O * K * P, samples)
     gw3 = gw.reshape(groups, Og, K)
