@@ -238,25 +238,19 @@ class HookMixin:
         PyTorch's warning for an exception of theirs (the first error is then re-raised).
         As PyTorch's, global ones get (module, args, result) even when with_kwargs."""
         args, kwargs, called = state["args"], state["kwargs"], state["called"]
-        for hook_id, hook in list(GLOBAL.forward.items()):
-            if hook_id in GLOBAL.forward_always_called and hook_id not in called:
-                try:
-                    result = hook(self, args, state["result"])
-                    if result is not None:
-                        state["result"] = result
-                except Exception as e:
-                    warnings.warn("global module forward hook with ``always_call=True`` raised "
-                                  "an exception that was silenced as another error was raised "
-                                  f"in forward: {e}", stacklevel=3)
-        for hook_id, entry in list(hooks["forward"].items()):
-            if len(entry) == 3 and hook_id not in called:
-                hook, with_kwargs, _ = entry
-                try:
-                    result = (hook(self, args, kwargs, state["result"]) if with_kwargs
-                              else hook(self, args, state["result"]))
-                    if result is not None:
-                        state["result"] = result
-                except Exception as e:
-                    warnings.warn("module forward hook with ``always_call=True`` raised an "
-                                  "exception that was silenced as another error was raised in "
-                                  f"forward: {e}", stacklevel=3)
+        pending = [("global module forward hook", hook, False)
+                   for hook_id, hook in list(GLOBAL.forward.items())
+                   if hook_id in GLOBAL.forward_always_called and hook_id not in called]
+        pending += [("module forward hook", entry[0], entry[1])
+                    for hook_id, entry in list(hooks["forward"].items())
+                    if len(entry) == 3 and hook_id not in called]
+        for what, hook, with_kwargs in pending:
+            try:
+                result = (hook(self, args, kwargs, state["result"]) if with_kwargs
+                          else hook(self, args, state["result"]))
+                if result is not None:
+                    state["result"] = result
+            except Exception as e:
+                warnings.warn(f"{what} with ``always_call=True`` raised an exception that was "
+                              f"silenced as another error was raised in forward: {e}",
+                              stacklevel=3)
