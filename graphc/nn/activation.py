@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..eager.creation import full
-from . import functional as F
+from . import activation_functions, functional as F
 from .module import Module
 from .parameter import Parameter
 
@@ -83,7 +83,7 @@ LogSoftmax = _activation("LogSoftmax", F.log_softmax, dim=None)
 
 def _implicit_dim(fn):
     def call(input, dim):
-        return fn(input, F._dim(input, dim, "softmax"))
+        return fn(input, activation_functions._dim(input, dim, "softmax"))
     return call
 
 
