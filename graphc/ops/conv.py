@@ -8,15 +8,11 @@ becomes (top, bottom, left, right). NumPy references: `nn_reference`; CPU kernel
 """
 from __future__ import annotations
 
-from ..types import TensorType
+from ..types import TensorType, is_static_dim
 from . import nn_reference as ref
 from .reduce import sum
 from .registry import Op
 from .shape import slice as slice_op
-
-
-def _known(d):
-    return isinstance(d, int)
 
 
 def _pair(value, what, minimum):
@@ -39,7 +35,7 @@ def _check_4d(t, what):
 
 
 def _out(size, *args, **kw):
-    return ref.conv_out_size(size, *args, **kw) if _known(size) else None
+    return ref.conv_out_size(size, *args, **kw) if is_static_dim(size) else None
 
 
 def _op(name, infer, reference, vjp, defaults, normalize=None, num_inputs=1, num_outputs=1,
@@ -77,7 +73,7 @@ def _conv_padding(padding, kernel, dilation, stride):
 
 def _conv_normalize(in_types, attrs):
     w = in_types[1] if len(in_types) > 1 else None
-    if w is None or w.ndim != 4 or not all(_known(d) for d in w.shape):
+    if w is None or w.ndim != 4 or not all(is_static_dim(d) for d in w.shape):
         raise ValueError("the weight must be 4-D with known sizes, got shape "
                          f"{list(w.shape) if w is not None else None}")
     out = dict(attrs)
@@ -108,7 +104,7 @@ def _check_conv_inputs(in_types, weight_in_dim, groups):
         raise TypeError(f"input and weight must have the same dtype, got {x.dtype.name} and "
                         f"{w.dtype.name}")
     channels = w.shape[weight_in_dim] * (groups if weight_in_dim == 1 else 1)
-    if _known(x.shape[1]) and x.shape[1] != channels:
+    if is_static_dim(x.shape[1]) and x.shape[1] != channels:
         raise ValueError(f"input has {x.shape[1]} channels but the weight of shape "
                          f"{list(w.shape)} with groups={groups} expects {channels}")
     if w.shape[0] % groups:
@@ -145,7 +141,7 @@ def _input_output_padding(x, g, w, attrs):
     pads = []
     for axis in (0, 1):
         size = x.shape[2 + axis]
-        if not _known(size) or not _known(g.shape[2 + axis]):
+        if not is_static_dim(size) or not is_static_dim(g.shape[2 + axis]):
             from ..errors import UnsupportedError
             raise UnsupportedError("conv2d: the input gradient needs known spatial sizes, got "
                                    f"input shape {list(x.shape)}")
@@ -196,7 +192,7 @@ def _conv_transpose2d_infer(in_types, stride, padding, output_padding, dilation,
         size = x.shape[2 + axis]
         sizes.append(ref.transpose_out_size(size, padding[2 * axis], padding[2 * axis + 1], k,
                                             stride[axis], dilation[axis], output_padding[axis])
-                     if _known(size) else None)
+                     if is_static_dim(size) else None)
     if any(s is not None and s <= 0 for s in sizes):
         raise ValueError(f"the padding {padding} leaves no output (size {sizes})")
     return [TensorType((x.shape[0], Og * groups) + tuple(sizes), x.dtype)]
@@ -238,7 +234,7 @@ def _weight_grad_infer(in_types, kernel_size, stride, padding, dilation, groups)
         raise TypeError(f"input and output gradient dtypes differ: {x.dtype.name}, "
                         f"{gy.dtype.name}")
     for d, what in ((x.shape[1], "input channels"), (gy.shape[1], "output channels")):
-        if not _known(d) or d % groups:
+        if not is_static_dim(d) or d % groups:
             raise ValueError(f"{what} ({d}) must be known and divisible by groups={groups}")
     return [TensorType((gy.shape[1], x.shape[1] // groups) + tuple(kernel_size), x.dtype)]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, op_error
-from ..types import TensorType
+from ..types import TensorType, is_static_dim
 from .elementwise import add, cast, div, eq, exp, mul, ne, neg, sub
 from .reduce import sum
 from .registry import Op
@@ -24,10 +24,6 @@ from .scans import like_device
 from .shape import unsqueeze
 
 REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
-
-
-def _known(d):
-    return isinstance(d, int)
 
 
 def _check(in_types):
@@ -40,12 +36,12 @@ def _check(in_types):
         raise ValueError(f"expects input (N, C) and target (N,), got "
                          f"{list(x.shape)} and {list(target.shape)}")
     n = x.shape[0]
-    if _known(n) and _known(target.shape[0]) and n != target.shape[0]:
+    if is_static_dim(n) and is_static_dim(target.shape[0]) and n != target.shape[0]:
         raise ValueError(f"input of shape {list(x.shape)} needs a target of shape "
                          f"[{n}], got {list(target.shape)}")
     weight = in_types[-1] if len(in_types) in (3, 5) else None
     if weight is not None:
-        if weight.ndim != 1 or (_known(weight.shape[0]) and _known(x.shape[1])
+        if weight.ndim != 1 or (is_static_dim(weight.shape[0]) and is_static_dim(x.shape[1])
                                 and weight.shape[0] != x.shape[1]):
             raise ValueError(f"weight must have one value per class ({x.shape[1]}), "
                              f"got shape {list(weight.shape)}")
@@ -107,7 +103,7 @@ def _backward_reference(x, target, lse, grad, weight=None, *, ignore_index, redu
 def _parts(x, target, lse, weight, ignore_index):
     """(P, Y, w): softmax, one-hot target and per-row weight (0 where ignored), as values."""
     classes = x.shape[1]
-    if not _known(classes):
+    if not is_static_dim(classes):
         raise op_error(UnsupportedError, "cross_entropy", "second derivatives need a known "
                        "number of classes")
     Y = cast(eq(unsqueeze(target, dims=(1,)), like_device(np.arange(classes), x)), dtype=x.dtype)

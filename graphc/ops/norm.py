@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError
-from ..types import TensorType
+from ..types import TensorType, is_static_dim
 from . import elementwise as E, reduce as R, shape as S
-from .conv import _float_input, _known
+from .conv import _float_input
 from .elementwise import _coerce_to
 from .registry import Op
 
@@ -77,14 +77,15 @@ def _channels(x):
 
 def _check_per_channel(types, names, channels):
     for t, name in zip(types, names):
-        if t.ndim != 1 or (_known(t.shape[0]) and _known(channels) and t.shape[0] != channels):
+        if t.ndim != 1 or (is_static_dim(t.shape[0]) and is_static_dim(channels)
+                           and t.shape[0] != channels):
             raise ValueError(f"{name} must have shape [{channels}], got {list(t.shape)}")
 
 
 def _values_per_channel(x):
     count = 1
     for d in (x.shape[0],) + tuple(x.shape[2:]):
-        if not _known(d):
+        if not is_static_dim(d):
             return None
         count *= d
     return count
@@ -111,7 +112,7 @@ def _backward_infer(in_types, training):
     g, x = in_types[:2]
     channels = _channels(x)
     if g.dtype is not x.dtype or len(g.shape) != len(x.shape) or any(
-            _known(a) and _known(b) and a != b for a, b in zip(g.shape, x.shape)):
+            is_static_dim(a) and is_static_dim(b) and a != b for a, b in zip(g.shape, x.shape)):
         raise ValueError(f"the output gradient {g} does not match the input {x}")
     _check_per_channel(in_types[2:], ("weight", "mean", "invstd"), channels)
     stat = TensorType((channels,), x.dtype)

@@ -3,9 +3,9 @@ input gradients as ops of their own (each the adjoint of another, so second deri
 """
 from __future__ import annotations
 
-from ..types import TensorType, int64
+from ..types import TensorType, int64, is_static_dim
 from . import nn_reference as ref
-from .conv import _check_4d, _float_input, _known, _op, _out, _pair
+from .conv import _check_4d, _float_input, _op, _out, _pair
 
 
 def _pool_normalize(in_types, attrs):
@@ -37,7 +37,7 @@ def _pooled_shape(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _input_hw(x, what):
-    if not all(_known(d) for d in x.shape[2:]):
+    if not all(is_static_dim(d) for d in x.shape[2:]):
         from ..errors import UnsupportedError
         raise UnsupportedError(f"{what}: the gradient needs known spatial sizes, got input shape "
                                f"{list(x.shape)}")
@@ -67,7 +67,7 @@ max_pool2d_op.reads = lambda needs: ((), (1,))
 def _check_indices(in_types):
     g, indices = in_types
     # a symbolic dim (None, "batch") may stand for any concrete size of the other
-    fits = indices.ndim == g.ndim and all(a == b or not _known(a) or not _known(b)
+    fits = indices.ndim == g.ndim and all(a == b or not is_static_dim(a) or not is_static_dim(b)
                                           for a, b in zip(indices.shape, g.shape))
     if not indices.dtype.is_integer or not fits:
         raise ValueError(f"indices must be integers shaped like the values, got {indices} for "
@@ -139,7 +139,7 @@ def _avg_backward_infer(in_types, input_hw, kernel_size, stride, padding, ceil_m
     _check_4d(g, "output gradient")
     expect = tuple(ref.conv_out_size(input_hw[a], padding[a], padding[a], kernel_size[a],
                                      stride[a], 1, ceil_mode) for a in (0, 1))
-    if any(_known(d) and d != e for d, e in zip(g.shape[2:], expect)):
+    if any(is_static_dim(d) and d != e for d, e in zip(g.shape[2:], expect)):
         raise ValueError(f"output gradient {list(g.shape)} does not fit input size "
                          f"{list(input_hw)} (expected spatial size {list(expect)})")
     return [TensorType(g.shape[:2] + tuple(input_hw), g.dtype)]
@@ -164,7 +164,7 @@ def _adaptive_normalize(in_types, attrs):
     if len(size) != 2:
         raise ValueError(f"output_size must be an int or a pair, got {attrs['output_size']!r}")
     size = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(size))
-    if not all(_known(s) and s >= 1 for s in size):
+    if not all(is_static_dim(s) and s >= 1 for s in size):
         raise ValueError(f"output_size must hold positive sizes, got {attrs['output_size']!r}")
     return {"output_size": size}
 

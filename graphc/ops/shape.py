@@ -9,13 +9,9 @@ import builtins
 
 import numpy as np
 
-from ..types import TensorType, broadcast_shapes
+from ..types import TensorType, broadcast_shapes, is_static_dim
 from .elementwise import sub
 from .registry import Op, View, normalize_dim, normalize_dims
-
-
-def _known(d):
-    return isinstance(d, int)
 
 
 def _view(name, infer, reference, vjp, defaults=None, normalize=None, num_inputs=1,
@@ -61,12 +57,12 @@ def _reshape_infer(in_types, shape):
 
 
 def _shape_with_one_unknown(shape, what):
-    unknown = [i for i, d in enumerate(shape) if not _known(d)]
+    unknown = [i for i, d in enumerate(shape) if not is_static_dim(d)]
     if len(unknown) > 1:
         from ..errors import UnsupportedError
         raise UnsupportedError(f"{what}: the gradient needs the input shape, but {list(shape)} "
                                f"has more than one symbolic dim")
-    return tuple(-1 if not _known(d) else d for d in shape)
+    return tuple(-1 if not is_static_dim(d) else d for d in shape)
 
 
 reshape = _view("reshape", _reshape_infer, lambda x, shape: np.reshape(x, shape),
@@ -80,7 +76,7 @@ reshape = _view("reshape", _reshape_infer, lambda x, shape: np.reshape(x, shape)
 def _squeeze_infer(in_types, dims):
     t = in_types[0]
     for d in dims:
-        if _known(t.shape[d]) and t.shape[d] != 1:
+        if is_static_dim(t.shape[d]) and t.shape[d] != 1:
             dims = tuple(x for x in dims if x != d)  # torch: squeezing a non-1 dim is a no-op
     return [TensorType(tuple(s for i, s in enumerate(t.shape) if i not in dims), t.dtype)]
 
@@ -88,7 +84,7 @@ def _squeeze_infer(in_types, dims):
 def _squeeze_normalize(in_types, attrs):
     t = in_types[0]
     dims = normalize_dims(attrs["dims"], t.ndim)
-    return {"dims": tuple(d for d in dims if not _known(t.shape[d]) or t.shape[d] == 1)}
+    return {"dims": tuple(d for d in dims if not is_static_dim(t.shape[d]) or t.shape[d] == 1)}
 
 
 squeeze = _view("squeeze", _squeeze_infer, lambda x, dims: np.squeeze(x, axis=dims),
@@ -122,7 +118,7 @@ def _broadcast_infer(in_types, shape):
         raise ValueError(f"cannot expand shape {list(src.shape)} to {list(shape)}")
     padded = (1,) * (len(shape) - src.ndim) + src.shape
     for s, d in zip(padded, shape):
-        if _known(s) and _known(d) and s != 1 and s != d:
+        if is_static_dim(s) and is_static_dim(d) and s != 1 and s != d:
             raise ValueError(f"cannot expand shape {list(src.shape)} to {list(shape)}")
     return [TensorType(shape, src.dtype)]
 
@@ -197,10 +193,11 @@ def _cat_infer(in_types, dim):
             raise TypeError("tensors must have the same dtype, got "
                             + ", ".join(x.dtype.name for x in in_types))
         for i, (a, b) in enumerate(zip(t.shape, first.shape)):
-            if i != dim and _known(a) and _known(b) and a != b:
+            if i != dim and is_static_dim(a) and is_static_dim(b) and a != b:
                 raise ValueError(f"sizes must match except in dim {dim}, got shapes "
                                  + ", ".join(str(list(x.shape)) for x in in_types))
-        total = total + t.shape[dim] if (total is not None and _known(t.shape[dim])) else None
+        known = total is not None and is_static_dim(t.shape[dim])
+        total = total + t.shape[dim] if known else None
     shape = list(first.shape)
     shape[dim] = total
     return [TensorType(shape, first.dtype)]
@@ -211,7 +208,7 @@ def _cat_vjp(c, g):
     out, start = [], 0
     for x in c.inputs:
         size = x.shape[dim]
-        if not _known(size) or start is None:
+        if not is_static_dim(size) or start is None:
             from ..errors import UnsupportedError
             raise UnsupportedError("cat: the gradient needs the inputs' sizes along the dim")
         index = (("slice", None, None, None),) * dim + (("slice", start, start + size, 1),)
@@ -262,10 +259,10 @@ def _slice_infer(in_types, index):
             continue
         size = t.shape[d]
         if e[0] == "int":
-            if _known(size) and not -size <= e[1] < size:
+            if is_static_dim(size) and not -size <= e[1] < size:
                 raise ValueError(f"index {e[1]} is out of bounds for dim {d} with size {size}")
         else:
-            shape.append(len(range(*builtins_slice(*e[1:]).indices(size))) if _known(size)
+            shape.append(len(range(*builtins_slice(*e[1:]).indices(size))) if is_static_dim(size)
                          else None)
         d += 1
     shape.extend(t.shape[d:])
@@ -362,7 +359,8 @@ def _pad_widths(ndim, pad):
 def _pad_infer(in_types, pad, value):
     t = in_types[0]
     widths = _pad_widths(t.ndim, pad)
-    return [TensorType(tuple(d + a + b if _known(d) else None for d, (a, b) in zip(t.shape, widths)),
+    return [TensorType(tuple(d + a + b if is_static_dim(d) else None
+                             for d, (a, b) in zip(t.shape, widths)),
                        t.dtype)]
 
 
@@ -421,11 +419,11 @@ def _bitcast_infer(in_types, dtype):
         raise ValueError(f"self.dim() cannot be 0 to view {x.dtype.name} as {dtype.name} "
                          f"(different element sizes)")
     last = x.shape[-1]
-    if _known(last) and (last * old) % new:
+    if is_static_dim(last) and (last * old) % new:
         raise ValueError(f"self.size(-1) must be divisible by {new // old if new > old else 1}"
                          f" to view {x.dtype.name} as {dtype.name} (different element sizes), "
                          f"but got {last}")
-    return [TensorType(x.shape[:-1] + ((last * old // new) if _known(last) else None,), dtype)]
+    return [TensorType(x.shape[:-1] + ((last * old // new) if is_static_dim(last) else None,), dtype)]
 
 
 bitcast = Op("bitcast", infer=_bitcast_infer,
