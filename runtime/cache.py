@@ -178,9 +178,11 @@ def _without_refresh(numba_cache, load):
     """Numba's load_overload, minus its first step: refreshing the target context installs
     every typing and lowering registry (~0.25 s, most of a warm start), and rebuilding cached
     machine code needs none of them (a compile, should one follow, refreshes by itself)."""
+    from numba.core.caching import Cache
     inner = getattr(numba_cache, "_load_overload", None)
     guard = getattr(numba_cache, "_guard_against_spurious_io_errors", None)
-    if inner is None or guard is None:  # another Numba's internals: its own load, unchanged
+    if inner is None or guard is None or type(numba_cache).load_overload is not \
+            Cache.load_overload:  # another Numba's internals, or a target's own load (CUDA's)
         return load
 
     def load_only(sig, target_context):

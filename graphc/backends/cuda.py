@@ -1,7 +1,10 @@
-"""The "cuda" compile target: a graph run on the GPU, elementwise chains fused into one kernel.
+"""The "cuda" compile target: a graph run on the GPU as a sequence of cached kernels.
 
-Per shape signature of the feeds, the graph is specialized to concrete shapes, rewritten by
-the cpu target's graph passes (simplify, cse, dce) and planned once: fusion groups (cuda_fusion), constants uploaded, elementwise output buffers allocated.
+Per shape signature of the feeds, the graph goes through the cpu target's pipeline up to the
+kernel schedule (specialize, simplify, cse, dce, fuse, schedule_collectives: passes/) and is
+planned once: each fused node becomes its generated kernels (lower/cuda_fused.py), constants
+are uploaded, fused kernels' output buffers allocated. The memory plan is the cpu's alone:
+here each kernel's output is its own device array, freed after its last reader.
 Each call then transfers only the feeds and the fetched outputs:
 - variables (parameters, optimizer state) stay on the device: a CUDA tensor's storage is used
   in place; a CPU tensor gets a device mirror, uploaded when its host version changes and
@@ -16,18 +19,16 @@ import numpy as np
 from runtime.cuda import memory, require
 
 from ..ir.interpreter import Interpreter
+from ..lower.cuda_fused import FusedKernel
 from ..ops import leaves
+from ..passes import FUSED, run_pipeline
 from ..passes.graph_edit import updates_of
-from ..passes import run_pipeline
 from ..storage import cuda_ops
 from ..types import TensorType
 from . import register_target
-from .cuda_fusion import fuse_elementwise
 
-
-# the cpu pipeline's passes that build its kernel schedule: fusion groups, collective order and
-# the memory plan's arenas
-CPU_SCHEDULE = ("fuse", "schedule_collectives", "plan_memory")
+# the cpu pipeline's one pass that is not shared: its memory plan packs host arenas
+CPU_ONLY = ("plan_memory",)
 
 
 class CudaRunner:
@@ -42,10 +43,10 @@ class CudaRunner:
         if plan is None:
             types = {p: TensorType(k[0], np.dtype(k[1])) for p, k in zip(self.spec.graph.inputs,
                                                                           key)}
-            # the cpu target's graph passes (simplify, cse, dce: verified after each when
-            # GRAPHC_VERIFY=1); fusion and the schedule are this target's own (cuda_fusion)
+            # the cpu target's passes up to the kernel schedule (verified after each when
+            # GRAPHC_VERIFY=1)
             graph = run_pipeline(self.spec.graph, input_types=types, updates=self.spec.updates,
-                                 skip=CPU_SCHEDULE)
+                                 skip=CPU_ONLY)
             plan = self._plans[key] = Plan(graph)
         return plan.run(feeds)
 
@@ -55,17 +56,15 @@ class Plan:
 
     def __init__(self, graph):
         self.graph = graph
-        self.groups = fuse_elementwise(graph)
         self.constants = {}
-        self.buffers = {}
+        self.kernels = {}  # fused node -> FusedKernel
         for node in graph.nodes:
             if node.op is leaves.constant:
                 value = np.asarray(node.attrs["value"], node.outputs[0].dtype.np)
                 self.constants[node.outputs[0]] = value if value.ndim == 0 else \
                     memory.to_device(value)
-        for group in self.groups.values():
-            out = group.root.outputs[0]
-            self.buffers[out] = memory.empty(out.shape, out.dtype.np)
+            elif node.op is FUSED:
+                self.kernels[node] = FusedKernel(node)
         self.mirrors = {}  # host-resident variable storage -> (device copy, host version)
         self.interpreter = _CudaInterpreter(self)
 
@@ -85,9 +84,8 @@ class Plan:
         self._write_updates(env)
         outputs = self.interpreter.outputs(env, self.graph.outputs)
         if on_device:  # the caller gets the kernels' buffers; the next call gets new ones
-            for v, out in zip(self.graph.outputs, outputs):
-                if v in self.buffers and self.buffers[v] is out:
-                    self.buffers[v] = memory.empty(v.shape, v.dtype.np)
+            for kernel in self.kernels.values():
+                kernel.give_away(outputs)
             return outputs, []
         return [memory.to_host(o) if type(o) is not np.ndarray else o for o in outputs], []
 
@@ -114,18 +112,11 @@ class Plan:
 
 
 class _CudaInterpreter(Interpreter):
-    """The walk over a plan: a fused group runs as one kernel at its root (reading the
-    group's inputs), its other members are computed inside it; other ops run one by one."""
+    """The walk over a plan: a fused node runs its kernels, other ops their CUDA rule."""
 
     def __init__(self, plan):
         self.plan = plan
         super().__init__(plan.graph)
-
-    def reads(self, node):
-        groups = self.plan.groups
-        if node in groups:
-            return groups[node].inputs
-        return () if node in groups.members else node.inputs
 
     def run_node(self, node, args):
         plan = self.plan
@@ -133,12 +124,8 @@ class _CudaInterpreter(Interpreter):
             return [plan.constants[node.outputs[0]]]
         if node.op is leaves.variable:
             return [plan._variable(node.attrs["storage"])]
-        if node in plan.groups:
-            group, out = plan.groups[node], node.outputs[0]
-            return [cuda_ops.run_elementwise(group.kernel(args), group.kernel_args(args),
-                                             plan.buffers[out])]
-        if node in plan.groups.members:
-            return None  # computed inside its group's kernel
+        if node.op is FUSED:
+            return plan.kernels[node].run(args)
         return cuda_ops.run(node.op, args, node.attrs, [v.type for v in node.outputs])
 
 

@@ -70,21 +70,23 @@ def scalar_expr(op, attrs, args, in_dtype: DType, out_dtype: DType) -> str:
                              False, set())
 
 
-def elementwise_body(nodes, n_inputs):
-    """Kernel body for a fused group. nodes: (op, attrs, arg refs, in dtype, out dtype) in
-    order, refs ("in", k) for kernel inputs or ("node", j) for earlier nodes; the last node is
-    the stored result."""
+def elementwise_body(nodes, stored=None):
+    """Kernel statements for a fused group and the values it stores. nodes: (op, attrs, arg
+    refs, in dtype, out dtype) in order, refs ("in", k) for kernel inputs or ("node", j) for
+    earlier nodes; stored: the positions of the nodes whose values are written out (default:
+    the last one). Returns (statements, stored variable names)."""
     lines = []
     for j, (op, attrs, refs, in_dtype, out_dtype) in enumerate(nodes):
         args = [f"x{k}" if kind == "in" else f"v{k}" for kind, k in refs]
         lines.append(f"v{j} = {scalar_expr(op, attrs, args, in_dtype, out_dtype)}")
-    lines.append(f"v{len(nodes) - 1}")
-    return lines
+    if stored is None:
+        stored = (len(nodes) - 1,)
+    return tuple(lines), tuple(f"v{j}" for j in stored)
 
 
 @lru_cache(maxsize=4096)
-def _kernel(kinds, body):
-    return ew.compile_kernel(kinds, body)
+def _kernel(kinds, body, results):
+    return ew.compile_kernel(kinds, body, results)
 
 
 def broadcast_strides(shape, out_shape):
@@ -97,19 +99,27 @@ def broadcast_strides(shape, out_shape):
     return (0,) * (len(out_shape) - len(shape)) + tuple(strides)
 
 
-def run_elementwise(kinds_body, args, out):
-    """Launch a fused kernel: kinds_body = (input kinds, body); args: device arrays/scalars."""
-    kinds, body = kinds_body
-    strides = [broadcast_strides(a.shape, out.shape) for a, k in zip(args, kinds)
-               if k == "strided"]
-    ew.run(_kernel(kinds, body), out, args, kinds, strides)
-    return out
+def run_elementwise(kinds, code, args, outs):
+    """Launch a fused kernel: kinds: each input's kind (input_kind); code: (statements,
+    stored names) from elementwise_body; args: device arrays or scalars; outs: one device
+    array per stored name, all of one shape."""
+    shape = outs[0].shape
+    strides = [broadcast_strides(a.shape, shape) for a, k in zip(args, kinds) if k == "strided"]
+    ew.run(_kernel(kinds, *code), outs, args, kinds, strides)
+    return outs
 
 
 def input_kind(arg, out_shape):
     if not memory_is_device(arg):
         return "scalar"
     return "same" if tuple(arg.shape) == tuple(out_shape) else "strided"
+
+
+def scalar_arguments(args, kinds):
+    """The kernel arguments: device arrays as they are, host values as scalars of their
+    dtype (a 0-d array or a NumPy scalar)."""
+    return [a if k != "scalar" else np.asarray(a).reshape(()).astype(_dtype_of(a).np)[()]
+            for a, k in zip(args, kinds)]
 
 
 def memory_is_device(a):
@@ -120,12 +130,10 @@ def _elementwise(op, args, attrs, out_types):
     out_t = out_types[0]
     in_dtype = _dtype_of(args[0]) if args else None
     refs = [("in", k) for k in range(len(args))]
-    body = tuple(elementwise_body([(op, attrs, refs, in_dtype, out_t.dtype)], len(args)))
+    code = elementwise_body([(op, attrs, refs, in_dtype, out_t.dtype)])
     kinds = tuple(input_kind(a, out_t.shape) for a in args)
-    args = [a if k != "scalar" else np.asarray(a).reshape(()).astype(_dtype_of(a).np)[()]
-            for a, k in zip(args, kinds)]
     out = memory.empty(out_t.shape, out_t.dtype.np)
-    return [run_elementwise((kinds, body), args, out)]
+    return run_elementwise(kinds, code, scalar_arguments(args, kinds), [out])
 
 
 def _dtype_of(a):

@@ -1,18 +1,18 @@
 """Fused elementwise kernels generated from scalar code, one grid-stride loop per kernel.
 
-The caller (the compiler) gives the body as statements over input names x0, x1, ... ending in
-the value to store; this module adds the loop, the index arithmetic of broadcast inputs and
-the launch. Each input is read one of three ways:
+The caller (the compiler) gives the body as statements over input names x0, x1, ... and the
+values to store, one per output (all of one shape); this module adds the loop, the index
+arithmetic of broadcast inputs and the launch. Each input is read one of three ways:
   "same"    - contiguous with the output's shape: x[i]
   "strided" - broadcast or permuted: x[offset(i)] with element strides over the output shape
   "scalar"  - a number passed as a kernel argument (no device buffer)
 """
 from __future__ import annotations
 
+from ..cache import load_module
 from . import launch
 from .device import simulated
 from .memory import flat
-from .source_cache import load_module
 
 # The short dtype names are those of the cpu target's generated modules, so that one table of
 # scalar expressions serves both (graphc/ops/scalar.py).
@@ -29,10 +29,13 @@ u8, i8, i16, i32, i64, f32, f64 = uint8, int8, int16, int32, int64, float32, flo
 _MATH = {False: "import math", True: "from runtime.cuda.sim_math import ieee_math as math"}
 
 
-def kernel_source(kinds, body, cache):
-    """Source of `kernel(out, x0.., shape, strides0.., n)`; body: lines, the last one the result."""
+def kernel_source(kinds, body, results, cache):
+    """Source of `kernel(out0.., x0.., shape, strides0.., n)`: body's statements compute the
+    element, then out_j[i] = results[j] for each output (a fused group may store several of
+    its values: those read outside it)."""
     strided = [k for k, kind in enumerate(kinds) if kind == "strided"]
-    args = ["out"] + [f"a{k}" for k in range(len(kinds))]
+    outs = [f"out{j}" for j in range(len(results))]
+    args = outs + [f"a{k}" for k in range(len(kinds))]
     if strided:
         args += ["shape"] + [f"st{k}" for k in strided]
     lines = [f"@cuda.jit(cache={bool(cache)})",
@@ -48,28 +51,32 @@ def kernel_source(kinds, body, cache):
     for k, kind in enumerate(kinds):
         index = {"same": "[i]", "strided": f"[o{k}]", "scalar": ""}[kind]
         lines.append(f"        x{k} = a{k}{index}")
-    lines += [f"        {line}" for line in body[:-1]]
-    lines.append(f"        out[i] = {body[-1]}")
+    lines += [f"        {line}" for line in body]
+    lines += [f"        {out}[i] = {value}" for out, value in zip(outs, results)]
     return _HEADER.format(math=_MATH[simulated()]) + "\n".join(lines) + "\n"
 
 
-def compile_kernel(kinds, body):
-    """The kernel for these input kinds and this body (generated once, cached on disk)."""
-    source = kernel_source(tuple(kinds), tuple(body), cache=not simulated())
-    return load_module(source, "elementwise").kernel
+def compile_kernel(kinds, body, results):
+    """The kernel for these input kinds, statements and stored results: generated once, in
+    the cache of every generated module (runtime/cache.py: a damaged file is rewritten, a
+    damaged Numba cache entry is compiled again)."""
+    source = kernel_source(tuple(kinds), tuple(body), tuple(results), cache=not simulated())
+    return load_module(source, "cuda").kernel
 
 
-def run(kernel, out, inputs, kinds, strides):
-    """Launch a kernel from compile_kernel: inputs are device arrays or scalars (per kind);
-    strides: per strided input, its element strides over out's shape."""
-    n = out.size
+def run(kernel, outs, inputs, kinds, strides):
+    """Launch a kernel from compile_kernel: outs: device arrays of one shape, one per result;
+    inputs are device arrays or scalars (per kind); strides: per strided input, its element
+    strides over that shape."""
+    shape = outs[0].shape
+    n = outs[0].size
     if not n:
-        return out
-    args = [flat(out)] + [x if kind == "scalar" else flat(x) for x, kind in zip(inputs, kinds)]
+        return outs
+    args = [flat(o) for o in outs] + [x if kind == "scalar" else flat(x)
+                                      for x, kind in zip(inputs, kinds)]
     if strides:
-        shape = tuple(int(s) for s in out.shape) or (1,)
-        args.append(shape)
+        args.append(tuple(int(s) for s in shape) or (1,))
         args += [tuple(int(s) for s in st) or (0,) for st in strides]
     blocks, threads = launch.grid_1d(n)
     kernel[blocks, threads](*args, n)
-    return out
+    return outs

@@ -113,8 +113,8 @@ def _op_kernel_ptx(cases):
     """One kernel computing every case's expression and storing their float32 sum (so that
     none is dead code): one NVVM compile instead of one per op."""
     body = [f"v{j} = {expr}" for j, (_, expr) in enumerate(cases)]
-    body.append(" + ".join(f"float32(v{j})" for j in range(len(cases))))
-    kernel = ew.compile_kernel(("same", "same", "same"), tuple(body))
+    total = " + ".join(f"float32(v{j})" for j in range(len(cases)))
+    kernel = ew.compile_kernel(("same", "same", "same"), tuple(body), (total,))
     return ptx_of(kernel, vec(), vec(), vec(), vec(), 4)
 
 
@@ -131,15 +131,16 @@ def test_elementwise_op_kernels_are_float32():
 
 
 def test_fused_chain_with_broadcast_and_scalar_is_float32():
-    """sigmoid(a * b + c) * tanh(a) with b broadcast (strided) and c a 0-d constant."""
+    """sigmoid(a * b + c) * tanh(a) with b broadcast (strided) and c a 0-d constant, storing
+    sigmoid(a * b + c) too (a second output, as a value read outside its group)."""
     nodes = [(E.mul, {}, [("in", 0), ("in", 1)]), (E.add, {}, [("node", 0), ("in", 2)]),
              (E.sigmoid, {}, [("node", 1)]), (E.tanh, {}, [("in", 0)]),
              (E.mul, {}, [("node", 2), ("node", 3)])]
-    body = tuple(cuda_ops.elementwise_body([(op, attrs, refs, float32, float32)
-                                            for op, attrs, refs in nodes], 3))
-    kernel = ew.compile_kernel(("same", "strided", "scalar"), body)
+    body, stored = cuda_ops.elementwise_body([(op, attrs, refs, float32, float32)
+                                              for op, attrs, refs in nodes], (2, 4))
+    kernel = ew.compile_kernel(("same", "strided", "scalar"), body, stored)
     shape, strides = (2, 2), (0, 1)
-    ptx = ptx_of(kernel, vec(), vec(), vec(2), np.float32(1), shape, strides, 4)
+    ptx = ptx_of(kernel, vec(), vec(), vec(), vec(2), np.float32(1), shape, strides, 4)
     assert_float32_only(ptx, "\n".join(body))
     assert "ex2.approx.f32" in ptx or "ex2.approx.ftz.f32" in ptx  # expf, not exp
 
