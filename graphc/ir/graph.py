@@ -295,4 +295,16 @@ def format_graph(graph, locations=False):
         lines.append("updates {")
         lines += [f"  {names[var]} <- {names[new]}" for var, new in graph.updates]
         lines.append("}")
+    gradients = _gradient_lines(graph, names)
+    if gradients:
+        lines += ["gradients {"] + gradients + ["}"]
     return "\n".join(lines)
+
+
+def _gradient_lines(graph, names):
+    """`  grad %w = %12` for each value graphc.grad tagged (Value.grad_of) whose variable
+    is in this graph: what compile(distributed=True) averages across ranks."""
+    name_of = {id(v): name for v, name in names.items()}  # ids: a Value's == builds a node
+    return [f"  grad {name_of[id(var)]} = {name_of[id(v)]}"
+            for n in graph.nodes for v in n.outputs for var in v.grad_of
+            if id(var) in name_of]

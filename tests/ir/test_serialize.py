@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.ir.graph import value_names
 
 
 def _graph():
@@ -150,6 +151,9 @@ def test_gradients_of_variables_stay_tagged(tmp_path):
     loaded = gc.load_graph(tmp_path / "g.json")
     variable = [n.outputs[0] for n in loaded.nodes if n.op.name == "variable"][0]
     assert loaded.outputs[1].grad_of == (variable,) and loaded.outputs[0].grad_of == ()
+    text = str(loaded)  # the graph text shows them too
+    names = value_names(loaded)
+    assert text.endswith(f"gradients {{\n  grad {names[variable]} = {names[loaded.outputs[1]]}\n}}")
 
 
 @pytest.mark.parametrize("gradients, message", [
