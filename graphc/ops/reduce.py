@@ -82,9 +82,31 @@ def _sum_dtype_np(dt):
     return dt if dt.kind == "f" else np.int64
 
 
-# eager: the ufunc reduction np.sum calls, without np.sum's Python wrapper (~1 µs a call)
-sum.eager = lambda x, dims, keepdim: np.add.reduce(x, axis=dims, dtype=_sum_dtype_np(x.dtype),
-                                                   keepdims=keepdim)
+_ONES = np.ones(0)  # float64 ones, grown as needed: the vector a column sum multiplies by
+
+
+def _sum_eager(x, dims, keepdim):
+    """Eager sum: the ufunc reduction np.sum calls, without np.sum's Python wrapper (~1 µs a
+    call); but the leading axes of a C-contiguous float array summed onto a few columns (a
+    bias gradient: (N, C) -> (C,) with a small C) are one matrix-vector product in float64.
+    NumPy walks such an array a row at a time (0.5 ms for 40,401 x 3, against ~50 µs), and
+    the float64 product rounds once, at the end."""
+    k = len(dims) if dims else 0
+    if 0 < k < x.ndim and x.dtype.kind == "f" and x.dtype.itemsize <= 8 and \
+            x.flags.c_contiguous and dims == tuple(range(k)):
+        rows = int(np.prod(x.shape[:k]))
+        columns = x.size // rows if rows else 0
+        if columns <= 16 and rows >= 1024:
+            global _ONES
+            if _ONES.size < rows:
+                _ONES = np.ones(rows)
+            total = _ONES[:rows] @ x.reshape(rows, columns).astype(np.float64, copy=False)
+            shape = ((1,) * k if keepdim else ()) + x.shape[k:]
+            return total.astype(x.dtype).reshape(shape)
+    return np.add.reduce(x, axis=dims, dtype=_sum_dtype_np(x.dtype), keepdims=keepdim)
+
+
+sum.eager = _sum_eager
 
 
 mean = _reduction("mean", lambda x, dims, keepdim: np.mean(x, axis=dims, keepdims=keepdim,
