@@ -252,9 +252,11 @@ def test_avg_pool_kernels_match_the_references(case, include, divisor, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", [(3, 2), (7, 6), (1, 1), (4, 5)], ids=str)
-def test_adaptive_avg_pool_kernels_match_the_references(size, dtype):
-    x = randn(dtype, 2, 3, 7, 6)
+@pytest.mark.parametrize("size, hw", [((3, 2), (7, 6)), ((7, 6), (7, 6)), ((1, 1), (7, 6)),
+                                      ((4, 5), (7, 6)), ((1, 1), (2, 3))], ids=str)
+def test_adaptive_avg_pool_kernels_match_the_references(size, hw, dtype):
+    """(1, 1): the global average, summed over lanes (a 2x3 plane: fewer values than lanes)"""
+    x = randn(dtype, 2, 3, *hw)
     y = ref.adaptive_avg_pool2d(x, output_size=size)
     out = np.full(y.shape, np.nan, dtype)
     K.get("adaptive_avg_pool2d")(x, out)
