@@ -4,8 +4,9 @@ conv.conv2d_weight_grad.
 
 Two forms: conv2d, conv_transpose2d and conv2d_weight_grad (eager mode) run 3x3 convs of
 stride 1 and dilation 1 (the input gradient of such a conv included) on the direct kernels of
-conv_direct.py, 1.5-2x faster than im2col + GEMM at the W9/MNIST sizes, and everything else
-by im2col + GEMM; the *_im2col forms (compiled programs, runtime/kernels/__init__.py
+conv_direct.py where they measured faster than im2col + GEMM (the weight gradient: always,
+1.4-2x; the forward: 2-16 input channels, _direct_forward_pays), and everything else by
+im2col + GEMM; the *_im2col forms (compiled programs, runtime/kernels/__init__.py
 `location`) always take im2col + GEMM, whose few small @njit pieces keep a cold compile short
 (the direct kernels cost ~4 s of Numba compile the first time on a machine).
 
@@ -41,6 +42,9 @@ from . import conv as k, conv_direct as direct
 CHUNK_BYTES = 1 << 20
 # conv_transpose2d at stride 1 runs as a conv2d from this many output channels per group on
 FLIP_MIN_CHANNELS = 16
+# The direct forward kernel runs from DIRECT_MIN_IN to DIRECT_MAX_IN input channels and from
+# DIRECT_MIN_OUT output channels a group (_direct_forward_pays); its weight gradient always.
+DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 16, 4
 # A conv with fewer multiply-adds runs on the calling thread alone
 SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
 
@@ -116,11 +120,21 @@ def _direct(KH, KW, sh, sw, dh, dw):
     return KH == 3 and KW == 3 and sh == 1 and sw == 1 and dh == 1 and dw == 1
 
 
+def _direct_forward_pays(Cg, Og):
+    """Whether the direct forward kernel beats im2col + GEMM for Cg input and Og output
+    channels a group. Measured (batch 64, one thread, direct / im2col time): 3 -> 16 channels
+    0.89, 16 -> 16 0.77, 32 -> 64 0.99; but 1 -> 32 1.16 (a GEMM with 9 rows per sample is
+    cheap, the direct kernel makes a pass over the output per input channel), 64 -> 32 1.14
+    (the MNIST input gradient: OpenBLAS's GEMM is efficient at 576 rows) and 32 -> 1 1.33
+    (one output channel cannot share its input loads)."""
+    return DIRECT_MIN_IN <= Cg <= DIRECT_MAX_IN and Og >= DIRECT_MIN_OUT
+
+
 def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
     N = x.shape[0]
     O, Cg, KH, KW = w.shape
-    if not _direct(KH, KW, sh, sw, dh, dw):
+    if not (_direct(KH, KW, sh, sw, dh, dw) and _direct_forward_pays(Cg, O // groups)):
         return conv2d_im2col(x, w, b, out, sh, sw, pt, pl, dh, dw, groups)
     _over_samples(N, N * O * Cg * KH * KW * out.shape[2] * out.shape[3],
                   lambda lo, hi: direct.conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi))
@@ -160,7 +174,9 @@ def _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, forward):
     N, Cin, H, W = x.shape
     _, Og, KH, KW = w.shape
     Cg, K, P = Cin // groups, Og * KH * KW, H * W
-    direct_flip = forward is conv2d and _direct(KH, KW, sh, sw, dh, dw)
+    # the flipped conv has Cg input and Og output channels a group
+    direct_flip = forward is conv2d and _direct(KH, KW, sh, sw, dh, dw) and \
+        _direct_forward_pays(Cg, Og)
     if sh == 1 and sw == 1 and pt <= dh * (KH - 1) and pl <= dw * (KW - 1) and \
             (direct_flip or Og >= FLIP_MIN_CHANNELS and x.size <= out.size):
         # stride 1: the conv2d of x with the flipped weight and padding d*(k-1) - p. Its GEMM
@@ -168,8 +184,8 @@ def _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, forward):
         # KH*KW times (measured 1.2-1.3x faster at 16 and 64 channels, 32x32 and 16x16). Its
         # im2col copies KH*KW times x, col2im's GEMM writes KH*KW times out: with x larger
         # than out (MNIST's 64->32 channels, 24x24->26x26) it was 1.4x slower. Few output
-        # channels make its GEMM thin, slower than col2im's (Og*KH*KW x Cg). A 3x3 kernel
-        # flips always: its conv runs the direct kernels, which copy x once.
+        # channels make its GEMM thin, slower than col2im's (Og*KH*KW x Cg). Where the
+        # flipped conv runs on the direct kernels (which copy x once), it flips regardless.
         wf = w.reshape(groups, Cg, Og, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
         forward(x, np.ascontiguousarray(wf).reshape(groups * Og, Cg, KH, KW), b, out, 1, 1,
                 dh * (KH - 1) - pt, dw * (KW - 1) - pl, dh, dw, groups)

@@ -60,8 +60,16 @@ CONV_CASES = [  # x shape, w shape, stride, padding (t, b, l, r), dilation, grou
 ]
 # the @njit kernels (compiled programs' Numba target), the NumPy-BLAS drivers of eager mode
 # (direct kernels for 3x3 stride 1) and of kernel-layout programs (im2col + GEMM only)
+# ("numpy_direct": eager's drivers with the direct kernels for every channel count they take)
 CONV_KERNELS = {"njit": K.get, "numpy": lambda name: getattr(conv_numpy, name),
+                "numpy_direct": lambda name: getattr(conv_numpy, name),
                 "numpy_im2col": lambda name: getattr(conv_numpy, name + "_im2col")}
+
+
+def _direct_everywhere(monkeypatch):
+    monkeypatch.setattr(conv_numpy, "DIRECT_MIN_IN", 1)
+    monkeypatch.setattr(conv_numpy, "DIRECT_MAX_IN", 1 << 30)
+    monkeypatch.setattr(conv_numpy, "DIRECT_MIN_OUT", 1)
 
 
 def _geometry(case):
@@ -77,8 +85,10 @@ def _flat(case):
 @pytest.mark.parametrize("kernels", CONV_KERNELS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_kernels_match_the_references(case, dtype, kernels):
+def test_conv2d_kernels_match_the_references(case, dtype, kernels, monkeypatch):
     get = CONV_KERNELS[kernels]
+    if kernels == "numpy_direct":
+        _direct_everywhere(monkeypatch)
     x, w = randn(dtype, *case[0]), randn(dtype, *case[1], seed=1)
     b = randn(dtype, case[1][0], seed=2)
     y = ref.conv2d(x, w, b, **_geometry(case))
@@ -107,7 +117,9 @@ def test_conv2d_kernels_match_the_references(case, dtype, kernels):
 
 
 @pytest.mark.parametrize("kernels", CONV_KERNELS)
-def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels):
+def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels, monkeypatch):
+    if kernels == "numpy_direct":
+        _direct_everywhere(monkeypatch)
     x, w, b = randn(np.float64, 2, 4, 3, 4), randn(np.float64, 4, 3, 3, 3, seed=1), np.arange(6.0)
     geometry = dict(stride=(2, 2), padding=(1, 1, 0, 0), dilation=(1, 1), groups=2)
     y = ref.conv_transpose2d(x, w, b, output_padding=(1, 0), **geometry)
@@ -143,7 +155,10 @@ def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
 def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch, threads, form):
     """Two samples a chunk and five samples: two full chunks and a partial one; with two
     threads, samples 0-1 and 2-4 (a full chunk, then a full and a partial one). The direct
-    kernels (form "") split the samples between threads too."""
+    kernels (form "", taken here for every channel count) split the samples between threads
+    too."""
+    if form == "":
+        _direct_everywhere(monkeypatch)
     x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
     monkeypatch.setattr(conv_numpy, "CHUNK_BYTES", 2 * 2 * 9 * 30 * 8)
     monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
