@@ -24,22 +24,14 @@ the weight gradient's dot products, "reassoc" (a sum split over vector lanes).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ..cache import guard_numba_cache
+from ._jit import kernel
 
 # Positions computed per loop pass are rounded up to this many (16 float32 in a 512-bit register)
 VECTOR = 16
 
 
-def _kernel(fastmath):
-    def wrap(fn):
-        return guard_numba_cache(njit(cache=True, error_model="numpy", nogil=True,
-                                      fastmath=fastmath)(fn))
-    return wrap
-
-
-@_kernel(False)
+@kernel
 def wide_geometry(Ho, Wo):
     """(Wp, L, rows): the padded width, the loop length (whole vectors), the rows a plane of
     xp needs (Ho + 2 and the zero rows the rounded loop reads past the end)."""
@@ -49,7 +41,7 @@ def wide_geometry(Ho, Wo):
     return Wp, L, rows
 
 
-@_kernel(False)
+@kernel
 def _pad_sample(x, n, pt, pl, xp):
     """xp[c, pt + r, pl + j] = x[n, c, r, j] (pt, pl >= 0; the rest of xp stays zero)."""
     H, W = x.shape[2], x.shape[3]
@@ -60,7 +52,7 @@ def _pad_sample(x, n, pt, pl, xp):
                 dst[j + pl] = src[j]
 
 
-@_kernel({"contract"})
+@kernel(fastmath={"contract"})
 def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
     """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c0 + c, p + offset(tap)]"""
     a0, a1, a2, a3 = acc[o0], acc[o0 + 1], acc[o0 + 2], acc[o0 + 3]
@@ -93,7 +85,7 @@ def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
                 t6 * x6 + t7 * x7 + t8 * x8
 
 
-@_kernel({"contract"})
+@kernel(fastmath={"contract"})
 def _forward1(xp, w9, acc, o, c0, Cg, L, Wp):
     """_forward4 for one output channel (the channels left over in a group)."""
     a = acc[o]
@@ -109,7 +101,7 @@ def _forward1(xp, w9, acc, o, c0, Cg, L, Wp):
                 u4 * r1[p + 1] + u5 * r1[p + 2] + u6 * r2[p] + u7 * r2[p + 1] + u8 * r2[p + 2]
 
 
-@_kernel(False)
+@kernel
 def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
     """out[n] = conv2d(x[n], w) + b for n in [lo, hi): x[N,C,H,W], w[O,C/groups,3,3], b[O] or
     b[0], out[N,O,Ho,Wo]; stride 1, dilation 1, top/left padding pt, pl"""
@@ -142,7 +134,7 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
                     dst[j] = src[j] + bias
 
 
-@_kernel({"contract", "reassoc"})
+@kernel(fastmath={"contract", "reassoc"})
 def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
     """acc[o0 + q, c, tap] += sum over p of g[o0 + q, p] * xp[c0 + c, p + offset(tap)]"""
     gu, gv = g[o0], g[o0 + 1]
@@ -195,7 +187,7 @@ def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
         e[8] += v8
 
 
-@_kernel({"contract", "reassoc"})
+@kernel(fastmath={"contract", "reassoc"})
 def _weight_grad1(xp, g, acc, o, c0, Cg, L, Wp):
     """_weight_grad2 for one output channel."""
     gu = g[o]
@@ -210,7 +202,7 @@ def _weight_grad1(xp, g, acc, o, c0, Cg, L, Wp):
             d[k] += s
 
 
-@_kernel(False)
+@kernel
 def conv2d_weight_grad_3x3(x, gy, acc, pt, pl, groups, lo, hi):
     """acc[o, c, k] += the weight gradient of samples [lo, hi): x[N,C,H,W], gy[N,O,Ho,Wo],
     acc[O, C/groups, 9] (float64: sums over many samples); stride 1, dilation 1"""
