@@ -5,8 +5,12 @@ the flipped weight) and weight gradient.
 Why not im2col + GEMM here: the NumPy/SciPy OpenBLAS that graphc can call runs AVX2 kernels
 on this machine class, while the loops below, compiled by LLVM for the host CPU, use its
 AVX-512 registers; and im2col writes and re-reads 9 copies of the input. Measured on the W9
-shapes (batch 64, 16 -> 16 channels, 32x32, one thread): forward 2.5 ms against 4.6 ms for
-im2col + GEMM (PyTorch/oneDNN: 2.3 ms); weight gradient 2.5 ms against 5.6 ms (2.3 ms).
+shapes (batch 64, 16 -> 16 channels, 32x32, one thread, medians of 15 alternating pairs on the
+shared machine): direct / im2col time 0.77 forward, 0.79 input gradient, 0.49 weight
+gradient; against PyTorch (oneDNN's AVX-512 direct convs) still ~1.5x forward, ~1.0x weight
+gradient. The inner loop runs at 100-130 GFLOP/s, ~65% of the FMA peak: each vector of
+output needs 9 unaligned input loads. At 32 -> 64 channels OpenBLAS's GEMM is as fast, and
+with one input channel faster: conv_numpy.py chooses (_direct_forward_pays).
 
 The "wide" layout: each sample's input is copied once into a zero-padded buffer xp whose
 planes are flat rows of Hp*Wp (Hp = Ho + 2, Wp = Wo + 2) values. Output position (i, j) then
