@@ -114,6 +114,10 @@ def test_conv2d_kernels_match_the_references(case, dtype, kernels, monkeypatch):
     get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
     np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=op,
                                                         **_geometry(case)), **tol(dtype))
+    bt = randn(dtype, w.shape[1] * case[5], seed=4)  # a transposed conv's bias, per its output
+    get("conv_transpose2d")(gy, w, bt, gx, *_flat(case))
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, bt, output_padding=op,
+                                                        **_geometry(case)), **tol(dtype))
 
 
 @pytest.mark.parametrize("kernels", CONV_KERNELS)
