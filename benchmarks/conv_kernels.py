@@ -37,7 +37,11 @@ import numpy as np  # noqa: E402
 
 import graphc as gc  # noqa: E402
 from graphc.ops import nn as N, nn_reference as ref  # noqa: E402
+from runtime import threads  # noqa: E402
 from runtime.kernels import conv as K, conv_numpy  # noqa: E402
+
+if ARGS.threads:  # `import graphc` set every BLAS library to graphc's thread count
+    threads.set_num_threads(ARGS.threads)
 
 LAYERS = {  # name: (input shape, weight shape, padding), stride 1
     "conv1 1->32 3x3 on 28x28": ((64, 1, 28, 28), (32, 1, 3, 3), 0),
