@@ -85,7 +85,10 @@ def signature(name):
 
 # Same calling conventions, driven from Python with NumPy's BLAS (conv_numpy.py): for callers
 # outside Numba, whose GEMMs then run up to 2x faster and need no compile of their own.
-PYTHON_DRIVERS = {"conv2d", "conv_transpose2d", "conv2d_weight_grad"}
+# Compiled programs take the im2col + GEMM forms: the direct 3x3 kernels that eager mode runs
+# (conv_direct.py) would add ~4 s of Numba compile to a cold program.
+PYTHON_DRIVERS = {"conv2d": "conv2d_im2col", "conv_transpose2d": "conv_transpose2d_im2col",
+                  "conv2d_weight_grad": "conv2d_weight_grad_im2col"}
 
 
 def _compiled_pieces(name):
@@ -113,7 +116,7 @@ def location(name, from_python=False):
     """(module, attribute) to import the kernel from in generated source; `from_python`: the
     caller is plain Python (a kernel-layout program), which may take a NumPy-driven form."""
     if from_python and name in PYTHON_DRIVERS:
-        return f"{__name__}.conv_numpy", name
+        return f"{__name__}.conv_numpy", PYTHON_DRIVERS[name]
     fn = get(name).py_func
     return fn.__module__, fn.__name__
 

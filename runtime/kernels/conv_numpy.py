@@ -1,6 +1,14 @@
 """The conv kernels of conv.py driven from Python, with NumPy's BLAS: for callers outside
-Numba (eager mode). Same calling conventions and results as conv.conv2d,
-conv.conv_transpose2d and conv.conv2d_weight_grad.
+Numba. Same calling conventions and results as conv.conv2d, conv.conv_transpose2d and
+conv.conv2d_weight_grad.
+
+Two forms: conv2d, conv_transpose2d and conv2d_weight_grad (eager mode) run 3x3 convs of
+stride 1 and dilation 1 (the input gradient of such a conv included) on the direct kernels of
+conv_direct.py where they measured faster than im2col + GEMM (the weight gradient: always,
+1.4-2x; the forward: 2-16 input channels, _direct_forward_pays), and everything else by
+im2col + GEMM; the *_im2col forms (compiled programs, runtime/kernels/__init__.py
+`location`) always take im2col + GEMM, whose few small @njit pieces keep a cold compile short
+(the direct kernels cost ~4 s of Numba compile the first time on a machine).
 
 Why a second driver: the GEMMs of a conv at the classic CNN sizes are short and wide
 (16-64 output channels x 144-576 x 1024), and NumPy's OpenBLAS runs them up to 2x faster
@@ -26,7 +34,7 @@ import threading
 import numpy as np
 
 from .. import threads
-from . import conv as k
+from . import conv as k, conv_direct as direct
 
 # Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
 # from cache (one sample at the ResNet stage-1 sizes, 40+ at MNIST's first layer, which saves
@@ -34,6 +42,9 @@ from . import conv as k
 CHUNK_BYTES = 1 << 20
 # conv_transpose2d at stride 1 runs as a conv2d from this many output channels per group on
 FLIP_MIN_CHANNELS = 16
+# The direct forward kernel runs from DIRECT_MIN_IN to DIRECT_MAX_IN input channels and from
+# DIRECT_MIN_OUT output channels a group (_direct_forward_pays); its weight gradient always.
+DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 16, 4
 # A conv with fewer multiply-adds runs on the calling thread alone
 SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
 
@@ -104,8 +115,33 @@ def _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo, sh, sw, pt, p
             yield n0, nb, g, cols[:nb]
 
 
+def _direct(KH, KW, sh, sw, dh, dw):
+    """Whether conv_direct.py's kernels take this geometry (3x3, stride 1, dilation 1)."""
+    return KH == 3 and KW == 3 and sh == 1 and sw == 1 and dh == 1 and dw == 1
+
+
+def _direct_forward_pays(Cg, Og):
+    """Whether the direct forward kernel beats im2col + GEMM for Cg input and Og output
+    channels a group. Measured (batch 64, one thread, direct / im2col time): 3 -> 16 channels
+    0.89, 16 -> 16 0.77, 32 -> 64 0.99; but 1 -> 32 1.16 (a GEMM with 9 rows per sample is
+    cheap, the direct kernel makes a pass over the output per input channel), 64 -> 32 1.14
+    (the MNIST input gradient: OpenBLAS's GEMM is efficient at 576 rows) and 32 -> 1 1.33
+    (one output channel cannot share its input loads)."""
+    return DIRECT_MIN_IN <= Cg <= DIRECT_MAX_IN and Og >= DIRECT_MIN_OUT
+
+
 def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     """conv2d(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Cg, KH, KW = w.shape
+    if not (_direct(KH, KW, sh, sw, dh, dw) and _direct_forward_pays(Cg, O // groups)):
+        return conv2d_im2col(x, w, b, out, sh, sw, pt, pl, dh, dw, groups)
+    _over_samples(N, N * O * Cg * KH * KW * out.shape[2] * out.shape[3],
+                  lambda lo, hi: direct.conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi))
+
+
+def conv2d_im2col(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d_im2col(x[N,C,H,W], w[O,C/groups,KH,KW], b[O] or b[0] (no bias), out[N,O,Ho,Wo], sh, sw, pt, pl, dh, dw, groups): conv2d by im2col + GEMM, whatever the geometry"""
     N = x.shape[0]
     O, Cg, KH, KW = w.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -125,20 +161,34 @@ def conv2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
 
 def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
     """conv_transpose2d(x[N,Cin,H,W], w[Cin,Og,KH,KW], b[Og*groups] or b[0], out[N,Og*groups,Ho,Wo], sh, sw, pt, pl, dh, dw, groups); also conv2d's input gradient (x = dy, w = the conv weight)"""
+    _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, conv2d)
+
+
+def conv_transpose2d_im2col(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
+    """conv_transpose2d_im2col(x[N,Cin,H,W], w[Cin,Og,KH,KW], b[Og*groups] or b[0], out[N,Og*groups,Ho,Wo], sh, sw, pt, pl, dh, dw, groups): conv_transpose2d through GEMMs only"""
+    _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, conv2d_im2col)
+
+
+def _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, forward):
+    """conv_transpose2d, which runs as `forward` (conv2d or conv2d_im2col) where it flips."""
     N, Cin, H, W = x.shape
     _, Og, KH, KW = w.shape
     Cg, K, P = Cin // groups, Og * KH * KW, H * W
+    # the flipped conv has Cg input and Og output channels a group
+    direct_flip = forward is conv2d and _direct(KH, KW, sh, sw, dh, dw) and \
+        _direct_forward_pays(Cg, Og)
     if sh == 1 and sw == 1 and pt <= dh * (KH - 1) and pl <= dw * (KW - 1) and \
-            Og >= FLIP_MIN_CHANNELS and x.size <= out.size:
+            (direct_flip or Og >= FLIP_MIN_CHANNELS and x.size <= out.size):
         # stride 1: the conv2d of x with the flipped weight and padding d*(k-1) - p. Its GEMM
         # (Og x Cg*KH*KW) and im2col write each output element once; col2im adds into each
         # KH*KW times (measured 1.2-1.3x faster at 16 and 64 channels, 32x32 and 16x16). Its
         # im2col copies KH*KW times x, col2im's GEMM writes KH*KW times out: with x larger
         # than out (MNIST's 64->32 channels, 24x24->26x26) it was 1.4x slower. Few output
-        # channels make its GEMM thin, slower than col2im's (Og*KH*KW x Cg).
+        # channels make its GEMM thin, slower than col2im's (Og*KH*KW x Cg). Where the
+        # flipped conv runs on the direct kernels (which copy x once), it flips regardless.
         wf = w.reshape(groups, Cg, Og, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-        conv2d(x, np.ascontiguousarray(wf).reshape(groups * Og, Cg, KH, KW), b, out, 1, 1,
-               dh * (KH - 1) - pt, dw * (KW - 1) - pl, dh, dw, groups)
+        forward(x, np.ascontiguousarray(wf).reshape(groups * Og, Cg, KH, KW), b, out, 1, 1,
+                dh * (KH - 1) - pt, dw * (KW - 1) - pl, dh, dw, groups)
         return
     B = _chunk(N, K * P * x.itemsize)
     wt = w.reshape(groups, Cg, K).transpose(0, 2, 1)  # per group: (K, Cg), a transposed view
@@ -161,6 +211,27 @@ def conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups):
 
 def conv2d_weight_grad(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
     """conv2d_weight_grad(x[N,C,H,W], gy[N,O,Ho,Wo], gw[O,C/groups,KH,KW], sh, sw, pt, pl, dh, dw, groups)"""
+    N = x.shape[0]
+    O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
+    _, Cg, KH, KW = gw.shape
+    if not _direct(KH, KW, sh, sw, dh, dw):
+        return conv2d_weight_grad_im2col(x, gy, gw, sh, sw, pt, pl, dh, dw, groups)
+
+    def samples(lo, hi):
+        acc = np.zeros((O, Cg, 9))  # float64: sums over samples
+        direct.conv2d_weight_grad_3x3(x, gy, acc, pt, pl, groups, lo, hi)
+        return acc
+    parts = _over_samples(N, N * O * Cg * KH * KW * Ho * Wo, samples)
+    gw[...] = sum(parts[1:], parts[0]).reshape(gw.shape)
+    if not np.isfinite(gw).all():
+        # The direct kernel multiplies the zeros of dy's junk columns by inputs that no real
+        # output reads: 0 * inf or 0 * NaN there can make a NaN that im2col + GEMM (the
+        # reference's meaning) does not. Non-finite sums are rare: recompute them exactly.
+        conv2d_weight_grad_im2col(x, gy, gw, sh, sw, pt, pl, dh, dw, groups)
+
+
+def conv2d_weight_grad_im2col(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
+    """conv2d_weight_grad_im2col(x[N,C,H,W], gy[N,O,Ho,Wo], gw[O,C/groups,KH,KW], sh, sw, pt, pl, dh, dw, groups): the weight gradient by im2col + GEMM"""
     N = x.shape[0]
     O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
     _, Cg, KH, KW = gw.shape

@@ -219,11 +219,30 @@ def avg_pool2d_backward(g, out, KH, KW, sh, sw, ph, pw, count_include_pad, divis
                             plane[h, w] += share
 
 
+# The global average (output 1x1, ResNet's head) is a float64 running sum per plane, compiled
+# with fastmath "reassoc" so that it vectorizes (a strict left-to-right sum cannot; measured
+# 0.66 ms vs 0.06 for PyTorch on 64x16x32x32 before); its gradient is one fill per plane
+# instead of a zeroing and an add.
+@kernel(fastmath={"reassoc"})
+def _plane_mean(row):
+    """mean(row) of a flat plane, summed in float64."""
+    total = 0.0
+    for i in range(row.shape[0]):
+        total += np.float64(row[i])
+    return total / row.shape[0]
+
+
 @kernel
 def adaptive_avg_pool2d(x, out):
     """adaptive_avg_pool2d(x[N,C,H,W], out[N,C,Ho,Wo]): windows [floor(i*H/Ho), ceil((i+1)*H/Ho))"""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
+    if Ho == 1 and Wo == 1:
+        x2 = x.reshape(N * C, H * W)
+        o1 = out.reshape(N * C)
+        for r in range(N * C):
+            o1[r] = _plane_mean(x2[r])
+        return
     for n in range(N):
         for c in range(C):
             plane, dst = x[n, c], out[n, c]
@@ -243,6 +262,15 @@ def adaptive_avg_pool2d_backward(g, out):
     """adaptive_avg_pool2d_backward(g[N,C,Ho,Wo], out[N,C,H,W]): the adjoint of adaptive_avg_pool2d"""
     N, C, H, W = out.shape
     Ho, Wo = g.shape[2], g.shape[3]
+    if Ho == 1 and Wo == 1:
+        o2 = out.reshape(N * C, H * W)
+        g1 = g.reshape(N * C)
+        for r in range(N * C):
+            row = o2[r]
+            share = g1[r] / (H * W)
+            for i in range(H * W):
+                row[i] = share
+        return
     out[:] = 0
     for n in range(N):
         for c in range(C):

@@ -52,9 +52,24 @@ CONV_CASES = [  # x shape, w shape, stride, padding (t, b, l, r), dilation, grou
     ((2, 1, 7, 6), (5, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     ((1, 6, 5, 5), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),
     ((3, 4, 8, 7), (6, 2, 3, 2), (1, 1), (2, 0, 3, 1), (2, 1), 2),  # padding > d*(k-1)
+    # the direct 3x3 kernels (eager): output channels not a multiple of 4 (forward) or 2
+    # (weight gradient), odd sizes, asymmetric padding, rows narrower than a vector
+    ((2, 5, 7, 9), (7, 5, 3, 3), (1, 1), (2, 0, 1, 2), (1, 1), 1),
+    ((3, 6, 3, 4), (9, 2, 3, 3), (1, 1), (1, 1, 0, 1), (1, 1), 3),
+    ((1, 3, 20, 19), (4, 3, 3, 3), (1, 1), (0, 2, 1, 1), (1, 1), 1),
 ]
-# the @njit kernels (compiled programs) and their NumPy-BLAS drivers (eager mode)
-CONV_KERNELS = {"njit": K.get, "numpy": lambda name: getattr(conv_numpy, name)}
+# the @njit kernels (compiled programs' Numba target), the NumPy-BLAS drivers of eager mode
+# (direct kernels for 3x3 stride 1) and of kernel-layout programs (im2col + GEMM only)
+# ("numpy_direct": eager's drivers with the direct kernels for every channel count they take)
+CONV_KERNELS = {"njit": K.get, "numpy": lambda name: getattr(conv_numpy, name),
+                "numpy_direct": lambda name: getattr(conv_numpy, name),
+                "numpy_im2col": lambda name: getattr(conv_numpy, name + "_im2col")}
+
+
+def _direct_everywhere(monkeypatch):
+    monkeypatch.setattr(conv_numpy, "DIRECT_MIN_IN", 1)
+    monkeypatch.setattr(conv_numpy, "DIRECT_MAX_IN", 1 << 30)
+    monkeypatch.setattr(conv_numpy, "DIRECT_MIN_OUT", 1)
 
 
 def _geometry(case):
@@ -70,8 +85,10 @@ def _flat(case):
 @pytest.mark.parametrize("kernels", CONV_KERNELS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_kernels_match_the_references(case, dtype, kernels):
+def test_conv2d_kernels_match_the_references(case, dtype, kernels, monkeypatch):
     get = CONV_KERNELS[kernels]
+    if kernels == "numpy_direct":
+        _direct_everywhere(monkeypatch)
     x, w = randn(dtype, *case[0]), randn(dtype, *case[1], seed=1)
     b = randn(dtype, case[1][0], seed=2)
     y = ref.conv2d(x, w, b, **_geometry(case))
@@ -97,10 +114,16 @@ def test_conv2d_kernels_match_the_references(case, dtype, kernels):
     get("conv_transpose2d")(gy, w, np.zeros(0, dtype), gx, *_flat(case))
     np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=op,
                                                         **_geometry(case)), **tol(dtype))
+    bt = randn(dtype, w.shape[1] * case[5], seed=4)  # a transposed conv's bias, per its output
+    get("conv_transpose2d")(gy, w, bt, gx, *_flat(case))
+    np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, bt, output_padding=op,
+                                                        **_geometry(case)), **tol(dtype))
 
 
 @pytest.mark.parametrize("kernels", CONV_KERNELS)
-def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels):
+def test_conv_transpose2d_kernel_with_bias_and_output_padding(kernels, monkeypatch):
+    if kernels == "numpy_direct":
+        _direct_everywhere(monkeypatch)
     x, w, b = randn(np.float64, 2, 4, 3, 4), randn(np.float64, 4, 3, 3, 3, seed=1), np.arange(6.0)
     geometry = dict(stride=(2, 2), padding=(1, 1, 0, 0), dilation=(1, 1), groups=2)
     y = ref.conv_transpose2d(x, w, b, output_padding=(1, 0), **geometry)
@@ -114,6 +137,7 @@ def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
     """At stride 1 the NumPy driver runs conv_transpose2d as a conv2d with the flipped weight
     (from FLIP_MIN_CHANNELS output channels on: here all); other strides take col2im."""
     monkeypatch.setattr(conv_numpy, "FLIP_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_numpy, "_direct", lambda *geometry: False)  # the GEMM flip
     x_shape, (o, cg, kh, kw), (sh, sw), pads, dilation, groups = case
     y_shape = ref.conv2d(randn(np.float64, *x_shape), randn(np.float64, o, cg, kh, kw),
                          **_geometry(case)).shape
@@ -130,29 +154,62 @@ def test_numpy_conv_transpose2d_as_a_flipped_conv2d(case, monkeypatch):
                                                         **_geometry(case)), rtol=1e-11, atol=1e-11)
 
 
+@pytest.mark.parametrize("form", ["", "_im2col"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch, threads):
+def test_numpy_conv_drivers_split_the_batch_into_chunks(monkeypatch, threads, form):
     """Two samples a chunk and five samples: two full chunks and a partial one; with two
-    threads, samples 0-1 and 2-4 (a full chunk, then a full and a partial one)."""
+    threads, samples 0-1 and 2-4 (a full chunk, then a full and a partial one). The direct
+    kernels (form "", taken here for every channel count) split the samples between threads
+    too."""
+    if form == "":
+        _direct_everywhere(monkeypatch)
     x, w, b = randn(np.float64, 5, 4, 6, 5), randn(np.float64, 6, 2, 3, 3, seed=1), np.arange(6.0)
     monkeypatch.setattr(conv_numpy, "CHUNK_BYTES", 2 * 2 * 9 * 30 * 8)
     monkeypatch.setattr(conv_numpy, "SPLIT_MIN_WORK", 0)
     monkeypatch.setattr(conv_numpy.threads, "get_num_threads", lambda: threads)
     assert conv_numpy._chunk(5, 2 * 9 * 30 * 8) == 2
+    conv2d, weight_grad, transpose = (getattr(conv_numpy, name + form) for name in
+                                      ("conv2d", "conv2d_weight_grad", "conv_transpose2d"))
     geometry = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=2)
     y = ref.conv2d(x, w, b, **geometry)
     out = np.full(y.shape, np.nan)
-    conv_numpy.conv2d(x, w, b, out, 1, 1, 1, 1, 1, 1, 2)
+    conv2d(x, w, b, out, 1, 1, 1, 1, 1, 1, 2)
     np.testing.assert_allclose(out, y, rtol=1e-12, atol=1e-12)
     gy = randn(np.float64, *y.shape, seed=3)
     gw = np.full(w.shape, np.nan)
-    conv_numpy.conv2d_weight_grad(x, gy, gw, 1, 1, 1, 1, 1, 1, 2)
+    weight_grad(x, gy, gw, 1, 1, 1, 1, 1, 1, 2)
     np.testing.assert_allclose(gw, ref.conv2d_weight_grad(x, gy, kernel_size=(3, 3), **geometry),
                                rtol=1e-12, atol=1e-12)
     gx = np.full(x.shape, np.nan)
-    conv_numpy.conv_transpose2d(gy, w, np.zeros(0), gx, 1, 1, 1, 1, 1, 1, 2)
+    transpose(gy, w, np.zeros(0), gx, 1, 1, 1, 1, 1, 1, 2)
     np.testing.assert_allclose(gx, ref.conv_transpose2d(gy, w, output_padding=(0, 0), **geometry),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_direct_conv_kernels_keep_nan_and_inf_where_the_reference_has_them():
+    """The wide layout's junk columns and zero padding must not leak into real outputs."""
+    x, w = randn(np.float32, 2, 3, 5, 6), randn(np.float32, 4, 3, 3, 3, seed=1)
+    x[0, 1, 2, 3], x[1, 0, 4, 5] = np.nan, np.inf
+    geometry = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1)
+    y = ref.conv2d(x, w, **geometry)
+    out = np.empty(y.shape, np.float32)
+    conv_numpy.conv2d(x, w, np.zeros(0, np.float32), out, 1, 1, 1, 1, 1, 1, 1)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(y))
+    finite = np.isfinite(y)
+    np.testing.assert_allclose(out[finite], y[finite], **tol(np.float32))
+    # the weight gradient, with a NaN in column 0 and no left padding: taps kj = 1, 2 never
+    # read it for a real output, though the wide layout's junk columns do
+    x[...] = randn(np.float32, *x.shape)
+    x[1, 2, 3, 0] = np.nan
+    geometry["padding"] = (1, 1, 0, 2)
+    gy = randn(np.float32, *ref.conv2d(x, w, **geometry).shape, seed=3)
+    want = ref.conv2d_weight_grad(x, gy, kernel_size=(3, 3), **geometry)
+    assert np.isnan(want).any() and not np.isnan(want).all()
+    gw = np.empty(w.shape, np.float32)
+    conv_numpy.conv2d_weight_grad(x, gy, gw, 1, 1, 1, 0, 1, 1, 1)
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(gw[finite], want[finite], **tol(np.float32))
 
 
 # ---- pooling ----------------------------------------------------------------------------------------
@@ -214,9 +271,11 @@ def test_avg_pool_kernels_match_the_references(case, include, divisor, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", [(3, 2), (7, 6), (1, 1), (4, 5)], ids=str)
-def test_adaptive_avg_pool_kernels_match_the_references(size, dtype):
-    x = randn(dtype, 2, 3, 7, 6)
+@pytest.mark.parametrize("size, hw", [((3, 2), (7, 6)), ((7, 6), (7, 6)), ((1, 1), (7, 6)),
+                                      ((4, 5), (7, 6)), ((1, 1), (2, 3))], ids=str)
+def test_adaptive_avg_pool_kernels_match_the_references(size, hw, dtype):
+    """(1, 1): the global average, summed over lanes (a 2x3 plane: fewer values than lanes)"""
+    x = randn(dtype, 2, 3, *hw)
     y = ref.adaptive_avg_pool2d(x, output_size=size)
     out = np.full(y.shape, np.nan, dtype)
     K.get("adaptive_avg_pool2d")(x, out)
