@@ -88,7 +88,15 @@ tanh = elementwise("tanh", 1, np.tanh, lambda c, g: [mul(g, sub(1, square(_y(c))
 sigmoid = elementwise("sigmoid", 1, scipy.special.expit,
                       lambda c, g: [mul(g, mul(_y(c), sub(1, _y(c))))],
                       "(1 / (1 + math.exp(-{0})))", inputs="float")
-relu = elementwise("relu", 1, lambda x: np.maximum(x, 0),
+
+
+def _relu_ref(x):
+    """PyTorch's relu: x < 0 ? 0 : x, so NaN and -0.0 pass through (np.maximum(-0.0, 0) is
+    +0.0), as in the compiled targets' template."""
+    return np.where(x < 0, x.dtype.type(0), x)
+
+
+relu = elementwise("relu", 1, _relu_ref,
                    lambda c, g: [where(gt(_x(c), 0), g, 0)], "max({0}, 0)")
 leaky_relu = elementwise(
     "leaky_relu", 1, lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),

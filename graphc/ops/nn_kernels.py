@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv, loss, nn, nn_reference as ref, norm, pool
+from . import conv, elementwise, loss, nn, nn_reference as ref, norm, pool
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -19,6 +19,43 @@ def _kernels():
     from runtime.kernels import (conv_numpy as k_conv, dropout as k_dropout, loss as k_loss,
                                  norm as k_norm, pool as k_pool)
     return k_conv, k_pool, k_dropout, k_loss, k_norm
+
+
+# Below this many elements NumPy's loops are as fast as a kernel call, and a small program
+# (an XOR MLP) never starts Numba for them.
+ACTIVATION_KERNEL_MIN = 16384
+
+
+def _activation_kernels(*arrays):
+    """runtime/kernels/activation.py, if these arrays are worth a kernel call (large, one
+    float dtype, contiguous), else None."""
+    a = arrays[0]
+    if a.size < ACTIVATION_KERNEL_MIN or a.dtype not in _FLOATS or not all(
+            b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous for b in arrays):
+        return None
+    from runtime.kernels import activation
+    return activation
+
+
+def relu(x):
+    """Eager relu: relu's reference (np.maximum(x, 0)) in one vectorized pass when large."""
+    kernels = _activation_kernels(x)
+    if kernels is None:
+        return elementwise.relu.reference(x)
+    out = np.empty_like(x)
+    kernels.relu(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(g, x):
+    """relu's gradient rule, where(x > 0, g, 0), in one pass when large; None when the
+    arrays do not fit the kernel (the caller runs the rule)."""
+    kernels = _activation_kernels(g, x)
+    if kernels is None:
+        return None
+    out = np.empty_like(g)
+    kernels.relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1))
+    return out
 
 
 def _fits(*arrays):
@@ -219,3 +256,4 @@ for op, fast, arrays_of in [
         (norm.batch_norm, _batch_norm, _all),
         (norm.batch_norm_backward, _batch_norm_backward, _all)]:
     op.eager = with_fallback(op.reference, fast, arrays_of)
+elementwise.relu.eager = relu
