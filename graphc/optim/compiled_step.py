@@ -1,0 +1,170 @@
+"""The compiled eager step: a parameter group's update as one call of a compiled program.
+
+`Optimizer.step()` can run its rule (rules.py, the one formula) two ways on eager tensors:
+
+- **op by op**: each graphc function of the rule runs at once (Adam: ~15 eager ops and one
+  write per parameter and state tensor, each paying dispatch and a NumPy pass over memory);
+- **compiled** (the default where it applies): the rule is traced once over symbolic values
+  for every parameter of the group (the gradients are placeholders; parameters, state
+  tensors and the group's lr are graph variables bound to their storage) and compiled by
+  `graphc.compile` on the cpu target with the kernel layout. Each parameter's update fuses
+  into one loop that writes the parameter and its state in place; kernels are identified by
+  their structure (sizes are arguments), so every layer shares them, and the on-disk cache
+  shares them across processes. A step is then one call: the gradients in, nothing out.
+
+The compiled program reads the lr, step counts and state at run time, so schedulers cost
+nothing. The other hyperparameters (betas, momentum, weight decay, maximize, ...) are
+constants of the program, baked exactly as the op-by-op path uses them: the program is keyed
+on them, and changing one traces and compiles again (the kernels of values seen before come
+from the cache). A group whose hyperparameters keep changing (a scheduler's cycle_momentum
+writes betas every step) would compile every step: after MAX_PROGRAMS distinct settings it
+runs op by op from then on, with one warning.
+
+Which path runs (docs/optim.md): per group, PyTorch's `foreach` / `fused` choose, as PyTorch's
+own choose among implementations of the same arithmetic:
+
+- `fused=True`: compiled; a step it cannot serve raises UnsupportedError saying why;
+- `foreach=False` or `fused=False`: op by op (PyTorch's single-tensor loop);
+- `foreach=None` or `True` (default): compiled where it applies, else op by op;
+  `GRAPHC_OPTIM_COMPILE=0` makes the default op by op.
+
+It does not apply (op by op instead) under graphc.jit (the traced step compiles with the rest
+of the function anyway) and under graphc.debug.check_numerics (to name the op); and it cannot
+serve CUDA tensors, dtypes other than float32/float64, parameters that are views or not
+contiguous, gradients of another dtype or shape, an optimizer without a compiled rule, or a
+machine without Numba.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from .. import debug as _debug
+from .. import functional as G
+from ..dispatch import variable_of
+from ..eager.tensor import Tensor
+from ..errors import UnsupportedError
+from ..ir.build import placeholder
+
+ENV = "GRAPHC_OPTIM_COMPILE"
+# distinct hyperparameter settings compiled for one group before it runs op by op
+MAX_PROGRAMS = 4
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_CHOICE_KEYS = ("foreach", "fused")  # choose the implementation; not read by the rules
+
+
+def run(optimizer, group, params):
+    """Apply the group's update to `params` (those with a .grad) as one compiled call.
+    False when the op-by-op path must run instead (fused=True raises instead)."""
+    fused = group.get("fused")
+    if fused is False or group.get("foreach") is False:
+        return False
+    if Tensor._trace is not None or _debug._state["numerics"]:
+        return False  # traced into the jit step / checked op by op: not a missing feature
+    if fused is None and os.environ.get(ENV, "1") == "0":
+        return False
+    why = _unusable(optimizer, group, params)
+    if why is not None:
+        if fused:
+            raise UnsupportedError(f"{type(optimizer).__name__}(fused=True): {why}; use "
+                                   f"fused=None for the op-by-op step there")
+        return False
+    programs = group.compiled_steps
+    key = (tuple(params), tuple(p._data.shape for p in params), _settings(optimizer, group))
+    step = programs.get(key)
+    if step is None or not step.bound_to(optimizer):
+        if step is None and len(programs) >= MAX_PROGRAMS:
+            if fused:
+                raise UnsupportedError(
+                    f"{type(optimizer).__name__}(fused=True): the group's hyperparameters "
+                    f"changed {len(programs)} times, each one a new compiled program")
+            if group.compiled_step_enabled:
+                group.compiled_step_enabled = False
+                warnings.warn(
+                    f"{type(optimizer).__name__}: a parameter group's hyperparameters "
+                    f"(other than lr) changed {len(programs)} times; each setting compiles "
+                    f"its step, so this group's step runs op by op from now on (pass "
+                    f"foreach=False to choose that from the start)", stacklevel=3)
+            return False
+        step = programs[key] = GroupStep(optimizer, group, params)
+    step(params)
+    return True
+
+
+def _unusable(optimizer, group, params):
+    """Why the compiled step cannot run these parameters, or None."""
+    if not optimizer.compiled_rule:
+        return f"{type(optimizer).__name__} has no compiled step"
+    if not group.compiled_step_enabled:
+        return "its hyperparameters changed too often (see above)"
+    from ..backends import default_target
+    if default_target() != "cpu":
+        return "the compiled step needs the cpu target (Numba), which does not load here"
+    for p in params:
+        data, grad = p._data, p.grad._data
+        if type(data) is not np.ndarray or type(grad) is not np.ndarray:
+            return "it runs on the cpu target; a parameter or gradient is on another device"
+        if data.dtype not in _FLOATS:
+            return f"a parameter is {p.dtype.name}; the compiled step takes float32/float64"
+        if grad.dtype != data.dtype or grad.shape != data.shape:
+            return (f"a gradient is {grad.dtype.name}{list(grad.shape)} for a parameter "
+                    f"{data.dtype.name}{list(data.shape)}")
+        if p._base is not None or not data.flags.c_contiguous:
+            return "a parameter is a view or not contiguous (updated in place as flat memory)"
+    return None
+
+
+def _settings(optimizer, group):
+    """The group's hyperparameters that the program bakes in (all but lr), hashable."""
+    return tuple((k, _hashable(group[k])) for k in optimizer.defaults
+                 if k != "lr" and k not in _CHOICE_KEYS and k in group)
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(map(_hashable, value))
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, float) and value != value:  # NaN != NaN would never hit the cache
+        return ("nan",)
+    return value
+
+
+class GroupStep:
+    """One compiled program updating `params` and their state in place."""
+
+    def __init__(self, optimizer, group, params):
+        lrs, inputs, updates = {}, [], {}
+        for i, p in enumerate(params):
+            state = optimizer._state_of(p, group)
+            if p.dtype not in lrs:
+                lrs[p.dtype] = G.cast(variable_of(group.lr_tensor), p.dtype)
+            g = placeholder(p.shape, p.dtype, name=f"grad{i}")
+            inputs.append(g)
+            symbolic = {k: variable_of(t) for k, t in state.items()}
+            new_p, new_state = optimizer.rule(variable_of(p), g, dict(symbolic), lrs[p.dtype],
+                                              group)
+            for tensor, old, new in [(p, variable_of(p), new_p)] + [
+                    (state[k], symbolic[k], v) for k, v in new_state.items()]:
+                if new is not old:  # (a value the rule leaves alone needs no write)
+                    updates[tensor] = new
+        from ..compile import compile
+        self.executable = compile([], inputs=inputs, updates=updates, target="cpu",
+                                  layout="kernels")
+        # the state tensors the program writes: replaced ones (load into a new dict, a user
+        # assigning opt.state[p][k]) need a new program
+        self.state = [(p, optimizer.state[p], tuple(optimizer.state[p].values()))
+                      for p in params]
+
+    def bound_to(self, optimizer):
+        states = optimizer.state
+        for p, state, tensors in self.state:
+            if states.get(p) is not state or len(state) != len(tensors) or any(
+                    a is not b for a, b in zip(state.values(), tensors)):
+                return False
+        return True
+
+    def __call__(self, params):
+        self.executable(*[p.grad._data for p in params])
