@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from operator import is_
 
 import numpy as np
 
@@ -65,31 +66,28 @@ def run(optimizer, group, params):
         return False  # traced into the jit step / checked op by op: not a missing feature
     if fused is None and os.environ.get(ENV, "1") == "0":
         return False
+    programs = group.compiled_steps
+    key = (tuple(params), _settings(optimizer, group))
+    step = programs.get(key)
+    if step is not None and step.ready(optimizer.state):  # the per-step path: cheap checks
+        step.run()
+        return True
     why = _unusable(optimizer, group, params)
+    if why is None and step is None and len(programs) >= MAX_PROGRAMS:
+        why = (f"the group's hyperparameters (other than lr) changed {len(programs)} times, "
+               f"each setting a new compiled program")
+        if group.compiled_step_enabled and not fused:
+            warnings.warn(f"{type(optimizer).__name__}: {why}; this group's step runs op by "
+                          f"op from now on (pass foreach=False to choose that from the start)",
+                          stacklevel=3)
+        group.compiled_step_enabled = False
     if why is not None:
         if fused:
             raise UnsupportedError(f"{type(optimizer).__name__}(fused=True): {why}; use "
                                    f"fused=None for the op-by-op step there")
         return False
-    programs = group.compiled_steps
-    key = (tuple(params), tuple(p._data.shape for p in params), _settings(optimizer, group))
-    step = programs.get(key)
-    if step is None or not step.bound_to(optimizer):
-        if step is None and len(programs) >= MAX_PROGRAMS:
-            if fused:
-                raise UnsupportedError(
-                    f"{type(optimizer).__name__}(fused=True): the group's hyperparameters "
-                    f"changed {len(programs)} times, each one a new compiled program")
-            if group.compiled_step_enabled:
-                group.compiled_step_enabled = False
-                warnings.warn(
-                    f"{type(optimizer).__name__}: a parameter group's hyperparameters "
-                    f"(other than lr) changed {len(programs)} times; each setting compiles "
-                    f"its step, so this group's step runs op by op from now on (pass "
-                    f"foreach=False to choose that from the start)", stacklevel=3)
-            return False
-        step = programs[key] = GroupStep(optimizer, group, params)
-    step(params)
+    step = programs[key] = GroupStep(optimizer, group, params)
+    step.run()
     return True
 
 
@@ -98,7 +96,7 @@ def _unusable(optimizer, group, params):
     if not optimizer.compiled_rule:
         return f"{type(optimizer).__name__} has no compiled step"
     if not group.compiled_step_enabled:
-        return "its hyperparameters changed too often (see above)"
+        return "its hyperparameters (other than lr) changed too often"
     from ..backends import default_target
     if default_target() != "cpu":
         return "the compiled step needs the cpu target (Numba), which does not load here"
@@ -118,8 +116,16 @@ def _unusable(optimizer, group, params):
 
 def _settings(optimizer, group):
     """The group's hyperparameters that the program bakes in (all but lr), hashable."""
-    return tuple((k, _hashable(group[k])) for k in optimizer.defaults
-                 if k != "lr" and k not in _CHOICE_KEYS and k in group)
+    keys = optimizer.__dict__.get("_setting_keys")
+    if keys is None:
+        keys = optimizer._setting_keys = tuple(k for k in optimizer.defaults
+                                               if k != "lr" and k not in _CHOICE_KEYS)
+    values = tuple([group.get(k) for k in keys])
+    try:
+        hash(values)
+    except TypeError:  # e.g. betas given as a list
+        values = _hashable(values)
+    return values
 
 
 def _hashable(value):
@@ -127,8 +133,6 @@ def _hashable(value):
         return tuple(map(_hashable, value))
     if isinstance(value, np.ndarray):
         return (value.dtype.str, value.shape, value.tobytes())
-    if isinstance(value, float) and value != value:  # NaN != NaN would never hit the cache
-        return ("nan",)
     return value
 
 
@@ -153,18 +157,25 @@ class GroupStep:
         from ..compile import compile
         self.executable = compile([], inputs=inputs, updates=updates, target="cpu",
                                   layout="kernels")
-        # the state tensors the program writes: replaced ones (load into a new dict, a user
-        # assigning opt.state[p][k]) need a new program
-        self.state = [(p, optimizer.state[p], tuple(optimizer.state[p].values()))
+        # what _unusable checked and the program is bound to: a replaced parameter array
+        # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
+        self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
                       for p in params]
+        self.grads = []
 
-    def bound_to(self, optimizer):
-        states = optimizer.state
-        for p, state, tensors in self.state:
-            if states.get(p) is not state or len(state) != len(tensors) or any(
-                    a is not b for a, b in zip(state.values(), tensors)):
+    def ready(self, states):
+        """Whether the program can run this step: the parameters' arrays and state tensors
+        are those it was built for, and each gradient is an array of its parameter's type."""
+        grads = self.grads = []
+        for p, data, state, tensors in self.bound:
+            g = p.grad._data
+            if p._data is not data or type(g) is not np.ndarray or g.dtype is not data.dtype \
+                    or g.shape != data.shape or states.get(p) is not state \
+                    or len(state) != len(tensors) or not all(map(is_, state.values(), tensors)):
                 return False
+            grads.append(g)
         return True
 
-    def __call__(self, params):
-        self.executable(*[p.grad._data for p in params])
+    def run(self):
+        """One step on the gradients ready() collected (or all, after __init__)."""
+        self.executable(*(self.grads or [p.grad._data for p, *_ in self.bound]))

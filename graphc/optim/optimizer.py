@@ -65,6 +65,16 @@ class ParamGroup(dict):
             self.lr_tensor._data[...] = float(value)
             self.lr_tensor._vc[0] += 1
 
+    # dict's own update/setdefault would not call __setitem__ (the lr tensor would go stale)
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
 
 def _differs(a, b):
     try:

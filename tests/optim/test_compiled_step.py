@@ -251,3 +251,13 @@ def test_graphc_jit_traces_the_op_by_op_step():
     assert not opt.param_groups[0].compiled_steps
     _, compiled = eager_trajectory("Adam", dict(lr=0.1))
     assert_trajectories_close([(p.detach().numpy(), q.detach().numpy())], compiled[-1:])
+
+
+def test_an_lr_written_by_update_reaches_both_paths():
+    for choice in ({}, {"foreach": False}):
+        p, q = params()
+        opt = optim.SGD([p, q], lr=0.1, **choice)
+        opt.param_groups[0].update(lr=0.5)  # dict.update would skip the group's lr tensor
+        loss_of(p, q).backward()
+        opt.step()
+        np.testing.assert_allclose(p.detach().numpy(), P0 - 0.5 * (A * P0 + B), rtol=1e-6)
