@@ -12,13 +12,18 @@
   their structure (sizes are arguments), so every layer shares them, and the on-disk cache
   shares them across processes. A step is then one call: the gradients in, nothing out.
 
-The compiled program reads the lr, step counts and state at run time, so schedulers cost
-nothing. The other hyperparameters (betas, momentum, weight decay, maximize, ...) are
-constants of the program, baked exactly as the op-by-op path uses them: the program is keyed
-on them, and changing one traces and compiles again (the kernels of values seen before come
-from the cache). A group whose hyperparameters keep changing (a scheduler's cycle_momentum
-writes betas every step) would compile every step: after MAX_PROGRAMS distinct settings it
-runs op by op from then on, with one warning.
+The compiled program reads the lr, step counts and state at run time, and the momentum (or
+beta1) that schedulers with cycle_momentum write every step is an input of each call (while
+it is positive; rules.py's `_nonzero` / `_positive` let the rule take it symbolic): none of
+them compiles anything. The other hyperparameters (beta2, eps, weight decay, maximize, ...)
+are constants of the program, baked exactly as the op-by-op path uses them: the program is
+keyed on them, and changing one traces and compiles again (the kernels of values seen before
+come from the cache). A group whose hyperparameters keep changing would compile every step:
+after MAX_PROGRAMS distinct settings it runs op by op from then on, with one warning.
+
+Numbers: the op-by-op path's, up to the last bits (the kernels contract a*b+c into fused
+multiply-adds); fed as a value of the parameters' dtype, beta1 makes `1 - beta1` a float32
+difference where the op-by-op path rounds Python's double difference (one ulp).
 
 Which path runs (docs/optim.md): per group, PyTorch's `foreach` / `fused` choose, as PyTorch's
 own choose among implementations of the same arithmetic:
@@ -115,17 +120,45 @@ def _unusable(optimizer, group, params):
 
 
 def _settings(optimizer, group):
-    """The group's hyperparameters that the program bakes in (all but lr), hashable."""
-    keys = optimizer.__dict__.get("_setting_keys")
-    if keys is None:
-        keys = optimizer._setting_keys = tuple(k for k in optimizer.defaults
-                                               if k != "lr" and k not in _CHOICE_KEYS)
-    values = tuple([group.get(k) for k in keys])
+    """The group's hyperparameters that the program bakes in (all but lr and a fed
+    momentum), hashable."""
+    layout = optimizer.__dict__.get("_settings_layout")
+    if layout is None:
+        keys = tuple(k for k in optimizer.defaults if k != "lr" and k not in _CHOICE_KEYS)
+        fed = _fed_index(optimizer)
+        layout = optimizer._settings_layout = keys, fed, fed and keys.index(fed[0])
+    keys, fed, position = layout
+    values = [group.get(k) for k in keys]
+    if fed is not None and _feedable(_fed_value(group, fed)):
+        values[position] = _FED if fed[1] is None else (_FED, *values[position][1:])
+    values = tuple(values)
     try:
         hash(values)
     except TypeError:  # e.g. betas given as a list
         values = _hashable(values)
     return values
+
+
+_FED = "<an input of the program>"
+
+
+def _fed_index(optimizer):
+    """(key, index or None) of the hyperparameter a scheduler's cycle_momentum writes
+    (cyclic_lr.py `_set_momentum`): beta1 where there are betas, else momentum."""
+    if "betas" in optimizer.defaults:
+        return "betas", 0
+    return ("momentum", None) if "momentum" in optimizer.defaults else None
+
+
+def _fed_value(group, fed):
+    value = group.get(fed[0])
+    return value if fed[1] is None else value[fed[1]]
+
+
+def _feedable(value):
+    """Fed while positive (a zero momentum removes its terms from the rule)."""
+    return isinstance(value, (int, float, np.floating, np.integer)) and \
+        not isinstance(value, bool) and value > 0
 
 
 def _hashable(value):
@@ -140,23 +173,29 @@ class GroupStep:
     """One compiled program updating `params` and their state in place."""
 
     def __init__(self, optimizer, group, params):
-        lrs, inputs, updates = {}, [], {}
+        lrs, inputs, updates, views = {}, [], {}, {}
+        fed = _fed_index(optimizer)
+        self.group, self.fed = group, fed if fed and _feedable(_fed_value(group, fed)) else None
         for i, p in enumerate(params):
             state = optimizer._state_of(p, group)
             if p.dtype not in lrs:
                 lrs[p.dtype] = G.cast(variable_of(group.lr_tensor), p.dtype)
+                views[p.dtype] = self._group_view(p.dtype)
             g = placeholder(p.shape, p.dtype, name=f"grad{i}")
             inputs.append(g)
             symbolic = {k: variable_of(t) for k, t in state.items()}
             new_p, new_state = optimizer.rule(variable_of(p), g, dict(symbolic), lrs[p.dtype],
-                                              group)
+                                              views[p.dtype])
             for tensor, old, new in [(p, variable_of(p), new_p)] + [
                     (state[k], symbolic[k], v) for k, v in new_state.items()]:
                 if new is not old:  # (a value the rule leaves alone needs no write)
                     updates[tensor] = new
+        self.fed_dtypes = [dtype.np for dtype in views] if self.fed else []
+        self.fed_inputs = [views[dtype].fed_input for dtype in views] if self.fed else []
+        self.fed_feeds = (None, ())  # (value, arrays) of the latest call
         from ..compile import compile
-        self.executable = compile([], inputs=inputs, updates=updates, target="cpu",
-                                  layout="kernels")
+        self.executable = compile([], inputs=inputs + self.fed_inputs, updates=updates,
+                                  target="cpu", layout="kernels")
         # what _unusable checked and the program is bound to: a replaced parameter array
         # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
         self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
@@ -176,6 +215,29 @@ class GroupStep:
             grads.append(g)
         return True
 
+    def _group_view(self, dtype):
+        """The group as the rule reads it for parameters of `dtype`: the fed hyperparameter
+        a 0-d placeholder of that dtype."""
+        view = _GroupView(self.group)
+        if self.fed is not None:
+            key, index = self.fed
+            view.fed_input = placeholder((), dtype, name=f"{key}_{dtype.name}")
+            view[key] = view.fed_input if index is None else \
+                (view.fed_input, *self.group[key][1:])
+        return view
+
     def run(self):
         """One step on the gradients ready() collected (or all, after __init__)."""
-        self.executable(*(self.grads or [p.grad._data for p, *_ in self.bound]))
+        grads = self.grads or [p.grad._data for p, *_ in self.bound]
+        if self.fed is None:
+            self.executable(*grads)
+            return
+        value = _fed_value(self.group, self.fed)
+        if value != self.fed_feeds[0]:
+            self.fed_feeds = (value, [np.asarray(value, dtype) for dtype in self.fed_dtypes])
+        self.executable(*grads, *self.fed_feeds[1])
+
+
+class _GroupView(dict):
+    """A copy of a group's hyperparameters for tracing (the group itself stays as it is)."""
+    fed_input = None

@@ -149,7 +149,7 @@ def test_changed_hyperparameters_take_effect():
 
 
 def test_a_group_whose_hyperparameters_keep_changing_runs_op_by_op():
-    changes = [{"momentum": 0.9 - 0.05 * k} for k in range(compiled_step.MAX_PROGRAMS + 2)]
+    changes = [{"dampening": 0.05 * k} for k in range(compiled_step.MAX_PROGRAMS + 2)]
     p, q = params()
     opt = optim.SGD([p, q], lr=0.1, momentum=0.9)
     with pytest.warns(UserWarning, match="op by op from now on"):
@@ -261,3 +261,25 @@ def test_an_lr_written_by_update_reaches_both_paths():
         loss_of(p, q).backward()
         opt.step()
         np.testing.assert_allclose(p.detach().numpy(), P0 - 0.5 * (A * P0 + B), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "NAdam"])
+def test_cycle_momentum_feeds_the_program_without_compiling(name):
+    kwargs = dict(lr=0.1, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.1)
+    trajectories = []
+    for choice in ({}, {"foreach": False}):
+        p, q = params()
+        opt = getattr(optim, name)([p, q], **kwargs, **choice)
+        sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=12)
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no switch to op by op)
+            for _ in range(6):
+                opt.zero_grad()
+                loss_of(p, q).backward()
+                opt.step()
+                sched.step()
+                out.append((p.detach().numpy().copy(), q.detach().numpy().copy()))
+        trajectories.append(out)
+        assert len(opt.param_groups[0].compiled_steps) == (0 if choice else 1)
+    assert_trajectories_close(*trajectories)
