@@ -57,6 +57,8 @@ from ..ir.build import placeholder
 ENV = "GRAPHC_OPTIM_COMPILE"
 # distinct hyperparameter settings compiled for one group before it runs op by op
 MAX_PROGRAMS = 4
+# programs kept per setting for different sets of parameters with a .grad
+MAX_SUBSETS = 8
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _CHOICE_KEYS = ("foreach", "fused")  # choose the implementation; not read by the rules
 
@@ -78,8 +80,9 @@ def run(optimizer, group, params):
         step.run()
         return True
     why = _unusable(optimizer, group, params)
-    if why is None and step is None and len(programs) >= MAX_PROGRAMS:
-        why = (f"the group's hyperparameters (other than lr) changed {len(programs)} times, "
+    settings = {s for _, s in programs}
+    if why is None and key[1] not in settings and len(settings) >= MAX_PROGRAMS:
+        why = (f"the group's hyperparameters (other than lr) changed {len(settings)} times, "
                f"each setting a new compiled program")
         if group.compiled_step_enabled and not fused:
             warnings.warn(f"{type(optimizer).__name__}: {why}; this group's step runs op by "
@@ -91,6 +94,8 @@ def run(optimizer, group, params):
             raise UnsupportedError(f"{type(optimizer).__name__}(fused=True): {why}; use "
                                    f"fused=None for the op-by-op step there")
         return False
+    if len(programs) >= MAX_SUBSETS * MAX_PROGRAMS:  # parameters with a .grad keep varying:
+        programs.clear()  # tracing a subset again costs milliseconds (its kernels are loaded)
     step = programs[key] = GroupStep(optimizer, group, params)
     step.run()
     return True

@@ -283,3 +283,20 @@ def test_cycle_momentum_feeds_the_program_without_compiling(name):
         trajectories.append(out)
         assert len(opt.param_groups[0].compiled_steps) == (0 if choice else 1)
     assert_trajectories_close(*trajectories)
+
+
+def test_varying_parameters_with_grad_are_not_hyperparameter_changes():
+    subsets = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]  # > MAX_PROGRAMS
+    results = []
+    for choice in ({}, {"foreach": False}):
+        ws = [gc.tensor(np.full(2, k + 1.0, np.float32), requires_grad=True) for k in range(3)]
+        opt = optim.Adam(ws, lr=0.1, **choice)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no "hyperparameters changed": runs compiled)
+            for subset in subsets:
+                opt.zero_grad()
+                sum((ws[k] * ws[k]).sum() for k in subset).backward()
+                opt.step()
+        assert len(opt.param_groups[0].compiled_steps) == (0 if choice else len(subsets))
+        results.append([w.detach().numpy() for w in ws])
+    assert_trajectories_close([results[0]], [results[1]])
