@@ -71,7 +71,7 @@ def run(optimizer, group, params):
         return False
     if Tensor._trace is not None or _debug._state["numerics"]:
         return False  # traced into the jit step / checked op by op: not a missing feature
-    if fused is None and os.environ.get(ENV, "1") == "0":
+    if fused is None and (os.environ.get(ENV, "1") == "0" or not group.compiled_step_enabled):
         return False
     programs = group.compiled_steps
     key = (tuple(params), _settings(optimizer, group))
