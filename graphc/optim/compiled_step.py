@@ -12,18 +12,20 @@
   their structure (sizes are arguments), so every layer shares them, and the on-disk cache
   shares them across processes. A step is then one call: the gradients in, nothing out.
 
-The compiled program reads the lr, step counts and state at run time, and the momentum (or
-beta1) that schedulers with cycle_momentum write every step is an input of each call (while
-it is positive; rules.py's `_nonzero` / `_positive` let the rule take it symbolic): none of
-them compiles anything. The other hyperparameters (beta2, eps, weight decay, maximize, ...)
-are constants of the program, baked exactly as the op-by-op path uses them: the program is
-keyed on them, and changing one traces and compiles again (the kernels of values seen before
-come from the cache). A group whose hyperparameters keep changing would compile every step:
-after MAX_PROGRAMS distinct settings it runs op by op from then on, with one warning.
+The program reads everything that changes between steps at run time: the lr (the group's
+lr tensor), the step counts and the state, and every number among the hyperparameters
+(betas, eps, weight decay, momentum, ...): hyper.py traces the rule with each of them as an
+input whose value the host computes per call as Python computes it in the op-by-op path
+(`1 - beta2` in double, then the parameter's dtype). Schedulers, cycle_momentum and a user
+writing param_groups compile nothing. Only the rule's *structure* is baked: flags (amsgrad,
+nesterov, maximize) and the Python decisions taken on numbers (a weight decay of 0 drops its
+term); changing those traces again, and a new structure compiles its kernels once (then the
+on-disk cache has them). A group whose structure keeps changing runs op by op after
+MAX_PROGRAMS structures, with one warning.
 
-Numbers: the op-by-op path's, up to the last bits (the kernels contract a*b+c into fused
-multiply-adds); fed as a value of the parameters' dtype, beta1 makes `1 - beta1` a float32
-difference where the op-by-op path rounds Python's double difference (one ulp).
+Numbers: the op-by-op path's, to the bit where NumPy and the kernel compute the same
+operations (the program is compiled strict: no fast-math contraction into fused
+multiply-adds).
 
 Which path runs (docs/optim.md): per group, PyTorch's `foreach` / `fused` choose, as PyTorch's
 own choose among implementations of the same arithmetic:
@@ -51,13 +53,15 @@ from .. import debug as _debug
 from .. import functional as G
 from ..dispatch import variable_of
 from ..eager.tensor import Tensor
-from ..errors import UnsupportedError
+from ..errors import GraphcError, UnsupportedError
 from ..ir.build import placeholder
+from ..ir.graph import Graph
+from .hyper import Hyper, Trace, fed_value, is_number
 
 ENV = "GRAPHC_OPTIM_COMPILE"
-# distinct hyperparameter settings compiled for one group before it runs op by op
+# distinct rule structures compiled for one group before it runs op by op
 MAX_PROGRAMS = 4
-# programs kept per setting for different sets of parameters with a .grad
+# programs kept per structure for different sets of parameters with a .grad
 MAX_SUBSETS = 8
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _CHOICE_KEYS = ("foreach", "fused")  # choose the implementation; not read by the rules
@@ -73,30 +77,67 @@ def run(optimizer, group, params):
         return False  # traced into the jit step / checked op by op: not a missing feature
     if fused is None and (os.environ.get(ENV, "1") == "0" or not group.compiled_step_enabled):
         return False
-    programs = group.compiled_steps
-    key = (tuple(params), _settings(optimizer, group))
-    step = programs.get(key)
-    if step is not None and step.ready(optimizer.state):  # the per-step path: cheap checks
+    keys = _keys(optimizer)
+    values = tuple([group.get(k) for k in keys])
+    step = group.compiled_last
+    if step is not None and _same(step.params, params) and _equal(step.values, values) \
+            and step.ready(optimizer.state):  # the per-step path: cheap checks
         step.run()
         return True
+    return _slow_path(optimizer, group, params, keys, values, fused)
+
+
+def _equal(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # (a hyperparameter set to a tensor of several elements)
+        return False
+
+
+def _same(a, b):
+    """The same tensors in the same order (== on tensors would compare their elements)."""
+    return len(a) == len(b) and all(map(is_, a, b))
+
+
+def _slow_path(optimizer, group, params, keys, values, fused):
+    """A program for a new set of parameters or new hyperparameters: an earlier one whose
+    guards hold, or a new trace."""
+    named = dict(zip(keys, values))
     why = _unusable(optimizer, group, params)
-    settings = {s for _, s in programs}
-    if why is None and key[1] not in settings and len(settings) >= MAX_PROGRAMS:
-        why = (f"the group's hyperparameters (other than lr) changed {len(settings)} times, "
-               f"each setting a new compiled program")
-        if group.compiled_step_enabled and not fused:
-            warnings.warn(f"{type(optimizer).__name__}: {why}; this group's step runs op by "
-                          f"op from now on (pass foreach=False to choose that from the start)",
-                          stacklevel=3)
-        group.compiled_step_enabled = False
+    programs = group.compiled_steps
+    step = None
+    for candidate in ([] if why else list(programs)):
+        if _same(candidate.params, params) and candidate.accepts(named):
+            if candidate.ready(optimizer.state):
+                step = candidate
+                break
+            programs.remove(candidate)  # bound to a replaced parameter array or state tensor
+    if why is None and step is None:
+        structures = {s.structure for s in programs}
+        if len(structures) >= MAX_PROGRAMS:
+            why = (f"its hyperparameters changed the rule's structure (terms that are there "
+                   f"or not, e.g. a weight decay of 0) {len(structures)} times, each one a new "
+                   f"compiled program")
+            if group.compiled_step_enabled and not fused:
+                warnings.warn(f"{type(optimizer).__name__}: a parameter group's step: {why}; "
+                              f"it runs op by op from now on (pass foreach=False to choose that "
+                              f"from the start)", stacklevel=4)
+            group.compiled_step_enabled = False
     if why is not None:
         if fused:
             raise UnsupportedError(f"{type(optimizer).__name__}(fused=True): {why}; use "
                                    f"fused=None for the op-by-op step there")
         return False
-    if len(programs) >= MAX_SUBSETS * MAX_PROGRAMS:  # parameters with a .grad keep varying:
-        programs.clear()  # tracing a subset again costs milliseconds (its kernels are loaded)
-    step = programs[key] = GroupStep(optimizer, group, params)
+    if step is None:
+        if len(programs) >= MAX_SUBSETS * MAX_PROGRAMS:  # the parameters with a .grad keep
+            programs.clear()  # varying: a trace costs milliseconds (its kernels are loaded)
+        step = GroupStep(optimizer, group, params, named)
+        programs.append(step)
+    if not step.feed(named, values):
+        return False  # a hyperparameter the host cannot compute: op by op says why
+    group.compiled_last = step
+    if not step.ready(optimizer.state):  # (a new program is bound to these very tensors)
+        raise AssertionError("compiled optimizer step: a new program is not ready")
     step.run()
     return True
 
@@ -110,6 +151,11 @@ def _unusable(optimizer, group, params):
     from ..backends import default_target
     if default_target() != "cpu":
         return "the compiled step needs the cpu target (Numba), which does not load here"
+    for key in _keys(optimizer):
+        value = group.get(key)
+        if isinstance(value, Tensor) or isinstance(value, (tuple, list)) and any(
+                isinstance(v, Tensor) for v in value):
+            return f"its hyperparameter {key!r} is a tensor"
     for p in params:
         data, grad = p._data, p.grad._data
         if type(data) is not np.ndarray or type(grad) is not np.ndarray:
@@ -124,68 +170,53 @@ def _unusable(optimizer, group, params):
     return None
 
 
-def _settings(optimizer, group):
-    """The group's hyperparameters that the program bakes in (all but lr and a fed
-    momentum), hashable."""
-    layout = optimizer.__dict__.get("_settings_layout")
-    if layout is None:
-        keys = tuple(k for k in optimizer.defaults if k != "lr" and k not in _CHOICE_KEYS)
-        fed = _fed_index(optimizer)
-        layout = optimizer._settings_layout = keys, fed, fed and keys.index(fed[0])
-    keys, fed, position = layout
-    values = [group.get(k) for k in keys]
-    if fed is not None and _feedable(_fed_value(group, fed)):
-        values[position] = _FED if fed[1] is None else (_FED, *values[position][1:])
-    values = tuple(values)
-    try:
-        hash(values)
-    except TypeError:  # e.g. betas given as a list
-        values = _hashable(values)
-    return values
+def _keys(optimizer):
+    """The hyperparameters the rule reads: every default but the lr (a variable of the
+    program) and the implementation choice."""
+    keys = optimizer.__dict__.get("_rule_keys")
+    if keys is None:
+        keys = optimizer._rule_keys = tuple(k for k in optimizer.defaults
+                                            if k != "lr" and k not in _CHOICE_KEYS)
+    return keys
 
 
-_FED = "<an input of the program>"
-
-
-def _fed_index(optimizer):
-    """(key, index or None) of the hyperparameter a scheduler's cycle_momentum writes
-    (cyclic_lr.py `_set_momentum`): beta1 where there are betas, else momentum."""
-    if "betas" in optimizer.defaults:
-        return "betas", 0
-    return ("momentum", None) if "momentum" in optimizer.defaults else None
-
-
-def _fed_value(group, fed):
-    value = group.get(fed[0])
-    return value if fed[1] is None else value[fed[1]]
-
-
-def _feedable(value):
-    """Fed while positive (a zero momentum removes its terms from the rule)."""
-    return isinstance(value, (int, float, np.floating, np.integer)) and \
-        not isinstance(value, bool) and value > 0
-
-
-def _hashable(value):
-    if isinstance(value, (list, tuple)):
-        return tuple(map(_hashable, value))
-    if isinstance(value, np.ndarray):
-        return (value.dtype.str, value.shape, value.tobytes())
-    return value
+def _fed_entry(value):
+    """How a hyperparameter enters the trace: 'number', 'numbers' (a tuple of them, e.g.
+    betas) or None (baked in: flags, None, strings)."""
+    if is_number(value):
+        return "number"
+    if isinstance(value, (tuple, list)) and value and all(map(is_number, value)):
+        return "numbers"
+    return None
 
 
 class GroupStep:
     """One compiled program updating `params` and their state in place."""
 
-    def __init__(self, optimizer, group, params):
+    def __init__(self, optimizer, group, params, values):
+        self.params = list(params)
+        try:
+            self._build(optimizer, group, values, fed=True)
+        except (GraphcError, TypeError, ValueError, ZeroDivisionError):
+            # a rule that needs a hyperparameter as a plain number somewhere: baked in, the
+            # program then serves exactly these values
+            self._build(optimizer, group, values, fed=False)
+        # what _unusable checked and the program is bound to: a replaced parameter array
+        # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
+        self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
+                      for p in self.params]
+        self.grads, self.values, self.feeds = [], None, []
+
+    def _build(self, optimizer, group, values, fed):
+        trace = self.trace = Trace(values)
+        baked = {k: v for k, v in values.items() if not fed or _fed_entry(v) is None}
+        self.baked = tuple(baked.items()) if fed else None
         lrs, inputs, updates, views = {}, [], {}, {}
-        fed = _fed_index(optimizer)
-        self.group, self.fed = group, fed if fed and _feedable(_fed_value(group, fed)) else None
-        for i, p in enumerate(params):
+        for i, p in enumerate(self.params):
             state = optimizer._state_of(p, group)
             if p.dtype not in lrs:
                 lrs[p.dtype] = G.cast(variable_of(group.lr_tensor), p.dtype)
-                views[p.dtype] = self._group_view(p.dtype)
+                views[p.dtype] = _group_view(group, trace, values, baked, p.dtype)
             g = placeholder(p.shape, p.dtype, name=f"grad{i}")
             inputs.append(g)
             symbolic = {k: variable_of(t) for k, t in state.items()}
@@ -195,17 +226,30 @@ class GroupStep:
                     (state[k], symbolic[k], v) for k, v in new_state.items()]:
                 if new is not old:  # (a value the rule leaves alone needs no write)
                     updates[tensor] = new
-        self.fed_dtypes = [dtype.np for dtype in views] if self.fed else []
-        self.fed_inputs = [views[dtype].fed_input for dtype in views] if self.fed else []
-        self.fed_feeds = (None, ())  # (value, arrays) of the latest call
+        self.fed = [h for h in Graph.from_outputs(list(updates.values())).placeholders
+                    if isinstance(h, Hyper)]
+        self.structure = (self.baked, tuple(answer for _, answer in trace.guards)) if fed \
+            else tuple(values.items())
         from ..compile import compile
-        self.executable = compile([], inputs=inputs + self.fed_inputs, updates=updates,
-                                  target="cpu", layout="kernels")
-        # what _unusable checked and the program is bound to: a replaced parameter array
-        # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
-        self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
-                      for p in params]
-        self.grads = []
+        # strict: no fast-math contraction, so the numbers are the op-by-op path's
+        self.executable = compile([], inputs=inputs + self.fed, updates=updates,
+                                  target="cpu", layout="kernels", strict=True)
+
+    def accepts(self, values):
+        """Whether this program computes the rule for these hyperparameters."""
+        if self.baked is None:
+            return self.structure == tuple(values.items())
+        return all(values[k] == v or v != v and values[k] != values[k]
+                   for k, v in self.baked) and self.trace.holds(values)
+
+    def feed(self, values, raw):
+        """The fed hyperparameters for these values; False if the host cannot compute one."""
+        try:
+            self.feeds = [np.asarray(fed_value(h, values), h.dtype.np) for h in self.fed]
+        except Exception:  # (e.g. a division by zero: the op-by-op step raises it)
+            return False
+        self.values = raw
+        return True
 
     def ready(self, states):
         """Whether the program can run this step: the parameters' arrays and state tensors
@@ -220,29 +264,20 @@ class GroupStep:
             grads.append(g)
         return True
 
-    def _group_view(self, dtype):
-        """The group as the rule reads it for parameters of `dtype`: the fed hyperparameter
-        a 0-d placeholder of that dtype."""
-        view = _GroupView(self.group)
-        if self.fed is not None:
-            key, index = self.fed
-            view.fed_input = placeholder((), dtype, name=f"{key}_{dtype.name}")
-            view[key] = view.fed_input if index is None else \
-                (view.fed_input, *self.group[key][1:])
-        return view
-
     def run(self):
-        """One step on the gradients ready() collected (or all, after __init__)."""
-        grads = self.grads or [p.grad._data for p, *_ in self.bound]
-        if self.fed is None:
-            self.executable(*grads)
-            return
-        value = _fed_value(self.group, self.fed)
-        if value != self.fed_feeds[0]:
-            self.fed_feeds = (value, [np.asarray(value, dtype) for dtype in self.fed_dtypes])
-        self.executable(*grads, *self.fed_feeds[1])
+        """One step on the gradients ready() collected."""
+        self.executable(*self.grads, *self.feeds)
 
 
-class _GroupView(dict):
-    """A copy of a group's hyperparameters for tracing (the group itself stays as it is)."""
-    fed_input = None
+def _group_view(group, trace, values, baked, dtype):
+    """The group as the rule reads it for parameters of `dtype`: each fed hyperparameter a
+    Hyper of that dtype (a copy: the group itself stays as it is)."""
+    view = dict(group)
+    for key, value in values.items():
+        if key in baked:
+            continue
+        if _fed_entry(value) == "number":
+            view[key] = trace.leaf(key, None, dtype)
+        else:
+            view[key] = tuple(trace.leaf(key, i, dtype) for i in range(len(value)))
+    return view

@@ -51,7 +51,8 @@ class ParamGroup(dict):
         self.lr_tensor._persistent = True
         self.lr_tensor.name = lr_name
         self.compiled_keys = frozenset()
-        self.compiled_steps = {}  # the compiled eager steps of this group (compiled_step.py)
+        self.compiled_steps = []  # the compiled eager steps of this group (compiled_step.py)
+        self.compiled_last = None  # the one the latest step ran
         self.compiled_step_enabled = True
 
     def __setitem__(self, key, value):

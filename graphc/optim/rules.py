@@ -9,16 +9,6 @@ from __future__ import annotations
 from .. import functional as G
 
 
-def _nonzero(h):
-    """Whether a hyperparameter's term is in the rule. A symbolic one is: the compiled eager
-    step (compiled_step.py) feeds momentum / beta1 as an input only while it is positive."""
-    return getattr(h, "is_symbolic", False) or h != 0
-
-
-def _positive(h):
-    return getattr(h, "is_symbolic", False) or h > 0
-
-
 def _decay(g, p, weight_decay):
     return G.add(g, G.mul(p, weight_decay)) if weight_decay else g
 
@@ -26,7 +16,7 @@ def _decay(g, p, weight_decay):
 def sgd(p, g, state, lr, momentum, dampening, nesterov, weight_decay, maximize):
     g = _decay(G.neg(g) if maximize else g, p, weight_decay)
     new = {}
-    if _nonzero(momentum):
+    if momentum:
         # the first step copies the gradient into the buffer, later ones blend it in
         blended = G.add(G.mul(state["momentum_buffer"], momentum), G.mul(g, 1 - dampening))
         buf = G.where(G.eq(state["step"], 0), g, blended)
@@ -64,7 +54,7 @@ def rmsprop(p, g, state, lr, alpha, eps, weight_decay, momentum, centered, maxim
         new["grad_avg"] = grad_avg
     else:
         avg = G.add(G.sqrt(square_avg), eps)
-    if _positive(momentum):
+    if momentum > 0:
         buf = G.add(G.mul(state["momentum_buffer"], momentum), G.div(g, avg))
         new["momentum_buffer"] = buf
         return G.sub(p, G.mul(buf, lr)), new
