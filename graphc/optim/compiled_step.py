@@ -205,7 +205,7 @@ class GroupStep:
         # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
         self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
                       for p in self.params]
-        self.grads, self.values, self.feeds = [], None, []
+        self.grads, self.values, self.feeds, self.lr_feeds = [], None, [], ((), None)
 
     def _build(self, optimizer, group, values, fed):
         trace = self.trace = Trace(values)
@@ -215,7 +215,9 @@ class GroupStep:
         for i, p in enumerate(self.params):
             state = optimizer._state_of(p, group)
             if p.dtype not in lrs:
-                lrs[p.dtype] = G.cast(variable_of(group.lr_tensor), p.dtype)
+                # fed in p's dtype (as the op-by-op path casts it), not cast in the program:
+                # a cast would join the first parameter's kernel and make it one of its own
+                lrs[p.dtype] = placeholder((), p.dtype, name=f"lr_{p.dtype.name}")
                 views[p.dtype] = _group_view(group, trace, values, baked, p.dtype)
             g = placeholder(p.shape, p.dtype, name=f"grad{i}")
             inputs.append(g)
@@ -226,14 +228,16 @@ class GroupStep:
                     (state[k], symbolic[k], v) for k, v in new_state.items()]:
                 if new is not old:  # (a value the rule leaves alone needs no write)
                     updates[tensor] = new
-        self.fed = [h for h in Graph.from_outputs(list(updates.values())).placeholders
-                    if isinstance(h, Hyper)]
+        used = set(map(id, Graph.from_outputs(list(updates.values())).placeholders))
+        self.fed = [h for h in trace.hypers if id(h) in used]
+        self.lrs = [(lr, lr.dtype.np) for lr in lrs.values() if id(lr) in used]
+        self.lr_tensor = group.lr_tensor
         self.structure = (self.baked, tuple(answer for _, answer in trace.guards)) if fed \
             else tuple(values.items())
         from ..compile import compile
         # strict: no fast-math contraction, so the numbers are the op-by-op path's
-        self.executable = compile([], inputs=inputs + self.fed, updates=updates,
-                                  target="cpu", layout="kernels", strict=True)
+        self.executable = compile([], inputs=inputs + self.fed + [lr for lr, _ in self.lrs],
+                                  updates=updates, target="cpu", layout="kernels", strict=True)
 
     def accepts(self, values):
         """Whether this program computes the rule for these hyperparameters."""
@@ -266,7 +270,11 @@ class GroupStep:
 
     def run(self):
         """One step on the gradients ready() collected."""
-        self.executable(*self.grads, *self.feeds)
+        lr = self.lr_tensor
+        version = (lr._data, lr._vc[0])  # (the version is bumped by every write of the lr)
+        if self.lr_feeds[1] != version:
+            self.lr_feeds = ([np.asarray(lr._data, dtype) for _, dtype in self.lrs], version)
+        self.executable(*self.grads, *self.feeds, *self.lr_feeds[0])
 
 
 def _group_view(group, trace, values, baked, dtype):
