@@ -3,8 +3,9 @@
 A subclass defines `init_state(p, group)` (the per-parameter state tensors, e.g. Adam's moments)
 and `rule(p, g, state, lr, group)` returning the new parameter and the new state values.
 
-- `step()` calls the rule on eager tensors (p.grad) and writes the results into the
-  parameters' and the state's storage: PyTorch's in-place update.
+- `step()` applies the rule to eager tensors (p.grad) in place, PyTorch's update: per
+  group as one call of a program compiled from the rule where it can (compiled_step.py,
+  chosen by `foreach` / `fused`), else op by op on eager tensors.
 - `updates(loss)` differentiates a symbolic loss, calls the same rule on graph variables
   and returns {variable: new value} for graphc.compile(loss, updates=...): forward,
   backward and the update become one program.
