@@ -147,7 +147,7 @@ def _unusable(optimizer, group, params):
     if not optimizer.compiled_rule:
         return f"{type(optimizer).__name__} has no compiled step"
     if not group.compiled_step_enabled:
-        return "its hyperparameters (other than lr) changed too often"
+        return "its hyperparameters changed the rule's structure too often"
     from ..backends import default_target
     if default_target() != "cpu":
         return "the compiled step needs the cpu target (Numba), which does not load here"
@@ -171,8 +171,8 @@ def _unusable(optimizer, group, params):
 
 
 def _keys(optimizer):
-    """The hyperparameters the rule reads: every default but the lr (a variable of the
-    program) and the implementation choice."""
+    """The hyperparameters the rule reads: every default but the lr (fed from the group's
+    lr tensor) and the implementation choice."""
     keys = optimizer.__dict__.get("_rule_keys")
     if keys is None:
         keys = optimizer._rule_keys = tuple(k for k in optimizer.defaults
@@ -211,6 +211,7 @@ class GroupStep:
         trace = self.trace = Trace(values)
         baked = {k: v for k, v in values.items() if not fed or _fed_entry(v) is None}
         self.baked = tuple(baked.items()) if fed else None
+        self.traced_values = tuple(values.items())
         lrs, inputs, updates, views = {}, [], {}, {}
         for i, p in enumerate(self.params):
             state = optimizer._state_of(p, group)
@@ -232,8 +233,9 @@ class GroupStep:
         self.fed = [h for h in trace.hypers if id(h) in used]
         self.lrs = [(lr, lr.dtype.np) for lr in lrs.values() if id(lr) in used]
         self.lr_tensor = group.lr_tensor
-        self.structure = (self.baked, tuple(answer for _, answer in trace.guards)) if fed \
-            else tuple(values.items())
+        # (a string: counted in a set, whatever the hyperparameters' types)
+        self.structure = repr((self.baked, [answer for _, answer in trace.guards])) if fed \
+            else repr(self.traced_values)
         from ..compile import compile
         # strict: no fast-math contraction, so the numbers are the op-by-op path's
         self.executable = compile([], inputs=inputs + self.fed + [lr for lr, _ in self.lrs],
@@ -241,10 +243,9 @@ class GroupStep:
 
     def accepts(self, values):
         """Whether this program computes the rule for these hyperparameters."""
-        if self.baked is None:
-            return self.structure == tuple(values.items())
-        return all(values[k] == v or v != v and values[k] != values[k]
-                   for k, v in self.baked) and self.trace.holds(values)
+        if self.baked is None:  # (traced with every value baked in)
+            return all(_equal(values[k], v) for k, v in self.traced_values)
+        return all(_equal(values[k], v) for k, v in self.baked) and self.trace.holds(values)
 
     def feed(self, values, raw):
         """The fed hyperparameters for these values; False if the host cannot compute one."""

@@ -319,3 +319,39 @@ def test_varying_parameters_with_grad_are_not_hyperparameter_changes():
         assert len(opt.param_groups[0].compiled_steps) == (0 if choice else len(subsets))
         results.append([w.detach().numpy() for w in ws])
     assert_trajectories_close([results[0]], [results[1]])
+
+
+def test_a_python_decision_on_a_hyperparameter_is_a_guard_of_the_program():
+    # RAdam's rho_inf = 2 / (1 - beta2) - 1 decides on the host whether the variance can be
+    # rectified at all: beta2 = 0.6 gives 4 (never), 0.9 gives 19
+    changes = [{}, {"betas": (0.5, 0.9)}, {"betas": (0.6, 0.95)}, {"betas": (0.5, 0.6)}]
+    p, q = params()
+    opt = optim.RAdam([p, q], lr=0.1, betas=(0.5, 0.6))
+    compiled = run_changing(opt, p, q, changes * 2)
+    assert len(opt.param_groups[0].compiled_steps) == 2
+    p, q = params()
+    op_by_op = run_changing(optim.RAdam([p, q], lr=0.1, betas=(0.5, 0.6), foreach=False), p, q,
+                            changes * 2)
+    assert_trajectories_close(compiled, op_by_op)
+
+
+class Scaled(optim.Optimizer):
+    """A user's optimizer whose rule needs a hyperparameter as a Python int."""
+    compiled_rule = True
+
+    def __init__(self, params, lr=0.1, scale=2):
+        super().__init__(params, dict(lr=lr, scale=scale))
+
+    def rule(self, p, g, state, lr, group):
+        return gc.sub(p, gc.mul(gc.mul(g, lr), float(int(group["scale"])))), {}
+
+
+def test_a_rule_that_needs_a_plain_number_is_traced_with_its_values_baked_in():
+    p, q = params()
+    opt = Scaled([p, q])
+    run_changing(opt, p, q, [{}, {"scale": 3}, {"scale": 2}])
+    assert len(opt.param_groups[0].compiled_steps) == 2  # one program per value
+    expected = P0 - 0.1 * 2 * (A * P0 + B)
+    expected = expected - 0.1 * 3 * (A * expected + B)
+    expected = expected - 0.1 * 2 * (A * expected + B)
+    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-5)
