@@ -67,6 +67,13 @@ class ParamGroup(dict):
             self.lr_tensor._data[...] = float(value)
             self.lr_tensor._vc[0] += 1
 
+    def __getstate__(self):
+        # a copy (copy.deepcopy of an optimizer) compiles its own eager steps: these programs
+        # are bound to this group's tensors (and hold locks, which cannot be copied)
+        state = dict(self.__dict__)
+        state.update(compiled_steps=[], compiled_last=None)
+        return state
+
     # dict's own update/setdefault would not call __setitem__ (the lr tensor would go stale)
     def update(self, *args, **kwargs):
         for key, value in dict(*args, **kwargs).items():

@@ -355,3 +355,16 @@ def test_a_rule_that_needs_a_plain_number_is_traced_with_its_values_baked_in():
     expected = expected - 0.1 * 3 * (A * expected + B)
     expected = expected - 0.1 * 2 * (A * expected + B)
     np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-5)
+
+
+def test_a_deep_copy_of_an_optimizer_compiles_its_own_step():
+    import copy
+    p, q = params()
+    opt = optim.Adam([p, q], lr=0.1)
+    run_changing(opt, p, q, [{}])
+    twin = copy.deepcopy(opt)  # its own parameters and state
+    (p2, q2) = twin.param_groups[0]["params"]
+    assert not twin.param_groups[0].compiled_steps
+    np.testing.assert_array_equal(run_changing(twin, p2, q2, [{}])[0][0],
+                                  run_changing(opt, p, q, [{}])[0][0])
+    assert twin.param_groups[0].compiled_last.params[0] is p2
