@@ -50,13 +50,12 @@ from operator import is_
 import numpy as np
 
 from .. import debug as _debug
-from .. import functional as G
 from ..dispatch import variable_of
 from ..eager.tensor import Tensor
 from ..errors import GraphcError, UnsupportedError
 from ..ir.build import placeholder
 from ..ir.graph import Graph
-from .hyper import Hyper, Trace, fed_value, is_number
+from .hyper import Trace, fed_value, is_number
 
 ENV = "GRAPHC_OPTIM_COMPILE"
 # distinct rule structures compiled for one group before it runs op by op
