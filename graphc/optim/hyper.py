@@ -131,7 +131,15 @@ class Hyper(Value):
     __pow__, __rpow__ = _host(operator.pow), _reflected(operator.pow)
     __lt__, __le__ = _decision(operator.lt), _decision(operator.le)
     __gt__, __ge__ = _decision(operator.gt), _decision(operator.ge)
-    __eq__, __ne__ = _decision(operator.eq), _decision(operator.ne)
+    _eq, _ne = _decision(operator.eq), _decision(operator.ne)
+
+    # with a number: a decision; two Hypers: the same one or not (as two Values are told
+    # apart everywhere else: a rule never compares two hyperparameters)
+    def __eq__(self, other):
+        return self is other if isinstance(other, Hyper) else self._eq(other)
+
+    def __ne__(self, other):
+        return self is not other if isinstance(other, Hyper) else self._ne(other)
 
     def __neg__(self):
         trace, a = _origin(self)
