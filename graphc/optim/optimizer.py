@@ -3,8 +3,9 @@
 A subclass defines `init_state(p, group)` (the per-parameter state tensors, e.g. Adam's moments)
 and `rule(p, g, state, lr, group)` returning the new parameter and the new state values.
 
-- `step()` calls the rule on eager tensors (p.grad) and writes the results into the
-  parameters' and the state's storage: PyTorch's in-place update.
+- `step()` applies the rule to eager tensors (p.grad) in place, PyTorch's update: per
+  group as one call of a program compiled from the rule where it can (compiled_step.py,
+  chosen by `foreach` / `fused`), else op by op on eager tensors.
 - `updates(loss)` differentiates a symbolic loss, calls the same rule on graph variables
   and returns {variable: new value} for graphc.compile(loss, updates=...): forward,
   backward and the update become one program.
@@ -26,6 +27,7 @@ from ..eager.tensor import Tensor
 from ..errors import GraphcError, UnsupportedError
 from ..ir.graph import Graph, Value
 from ..ops import leaves
+from . import compiled_step
 
 
 class _Required:
@@ -50,6 +52,9 @@ class ParamGroup(dict):
         self.lr_tensor._persistent = True
         self.lr_tensor.name = lr_name
         self.compiled_keys = frozenset()
+        self.compiled_steps = []  # the compiled eager steps of this group (compiled_step.py)
+        self.compiled_last = None  # the one the latest step ran
+        self.compiled_step_enabled = True
 
     def __setitem__(self, key, value):
         if key in self.compiled_keys and key in self and _differs(self[key], value):
@@ -62,6 +67,23 @@ class ParamGroup(dict):
             self.lr_tensor._data[...] = float(value)
             self.lr_tensor._vc[0] += 1
 
+    def __getstate__(self):
+        # a copy (copy.deepcopy of an optimizer) compiles its own eager steps: these programs
+        # are bound to this group's tensors (and hold locks, which cannot be copied)
+        state = dict(self.__dict__)
+        state.update(compiled_steps=[], compiled_last=None)
+        return state
+
+    # dict's own update/setdefault would not call __setitem__ (the lr tensor would go stale)
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
 
 def _differs(a, b):
     try:
@@ -72,6 +94,10 @@ def _differs(a, b):
 
 class Optimizer:
     """Base class: parameter groups, per-parameter state and the two ways to apply a rule."""
+
+    # whether step() may run a group's rule as one compiled call (compiled_step.py): a rule
+    # of elementwise arithmetic, whose kernels every parameter shape shares
+    compiled_rule = False
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -138,25 +164,30 @@ class Optimizer:
     # ---- eager ---------------------------------------------------------------------------------------
     @no_grad()
     def step(self, closure=None):
-        """One update of every parameter that has a .grad, computed eagerly in place."""
+        """One update of every parameter that has a .grad, computed eagerly in place: per
+        group one compiled call where it applies, else op by op (compiled_step.py)."""
         loss = None
         if closure is not None:
             from ..eager.grad_mode import enable_grad
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lrs = {}  # the group's lr in each parameter dtype
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_of(p, group)
-                if p.dtype not in lrs:
-                    lrs[p.dtype] = G.cast(group.lr_tensor, p.dtype)
-                new_p, new_state = self.rule(p, p.grad, dict(state), lrs[p.dtype], group)
-                _write(p, new_p)
-                for key, value in new_state.items():
-                    _write(state[key], value)
+            params = [p for p in group["params"] if p.grad is not None]
+            if params and not compiled_step.run(self, group, params):
+                self._step_op_by_op(group, params)
         return loss
+
+    def _step_op_by_op(self, group, params):
+        """The rule on eager tensors, one graphc op at a time."""
+        lrs = {}  # the group's lr in each parameter dtype
+        for p in params:
+            state = self._state_of(p, group)
+            if p.dtype not in lrs:
+                lrs[p.dtype] = G.cast(group.lr_tensor, p.dtype)
+            new_p, new_state = self.rule(p, p.grad, dict(state), lrs[p.dtype], group)
+            _write(p, new_p)
+            for key, value in new_state.items():
+                _write(state[key], value)
 
     def zero_grad(self, set_to_none=True):
         if set_to_none and Tensor._trace is not None:  # graphc.jit: no guard on these .grad
@@ -183,7 +214,8 @@ class Optimizer:
         grads = dict(zip(map(id, params), grad(loss, params)))
         out = {}
         for group in self.param_groups:
-            group.compiled_keys = frozenset(k for k in self.defaults if k != "lr")
+            group.compiled_keys = frozenset(k for k in self.defaults
+                                            if k not in ("lr", "foreach", "fused"))
             lr_var = variable_of(group.lr_tensor)
             for p in group["params"]:
                 if id(p) not in used:

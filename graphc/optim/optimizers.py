@@ -2,9 +2,11 @@
 ASGD:
 hyperparameters and state; the arithmetic is in rules.py.
 
-PyTorch's `foreach`, `fused` and `capturable` choose among implementations of the same
-arithmetic; they are accepted and have no effect here. `differentiable=True` (gradients
-through the step itself) is not supported and raises.
+PyTorch's `foreach` and `fused` choose among implementations of the same arithmetic, and
+they do here (kept per group, as PyTorch's): the group's update as one compiled call
+(`fused=True`, or by default where it applies) or op by op (`foreach=False`, `fused=False`);
+see compiled_step.py. `capturable` (CUDA graph capture) is accepted and has no effect.
+`differentiable=True` (gradients through the step itself) is not supported and raises.
 """
 from __future__ import annotations
 
@@ -28,6 +30,14 @@ def _not_differentiable(optimizer, differentiable):
                                f"optimizer step) is not supported")
 
 
+def _choice(foreach, **fused):
+    """PyTorch's implementation arguments (`fused` where PyTorch has it), kept in each group
+    as PyTorch's are: compiled_step.py reads them."""
+    if foreach and fused.get("fused"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    return {"foreach": foreach, **fused}
+
+
 def _check_betas(betas):
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
@@ -35,6 +45,8 @@ def _check_betas(betas):
 
 
 class SGD(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
                  fused=None):
@@ -46,7 +58,8 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **_choice(foreach, fused=fused)))
 
     def init_state(self, p, group):
         return {"momentum_buffer": 0.0, "step": STEP} if group["momentum"] else {}
@@ -57,6 +70,8 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
                  differentiable=False, fused=None):
@@ -68,7 +83,8 @@ class Adagrad(Optimizer):
             _check(name, v)
         self.initial_accumulator_value = initial_accumulator_value
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, maximize=maximize,
+                                      **_choice(foreach, fused=fused)))
 
     def init_state(self, p, group):
         return {"step": STEP, "sum": float(self.initial_accumulator_value)}
@@ -79,6 +95,8 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         _not_differentiable("Adadelta", differentiable)
@@ -88,7 +106,8 @@ class Adadelta(Optimizer):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         return {"step": STEP, "square_avg": 0.0, "acc_delta": 0.0}
@@ -99,6 +118,8 @@ class Adadelta(Optimizer):
 
 
 class RMSprop(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
@@ -108,7 +129,8 @@ class RMSprop(Optimizer):
                         ("alpha value", alpha)):
             _check(name, v)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered, maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         state = {"step": STEP, "square_avg": 0.0}
@@ -125,6 +147,7 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
+    compiled_rule = True
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
@@ -138,7 +161,8 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      **_choice(foreach, fused=fused)))
 
     def init_state(self, p, group):
         state = {"step": STEP, "exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -160,7 +184,7 @@ class AdamW(Adam):
                  amsgrad=False, *, maximize=False, foreach=None, capturable=False,
                  differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         differentiable=differentiable)
+                         differentiable=differentiable, foreach=foreach, fused=fused)
 
 
 class SparseAdam(Optimizer):
@@ -187,6 +211,8 @@ class SparseAdam(Optimizer):
 
 
 class NAdam(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
@@ -199,7 +225,8 @@ class NAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         return {"step": STEP, "mu_product": np.ones(()), "exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -211,6 +238,8 @@ class NAdam(Optimizer):
 
 
 class RAdam(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
@@ -222,7 +251,8 @@ class RAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         return {"step": STEP, "exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -233,6 +263,8 @@ class RAdam(Optimizer):
 
 
 class Adamax(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         _not_differentiable("Adamax", differentiable)
@@ -241,7 +273,8 @@ class Adamax(Optimizer):
             _check(name, v)
         _check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         return {"step": STEP, "exp_avg": 0.0, "exp_inf": 0.0}
@@ -252,6 +285,8 @@ class Adamax(Optimizer):
 
 
 class Rprop(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _not_differentiable("Rprop", differentiable)
@@ -259,7 +294,8 @@ class Rprop(Optimizer):
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes),
-                                      maximize=maximize))
+                                      maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         # the step sizes start at the lr the group has when the state is created
@@ -271,13 +307,16 @@ class Rprop(Optimizer):
 
 
 class ASGD(Optimizer):
+    compiled_rule = True
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         _not_differentiable("ASGD", differentiable)
         for name, v in (("learning rate", lr), ("weight_decay value", weight_decay)):
             _check(name, v)
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         return {"step": STEP, "eta": np.asarray(float(group["lr"])), "mu": np.ones(()),
@@ -304,7 +343,8 @@ class Adafactor(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize,
+                                      **_choice(foreach)))
 
     def init_state(self, p, group):
         if p.ndim > 1:

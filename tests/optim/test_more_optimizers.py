@@ -112,7 +112,7 @@ def test_differentiable_is_refused():
     for name in ("SGD", "Adam", "NAdam", "Rprop", "ASGD"):
         with pytest.raises(UnsupportedError, match="differentiable"):
             getattr(optim, name)([p], differentiable=True)
-    optim.Adam([p], foreach=True, fused=False, capturable=True)  # accepted: no effect here
+    optim.Adam([p], foreach=True, fused=False, capturable=True)  # accepted (test_compiled_step)
 
 
 def test_compiled_hyperparameters_cannot_change_silently():

@@ -127,10 +127,11 @@ def loss_of(p, q):
     return gc.sum(0.5 * A * p * p + B * p) + gc.sum(q * q)
 
 
+@pytest.mark.parametrize("foreach", [None, False], ids=["compiled", "op_by_op"])
 @pytest.mark.parametrize("cls,ref,kwargs", CASES, ids=IDS)
-def test_eager_step_follows_pytorch_formulas(cls, ref, kwargs):
+def test_eager_step_follows_pytorch_formulas(cls, ref, kwargs, foreach):
     p, q = make_params()
-    opt = cls([p, q], **kwargs)
+    opt = cls([p, q], **kwargs, foreach=foreach)
     for k, (ep, eq) in enumerate(reference_trajectory(ref, kwargs)):
         opt.zero_grad()
         loss_of(p, q).backward()
@@ -138,6 +139,8 @@ def test_eager_step_follows_pytorch_formulas(cls, ref, kwargs):
         np.testing.assert_allclose(p.detach().numpy(), ep, rtol=1e-10, atol=1e-12,
                                    err_msg=f"step {k}")
         np.testing.assert_allclose(q.detach().numpy(), eq, rtol=1e-10, atol=1e-12)
+    assert bool(opt.param_groups[0].compiled_steps) == (foreach is None)  # (graphc/optim/
+    # compiled_step.py: the group's update as one compiled call, or op by op)
 
 
 @pytest.mark.parametrize("cls,ref,kwargs", CASES, ids=IDS)
