@@ -237,6 +237,12 @@ class Executable:
 _MISSING = object()
 
 
+def _has_collectives(graph):
+    """(graphc/distributed/compiled.py has_collectives, without importing it and the passes
+    it needs: a step without collectives, loaded whole from the cache, runs no pass)"""
+    return any(n.op.effects.collective for n in graph.nodes)
+
+
 def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
             bucket_cap_mb=None, **options):
     """Compile symbolic `outputs` (or a Graph: its outputs, inputs and updates) into a callable.
@@ -256,8 +262,7 @@ def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
     A graph with collectives (graphc.distributed) is compiled in two parts split where they
     communicate (graphc/distributed/compiled.py).
     """
-    from .distributed.compiled import DistributedExecutable, has_collectives
-    if isinstance(outputs, Graph) and (distributed or has_collectives(outputs)):
+    if isinstance(outputs, Graph) and (distributed or _has_collectives(outputs)):
         graph = outputs  # a loaded graph: its own outputs, inputs and updates
         outputs = list(graph.outputs)
         inputs = graph.inputs if inputs is None else inputs
@@ -279,6 +284,7 @@ def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
                          "(or set it on DistributedDataParallel)")
     roots = [outputs] if isinstance(outputs, Value) else list(outputs)
     roots += [new for _, new in _normalize_updates(updates)]
-    if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):
+    if all(isinstance(v, Value) for v in roots) and _has_collectives(Graph.from_outputs(roots)):
+        from .distributed.compiled import DistributedExecutable
         return DistributedExecutable(outputs, inputs, updates, target, **options)
     return Executable(outputs, inputs, updates, target, **options)

@@ -22,27 +22,10 @@ import os
 from ..ops import leaves
 from .emit import Emitter, sanitize
 from .kernel_layout import lower_kernels
+from .options import Options
 from .scalar import PRELUDE
 from .scan import has_scan
 from .steps import GeneratedProgram, emit_step, helper_parts, hoist_constants
-
-
-class Options:
-    """Code generation switches. strict: libm transcendental functions, no fast-math.
-    parallel_min: elementwise loops of at least this many elements run on all threads
-    (None: never; the default when only one thread is configured)."""
-
-    def __init__(self, strict=False, parallel_min=None):
-        self.strict = strict
-        self.parallel_min = parallel_min
-
-    @property
-    def fastmath(self):
-        # reassociation lets LLVM vectorize reductions; no nnan/ninf: NaN and Inf propagate
-        return "False" if self.strict else '{"reassoc", "contract"}'
-
-    def key(self):
-        return f"strict={self.strict}|parallel_min={self.parallel_min}"
 
 
 def choose_layout(graph):
