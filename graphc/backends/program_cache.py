@@ -1,11 +1,11 @@
 """The cpu target's whole-program cache: a warm start skips the passes and code generation.
 
 A compiled program is keyed by a hash of everything its generated code depends on: the
-graph as the target receives it (ops, attributes, constants' values, names, how values
-connect, the variables' shapes and which nodes share a storage), the shapes of the feeds,
-the code generation options and layout, graphc's and runtime's source files (their names,
-sizes and modification times, as Python's own .pyc check) and Python, NumPy, Numba,
-llvmlite and the CPU (runtime/cache.py). The user's source lines are not part of it:
+graph as the target receives it (ops and their scalar templates, attributes, constants'
+values, names, how values connect, the variables' shapes and which nodes share a storage),
+the shapes of the feeds, the code generation options and layout, graphc's and runtime's
+source files (their names, sizes and modification times, as Python's own .pyc check) and
+Python, NumPy, Numba, llvmlite and the CPU (runtime/cache.py). The user's source lines are not part of it:
 editing a comment in a training script keeps its warm start.
 
 The entry (`ProgramRecord`, JSON through runtime/cache.py `write_entry`, which checksums it)
@@ -131,7 +131,7 @@ def _graph_parts(leading, nodes, inputs, outputs, updates):
                                           storages.setdefault(id(storage), len(storages)))}
         elif n.op.effects.collective:
             raise Uncacheable("collectives")
-        parts.append((_op_name(n.op), tuple(index[v] for v in n.inputs),
+        parts.append((_op_name(n.op), n.op.scalar, tuple(index[v] for v in n.inputs),
                       tuple((k, _attr(a)) for k, a in attrs.items()),
                       tuple((v.name, tuple(_attr(d) for d in v.type.shape), v.dtype.name)
                             for v in n.outputs), n.scope))
@@ -248,8 +248,9 @@ class ProgramRecord:
         views = [_view(v) for v in _list(doc.get("views"))]
         signatures = [_signature(s, len(kernels or ())) for s in _list(doc.get("signatures"))]
         arenas = [_arena(a) for a in _list(doc.get("arenas"))]
-        errors = [tuple(e) for e in _list(doc.get("errors"))]
-        _check(all(len(e) == 2 and _strs(e) for e in errors), "errors")
+        errors = _list(doc.get("errors"))
+        _check(all(_strs(e) and len(e) == 2 for e in errors), "errors")
+        errors = [tuple(e) for e in errors]
         _check(isinstance(doc.get("parallel"), bool) and _strs(doc.get("runtime_kernels"))
                and _ints(doc.get("variables")) and _ints([doc.get("calls")]), "fields")
         _check(all(0 <= k < len(arenas) for k, *_ in views), "views")
