@@ -236,8 +236,8 @@ def _without_refresh(numba_cache, load):
         return load
 
     def load_only(sig, target_context):
-        from numba.core.runtime import rtsys
-        rtsys.initialize(target_context)  # the one part of a refresh that loaded code needs
+        from .nrt_cache import initialize
+        initialize(target_context)  # the one part of a refresh that loaded code needs: NRT
         with guard():
             return inner(sig, target_context)
     return load_only

@@ -62,3 +62,40 @@ def test_cache_info_counts_entries_and_clear_cache_removes_them(cache_dir):
     assert cache.cache_info()["programs"] == 1
     cache.clear_cache()
     assert cache.cache_info()["programs"] == 0 and cache.read_entry(KEY) is None
+
+
+NRT_CHILD = """
+import sys
+from numba import njit
+from numba.core.registry import cpu_target
+from numba.core.runtime import rtsys
+import numpy as np
+from numba.core.runtime import nrtdynmod
+from runtime import cache, nrt_cache
+if sys.argv[1] == "cached":  # compiling NRT now would fail: it must come from the entry
+    nrtdynmod.create_nrt_module = nrtdynmod.compile_nrt_functions = None
+nrt_cache.initialize(cpu_target.target_context)
+assert rtsys._init
+@njit
+def f(n):  # allocates (NRT) and compiles after the start-up (links NRT's library)
+    a = np.arange(n) * 2.0
+    return a.sum() + len([x for x in a])
+print(f(10), cache.read_entry(nrt_cache._key()) is not None)
+"""
+
+
+def test_nrt_starts_from_its_cached_machine_code_in_a_later_process(cache_dir):
+    import subprocess
+    import sys
+    env = dict(os.environ, GRAPHC_CACHE_DIR=str(cache_dir), NUMBA_CACHE_DIR=str(cache_dir))
+    for run in ("first", "cached"):  # the first process writes the entry
+        out = subprocess.run([sys.executable, "-c", NRT_CHILD, run], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split() == ["100.0", "True"]
+
+
+@pytest.mark.parametrize("payload", [None, b"", b"\x01\x00", b"\x00" * 12 + b"extra"])
+def test_a_malformed_nrt_entry_is_not_used(payload):
+    from runtime import nrt_cache
+    assert nrt_cache._decode(payload) is None
