@@ -145,7 +145,9 @@ class CpuRunner:
         record = program_cache.ProgramRecord.of(generated, program_cache.spec_variables(spec))
         report = CompileReport(generated.layout)
         report.passes_s, report.codegen_s = passes_s, codegen_s
-        program = self._program(record, report, lambda: generated)
+        # (what people read: kept, not the whole GeneratedProgram with its graph)
+        details = types.SimpleNamespace(annotated=generated.annotated, errors=generated.errors)
+        program = self._program(record, report, lambda: details)
         if key:
             program.store = lambda: program_cache.store(key, record, shapes)
         self._graph, self._rebuild = graph, None
@@ -265,8 +267,9 @@ def _arena_arrays(record):
 
 class CompiledProgram:
     """A program ready to run, made from its ProgramRecord (backends/program_cache.py), fresh
-    or loaded from the cache. `details()`: its GeneratedProgram (for the annotated source and
-    the user's line of an error; a loaded program makes it again on first use)."""
+    or loaded from the cache. `details()`: its annotated source and errors (with their nodes:
+    the user's line of an error) as a GeneratedProgram has them; a loaded program generates
+    them again on first use."""
 
     def __init__(self, record, storages, options, updated, report, details):
         self.report = report
