@@ -163,7 +163,7 @@ def program_key(spec, shapes, flags):
     try:
         parts = _graph_parts(leading, nodes, spec.graph.inputs, spec.graph.outputs,
                              spec.updates)
-    except (Uncacheable, KeyError):  # (KeyError: a value no node makes; compiling says so)
+    except Exception:  # (Uncacheable; anything else: a graph compiling will judge)
         return None
     digest = hashlib.sha256()
     for part in (FORMAT, str(VERSION), repr(parts), repr([tuple(s) for s in shapes]), flags,
@@ -227,16 +227,16 @@ class ProgramRecord:
 
     def to_json(self):
         return {"layout": self.layout, "source": self.source, "kernels": self.kernels,
-                "views": [[k, a, b, list(s) if s else None, bool(t)] for k, a, b, s, t in
-                          self.views],
-                "signatures": [[k, list(d)] for k, d in self.signatures],
+                "views": [[int(k), int(a), int(b), [int(d) for d in s] if s else None, bool(t)]
+                          for k, a, b, s, t in self.views],
+                "signatures": [[int(k), [str(t) for t in d]] for k, d in self.signatures],
                 "arenas": [[kind, dt, _encode_array(data) if kind == "const" else int(data)]
                            for kind, dt, data in self.arenas],
                 "errors": [list(e) for e in self.errors], "parallel": self.parallel,
-                "runtime_kernels": self.runtime_kernels, "calls": self.calls,
+                "runtime_kernels": list(self.runtime_kernels),
                 "subprograms": [s.to_json() for s in self.subprograms],
-                "outputs": [[list(s), d] for s, d in self.outputs],
-                "variables": list(self.variables)}
+                "outputs": [[[int(n) for n in s], d] for s, d in self.outputs],
+                "variables": [int(i) for i in self.variables], "calls": int(self.calls)}
 
     @classmethod
     def from_json(cls, doc, depth=0):
@@ -336,13 +336,21 @@ def load(key, spec, feeds):
         record = ProgramRecord.from_json(doc.get("program"))
         variables = len(spec_variables(spec))
         _check(len(record.outputs) == len(spec.graph.outputs) and
+               all(dtype == v.dtype.name for (_, dtype), v in
+                   zip(record.outputs, spec.graph.outputs)) and
                all(i < variables for i in record.variables), "outputs or variables")
         return record
-    except (Damaged, ValueError, UnicodeDecodeError, RecursionError):
+    except Exception:  # (Damaged, JSON, anything malformed: compiled from the graph)
         return None
 
 
 def store(key, record, feeds):
-    doc = {"format": FORMAT, "version": VERSION, "key": key, "inputs": len(feeds),
-           "program": record.to_json()}
-    cache.write_entry(key, json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+    """Save the record under `key` (nothing is saved if it cannot be: the cache is an
+    optimization, never a reason for a compile to fail)."""
+    try:
+        doc = {"format": FORMAT, "version": VERSION, "key": key, "inputs": len(feeds),
+               "program": record.to_json()}
+        payload = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return
+    cache.write_entry(key, payload)
