@@ -48,7 +48,8 @@ class CompileReport:
         how = (f"program from the cache {self.codegen_s:.3f}" if self.program_cached else
                f"passes {self.passes_s:.3f} + codegen {self.codegen_s:.3f}")
         return (f"CompileReport({self.layout} layout: {self.total_s:.3f} s = {how} + Numba "
-                f"{self.load_s:.3f} (typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); {self.functions} "
+                f"{self.load_s:.3f} (typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); "
+                f"{self.functions} "
                 f"functions for {self.calls} calls: {self.compiled} compiled, "
                 f"{self.by_helper} by a helper process, {self.from_cache} from the disk cache, "
                 f"{self.reused} already in memory)")

@@ -5,8 +5,8 @@ graph as the target receives it (ops and their scalar templates, attributes, con
 values, names, how values connect, the variables' shapes and which nodes share a storage),
 the shapes of the feeds, the code generation options and layout, graphc's and runtime's
 source files (their names, sizes and modification times, as Python's own .pyc check) and
-Python, NumPy, Numba, llvmlite and the CPU (runtime/cache.py). The user's source lines are not part of it:
-editing a comment in a training script keeps its warm start.
+Python, NumPy, Numba, llvmlite and the CPU (runtime/cache.py). The user's source lines are
+not part of it: editing a comment in a training script keeps its warm start.
 
 The entry (`ProgramRecord`, JSON through runtime/cache.py `write_entry`, which checksums it)
 holds what running the program needs: the program's and kernels' sources, the arena views,
@@ -56,6 +56,8 @@ def source_stamp():
         parts = []
         for package in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         os.path.dirname(os.path.abspath(runtime.__file__))):
+            if not os.path.isfile(os.path.join(package, "__init__.py")):
+                raise Uncacheable("sources that are not files (a zip?): no stamp")
             for folder, dirs, files in os.walk(package):
                 dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                 for name in sorted(files):
@@ -157,17 +159,18 @@ def spec_nodes(spec):
 
 
 def program_key(spec, shapes, flags):
-    """The key of the program compiled for feeds of these shapes (`flags`: everything else the code
-    depends on: options, layout, library hash), or None if the graph cannot be keyed."""
+    """The key of the program compiled for feeds of these shapes (`flags`: everything else
+    the code depends on: options, layout, library hash), or None if it cannot be keyed."""
     leading, nodes = spec_nodes(spec)
     try:
         parts = _graph_parts(leading, nodes, spec.graph.inputs, spec.graph.outputs,
                              spec.updates)
+        stamp = source_stamp()
     except Exception:  # (Uncacheable; anything else: a graph compiling will judge)
         return None
     digest = hashlib.sha256()
     for part in (FORMAT, str(VERSION), repr(parts), repr([tuple(s) for s in shapes]), flags,
-                 source_stamp(), cache.environment()):
+                 stamp, cache.environment()):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:40]

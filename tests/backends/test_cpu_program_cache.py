@@ -86,10 +86,6 @@ def test_an_index_error_of_a_loaded_program_names_the_users_line(cache_dir):
     assert "size 4" in str(info.value) and "y = x[i] * 2" in str(info.value)
 
 
-def _changed(exe, monkeypatch):
-    return key(exe)
-
-
 CHANGES = {
     "a constant's value": lambda: key(step(scale=3.0)[0]),
     "a variable's shape": lambda: key(step(width=2)[0], [(4, 2)]),
