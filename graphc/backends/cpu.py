@@ -225,7 +225,10 @@ _kernel_signature = compile_worker.kernel_signature
 
 def _library_is_cold(names):
     from runtime.kernels import cold  # (imports the library: only once there is a program)
-    return cold(names)
+    try:
+        return cold(names)
+    except KeyError:  # a name no kernel has (a malformed cache entry): compiled at the call
+        return False
 
 
 def _helper_jobs(todo):
