@@ -230,7 +230,9 @@ def measure(models=("mlp", "lstm", "cnn"), frameworks=("jax",), quick=False):
                     out.append(Measurement("W8", name, label + " warm", warm["first_wall_s"],
                                            samples=1, note=f"second process, same cache; CPU "
                                            f"{warm['first_cpu_s']:.2f} s; import "
-                                           f"{warm['import_s']:.2f} s apart"))
+                                           f"{warm['import_s']:.2f} s apart" + (
+                                               "; program loaded whole" if warm["report"].get(
+                                                   "program_cached") else "")))
     return out
 
 

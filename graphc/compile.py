@@ -54,7 +54,8 @@ def _normalize_updates(updates):
 class Executable:
     """A compiled graph. Call it with feeds by position or by placeholder name."""
 
-    def __init__(self, outputs, inputs=None, updates=None, target=None, **options):
+    def __init__(self, outputs, inputs=None, updates=None, target=None, *, _reachable=None,
+                 **options):
         if isinstance(outputs, Graph):  # e.g. a training step loaded from JSON
             graph = outputs
             inputs = graph.inputs if inputs is None else inputs
@@ -67,7 +68,8 @@ class Executable:
                 raise TypeError(f"compile: outputs must be symbolic values, got "
                                 f"{type(o).__name__}")
         self.updates = _normalize_updates(updates)
-        graph = Graph.from_outputs(outputs + [new for _, new in self.updates])
+        # (_reachable: the graph of these outputs and updates, when graphc.compile made it)
+        graph = _reachable or Graph.from_outputs(outputs + [new for _, new in self.updates])
         # dropout's call sites read graphc's random counter as eager calls do (one stream)
         numbered, self.updates = number_random_sites(graph, outputs, self.updates)
         if numbered is not outputs:
@@ -237,6 +239,12 @@ class Executable:
 _MISSING = object()
 
 
+def _has_collectives(graph):
+    """(graphc/distributed/compiled.py has_collectives, without importing it and the passes
+    it needs: a step without collectives, loaded whole from the cache, runs no pass)"""
+    return any(n.op.effects.collective for n in graph.nodes)
+
+
 def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
             bucket_cap_mb=None, **options):
     """Compile symbolic `outputs` (or a Graph: its outputs, inputs and updates) into a callable.
@@ -256,8 +264,7 @@ def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
     A graph with collectives (graphc.distributed) is compiled in two parts split where they
     communicate (graphc/distributed/compiled.py).
     """
-    from .distributed.compiled import DistributedExecutable, has_collectives
-    if isinstance(outputs, Graph) and (distributed or has_collectives(outputs)):
+    if isinstance(outputs, Graph) and (distributed or _has_collectives(outputs)):
         graph = outputs  # a loaded graph: its own outputs, inputs and updates
         outputs = list(graph.outputs)
         inputs = graph.inputs if inputs is None else inputs
@@ -278,7 +285,12 @@ def compile(outputs, inputs=None, updates=None, target=None, distributed=False,
         raise ValueError("graphc.compile: bucket_cap_mb applies to distributed=True steps "
                          "(or set it on DistributedDataParallel)")
     roots = [outputs] if isinstance(outputs, Value) else list(outputs)
-    roots += [new for _, new in _normalize_updates(updates)]
-    if all(isinstance(v, Value) for v in roots) and has_collectives(Graph.from_outputs(roots)):
+    updates = _normalize_updates(updates)
+    roots += [new for _, new in updates]
+    if not all(isinstance(v, Value) for v in roots):
+        return Executable(outputs, inputs, updates, target, **options)  # (it raises)
+    graph = Graph.from_outputs(roots)
+    if _has_collectives(graph):
+        from .distributed.compiled import DistributedExecutable
         return DistributedExecutable(outputs, inputs, updates, target, **options)
-    return Executable(outputs, inputs, updates, target, **options)
+    return Executable(outputs, inputs, updates, target, _reachable=graph, **options)

@@ -9,6 +9,11 @@ that generates the same source loads the compiled code instead of compiling agai
 A file whose content does not match its name (corrupt, truncated, foreign) is rewritten,
 never trusted. If the cache directory cannot be written, modules are compiled in memory
 (no on-disk cache) after one warning.
+
+Entries (`read_entry` / `write_entry`) are opaque payloads stored under a key chosen by the
+caller (graphc's whole-program cache: graphc/backends/program_cache.py). Each file starts
+with a header naming its key and the SHA-256 of its payload: a damaged, truncated or
+renamed file reads as missing (and is removed), never as data.
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ import types
 import warnings
 
 _PREFIX = "graphc_gen_"
+_ENTRY_PREFIX = "graphc_prog_"
+_ENTRY_MAGIC = b"graphc-entry"
+_ENTRY_VERSION = b"1"
 _lock = threading.Lock()
 _loaded: dict[str, types.ModuleType] = {}
 _warned = False
@@ -51,12 +59,17 @@ def _environment() -> str:
 _ENV = None
 
 
-def module_key(source: str, flags: str = "") -> str:
+def environment() -> str:
+    """Python, NumPy, Numba and llvmlite versions and the CPU: part of every key."""
     global _ENV
     if _ENV is None:
         _ENV = _environment()
+    return _ENV
+
+
+def module_key(source: str, flags: str = "") -> str:
     h = hashlib.sha256()
-    for part in (source, flags, _ENV):
+    for part in (source, flags, environment()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:40]
@@ -87,6 +100,45 @@ def load_file(name: str, path: str) -> types.ModuleType:
 def cached_file(module: types.ModuleType):
     """The file of a module load_module imported with an on-disk cache, else None."""
     return getattr(module, "__file__", None) if getattr(module, "CACHE", False) else None
+
+
+def read_entry(key: str):
+    """The payload stored under `key` (bytes), or None: missing, unreadable or damaged (the
+    header's key or checksum does not match: the file is removed, so that it is rebuilt)."""
+    path = os.path.join(cache_dir(), _ENTRY_PREFIX + key + ".entry")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    header, newline, payload = data.partition(b"\n")
+    parts = header.split(b" ")
+    if newline and len(parts) == 4 and parts[0] == _ENTRY_MAGIC and \
+            parts[1] == _ENTRY_VERSION and parts[2] == key.encode() and \
+            parts[3] == hashlib.sha256(payload).hexdigest().encode():
+        return payload
+    _remove(path)
+    return None
+
+
+def write_entry(key: str, payload: bytes) -> bool:
+    """Store `payload` under `key` (atomically: a reader sees the old file or the new one).
+    False when the cache directory cannot be written (nothing is stored)."""
+    directory = cache_dir()
+    header = b" ".join([_ENTRY_MAGIC, _ENTRY_VERSION, key.encode(),
+                        hashlib.sha256(payload).hexdigest().encode()])
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".entry")
+        with os.fdopen(fd, "wb") as f:
+            f.write(header + b"\n" + payload)
+        os.replace(tmp, os.path.join(directory, _ENTRY_PREFIX + key + ".entry"))
+        return True
+    except OSError:
+        if tmp is not None:
+            _remove(tmp)
+        return False
 
 
 def _write(name, source):
@@ -186,8 +238,8 @@ def _without_refresh(numba_cache, load):
         return load
 
     def load_only(sig, target_context):
-        from numba.core.runtime import rtsys
-        rtsys.initialize(target_context)  # the one part of a refresh that loaded code needs
+        from .nrt_cache import initialize
+        initialize(target_context)  # the one part of a refresh that loaded code needs: NRT
         with guard():
             return inner(sig, target_context)
     return load_only
@@ -242,9 +294,10 @@ def _remove(path):
 
 
 def cache_info() -> dict:
-    """Where the cache is, how many generated modules it holds and its size in bytes."""
+    """Where the cache is, how many generated modules and whole-program entries it holds and
+    its size in bytes."""
     directory = cache_dir()
-    files, size = 0, 0
+    files, entries, size = 0, 0, 0
     for root, _, names in os.walk(directory):
         for n in names:
             try:
@@ -252,7 +305,9 @@ def cache_info() -> dict:
             except OSError:
                 continue
             files += n.endswith(".py") and n.startswith(_PREFIX)
-    return {"path": directory, "modules": files, "bytes": size, "loaded": len(_loaded)}
+            entries += n.startswith(_ENTRY_PREFIX)
+    return {"path": directory, "modules": files, "programs": entries, "bytes": size,
+            "loaded": len(_loaded)}
 
 
 def clear_cache() -> None:
@@ -264,7 +319,7 @@ def clear_cache() -> None:
         p = os.path.join(directory, n)
         if n == "__pycache__":
             shutil.rmtree(p, ignore_errors=True)
-        elif n.startswith((_PREFIX, ".tmp_")):
+        elif n.startswith((_PREFIX, _ENTRY_PREFIX, ".tmp_")):
             try:
                 os.remove(p)
             except OSError:

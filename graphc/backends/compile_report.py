@@ -3,6 +3,8 @@
 `exe.compile_report()` returns a CompileReport of the latest compiled signature: graphc's
 passes and code generation, then Numba's work per kernel (typing and lowering apart from
 LLVM, from each overload's own timers), and how many kernels came from the on-disk cache.
+A program loaded whole from the cache (`program_cached`) ran no passes: its `codegen_s` is
+the time to find and read its entry.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class CompileReport:
         self.by_helper = 0        # ... compiled by a helper process (runtime/compile_worker)
         self.reused = 0           # ... already compiled in this process (another program)
         self.compiled = 0         # ... compiled now
+        self.program_cached = False  # loaded whole from the cache: no passes, no codegen
 
     @property
     def total_s(self):
@@ -37,13 +40,16 @@ class CompileReport:
 
     def as_dict(self):
         keys = ("layout", "passes_s", "codegen_s", "load_s", "typing_s", "llvm_s", "functions",
-                "calls", "from_cache", "by_helper", "reused", "compiled", "total_s")
+                "calls", "from_cache", "by_helper", "reused", "compiled", "program_cached",
+                "total_s")
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self):
-        return (f"CompileReport({self.layout} layout: {self.total_s:.3f} s = passes "
-                f"{self.passes_s:.3f} + codegen {self.codegen_s:.3f} + Numba {self.load_s:.3f} "
-                f"(typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); {self.functions} "
+        how = (f"program from the cache {self.codegen_s:.3f}" if self.program_cached else
+               f"passes {self.passes_s:.3f} + codegen {self.codegen_s:.3f}")
+        return (f"CompileReport({self.layout} layout: {self.total_s:.3f} s = {how} + Numba "
+                f"{self.load_s:.3f} (typing {self.typing_s:.3f}, LLVM {self.llvm_s:.3f}); "
+                f"{self.functions} "
                 f"functions for {self.calls} calls: {self.compiled} compiled, "
                 f"{self.by_helper} by a helper process, {self.from_cache} from the disk cache, "
                 f"{self.reused} already in memory)")

@@ -4,9 +4,13 @@ An executable keeps one compiled program per signature (the concrete shapes of t
 and of the variables); the first call with a new signature specializes the graph, runs the
 passes (graphc.passes), generates source (graphc.lower) and loads it through the on-disk
 cache (runtime.cache), so that another process compiling the same graph does not compile.
+A process that meets a program compiled before (same graph, feed shapes, options, versions)
+skips the passes and code generation too: the program is loaded whole from its entry in
+the same cache (backends/program_cache.py), and only its kernels' machine code is loaded.
 """
 from __future__ import annotations
 
+import math
 import operator
 import os
 import sys
@@ -20,11 +24,10 @@ from runtime import cache, compile_worker, threads
 
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError, op_error
-from ..lower import Options, lower_program
+from ..lower.options import Options
 from .compile_report import CompileReport, Progress, numba_timers
-from ..passes import run_pipeline
 from ..types import TensorType
-from . import register_target
+from . import program_cache, register_target
 
 
 def _library_hash():
@@ -56,6 +59,12 @@ def strict_default():
     return os.environ.get("GRAPHC_STRICT", "") not in ("", "0")
 
 
+def program_cache_enabled():
+    """GRAPHC_PROGRAM_CACHE=0 compiles every program from its graph (the kernels' machine
+    code is still cached)."""
+    return os.environ.get("GRAPHC_PROGRAM_CACHE", "") != "0"
+
+
 class CpuRunner:
     supports_steps = True  # the program loops over steps itself
     # outputs for the same feeds as the latest call, or None (see CompiledProgram.fast_run)
@@ -72,11 +81,20 @@ class CpuRunner:
                                else None)
         self.skip = () if fuse else ("fuse",)
         self.programs = {}
-        self.graph = None  # the graph after the passes, of the latest compiled signature
         self.report = None  # the CompileReport of the latest compiled signature
+        self._graph = None  # the graph after the passes, of the latest compiled signature...
+        self._rebuild = None  # ... or how to make it again (a program loaded whole)
         self.variables = [v for v in spec.graph.variables]
         self._storages = [v.node.attrs["storage"] for v in self.variables]
         self._lock = threading.Lock()
+
+    @property
+    def graph(self):
+        """The graph after the passes, of the latest compiled signature (for a program loaded
+        whole from the cache: the passes run again now)."""
+        if self._graph is None and self._rebuild is not None:
+            self._graph = self._rebuild()[0]
+        return self._graph
 
     def _signature(self, feeds):
         return tuple([a.shape for a in feeds] + [t._data.shape for t in self._storages])
@@ -91,15 +109,58 @@ class CpuRunner:
                 prog = self.programs.get(sig)
                 if prog is None:
                     prog = self.programs[sig] = self._compile(feeds)
-        if compile_kernels and prog.pending:
+        if compile_kernels and (prog.pending or prog.store):
             with self._lock:
                 prog.compile_kernels(feeds)
+                if prog.store:  # a program whose kernels compiled: worth loading whole later
+                    prog.store, store = None, prog.store
+                    store()
         return prog
 
+    def _flags(self):
+        """What the generated code depends on besides the graph and the feeds' shapes."""
+        return (f"{self.options.key()}|layout={self.layout}|"
+                f"env={os.environ.get('GRAPHC_LAYOUT', '')}|skip={self.skip}|{_LIBRARY_HASH}")
+
     def _compile(self, feeds):
+        spec, start = self.spec, time.perf_counter()
+        shapes = [a.shape for a in feeds]
+        key = program_cache.program_key(spec, shapes, self._flags()) \
+            if program_cache_enabled() else None
+        record = key and program_cache.load(key, spec, shapes)
+        if record:
+            report = CompileReport(record.layout)
+            report.program_cached = True
+            report.codegen_s = time.perf_counter() - start
+            rebuild = _once(lambda: self._generate(shapes))
+            try:
+                program = self._program(record, report, lambda: rebuild()[1])
+            except Exception:  # (a sound entry loads: this one is rebuilt and overwritten)
+                program = None
+            if program is not None:
+                self._graph, self._rebuild = None, rebuild
+                self.report = report
+                return program
+        graph, generated, passes_s, codegen_s = self._generate(shapes, timed=True)
+        record = program_cache.ProgramRecord.of(generated, program_cache.spec_variables(spec))
+        report = CompileReport(generated.layout)
+        report.passes_s, report.codegen_s = passes_s, codegen_s
+        # (what people read: kept, not the whole GeneratedProgram with its graph)
+        details = types.SimpleNamespace(annotated=generated.annotated, errors=generated.errors)
+        program = self._program(record, report, lambda: details)
+        if key:
+            program.store = lambda: program_cache.store(key, record, shapes)
+        self._graph, self._rebuild = graph, None
+        self.report = report
+        return program
+
+    def _generate(self, shapes, timed=False):
+        """(graph after the passes, GeneratedProgram) for feeds of these shapes."""
+        from ..lower import lower_program
+        from ..passes import run_pipeline
         spec = self.spec
         start = time.perf_counter()
-        types = {x: TensorType(a.shape, x.dtype) for x, a in zip(spec.graph.inputs, feeds)}
+        types = {x: TensorType(shape, x.dtype) for x, shape in zip(spec.graph.inputs, shapes)}
         graph = run_pipeline(spec.graph, input_types=types, updates=spec.updates,
                              skip=self.skip)
         passed = time.perf_counter()
@@ -109,13 +170,15 @@ class CpuRunner:
                     raise op_error(UnsupportedError, n.op.name, "float16 is not supported on "
                                    "target 'cpu' (use float32)", n.location)
         generated = lower_program(graph, self.options, self.layout)
-        report = CompileReport(generated.layout)
-        report.passes_s, report.codegen_s = passed - start, time.perf_counter() - passed
-        self.graph = graph
-        updated = [var.node.attrs["storage"] for var, _ in spec.updates]
-        program = CompiledProgram(generated, self.options, updated, report)
-        self.report = report
-        return program
+        if timed:
+            return graph, generated, passed - start, time.perf_counter() - passed
+        return graph, generated
+
+    def _program(self, record, report, details):
+        variables = program_cache.spec_variables(self.spec)
+        storages = [variables[i].node.attrs["storage"] for i in record.variables]
+        updated = [var.node.attrs["storage"] for var, _ in self.spec.updates]
+        return CompiledProgram(record, storages, self.options, updated, report, details)
 
     def compile_report(self):
         """Per-phase times of the latest compiled signature (see CompileReport)."""
@@ -146,12 +209,26 @@ class CpuRunner:
 _DATA = operator.attrgetter("_data")
 
 
+def _once(fn):
+    """fn, called at most once (its result kept)."""
+    result = []
+
+    def call():
+        if not result:
+            result.append(fn())
+        return result[0]
+    return call
+
+
 _kernel_signature = compile_worker.kernel_signature
 
 
 def _library_is_cold(names):
     from runtime.kernels import cold  # (imports the library: only once there is a program)
-    return cold(names)
+    try:
+        return cold(names)
+    except KeyError:  # a name no kernel has (a malformed cache entry): compiled at the call
+        return False
 
 
 def _helper_jobs(todo):
@@ -168,10 +245,10 @@ def _helper_jobs(todo):
     return jobs
 
 
-def _programs(generated):
+def _programs(record):
     """A kernel-layout program and the body programs of its scans, nested ones too."""
-    out = [generated]
-    for sub in generated.subprograms:
+    out = [record]
+    for sub in record.subprograms:
         out += _programs(sub)
     return out
 
@@ -186,56 +263,66 @@ def _bound_view(arenas, key):
     return view.T if transposed else view
 
 
-def _arena_arrays(generated):
+def _arena_arrays(record):
     return [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
-            for kind, dtype, data in generated.arenas]
+            for kind, dtype, data in record.arenas]
 
 
 class CompiledProgram:
-    def __init__(self, generated, options, updated, report=None):
-        self.report = report or CompileReport(generated.layout)
+    """A program ready to run, made from its ProgramRecord (backends/program_cache.py), fresh
+    or loaded from the cache. `details()`: its annotated source and errors (with their nodes:
+    the user's line of an error) as a GeneratedProgram has them; a loaded program generates
+    them again on first use."""
+
+    def __init__(self, record, storages, options, updated, report, details):
+        self.report = report
+        self.store = None  # saves the record in the whole-program cache (CpuRunner.program)
+        self._details = details
         self._update_storages = updated
-        self.layout = generated.layout
-        self.source = generated.annotated
-        self.errors = generated.errors
-        self.out_shapes = [v.type.shape for v in generated.plan.outputs]
-        self.out_types = [(v.type.numel(), v.dtype.np) for v in generated.plan.outputs]
-        self.storages = [v.node.attrs["storage"] for v in generated.variables]
-        self.arena_args = _arena_arrays(generated)
+        self.layout = record.layout
+        self.errors = record.errors  # code - 1 -> (op name, message)
+        self.out_shapes = [shape for shape, _ in record.outputs]
+        self.out_types = [(math.prod(shape), np.dtype(dtype)) for shape, dtype in record.outputs]
+        self.storages = storages
+        self.arena_args = _arena_arrays(record)
         self._datas = None     # the variables' arrays the argument tail was made from
         self._tail = ()        # flat variables + arenas: the program's trailing arguments
         self._feeds = ((), (), ())  # (arrays, shapes, flat views) of the latest call's feeds
         # the work arenas are shared by calls of this program; threaded code also needs the
         # process-wide lock (runtime/threads.py)
-        self.lock = threads.PARALLEL_LOCK if generated.parallel else threading.Lock()
-        self.parallel = generated.parallel
+        self.lock = threads.PARALLEL_LOCK if record.parallel else threading.Lock()
+        self.parallel = record.parallel
         # library kernels called by the program (or by its scan bodies) that a forked child
         # may compile while this process compiles the kernels (runtime/compile_worker.py)
-        self.library_kernels = sorted({k for p in _programs(generated) for k in
-                                       p.runtime_kernels}) if not generated.plan.collectives \
-            else []
-        self.fn = self._load(generated, options.key() + _LIBRARY_HASH)
+        # (programs with collectives are never recorded: see program_cache)
+        self.library_kernels = sorted({k for p in _programs(record) for k in p.runtime_kernels})
+        self.fn = self._load(record, options.key() + _LIBRARY_HASH)
 
-    def _load(self, generated, flags):
+    @property
+    def source(self):
+        """The generated source, with the user's lines in comments."""
+        return self._details().annotated
+
+    def _load(self, record, flags):
         """The callable program; self.dispatchers: the Numba functions it runs;
         self.pending: the kernels still to compile (compile_kernels)."""
         start = time.perf_counter()
         self.pending = []
         try:
-            if generated.kernels is None:
-                program = cache.load_module(generated.source, flags).program
+            if record.kernels is None:
+                program = cache.load_module(record.source, flags).program
                 self.dispatchers = [program]  # compiled at its first call
                 return program
-            return self._load_kernels(generated, flags)
+            return self._load_kernels(record, flags)
         finally:
             self.report.load_s = time.perf_counter() - start
 
-    def _load_kernels(self, generated, flags):
+    def _load_kernels(self, record, flags):
         """Import every kernel (of the program and of the body programs of its scans) and
         bind the program; the kernels are compiled by compile_kernels()."""
         report = self.report
         self.dispatchers = []
-        programs = _programs(generated)  # the step's program first, then scan bodies
+        programs = _programs(record)  # the step's program first, then scan bodies
         loaded = {id(p): [cache.load_module(text, flags).kernel for text in p.kernels]
                   for p in programs}
         signatures, seen = [], set()  # a kernel shared by two programs is compiled once
@@ -250,9 +337,9 @@ class CompiledProgram:
         report.calls = sum(p.calls for p in programs)
         self.pending = [(loaded[id(p)][k], dtypes) for p, k, dtypes in signatures]
         arenas = {id(p): _arena_arrays(p) for p in programs}
-        arenas[id(generated)] = self.arena_args
+        arenas[id(record)] = self.arena_args
 
-        def bind(convert, program=generated, library=None):
+        def bind(convert, program=record, library=None):
             """The program's callable, its kernels passed through `convert` (and the runtime
             library's kernels it calls, `rk_*`, through `library`)."""
             namespace = {}
@@ -431,8 +518,14 @@ class CompiledProgram:
         return [a.reshape(shape) for a, shape in zip(outs, self.out_shapes)]
 
     def _raise(self, code, value):
-        node, message = self.errors[code - 1]
-        raise op_error(IndexError, node.op.name, f"{message} (got {value})", node.location)
+        op, message = self.errors[code - 1]
+        location = None
+        try:  # the user's line: from the generated program (made again for a loaded one)
+            node, again = self._details().errors[code - 1]
+            location = node.location if (node.op.name, again) == (op, message) else None
+        except Exception:
+            pass
+        raise op_error(IndexError, op, f"{message} (got {value})", location)
 
 
 register_target("cpu", CpuRunner)

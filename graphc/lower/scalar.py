@@ -12,10 +12,18 @@ PRELUDE = """\
 import math
 import numpy as np
 from numba import njit, prange
-from runtime.library import f32_from_bits, gemm, inverse
 u8, i8, i16, i32, i64 = np.uint8, np.int8, np.int16, np.int32, np.int64
 f32, f64 = np.float32, np.float64
 """
+
+_LIBRARY_NAMES = ("f32_from_bits", "gemm", "inverse")
+
+
+def prelude(code):
+    """PRELUDE, and the runtime/library.py helpers `code` calls (importing them costs a
+    warm start a few ms: most kernels call none)."""
+    used = [name for name in _LIBRARY_NAMES if name + "(" in code]
+    return PRELUDE + (f"from runtime.library import {', '.join(used)}\n" if used else "")
 
 # Rational tanh for float32 (the minimax approximation Eigen uses): |error| < 2e-7 relative
 # over the clamped range, branch-free, so LLVM vectorizes it (no SVML here: math.tanh is a

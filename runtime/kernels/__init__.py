@@ -15,67 +15,79 @@ Numba's cache of a caller does not notice when a callee's source changes.
 from __future__ import annotations
 
 
-from . import conv, copy, dropout, linalg, loss, matmul, norm, pool, reduce, scan
+import importlib
 
-KERNELS = {
+# name -> (module of this package, function): a module is imported when one of its kernels
+# is first asked for (a program loaded from the cache imports only the kernels it calls:
+# each module's @njit functions cost ~0.3 ms apiece to create)
+_WHERE = {
     # linear algebra
-    "matmul": matmul.matmul,
-    "matmul_loops": matmul.matmul_loops,
-    "batched_matmul": matmul.batched_matmul,
+    "matmul": ("matmul", "matmul"),
+    "matmul_loops": ("matmul", "matmul_loops"),
+    "batched_matmul": ("matmul", "batched_matmul"),
     # convolution
-    "conv2d": conv.conv2d,
-    "conv_transpose2d": conv.conv_transpose2d,
-    "conv2d_weight_grad": conv.conv2d_weight_grad,
+    "conv2d": ("conv", "conv2d"),
+    "conv_transpose2d": ("conv", "conv_transpose2d"),
+    "conv2d_weight_grad": ("conv", "conv2d_weight_grad"),
     # pooling
-    "max_pool2d": pool.max_pool2d,
-    "max_pool2d_backward": pool.max_pool2d_backward,
-    "max_pool2d_gather": pool.max_pool2d_gather,
-    "avg_pool2d": pool.avg_pool2d,
-    "avg_pool2d_backward": pool.avg_pool2d_backward,
-    "adaptive_avg_pool2d": pool.adaptive_avg_pool2d,
-    "adaptive_avg_pool2d_backward": pool.adaptive_avg_pool2d_backward,
+    "max_pool2d": ("pool", "max_pool2d"),
+    "max_pool2d_backward": ("pool", "max_pool2d_backward"),
+    "max_pool2d_gather": ("pool", "max_pool2d_gather"),
+    "avg_pool2d": ("pool", "avg_pool2d"),
+    "avg_pool2d_backward": ("pool", "avg_pool2d_backward"),
+    "adaptive_avg_pool2d": ("pool", "adaptive_avg_pool2d"),
+    "adaptive_avg_pool2d_backward": ("pool", "adaptive_avg_pool2d_backward"),
     # batch normalization over (N, C, S)
-    "batch_norm": norm.batch_norm,
-    "batch_norm_backward": norm.batch_norm_backward,
+    "batch_norm": ("norm", "batch_norm"),
+    "batch_norm_backward": ("norm", "batch_norm_backward"),
     # reductions along one axis of (outer, n, inner)
-    "sum_axis": reduce.sum_axis,
-    "max_axis": reduce.max_axis,
-    "min_axis": reduce.min_axis,
+    "sum_axis": ("reduce", "sum_axis"),
+    "max_axis": ("reduce", "max_axis"),
+    "min_axis": ("reduce", "min_axis"),
     # scans, sorting and products along one axis of (outer, n, inner)
-    "cumsum_axis": scan.cumsum_axis,
-    "cumprod_axis": scan.cumprod_axis,
-    "cummax_axis": scan.cummax_axis,
-    "cummin_axis": scan.cummin_axis,
-    "sort_axis": scan.sort_axis,
-    "prod_axis": scan.prod_axis,
+    "cumsum_axis": ("scan", "cumsum_axis"),
+    "cumprod_axis": ("scan", "cumprod_axis"),
+    "cummax_axis": ("scan", "cummax_axis"),
+    "cummin_axis": ("scan", "cummin_axis"),
+    "sort_axis": ("scan", "sort_axis"),
+    "prod_axis": ("scan", "prod_axis"),
     # factorizations over a batch of matrices
-    "det_batched": linalg.det_batched,
-    "slogdet_batched": linalg.slogdet_batched,
-    "cholesky_batched": linalg.cholesky_batched,
-    "eigh_batched": linalg.eigh_batched,
-    "svd_batched": linalg.svd_batched,
-    "svdvals_batched": linalg.svdvals_batched,
-    "qr_batched": linalg.qr_batched,
-    "pinv_batched": linalg.pinv_batched,
+    "det_batched": ("linalg", "det_batched"),
+    "slogdet_batched": ("linalg", "slogdet_batched"),
+    "cholesky_batched": ("linalg", "cholesky_batched"),
+    "eigh_batched": ("linalg", "eigh_batched"),
+    "svd_batched": ("linalg", "svd_batched"),
+    "svdvals_batched": ("linalg", "svdvals_batched"),
+    "qr_batched": ("linalg", "qr_batched"),
+    "pinv_batched": ("linalg", "pinv_batched"),
     # copies
-    "transpose2d": copy.transpose2d,
-    "strided_copy": copy.strided_copy,
+    "transpose2d": ("copy", "transpose2d"),
+    "strided_copy": ("copy", "strided_copy"),
     # randomness
-    "dropout": dropout.dropout,
-    "dropout_mask": dropout.dropout_mask,
+    "dropout": ("dropout", "dropout"),
+    "dropout_mask": ("dropout", "dropout_mask"),
     # losses
-    "cross_entropy": loss.cross_entropy,
-    "cross_entropy_backward": loss.cross_entropy_backward,
+    "cross_entropy": ("loss", "cross_entropy"),
+    "cross_entropy_backward": ("loss", "cross_entropy_backward"),
 }
+
+
+def __getattr__(name):
+    if name == "KERNELS":  # every kernel by name (imports the whole library)
+        return {n: get(n) for n in _WHERE}
+    if name in {module for module, _ in _WHERE.values()} | {"conv_numpy"}:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get(name):
     """The kernel (a Numba dispatcher) registered under `name`."""
     try:
-        return KERNELS[name]
+        module, attr = _WHERE[name]
     except KeyError:
-        raise KeyError(f"no runtime kernel named {name!r}; known: {', '.join(sorted(KERNELS))}") \
+        raise KeyError(f"no runtime kernel named {name!r}; known: {', '.join(sorted(_WHERE))}") \
             from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
 
 def signature(name):
@@ -95,6 +107,7 @@ def _compiled_pieces(name):
     """The @njit functions a call of kernel `name` compiles (a Python driver: the pieces it
     runs; they compile their callees in turn)."""
     if name in PYTHON_DRIVERS:
+        from . import conv
         return (conv.im2col_batch, conv.col2im_add_batch, conv.add_channel_bias)
     return (get(name),)
 

@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent("""
     exe = gc.compile(y, target="cpu", strict=(sys.argv[1] == "strict"))
     value = exe(np.arange(5, dtype=np.float32)).item()
     prog = next(iter(exe._runner.programs.values()))
-    print(value, *prog.cache_stats())
+    print(value, *prog.cache_stats(), int(exe.compile_report().program_cached))
 """)
 
 
@@ -27,7 +27,8 @@ def _run(tmp_path, env_dir, mode="fast"):
     out = subprocess.run([sys.executable, str(script), mode], env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    value, hits, misses = out.stdout.split()
+    value, hits, misses, whole = out.stdout.split()
+    _run.program_cached = whole == "1"  # loaded whole (backends/program_cache.py)
     return float(value), int(hits), int(misses), out.stderr
 
 
@@ -43,7 +44,7 @@ def warm_dir(tmp_path_factory):
 def test_a_second_process_loads_the_compiled_program(tmp_path, warm_dir):
     d, value = warm_dir
     again, hits, misses, _ = _run(tmp_path, d)
-    assert hits >= 1 and misses == 0 and again == value
+    assert hits >= 1 and misses == 0 and again == value and _run.program_cached
 
 
 def test_different_flags_make_a_different_entry(tmp_path, warm_dir):
@@ -55,11 +56,11 @@ def test_different_flags_make_a_different_entry(tmp_path, warm_dir):
 def test_a_damaged_entry_is_rebuilt_not_trusted(tmp_path, warm_dir):
     d, value = warm_dir
     for name in os.listdir(d):
-        if name.startswith("graphc_gen_"):
+        if name.startswith(("graphc_gen_", "graphc_prog_")):
             with open(d / name, "a") as f:
                 f.write("\nraise SystemExit('tampered')\n")
     again, hits, misses, _ = _run(tmp_path, d)
-    assert again == value and hits == 0 and misses >= 1
+    assert again == value and hits == 0 and misses >= 1 and not _run.program_cached
 
 
 def test_an_unwritable_location_compiles_in_memory_with_a_warning(tmp_path):
