@@ -235,6 +235,15 @@ class Graph:
                (f", {len(self.updates)} updates>" if self.updates else ">")
 
 
+def clone_node(node, inputs, attrs, out_types):
+    """A copy of `node` on other inputs, attributes or types: same op, user's line, names and
+    scope (here, not among the passes, so that graphc.compile's numbering of random sites
+    imports no pass)."""
+    copy = Node(node.op, inputs, attrs, out_types, node.location, [v.name for v in node.outputs])
+    copy.scope = node.scope
+    return copy
+
+
 def value_names(graph):
     """Readable, unique SSA names: user names where given, else %0, %1, ..."""
     names, used, counter = {}, set(), itertools.count()

@@ -143,7 +143,7 @@ def number_random_sites(graph, outputs, updates):
     streams = sorted({n.attrs["stream"] for n in graph.nodes if _is_random_site(n, counter)})
     if not streams:
         return outputs, updates
-    from ..passes.graph_edit import clone_node
+    from ..ir.graph import clone_node
     import numpy as np
     offset = {s: j for j, s in enumerate(streams)}
     seeds, mapping = {}, {}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import heapq
 
-from ..ir.graph import Graph, Node
+from ..ir.graph import Graph, Node, clone_node  # noqa: F401 (clone_node: re-exported)
 
 
 def new_graph(nodes, inputs, outputs, updates):
@@ -41,12 +41,6 @@ def rewire(node, mapping):
                 v = mapping[v]
             ins.append(v)
         node.inputs = tuple(ins)
-
-
-def clone_node(node, inputs, attrs, out_types):
-    copy = Node(node.op, inputs, attrs, out_types, node.location, [v.name for v in node.outputs])
-    copy.scope = node.scope
-    return copy
 
 
 def stable_toposort(nodes):
