@@ -1,0 +1,151 @@
+"""NumPy stand-ins for the gradient rules of common ops, for eager backward on CPU.
+
+An op's gradient rule (`op.vjp`) is written with graphc ops, so that static autodiff and
+eager backward share it and `create_graph=True` can differentiate it again. Run eagerly,
+each op it calls pays the dispatcher (~1-2 µs on small tensors) and the rule makes
+temporaries the result does not need: on the XOR MLP step, 20 dispatched ops were half of
+`loss.backward()`. As `op.eager` is a faster stand-in for `op.reference`, a rule here is a
+faster stand-in for `op.vjp`: same inputs, same result, the same NumPy operations in the
+same order (so the same rounding: tests/eager/test_fast_vjp.py compares them bit for bit),
+but on the arrays at once. PyTorch does the same with its C++ backward formulas.
+
+Used only where nothing can tell the difference: backward without create_graph (the
+results carry no history anyway), a single output, CPU float32/float64 arrays of one dtype
+for the cotangent, the output and every input. Anything else (and every op not listed)
+runs `op.vjp`. A rule may return a cotangent of a broadcast shape; the sweep sums it down
+to the input's shape as it does for `op.vjp`'s. Cotangents made here are new, writable,
+contiguous arrays (never views of an input or of `g`), except where the shared rule
+passes `g` through unchanged (add, sub).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import elementwise as E, linalg as L, reduce as R
+from .tensor import Tensor
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_new = Tensor._new
+
+
+# Each rule: (input arrays, output array, cotangent g, needs_input_grad, attrs) -> one array
+# (or None: no gradient) per input; `g` may itself be returned (add, sub) as op.vjp does.
+def _add(ins, y, g, needs, attrs):
+    return [g if needs[0] else None, g if needs[1] else None]
+
+
+def _sub(ins, y, g, needs, attrs):
+    return [g if needs[0] else None, np.negative(g) if needs[1] else None]
+
+
+def _mul(ins, y, g, needs, attrs):
+    return [np.multiply(g, ins[1]) if needs[0] else None,
+            np.multiply(g, ins[0]) if needs[1] else None]
+
+
+def _div(ins, y, g, needs, attrs):
+    a, b = ins
+    return [np.true_divide(g, b) if needs[0] else None,
+            np.negative(np.true_divide(np.multiply(g, a), np.square(b))) if needs[1] else None]
+
+
+def _neg(ins, y, g, needs, attrs):
+    return [np.negative(g)]
+
+
+def _square(ins, y, g, needs, attrs):  # mul(g, mul(x, 2))
+    return [np.multiply(g, np.multiply(ins[0], y.dtype.type(2)))]
+
+
+def _sigmoid(ins, y, g, needs, attrs):  # mul(g, mul(y, sub(1, y)))
+    return [np.multiply(g, np.multiply(y, np.subtract(y.dtype.type(1), y)))]
+
+
+def _tanh(ins, y, g, needs, attrs):  # mul(g, sub(1, square(y)))
+    return [np.multiply(g, np.subtract(y.dtype.type(1), np.square(y)))]
+
+
+def _exp(ins, y, g, needs, attrs):  # mul(g, y)
+    return [np.multiply(g, y)]
+
+
+def _log(ins, y, g, needs, attrs):  # div(g, x)
+    return [np.true_divide(g, ins[0])]
+
+
+def _relu(ins, y, g, needs, attrs):  # where(gt(x, 0), g, 0)
+    return [np.where(np.greater(ins[0], y.dtype.type(0)), g, y.dtype.type(0))]
+
+
+def _reduced_back(g, x, attrs):
+    """g of a sum or mean over attrs' dims with its reduced dims back as size-1 dims."""
+    dims = attrs["dims"]
+    return g if attrs["keepdim"] or not dims else np.expand_dims(g, dims)
+
+
+def _sum(ins, y, g, needs, attrs):  # expand_like(keep(g), x), materialized
+    x = ins[0]
+    return [np.array(np.broadcast_to(_reduced_back(g, x, attrs), x.shape))]
+
+
+def _mean(ins, y, g, needs, attrs):  # expand_like(div(keep(g), count), x), materialized
+    x, dims = ins[0], attrs["dims"]
+    count = 1
+    for d in (range(x.ndim) if dims is None else dims):
+        count *= x.shape[d]
+    q = np.true_divide(_reduced_back(g, x, attrs), g.dtype.type(count))
+    return [np.array(np.broadcast_to(q, x.shape))]
+
+
+def _matmul(ins, y, g, needs, attrs):  # 2-D @ 2-D only; other ranks take op.vjp
+    a, b = ins
+    if a.ndim != 2 or b.ndim != 2:
+        return None
+    return [np.matmul(g, b.T) if needs[0] else None, np.matmul(a.T, g) if needs[1] else None]
+
+
+def _linear(ins, y, g, needs, attrs):  # as ops/linalg._linear_vjp
+    x, w = ins[0], ins[1]
+    if x.ndim == 1:
+        return None
+    gx = np.matmul(g, w) if needs[0] else None
+    gw = gb = None
+    if needs[1]:
+        g2 = g if g.ndim == 2 else np.reshape(g, (-1, w.shape[0]))
+        x2 = x if x.ndim == 2 else np.reshape(x, (-1, w.shape[1]))
+        gw = np.matmul(g2.T, x2)
+    if len(ins) == 3 and needs[2]:
+        gb = np.add.reduce(g, axis=tuple(range(g.ndim - 1)), dtype=g.dtype)
+    return [gx, gw, gb][:len(ins)]
+
+
+RULES = {E.add: _add, E.sub: _sub, E.mul: _mul, E.div: _div, E.neg: _neg, E.square: _square,
+         E.sigmoid: _sigmoid, E.tanh: _tanh, E.exp: _exp, E.log: _log, E.relu: _relu,
+         R.sum: _sum, R.mean: _mean, L.matmul: _matmul, L.linear: _linear}
+
+
+def eager_vjp(entry, needs, grads):
+    """backward_sweep's fast_rule: the input cotangents of a tape entry computed by its
+    NumPy rule, or None where op.vjp must run (see the module docstring)."""
+    rule = RULES.get(entry.op)
+    if rule is None or len(grads) != 1:
+        return None
+    g = grads[0]._data
+    y = entry.outputs[0]._data
+    dt = g.dtype
+    if type(g) is not np.ndarray or type(y) is not np.ndarray or y.dtype is not dt or \
+            (dt is not _F32 and dt is not _F64):
+        return None
+    ins = []
+    for x in entry.inputs:
+        a = x._data
+        if type(a) is not np.ndarray or a.dtype is not dt:
+            return None
+        ins.append(a)
+    out = rule(ins, y, g, needs, entry.attrs)
+    if out is None:
+        return None
+    g_tensor = grads[0]
+    return [None if r is None else g_tensor if r is g else
+            _new(r if type(r) is np.ndarray else np.asarray(r))  # (ufuncs of 0-d arrays
+            for r in out]                                        # give NumPy scalars)
