@@ -43,9 +43,9 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
     is called when the cotangents of an entry's outputs are final, before its rule reads
     them (tensor hooks may replace them there); check(entry, input_grads) after each rule
     (anomaly detection). fast_rule(entry, needs_input_grad, grads), if given, may return
-    the input cotangents in place of op.vjp's (the same values, computed faster: eager
-    backward's NumPy rules, eager/fast_vjp.py), or None to run op.vjp. Returns the dict
-    {key: cotangent}.
+    the input cotangents in place of op.vjp's, already summed to the inputs' shapes and of
+    their dtypes (the same values, computed faster: eager backward's NumPy rules,
+    eager/fast_vjp.py), or None to run op.vjp. Returns the dict {key: cotangent}.
     """
     cotangents = dict(seeds)
     get = cotangents.get
@@ -74,8 +74,18 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
                 owned.discard(id(g))
         if fast_rule is not None:
             input_grads = fast_rule(entry, needs, grads)
-            if input_grads is not None:
-                _add_input_grads(entry, input_grads, in_keys, cotangents, sums, check)
+            if input_grads is not None:  # (of the inputs' shapes and dtypes already)
+                if check is not None:
+                    check(entry, input_grads)
+                for gx, key in zip(input_grads, in_keys):
+                    if gx is not None and key is not None:
+                        prev = get(key)
+                        if prev is None:
+                            cotangents[key] = gx
+                        elif sums is None:
+                            cotangents[key] = F.add(prev, gx)
+                        else:
+                            cotangents[key] = sums.add(prev, gx)
                 continue
         op = entry.op
         if op.vjp is None:

@@ -85,7 +85,7 @@ _plans: dict = {}
 
 class _Plan:
     __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view",
-                 "saves")
+                 "saves", "records")
 
     def __init__(self, op, attrs, out_dtypes, scalar_dtypes, single, view):
         self.attrs, self.out_dtypes = attrs, out_dtypes
@@ -95,10 +95,11 @@ class _Plan:
         self.saves = None if op.reads is not None else ("inputs" in op.saves,
                                                         "outputs" in op.saves)
         self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
+        self.records = op.differentiable  # a call that reads a tensor in the graph is taped
 
 
 def _key(op, inputs):
-    """The plan key of a call with numbers or more than two inputs (None: no fast path)."""
+    """The plan key of a call with numbers or more than three inputs (None: no fast path)."""
     parts = [op]
     for x in inputs:
         tx = type(x)
@@ -112,23 +113,42 @@ def _key(op, inputs):
     return tuple(parts)
 
 
+_numerics = _debug._state  # {"numerics": whether graphc.debug checks every op's values}
+_new = Tensor._new
+
+
 def _fast_eager(op, inputs, attrs):
-    # the key: one tensor and two tensors are spelled out (most calls); the data arrays are
+    # the key: one, two and three tensors are spelled out (most calls); the data arrays are
     # the kernel's arguments unless a number is among the inputs
     n = len(inputs)
-    if n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES:
-        dx, dy = args = (inputs[0]._data, inputs[1]._data)
-        key = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype)
+    if n == 2:
+        x, y = inputs
+        tx = type(x)
+        if tx in _TENSOR_TYPES:
+            dx = x._data
+            ty = type(y)
+            if ty in _TENSOR_TYPES:
+                dy = y._data
+                key, args = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype), \
+                    (dx, dy)
+            elif ty in _SCALAR_TYPES:  # tensor op number (y * 2, x + 1)
+                key, args = (op, type(dx), dx.shape, dx.dtype, ty), None
+            else:
+                key, args = _key(op, inputs), None
+        else:
+            key, args = _key(op, inputs), None
     elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
         dx = inputs[0]._data
         key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
-    elif n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _SCALAR_TYPES:
-        dx = inputs[0]._data  # tensor op number (y * 2, x + 1)
-        key, args = (op, type(dx), dx.shape, dx.dtype, type(inputs[1])), None
+    elif n == 3 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES \
+            and type(inputs[2]) in _TENSOR_TYPES:  # (linear with a bias, where, addcmul)
+        dx, dy, dz = args = (inputs[0]._data, inputs[1]._data, inputs[2]._data)
+        key = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype, type(dz),
+               dz.shape, dz.dtype)
     else:
         key, args = _key(op, inputs), None
-        if key is None:
-            return _MISS
+    if key is None:
+        return _MISS
     if attrs:
         key += (tuple(attrs.items()),)
     try:
@@ -139,7 +159,7 @@ def _fast_eager(op, inputs, attrs):
         if len(_plans) > 50_000:
             _plans.clear()
         plan = _plans[key] = _make_plan(op, inputs, attrs)
-    if plan is False or _debug._state["numerics"]:
+    if plan is False or _numerics["numerics"]:
         return _MISS
     if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
         if n == 2 and plan.scalar_dtypes[0] is None and plan.scalar_dtypes[1] is not None:
@@ -154,15 +174,14 @@ def _fast_eager(op, inputs, attrs):
             result = (op.eager or op.reference)(*args)
     except (IndexError, ValueError, FloatingPointError) as e:
         raise op_error(type(e), op.name, str(e)) from None
-    new = Tensor._new
     if plan.single:
         dt = plan.out_dtypes[0]
         if type(result) is not np.ndarray or result.dtype is not dt and result.dtype != dt:
             result = np.asarray(result, dt)
-        out = new(result)
+        out = _new(result)
         if plan.view and np.may_share_memory(result, args[0]):
             _mark_view(out, inputs[0], op, plan.attrs)
-        if op.differentiable and _grad_mode.enabled:
+        if plan.records and _grad_mode.enabled:
             for x in inputs:  # (a view may have gained a history since: _record_fast checks)
                 if type(x) in _TENSOR_TYPES and (x._requires_grad or x._base is not None):
                     _record_fast(op, inputs, args, (out,), plan)
@@ -172,8 +191,8 @@ def _fast_eager(op, inputs, attrs):
     for arr, dt in zip(result, plan.out_dtypes):
         if type(arr) is not np.ndarray or arr.dtype != dt:
             arr = np.asarray(arr, dt)
-        outputs.append(new(arr))
-    if op.differentiable and _grad_mode.enabled:
+        outputs.append(_new(arr))
+    if plan.records and _grad_mode.enabled:
         _record_fast(op, inputs, args, tuple(outputs), plan)
     return tuple(outputs)
 
@@ -198,7 +217,7 @@ def _record_fast(op, inputs, args, outputs, plan):
     if not recording:
         return
     if numbers:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
-        inputs = tuple([x if type(x) in _TENSOR_TYPES else Tensor._new(a) for x, a in zip(inputs, args)])
+        inputs = tuple([x if type(x) in _TENSOR_TYPES else _new(a) for x, a in zip(inputs, args)])
     elif type(inputs) is not tuple:
         inputs = tuple(inputs)
     entry = _object_new(TapeEntry)
@@ -212,7 +231,13 @@ def _record_fast(op, inputs, args, outputs, plan):
         saved = inputs + outputs if saves[1] else inputs
     else:
         saved = outputs if saves[1] else ()
-    entry.saved = versions(saved) if saved else ()
+    if not saved:  # (versions(saved), inlined for the common sizes)
+        entry.saved = ()
+    elif len(saved) == 1:
+        t = saved[0]
+        entry.saved = ((t, t._vc[0]),)
+    else:
+        entry.saved = tuple([(t, t._vc[0]) for t in saved])
     if _anomaly.enabled:
         note_location(entry)
     if plan.single:

@@ -325,10 +325,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         for t in outputs:
             if t.grad_fn is None or t._retains_grad:
                 targets[edge_key(edge_of(t))] = t
+        # only the targets' cotangents are kept (the others let go of theirs, so that
+        # _accumulate may take a buffer no intermediate key holds), each taken out in turn
+        cts = {key: cts[key] for key in targets if key in cts}
         for key, t in targets.items():
             if early and key in early.done:
                 continue
-            g = cts.pop(key, None)  # (out of the dict: _accumulate may take its buffer)
+            g = cts.pop(key, None)
             if g is None:
                 continue
             take = t.grad is None and not create_graph and _sole_owner(g)

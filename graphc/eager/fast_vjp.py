@@ -77,24 +77,28 @@ def _relu(ins, y, g, needs, attrs):  # where(gt(x, 0), g, 0)
     return [np.where(np.greater(ins[0], y.dtype.type(0)), g, y.dtype.type(0))]
 
 
-def _reduced_back(g, x, attrs):
-    """g of a sum or mean over attrs' dims with its reduced dims back as size-1 dims."""
+def _spread(g, x, attrs):
+    """expand_like(keep(g), x) materialized: g of a sum or mean over attrs' dims copied
+    along the reduced dims into a new array of x's shape."""
+    out = np.empty(x.shape, g.dtype)
     dims = attrs["dims"]
-    return g if attrs["keepdim"] or not dims else np.expand_dims(g, dims)
+    if g.ndim == 0 or attrs["keepdim"] or not dims:
+        out[...] = g  # (broadcasts as it is)
+    else:  # the reduced dims back as size-1 dims (np.expand_dims, without its checks)
+        out[...] = g.reshape(tuple([1 if i in dims else n for i, n in enumerate(x.shape)]))
+    return out
 
 
-def _sum(ins, y, g, needs, attrs):  # expand_like(keep(g), x), materialized
-    x = ins[0]
-    return [np.array(np.broadcast_to(_reduced_back(g, x, attrs), x.shape))]
+def _sum(ins, y, g, needs, attrs):  # expand_like(keep(g), x)
+    return [_spread(g, ins[0], attrs)]
 
 
-def _mean(ins, y, g, needs, attrs):  # expand_like(div(keep(g), count), x), materialized
+def _mean(ins, y, g, needs, attrs):  # expand_like(div(keep(g), count), x)
     x, dims = ins[0], attrs["dims"]
     count = 1
     for d in (range(x.ndim) if dims is None else dims):
         count *= x.shape[d]
-    q = np.true_divide(_reduced_back(g, x, attrs), g.dtype.type(count))
-    return [np.array(np.broadcast_to(q, x.shape))]
+    return [_spread(np.true_divide(g, g.dtype.type(count)), x, attrs)]
 
 
 def _matmul(ins, y, g, needs, attrs):  # 2-D @ 2-D only; other ranks take op.vjp
@@ -126,7 +130,8 @@ RULES = {E.add: _add, E.sub: _sub, E.mul: _mul, E.div: _div, E.neg: _neg, E.squa
 
 def eager_vjp(entry, needs, grads):
     """backward_sweep's fast_rule: the input cotangents of a tape entry computed by its
-    NumPy rule, or None where op.vjp must run (see the module docstring)."""
+    NumPy rule and summed to the inputs' shapes (autodiff.sum_to's reductions), or None
+    where op.vjp must run (see the module docstring)."""
     rule = RULES.get(entry.op)
     if rule is None or len(grads) != 1:
         return None
@@ -145,7 +150,25 @@ def eager_vjp(entry, needs, grads):
     out = rule(ins, y, g, needs, entry.attrs)
     if out is None:
         return None
-    g_tensor = grads[0]
-    return [None if r is None else g_tensor if r is g else
-            _new(r if type(r) is np.ndarray else np.asarray(r))  # (ufuncs of 0-d arrays
-            for r in out]                                        # give NumPy scalars)
+    result = []
+    for r, a in zip(out, ins):
+        if r is None:
+            result.append(None)
+            continue
+        if r.shape != a.shape:
+            r = _sum_to(r, a.shape)
+            if r is None:
+                return None
+        result.append(grads[0] if r is g else
+                      _new(r if type(r) is np.ndarray else np.asarray(r)))  # (ufuncs of 0-d
+    return result                                                           # arrays: scalars)
+
+
+def _sum_to(r, shape):
+    """autodiff.sum_to on an array: the same reductions (None: r has fewer dims)."""
+    lead = r.ndim - len(shape)
+    if lead < 0:
+        return None
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and r.shape[lead + i] != 1)
+    return np.add.reduce(r, axis=dims, dtype=r.dtype, keepdims=True).reshape(shape)
