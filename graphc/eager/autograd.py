@@ -274,11 +274,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = _Tensor._new(storage.ones_like(out._data)) if type(out._data) is np.ndarray \
-                else _Tensor._wrap(storage.ones_like(out._data))
+            g = _ones_like(out._data)
         elif not isinstance(g, _Tensor):
             g = _Tensor._wrap(g, out.dtype)
-        if tuple(g.shape) != tuple(out.shape):
+        if g._data.shape != out._data.shape and tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(g.shape)} "
                                f"and output[0] has a shape of {list(out.shape)}.")
         key = edge_key(edge)
@@ -345,6 +344,22 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             e.released = True
             e.inputs, e.outputs, e.saved, e.edges = (), (), (), ()  # frees saved tensors
     return result
+
+
+_ONES: dict = {}  # (shape, dtype) -> an array of ones that seeds copy
+
+
+def _ones_like(arr):
+    """A new tensor of ones like arr (the implicit seed of a scalar's backward)."""
+    if type(arr) is not np.ndarray:
+        return _Tensor._wrap(storage.ones_like(arr))
+    key = arr.shape, arr.dtype
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(arr.shape, arr.dtype)
+    return _Tensor._new(ones.copy())
 
 
 def _accumulate(t, g, create_graph, take=False):
@@ -424,7 +439,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """torch.autograd.backward: accumulate into .grad of the leaves the tensors reach (only
     of `inputs`, when given)."""
-    from .tensor import Tensor
+    Tensor = _Tensor
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)

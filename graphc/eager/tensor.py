@@ -236,8 +236,12 @@ class Tensor(TensorMethods):
         return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import backward
-        backward([self], [gradient], retain_graph, create_graph, inputs)
+        autograd = _autograd()
+        if inputs is None:  # (autograd.backward's checks, for one tensor)
+            retain = create_graph if retain_graph is None else retain_graph
+            autograd.run_backward([self], [gradient], retain, create_graph)
+            return
+        autograd.backward([self], [gradient], retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a tensor it returns
@@ -321,6 +325,17 @@ class Tensor(TensorMethods):
 def _inplace():
     from . import inplace
     return inplace
+
+
+def _autograd():
+    global _autograd_module
+    if _autograd_module is None:
+        from . import autograd
+        _autograd_module = autograd
+    return _autograd_module
+
+
+_autograd_module = None
 
 
 def _to_array(data, dtype=None):
