@@ -121,6 +121,7 @@ def _fast_eager(op, inputs, attrs):
     # the key: one, two and three tensors are spelled out (most calls); the data arrays are
     # the kernel's arguments unless a number is among the inputs
     n = len(inputs)
+    pair = False  # two tensors
     if n == 2:
         x, y = inputs
         tx = type(x)
@@ -131,6 +132,7 @@ def _fast_eager(op, inputs, attrs):
                 dy = y._data
                 key, args = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype), \
                     (dx, dy)
+                pair = True
             elif ty in _SCALAR_TYPES:  # tensor op number (y * 2, x + 1)
                 key, args = (op, type(dx), dx.shape, dx.dtype, ty), None
             else:
@@ -182,7 +184,12 @@ def _fast_eager(op, inputs, attrs):
         if plan.view and np.may_share_memory(result, args[0]):
             _mark_view(out, inputs[0], op, plan.attrs)
         if plan.records and _grad_mode.enabled:
-            for x in inputs:  # (a view may have gained a history since: _record_fast checks)
+            if pair:  # (a view may have gained a history since: _record_* check)
+                if x._requires_grad or y._requires_grad or x._base is not None or \
+                        y._base is not None:
+                    _record_pair(op, inputs, x, y, out, plan)
+                return out
+            for x in inputs:
                 if type(x) in _TENSOR_TYPES and (x._requires_grad or x._base is not None):
                     _record_fast(op, inputs, args, (out,), plan)
                     break
@@ -195,6 +202,49 @@ def _fast_eager(op, inputs, attrs):
     if plan.records and _grad_mode.enabled:
         _record_fast(op, inputs, args, tuple(outputs), plan)
     return tuple(outputs)
+
+
+def _record_pair(op, inputs, x, y, out, plan):
+    """_record_fast for one output of two tensors (the most common recorded call)."""
+    if x._base is not None and x._view_version != x._vc[0] and x._view_version >= 0:
+        refresh_view(x)
+    if y._base is not None and y._view_version != y._vc[0] and y._view_version >= 0:
+        refresh_view(y)
+    if x._requires_grad:
+        fn = x.grad_fn
+        ex = x if fn is None else (fn, x._out_nr)
+    else:
+        ex = None
+    if y._requires_grad:
+        fn = y.grad_fn
+        ey = y if fn is None else (fn, y._out_nr)
+    elif ex is None:
+        return
+    else:
+        ey = None
+    entry = _object_new(TapeEntry)
+    entry.op, entry.outputs, entry.attrs = op, (out,), plan.attrs
+    entry.inputs = inputs if type(inputs) is tuple else tuple(inputs)
+    entry.edges = edges = (ex, ey)
+    entry.released = False
+    saves = plan.saves
+    if saves is None:  # it depends on which inputs need a gradient (mul: the other one)
+        saved = saved_values(op, entry.inputs, entry.outputs, edges)
+    elif saves[0]:
+        saved = entry.inputs + entry.outputs if saves[1] else entry.inputs
+    else:
+        saved = entry.outputs if saves[1] else ()
+    if not saved:  # (versions(saved), inlined for the common sizes)
+        entry.saved = ()
+    elif len(saved) == 1:
+        t = saved[0]
+        entry.saved = ((t, t._vc[0]),)
+    else:
+        entry.saved = tuple([(t, t._vc[0]) for t in saved])
+    if _anomaly.enabled:
+        note_location(entry)
+    if plan.float_outputs[0]:
+        out.grad_fn, out._requires_grad, out._out_nr = entry, True, 0
 
 
 def _record_fast(op, inputs, args, outputs, plan):
