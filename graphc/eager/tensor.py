@@ -161,9 +161,12 @@ class Tensor(TensorMethods):
         return data if dtype is None else data.astype(dtype)
 
     def item(self):
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+        data = self._data
+        if data.size != 1:
+            raise RuntimeError(f"a Tensor with {data.size} elements cannot be converted "
                                f"to Scalar")
+        if type(data) is np.ndarray:
+            return data.item()  # (the one element, whatever the shape)
         return self.cpu()._data.reshape(()).item()
 
     def tolist(self):
