@@ -50,8 +50,9 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
     cotangents = dict(seeds)
     get = cotangents.get
     owned = sums.owned if sums is not None else None
-    for index in range(len(entries) - 1, -1, -1):
-        if after_entry is not None and index + 1 < len(entries):
+    count = len(entries)
+    for index in range(count - 1, -1, -1):
+        if after_entry is not None and index + 1 < count:
             after_entry(index + 1, cotangents)  # the entry swept before this one is done
         entry = entries[index]
         out_keys, in_keys = keys(entry)
@@ -66,7 +67,8 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
             grads = [get(k) for k in out_keys]
             if all(g is None for g in grads):
                 continue
-        needs = tuple([k is not None for k in in_keys])
+        needs = (in_keys[0] is not None, in_keys[1] is not None) if len(in_keys) == 2 else \
+            tuple([k is not None for k in in_keys])  # (binary ops spelled out: most entries)
         if True not in needs:
             continue
         if owned:  # a cotangent a rule reads may be returned as is (add): no longer ours

@@ -140,7 +140,8 @@ def _fast_eager(op, inputs, attrs):
         else:
             key, args = _key(op, inputs), None
     elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
-        dx = inputs[0]._data
+        x = inputs[0]
+        dx = x._data
         key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
     elif n == 3 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES \
             and type(inputs[2]) in _TENSOR_TYPES:  # (linear with a bias, where, addcmul)
@@ -188,6 +189,10 @@ def _fast_eager(op, inputs, attrs):
                 if x._requires_grad or y._requires_grad or x._base is not None or \
                         y._base is not None:
                     _record_pair(op, inputs, x, y, out, plan)
+                return out
+            if n == 1 and args is not None:  # one tensor
+                if x._requires_grad or x._base is not None:
+                    _record_one(op, inputs, x, out, plan)
                 return out
             for x in inputs:
                 if type(x) in _TENSOR_TYPES and (x._requires_grad or x._base is not None):
@@ -241,6 +246,32 @@ def _record_pair(op, inputs, x, y, out, plan):
         entry.saved = ((t, t._vc[0]),)
     else:
         entry.saved = tuple([(t, t._vc[0]) for t in saved])
+    if _anomaly.enabled:
+        note_location(entry)
+    if plan.float_outputs[0]:
+        out.grad_fn, out._requires_grad, out._out_nr = entry, True, 0
+
+
+def _record_one(op, inputs, x, out, plan):
+    """_record_fast for one output of one tensor (unary ops, reductions)."""
+    if x._base is not None and x._view_version != x._vc[0] and x._view_version >= 0:
+        refresh_view(x)
+    if not x._requires_grad:
+        return
+    fn = x.grad_fn
+    entry = _object_new(TapeEntry)
+    entry.op, entry.outputs, entry.attrs = op, (out,), plan.attrs
+    entry.inputs = inputs = inputs if type(inputs) is tuple else tuple(inputs)
+    entry.edges = edges = (x if fn is None else (fn, x._out_nr),)
+    entry.released = False
+    saves = plan.saves
+    if saves is None:
+        saved = saved_values(op, inputs, entry.outputs, edges)
+        entry.saved = tuple([(t, t._vc[0]) for t in saved])
+    elif saves[0]:
+        entry.saved = ((x, x._vc[0]), (out, out._vc[0])) if saves[1] else ((x, x._vc[0]),)
+    else:
+        entry.saved = ((out, out._vc[0]),) if saves[1] else ()
     if _anomaly.enabled:
         note_location(entry)
     if plan.float_outputs[0]:

@@ -170,7 +170,8 @@ class TapeEntry:
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
         me = id(self)
-        outs = [(me, 0)] if len(self.outputs) == 1 else [(me, i) for i in range(len(self.outputs))]
+        outs = ((me, 0),) if len(self.outputs) == 1 else \
+            tuple([(me, i) for i in range(len(self.outputs))])
         return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
                       for e in self.edges]
 
