@@ -25,6 +25,7 @@ from ..ops import elementwise as E, linalg as L, reduce as R
 from .tensor import Tensor
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_ZERO = {_F32: np.float32(0), _F64: np.float64(0)}
 _new = Tensor._new
 
 
@@ -53,16 +54,17 @@ def _neg(ins, y, g, needs, attrs):
     return [np.negative(g)]
 
 
+# (Python numbers in these rules are cast to the arrays' float dtype, as op.vjp casts them)
 def _square(ins, y, g, needs, attrs):  # mul(g, mul(x, 2))
-    return [np.multiply(g, np.multiply(ins[0], y.dtype.type(2)))]
+    return [np.multiply(g, np.multiply(ins[0], 2))]
 
 
 def _sigmoid(ins, y, g, needs, attrs):  # mul(g, mul(y, sub(1, y)))
-    return [np.multiply(g, np.multiply(y, np.subtract(y.dtype.type(1), y)))]
+    return [np.multiply(g, np.multiply(y, np.subtract(1, y)))]
 
 
 def _tanh(ins, y, g, needs, attrs):  # mul(g, sub(1, square(y)))
-    return [np.multiply(g, np.subtract(y.dtype.type(1), np.square(y)))]
+    return [np.multiply(g, np.subtract(1, np.square(y)))]
 
 
 def _exp(ins, y, g, needs, attrs):  # mul(g, y)
@@ -74,7 +76,7 @@ def _log(ins, y, g, needs, attrs):  # div(g, x)
 
 
 def _relu(ins, y, g, needs, attrs):  # where(gt(x, 0), g, 0)
-    return [np.where(np.greater(ins[0], y.dtype.type(0)), g, y.dtype.type(0))]
+    return [np.where(np.greater(ins[0], 0), g, _ZERO[y.dtype])]
 
 
 def _spread(g, x, attrs):
@@ -135,33 +137,32 @@ def eager_vjp(entry, needs, grads):
     rule = RULES.get(entry.op)
     if rule is None or len(grads) != 1:
         return None
-    g = grads[0]._data
+    g_tensor = grads[0]
+    g = g_tensor._data
     y = entry.outputs[0]._data
     dt = g.dtype
     if type(g) is not np.ndarray or type(y) is not np.ndarray or y.dtype is not dt or \
             (dt is not _F32 and dt is not _F64):
         return None
-    ins = []
-    for x in entry.inputs:
-        a = x._data
+    ins = [x._data for x in entry.inputs]
+    for a in ins:
         if type(a) is not np.ndarray or a.dtype is not dt:
             return None
-        ins.append(a)
-    out = rule(ins, y, g, needs, entry.attrs)
+    out = rule(ins, y, g, needs, entry.attrs)  # (a new list: its items are replaced here)
     if out is None:
         return None
-    result = []
-    for r, a in zip(out, ins):
+    for i, r in enumerate(out):
         if r is None:
-            result.append(None)
             continue
-        if r.shape != a.shape:
-            r = _sum_to(r, a.shape)
+        if r.shape != ins[i].shape:
+            r = _sum_to(r, ins[i].shape)
             if r is None:
                 return None
-        result.append(grads[0] if r is g else
-                      _new(r if type(r) is np.ndarray else np.asarray(r)))  # (ufuncs of 0-d
-    return result                                                           # arrays: scalars)
+        elif r is g:  # (passed through: the cotangent tensor itself, as op.vjp returns it)
+            out[i] = g_tensor
+            continue
+        out[i] = _new(r if type(r) is np.ndarray else np.asarray(r))  # (ufuncs of 0-d
+    return out                                                        # arrays: scalars)
 
 
 def _sum_to(r, shape):
