@@ -11,8 +11,9 @@ but on the arrays at once. PyTorch does the same with its C++ backward formulas.
 
 Used only where nothing can tell the difference: backward without create_graph (the
 results carry no history anyway), a single output, CPU float32/float64 arrays of one dtype
-for the cotangent, the output and every input. Anything else (and every op not listed)
-runs `op.vjp`. A rule may return a cotangent of a broadcast shape; the sweep sums it down
+for the cotangent, the output and every input, and only while the op's vjp is the one the
+rule was written for (a replaced vjp runs). Anything else (and every op not listed) runs
+`op.vjp`. A rule may return a cotangent of a broadcast shape; the sweep sums it down
 to the input's shape as it does for `op.vjp`'s. Cotangents made here are new, writable,
 contiguous arrays (never views of an input or of `g`), except where the shared rule
 passes `g` through unchanged (add, sub).
@@ -128,14 +129,18 @@ def _linear(ins, y, g, needs, attrs):  # as ops/linalg._linear_vjp
 RULES = {E.add: _add, E.sub: _sub, E.mul: _mul, E.div: _div, E.neg: _neg, E.square: _square,
          E.sigmoid: _sigmoid, E.tanh: _tanh, E.exp: _exp, E.log: _log, E.relu: _relu,
          R.sum: _sum, R.mean: _mean, L.matmul: _matmul, L.linear: _linear}
+# the op.vjp each rule stands for: an op whose vjp was replaced since (a test, a user's
+# experiment) runs its new vjp
+_STANDS_FOR = {op: op.vjp for op in RULES}
 
 
 def eager_vjp(entry, needs, grads):
     """backward_sweep's fast_rule: the input cotangents of a tape entry computed by its
     NumPy rule and summed to the inputs' shapes (autodiff.sum_to's reductions), or None
     where op.vjp must run (see the module docstring)."""
-    rule = RULES.get(entry.op)
-    if rule is None or len(grads) != 1:
+    op = entry.op
+    rule = RULES.get(op)
+    if rule is None or len(grads) != 1 or op.vjp is not _STANDS_FOR[op]:
         return None
     g_tensor = grads[0]
     g = g_tensor._data
