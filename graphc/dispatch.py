@@ -11,20 +11,21 @@ import numpy as np
 
 from . import debug as _debug
 from . import storage
-from .eager.autograd import TapeEntry, refresh_view, saved_values, sync_copy, versions
-from .eager.anomaly import _state as _anomaly, note_location
-from .eager.grad_mode import _state as _grad_mode, is_grad_enabled
+from .eager.autograd import TapeEntry, refresh_view, sync_copy
+from .eager.fast_path import _MISS, _NUMBER, _dtype_of, _fast_eager, _infer, _mark_view
+from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
-from .errors import DTypeError, GraphcError, ShapeError, op_error, user_location
+from .errors import GraphcError, op_error, user_location
 from .ir.graph import Node, Value
 from .ops import elementwise, leaves, registry
-from .types import DEFAULT_FLOAT, DType, TensorType, as_dtype, format_shape, scalar_dtype
+from .types import DEFAULT_FLOAT, TensorType, scalar_dtype
 
-_NUMBER = (int, float, bool, np.number, np.bool_)
+
+_numerics = _debug._state  # {"numerics": whether graphc.debug checks every op's values}
 
 
 def apply(op, inputs, attrs):
-    if Tensor._trace is None:
+    if Tensor._trace is None and not _numerics["numerics"]:
         out = _fast_eager(op, inputs, attrs)
         if out is not _MISS:
             return out
@@ -62,220 +63,7 @@ def apply(op, inputs, attrs):
 registry.dispatch = apply
 
 
-# ---- the eager fast path -----------------------------------------------------------------------
-# Eager code calls the same op on the same shapes and dtypes over and over. A plan, cached per
-# (op, attrs, input shapes and dtypes, Python types of scalar inputs), holds what the general
-# path below would decide each call: the checked and normalized attributes, the type rule's
-# output dtypes and the dtype each scalar becomes. A call that would need anything else (a
-# cast of a tensor input, a CUDA tensor, a view result, a symbolic input, an unhashable
-# attribute, numerics checking) takes the general path, which gives the same result.
-_MISS = object()
-_object_new = object.__new__
-_SCALAR_TYPES = {int: True, float: True, bool: True}
-_TENSOR_TYPES = {Tensor: True}  # Tensor and the subclasses met so far (Parameter)
-
-
-def _is_tensor_type(tx):
-    if issubclass(tx, Tensor):
-        _TENSOR_TYPES[tx] = True
-        return True
-    return False
-_plans: dict = {}
-
-
-class _Plan:
-    __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view",
-                 "saves")
-
-    def __init__(self, op, attrs, out_dtypes, scalar_dtypes, single, view):
-        self.attrs, self.out_dtypes = attrs, out_dtypes
-        self.scalar_dtypes, self.single, self.view = scalar_dtypes, single, view
-        # what a tape entry saves (eager/autograd.saved_values), when it does not depend on
-        # which inputs need a gradient
-        self.saves = None if op.reads is not None else ("inputs" in op.saves,
-                                                        "outputs" in op.saves)
-        self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
-
-
-def _key(op, inputs):
-    """The plan key of a call with numbers or more than two inputs (None: no fast path)."""
-    parts = [op]
-    for x in inputs:
-        tx = type(x)
-        if tx in _TENSOR_TYPES or _is_tensor_type(tx):
-            d = x._data
-            parts += (type(d), d.shape, d.dtype)
-        elif tx in _SCALAR_TYPES:
-            parts.append(tx)
-        else:
-            return None
-    return tuple(parts)
-
-
-def _fast_eager(op, inputs, attrs):
-    # the key: one tensor and two tensors are spelled out (most calls); the data arrays are
-    # the kernel's arguments unless a number is among the inputs
-    n = len(inputs)
-    if n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES:
-        dx, dy = args = (inputs[0]._data, inputs[1]._data)
-        key = (op, type(dx), dx.shape, dx.dtype, type(dy), dy.shape, dy.dtype)
-    elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
-        dx = inputs[0]._data
-        key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
-    elif n == 2 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _SCALAR_TYPES:
-        dx = inputs[0]._data  # tensor op number (y * 2, x + 1)
-        key, args = (op, type(dx), dx.shape, dx.dtype, type(inputs[1])), None
-    else:
-        key, args = _key(op, inputs), None
-        if key is None:
-            return _MISS
-    if attrs:
-        key += (tuple(attrs.items()),)
-    try:
-        plan = _plans.get(key)
-    except TypeError:  # an unhashable attribute
-        return _MISS
-    if plan is None:
-        if len(_plans) > 50_000:
-            _plans.clear()
-        plan = _plans[key] = _make_plan(op, inputs, attrs)
-    if plan is False or _debug._state["numerics"]:
-        return _MISS
-    if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
-        if n == 2 and plan.scalar_dtypes[0] is None and plan.scalar_dtypes[1] is not None:
-            args = (inputs[0]._data, np.asarray(inputs[1], plan.scalar_dtypes[1]))
-        else:
-            args = [x._data if type(x) in _TENSOR_TYPES else np.asarray(x, dt)
-                    for x, dt in zip(inputs, plan.scalar_dtypes)]
-    try:
-        if plan.attrs:
-            result = (op.eager or op.reference)(*args, **plan.attrs)
-        else:
-            result = (op.eager or op.reference)(*args)
-    except (IndexError, ValueError, FloatingPointError) as e:
-        raise op_error(type(e), op.name, str(e)) from None
-    new = Tensor._new
-    if plan.single:
-        dt = plan.out_dtypes[0]
-        if type(result) is not np.ndarray or result.dtype is not dt and result.dtype != dt:
-            result = np.asarray(result, dt)
-        out = new(result)
-        if plan.view and np.may_share_memory(result, args[0]):
-            _mark_view(out, inputs[0], op, plan.attrs)
-        if op.differentiable and _grad_mode.enabled:
-            for x in inputs:  # (a view may have gained a history since: _record_fast checks)
-                if type(x) in _TENSOR_TYPES and (x._requires_grad or x._base is not None):
-                    _record_fast(op, inputs, args, (out,), plan)
-                    break
-        return out
-    outputs = []
-    for arr, dt in zip(result, plan.out_dtypes):
-        if type(arr) is not np.ndarray or arr.dtype != dt:
-            arr = np.asarray(arr, dt)
-        outputs.append(new(arr))
-    if op.differentiable and _grad_mode.enabled:
-        _record_fast(op, inputs, args, tuple(outputs), plan)
-    return tuple(outputs)
-
-
-def _record_fast(op, inputs, args, outputs, plan):
-    """_record for the fast path: the edges are found while looking for an input that
-    requires grad, and the entry is built from them (TapeEntry.from_edges, inlined)."""
-    edges = []
-    recording = numbers = False
-    for x in inputs:
-        if type(x) not in _TENSOR_TYPES:
-            numbers = True
-        else:
-            if x._base is not None and x._view_version != x._vc[0] and x._view_version >= 0:
-                refresh_view(x)
-            if x._requires_grad:
-                fn = x.grad_fn
-                edges.append(x if fn is None else (fn, x._out_nr))
-                recording = True
-                continue
-        edges.append(None)
-    if not recording:
-        return
-    if numbers:  # the tape keeps tensors: numbers become the 0-d tensors they were cast to
-        inputs = tuple([x if type(x) in _TENSOR_TYPES else Tensor._new(a) for x, a in zip(inputs, args)])
-    elif type(inputs) is not tuple:
-        inputs = tuple(inputs)
-    entry = _object_new(TapeEntry)
-    entry.op, entry.inputs, entry.outputs, entry.attrs = op, inputs, outputs, plan.attrs
-    entry.edges = edges = tuple(edges)
-    entry.released = False
-    saves = plan.saves  # (all inputs?, outputs?) or None: it depends on `edges`
-    if saves is None:
-        saved = saved_values(op, inputs, outputs, edges)
-    elif saves[0]:
-        saved = inputs + outputs if saves[1] else inputs
-    else:
-        saved = outputs if saves[1] else ()
-    entry.saved = versions(saved) if saved else ()
-    if _anomaly.enabled:
-        note_location(entry)
-    if plan.single:
-        if plan.float_outputs[0]:
-            out = outputs[0]
-            out.grad_fn, out._requires_grad, out._out_nr = entry, True, 0
-        return
-    for i, (o, floating) in enumerate(zip(outputs, plan.float_outputs)):
-        if floating:
-            o.grad_fn, o._requires_grad, o._out_nr = entry, True, i
-
-
-def _make_plan(op, inputs, attrs):
-    """The fast path's plan for these inputs, or False where the general path must run."""
-    if any(isinstance(x, Tensor) and type(x._data) is not np.ndarray for x in inputs):
-        return False  # a CUDA tensor: backends run it
-    if op.num_inputs is not None and len(inputs) != op.num_inputs or \
-            op.view is not None and op.num_outputs != 1:
-        return False
-    if attrs:
-        if any(key not in op.defaults for key in attrs):
-            return False  # (the general path raises the error)
-        attrs = {**op.defaults, **attrs}
-    else:
-        attrs = op.defaults
-    dtypes = [_dtype_of(x) for x in inputs]
-    targets = [None] * len(inputs) if op.coerce is None else \
-        op.coerce([d for d, _ in dtypes], [w for _, w in dtypes])
-    scalar_dtypes = []
-    for x, (dtype, _), target in zip(inputs, dtypes, targets):
-        if isinstance(x, Tensor):
-            if target is not None and target is not dtype:
-                return False  # a cast first: the general path
-            scalar_dtypes.append(None)
-        else:
-            if target is None:
-                target = DEFAULT_FLOAT if dtype.is_floating_point else dtype
-            scalar_dtypes.append(target.np)
-    try:
-        out_types, attrs = _infer(op, [
-            TensorType(x._data.shape, x.dtype) if isinstance(x, Tensor) else TensorType((), dt)
-            for x, dt in zip(inputs, [None if d is None else DType._by_np[d]
-                                      for d in scalar_dtypes])], attrs)
-    except GraphcError:
-        return False  # the general path raises it, with the same message
-    return _Plan(op, attrs, tuple(t.dtype.np for t in out_types), tuple(scalar_dtypes),
-                 op.num_outputs == 1, op.view is not None)
-
-
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------
-def _dtype_of(x):
-    if type(x) is Tensor:
-        return DType._by_np[x._data.dtype], False
-    if isinstance(x, (Value, Tensor)):
-        return x.dtype, False
-    if isinstance(x, _NUMBER):
-        return scalar_dtype(x), True
-    arr = np.asarray(x)
-    if arr.dtype == np.float64 and not isinstance(x, np.ndarray):
-        return DEFAULT_FLOAT, False
-    return as_dtype(arr.dtype), False
-
-
 _coerce_cache: dict = {}
 
 
@@ -356,21 +144,6 @@ def variable_node(t: Tensor):
 
 
 # ---- the two modes ---------------------------------------------------------------------------------
-def _infer(op, types, attrs):
-    try:
-        if op.normalize is not None:
-            attrs = op.normalize(types, attrs)
-        return op.infer(types, **attrs), attrs
-    except GraphcError:
-        raise
-    except (ValueError, IndexError) as e:
-        raise op_error(ShapeError, op.name, f"{e} (input shapes: "
-                       + ", ".join(format_shape(t.shape) for t in types) + ")") from None
-    except TypeError as e:
-        raise op_error(DTypeError, op.name, f"{e} (input dtypes: "
-                       + ", ".join(t.dtype.name for t in types) + ")") from None
-
-
 def _build_node(op, inputs, attrs):
     out_types, attrs = _infer(op, [x.type for x in inputs], attrs)
     node = Node(op, inputs, attrs, out_types, user_location())
@@ -429,17 +202,6 @@ def _run_eager(op, inputs, attrs):
         _mark_view(outputs[0], inputs[0], op, attrs)
     return _record(op, inputs, outputs, attrs)
 
-
-
-def _mark_view(view, base, op, attrs, copied=False):
-    """The view shares base's storage and version counter; it remembers how it was made so
-    that an in-place write through it can rewrite base's history (eager/inplace.py).
-    copied: a CUDA strided view is a copy (storage/cuda_ops.py): writes to it are copied
-    back into the base."""
-    view._vc, view._base = base._vc, (base, op, attrs, copied)
-    view._copy_version = base._vc[0]
-    no_grad_view = base._requires_grad and not is_grad_enabled()
-    view._view_version = -1 if no_grad_view else base._vc[0]
 
 
 def _record(op, inputs, outputs, attrs):

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
+import sys
+
 from .. import storage
 from ..autodiff import backward_sweep
 from ..errors import GraphcError
 from .anomaly import _state as _anomaly, check_gradients, note_location
-from .grad_mode import set_grad_enabled
+from .fast_vjp import eager_vjp
+from .grad_mode import _state as _grad_mode
 from .hooks import (_early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks,
                     _tensor_hooks, apply_tensor_hooks, hooks_before_rule)
+from .tensor import Tensor as _Tensor
 
 
 def _camel(name):
@@ -166,7 +170,8 @@ class TapeEntry:
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
         me = id(self)
-        outs = [(me, 0)] if len(self.outputs) == 1 else [(me, i) for i in range(len(self.outputs))]
+        outs = ((me, 0),) if len(self.outputs) == 1 else \
+            tuple([(me, i) for i in range(len(self.outputs))])
         return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
                       for e in self.edges]
 
@@ -206,23 +211,31 @@ def _backward_twice(entry):
 
 
 def tape_entries(roots, freed_error=_backward_twice):
-    """Tape entries reachable from the grad_fns `roots`, inputs before users. An entry freed
-    by an earlier backward raises freed_error(entry)."""
+    """Tape entries reachable from the grad_fns `roots`, inputs before users (a depth-first
+    post-order, inputs in order). An entry freed by an earlier backward raises
+    freed_error(entry)."""
     order, seen = [], set()
-    stack = [(e, False) for e in reversed(roots) if e is not None]
-    while stack:
-        entry, expanded = stack.pop()
-        if expanded:
-            order.append(entry)
+    for root in roots:
+        if root is None or root in seen:
             continue
-        if id(entry) in seen:
-            continue
-        seen.add(id(entry))
-        if entry.released:
-            raise freed_error(entry)
-        stack.append((entry, True))
-        stack.extend((e[0], False) for e in reversed(entry.edges)
-                     if type(e) is tuple and id(e[0]) not in seen)
+        if root.released:
+            raise freed_error(root)
+        seen.add(root)
+        stack = [(root, iter(root.edges))]
+        while stack:
+            entry, edges = stack[-1]
+            for e in edges:
+                if type(e) is tuple:
+                    fn = e[0]
+                    if fn not in seen:  # (entries hash by identity)
+                        if fn.released:
+                            raise freed_error(fn)
+                        seen.add(fn)
+                        stack.append((fn, iter(fn.edges)))
+                        break
+            else:
+                stack.pop()
+                order.append(entry)
     return order
 
 
@@ -253,7 +266,6 @@ class InPlaceSums:
 def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, inputs=None):
     """Backpropagate from `outputs`; accumulate into .grad of leaves (or return grads of
     `inputs` when given, like torch.autograd.grad)."""
-    from .tensor import Tensor, ones_like_tensor
     seeds, roots = {}, []
     for out, g in zip(outputs, grad_outputs):
         edge = edge_of(out)
@@ -263,25 +275,38 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like_tensor(out)
-        elif not isinstance(g, Tensor):
-            g = Tensor._wrap(g, out.dtype)
-        if tuple(g.shape) != tuple(out.shape):
+            g = _ones_like(out._data)
+        elif not isinstance(g, _Tensor):
+            g = _Tensor._wrap(g, out.dtype)
+        if g._data.shape != out._data.shape and tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {list(g.shape)} "
                                f"and output[0] has a shape of {list(out.shape)}.")
         key = edge_key(edge)
         seeds[key] = g if key not in seeds else seeds[key] + g
         roots.append(edge[0] if type(edge) is tuple else None)
     entries = tape_entries(roots)
-    for e in entries:
-        e.check_versions()
+    targets = {} if inputs is None else None  # cotangent key -> tensor whose .grad receives it
+    for e in entries:  # saved versions checked and leaves found in one pass
+        for t, v in e.saved:
+            if t._vc[0] != v:
+                e.check_versions()
+        if targets is not None:
+            for edge in e.edges:
+                if edge is not None and type(edge) is not tuple:
+                    targets[id(edge)] = edge
+            for i, o in enumerate(e.outputs):
+                if o._retains_grad and o.grad_fn is e:
+                    targets[(id(e), i)] = o
     early = _early_accumulation(entries, inputs, create_graph, _accumulate)
-    with set_grad_enabled(create_graph):
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = bool(create_graph)
+    try:
         cts = backward_sweep(entries, seeds, TapeEntry.keys,
                              sums=None if create_graph else InPlaceSums(),
                              after_entry=early.after_entry if early else None,
                              before_rule=hooks_before_rule if _tensor_hooks else None,
-                             check=check_gradients if _anomaly.enabled else None)
+                             check=check_gradients if _anomaly.enabled else None,
+                             fast_rule=None if create_graph else eager_vjp)
         if _tensor_hooks:  # leaves' hooks, before accumulation (early ones ran already);
             # with `inputs` (autograd.grad), only theirs: other leaves are not accumulated
             leaves = [k for k in cts if type(k) is not tuple] if inputs is None else \
@@ -289,27 +314,28 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             for key in leaves:
                 if key in _tensor_hooks and key in cts and not (early and key in early.done):
                     apply_tensor_hooks(key, cts)
+    finally:
+        _grad_mode.enabled = previous
+    del seeds  # (a seed that reaches a leaf unchanged may become its .grad: _accumulate)
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
     else:
         result = None
-        targets = {}  # cotangent key -> tensor whose .grad receives it
-        for e in entries:
-            for edge in e.edges:
-                if edge is not None and type(edge) is not tuple:
-                    targets[id(edge)] = edge
-            for i, o in enumerate(e.outputs):
-                if o._retains_grad and o.grad_fn is e:
-                    targets[(id(e), i)] = o
         for t in outputs:
             if t.grad_fn is None or t._retains_grad:
                 targets[edge_key(edge_of(t))] = t
+        # only the targets' cotangents are kept (the others let go of theirs, so that
+        # _accumulate may take a buffer no intermediate key holds), each taken out in turn
+        cts = {key: cts[key] for key in targets if key in cts}
         for key, t in targets.items():
-            g = cts.get(key)
-            if g is None or (early and key in early.done):
+            if early and key in early.done:
                 continue
-            _accumulate(t, g, create_graph)
+            g = cts.pop(key, None)
+            if g is None:
+                continue
+            take = t.grad is None and not create_graph and _sole_owner(g)
+            _accumulate(t, g, create_graph, take)
             if early and _hooked(t):
                 _run_grad_hooks(t)
         if early:
@@ -321,16 +347,70 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     return result
 
 
-def _accumulate(t, g, create_graph):
-    """Add the cotangent `g` into the leaf's .grad (a copy the first time: later steps add
-    in place; the storage layer does it on either device)."""
-    from .tensor import Tensor
+_ONES: dict = {}  # (shape, dtype) -> an array of ones that seeds copy
+
+
+def _ones_like(arr):
+    """A new tensor of ones like arr (the implicit seed of a scalar's backward)."""
+    if type(arr) is not np.ndarray:
+        return _Tensor._wrap(storage.ones_like(arr))
+    key = arr.shape, arr.dtype
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(arr.shape, arr.dtype)
+    return _Tensor._new(ones.copy())
+
+
+def _accumulate(t, g, create_graph, take=False):
+    """Add the cotangent `g` into the leaf's .grad: a copy the first time, unless `take`
+    (_sole_owner(g) said nothing else can see g's buffer: .grad takes it, as PyTorch's
+    AccumulateGrad steals the gradient); later steps add in place (the storage layer does
+    it on either device)."""
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is None:
-        t.grad = Tensor._wrap(storage.clone(g._data), t.dtype)
+        arr = g._data
+        if take and arr.dtype is t._data.dtype and arr.shape == t._data.shape:
+            t.grad = _Tensor._new(arr)
+        else:
+            t.grad = _Tensor._wrap(storage.clone(arr), t.dtype)
     else:
         storage.add_into(t.grad._data, g._data)
+
+
+def _sole_owner(g, _limits=None):
+    """Whether g's array may become a .grad without a copy. Call it as `x = _sole_owner(g)`
+    with g held by one local variable of the caller and by nothing else of the sweep: g
+    must be a plain CPU tensor whose array owns its memory (not a view: arr.base is None),
+    writable and contiguous; the array held by g alone (no other tensor wraps it, no NumPy
+    view of it exists) and g by the caller alone (not by the cotangents under another key,
+    a seed, a hook, a user's variable). The reference counts are compared with those of a
+    fresh tensor held the same way (_FRESH, counted at import), so that the test does not
+    depend on how the interpreter counts references."""
+    if type(g) is not _Tensor:
+        return False
+    arr = g._data
+    if type(arr) is not np.ndarray or arr.base is not None:
+        return False
+    flags = arr.flags
+    if not (flags.writeable and flags.c_contiguous):
+        return False
+    del arr, flags
+    counts = sys.getrefcount(g), sys.getrefcount(g._data)
+    if _limits is _COUNT:
+        return counts
+    return counts[0] <= _FRESH[0] and counts[1] <= _FRESH[1]
+
+
+_COUNT = object()
+
+
+def _fresh_counts():
+    g = _Tensor._new(np.zeros(1, np.float32))
+    counts = _sole_owner(g, _COUNT)
+    return counts
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -360,7 +440,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """torch.autograd.backward: accumulate into .grad of the leaves the tensors reach (only
     of `inputs`, when given)."""
-    from .tensor import Tensor
+    Tensor = _Tensor
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)
@@ -380,3 +460,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     for t, g in zip(inputs, grads):
         if g is not None:
             _accumulate(t, g, create_graph)
+
+
+_FRESH = _fresh_counts()  # (see _sole_owner)

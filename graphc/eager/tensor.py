@@ -161,9 +161,12 @@ class Tensor(TensorMethods):
         return data if dtype is None else data.astype(dtype)
 
     def item(self):
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+        data = self._data
+        if data.size != 1:
+            raise RuntimeError(f"a Tensor with {data.size} elements cannot be converted "
                                f"to Scalar")
+        if type(data) is np.ndarray:
+            return data.item()  # (the one element, whatever the shape)
         return self.cpu()._data.reshape(()).item()
 
     def tolist(self):
@@ -236,8 +239,12 @@ class Tensor(TensorMethods):
         return move(self, device)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import backward
-        backward([self], [gradient], retain_graph, create_graph, inputs)
+        autograd = _autograd()
+        if inputs is None:  # (autograd.backward's checks, for one tensor)
+            retain = create_graph if retain_graph is None else retain_graph
+            autograd.run_backward([self], [gradient], retain, create_graph)
+            return
+        autograd.backward([self], [gradient], retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a tensor it returns
@@ -321,6 +328,17 @@ class Tensor(TensorMethods):
 def _inplace():
     from . import inplace
     return inplace
+
+
+def _autograd():
+    global _autograd_module
+    if _autograd_module is None:
+        from . import autograd
+        _autograd_module = autograd
+    return _autograd_module
+
+
+_autograd_module = None
 
 
 def _to_array(data, dtype=None):

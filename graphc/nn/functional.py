@@ -17,6 +17,7 @@ from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Value
 from ..ops import shape as S
+from ..ops.linalg import linear as _linear_op
 from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                              cross_entropy, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
@@ -50,8 +51,7 @@ def linear(input, weight, bias=None):
                          f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
                          f"(weight shape {list(weight.shape)})")
     if _fused_linear(input, weight, bias):
-        from ..ops.linalg import linear as linear_op
-        return linear_op(input, weight) if bias is None else linear_op(input, weight, bias)
+        return _linear_op(input, weight) if bias is None else _linear_op(input, weight, bias)
     out = G.matmul(input, G.t(weight))
     return out if bias is None else G.add(out, bias)
 

@@ -32,13 +32,18 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 
 def _any_symbolic(args, kwargs):
-    def walk(x):
-        if isinstance(x, Value):
+    for x in args:
+        if type(x) is not Tensor and _symbolic(x):  # (eager tensors, the common case, first)
             return True
-        if isinstance(x, (tuple, list)):
-            return any(walk(y) for y in x)
-        return False
-    return walk(args) or walk(tuple(kwargs.values()))
+    return bool(kwargs) and _symbolic(tuple(kwargs.values()))
+
+
+def _symbolic(x):
+    if isinstance(x, Value):
+        return True
+    if isinstance(x, (tuple, list)):
+        return any(_symbolic(y) for y in x)
+    return False
 
 
 def _buffer_tensor(value):

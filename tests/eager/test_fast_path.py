@@ -111,3 +111,14 @@ def test_write_through_a_view_then_read_it_again():
         y.mul_(3)
         (v * 1).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [6.0, 6.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape, dims, keepdim", [((4, 1), (0, 1), False), ((3, 5), (1,), True),
+                                                  ((2, 3, 4), (0, 2), False), ((), (), False)])
+def test_mean_kernel_is_numpys_mean_bit_for_bit(shape, dims, keepdim, dtype):
+    from graphc.ops import reduce as R
+    x = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    got, want = R.mean.eager(x, dims, keepdim), R.mean.reference(x, dims, keepdim)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_array_equal(got, want)
