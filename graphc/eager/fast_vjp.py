@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import elementwise as E, linalg as L, reduce as R
+from ..ops.nn_kernels import relu_backward
 from .tensor import Tensor
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -76,8 +77,9 @@ def _log(ins, y, g, needs, attrs):  # div(g, x)
     return [np.true_divide(g, ins[0])]
 
 
-def _relu(ins, y, g, needs, attrs):  # where(gt(x, 0), g, 0)
-    return [np.where(np.greater(ins[0], 0), g, _ZERO[y.dtype])]
+def _relu(ins, y, g, needs, attrs):  # where(gt(x, 0), g, 0); one kernel pass when large
+    fast = relu_backward(g, ins[0])
+    return [fast if fast is not None else np.where(np.greater(ins[0], 0), g, _ZERO[y.dtype])]
 
 
 def _spread(g, x, attrs):
@@ -122,7 +124,7 @@ def _linear(ins, y, g, needs, attrs):  # as ops/linalg._linear_vjp
         x2 = x if x.ndim == 2 else np.reshape(x, (-1, w.shape[1]))
         gw = np.matmul(g2.T, x2)
     if len(ins) == 3 and needs[2]:
-        gb = np.add.reduce(g, axis=tuple(range(g.ndim - 1)), dtype=g.dtype)
+        gb = R.sum.eager(g, tuple(range(g.ndim - 1)), False)  # (sum's eager: column sums)
     return [gx, gw, gb][:len(ins)]
 
 
