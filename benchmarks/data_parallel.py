@@ -47,13 +47,18 @@ PLAIN_JIT = "graphc compiled, no DDP"
 
 
 # ---- inside the MPI job ------------------------------------------------------------------------
-def _timed_steps(step, steps, repeat, barrier):
-    """Median over `repeat` samples of the time per step (this rank), after 2 warm-up steps."""
+def _timed_steps(step, steps, repeat, comm, MPI, sample_s=0.1):
+    """Median over `repeat` samples of the time per step (this rank), after 2 warm-up steps.
+    A sample runs at least `steps` steps and lasts about `sample_s` (a 2 ms step timed 5 at a
+    time is mostly noise); every rank runs the same count, the collectives must match."""
+    start = time.perf_counter()
     for _ in range(2):
         step()
+    warm = (time.perf_counter() - start) / 2
+    steps = comm.allreduce(max(steps, int(sample_s / max(warm, 1e-6))), op=MPI.MAX)
     samples = []
     for _ in range(repeat):
-        barrier()
+        comm.Barrier()
         start = time.perf_counter()
         for _ in range(steps):
             step()
@@ -230,7 +235,7 @@ def worker(quick, out_path, systems, overlap_rounds=0):
         port = comm.bcast(29500 + os.getpid() % 1000 if rank == 0 else None, root=0)
         torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
                                              rank=rank, world_size=world)
-    steps, repeat = (3, 3) if quick else (5, 3)
+    steps, repeat = (3, 3) if quick else (5, 5)
     results = []
     for name, kind, spec, weights, batch in _workloads(quick):
         x, y = _data(kind, spec, batch, rank)
@@ -243,7 +248,7 @@ def worker(quick, out_path, systems, overlap_rounds=0):
             if system.split()[0] not in systems and system != TORCH_DDP:
                 continue
             step = build()
-            seconds = _timed_steps(step, steps, repeat, comm.Barrier)
+            seconds = _timed_steps(step, steps, repeat, comm, MPI, 0.02 if quick else 0.1)
             slowest = comm.allreduce(seconds, op=MPI.MAX)
             results.append({"workload": name, "system": system, "ranks": world,
                             "batch_per_rank": batch, "step_s": slowest,
