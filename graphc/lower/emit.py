@@ -30,6 +30,10 @@ def comment_text(text, limit=100):
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))[:limit]
 
 
+# Rows at least this wide take their width as a kernel argument (dense_rows).
+DENSE_ROW_MIN_WIDTH = 4
+
+
 class Emitter:
     def __init__(self, plan):
         self.plan = plan
@@ -92,8 +96,10 @@ class Emitter:
         """Bounds and strides for a collapsed loop nest. In a kernel, a 2-D nest takes both
         its bounds as arguments and writes a dim-0 stride equal to the row length as that
         argument (a dense row), so one kernel serves every width (a bias add, a column sum,
-        a row softmax of any size); other nests get `bounds`."""
-        if self.kernel is None or len(cshape) != 2:
+        a row softmax of any size); other nests, and rows narrower than
+        DENSE_ROW_MIN_WIDTH, get `bounds` (a literal width of 2 or 3 is unrolled by LLVM:
+        W2's (40401, 3) steps ran 2x slower with the width an argument)."""
+        if self.kernel is None or len(cshape) != 2 or cshape[1] < DENSE_ROW_MIN_WIDTH:
             return self.bounds(cshape), stride_sets
         rows, width = self.size(cshape[0]), self.size(cshape[1])
         return [rows, width], [[width if s[0] == cshape[1] else s[0]] + list(s[1:])

@@ -317,8 +317,10 @@ def blas_operands(em, node):
         # (..., M, K) @ (K, N) with `a` dense: one product of all its rows (a Linear layer
         # on a sequence or a batch of images)
         M, ast, batch = math.prod(ash[:-1]), [K, 1], []
-    if batch or y.dtype.name not in ("float32", "float64") or min(M, K, N) == 0:
-        return None
+    if batch or y.dtype.name not in ("float32", "float64") or min(M, K, N) == 0 or \
+            max(K, N) < BLAS_MIN_K:  # a product with few columns and a short inner dim is
+        return None                  # a loop kernel: BLAS took 7x its time on W2's
+                                     # (40401, 2) @ (2, 3)
     out = []
     for value, (r, c, rs, cs) in zip((*node.inputs, y), ((M, K, ast[-2], ast[-1]),
                                                           (K, N, bst[-2], bst[-1]),
@@ -362,7 +364,7 @@ def emit_matmul(em, node, opts, helpers):
         em.line(f"    for {j} in range({N}):")
         em.line(f"        {yname}[{yo} + {i} * {N} + {j}] = {zero}")
         em.line(f"    for {k} in range({K}):")
-        aik = em.fresh("a")
+        aik = em.fresh("aik")  # (not "a": kernel parameters are a0, a1, ...)
         em.line(f"        {aik} = {aname}[{ao} + {i} * {ast[-2]} + {k} * {ast[-1]}]")
         em.line(f"        for {j} in range({N}):")
         em.line(f"            {yname}[{yo} + {i} * {N} + {j}] += "
