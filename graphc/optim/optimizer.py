@@ -51,6 +51,7 @@ class ParamGroup(dict):
         self.lr_tensor = Tensor._wrap(np.asarray(values["lr"], np.float64))
         self.lr_tensor._persistent = True
         self.lr_tensor.name = lr_name
+        self._lr_copies = {}  # parameter dtype -> the lr in it (lr_in)
         self.compiled_keys = frozenset()
         self.compiled_steps = []  # the compiled eager steps of this group (compiled_step.py)
         self.compiled_last = None  # the one the latest step ran
@@ -64,8 +65,25 @@ class ParamGroup(dict):
                 f"change there. Change it before calling updates(), or build a new step")
         super().__setitem__(key, value)
         if key == "lr":
-            self.lr_tensor._data[...] = float(value)
-            self.lr_tensor._vc[0] += 1
+            for t in (self.lr_tensor, *self._lr_copies.values()):
+                t._data[...] = float(value)
+                t._vc[0] += 1
+
+    def lr_in(self, dtype):
+        """The lr as a persistent 0-d tensor of a parameter's dtype: the float64 lr tensor,
+        or a copy of it in that dtype kept equal by __setitem__ (float32(lr), exactly what a
+        cast computes). A compiled step reads it as a variable: a cast would be one more
+        step, and in the kernel layout it joins the first parameter's update, which then
+        needs a kernel of its own (6 kernels for an MLP's step instead of 5)."""
+        if dtype.np == np.float64:
+            return self.lr_tensor
+        copy = self._lr_copies.get(dtype)
+        if copy is None:
+            copy = self._lr_copies[dtype] = Tensor._wrap(
+                np.asarray(float(self.lr_tensor._data), dtype.np))
+            copy._persistent = True
+            copy.name = f"{self.lr_tensor.name}_{dtype.name}"
+        return copy
 
     def __getstate__(self):
         # a copy (copy.deepcopy of an optimizer) compiles its own eager steps: these programs
@@ -183,7 +201,7 @@ class Optimizer:
         for p in params:
             state = self._state_of(p, group)
             if p.dtype not in lrs:
-                lrs[p.dtype] = G.cast(group.lr_tensor, p.dtype)
+                lrs[p.dtype] = group.lr_in(p.dtype)
             new_p, new_state = self.rule(p, p.grad, dict(state), lrs[p.dtype], group)
             _write(p, new_p)
             for key, value in new_state.items():
@@ -216,12 +234,11 @@ class Optimizer:
         for group in self.param_groups:
             group.compiled_keys = frozenset(k for k in self.defaults
                                             if k not in ("lr", "foreach", "fused"))
-            lr_var = variable_of(group.lr_tensor)
             for p in group["params"]:
                 if id(p) not in used:
                     continue
                 state = self._state_of(p, group)
-                lr = G.cast(lr_var, p.dtype)
+                lr = variable_of(group.lr_in(p.dtype))
                 symbolic_state = {k: variable_of(t) for k, t in state.items()}
                 new_p, new_state = self.rule(variable_of(p), grads[id(p)], symbolic_state, lr,
                                              group)
