@@ -6,14 +6,15 @@
   write per parameter and state tensor, each paying dispatch and a NumPy pass over memory);
 - **compiled** (the default where it applies): the rule is traced once over symbolic values
   for every parameter of the group (the gradients are placeholders; parameters, state
-  tensors and the group's lr are graph variables bound to their storage) and compiled by
+  tensors and the group's lr in each parameter dtype, ParamGroup.lr_in, are graph variables
+  bound to their storage) and compiled by
   `graphc.compile` on the cpu target with the kernel layout. Each parameter's update fuses
   into one loop that writes the parameter and its state in place; kernels are identified by
   their structure (sizes are arguments), so every layer shares them, and the on-disk cache
   shares them across processes. A step is then one call: the gradients in, nothing out.
 
 The program reads everything that changes between steps at run time: the lr (the group's
-lr tensor), the step counts and the state, and every number among the hyperparameters
+lr tensors), the step counts and the state, and every number among the hyperparameters
 (betas, eps, weight decay, momentum, ...): hyper.py traces the rule with each of them as an
 input whose value the host computes per call as Python computes it in the op-by-op path
 (`1 - beta2` in double, then the parameter's dtype). Schedulers, cycle_momentum and a user
@@ -204,25 +205,24 @@ class GroupStep:
         # (p.data = ...) or state tensor (a user assigning opt.state[p][k]) needs a new look
         self.bound = [(p, p._data, optimizer.state[p], tuple(optimizer.state[p].values()))
                       for p in self.params]
-        self.grads, self.values, self.feeds, self.lr_feeds = [], None, [], ((), None)
+        self.grads, self.values, self.feeds = [], None, []
 
     def _build(self, optimizer, group, values, fed):
         trace = self.trace = Trace(values)
         baked = {k: v for k, v in values.items() if not fed or _fed_entry(v) is None}
         self.baked = tuple(baked.items()) if fed else None
         self.traced_values = tuple(values.items())
-        lrs, inputs, updates, views = {}, [], {}, {}
+        inputs, updates, views = [], {}, {}
         for i, p in enumerate(self.params):
             state = optimizer._state_of(p, group)
-            if p.dtype not in lrs:
-                # fed in p's dtype (as the op-by-op path casts it), not cast in the program:
-                # a cast would join the first parameter's kernel and make it one of its own
-                lrs[p.dtype] = placeholder((), p.dtype, name=f"lr_{p.dtype.name}")
+            if p.dtype not in views:
                 views[p.dtype] = _group_view(group, trace, values, baked, p.dtype)
             g = placeholder(p.shape, p.dtype, name=f"grad{i}")
             inputs.append(g)
             symbolic = {k: variable_of(t) for k, t in state.items()}
-            new_p, new_state = optimizer.rule(variable_of(p), g, dict(symbolic), lrs[p.dtype],
+            # the lr in p's dtype, a variable kept equal to the group's (ParamGroup.lr_in)
+            new_p, new_state = optimizer.rule(variable_of(p), g, dict(symbolic),
+                                              variable_of(group.lr_in(p.dtype)),
                                               views[p.dtype])
             for tensor, old, new in [(p, variable_of(p), new_p)] + [
                     (state[k], symbolic[k], v) for k, v in new_state.items()]:
@@ -230,15 +230,13 @@ class GroupStep:
                     updates[tensor] = new
         used = set(map(id, Graph.from_outputs(list(updates.values())).placeholders))
         self.fed = [h for h in trace.hypers if id(h) in used]
-        self.lrs = [(lr, lr.dtype.np) for lr in lrs.values() if id(lr) in used]
-        self.lr_tensor = group.lr_tensor
         # (a string: counted in a set, whatever the hyperparameters' types)
         self.structure = repr((self.baked, [answer for _, answer in trace.guards])) if fed \
             else repr(self.traced_values)
         from ..compile import compile
         # strict: no fast-math contraction, so the numbers are the op-by-op path's
-        self.executable = compile([], inputs=inputs + self.fed + [lr for lr, _ in self.lrs],
-                                  updates=updates, target="cpu", layout="kernels", strict=True)
+        self.executable = compile([], inputs=inputs + self.fed, updates=updates, target="cpu",
+                                  layout="kernels", strict=True)
 
     def accepts(self, values):
         """Whether this program computes the rule for these hyperparameters."""
@@ -270,11 +268,7 @@ class GroupStep:
 
     def run(self):
         """One step on the gradients ready() collected."""
-        lr = self.lr_tensor
-        version = (lr._data, lr._vc[0])  # (the version is bumped by every write of the lr)
-        if self.lr_feeds[1] != version:
-            self.lr_feeds = ([np.asarray(lr._data, dtype) for _, dtype in self.lrs], version)
-        self.executable(*self.grads, *self.feeds, *self.lr_feeds[0])
+        self.executable(*self.grads, *self.feeds)
 
 
 def _group_view(group, trace, values, baked, dtype):
