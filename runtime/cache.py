@@ -281,9 +281,18 @@ def guard_numba_cache(dispatcher):
 
     files._load_index, files._load_data = index_or_empty, data_or_miss
     files._graphc_guarded = True
+    if hasattr(dispatcher, "_compilation_chain_init_hook"):
+        # Numba's first call of any dispatcher loads the installed Numba extensions, which
+        # scans every distribution's metadata (30-70 ms here): our kernels use none, and a
+        # compile loads them anyway (the target's refresh does), so a cached load skips it
+        dispatcher._compilation_chain_init_hook = _nothing
     numba_cache = dispatcher._cache  # and a warm load skips the target refresh, as ours do
     numba_cache.load_overload = _without_refresh(numba_cache, numba_cache.load_overload)
     return dispatcher
+
+
+def _nothing():
+    pass
 
 
 def _remove(path):

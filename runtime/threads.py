@@ -67,13 +67,33 @@ def _find_blas():
     """Load SciPy's BLAS (Numba's np.dot calls it) so that it is limited from the start,
     then remember every BLAS library's controller."""
     global _blas, _kernel_blas
-    try:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's own OpenBLAS)
-    except ImportError:
-        pass
+    _load_scipy_blas()
     from threadpoolctl import ThreadpoolController
     _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
     _kernel_blas = list(_blas)  # programs call NumPy's (matmul) and SciPy's (np.dot in kernels)
+
+
+def _load_scipy_blas():
+    """Load the library of scipy.linalg.cython_blas (and with it SciPy's OpenBLAS) without
+    importing scipy.linalg, which takes ~0.2 s: the loader keeps one copy, which Numba's
+    kernels call when they import the module later."""
+    import ctypes
+    import importlib.machinery
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("scipy")
+        folder = os.path.join(os.path.dirname(spec.origin), "linalg")
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "cython_blas" + suffix)
+            if os.path.exists(path):
+                ctypes.CDLL(path)
+                return
+    except (AttributeError, ImportError, OSError, TypeError):
+        pass
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (the slow, sure way)
+    except ImportError:
+        pass
 
 
 def _limit_blas(n):

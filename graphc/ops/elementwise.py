@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special
 
 from ..errors import DTypeError, op_error
 from ..types import TensorType, bool_, broadcast_shapes, float32, promote_types
 from .registry import Op
+from .scipy_special import special
 
 
 def _coerce_to(kind, name=""):
@@ -85,7 +85,7 @@ cos = elementwise("cos", 1, np.cos, lambda c, g: [neg(mul(g, sin(_x(c))))], "mat
                   inputs="float")
 tanh = elementwise("tanh", 1, np.tanh, lambda c, g: [mul(g, sub(1, square(_y(c))))],
                    "math.tanh({0})", inputs="float")
-sigmoid = elementwise("sigmoid", 1, scipy.special.expit,
+sigmoid = elementwise("sigmoid", 1, special.expit,
                       lambda c, g: [mul(g, mul(_y(c), sub(1, _y(c))))],
                       "(1 / (1 + math.exp(-{0})))", inputs="float")
 
@@ -115,7 +115,7 @@ def _gelu_ref(x, approximate):
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
         return 0.5 * x * (1 + np.tanh(inner))
-    return (0.5 * x * (1 + scipy.special.erf(x / math.sqrt(2)))).astype(x.dtype)
+    return (0.5 * x * (1 + special.erf(x / math.sqrt(2)))).astype(x.dtype)
 
 
 def _gelu_vjp(c, g):
@@ -147,7 +147,7 @@ softplus = elementwise(
                         mul(g, sigmoid(mul(_x(c), c.attrs["beta"]))))],
     "({0} if {0} * {beta} > {threshold} else math.log1p(math.exp({0} * {beta})) / {beta})",
     inputs="float", defaults={"beta": 1.0, "threshold": 20.0})
-erf = elementwise("erf", 1, scipy.special.erf,
+erf = elementwise("erf", 1, special.erf,
                   lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), 2 / math.sqrt(math.pi)))],
                   "math.erf({0})", inputs="float")
 logical_not = elementwise("logical_not", 1, np.logical_not, None, "(not {0})", inputs="bool",
@@ -311,12 +311,12 @@ acosh = elementwise("acosh", 1, np.arccosh, lambda c, g: [mul(g, rsqrt(sub(squar
                     "math.acosh({0})", inputs="float")
 atanh = elementwise("atanh", 1, np.arctanh, lambda c, g: [div(g, sub(1, square(_x(c))))],
                     "math.atanh({0})", inputs="float")
-erfc = elementwise("erfc", 1, scipy.special.erfc,
+erfc = elementwise("erfc", 1, special.erfc,
                    lambda c, g: [mul(g, mul(exp(neg(square(_x(c)))), -2 / math.sqrt(math.pi)))],
                    "math.erfc({0})", inputs="float")
 def _lgamma_ref(x):
     """log|gamma(x)|; lgamma(-inf) is +inf, as in C, Python and PyTorch (SciPy gives -inf)."""
-    return np.where(x == -np.inf, x.dtype.type(np.inf), scipy.special.gammaln(x))
+    return np.where(x == -np.inf, x.dtype.type(np.inf), special.gammaln(x))
 
 
 lgamma = elementwise("lgamma", 1, _lgamma_ref,

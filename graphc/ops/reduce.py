@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.special
 
 from ..types import TensorType, float32, int64
 from .elementwise import cast, div, eq, exp, mul, sub
+from .scipy_special import special
 from .registry import Op, Reduction, normalize_dim, normalize_dims
 from .shape import expand_like, unsqueeze
 
@@ -167,7 +167,7 @@ amin = _reduction("amin", lambda x, dims, keepdim: np.amin(x, axis=dims, keepdim
 
 
 def _logsumexp_ref(x, dims, keepdim):
-    return scipy.special.logsumexp(x, axis=dims, keepdims=keepdim).astype(x.dtype)
+    return special.logsumexp(x, axis=dims, keepdims=keepdim).astype(x.dtype)
 
 
 logsumexp = _reduction(
@@ -263,11 +263,11 @@ def _softmax_infer(in_types, dim):
 
 
 def _softmax_ref(x, dim):
-    return scipy.special.softmax(x, axis=dim).astype(x.dtype)
+    return special.softmax(x, axis=dim).astype(x.dtype)
 
 
 def _log_softmax_ref(x, dim):
-    return scipy.special.log_softmax(x, axis=dim).astype(x.dtype)
+    return special.log_softmax(x, axis=dim).astype(x.dtype)
 
 
 def _softmax_vjp(c, g):

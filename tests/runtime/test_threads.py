@@ -1,0 +1,34 @@
+"""One thread setting caps every BLAS library from `import graphc` on, SciPy's (which
+Numba's np.dot calls) included, without importing scipy.linalg (in a subprocess: BLAS
+libraries stay loaded)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import graphc
+    from runtime import threads
+    assert "scipy.linalg" not in sys.modules and "scipy.special" not in sys.modules
+    before = threads.blas_threads()
+    assert any("scipy.libs" in path or "scipy_openblas-" in path for path in before), before
+    assert set(before.values()) == {1}, before
+    import numba, numpy as np
+    @numba.njit
+    def product(a, b):
+        return np.dot(a, b)
+    a = np.ones((64, 64))
+    assert product(a, a)[0, 0] == 64
+    from threadpoolctl import threadpool_info
+    after = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert after == before, (before, after)  # the same libraries, still on one thread
+    print("ok")
+""")
+
+
+def test_every_blas_is_capped_from_import(tmp_path):
+    env = dict(os.environ, GRAPHC_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
