@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from runtime.cuda import memory
 
-from ..storage import cuda_ops
+from ..storage import cuda_elementwise as elementwise, cuda_ops
 
 
 class FusedKernel:
@@ -37,15 +37,15 @@ class FusedKernel:
         if self.reduction is not None and id(self.reduction.inputs[0]) not in map(id,
                                                                                 self.stored):
             self.stored.append(self.reduction.inputs[0])
-        self.code = cuda_ops.elementwise_body(specs, [index[id(v)] for v in self.stored])
+        self.code = elementwise.elementwise_body(specs, [index[id(v)] for v in self.stored])
         self.shape = tuple(group.shape)
         self.buffers = [memory.empty(self.shape, v.dtype.np) for v in self.stored]
 
     def run(self, args):
         """args: one device array or host scalar per input of the fused node; returns one
         device array per output."""
-        kinds = tuple(cuda_ops.input_kind(a, self.shape) for a in args)
-        cuda_ops.run_elementwise(kinds, self.code, cuda_ops.scalar_arguments(args, kinds),
+        kinds = tuple(elementwise.input_kind(a, self.shape) for a in args)
+        elementwise.run_elementwise(kinds, self.code, elementwise.scalar_arguments(args, kinds),
                                  self.buffers)
         values = {id(v): out for v, out in zip(self.stored, self.buffers)}
         r = self.reduction

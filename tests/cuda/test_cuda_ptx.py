@@ -26,7 +26,7 @@ if numba.config.ENABLE_CUDASIM:
 from numba import typeof  # noqa: E402
 from numba.core import types  # noqa: E402
 
-from graphc.storage import cuda_ops  # noqa: E402
+from graphc.storage import cuda_elementwise  # noqa: E402
 from graphc.ops import elementwise as E  # noqa: E402
 from graphc.ops.registry import Op  # noqa: E402
 from graphc.types import TensorType, bool_, float32  # noqa: E402
@@ -104,7 +104,7 @@ def _float32_cases():
         predicate = op.infer([TensorType((2,), float32)] * (op.num_inputs or 1),
                              **attrs)[0].dtype is bool_ if op.name != "cast" else False
         out_dtype = bool_ if op.name in compare | logical or predicate else float32
-        cases.append(pytest.param(op.name, cuda_ops.scalar_expr(op, attrs, args, in_dtype,
+        cases.append(pytest.param(op.name, cuda_elementwise.scalar_expr(op, attrs, args, in_dtype,
                                                                 out_dtype), id=op.name))
     return cases
 
@@ -136,7 +136,7 @@ def test_fused_chain_with_broadcast_and_scalar_is_float32():
     nodes = [(E.mul, {}, [("in", 0), ("in", 1)]), (E.add, {}, [("node", 0), ("in", 2)]),
              (E.sigmoid, {}, [("node", 1)]), (E.tanh, {}, [("in", 0)]),
              (E.mul, {}, [("node", 2), ("node", 3)])]
-    body, stored = cuda_ops.elementwise_body([(op, attrs, refs, float32, float32)
+    body, stored = cuda_elementwise.elementwise_body([(op, attrs, refs, float32, float32)
                                               for op, attrs, refs in nodes], (2, 4))
     kernel = ew.compile_kernel(("same", "strided", "scalar"), body, stored)
     shape, strides = (2, 2), (0, 1)
