@@ -64,7 +64,7 @@ class Module(HookMixin):
     """Base class of all layers: holds parameters, buffers and submodules by attribute."""
 
     training: bool
-    _graphc_loadable = True  # graphc.load may rebuild modules (serialization_globals.py)
+    _graphc_loadable = True  # graphc.load may rebuild modules (serialization/safe_globals.py)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

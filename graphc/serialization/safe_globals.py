@@ -22,7 +22,7 @@ import pickle
 import sys
 import types
 
-from .errors import GraphFormatError
+from ..errors import GraphFormatError
 
 _safe_globals: dict = {}  # "module:qualname" -> object
 
@@ -113,7 +113,7 @@ _MATH_NAMESPACES = ("graphc", "graphc.nn.functional", "graphc.special", "graphc.
 
 
 def _graphc_owned(obj, name):
-    from .ops.registry import Op
+    from ..ops.registry import Op
     if not (name.startswith("graphc.") or name.startswith("graphc:")):
         return False
     if isinstance(obj, type):
