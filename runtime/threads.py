@@ -80,6 +80,11 @@ def _load_scipy_blas():
     import ctypes
     import importlib.machinery
     import importlib.util
+    # OpenBLAS starts its worker threads when loaded, and they spin for ~60 ms of CPU: on
+    # one thread (set by _limit_blas right after) it needs none
+    unset = "OPENBLAS_NUM_THREADS" not in os.environ
+    if unset:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     try:
         spec = importlib.util.find_spec("scipy")
         folder = os.path.join(os.path.dirname(spec.origin), "linalg")
@@ -90,6 +95,9 @@ def _load_scipy_blas():
                 return
     except (AttributeError, ImportError, OSError, TypeError):
         pass
+    finally:
+        if unset:
+            del os.environ["OPENBLAS_NUM_THREADS"]
     try:
         import scipy.linalg.cython_blas  # noqa: F401  (the slow, sure way)
     except ImportError:
