@@ -34,7 +34,7 @@ import threading
 import numpy as np
 
 from .. import threads
-from . import conv as k, conv_direct as direct
+from . import buffer_cache, conv as k, conv_direct as direct
 
 # Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
 # from cache (one sample at the ResNet stage-1 sizes, 40+ at MNIST's first layer, which saves
@@ -105,7 +105,7 @@ def _executor(parts):
 def _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw):
     """(n0, nb, g, cols): the im2col matrices (nb, K, P) of samples n0 ... n0 + nb - 1 and
     group g, for the samples lo ... hi - 1 in chunks of B (one buffer, reused)."""
-    cols = np.empty((B, K, P), x.dtype)
+    cols = buffer_cache.empty((B, K, P), x.dtype)
     xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
     for n0 in range(lo, hi, B):
         nb = min(B, hi - n0)
@@ -199,7 +199,7 @@ def _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, forward):
             out[lo:hi] = b.reshape(1, -1, 1, 1)
         else:
             out[lo:hi] = 0
-        cols = np.empty((B, K, P), x.dtype)
+        cols = buffer_cache.empty((B, K, P), x.dtype)
         for n0 in range(lo, hi, B):
             nb = min(B, hi - n0)
             for g in range(groups):
@@ -242,7 +242,7 @@ def conv2d_weight_grad_im2col(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
     def samples(lo, hi):
         """this range's sum, (groups, Og, K)"""
         acc = np.zeros((groups, Og, K), x.dtype)
-        part = np.empty((B, Og, K), x.dtype)
+        part = buffer_cache.empty((B, Og, K), x.dtype)
         for n0, nb, g, cols in _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo,
                                               sh, sw, pt, pl, dh, dw):
             # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
