@@ -23,6 +23,7 @@ owns its memory (autograd's `.grad` without a copy) copies these instead.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 
@@ -54,6 +55,17 @@ def _unused_count():
 
 
 _UNUSED = _unused_count()
+
+
+def _new_lock_in_child():
+    """A process forked while another thread held the lock (a conv's worker thread taking
+    its scratch) would otherwise wait for it forever."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def empty(shape, dtype):

@@ -15,7 +15,8 @@ Why a second driver: the GEMMs of a conv at the classic CNN sizes are short and 
 than the SciPy OpenBLAS that Numba's np.dot calls (measured 78 vs 40 GFLOP/s on
 16x144x1024, one thread). Compiled programs call the @njit kernels from inside Numba and
 cannot use this module. The im2col/col2im copies are the same @njit code, run for a chunk of
-samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers.
+samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers
+(the im2col matrices from buffer_cache.py: reused between calls, their pages stay mapped).
 
 Threads: each GEMM runs on one BLAS thread, and with more than one thread configured
 (runtime/threads.py) a large conv splits its samples between that many Python threads (the
