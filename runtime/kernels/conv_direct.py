@@ -71,6 +71,17 @@ def wide_geometry(Ho, Wo):
 
 
 @kernel
+def _aligned_empty(rows, cols, like):
+    """An uninitialized (rows, cols) array of like's dtype starting on a 64-byte boundary.
+    Numba's np.empty aligns to 32 bytes or less: half the time each 64-byte load and store
+    of the accumulator rows (L is whole vectors, so every row starts where the first does)
+    straddled two cache lines (measured 6% of the forward)."""
+    raw = np.empty(rows * cols + VECTOR, like.dtype)  # (VECTOR elements: >= 64 bytes)
+    skip = (-raw.ctypes.data) % 64 // raw.itemsize
+    return raw[skip:skip + rows * cols].reshape(rows, cols)
+
+
+@kernel
 def _pad_sample(x, n, pt, pl, xp):
     """xp[c, pt + r, pl + j] = x[n, c, r, j] (pt, pl >= 0; the rest of xp stays zero)."""
     H, W = x.shape[2], x.shape[3]
@@ -144,7 +155,7 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
     Wp, L, rows = wide_geometry(Ho, Wo)
     xp = np.zeros((C, rows, Wp), x.dtype)
     flat = xp.reshape(C, rows * Wp)
-    acc = np.empty((O, L), x.dtype)
+    acc = _aligned_empty(O, L, x)
     w9 = w.reshape(O, Cg, 9)
     zero = np.zeros(1, out.dtype)[0]
     for n in range(lo, hi):
