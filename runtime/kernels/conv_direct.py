@@ -93,8 +93,9 @@ def _pad_sample(x, n, pt, pl, xp):
 
 
 @kernel(fastmath={"contract"})
-def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
-    """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c0 + c, p + offset(tap)]"""
+def _forward4(xp, w9, acc, o0, Cg, L, Wp):
+    """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c, p + offset(tap)] (xp: the
+    group's planes)"""
     _realign_stack()
     a0, a1, a2, a3 = acc[o0], acc[o0 + 1], acc[o0 + 2], acc[o0 + 3]
     for p in range(L):
@@ -103,7 +104,7 @@ def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
         a2[p] = 0
         a3[p] = 0
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u, v, s, t = w9[o0, c], w9[o0 + 1, c], w9[o0 + 2, c], w9[o0 + 3, c]
         u0, u1, u2, u3, u4, u5, u6, u7, u8 = u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
@@ -127,14 +128,14 @@ def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
 
 
 @kernel(fastmath={"contract"})
-def _forward1(xp, w9, acc, o, c0, Cg, L, Wp):
+def _forward1(xp, w9, acc, o, Cg, L, Wp):
     """_forward4 for one output channel (the channels left over in a group)."""
     _realign_stack()
     a = acc[o]
     for p in range(L):
         a[p] = 0
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u = w9[o, c]
         u0, u1, u2, u3, u4, u5, u6, u7, u8 = u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
@@ -161,12 +162,16 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
     for n in range(lo, hi):
         _pad_sample(x, n, pt, pl, xp)
         for g in range(groups):
+            # the group's planes as their own array (no channel offset argument): measured
+            # 20-25% faster compiled in the process (W9 16->16: 2.2 vs 2.9 ms, 32->64: 9.1 vs
+            # 10.9 ms), ~5% loaded from Numba's cache, which runs this code slower anyway
+            planes = flat[g * Cg:(g + 1) * Cg]
             o = g * Og
             while o + 4 <= (g + 1) * Og:
-                _forward4(flat, w9, acc, o, g * Cg, Cg, L, Wp)
+                _forward4(planes, w9, acc, o, Cg, L, Wp)
                 o += 4
             while o < (g + 1) * Og:
-                _forward1(flat, w9, acc, o, g * Cg, Cg, L, Wp)
+                _forward1(planes, w9, acc, o, Cg, L, Wp)
                 o += 1
         for o in range(O):
             bias = b[o] if b.shape[0] else zero
@@ -178,12 +183,13 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
 
 
 @kernel(fastmath={"contract", "reassoc"})
-def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
-    """acc[o0 + q, c, tap] += sum over p of g[o0 + q, p] * xp[c0 + c, p + offset(tap)]"""
+def _weight_grad2(xp, g, acc, o0, Cg, L, Wp):
+    """acc[o0 + q, c, tap] += sum over p of g[o0 + q, p] * xp[c, p + offset(tap)] (xp: the group's
+    planes)"""
     _realign_stack()
     gu, gv = g[o0], g[o0 + 1]
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u0 = u1 = u2 = u3 = u4 = u5 = u6 = u7 = u8 = gu[L]  # 0 of g's dtype (g[:, L] is 0)
         v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = gu[L]
@@ -232,12 +238,12 @@ def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
 
 
 @kernel(fastmath={"contract", "reassoc"})
-def _weight_grad1(xp, g, acc, o, c0, Cg, L, Wp):
+def _weight_grad1(xp, g, acc, o, Cg, L, Wp):
     """_weight_grad2 for one output channel."""
     _realign_stack()
     gu = g[o]
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         d = acc[o, c]
         for k in range(9):
             row = plane[(k // 3) * Wp + k % 3:]
@@ -270,12 +276,13 @@ def conv2d_weight_grad_3x3(x, gy, acc, pt, pl, groups, lo, hi):
                     dst[j] = src[j]
         part[:] = 0
         for gr in range(groups):
+            planes = flat[gr * Cg:(gr + 1) * Cg]  # (as in conv2d_3x3)
             o = gr * Og
             while o + 2 <= (gr + 1) * Og:
-                _weight_grad2(flat, g, part, o, gr * Cg, Cg, L, Wp)
+                _weight_grad2(planes, g, part, o, Cg, L, Wp)
                 o += 2
             while o < (gr + 1) * Og:
-                _weight_grad1(flat, g, part, o, gr * Cg, Cg, L, Wp)
+                _weight_grad1(planes, g, part, o, Cg, L, Wp)
                 o += 1
         for o in range(O):
             for c in range(Cg):
