@@ -4,13 +4,12 @@ the flipped weight) and weight gradient.
 
 Why not im2col + GEMM here: the NumPy/SciPy OpenBLAS that graphc can call runs AVX2 kernels
 on this machine class, while the loops below, compiled by LLVM for the host CPU, use its
-AVX-512 registers; and im2col writes and re-reads 9 copies of the input. Measured on the W9
-shapes (batch 64, 16 -> 16 channels, 32x32, one thread, medians of 15 alternating pairs on the
-shared machine): direct / im2col time 0.77 forward, 0.79 input gradient, 0.49 weight
-gradient; against PyTorch (oneDNN's AVX-512 direct convs) still ~1.5x forward, ~1.0x weight
-gradient. The inner loop runs at 100-130 GFLOP/s, ~65% of the FMA peak: each vector of
-output needs 9 unaligned input loads. At 32 -> 64 channels OpenBLAS's GEMM is as fast, and
-with one input channel faster: conv_numpy.py chooses (_direct_forward_pays).
+AVX-512 registers; and im2col writes and re-reads 9 copies of the input. Measured (batch 64,
+one thread, medians of alternating runs on the shared machine, kernels loaded from Numba's
+cache), forward / input gradient: W9's 16 -> 16 channels on 32x32 2.2-2.4 / 2.4 ms against
+im2col + GEMM's 5.0 / 4.9 ms and PyTorch's ~2.7; MNIST's 32 -> 64 on 26x26 9.2-9.8 / 11.1 ms
+against 14.9 / 15.4 and PyTorch's 9.0 / 9.7. The forward loops run at 160-175 GFLOP/s. With
+one input channel im2col is as fast: conv_numpy.py chooses (_direct_forward_pays).
 
 The "wide" layout: each sample's input is copied once into a zero-padded buffer xp whose
 planes are flat rows of Hp*Wp (Hp = Ho + 2, Wp = Wo + 2) values. Output position (i, j) then
@@ -25,9 +24,10 @@ than the 32 vector registers, so LLVM spills some broadcast weights to the stack
 them back in the loop. Numba's functions assume only the ABI's 16-byte stack alignment, so
 those 64-byte slots straddle cache lines (two loads each) in 3 of 4 calling contexts: the same
 machine code ran 1.9 or 2.4 ms (W9 shape, 64 samples) depending on how deep the Python call
-path was, and a cached kernel 1.4x slower than the same code compiled in the process.
-_realign_stack() marks a function "stackrealign": its prologue aligns the stack to 64 bytes
-and the spills become aligned (1.75-1.9 ms at every depth).
+path was. _realign_stack() marks a function "stackrealign": its prologue aligns the stack to
+64 bytes and the spills become aligned (1.75-1.9 ms at every depth). The forward passes are
+also inlined into their driver (_always_inline: the copy a cached caller ran was 1.3-1.4x
+slower).
 
 Each pass of the p loop serves 4 output channels (the forward; their 36 weights are loop
 constants, the 9 input taps are loaded once for all 4) or 2 (the weight gradient: 18 running
@@ -56,6 +56,19 @@ def _realign_stack(typingctx):
             set.add(builder.function.attributes, '"stackrealign"')
         except Exception:
             pass
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@intrinsic
+def _always_inline(typingctx):
+    """Marks the calling function "alwaysinline": LLVM copies it into its callers. Why: a
+    caller loaded from Numba's on-disk cache runs the callee's copy that was compiled into
+    the caller's module, and that copy measured 1.3-1.4x slower than the callee compiled on
+    its own (which a caller compiled in the process calls); inlined, the loop is compiled in
+    the caller's context either way (W9 16->16 forward, cached: 2.2-2.3 ms against 3.0)."""
+    def codegen(context, builder, signature, args):
+        builder.function.attributes.add("alwaysinline")
         return context.get_dummy_value()
     return types.none(), codegen
 
@@ -96,6 +109,7 @@ def _pad_sample(x, n, pt, pl, xp):
 def _forward4(xp, w9, acc, o0, Cg, L, Wp):
     """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c, p + offset(tap)] (xp: the
     group's planes)"""
+    _always_inline()
     _realign_stack()
     a0, a1, a2, a3 = acc[o0], acc[o0 + 1], acc[o0 + 2], acc[o0 + 3]
     for p in range(L):
@@ -130,6 +144,7 @@ def _forward4(xp, w9, acc, o0, Cg, L, Wp):
 @kernel(fastmath={"contract"})
 def _forward1(xp, w9, acc, o, Cg, L, Wp):
     """_forward4 for one output channel (the channels left over in a group)."""
+    _always_inline()
     _realign_stack()
     a = acc[o]
     for p in range(L):

@@ -5,7 +5,7 @@ conv.conv2d_weight_grad.
 Two forms: conv2d, conv_transpose2d and conv2d_weight_grad (eager mode) run 3x3 convs of
 stride 1 and dilation 1 (the input gradient of such a conv included) on the direct kernels of
 conv_direct.py where they measured faster than im2col + GEMM (the weight gradient: always,
-1.4-2x; the forward: 2-16 input channels, _direct_forward_pays), and everything else by
+1.4-2x; the forward: 2-64 input channels, _direct_forward_pays), and everything else by
 im2col + GEMM; the *_im2col forms (compiled programs, runtime/kernels/__init__.py
 `location`) always take im2col + GEMM, whose few small @njit pieces keep a cold compile short
 (the direct kernels cost ~4 s of Numba compile the first time on a machine).
@@ -45,7 +45,7 @@ CHUNK_BYTES = 1 << 20
 FLIP_MIN_CHANNELS = 16
 # The direct forward kernel runs from DIRECT_MIN_IN to DIRECT_MAX_IN input channels and from
 # DIRECT_MIN_OUT output channels a group (_direct_forward_pays); its weight gradient always.
-DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 16, 4
+DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 64, 4
 # A conv with fewer multiply-adds runs on the calling thread alone
 SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
 
@@ -123,11 +123,12 @@ def _direct(KH, KW, sh, sw, dh, dw):
 
 def _direct_forward_pays(Cg, Og):
     """Whether the direct forward kernel beats im2col + GEMM for Cg input and Og output
-    channels a group. Measured (batch 64, one thread, direct / im2col time): 3 -> 16 channels
-    0.89, 16 -> 16 0.77, 32 -> 64 0.99; but 1 -> 32 1.16 (a GEMM with 9 rows per sample is
-    cheap, the direct kernel makes a pass over the output per input channel), 64 -> 32 1.14
-    (the MNIST input gradient: OpenBLAS's GEMM is efficient at 576 rows) and 32 -> 1 1.33
-    (one output channel cannot share its input loads)."""
+    channels a group. Measured (batch 64, one thread, direct / im2col time, the kernels
+    loaded from Numba's cache): 16 -> 16 channels 0.47, MNIST's 32 -> 64 0.65 and its input
+    gradient (64 -> 32, the flipped conv) 0.72; 1 -> 32 1.0-1.16 (a GEMM with 9 rows per
+    sample is cheap, the direct kernel makes a pass over the output per input channel) and
+    32 -> 1 1.33 (one output channel cannot share its input loads). Not measured above 64
+    input channels: im2col there."""
     return DIRECT_MIN_IN <= Cg <= DIRECT_MAX_IN and Og >= DIRECT_MIN_OUT
 
 
