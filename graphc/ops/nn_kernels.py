@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime.kernels import buffer_cache
+
 from . import conv, elementwise, loss, nn, nn_reference as ref, norm, pool
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Results (activations, their gradients) come from the cache of large buffers, whose pages
+# stay mapped between steps (runtime/kernels/buffer_cache.py: ~6,500 page faults and 12-17 ms
+# of a 75 ms ResNet-block step). Weight gradients do not: they usually become a parameter's
+# .grad, which adopts only arrays that own their memory.
+_empty, _empty_like = buffer_cache.empty, buffer_cache.empty_like
 
 
 def _kernels():
@@ -43,7 +50,7 @@ def relu(x):
     kernels = _activation_kernels(x)
     if kernels is None:
         return elementwise.relu.reference(x)
-    out = np.empty_like(x)
+    out = _empty_like(x)
     kernels.relu(x.reshape(-1), out.reshape(-1))
     return out
 
@@ -54,7 +61,7 @@ def relu_backward(g, x):
     kernels = _activation_kernels(g, x)
     if kernels is None:
         return None
-    out = np.empty_like(g)
+    out = _empty_like(g)
     kernels.relu_backward(g.reshape(-1), x.reshape(-1), out.reshape(-1))
     return out
 
@@ -86,7 +93,7 @@ def with_fallback(reference, fast, arrays_of):
 def _conv2d(x, w, b=None, *, stride, padding, dilation, groups):
     Ho = ref.conv_out_size(x.shape[2], padding[0], padding[1], w.shape[2], stride[0], dilation[0])
     Wo = ref.conv_out_size(x.shape[3], padding[2], padding[3], w.shape[3], stride[1], dilation[1])
-    out = np.empty((x.shape[0], w.shape[0], Ho, Wo), x.dtype)
+    out = _empty((x.shape[0], w.shape[0], Ho, Wo), x.dtype)
     _kernels()[0].conv2d(_c(x), _c(w), _bias(b, x.dtype), out, *stride, padding[0], padding[2],
                          *dilation, groups)
     return out
@@ -96,7 +103,7 @@ def _conv_transpose2d(x, w, b=None, *, stride, padding, output_padding, dilation
     sizes = [ref.transpose_out_size(x.shape[2 + a], padding[2 * a], padding[2 * a + 1],
                                     w.shape[2 + a], stride[a], dilation[a], output_padding[a])
              for a in (0, 1)]
-    out = np.empty((x.shape[0], w.shape[1] * groups, *sizes), x.dtype)
+    out = _empty((x.shape[0], w.shape[1] * groups, *sizes), x.dtype)
     _kernels()[0].conv_transpose2d(_c(x), _c(w), _bias(b, x.dtype), out, *stride, padding[0],
                                    padding[2], *dilation, groups)
     return out
@@ -117,19 +124,19 @@ def _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 def _max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     shape = _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode)
-    out, indices = np.empty(shape, x.dtype), np.empty(shape, np.int64)
+    out, indices = _empty(shape, x.dtype), _empty(shape, np.int64)
     _kernels()[1].max_pool2d(_c(x), out, indices, *kernel_size, *stride, *padding, *dilation)
     return out, indices
 
 
 def _max_pool2d_backward(g, indices, *, input_hw):
-    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    out = _empty(g.shape[:2] + tuple(input_hw), g.dtype)
     _kernels()[1].max_pool2d_backward(_c(g), _c(indices.astype(np.int64, copy=False)), out)
     return out
 
 
 def _max_pool2d_gather(x, indices):
-    out = np.empty(indices.shape, x.dtype)
+    out = _empty(indices.shape, x.dtype)
     _kernels()[1].max_pool2d_gather(_c(x), _c(indices.astype(np.int64, copy=False)), out)
     return out
 
@@ -140,7 +147,7 @@ def _avg_args(kernel_size, stride, padding, count_include_pad, divisor_override)
 
 def _avg_pool2d(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
-    out = np.empty(_pool_out(x, kernel_size, stride, padding, (1, 1), ceil_mode), x.dtype)
+    out = _empty(_pool_out(x, kernel_size, stride, padding, (1, 1), ceil_mode), x.dtype)
     _kernels()[1].avg_pool2d(_c(x), out, *_avg_args(kernel_size, stride, padding,
                                                     count_include_pad, divisor_override))
     return out
@@ -148,26 +155,26 @@ def _avg_pool2d(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad
 
 def _avg_pool2d_backward(g, *, input_hw, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override):
-    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    out = _empty(g.shape[:2] + tuple(input_hw), g.dtype)
     _kernels()[1].avg_pool2d_backward(_c(g), out, *_avg_args(kernel_size, stride, padding,
                                                              count_include_pad, divisor_override))
     return out
 
 
 def _adaptive_avg_pool2d(x, *, output_size):
-    out = np.empty(x.shape[:2] + tuple(output_size), x.dtype)
+    out = _empty(x.shape[:2] + tuple(output_size), x.dtype)
     _kernels()[1].adaptive_avg_pool2d(_c(x), out)
     return out
 
 
 def _adaptive_avg_pool2d_backward(g, *, input_hw):
-    out = np.empty(g.shape[:2] + tuple(input_hw), g.dtype)
+    out = _empty(g.shape[:2] + tuple(input_hw), g.dtype)
     _kernels()[1].adaptive_avg_pool2d_backward(_c(g), out)
     return out
 
 
 def _dropout(x, seed, *, p, stream):
-    out = np.empty(x.shape, x.dtype)
+    out = _empty(x.shape, x.dtype)
     _kernels()[2].dropout(_c(x).reshape(-1), out.reshape(-1), int(seed), int(stream),
                           ref.dropout_threshold(p), ref.dropout_scale(p))
     return out
@@ -186,7 +193,7 @@ def _cross_entropy(x, target, weight=None, *, ignore_index, reduction):
 
 
 def _cross_entropy_backward(x, target, lse, grad, weight=None, *, ignore_index, reduction):
-    dx = np.empty(x.shape, x.dtype)
+    dx = _empty(x.shape, x.dtype)
     _kernels()[3].cross_entropy_backward(
         _c(x), _c(target), _weights(weight, x.dtype), _c(lse), _c(grad).reshape(-1), dx,
         ignore_index, loss.REDUCTIONS[reduction])
@@ -199,7 +206,7 @@ def _channels_view(a):
 
 
 def _batch_norm(x, weight, bias, running_mean, running_var, *, training, momentum, eps):
-    out = np.empty(x.shape, x.dtype)
+    out = _empty(x.shape, x.dtype)
     stats = [np.empty(x.shape[1], x.dtype) for _ in range(4)]
     _kernels()[4].batch_norm(_channels_view(x), _c(weight), _c(bias), _c(running_mean),
                              _c(running_var), _channels_view(out), *stats, training, momentum,
@@ -208,7 +215,7 @@ def _batch_norm(x, weight, bias, running_mean, running_var, *, training, momentu
 
 
 def _batch_norm_backward(g, x, weight, mean, invstd, *, training):
-    gx = np.empty(x.shape, x.dtype)
+    gx = _empty(x.shape, x.dtype)
     gweight, gbias = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
     _kernels()[4].batch_norm_backward(_channels_view(g), _channels_view(x), _c(weight),
                                       _c(mean), _c(invstd), _channels_view(gx), gweight, gbias,

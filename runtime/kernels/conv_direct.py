@@ -4,13 +4,12 @@ the flipped weight) and weight gradient.
 
 Why not im2col + GEMM here: the NumPy/SciPy OpenBLAS that graphc can call runs AVX2 kernels
 on this machine class, while the loops below, compiled by LLVM for the host CPU, use its
-AVX-512 registers; and im2col writes and re-reads 9 copies of the input. Measured on the W9
-shapes (batch 64, 16 -> 16 channels, 32x32, one thread, medians of 15 alternating pairs on the
-shared machine): direct / im2col time 0.77 forward, 0.79 input gradient, 0.49 weight
-gradient; against PyTorch (oneDNN's AVX-512 direct convs) still ~1.5x forward, ~1.0x weight
-gradient. The inner loop runs at 100-130 GFLOP/s, ~65% of the FMA peak: each vector of
-output needs 9 unaligned input loads. At 32 -> 64 channels OpenBLAS's GEMM is as fast, and
-with one input channel faster: conv_numpy.py chooses (_direct_forward_pays).
+AVX-512 registers; and im2col writes and re-reads 9 copies of the input. Measured (batch 64,
+one thread, medians of alternating runs on the shared machine, kernels loaded from Numba's
+cache), forward / input gradient: W9's 16 -> 16 channels on 32x32 2.2-2.4 / 2.4 ms against
+im2col + GEMM's 5.0 / 4.9 ms and PyTorch's ~2.7; MNIST's 32 -> 64 on 26x26 9.2-9.8 / 11.1 ms
+against 14.9 / 15.4 and PyTorch's 9.0 / 9.7. The forward loops run at 160-175 GFLOP/s. With
+one input channel im2col is as fast: conv_numpy.py chooses (_direct_forward_pays).
 
 The "wide" layout: each sample's input is copied once into a zero-padded buffer xp whose
 planes are flat rows of Hp*Wp (Hp = Ho + 2, Wp = Wo + 2) values. Output position (i, j) then
@@ -20,6 +19,16 @@ Wp - Wo at each row end are junk, computed and dropped) vectorizes over the whol
 instead of over rows of Wo. The loop length is rounded up to whole vectors (VECTOR) so that no
 scalar remainder loop runs; planes carry the zero rows that this reads past their end.
 
+Stack alignment: the forward pass keeps 36 weights, 9 inputs and an accumulator live, more
+than the 32 vector registers, so LLVM spills some broadcast weights to the stack and reads
+them back in the loop. Numba's functions assume only the ABI's 16-byte stack alignment, so
+those 64-byte slots straddle cache lines (two loads each) in 3 of 4 calling contexts: the same
+machine code ran 1.9 or 2.4 ms (W9 shape, 64 samples) depending on how deep the Python call
+path was. _realign_stack() marks a function "stackrealign": its prologue aligns the stack to
+64 bytes and the spills become aligned (1.75-1.9 ms at every depth). The forward passes are
+also inlined into their driver (_always_inline: the copy a cached caller ran was 1.3-1.4x
+slower).
+
 Each pass of the p loop serves 4 output channels (the forward; their 36 weights are loop
 constants, the 9 input taps are loaded once for all 4) or 2 (the weight gradient: 18 running
 dot products). Compiled with fastmath "contract" (fused multiply-adds, as BLAS uses) and, for
@@ -28,11 +37,40 @@ the weight gradient's dot products, "reassoc" (a sum split over vector lanes).
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from ._jit import kernel
 
 # Positions computed per loop pass are rounded up to this many (16 float32 in a 512-bit register)
 VECTOR = 16
+
+
+@intrinsic
+def _realign_stack(typingctx):
+    """Makes the calling function realign its stack frame to 64 bytes (LLVM's "stackrealign"
+    attribute, which llvmlite's attribute set does not list: added as a raw string). Where
+    llvmlite's internals differ, nothing changes but the speed."""
+    def codegen(context, builder, signature, args):
+        try:
+            set.add(builder.function.attributes, '"stackrealign"')
+        except Exception:
+            pass
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@intrinsic
+def _always_inline(typingctx):
+    """Marks the calling function "alwaysinline": LLVM copies it into its callers. Why: a
+    caller loaded from Numba's on-disk cache runs the callee's copy that was compiled into
+    the caller's module, and that copy measured 1.3-1.4x slower than the callee compiled on
+    its own (which a caller compiled in the process calls); inlined, the loop is compiled in
+    the caller's context either way (W9 16->16 forward, cached: 2.2-2.3 ms against 3.0)."""
+    def codegen(context, builder, signature, args):
+        builder.function.attributes.add("alwaysinline")
+        return context.get_dummy_value()
+    return types.none(), codegen
 
 
 @kernel
@@ -43,6 +81,17 @@ def wide_geometry(Ho, Wo):
     L = -(-((Ho - 1) * Wp + Wo) // VECTOR) * VECTOR
     rows = -(-(L + 2 * Wp + 2) // Wp)
     return Wp, L, rows
+
+
+@kernel
+def _aligned_empty(rows, cols, like):
+    """An uninitialized (rows, cols) array of like's dtype starting on a 64-byte boundary.
+    Numba's np.empty aligns to 32 bytes or less: half the time each 64-byte load and store
+    of the accumulator rows (L is whole vectors, so every row starts where the first does)
+    straddled two cache lines (measured 6% of the forward)."""
+    raw = np.empty(rows * cols + VECTOR, like.dtype)  # (VECTOR elements: >= 64 bytes)
+    skip = (-raw.ctypes.data) % 64 // raw.itemsize
+    return raw[skip:skip + rows * cols].reshape(rows, cols)
 
 
 @kernel
@@ -57,8 +106,11 @@ def _pad_sample(x, n, pt, pl, xp):
 
 
 @kernel(fastmath={"contract"})
-def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
-    """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c0 + c, p + offset(tap)]"""
+def _forward4(xp, w9, acc, o0, Cg, L, Wp):
+    """acc[o0 + q, p] = sum over c, taps of w9[o0 + q, c, tap] * xp[c, p + offset(tap)] (xp: the
+    group's planes)"""
+    _always_inline()
+    _realign_stack()
     a0, a1, a2, a3 = acc[o0], acc[o0 + 1], acc[o0 + 2], acc[o0 + 3]
     for p in range(L):
         a0[p] = 0
@@ -66,7 +118,7 @@ def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
         a2[p] = 0
         a3[p] = 0
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u, v, s, t = w9[o0, c], w9[o0 + 1, c], w9[o0 + 2, c], w9[o0 + 3, c]
         u0, u1, u2, u3, u4, u5, u6, u7, u8 = u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
@@ -90,13 +142,15 @@ def _forward4(xp, w9, acc, o0, c0, Cg, L, Wp):
 
 
 @kernel(fastmath={"contract"})
-def _forward1(xp, w9, acc, o, c0, Cg, L, Wp):
+def _forward1(xp, w9, acc, o, Cg, L, Wp):
     """_forward4 for one output channel (the channels left over in a group)."""
+    _always_inline()
+    _realign_stack()
     a = acc[o]
     for p in range(L):
         a[p] = 0
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u = w9[o, c]
         u0, u1, u2, u3, u4, u5, u6, u7, u8 = u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
@@ -109,6 +163,7 @@ def _forward1(xp, w9, acc, o, c0, Cg, L, Wp):
 def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
     """out[n] = conv2d(x[n], w) + b for n in [lo, hi): x[N,C,H,W], w[O,C/groups,3,3], b[O] or
     b[0], out[N,O,Ho,Wo]; stride 1, dilation 1, top/left padding pt, pl"""
+    _realign_stack()
     C = x.shape[1]
     O, Cg = w.shape[0], w.shape[1]
     Ho, Wo = out.shape[2], out.shape[3]
@@ -116,18 +171,22 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
     Wp, L, rows = wide_geometry(Ho, Wo)
     xp = np.zeros((C, rows, Wp), x.dtype)
     flat = xp.reshape(C, rows * Wp)
-    acc = np.empty((O, L), x.dtype)
+    acc = _aligned_empty(O, L, x)
     w9 = w.reshape(O, Cg, 9)
     zero = np.zeros(1, out.dtype)[0]
     for n in range(lo, hi):
         _pad_sample(x, n, pt, pl, xp)
         for g in range(groups):
+            # the group's planes as their own array (no channel offset argument): measured
+            # 20-25% faster compiled in the process (W9 16->16: 2.2 vs 2.9 ms, 32->64: 9.1 vs
+            # 10.9 ms), ~5% loaded from Numba's cache, which runs this code slower anyway
+            planes = flat[g * Cg:(g + 1) * Cg]
             o = g * Og
             while o + 4 <= (g + 1) * Og:
-                _forward4(flat, w9, acc, o, g * Cg, Cg, L, Wp)
+                _forward4(planes, w9, acc, o, Cg, L, Wp)
                 o += 4
             while o < (g + 1) * Og:
-                _forward1(flat, w9, acc, o, g * Cg, Cg, L, Wp)
+                _forward1(planes, w9, acc, o, Cg, L, Wp)
                 o += 1
         for o in range(O):
             bias = b[o] if b.shape[0] else zero
@@ -139,11 +198,13 @@ def conv2d_3x3(x, w, b, out, pt, pl, groups, lo, hi):
 
 
 @kernel(fastmath={"contract", "reassoc"})
-def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
-    """acc[o0 + q, c, tap] += sum over p of g[o0 + q, p] * xp[c0 + c, p + offset(tap)]"""
+def _weight_grad2(xp, g, acc, o0, Cg, L, Wp):
+    """acc[o0 + q, c, tap] += sum over p of g[o0 + q, p] * xp[c, p + offset(tap)] (xp: the group's
+    planes)"""
+    _realign_stack()
     gu, gv = g[o0], g[o0 + 1]
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         r0, r1, r2 = plane[0:L + 2], plane[Wp:Wp + L + 2], plane[2 * Wp:2 * Wp + L + 2]
         u0 = u1 = u2 = u3 = u4 = u5 = u6 = u7 = u8 = gu[L]  # 0 of g's dtype (g[:, L] is 0)
         v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = gu[L]
@@ -192,11 +253,12 @@ def _weight_grad2(xp, g, acc, o0, c0, Cg, L, Wp):
 
 
 @kernel(fastmath={"contract", "reassoc"})
-def _weight_grad1(xp, g, acc, o, c0, Cg, L, Wp):
+def _weight_grad1(xp, g, acc, o, Cg, L, Wp):
     """_weight_grad2 for one output channel."""
+    _realign_stack()
     gu = g[o]
     for c in range(Cg):
-        plane = xp[c0 + c]
+        plane = xp[c]
         d = acc[o, c]
         for k in range(9):
             row = plane[(k // 3) * Wp + k % 3:]
@@ -210,6 +272,7 @@ def _weight_grad1(xp, g, acc, o, c0, Cg, L, Wp):
 def conv2d_weight_grad_3x3(x, gy, acc, pt, pl, groups, lo, hi):
     """acc[o, c, k] += the weight gradient of samples [lo, hi): x[N,C,H,W], gy[N,O,Ho,Wo],
     acc[O, C/groups, 9] (float64: sums over many samples); stride 1, dilation 1"""
+    _realign_stack()
     C = x.shape[1]
     O, Ho, Wo = gy.shape[1], gy.shape[2], gy.shape[3]
     Og, Cg = O // groups, C // groups
@@ -228,12 +291,13 @@ def conv2d_weight_grad_3x3(x, gy, acc, pt, pl, groups, lo, hi):
                     dst[j] = src[j]
         part[:] = 0
         for gr in range(groups):
+            planes = flat[gr * Cg:(gr + 1) * Cg]  # (as in conv2d_3x3)
             o = gr * Og
             while o + 2 <= (gr + 1) * Og:
-                _weight_grad2(flat, g, part, o, gr * Cg, Cg, L, Wp)
+                _weight_grad2(planes, g, part, o, Cg, L, Wp)
                 o += 2
             while o < (gr + 1) * Og:
-                _weight_grad1(flat, g, part, o, gr * Cg, Cg, L, Wp)
+                _weight_grad1(planes, g, part, o, Cg, L, Wp)
                 o += 1
         for o in range(O):
             for c in range(Cg):

@@ -5,7 +5,7 @@ conv.conv2d_weight_grad.
 Two forms: conv2d, conv_transpose2d and conv2d_weight_grad (eager mode) run 3x3 convs of
 stride 1 and dilation 1 (the input gradient of such a conv included) on the direct kernels of
 conv_direct.py where they measured faster than im2col + GEMM (the weight gradient: always,
-1.4-2x; the forward: 2-16 input channels, _direct_forward_pays), and everything else by
+1.4-2x; the forward: 2-64 input channels, _direct_forward_pays), and everything else by
 im2col + GEMM; the *_im2col forms (compiled programs, runtime/kernels/__init__.py
 `location`) always take im2col + GEMM, whose few small @njit pieces keep a cold compile short
 (the direct kernels cost ~4 s of Numba compile the first time on a machine).
@@ -15,7 +15,8 @@ Why a second driver: the GEMMs of a conv at the classic CNN sizes are short and 
 than the SciPy OpenBLAS that Numba's np.dot calls (measured 78 vs 40 GFLOP/s on
 16x144x1024, one thread). Compiled programs call the @njit kernels from inside Numba and
 cannot use this module. The im2col/col2im copies are the same @njit code, run for a chunk of
-samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers.
+samples per call; the GEMMs are one np.matmul per chunk and group, into preallocated buffers
+(the im2col matrices from buffer_cache.py: reused between calls, their pages stay mapped).
 
 Threads: each GEMM runs on one BLAS thread, and with more than one thread configured
 (runtime/threads.py) a large conv splits its samples between that many Python threads (the
@@ -34,7 +35,7 @@ import threading
 import numpy as np
 
 from .. import threads
-from . import conv as k, conv_direct as direct
+from . import buffer_cache, conv as k, conv_direct as direct
 
 # Samples per chunk: as many as keep the im2col buffer near 1 MB, so that the GEMM reads it
 # from cache (one sample at the ResNet stage-1 sizes, 40+ at MNIST's first layer, which saves
@@ -44,7 +45,7 @@ CHUNK_BYTES = 1 << 20
 FLIP_MIN_CHANNELS = 16
 # The direct forward kernel runs from DIRECT_MIN_IN to DIRECT_MAX_IN input channels and from
 # DIRECT_MIN_OUT output channels a group (_direct_forward_pays); its weight gradient always.
-DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 16, 4
+DIRECT_MIN_IN, DIRECT_MAX_IN, DIRECT_MIN_OUT = 2, 64, 4
 # A conv with fewer multiply-adds runs on the calling thread alone
 SPLIT_MIN_WORK = threads.BLAS_PARALLEL_MIN_WORK
 
@@ -105,7 +106,7 @@ def _executor(parts):
 def _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo, sh, sw, pt, pl, dh, dw):
     """(n0, nb, g, cols): the im2col matrices (nb, K, P) of samples n0 ... n0 + nb - 1 and
     group g, for the samples lo ... hi - 1 in chunks of B (one buffer, reused)."""
-    cols = np.empty((B, K, P), x.dtype)
+    cols = buffer_cache.empty((B, K, P), x.dtype)
     xp = np.zeros(k.padded_shape(Cg, KH, KW, Ho, Wo, sh, sw, dh, dw), x.dtype)
     for n0 in range(lo, hi, B):
         nb = min(B, hi - n0)
@@ -122,11 +123,12 @@ def _direct(KH, KW, sh, sw, dh, dw):
 
 def _direct_forward_pays(Cg, Og):
     """Whether the direct forward kernel beats im2col + GEMM for Cg input and Og output
-    channels a group. Measured (batch 64, one thread, direct / im2col time): 3 -> 16 channels
-    0.89, 16 -> 16 0.77, 32 -> 64 0.99; but 1 -> 32 1.16 (a GEMM with 9 rows per sample is
-    cheap, the direct kernel makes a pass over the output per input channel), 64 -> 32 1.14
-    (the MNIST input gradient: OpenBLAS's GEMM is efficient at 576 rows) and 32 -> 1 1.33
-    (one output channel cannot share its input loads)."""
+    channels a group. Measured (batch 64, one thread, direct / im2col time, the kernels
+    loaded from Numba's cache): 16 -> 16 channels 0.47, MNIST's 32 -> 64 0.65 and its input
+    gradient (64 -> 32, the flipped conv) 0.72; 1 -> 32 1.0-1.16 (a GEMM with 9 rows per
+    sample is cheap, the direct kernel makes a pass over the output per input channel) and
+    32 -> 1 1.33 (one output channel cannot share its input loads). Not measured above 64
+    input channels: im2col there."""
     return DIRECT_MIN_IN <= Cg <= DIRECT_MAX_IN and Og >= DIRECT_MIN_OUT
 
 
@@ -199,7 +201,7 @@ def _conv_transpose2d(x, w, b, out, sh, sw, pt, pl, dh, dw, groups, forward):
             out[lo:hi] = b.reshape(1, -1, 1, 1)
         else:
             out[lo:hi] = 0
-        cols = np.empty((B, K, P), x.dtype)
+        cols = buffer_cache.empty((B, K, P), x.dtype)
         for n0 in range(lo, hi, B):
             nb = min(B, hi - n0)
             for g in range(groups):
@@ -242,7 +244,7 @@ def conv2d_weight_grad_im2col(x, gy, gw, sh, sw, pt, pl, dh, dw, groups):
     def samples(lo, hi):
         """this range's sum, (groups, Og, K)"""
         acc = np.zeros((groups, Og, K), x.dtype)
-        part = np.empty((B, Og, K), x.dtype)
+        part = buffer_cache.empty((B, Og, K), x.dtype)
         for n0, nb, g, cols in _im2col_chunks(x, lo, hi, B, K, P, groups, Cg, KH, KW, Ho, Wo,
                                               sh, sw, pt, pl, dh, dw):
             # per sample gy (Og, P) @ cols^T (P, K); the transposed view is BLAS's 'T' flag
