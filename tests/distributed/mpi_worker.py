@@ -247,6 +247,46 @@ def case_ddp_compiled_cpu(rank, world):
     _compiled(rank, world, "cpu")
 
 
+def case_shared_memory_buckets(rank, world):
+    """Compiled steps' buckets go through shared memory on one machine: the same sums as
+    MPI_Allreduce, the same bits on every rank, slots reused safely across steps with two
+    buckets of one size in flight; and the MPI_Iallreduce path trains as the reference."""
+    from graphc.distributed.collectives import InPlaceAllreduce
+    from graphc.distributed.shared_memory import SharedMemoryAllreduce
+    from graphc.ops import collective
+    state = dist.process_group._state
+    comm, MPI = state.comm, state.MPI
+    shm = collective.overlap
+    assert isinstance(shm, SharedMemoryAllreduce), shm
+    rng = np.random.default_rng(rank)
+    for step in range(6):
+        a, b = (rng.standard_normal(40).astype(np.float32) for _ in range(2))
+        c = rng.standard_normal(7)
+        expected = [x.copy() for x in (a, b, c)]
+        for x in expected:
+            comm.Allreduce(MPI.IN_PLACE, x)
+        expected[2] /= world
+        ha, hb = shm.start(a), shm.start(b)  # two slots of one size in flight
+        shm.progress(ha)
+        shm.finish(ha, a, False)
+        hc = shm.start(c)
+        shm.finish(hb, b, False)
+        shm.finish(hc, c, True)
+        for got, want in zip((a, b, c), expected):
+            close(got, want, f"shared-memory allreduce, step {step}")
+            if world == 2:  # a + b in either order: MPI's bits
+                np.testing.assert_array_equal(got, want)
+        for other in comm.allgather(a):
+            np.testing.assert_array_equal(other, a)  # every rank the same bits
+    pools = {key: len(slots) for key, slots in shm.pools.items()}
+    assert pools[("<f4", 40)] == 2 and pools[("<f8", 7)] == 2, pools  # a, b: both in flight
+    collective.overlap = InPlaceAllreduce(comm, MPI)
+    try:
+        _compiled(rank, world, "cpu")  # MPI_Iallreduce buckets (as on several machines)
+    finally:
+        collective.overlap = shm
+
+
 def _jit_distributed(rank, world, target, wrap=False, micro_batches=1):
     """graphc.jit(step, distributed=True) on a plain model (every rank seeded alike): 2 ranks
     x B train as 1 process x 2B. wrap: the model is also DDP-wrapped (averaged once, not
