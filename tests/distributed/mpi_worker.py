@@ -250,36 +250,47 @@ def case_ddp_compiled_cpu(rank, world):
 def case_shared_memory_buckets(rank, world):
     """Compiled steps' buckets go through shared memory on one machine: the same sums as
     MPI_Allreduce, the same bits on every rank, slots reused safely across steps with two
-    buckets of one size in flight; and the MPI_Iallreduce path trains as the reference."""
+    buckets of one size in flight, small buckets through MPI; compiled steps train as the
+    reference with every bucket through shared memory, and with every one through MPI."""
+    from graphc.distributed import shared_memory
     from graphc.distributed.collectives import InPlaceAllreduce
-    from graphc.distributed.shared_memory import SharedMemoryAllreduce
     from graphc.ops import collective
     state = dist.process_group._state
     comm, MPI = state.comm, state.MPI
     shm = collective.overlap
-    assert isinstance(shm, SharedMemoryAllreduce), shm
+    assert isinstance(shm, shared_memory.SharedMemoryAllreduce), shm
     rng = np.random.default_rng(rank)
     for step in range(6):
-        a, b = (rng.standard_normal(40).astype(np.float32) for _ in range(2))
-        c = rng.standard_normal(7)
-        expected = [x.copy() for x in (a, b, c)]
+        a, b = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))  # 16 KiB
+        c, small = rng.standard_normal(2048), rng.standard_normal(5)
+        expected = [x.copy() for x in (a, b, c, small)]
         for x in expected:
             comm.Allreduce(MPI.IN_PLACE, x)
         expected[2] /= world
         ha, hb = shm.start(a), shm.start(b)  # two slots of one size in flight
+        hs = shm.start(small)
         shm.progress(ha)
+        shm.progress(hs)
         shm.finish(ha, a, False)
         hc = shm.start(c)
         shm.finish(hb, b, False)
         shm.finish(hc, c, True)
-        for got, want in zip((a, b, c), expected):
+        shm.finish(hs, small, False)
+        for got, want in zip((a, b, c, small), expected):
             close(got, want, f"shared-memory allreduce, step {step}")
             if world == 2:  # a + b in either order: MPI's bits
                 np.testing.assert_array_equal(got, want)
         for other in comm.allgather(a):
             np.testing.assert_array_equal(other, a)  # every rank the same bits
     pools = {key: len(slots) for key, slots in shm.pools.items()}
-    assert pools[("<f4", 40)] == 2 and pools[("<f8", 7)] == 2, pools  # a, b: both in flight
+    assert pools == {("<f4", 4096): 2, ("<f8", 2048): 2}, pools  # (small: MPI's)
+    min_bytes = shared_memory.MIN_BYTES
+    shared_memory.MIN_BYTES = 0  # the test model's bucket is 384 bytes
+    try:
+        _compiled(rank, world, "cpu")
+        assert ("<f4", 96) in shm.pools, shm.pools
+    finally:
+        shared_memory.MIN_BYTES = min_bytes
     collective.overlap = InPlaceAllreduce(comm, MPI)
     try:
         _compiled(rank, world, "cpu")  # MPI_Iallreduce buckets (as on several machines)
