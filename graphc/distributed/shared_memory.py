@@ -51,6 +51,22 @@ def usable(comm, MPI):
     return bool(comm.allreduce(together, op=MPI.LAND))
 
 
+_SUM_OF_TWO = []
+
+
+def _sum_of_two():
+    """out = (a + b) / divisor, elementwise: a Numba kernel (cached on disk), made once."""
+    if not _SUM_OF_TWO:
+        from runtime.kernels._jit import kernel
+
+        @kernel
+        def sum_of_two(out, a, b, divisor):
+            for i in range(out.size):
+                out[i] = (a[i] + b[i]) / divisor
+        _SUM_OF_TWO.append(sum_of_two)
+    return _SUM_OF_TWO[0]
+
+
 class _Slot:
     """One window: a bucket-sized array per rank, and the messages of its last use."""
 
@@ -125,9 +141,15 @@ class SharedMemoryAllreduce:
         for request in ready:
             self.wait(request, "all_reduce (gradient bucket of a compiled step)")
         arrays = slot.arrays
-        np.add(arrays[0], arrays[1], out=buffer)
-        for a in arrays[2:]:
-            np.add(buffer, a, out=buffer)
+        if len(arrays) == 2 and buffer.dtype.kind == "f":
+            # sum and mean in one pass (NumPy's add, then divide, reads it all twice)
+            _sum_of_two()(buffer, arrays[0], arrays[1], buffer.dtype.type(self.size if mean
+                                                                          else 1))
+            mean = False
+        else:
+            np.add(arrays[0], arrays[1], out=buffer)
+            for a in arrays[2:]:
+                np.add(buffer, a, out=buffer)
         comm, token = self.comm, self.token[:0]
         for request in slot.pending:  # the "ready" sends: done once the others received
             self.wait(request, "all_reduce (gradient bucket of a compiled step)")
