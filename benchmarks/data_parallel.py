@@ -208,14 +208,13 @@ def _buckets_ab(comm, MPI, quick, rounds):
     variant the median over rounds of the slowest rank's wall and CPU time per step, and
     the median of the per-round wall ratios to "mpi"."""
     from graphc.distributed.collectives import InPlaceAllreduce
-    from graphc.distributed.process_group import wait
     from graphc.distributed.shared_memory import SharedMemoryAllreduce
     from graphc.ops import collective
     steps = 3 if quick else 20
     default = collective.overlap
-    shm = default if isinstance(default, SharedMemoryAllreduce) else \
-        SharedMemoryAllreduce(comm, MPI, wait)
-    buckets = {"shm": shm, "mpi": InPlaceAllreduce(comm, MPI)}
+    buckets = {"mpi": InPlaceAllreduce(comm, MPI)}
+    if isinstance(default, SharedMemoryAllreduce):  # (not with GRAPHC_SHM_ALLREDUCE=0)
+        buckets["shm"] = default
     rows = []
     for name, kind, spec, weights, batch in _workloads(quick):
         x, y = _data(kind, spec, batch, comm.Get_rank())
@@ -406,7 +405,9 @@ def buckets_table(jobs):
     for n in sorted(jobs):
         for r in jobs[n]["buckets_ab"]:
             for label in ("shm", "mpi", "no DDP"):
-                v = r[label]
+                v = r.get(label)
+                if v is None:
+                    continue
                 lines.append(f"| {r['workload']} | {n} | {label} | {v['wall_s'] * 1e3:.3f} | "
                              f"{v['cpu_s'] * 1e3:.3f} | {v['wall_ratio_median']:.3f} "
                              f"[{v['wall_ratio_min']:.3f}, {v['wall_ratio_max']:.3f}] |")

@@ -121,8 +121,9 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     collective.communicate_broadcast = broadcast_array
     # compiled steps' gradient buckets: through shared memory when every rank is on this
     # machine (shared_memory.py: a third of MPI_Iallreduce's CPU time), else MPI
-    collective.overlap = (shared_memory.SharedMemoryAllreduce(comm, MPI, wait)
-                          if shared_memory.usable(comm, MPI) else InPlaceAllreduce(comm, MPI))
+    shared = shared_memory.budget(comm, MPI)
+    collective.overlap = (shared_memory.SharedMemoryAllreduce(comm, MPI, wait, shared)
+                          if shared else InPlaceAllreduce(comm, MPI))
 
 
 def destroy_process_group(group=None):

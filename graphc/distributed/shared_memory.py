@@ -23,8 +23,9 @@ the same windows (a collective call) at the same point. Slots are grouped by (dt
 elements): one program reuses its own after the first step.
 
 Used when all ranks share one node (MPI_Comm_split_type SHARED) and there are at most
-MAX_RANKS of them (each rank reads every slot: the cost grows with the count);
-GRAPHC_SHM_ALLREDUCE=0 selects MPI_Iallreduce instead. Buckets under MIN_BYTES go to
+MAX_RANKS of them (each rank reads every slot: the cost grows with the count), for at most
+MAX_BYTES or half of /dev/shm's free space in all (containers often give it 64 MiB; later
+buckets go to MPI_Iallreduce); GRAPHC_SHM_ALLREDUCE=0 selects MPI_Iallreduce instead. Buckets under MIN_BYTES go to
 MPI_Iallreduce all the same: its eager protocol costs ~3.5 µs there, the four messages and
 three NumPy calls here ~7 µs (2 ranks: equal near 8 KiB; 64 KiB: MPI 19 µs, here 12).
 """
@@ -36,19 +37,27 @@ import numpy as np
 
 MAX_RANKS = 8
 MIN_BYTES = 16 << 10
+MAX_BYTES = 1 << 30  # of shared memory, all slots of all ranks together
 
 
-def usable(comm, MPI):
-    """Whether this job can reduce buckets through shared memory (a collective call)."""
-    if os.environ.get("GRAPHC_SHM_ALLREDUCE", "1") in ("", "0"):
-        return False
+def budget(comm, MPI):
+    """Bytes of shared memory the buckets of this job may use, the same on every rank: 0
+    when the ranks are not all on one node, are more than MAX_RANKS, or a rank has
+    GRAPHC_SHM_ALLREDUCE=0 (a collective call)."""
     size = comm.Get_size()
     if not 1 < size <= MAX_RANKS:
-        return False
+        return 0
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     together = node.Get_size() == size
     node.Free()
-    return bool(comm.allreduce(together, op=MPI.LAND))
+    wanted = os.environ.get("GRAPHC_SHM_ALLREDUCE", "1") not in ("", "0")
+    try:  # (where MPICH and Open MPI map their segments on Linux; containers cap it)
+        stat = os.statvfs("/dev/shm")
+        free = stat.f_bavail * stat.f_frsize
+    except OSError:
+        free = MAX_BYTES
+    mine = min(MAX_BYTES, free // 2) if together and wanted else 0
+    return int(comm.allreduce(mine, op=MPI.MIN))
 
 
 _SUM_OF_TWO = []
@@ -86,9 +95,10 @@ class SharedMemoryAllreduce:
     """start(buffer) -> handle; progress(handle); finish(handle, buffer, mean) (the interface
     of graphc/ops/collective.py's `overlap`)."""
 
-    def __init__(self, comm, MPI, wait):
+    def __init__(self, comm, MPI, wait, budget):
         from .collectives import InPlaceAllreduce
-        self.small = InPlaceAllreduce(comm, MPI)  # buckets under MIN_BYTES
+        self.small = InPlaceAllreduce(comm, MPI)  # buckets under MIN_BYTES, or over budget
+        self.budget = budget  # bytes of slots left (every rank counts alike)
         self.comm = comm.Dup()  # its messages never meet the user's or the other collectives'
         self.MPI, self.wait = MPI, wait
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
@@ -102,7 +112,7 @@ class SharedMemoryAllreduce:
 
     def _slot(self, dtype, size):
         key = (dtype.str, size)
-        pool = self.pools.setdefault(key, [])
+        pool = self.pools.get(key, [])
         turn = self.turn.get(key, 0)
         for k in range(len(pool)):
             slot = pool[(turn + k) % len(pool)]
@@ -111,16 +121,22 @@ class SharedMemoryAllreduce:
                 return slot
         # every slot of this size is in flight (the same on every rank): one more, and one
         # spare, so that the next step's start need not wait for this step's "read" messages
-        for _ in range(2 if not pool else 1):
+        new = 2 if not pool else 1
+        cost = new * size * dtype.itemsize * self.size
+        if cost > self.budget:
+            return None  # MPI reduces it
+        self.budget -= cost
+        self.pools[key] = pool
+        for _ in range(new):
             pool.append(_Slot(self.comm, self.MPI, dtype, size, self.count))
             self.count += 1
         self.turn[key] = 0
         return self._slot(dtype, size)
 
     def start(self, buffer):
-        if buffer.nbytes < MIN_BYTES:
+        slot = self._slot(buffer.dtype, buffer.size) if buffer.nbytes >= MIN_BYTES else None
+        if slot is None:
             return self.small.start(buffer)
-        slot = self._slot(buffer.dtype, buffer.size)
         for request in slot.pending:  # every rank has read this slot's last contents
             self.wait(request, "all_reduce (gradient bucket of a compiled step)")
         np.copyto(slot.arrays[self.rank], buffer)
@@ -141,7 +157,7 @@ class SharedMemoryAllreduce:
         for request in ready:
             self.wait(request, "all_reduce (gradient bucket of a compiled step)")
         arrays = slot.arrays
-        if len(arrays) == 2 and buffer.dtype.kind == "f":
+        if len(arrays) == 2 and buffer.dtype.char in "fd":  # float32, float64
             # sum and mean in one pass (NumPy's add, then divide, reads it all twice)
             _sum_of_two()(buffer, arrays[0], arrays[1], buffer.dtype.type(self.size if mean
                                                                           else 1))

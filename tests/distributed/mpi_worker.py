@@ -284,6 +284,15 @@ def case_shared_memory_buckets(rank, world):
             np.testing.assert_array_equal(other, a)  # every rank the same bits
     pools = {key: len(slots) for key, slots in shm.pools.items()}
     assert pools == {("<f4", 4096): 2, ("<f8", 2048): 2}, pools  # (small: MPI's)
+    tight = shared_memory.SharedMemoryAllreduce(comm, MPI, dist.process_group.wait,
+                                                4096 * 4 * world * 2)  # 2 slots of a's size
+    a, b, c = np.ones(4096, np.float32), np.ones(4096, np.float32), np.ones(2048)
+    handles = [tight.start(x) for x in (a, b, c)]  # c: over the budget, through MPI
+    for h, x in zip(handles, (a, b, c)):
+        tight.finish(h, x, False)
+        np.testing.assert_array_equal(x, np.full(x.shape, world, x.dtype))
+    assert list(tight.pools) == [("<f4", 4096)] and tight.budget == 0, tight.pools
+    tight.close()
     min_bytes = shared_memory.MIN_BYTES
     shared_memory.MIN_BYTES = 0  # the test model's bucket is 384 bytes
     try:
