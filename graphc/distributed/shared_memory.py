@@ -25,9 +25,10 @@ elements): one program reuses its own after the first step.
 Used when all ranks share one node (MPI_Comm_split_type SHARED) and there are at most
 MAX_RANKS of them (each rank reads every slot: the cost grows with the count), for at most
 MAX_BYTES or half of /dev/shm's free space in all (containers often give it 64 MiB; later
-buckets go to MPI_Iallreduce); GRAPHC_SHM_ALLREDUCE=0 selects MPI_Iallreduce instead. Buckets under MIN_BYTES go to
-MPI_Iallreduce all the same: its eager protocol costs ~3.5 µs there, the four messages and
-three NumPy calls here ~7 µs (2 ranks: equal near 8 KiB; 64 KiB: MPI 19 µs, here 12).
+buckets go to MPI_Iallreduce); GRAPHC_SHM_ALLREDUCE=0 on any rank selects MPI_Iallreduce
+instead. Buckets under MIN_BYTES go to MPI_Iallreduce all the same: its eager protocol
+costs ~3.5 µs there, the four messages and the copy and sum here ~7 µs (2 ranks: equal
+near 8 KiB; 64 KiB: MPI 19 µs, here 12).
 """
 from __future__ import annotations
 
