@@ -2,6 +2,7 @@
 
     python -m benchmarks.data_parallel [--quick] [--ranks 1,2] [--json out.json]
     python -m benchmarks.data_parallel --overlap-ab [--ranks 2]   # paired: overlap on/off
+    python -m benchmarks.data_parallel --buckets-ab [--ranks 2]   # paired: shm / MPI buckets
 
 Each world size is one `mpiexec -n N` job running this file with --worker; every rank
 trains on its own batch of the workload's size (weak scaling: N ranks process N batches a
@@ -20,6 +21,10 @@ step as one program whose bucket allreduces overlap backward (the default) again
 step as it was before that (gradients concatenated into one flat buffer, one allreduce, the
 program split there: GRAPHC_DDP_OVERLAP=0), alternating their timed samples
 (paired, so that a change of load hits both) and reporting wall and CPU time per step.
+`--buckets-ab` compares, the same way, the compiled DDP step whose gradient buckets are
+reduced through shared memory (the default on one machine: graphc/distributed/shared_memory.py)
+against the same program reducing them with MPI_Iallreduce, and the step compiled without
+DDP (the ceiling).
 The job also measures MPI_Allreduce bandwidth (float32 buffers
 from 4 KiB to 64 MiB) for docs/distributed.md. `w10_data_parallel(settings)` returns the
 rows as Measurements for benchmarks/run.py.
@@ -197,6 +202,58 @@ def _overlap_ab(comm, MPI, quick, rounds):
     return rows
 
 
+def _buckets_ab(comm, MPI, quick, rounds):
+    """Paired samples of one compiled DDP step with its buckets reduced through shared
+    memory ("shm") or MPI_Iallreduce ("mpi"), and of the step without DDP ("no DDP"): per
+    variant the median over rounds of the slowest rank's wall and CPU time per step, and
+    the median of the per-round wall ratios to "mpi"."""
+    from graphc.distributed.collectives import InPlaceAllreduce
+    from graphc.distributed.shared_memory import SharedMemoryAllreduce
+    from graphc.ops import collective
+    steps = 3 if quick else 20
+    default = collective.overlap
+    buckets = {"mpi": InPlaceAllreduce(comm, MPI)}
+    if isinstance(default, SharedMemoryAllreduce):  # (not with GRAPHC_SHM_ALLREDUCE=0)
+        buckets["shm"] = default
+    rows = []
+    for name, kind, spec, weights, batch in _workloads(quick):
+        x, y = _data(kind, spec, batch, comm.Get_rank())
+        ddp = _graphc_step(kind, spec, weights, x, y, True)
+        variants = {"no DDP": _graphc_step(kind, spec, weights, x, y, True, False)}
+        for label, impl in buckets.items():
+            variants[label] = functools.partial(_with_buckets, collective, impl, ddp)
+        for step in variants.values():
+            for _ in range(2):
+                step()
+        samples = {label: [] for label in variants}
+        for _ in range(rounds):
+            for label, step in variants.items():
+                comm.Barrier()
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(steps):
+                    step()
+                wall = (time.perf_counter() - wall) / steps
+                cpu = (time.process_time() - cpu) / steps
+                samples[label].append((comm.allreduce(wall, op=MPI.MAX),
+                                       comm.allreduce(cpu, op=MPI.MAX)))
+        row = {"workload": name, "batch_per_rank": batch, "rounds": rounds,
+               "ranks": comm.Get_size()}
+        for label, s in samples.items():
+            ratios = [a[0] / b[0] for a, b in zip(s, samples["mpi"])]
+            row[label] = {"wall_s": statistics.median(w for w, _ in s),
+                          "cpu_s": statistics.median(c for _, c in s),
+                          "wall_ratio_median": statistics.median(ratios),
+                          "wall_ratio_min": min(ratios), "wall_ratio_max": max(ratios)}
+        rows.append(row)
+    collective.overlap = default
+    return rows
+
+
+def _with_buckets(collective, impl, step):
+    collective.overlap = impl  # what the program's ar_start / ar_finish call
+    return step()
+
+
 def _allreduce_bandwidth(comm, MPI, quick):
     rows = []
     sizes = [1 << k for k in range(12, 22 if quick else 27, 2)]  # bytes: 4 KiB .. 64 MiB
@@ -215,7 +272,7 @@ def _allreduce_bandwidth(comm, MPI, quick):
     return rows
 
 
-def worker(quick, out_path, systems, overlap_rounds=0):
+def worker(quick, out_path, systems, overlap_rounds=0, buckets_rounds=0):
     sys.path.insert(0, ROOT)
     from .harness import limit_threads, optional
     limit_threads(1)
@@ -223,11 +280,13 @@ def worker(quick, out_path, systems, overlap_rounds=0):
     dist.init_process_group("mpi", timeout=600)
     comm, MPI = dist.process_group._state.comm, dist.process_group._state.MPI
     rank, world = dist.get_rank(), dist.get_world_size()
-    if overlap_rounds:
-        rows = _overlap_ab(comm, MPI, quick, overlap_rounds)
+    if overlap_rounds or buckets_rounds:
+        key, rows = (("overlap_ab", _overlap_ab(comm, MPI, quick, overlap_rounds))
+                     if overlap_rounds else
+                     ("buckets_ab", _buckets_ab(comm, MPI, quick, buckets_rounds)))
         if rank == 0:
             with open(out_path, "w") as f:
-                json.dump({"overlap_ab": rows, "load_average": os.getloadavg()}, f)
+                json.dump({key: rows, "load_average": os.getloadavg()}, f)
         return
     torch = optional("torch") if "torch" in systems else None
     steps, repeat = (3, 3) if quick else (5, 5)
@@ -280,7 +339,8 @@ def _mpiexec():
     return path if os.path.exists(path) else None
 
 
-def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch"), overlap_rounds=0):
+def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch"), overlap_rounds=0,
+             buckets_rounds=0):
     """{ranks: worker results} for each world size, each one mpiexec job."""
     mpiexec = _mpiexec()
     if mpiexec is None:
@@ -298,6 +358,8 @@ def run_jobs(ranks=(1, 2), quick=False, systems=("graphc", "torch"), overlap_rou
                 cmd.append("--quick")
             if overlap_rounds:
                 cmd += ["--overlap-ab", "--rounds", str(overlap_rounds)]
+            if buckets_rounds:
+                cmd += ["--buckets-ab", "--rounds", str(buckets_rounds)]
             subprocess.run(cmd, cwd=ROOT, env=env, check=True, timeout=3600)
             with open(path) as f:
                 out[n] = json.load(f)
@@ -334,6 +396,21 @@ def overlap_table(jobs):
                          f"{r['split_wall_s'] * 1e3:.2f} | {r['overlap_cpu_s'] * 1e3:.2f} | "
                          f"{r['split_cpu_s'] * 1e3:.2f} | {r['wall_ratio_median']:.3f} "
                          f"[{r['wall_ratio_min']:.3f}, {r['wall_ratio_max']:.3f}] |")
+    return "\n".join(lines)
+
+
+def buckets_table(jobs):
+    lines = ["| workload | ranks | variant | wall (ms) | CPU (ms) | paired wall ratio to mpi, "
+             "median [min, max] |", "|---|---|---|---|---|---|"]
+    for n in sorted(jobs):
+        for r in jobs[n]["buckets_ab"]:
+            for label in ("shm", "mpi", "no DDP"):
+                v = r.get(label)
+                if v is None:
+                    continue
+                lines.append(f"| {r['workload']} | {n} | {label} | {v['wall_s'] * 1e3:.3f} | "
+                             f"{v['cpu_s'] * 1e3:.3f} | {v['wall_ratio_median']:.3f} "
+                             f"[{v['wall_ratio_min']:.3f}, {v['wall_ratio_max']:.3f}] |")
     return "\n".join(lines)
 
 
@@ -382,22 +459,28 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--overlap-ab", action="store_true",
                    help="paired comparison of the compiled DDP step with and without overlap")
-    p.add_argument("--rounds", type=int, default=15, help="--overlap-ab: paired rounds")
+    p.add_argument("--buckets-ab", action="store_true",
+                   help="paired comparison of the compiled DDP step's buckets reduced through "
+                        "shared memory and through MPI_Iallreduce")
+    p.add_argument("--rounds", type=int, default=15,
+                   help="--overlap-ab / --buckets-ab: paired rounds")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     systems = tuple(args.systems.split(","))
     rounds = args.rounds if args.overlap_ab else 0
+    buckets_rounds = args.rounds if args.buckets_ab else 0
     if args.worker:
-        worker(args.quick, args.json, systems, rounds)
+        worker(args.quick, args.json, systems, rounds, buckets_rounds)
         return 0
     ranks = tuple(int(n) for n in args.ranks.split(","))
-    if args.overlap_ab and args.ranks == "1,2":
+    if (args.overlap_ab or args.buckets_ab) and args.ranks == "1,2":
         ranks = (2,)
     load = os.getloadavg()
-    jobs = run_jobs(ranks, args.quick, systems, rounds)
+    jobs = run_jobs(ranks, args.quick, systems, rounds, buckets_rounds)
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after: "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(overlap_table(jobs) if args.overlap_ab else table(jobs))
+    print(overlap_table(jobs) if args.overlap_ab else
+          buckets_table(jobs) if args.buckets_ab else table(jobs))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({str(k): v for k, v in jobs.items()}, f, indent=1)

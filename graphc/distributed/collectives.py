@@ -110,7 +110,9 @@ def allreduce_array(arr, reduce="sum", *, start_only=False):
 class InPlaceAllreduce:
     """The allreduce of compiled programs' gradient buckets (graphc/lower/collective.py):
     started as soon as a bucket's gradients are written, progressed between kernels, waited
-    for (with the deadline) just before the first kernel that reads the result."""
+    for (with the deadline) just before the first kernel that reads the result. MPI's
+    Iallreduce: across machines, for small buckets, and with GRAPHC_SHM_ALLREDUCE=0 (else
+    shared_memory.SharedMemoryAllreduce)."""
 
     def __init__(self, comm, MPI):
         self.comm, self.MPI, self.size = comm, MPI, comm.Get_size()

@@ -8,7 +8,8 @@ arena (passes/memory.py), the kernels write them there, and the program (plain P
 calling kernels) starts a non-blocking allreduce of the bucket as soon as its last gradient
 is written and waits for it just before the first kernel that reads the averaged values
 (graphc/lower/collective.py; passes/schedule.py moves the collectives early and the updates
-late). GRAPHC_DDP_OVERLAP=0 selects the split below instead (for comparisons).
+late); with every rank on one machine the bucket is summed through shared memory instead
+(shared_memory.py). GRAPHC_DDP_OVERLAP=0 selects the split below instead (for comparisons).
 
 On the other targets no code generator lowers `all_reduce`; the graph is split and compiled
 as two programs with the ordinary target:

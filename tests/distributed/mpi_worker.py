@@ -247,6 +247,66 @@ def case_ddp_compiled_cpu(rank, world):
     _compiled(rank, world, "cpu")
 
 
+def case_shared_memory_buckets(rank, world):
+    """Compiled steps' buckets go through shared memory on one machine: the same sums as
+    MPI_Allreduce, the same bits on every rank, slots reused safely across steps with two
+    buckets of one size in flight, small buckets through MPI; compiled steps train as the
+    reference with every bucket through shared memory, and with every one through MPI."""
+    from graphc.distributed import shared_memory
+    from graphc.distributed.collectives import InPlaceAllreduce
+    from graphc.ops import collective
+    state = dist.process_group._state
+    comm, MPI = state.comm, state.MPI
+    shm = collective.overlap
+    assert isinstance(shm, shared_memory.SharedMemoryAllreduce), shm
+    rng = np.random.default_rng(rank)
+    for step in range(6):
+        a, b = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))  # 16 KiB
+        c, small = rng.standard_normal(2048), rng.standard_normal(5)
+        expected = [x.copy() for x in (a, b, c, small)]
+        for x in expected:
+            comm.Allreduce(MPI.IN_PLACE, x)
+        expected[2] /= world
+        ha, hb = shm.start(a), shm.start(b)  # two slots of one size in flight
+        hs = shm.start(small)
+        shm.progress(ha)
+        shm.progress(hs)
+        shm.finish(ha, a, False)
+        hc = shm.start(c)
+        shm.finish(hb, b, False)
+        shm.finish(hc, c, True)
+        shm.finish(hs, small, False)
+        for got, want in zip((a, b, c, small), expected):
+            close(got, want, f"shared-memory allreduce, step {step}")
+            if world == 2:  # a + b in either order: MPI's bits
+                np.testing.assert_array_equal(got, want)
+        for other in comm.allgather(a):
+            np.testing.assert_array_equal(other, a)  # every rank the same bits
+    pools = {key: len(slots) for key, slots in shm.pools.items()}
+    assert pools == {("<f4", 4096): 2, ("<f8", 2048): 2}, pools  # (small: MPI's)
+    tight = shared_memory.SharedMemoryAllreduce(comm, MPI, dist.process_group.wait,
+                                                4096 * 4 * world * 2)  # 2 slots of a's size
+    a, b, c = np.ones(4096, np.float32), np.ones(4096, np.float32), np.ones(2048)
+    handles = [tight.start(x) for x in (a, b, c)]  # c: over the budget, through MPI
+    for h, x in zip(handles, (a, b, c)):
+        tight.finish(h, x, False)
+        np.testing.assert_array_equal(x, np.full(x.shape, world, x.dtype))
+    assert list(tight.pools) == [("<f4", 4096)] and tight.budget == 0, tight.pools
+    tight.close()
+    min_bytes = shared_memory.MIN_BYTES
+    shared_memory.MIN_BYTES = 0  # the test model's bucket is 384 bytes
+    try:
+        _compiled(rank, world, "cpu")
+        assert ("<f4", 96) in shm.pools, shm.pools
+    finally:
+        shared_memory.MIN_BYTES = min_bytes
+    collective.overlap = InPlaceAllreduce(comm, MPI)
+    try:
+        _compiled(rank, world, "cpu")  # MPI_Iallreduce buckets (as on several machines)
+    finally:
+        collective.overlap = shm
+
+
 def _jit_distributed(rank, world, target, wrap=False, micro_batches=1):
     """graphc.jit(step, distributed=True) on a plain model (every rank seeded alike): 2 ranks
     x B train as 1 process x 2B. wrap: the model is also DDP-wrapped (averaged once, not

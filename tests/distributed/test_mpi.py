@@ -76,7 +76,8 @@ def launch(case, *args, timeout=120, **env):
 # allreduce). "compiled_steps_that_differ_between_ranks_raise" leaves the ranks in step (one
 # agreed allreduce), so later cases are unaffected; it runs last all the same.
 PASSING = ["collectives", "ddp_eager", "ddp_unused_parameters", "ddp_bucket_view",
-           "ddp_compiled_reference", "ddp_compiled_cpu", "jit_distributed",
+           "ddp_compiled_reference", "ddp_compiled_cpu", "shared_memory_buckets",
+           "jit_distributed",
            "compile_distributed", "uneven_batches", "bucket_cap_mb_in_compiled_steps",
            "ddp_batchnorm_compiled_equals_eager",
            "sync_batchnorm", "symbolic_all_reduce", "ddp_no_sync_in_a_static_graph_raises",
@@ -130,6 +131,10 @@ def test_ddp_compiled_cpu_target_matches_one_process(passing_job):
     assert_passed(passing_job, "ddp_compiled_cpu")
 
 
+def test_compiled_buckets_through_shared_memory_and_through_mpi(passing_job):
+    assert_passed(passing_job, "shared_memory_buckets")
+
+
 def test_jit_distributed_matches_one_process(passing_job):
     # reference and cpu targets, with a DDP model inside, and two backward() per step
     assert_passed(passing_job, "jit_distributed")
@@ -162,7 +167,8 @@ def test_a_step_communicating_differently_on_one_rank_fails_clearly():
 
 def test_ddp_compiled_cpu_with_the_mpi_progress_thread():
     done, _ = launch("ddp_compiled_cpu", timeout=400, WORKER_TIMEOUT="300",
-                     GRAPHC_PROGRESS_THREAD="1")  # an environment of its own: a job of its own
+                     GRAPHC_PROGRESS_THREAD="1",  # an environment of its own: a job of its own
+                     GRAPHC_SHM_ALLREDUCE="0")    # (the thread serves MPI_Iallreduce only)
     assert_passed((done, None), "ddp_compiled_cpu")
 
 
