@@ -146,7 +146,7 @@ def eager_vjp(entry, needs, grads):
         return None
     g_tensor = grads[0]
     g = g_tensor._data
-    y = entry.outputs[0]._data
+    y = entry.outs[0][0]
     dt = g.dtype
     if type(g) is not np.ndarray or type(y) is not np.ndarray or y.dtype is not dt or \
             (dt is not _F32 and dt is not _F64):

@@ -141,7 +141,8 @@ class Tensor(TensorMethods):
         return self._vc[0]
 
     def retain_grad(self):
-        self._retains_grad = True
+        from .hooks import retain_grad
+        retain_grad(self)
 
     # ---- conversions -------------------------------------------------------------------------
     def numpy(self):

@@ -88,7 +88,7 @@ def test_fast_rule_matches_the_shared_rule_bit_for_bit(case, dtype):
 def _entry(op, inputs, attrs=None):
     output = _run_op(op, inputs, attrs or {})
     entry = type("Entry", (), {})()  # (int tensors cannot require grad: a stand-in entry)
-    entry.op, entry.inputs, entry.outputs = op, tuple(inputs), (output,)
+    entry.op, entry.inputs, entry.outs = op, tuple(inputs), ((output._data, output._vc),)
     entry.attrs = dict(op.defaults, **(attrs or {}))
     return entry, output
 
