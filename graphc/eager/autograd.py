@@ -127,7 +127,11 @@ def versions(saved):
         t = saved[0]
         vc = t._vc
         return ((vc, vc[0], t._data),)
-    return tuple([(t._vc, t._vc[0], t._data) for t in saved]) if saved else ()
+    out = []
+    for t in saved:
+        vc = t._vc
+        out.append((vc, vc[0], t._data))
+    return tuple(out)
 
 
 def output_tensor(entry, i, arr, vc):
@@ -192,8 +196,10 @@ class TapeEntry:
         me = id(self)
         outs = ((me, 0),) if len(self.outs) == 1 else \
             tuple([(me, i) for i in range(len(self.outs))])
-        return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
-                      for e in self.edges]
+        ins = []
+        for e in self.edges:
+            ins.append(None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1]))
+        return outs, ins
 
     def name(self):
         return f"{_camel(self.op.name)}Backward0"

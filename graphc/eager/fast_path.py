@@ -279,7 +279,8 @@ def _record_one(op, inputs, x, out, plan):
 
 def _record_fast(op, inputs, args, outputs, plan):
     """_record for the fast path: the edges are found while looking for an input that
-    requires grad, and the entry is built from them (TapeEntry.__init__, inlined)."""
+    requires grad, and the entry is built from them (TapeEntry.__init__, inlined; loops
+    rather than comprehensions, which cost a function call each)."""
     edges = []
     recording = numbers = False
     for x in inputs:
@@ -302,18 +303,29 @@ def _record_fast(op, inputs, args, outputs, plan):
         inputs = tuple(inputs)
     entry = _object_new(TapeEntry)
     entry.op, entry.inputs, entry.attrs = op, inputs, plan.attrs
-    entry.outs = tuple([(o._data, o._vc) for o in outputs])
+    if plan.single:
+        out = outputs[0]
+        entry.outs = ((out._data, out._vc),)
+    else:
+        entry.outs = tuple([(o._data, o._vc) for o in outputs])
     entry.edges = edges = tuple(edges)
     entry.released = False
     saves = plan.saves
     if saves is None:
         saves = plan.saves_when[tuple([e is not None for e in edges])]
-    entry.saved = versions(_saved_tensors(saves, inputs, outputs)) if saves else ()
+    if saves:
+        saved = []
+        for i in saves:
+            t = inputs[i] if i >= 0 else outputs[-1 - i]
+            vc = t._vc
+            saved.append((vc, vc[0], t._data))
+        entry.saved = tuple(saved)
+    else:
+        entry.saved = ()
     if _anomaly.enabled:
         note_location(entry)
     if plan.single:
         if plan.float_outputs[0]:
-            out = outputs[0]
             out.grad_fn, out._requires_grad, out._out_nr = entry, True, 0
         return
     for i, (o, floating) in enumerate(zip(outputs, plan.float_outputs)):

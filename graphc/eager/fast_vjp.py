@@ -28,6 +28,10 @@ from .tensor import Tensor
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _ZERO = {_F32: np.float32(0), _F64: np.float64(0)}
+# the rules' numbers as scalars of the arrays' dtype: the same values (exact in either
+# dtype) without NumPy converting a Python number on each call (~0.3 µs)
+_ONE = {_F32: np.float32(1), _F64: np.float64(1)}
+_TWO = {_F32: np.float32(2), _F64: np.float64(2)}
 _new = Tensor._new
 
 
@@ -58,15 +62,15 @@ def _neg(ins, y, g, needs, attrs):
 
 # (Python numbers in these rules are cast to the arrays' float dtype, as op.vjp casts them)
 def _square(ins, y, g, needs, attrs):  # mul(g, mul(x, 2))
-    return [np.multiply(g, np.multiply(ins[0], 2))]
+    return [np.multiply(g, np.multiply(ins[0], _TWO[g.dtype]))]
 
 
 def _sigmoid(ins, y, g, needs, attrs):  # mul(g, mul(y, sub(1, y)))
-    return [np.multiply(g, np.multiply(y, np.subtract(1, y)))]
+    return [np.multiply(g, np.multiply(y, np.subtract(_ONE[y.dtype], y)))]
 
 
 def _tanh(ins, y, g, needs, attrs):  # mul(g, sub(1, square(y)))
-    return [np.multiply(g, np.subtract(1, np.square(y)))]
+    return [np.multiply(g, np.subtract(_ONE[y.dtype], np.square(y)))]
 
 
 def _exp(ins, y, g, needs, attrs):  # mul(g, y)
@@ -167,10 +171,12 @@ def eager_vjp(entry, needs, grads):
     if type(g) is not np.ndarray or type(y) is not np.ndarray or y.dtype is not dt or \
             (dt is not _F32 and dt is not _F64):
         return None
-    ins = [x._data for x in entry.inputs]
-    for a in ins:
+    ins = []
+    for x in entry.inputs:
+        a = x._data
         if type(a) is not np.ndarray or a.dtype is not dt:
             return None
+        ins.append(a)
     out = rule(ins, y, g, needs, entry.attrs)  # (a new list: its items are replaced here)
     if out is None:
         return None
