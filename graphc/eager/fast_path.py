@@ -42,10 +42,10 @@ _plans: dict = {}
 # eager/autograd.saved_values decides): positions among the call's tensors, an input's
 # index or -1 - j for output j. Interned, so that the recording code below tells the
 # common cases apart by identity.
-_SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS, _SAVES_OUTPUT = \
-    (), (0,), (1,), (0, 1), (-1,)
+_SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS, _SAVES_OUTPUT, _SAVES_IN_OUT = \
+    (), (0,), (1,), (0, 1), (-1,), (0, -1)
 _interned = {p: p for p in (_SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS,
-                            _SAVES_OUTPUT)}
+                            _SAVES_OUTPUT, _SAVES_IN_OUT)}
 
 
 def _positions(inputs, outputs):
@@ -265,6 +265,8 @@ def _record_one(op, inputs, x, out, plan):
         saves = plan.saves_when[(True,)]
     if saves is _SAVES_NOTHING:
         entry.saved = ()
+    elif saves is _SAVES_IN_OUT:  # (unary ops declare both: sigmoid, tanh, exp)
+        entry.saved = ((x._vc, x._vc[0], x._data), (vc, vc[0], out._data))
     elif saves is _SAVES_FIRST:
         entry.saved = ((x._vc, x._vc[0], x._data),)
     elif saves is _SAVES_OUTPUT:
