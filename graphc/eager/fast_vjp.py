@@ -154,6 +154,7 @@ RULES = {E.add: _add, E.sub: _sub, E.mul: _mul, E.div: _div, E.neg: _neg, E.squa
 # the op.vjp each rule stands for: an op whose vjp was replaced since (a test, a user's
 # experiment) runs its new vjp
 _STANDS_FOR = {op: op.vjp for op in RULES}
+_RULE_AND_VJP = {op: (rule, op.vjp) for op, rule in RULES.items()}  # (one lookup a call)
 
 
 def eager_vjp(entry, needs, grads):
@@ -161,9 +162,10 @@ def eager_vjp(entry, needs, grads):
     NumPy rule and summed to the inputs' shapes (autodiff.sum_to's reductions), or None
     where op.vjp must run (see the module docstring)."""
     op = entry.op
-    rule = RULES.get(op)
-    if rule is None or len(grads) != 1 or op.vjp is not _STANDS_FOR[op]:
+    found = _RULE_AND_VJP.get(op)
+    if found is None or len(grads) != 1 or op.vjp is not found[1]:
         return None
+    rule = found[0]
     g_tensor = grads[0]
     g = g_tensor._data
     y = entry.outs[0][0]
