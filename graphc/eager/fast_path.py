@@ -1,4 +1,5 @@
-"""The eager fast path of the dispatcher (graphc/dispatch.py `apply`), and the helpers it
+"""The eager fast path of the dispatcher (`fast_apply`, registry.dispatch: every op call
+reaches it first; graphc/dispatch.py `apply` is the general path), and the helpers it
 shares with the general path: an input's dtype, the type rule with the op's name in its
 errors, marking a view.
 
@@ -8,7 +9,7 @@ path would decide each call: the checked and normalized attributes, the type rul
 dtypes and the dtype each scalar becomes. A call that would need anything else (a cast of a
 tensor input, a CUDA tensor, a view result, a symbolic input, an unhashable attribute)
 takes the general path, which gives the same result; so does every call while graphc.jit
-traces or graphc.debug checks numerics (dispatch.apply decides).
+traces or graphc.debug checks numerics.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from .tensor import Tensor
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
-_MISS = object()
+# set by graphc/dispatch.py (which imports this module): the general path, and graphc.debug's
+# state ({"numerics": whether every op's values are checked}, which only the general path does)
+general = numerics = None
 _object_new = object.__new__
 _SCALAR_TYPES = {int: True, float: True, bool: True}
 _TENSOR_TYPES = {Tensor: True}  # Tensor and the subclasses met so far (Parameter)
@@ -109,7 +112,12 @@ def _key(op, inputs):
 _new = Tensor._new
 
 
-def _fast_eager(op, inputs, attrs):
+def fast_apply(op, inputs, attrs):
+    """registry.dispatch, which every op call reaches: the fast path where a plan serves the
+    call, else `general` (graphc/dispatch.py apply). (The fast path calls the general path
+    rather than the other way round: one Python call less per op, ~0.1 µs of ~1.5.)"""
+    if Tensor._trace is not None or numerics["numerics"]:
+        return general(op, inputs, attrs)
     # the key: one, two and three tensors are spelled out (most calls); the data arrays are
     # the kernel's arguments unless a number is among the inputs
     n = len(inputs)
@@ -143,19 +151,19 @@ def _fast_eager(op, inputs, attrs):
     else:
         key, args = _key(op, inputs), None
     if key is None:
-        return _MISS
+        return general(op, inputs, attrs)
     if attrs:
         key += (tuple(attrs.items()),)
     try:
         plan = _plans.get(key)
     except TypeError:  # an unhashable attribute
-        return _MISS
+        return general(op, inputs, attrs)
     if plan is None:
         if len(_plans) > 50_000:
             _plans.clear()
         plan = _plans[key] = _make_plan(op, inputs, attrs)
     if plan is False:
-        return _MISS
+        return general(op, inputs, attrs)
     if args is None:  # numbers become arrays of the dtype the op's cast rule gives them
         if n == 2 and plan.scalar_dtypes[0] is None and plan.scalar_dtypes[1] is not None:
             args = (inputs[0]._data, np.asarray(inputs[1], plan.scalar_dtypes[1]))
