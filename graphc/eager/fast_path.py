@@ -231,7 +231,7 @@ def _record_pair(op, inputs, x, y, out, plan):
     vc = out._vc
     entry.op, entry.outs, entry.attrs = op, ((out._data, vc),), plan.attrs
     entry.inputs = inputs = inputs if type(inputs) is tuple else tuple(inputs)
-    entry.edges = edges = (ex, ey)
+    entry.edges = (ex, ey)
     entry.released = False
     saves = plan.saves
     if saves is None:  # it depends on which inputs need a gradient (mul: the other one)
