@@ -67,8 +67,11 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
             grads = [get(k) for k in out_keys]
             if all(g is None for g in grads):
                 continue
-        needs = (in_keys[0] is not None, in_keys[1] is not None) if len(in_keys) == 2 else \
-            tuple([k is not None for k in in_keys])  # (binary ops spelled out: most entries)
+        n = len(in_keys)  # (one to three inputs spelled out: most entries)
+        needs = (in_keys[0] is not None, in_keys[1] is not None) if n == 2 else \
+            (in_keys[0] is not None,) if n == 1 else \
+            (in_keys[0] is not None, in_keys[1] is not None, in_keys[2] is not None) if n == 3 \
+            else tuple([k is not None for k in in_keys])
         if True not in needs:
             continue
         if owned:  # a cotangent a rule reads may be returned as is (add): no longer ours

@@ -12,7 +12,8 @@ import numpy as np
 from . import debug as _debug
 from . import storage
 from .eager.autograd import TapeEntry, refresh_view, sync_copy
-from .eager.fast_path import _MISS, _NUMBER, _dtype_of, _fast_eager, _infer, _mark_view
+from .eager import fast_path
+from .eager.fast_path import _NUMBER, _dtype_of, _infer, _mark_view
 from .eager.grad_mode import is_grad_enabled
 from .eager.tensor import Tensor
 from .errors import GraphcError, op_error, user_location
@@ -25,10 +26,9 @@ _numerics = _debug._state  # {"numerics": whether graphc.debug checks every op's
 
 
 def apply(op, inputs, attrs):
-    if Tensor._trace is None and not _numerics["numerics"]:
-        out = _fast_eager(op, inputs, attrs)
-        if out is not _MISS:
-            return out
+    """The general path. Op calls reach it through the eager fast path
+    (`fast_path.fast_apply`, registry.dispatch), which serves the calls that a cached plan
+    covers and hands every other call here."""
     if op.num_inputs is not None and len(inputs) != op.num_inputs:
         raise op_error(TypeError, op.name, f"expects {op.num_inputs} inputs, got {len(inputs)}")
     if attrs:
@@ -60,7 +60,8 @@ def apply(op, inputs, attrs):
     return _run_eager(op, inputs, attrs)
 
 
-registry.dispatch = apply
+fast_path.general, fast_path.numerics = apply, _numerics
+registry.dispatch = fast_path.fast_apply
 
 
 # ---- inputs: scalars and arrays become tensors/constants of the right dtype -------------------

@@ -178,7 +178,8 @@ class CustomEntry(TapeEntry):
     __slots__ = ()
 
     def __init__(self, op, inputs, outputs):
-        self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), {}
+        self.op, self.inputs, self.attrs = op, tuple(inputs), {}
+        self.outs = tuple([(o._data, o._vc) for o in outputs])  # (TapeEntry: no tensors)
         self.edges = tuple(edge_of(t) for t in self.inputs)
         self.released = False
         self.saved = ()

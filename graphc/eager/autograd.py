@@ -11,9 +11,10 @@ from ..errors import GraphcError
 from .anomaly import _state as _anomaly, check_gradients, note_location
 from .fast_vjp import eager_vjp
 from .grad_mode import _state as _grad_mode
-from .hooks import (_early_accumulation, _hooked, _run_backward_callbacks, _run_grad_hooks,
-                    _tensor_hooks, apply_tensor_hooks, hooks_before_rule)
+from .hooks import (_early_accumulation, _hooked, _retaining, _run_backward_callbacks,
+                    _run_grad_hooks, _tensor_hooks, apply_tensor_hooks, hooks_before_rule)
 from .tensor import Tensor as _Tensor
+from ..types import DType
 
 
 def _camel(name):
@@ -80,6 +81,7 @@ def sync_copy(t):
 
 
 _object_new = object.__new__
+_new = _Tensor._new
 _reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
 
 
@@ -118,23 +120,49 @@ def saved_values(op, inputs, outputs, edges):
 
 
 def versions(saved):
-    """((tensor, its version now), ...) for the saved tensors: checked at backward."""
+    """((version counter, its value now, array), ...) for the saved tensors: checked at
+    backward, as PyTorch checks saved tensors. The tensors themselves are not kept (an
+    output's would make a reference cycle: see TapeEntry)."""
     if len(saved) == 1:
         t = saved[0]
-        return ((t, t._vc[0]),)
-    return tuple([(t, t._vc[0]) for t in saved]) if saved else ()
+        vc = t._vc
+        return ((vc, vc[0], t._data),)
+    out = []
+    for t in saved:
+        vc = t._vc
+        out.append((vc, vc[0], t._data))
+    return tuple(out)
+
+
+def output_tensor(entry, i, arr, vc):
+    """A tensor for output i of `entry`, made from what the entry keeps: arr and its
+    version counter, entry as its grad_fn when it is floating (rules differentiated again
+    with create_graph reach the entry through it)."""
+    t = _new(arr)
+    t._vc = vc
+    if DType._by_np[arr.dtype].is_floating_point:
+        t.grad_fn, t._requires_grad, t._out_nr = entry, True, i
+    return t
 
 
 class TapeEntry:
-    """One recorded eager op: what backward needs to call the op's gradient rule."""
+    """One recorded eager op: what backward needs to call the op's gradient rule.
 
-    __slots__ = ("op", "attrs", "inputs", "outputs", "edges", "saved", "released",
+    The entry keeps its outputs as (array, version counter) pairs (`outs`), never as
+    tensors: an output holds its grad_fn, so an entry holding the output would make a
+    reference cycle per op, which only the cyclic garbage collector frees (PyTorch's
+    SavedVariable keeps an output's data without its grad_fn for the same reason). The
+    `outputs` property makes tensors from them where a gradient rule needs them."""
+
+    __slots__ = ("op", "attrs", "inputs", "outs", "edges", "saved", "released",
                  "location", "__weakref__")  # location: set only under detect_anomaly
 
     def __init__(self, op, inputs, outputs, attrs):
-        self.op, self.inputs, self.outputs, self.attrs = op, tuple(inputs), tuple(outputs), attrs
+        self.op, self.inputs, self.attrs = op, tuple(inputs), attrs
+        outputs = tuple(outputs)
+        self.outs = tuple([(o._data, o._vc) for o in outputs])
         edges = []
-        for t in self.inputs:  # edge_of, inlined: this runs for every recorded op
+        for t in self.inputs:  # edge_of, inlined
             if t._base is not None and t._view_version != t._vc[0] and t._view_version >= 0:
                 refresh_view(t)
             if t._requires_grad:
@@ -144,36 +172,34 @@ class TapeEntry:
                 edges.append(None)
         self.edges = tuple(edges)
         self.released = False
-        saved = saved_values(op, self.inputs, self.outputs, self.edges)
-        self.saved = versions(saved)
+        self.saved = versions(saved_values(op, self.inputs, outputs, self.edges))
         if _anomaly.enabled:
             note_location(self)
 
-    @classmethod
-    def from_edges(cls, op, inputs, outputs, attrs, edges):
-        """An entry whose edges the caller found (dispatch's fast path): tuples given."""
-        self = _object_new(cls)
-        self.op, self.inputs, self.outputs, self.attrs, self.edges = op, inputs, outputs, \
-            attrs, edges
-        self.released = False
-        saved = saved_values(op, inputs, outputs, edges)
-        self.saved = versions(saved)
-        if _anomaly.enabled:
-            note_location(self)
-        return self
+    @property
+    def outputs(self):
+        """The outputs as tensors (new ones, sharing storage and version counters)."""
+        return tuple([output_tensor(self, i, arr, vc) for i, (arr, vc) in enumerate(self.outs)])
+
+    def set_output(self, i, t):
+        """Output i is now tensor t (an in-place write copied the op's result into t)."""
+        outs = list(self.outs)
+        outs[i] = (t._data, t._vc)
+        self.outs = tuple(outs)
 
     def record_versions(self):
         """Remember the versions of the tensors whose values the gradient rule reads."""
-        saved = saved_values(self.op, self.inputs, self.outputs, self.edges)
-        self.saved = versions(saved)
+        self.saved = versions(saved_values(self.op, self.inputs, self.outputs, self.edges))
 
     def keys(self):
         """(cotangent keys of the outputs, of the inputs: None where no gradient goes)."""
         me = id(self)
-        outs = ((me, 0),) if len(self.outputs) == 1 else \
-            tuple([(me, i) for i in range(len(self.outputs))])
-        return outs, [None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1])
-                      for e in self.edges]
+        outs = ((me, 0),) if len(self.outs) == 1 else \
+            tuple([(me, i) for i in range(len(self.outs))])
+        ins = []
+        for e in self.edges:
+            ins.append(None if e is None else id(e) if type(e) is not tuple else (id(e[0]), e[1]))
+        return outs, ins
 
     def name(self):
         return f"{_camel(self.op.name)}Backward0"
@@ -192,12 +218,13 @@ class TapeEntry:
         return tuple(out)
 
     def check_versions(self):
-        for t, v in self.saved:
-            if t._vc[0] != v:
+        for vc, v, arr in self.saved:
+            if vc[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{t.dtype.name} {list(t.shape)}], which is output 0 "
-                    f"of {self.name()}, is at version {t._vc[0]}; expected version {v} instead.")
+                    f"an inplace operation: [{DType._by_np[arr.dtype].name} {list(arr.shape)}], "
+                    f"which is output 0 of {self.name()}, is at version {vc[0]}; expected "
+                    f"version {v} instead.")
 
     def __repr__(self):
         return f"<{self.name()}>"
@@ -287,16 +314,19 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     entries = tape_entries(roots)
     targets = {} if inputs is None else None  # cotangent key -> tensor whose .grad receives it
     for e in entries:  # saved versions checked and leaves found in one pass
-        for t, v in e.saved:
-            if t._vc[0] != v:
+        for vc, v, _ in e.saved:
+            if vc[0] != v:
                 e.check_versions()
         if targets is not None:
             for edge in e.edges:
                 if edge is not None and type(edge) is not tuple:
                     targets[id(edge)] = edge
-            for i, o in enumerate(e.outputs):
-                if o._retains_grad and o.grad_fn is e:
-                    targets[(id(e), i)] = o
+    if targets is not None and _retaining:  # computed tensors that retain their gradient
+        swept = {id(e) for e in entries}
+        for ref in list(_retaining.values()):
+            t = ref()
+            if t is not None and t._retains_grad and id(t.grad_fn) in swept:
+                targets[(id(t.grad_fn), t._out_nr)] = t
     early = _early_accumulation(entries, inputs, create_graph, _accumulate)
     previous = _grad_mode.enabled
     _grad_mode.enabled = bool(create_graph)
@@ -343,7 +373,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if not retain_graph:
         for e in entries:
             e.released = True
-            e.inputs, e.outputs, e.saved, e.edges = (), (), (), ()  # frees saved tensors
+            e.inputs, e.outs, e.saved, e.edges = (), (), (), ()  # frees saved values
     return result
 
 

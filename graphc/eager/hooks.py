@@ -18,6 +18,8 @@ import weakref
 _grad_hooks = {}           # id(tensor) -> (weakref to tensor, {handle id: hook})
 _tensor_hooks = {}         # edge key (autograd.edge_key) -> (weakref to the leaf or to the
 #                            tape entry that made the tensor, {handle id: hook})
+_retaining = {}            # id(tensor) -> weakref: tensors that called retain_grad() (a
+#                            tape entry keeps no output tensor: backward finds them here)
 _backward_callbacks = []   # run once at the end of the current backward, then cleared
 _hook_ids = itertools.count()
 
@@ -82,6 +84,15 @@ def hooks_before_rule(entry, out_keys, cotangents):
     for key in out_keys:
         if key in _tensor_hooks:
             apply_tensor_hooks(key, cotangents)
+
+
+def retain_grad(tensor):
+    """tensor.retain_grad(): backward fills its .grad too (by its grad_fn at that time)."""
+    tensor._retains_grad = True
+    key = id(tensor)
+    ref = _retaining.get(key)
+    if ref is None or ref() is not tensor:
+        _retaining[key] = weakref.ref(tensor, lambda _, k=key: _retaining.pop(k, None))
 
 
 def register_post_accumulate_grad_hook(tensor, hook):

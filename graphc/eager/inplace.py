@@ -130,7 +130,7 @@ def _record_write(t, compute, strict_dtype):
     if entry is None:  # the new value depends on nothing that requires grad
         t.grad_fn, t._requires_grad = None, False
     else:
-        entry.outputs = tuple(t if o is new else o for o in entry.outputs)
+        entry.set_output(new._out_nr, t)
         t.grad_fn, t._out_nr, t._requires_grad = entry, new._out_nr, True
         entry.record_versions()  # t's saved version is the one after the write
     if t._base is not None:

@@ -19,9 +19,14 @@ memory_tracker = None
 class Tensor(TensorMethods):
     """An n-dimensional array with optional gradient tracking, eagerly computed."""
 
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_retains_grad",
-                 "_persistent", "_variable", "name", "_out_nr", "_base", "_view_version",
-                 "_copy_version", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_out_nr", "_base",
+                 "_view_version", "_copy_version", "__dict__", "__weakref__")
+    # rarely set, so class defaults rather than slots that every new tensor must fill (a
+    # tensor that sets one gets an instance __dict__, as a torch.Tensor has one)
+    _retains_grad = False  # retain_grad() was called
+    _persistent = False    # state a compiled step updates (optimizer moments, buffers)
+    _variable = None       # the graph variable bound to this tensor's storage
+    name = None
     is_symbolic = False
     _trace = None  # the graphc.jit trace in progress: in-place writes become its updates
 
@@ -44,10 +49,6 @@ class Tensor(TensorMethods):
         self.grad = None
         self.grad_fn = None
         self._vc = [0]
-        self._retains_grad = False
-        self._persistent = False
-        self._variable = None
-        self.name = None
         self._out_nr = 0            # which output of grad_fn this tensor is
         self._base = None           # (base, view op, attrs) when this is a view of base
         self._view_version = 0      # base's version when this view's history was set
@@ -61,8 +62,8 @@ class Tensor(TensorMethods):
             memory_tracker.add(arr)
         t = _object_new(cls)
         t._data = arr
-        t._requires_grad = t._retains_grad = t._persistent = False
-        t.grad = t.grad_fn = t._variable = t.name = t._base = None
+        t._requires_grad = False
+        t.grad = t.grad_fn = t._base = None
         t._vc = [0]
         t._out_nr = t._view_version = t._copy_version = 0
         return t
@@ -141,7 +142,8 @@ class Tensor(TensorMethods):
         return self._vc[0]
 
     def retain_grad(self):
-        self._retains_grad = True
+        from .hooks import retain_grad
+        retain_grad(self)
 
     # ---- conversions -------------------------------------------------------------------------
     def numpy(self):

@@ -1,7 +1,7 @@
-"""The eager fast path (dispatch._fast_eager, a plan cached per op, attributes, shapes and
-dtypes) gives exactly what the general path gives. Under graphc.debug.check_numerics every
-op takes the general path, so each case runs both ways, twice (a plan made, then reused),
-and compares values, dtypes, gradients and errors."""
+"""The eager fast path (eager/fast_path.py fast_apply, a plan cached per op, attributes,
+shapes and dtypes) gives exactly what the general path gives. Under
+graphc.debug.check_numerics every op takes the general path, so each case runs both ways,
+twice (a plan made, then reused), and compares values, dtypes, gradients and errors."""
 import numpy as np
 import pytest
 
