@@ -240,12 +240,12 @@ def _backward_twice(entry):
 def tape_entries(roots, freed_error=_backward_twice):
     """Tape entries reachable from the grad_fns `roots`, inputs before users (a depth-first
     post-order, inputs in order). An entry freed by an earlier backward raises
-    freed_error(entry)."""
+    freed_error(entry) (None: freed entries are listed too)."""
     order, seen = [], set()
     for root in roots:
         if root is None or root in seen:
             continue
-        if root.released:
+        if root.released and freed_error is not None:
             raise freed_error(root)
         seen.add(root)
         stack = [(root, iter(root.edges))]
@@ -255,7 +255,7 @@ def tape_entries(roots, freed_error=_backward_twice):
                 if type(e) is tuple:
                     fn = e[0]
                     if fn not in seen:  # (entries hash by identity)
-                        if fn.released:
+                        if fn.released and freed_error is not None:
                             raise freed_error(fn)
                         seen.add(fn)
                         stack.append((fn, iter(fn.edges)))
@@ -264,6 +264,23 @@ def tape_entries(roots, freed_error=_backward_twice):
                 stack.pop()
                 order.append(entry)
     return order
+
+
+def _leading_to(entries, keys):
+    """The entries (in tape_entries' order) with a path to a cotangent key of `keys`: what
+    autograd.grad and backward(inputs=) run, as PyTorch's engine runs only the nodes that
+    lead to an input. An entry freed by an earlier backward raises only if it is needed."""
+    needed, out = set(), []
+    for e in entries:
+        for edge in e.edges:
+            if edge is not None and (type(edge) is tuple and edge[0] in needed
+                                     or edge_key(edge) in keys):
+                if e.released:
+                    raise _backward_twice(e)
+                needed.add(e)
+                out.append(e)
+                break
+    return out
 
 
 class InPlaceSums:
@@ -311,7 +328,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         key = edge_key(edge)
         seeds[key] = g if key not in seeds else seeds[key] + g
         roots.append(edge[0] if type(edge) is tuple else None)
-    entries = tape_entries(roots)
+    if inputs is None:
+        entries = tape_entries(roots)
+    else:
+        entries = tape_entries(roots, freed_error=None)
+        reached = {id(e) for e in entries}  # (for the tensors that retain their gradient)
+        entries = _leading_to(entries, {edge_key(e) for t in inputs
+                                        if (e := edge_of(t)) is not None})
     targets = {} if inputs is None else None  # cotangent key -> tensor whose .grad receives it
     for e in entries:  # saved versions checked and leaves found in one pass
         for vc, v, _ in e.saved:
@@ -321,12 +344,15 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             for edge in e.edges:
                 if edge is not None and type(edge) is not tuple:
                     targets[id(edge)] = edge
-    if targets is not None and _retaining:  # computed tensors that retain their gradient
-        swept = {id(e) for e in entries}
+    retained = {}  # computed tensors that retain their gradient (autograd.grad fills them too)
+    if _retaining:
+        swept = {id(e) for e in entries} if inputs is None else reached
         for ref in list(_retaining.values()):
             t = ref()
             if t is not None and t._retains_grad and id(t.grad_fn) in swept:
-                targets[(id(t.grad_fn), t._out_nr)] = t
+                retained[(id(t.grad_fn), t._out_nr)] = t
+        if targets is not None:
+            targets.update(retained)
     early = _early_accumulation(entries, inputs, create_graph, _accumulate)
     previous = _grad_mode.enabled
     _grad_mode.enabled = bool(create_graph)
@@ -350,6 +376,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     if inputs is not None:
         result = tuple(None if (e := edge_of(t)) is None else cts.get(edge_key(e))
                        for t in inputs)
+        for key, t in retained.items():
+            g = cts.get(key)
+            if g is not None:  # (a copy: the gradient returned is the caller's own)
+                _accumulate(t, g.clone() if create_graph else g, create_graph)
     else:
         result = None
         for t in outputs:

@@ -1,12 +1,14 @@
 """Reductions along dims (with keepdim), softmax-family ops and shape-derived sizes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..types import TensorType, float32, int64
 from .elementwise import cast, div, eq, exp, mul, sub
-from .scipy_special import special
 from .registry import Op, Reduction, normalize_dim, normalize_dims
+from .scipy_special import special
 from .shape import expand_like, unsqueeze
 
 
@@ -94,7 +96,7 @@ def _sum_eager(x, dims, keepdim):
     k = len(dims) if dims else 0
     if 0 < k < x.ndim and x.dtype.kind == "f" and x.dtype.itemsize <= 8 and \
             x.flags.c_contiguous and dims == tuple(range(k)):
-        rows = int(np.prod(x.shape[:k]))
+        rows = math.prod(x.shape[:k])
         columns = x.size // rows if rows else 0
         if columns <= 16 and rows >= 1024:
             global _ONES

@@ -40,6 +40,31 @@ def _grad_api(L):
     return gx.detach().numpy(), gw.detach().numpy(), gu, gxx.numpy(), w.grad.numpy(), x.grad
 
 
+def _retained_through_grad(L):
+    """A tensor that retains its gradient gets it from autograd.grad and backward(inputs=)
+    too, accumulated (PyTorch's retains_grad hook runs in every backward that reaches it)."""
+    x = L.tensor(X, requires_grad=True)
+    w = L.tensor(X * 0.5, requires_grad=True)
+    y = x * 2 * w
+    y.retain_grad()
+    (y * y).sum().backward(inputs=[x], retain_graph=True)
+    after_backward = y.grad.numpy().copy()
+    L.autograd.grad((y * 3).sum(), [x])
+    after_grad = y.grad.numpy().copy()
+    (gy,) = L.autograd.grad(y.sum(), [y], create_graph=True)
+    return after_backward, after_grad, gy.detach().numpy(), y.grad.detach().numpy(), w.grad
+
+
+def test_retained_gradients_through_grad():
+    after_backward, after_grad, gy, y_grad, w_grad = _retained_through_grad(gc)
+    y = 2 * X * X * 0.5
+    np.testing.assert_allclose(after_backward, 2 * y)
+    np.testing.assert_allclose(after_grad, 2 * y + 3)
+    np.testing.assert_allclose(gy, np.ones(3))
+    np.testing.assert_allclose(y_grad, 2 * y + 4)
+    assert w_grad is None  # backward(inputs=[x]) leaves w alone
+
+
 def test_hooks_replace_gradients_in_order():
     x_grad, y_grad, gx, seen = _hooks(gc)
     y = 2 * X
@@ -116,7 +141,7 @@ def test_detect_anomaly_names_the_rule_and_the_forward_line():
 
 # ---- against PyTorch ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scenario", [_hooks, _grad_api])
+@pytest.mark.parametrize("scenario", [_hooks, _grad_api, _retained_through_grad])
 def test_matches_pytorch(scenario):
     torch = pytest.importorskip("torch")
     for ours, theirs in zip(scenario(gc), scenario(torch)):
