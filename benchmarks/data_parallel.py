@@ -181,17 +181,7 @@ def _overlap_ab(comm, MPI, quick, rounds):
                     step()
             variants[label] = step
         os.environ.pop("GRAPHC_DDP_OVERLAP")
-        samples = {label: [] for label in variants}
-        for _ in range(rounds):
-            for label, step in variants.items():
-                comm.Barrier()
-                wall, cpu = time.perf_counter(), time.process_time()
-                for _ in range(steps):
-                    step()
-                wall = (time.perf_counter() - wall) / steps
-                cpu = (time.process_time() - cpu) / steps
-                samples[label].append((comm.allreduce(wall, op=MPI.MAX),
-                                       comm.allreduce(cpu, op=MPI.MAX)))
+        samples = _paired_samples(comm, MPI, variants, rounds, steps)
         ratios = [a[0] / b[0] for a, b in zip(samples["overlap"], samples["split"])]
         rows.append({"workload": name, "batch_per_rank": batch, "rounds": rounds,
                      "ranks": comm.Get_size(),
@@ -200,6 +190,23 @@ def _overlap_ab(comm, MPI, quick, rounds):
                      "wall_ratio_median": statistics.median(ratios),
                      "wall_ratio_min": min(ratios), "wall_ratio_max": max(ratios)})
     return rows
+
+
+def _paired_samples(comm, MPI, variants, rounds, steps):
+    """{label: [(wall, CPU) seconds a step of the slowest rank, one per round]}: each round
+    runs every variant in turn, `steps` steps each, after a barrier."""
+    samples = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, step in variants.items():
+            comm.Barrier()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                step()
+            wall = (time.perf_counter() - wall) / steps
+            cpu = (time.process_time() - cpu) / steps
+            samples[label].append((comm.allreduce(wall, op=MPI.MAX),
+                                   comm.allreduce(cpu, op=MPI.MAX)))
+    return samples
 
 
 def _buckets_ab(comm, MPI, quick, rounds):
@@ -225,17 +232,7 @@ def _buckets_ab(comm, MPI, quick, rounds):
         for step in variants.values():
             for _ in range(2):
                 step()
-        samples = {label: [] for label in variants}
-        for _ in range(rounds):
-            for label, step in variants.items():
-                comm.Barrier()
-                wall, cpu = time.perf_counter(), time.process_time()
-                for _ in range(steps):
-                    step()
-                wall = (time.perf_counter() - wall) / steps
-                cpu = (time.process_time() - cpu) / steps
-                samples[label].append((comm.allreduce(wall, op=MPI.MAX),
-                                       comm.allreduce(cpu, op=MPI.MAX)))
+        samples = _paired_samples(comm, MPI, variants, rounds, steps)
         row = {"workload": name, "batch_per_rank": batch, "rounds": rounds,
                "ranks": comm.Get_size()}
         for label, s in samples.items():
