@@ -35,7 +35,7 @@ def backward_sweep(entries, seeds, keys, sums=None, after_entry=None, before_rul
 
     keys(entry) -> (keys of its outputs, keys of its inputs): where the cotangents of the
     entry's values live; an input key of None means no gradient flows into that input.
-    Static graphs key values by id; the eager tape by edges (eager/autograd.py), so that a
+    Static graphs key values by id; the eager tape by edges (eager/tape.py), so that a
     tensor written in place has one key per version. sums: how cotangents arriving at one
     key add up (eager backward adds in place into sums it made: eager/autograd.py); None:
     F.add. after_entry(index, cotangents), if given, is called once each entry is done

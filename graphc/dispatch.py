@@ -11,7 +11,7 @@ import numpy as np
 
 from . import debug as _debug
 from . import storage
-from .eager.autograd import TapeEntry, refresh_view, sync_copy
+from .eager.tape import TapeEntry, refresh_view, sync_copy
 from .eager import fast_path
 from .eager.fast_path import _NUMBER, _dtype_of, _infer, _mark_view
 from .eager.grad_mode import is_grad_enabled

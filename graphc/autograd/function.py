@@ -17,7 +17,7 @@ import weakref
 from .. import functional as F
 from ..autodiff import sum_to
 from ..eager.anomaly import _state as _anomaly, note_location
-from ..eager.autograd import TapeEntry, edge_of
+from ..eager.tape import TapeEntry, edge_of
 from ..eager.grad_mode import is_grad_enabled, no_grad
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError

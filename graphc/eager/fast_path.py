@@ -19,7 +19,7 @@ from ..errors import DTypeError, GraphcError, ShapeError, op_error
 from ..ir.graph import Value
 from ..types import DEFAULT_FLOAT, DType, TensorType, as_dtype, format_shape, scalar_dtype
 from .anomaly import _state as _anomaly, note_location
-from .autograd import TapeEntry, refresh_view, versions
+from .tape import TapeEntry, refresh_view, versions
 from .grad_mode import _state as _grad_mode, is_grad_enabled
 from .tensor import Tensor
 
@@ -42,7 +42,7 @@ _plans: dict = {}
 
 
 # What a tape entry saves (the tensors whose versions backward checks, as
-# eager/autograd.saved_values decides): positions among the call's tensors, an input's
+# eager/tape.saved_values decides): positions among the call's tensors, an input's
 # index or -1 - j for output j. Interned, so that the recording code below tells the
 # common cases apart by identity.
 _SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS, _SAVES_OUTPUT, _SAVES_IN_OUT = \

@@ -16,7 +16,7 @@ import itertools
 import weakref
 
 _grad_hooks = {}           # id(tensor) -> (weakref to tensor, {handle id: hook})
-_tensor_hooks = {}         # edge key (autograd.edge_key) -> (weakref to the leaf or to the
+_tensor_hooks = {}         # edge key (tape.edge_key) -> (weakref to the leaf or to the
 #                            tape entry that made the tensor, {handle id: hook})
 _retaining = {}            # id(tensor) -> weakref: tensors that called retain_grad() (a
 #                            tape entry keeps no output tensor: backward finds them here)
@@ -46,7 +46,7 @@ class RemovableHandle:
 def register_hook(tensor, hook):
     """hook(grad) runs when tensor's gradient is computed; a tensor it returns replaces the
     gradient (torch.Tensor.register_hook). Bound to the tensor's history when registered."""
-    from .autograd import edge_key, edge_of
+    from .tape import edge_key, edge_of
     if not tensor.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     edge = edge_of(tensor)
@@ -142,7 +142,7 @@ class _EarlyAccumulation:
         first_reader = {}
         for i, e in enumerate(entries):
             # a leaf's gradient goes where the entry's edge says (fixed when the op read it,
-            # eager/autograd.py): an edge that is a tensor, not (entry, index), is a leaf.
+            # eager/tape.py): an edge that is a tensor, not (entry, index), is a leaf.
             # Leaves of one entry are final in input order, or in the op's `hook_order`
             # (linear: PyTorch's AddmmBackward0 lists the bias first)
             order = getattr(e.op, "hook_order", None)

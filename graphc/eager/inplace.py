@@ -5,9 +5,9 @@ A write is computed out of place from a snapshot of t (`mul(old_t, w)`, recorded
 like any op) and copied into t's storage; t's grad_fn becomes that entry (PyTorch
 "rebases" it), so gradients flow to every operand and to t's earlier history. Ops recorded
 before the write keep reading t's old history: tape edges name the entry that made a value,
-not the tensor object (autograd.edge_of). A write through a view also rewrites its base's
+not the tensor object (tape.edge_of). A write through a view also rewrites its base's
 history (PyTorch's CopySlices); the base's other views regenerate theirs when next used
-(autograd.refresh_view). Inside graphc.jit the same out-of-place value becomes the traced
+(tape.refresh_view). Inside graphc.jit the same out-of-place value becomes the traced
 write (`Tensor._assign` -> the trace).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import storage
 from ..errors import UnsupportedError
-from .autograd import TapeEntry, refresh_view, sync_copy
+from .tape import TapeEntry, refresh_view, sync_copy
 from .grad_mode import is_grad_enabled, no_grad
 from .tensor import Tensor
 
@@ -158,7 +158,7 @@ def _rebase_bases(view):
 
 
 def sync(t):
-    """A CUDA view copied before its base was written: copied again (autograd.sync_copy)."""
+    """A CUDA view copied before its base was written: copied again (tape.sync_copy)."""
     if t._base is not None and t._base[3] and t._copy_version != t._vc[0]:
         sync_copy(t)
 

@@ -229,7 +229,7 @@ class Tensor(TensorMethods):
         if type(self._data) is np.ndarray:
             return self
         if self._base is not None and self._base[3] and self._copy_version != self._vc[0]:
-            from .autograd import sync_copy  # a CUDA view copied before its base changed
+            from .tape import sync_copy  # a CUDA view copied before its base changed
             sync_copy(self)
         return self._to_device("cpu")
 

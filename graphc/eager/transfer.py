@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import storage
 from ..device import Device
-from .autograd import TapeEntry
+from .tape import TapeEntry
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 

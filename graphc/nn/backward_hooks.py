@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 
-from ..eager.autograd import TapeEntry
+from ..eager.tape import TapeEntry
 from ..eager.grad_mode import is_grad_enabled
 from ..eager.tensor import Tensor
 

@@ -7,14 +7,14 @@ forward direction: from the entries that made an input to the entry that used it
 from __future__ import annotations
 
 from ..errors import GraphcError
-from ..eager import autograd
+from ..eager import tape
 from ..types import TensorType, format_shape
 from .picture import Arrow, Box, Picture
 
 
 def tape_entries(tensors):
     """Tape entries reachable from the tensors' grad_fn, inputs before users."""
-    return autograd.tape_entries(
+    return tape.tape_entries(
         [t.grad_fn for t in tensors],
         lambda entry: GraphcError(
             f"the tape behind {entry.name()} was freed by backward(): draw the tensor "
@@ -75,7 +75,7 @@ def format_tape(tensors) -> str:
     names, leaves = {}, []
 
     def key(t, edge):
-        return autograd.edge_key(edge) if edge is not None else ("const", id(t))
+        return tape.edge_key(edge) if edge is not None else ("const", id(t))
     for entry in entries:
         for t, e in zip(entry.inputs, entry.edges):
             if type(e) is not tuple and key(t, e) not in names:
@@ -91,7 +91,7 @@ def format_tape(tensors) -> str:
         outs = ", ".join(names[k] for k in entry.keys()[0])
         types = ", ".join(_type(o) for o in entry.outputs)
         lines.append(f"  {f'{outs} = {entry.op.name}({ins}) : {types}':<56}  # {entry.name()}")
-    lines.append("  return " + ", ".join(names.get(key(t, autograd.edge_of(t)), "?")
+    lines.append("  return " + ", ".join(names.get(key(t, tape.edge_of(t)), "?")
                                          for t in tensors))
     lines.append("}")
     return "\n".join(lines)

@@ -165,7 +165,7 @@ def test_no_grad_retained_graph_and_unused_outputs():
     loss.backward(retain_graph=True)
     loss.backward()
     assert calls == [1, 1]  # as PyTorch: each backward passes the outputs' hook again
-    from graphc.eager.autograd import _reads_memo
+    from graphc.eager.tape import _reads_memo
     before = len(_reads_memo)
     for _ in range(3):
         fc(x).sum().backward()
