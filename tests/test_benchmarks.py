@@ -108,3 +108,16 @@ def test_compile_scaling_smoke_the_kernel_count_does_not_grow_with_depth():
     assert calls["mlp depth=3"] > calls["mlp depth=2"], calls
     warm = [m for m in results if m.metric.endswith("warm")]
     assert len(warm) == 2 and all(math.isfinite(m.median_s) for m in warm)
+
+
+def test_tutorial_pairs_runs_each_example_under_both_libraries():
+    """The example programs, as written, under graphc and under PyTorch itself (a few steps
+    each): both finish with a finite loss; no time is asserted."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")  # (digits_cnn's bundled digits)
+    from benchmarks import tutorial_pairs
+    runs = tutorial_pairs.measure(rounds=1, threads=1, quick=True)
+    for program, by in runs.items():
+        for library, results in by.items():
+            assert len(results) == 1 and math.isfinite(results[0]["loss"]), (program, library)
+    assert "| digits_cnn |" in tutorial_pairs.table(runs)
