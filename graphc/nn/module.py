@@ -29,6 +29,9 @@ from .module_hooks import (GLOBAL, HookMixin, RemovableHandle,  # noqa: F401 (to
 from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_HOOKS = GLOBAL
+_ABSENT = object()
+_NO_TABLE: dict = {}
 
 
 def _any_symbolic(args, kwargs):
@@ -79,6 +82,21 @@ class Module(HookMixin):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if Tensor._trace is None and not kwargs:
+            for x in args:
+                if type(x) is not Tensor and _symbolic(x):
+                    break
+            else:  # eager positional arguments (the common call): as below, decided inline
+                d = self.__dict__
+                if "_state_named" not in d:
+                    self._name_state()
+                    object.__setattr__(self, "_state_named", True)
+                hooks = d.get("_hooks")
+                if (hooks is None or not any(hooks.values())) and not (
+                        _HOOKS.forward_pre or _HOOKS.forward or _HOOKS.backward
+                        or _HOOKS.backward_pre):
+                    return self.forward(*args)
+                return self._forward_with_hooks(args, kwargs)
         symbolic = _any_symbolic(args, kwargs)
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
@@ -157,14 +175,17 @@ class Module(HookMixin):
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
+        # (one .get per table: Linear.forward reads two parameters through here each call)
         d = self.__dict__
-        for table in ("_parameters", "_buffers"):
-            if table in d and name in d[table]:
-                t = d[table][name]
-                return variable_of(t) if t is not None and d.get("_symbolic") else t
-        if "_modules" in d and name in d["_modules"]:
-            return d["_modules"][name]
-        parametrizations = d.get("_modules", {}).get("parametrizations")
+        t = d.get("_parameters", _NO_TABLE).get(name, _ABSENT)
+        if t is _ABSENT:
+            t = d.get("_buffers", _NO_TABLE).get(name, _ABSENT)
+        if t is not _ABSENT:
+            return variable_of(t) if t is not None and d.get("_symbolic") else t
+        modules = d.get("_modules", _NO_TABLE)
+        if name in modules:
+            return modules[name]
+        parametrizations = modules.get("parametrizations")
         if parametrizations is not None and name in parametrizations:
             return parametrizations[name]()  # nn.utils.parametrize: computed on each access
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
