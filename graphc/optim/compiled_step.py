@@ -262,7 +262,8 @@ class GroupStep:
             g = p.grad._data
             if p._data is not data or type(g) is not np.ndarray or g.dtype is not data.dtype \
                     or g.shape != data.shape or states.get(p) is not state \
-                    or len(state) != len(tensors) or not all(map(is_, state.values(), tensors)):
+                    or len(state) != len(tensors) or tensors and not all(
+                        map(is_, state.values(), tensors)):  # (SGD without momentum: none)
                 return False
             grads.append(g)
         return True
