@@ -103,12 +103,16 @@ def ones_like(input, *, dtype=None):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
+    if dim is None and keepdim is False:  # the op's defaults: no attributes to key on
+        return R.sum(input)
     return R.sum(input, dims=dim, keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
+    if dim is None and keepdim is False:  # (a loss's mean: ~0.5 µs less a call)
+        return R.mean(input)
     return R.mean(input, dims=dim, keepdim=keepdim)
 
 

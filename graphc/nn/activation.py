@@ -21,7 +21,13 @@ class _Activation(Module):
             setattr(self, name, kwargs[name])
 
     def forward(self, input):
-        return type(self).fn(input, **{n: getattr(self, n) for n in self.args})
+        args = self.args
+        if not args:  # (Sigmoid, Tanh: no keyword dict to build)
+            return type(self).fn(input)
+        kwargs = {}
+        for name in args:
+            kwargs[name] = getattr(self, name)
+        return type(self).fn(input, **kwargs)
 
     def extra_repr(self):  # as PyTorch prints it: strings quoted, inplace only when True
         shown = [n for n in self.args if n != "inplace"]

@@ -16,7 +16,7 @@ from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
 from ..errors import UnsupportedError
 from ..ir.graph import Value
-from ..ops import shape as S
+from ..ops import registry, shape as S
 from ..ops.linalg import linear as _linear_op
 from .constants import on_device_of
 from .loss_functions import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
@@ -46,14 +46,29 @@ from .margin_losses import (cosine_embedding_loss, cosine_similarity,  # noqa: F
 # ---- linear layers and embeddings ---------------------------------------------------------------
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
+    if type(input) is Tensor and Tensor._trace is None and isinstance(weight, Tensor):
+        # the eager fast path (nn.Linear's call): what _fused_linear decides, read from the
+        # arrays, and the op dispatched without Op.__call__ (~0.9 µs of a ~4 µs call)
+        x, w = input._data, weight._data
+        if type(x) is np.ndarray and x.dtype.kind == "f" and w.dtype is x.dtype and \
+                w.ndim == 2 and (bias is None or isinstance(bias, Tensor)
+                                 and bias._data.dtype is x.dtype):
+            if x.shape[-1] != w.shape[-1]:
+                _features_mismatch(input, weight)
+            return registry.dispatch(_linear_op, (input, weight) if bias is None else
+                                     (input, weight, bias), {})
     if input.shape[-1] != weight.shape[-1] and isinstance(input.shape[-1], int):
-        raise ValueError(f"linear: input has {input.shape[-1]} features (shape "
-                         f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
-                         f"(weight shape {list(weight.shape)})")
+        _features_mismatch(input, weight)
     if _fused_linear(input, weight, bias):
         return _linear_op(input, weight) if bias is None else _linear_op(input, weight, bias)
     out = G.matmul(input, G.t(weight))
     return out if bias is None else G.add(out, bias)
+
+
+def _features_mismatch(input, weight):
+    raise ValueError(f"linear: input has {input.shape[-1]} features (shape "
+                     f"{list(input.shape)}) but the weight expects {weight.shape[-1]} "
+                     f"(weight shape {list(weight.shape)})")
 
 
 def _fused_linear(input, weight, bias):

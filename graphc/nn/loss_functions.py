@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as G
-from ..ops import loss as L, reduce as R
+from ..ops import elementwise as E, loss as L, reduce as R
 from .reduction import apply as _reduce, resolve as _legacy
 from .constants import on_device_of
 
 
 def _same_shape(input, target, name):
-    if tuple(input.shape) != tuple(target.shape):
+    if input.shape != target.shape and tuple(input.shape) != tuple(target.shape):
         known = all(isinstance(a, int) and isinstance(b, int)
                     for a, b in zip(input.shape, target.shape))
         if len(input.shape) != len(target.shape) or known:
@@ -23,9 +23,10 @@ def _same_shape(input, target, name):
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    reduction = _legacy(size_average, reduce, reduction)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "mse_loss")
-    return _reduce(G.square(G.sub(input, target)), reduction, "mse_loss")
+    return _reduce(E.square(E.sub(input, target)), reduction, "mse_loss")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):

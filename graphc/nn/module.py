@@ -7,7 +7,6 @@ State that a symbolic forward wants to write (BatchNorm running statistics) is r
 """
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -15,7 +14,6 @@ import numpy as np
 from ..dispatch import variable_of
 from ..eager.grad_mode import no_grad
 from ..eager.tensor import Tensor
-from ..errors import GraphFormatError
 from ..ir.graph import Value, current_scope, name_scope
 from ..ops import leaves
 from ..types import as_dtype
@@ -26,9 +24,13 @@ from .module_hooks import (GLOBAL, HookMixin, RemovableHandle,  # noqa: F401 (to
                            register_module_full_backward_pre_hook,
                            register_module_module_registration_hook,
                            register_module_parameter_registration_hook)
+from .module_files import ModuleFiles
 from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_HOOKS = GLOBAL
+_ABSENT = object()
+_NO_TABLE: dict = {}
 
 
 def _any_symbolic(args, kwargs):
@@ -60,7 +62,7 @@ def _buffer_tensor(value):
     raise TypeError(f"record_update: {value!r} is not a buffer's value")
 
 
-class Module(HookMixin):
+class Module(HookMixin, ModuleFiles):
     """Base class of all layers: holds parameters, buffers and submodules by attribute."""
 
     training: bool
@@ -79,6 +81,21 @@ class Module(HookMixin):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if Tensor._trace is None and not kwargs:
+            for x in args:
+                if type(x) is not Tensor and _symbolic(x):
+                    break
+            else:  # eager positional arguments (the common call): as below, decided inline
+                d = self.__dict__
+                if "_state_named" not in d:
+                    self._name_state()
+                    object.__setattr__(self, "_state_named", True)
+                hooks = d.get("_hooks")
+                if (hooks is None or not any(hooks.values())) and not (
+                        _HOOKS.forward_pre or _HOOKS.forward or _HOOKS.backward
+                        or _HOOKS.backward_pre):
+                    return self.forward(*args)
+                return self._forward_with_hooks(args, kwargs)
         symbolic = _any_symbolic(args, kwargs)
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
@@ -157,14 +174,17 @@ class Module(HookMixin):
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
+        # (one .get per table: Linear.forward reads two parameters through here each call)
         d = self.__dict__
-        for table in ("_parameters", "_buffers"):
-            if table in d and name in d[table]:
-                t = d[table][name]
-                return variable_of(t) if t is not None and d.get("_symbolic") else t
-        if "_modules" in d and name in d["_modules"]:
-            return d["_modules"][name]
-        parametrizations = d.get("_modules", {}).get("parametrizations")
+        t = d.get("_parameters", _NO_TABLE).get(name, _ABSENT)
+        if t is _ABSENT:
+            t = d.get("_buffers", _NO_TABLE).get(name, _ABSENT)
+        if t is not _ABSENT:
+            return variable_of(t) if t is not None and d.get("_symbolic") else t
+        modules = d.get("_modules", _NO_TABLE)
+        if name in modules:
+            return modules[name]
+        parametrizations = modules.get("parametrizations")
         if parametrizations is not None and name in parametrizations:
             return parametrizations[name]()  # nn.utils.parametrize: computed on each access
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
@@ -427,60 +447,6 @@ class Module(HookMixin):
             with no_grad():
                 target._assign(arr)
         return IncompatibleKeys(missing, unexpected)
-
-    # ---- whole-module files (graphc.save(model), graphc.load) ------------------------------
-    _TRANSIENT = ("_pending_updates", "_symbolic", "_scope", "_state_named")
-
-    def _save_state(self):
-        """The attributes graphc.save writes: all but the records of symbolic forwards."""
-        return {k: v for k, v in self.__dict__.items() if k not in Module._TRANSIENT}
-
-    def _load_state(self, state):
-        """graphc.load's counterpart of _save_state (the instance was made without
-        __init__, as pickle makes them)."""
-        for table in ("_parameters", "_buffers", "_modules", "_pending_updates"):
-            object.__setattr__(self, table, OrderedDict())
-        object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "training", True)
-        self.__dict__.update(state)
-        object.__setattr__(self, "_pending_updates", OrderedDict())
-        for table, kind in (("_parameters", Parameter), ("_buffers", Tensor),
-                            ("_modules", Module)):
-            values = self.__dict__[table]
-            if not isinstance(values, OrderedDict) or not all(
-                    isinstance(k, str) and (v is None or isinstance(v, kind))
-                    for k, v in values.items()):
-                raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {table} "
-                                       f"does not hold {kind.__name__}s by name (damaged file)")
-        d = self.__dict__
-
-        def damaged(what):
-            raise GraphFormatError(f"graphc.load: a saved {type(self).__name__}'s {what} "
-                                   f"(damaged file)")
-        if type(d["training"]) is not bool:
-            damaged("training flag is not a bool")
-        if not isinstance(d["_non_persistent"], set):
-            damaged("_non_persistent is not a set")
-        hooks = d.get("_hooks", {})
-        if not isinstance(hooks, dict) or not all(
-                isinstance(t, OrderedDict) and all(type(k) is int and isinstance(h, tuple)
-                                                   and len(h) in (2, 3) and callable(h[0])
-                                                   for k, h in t.items())
-                for t in hooks.values()):
-            damaged("hook tables are malformed")
-        for table in hooks.values():
-            if table:  # new handles must not reuse the saved hooks' ids
-                RemovableHandle._next_id = max(RemovableHandle._next_id, max(table) + 1)
-
-    def __deepcopy__(self, memo):
-        """A copy with its own parameter and buffer storage (symbolic records are not
-        copied: they belong to graphs built from the original)."""
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        for key, value in self.__dict__.items():
-            value = OrderedDict() if key == "_pending_updates" else copy.deepcopy(value, memo)
-            object.__setattr__(new, key, value)
-        return new
 
     # ---- printing -----------------------------------------------------------------------------------
     def extra_repr(self):

@@ -38,7 +38,7 @@ def resolve(size_average, reduce, reduction):
 
 
 def check(reduction, name, extra=()):
-    if reduction not in REDUCTIONS + tuple(extra):
+    if reduction not in REDUCTIONS and reduction not in extra:
         raise ValueError(f"{name}: reduction must be one of {REDUCTIONS + tuple(extra)}, got "
                          f"{reduction!r}")
     return reduction
@@ -46,9 +46,9 @@ def check(reduction, name, extra=()):
 
 def apply(loss, reduction, name):
     """mean / sum / identity of an elementwise loss."""
-    check(reduction, name)
     if reduction == "mean":
         return G.mean(loss)
     if reduction == "sum":
         return G.sum(loss)
+    check(reduction, name)
     return loss
