@@ -64,12 +64,11 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         seeds[key] = g if key not in seeds else seeds[key] + g
         roots.append(edge[0] if type(edge) is tuple else None)
     if inputs is None:
-        entries = tape_entries(roots)
+        reached = entries = tape_entries(roots)
     else:
-        entries = tape_entries(roots, freed_error=None)
-        reached = {id(e) for e in entries}  # (for the tensors that retain their gradient)
-        entries = leading_to(entries, {edge_key(e) for t in inputs
-                                        if (e := edge_of(t)) is not None})
+        reached = tape_entries(roots, freed_error=None)
+        entries = leading_to(reached, {edge_key(e) for t in inputs
+                                       if (e := edge_of(t)) is not None})
     targets = {} if inputs is None else None  # cotangent key -> tensor whose .grad receives it
     for e in entries:  # saved versions checked and leaves found in one pass
         for vc, v, _ in e.saved:
@@ -81,7 +80,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     targets[id(edge)] = edge
     retained = {}  # computed tensors that retain their gradient (autograd.grad fills them too)
     if _retaining:
-        swept = {id(e) for e in entries} if inputs is None else reached
+        swept = {id(e) for e in reached}
         for ref in list(_retaining.values()):
             t = ref()
             if t is not None and t._retains_grad and id(t.grad_fn) in swept:

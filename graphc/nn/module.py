@@ -85,28 +85,29 @@ class Module(HookMixin, ModuleFiles):
             for x in args:
                 if type(x) is not Tensor and _symbolic(x):
                     break
-            else:  # eager positional arguments (the common call): as below, decided inline
-                d = self.__dict__
-                if "_state_named" not in d:
-                    self._name_state()
-                    object.__setattr__(self, "_state_named", True)
-                hooks = d.get("_hooks")
-                if (hooks is None or not any(hooks.values())) and not (
-                        _HOOKS.forward_pre or _HOOKS.forward or _HOOKS.backward
-                        or _HOOKS.backward_pre):
-                    return self.forward(*args)
-                return self._forward_with_hooks(args, kwargs)
+            else:  # eager positional arguments, the common call: decided without the checks below
+                return self._eager_call(args, kwargs)
         symbolic = _any_symbolic(args, kwargs)
         if Tensor._trace is not None:  # graphc.jit: the trace holds for these .training modes
             Tensor._trace.guard_modules(self.modules())
         if symbolic or Tensor._trace is not None:
             self._refuse_backward_hooks()
         if not symbolic:
-            if "_state_named" not in self.__dict__:  # once: tapes show 'fc1.weight' (torchviz)
-                self._name_state()
-                object.__setattr__(self, "_state_named", True)
-            return self._forward_with_hooks(args, kwargs)
+            return self._eager_call(args, kwargs)
         return self._symbolic_call(args, kwargs)
+
+    def _eager_call(self, args, kwargs):
+        """forward on eager values: parameters named once (tapes show 'fc1.weight', as
+        torchviz does), then forward itself when no hook is registered anywhere."""
+        d = self.__dict__
+        if "_state_named" not in d:
+            self._name_state()
+            object.__setattr__(self, "_state_named", True)
+        hooks = d.get("_hooks")
+        if (hooks is None or not any(hooks.values())) and not (
+                _HOOKS.forward_pre or _HOOKS.forward or _HOOKS.backward or _HOOKS.backward_pre):
+            return self.forward(*args, **kwargs)
+        return self._forward_with_hooks(args, kwargs)
 
     def _symbolic_call(self, args, kwargs):
         # Symbolic forward: parameters and buffers read as their graph variables, so that
