@@ -20,6 +20,7 @@ on a quiet 2-core machine and stalls 10-40x when another process holds the secon
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 PARALLEL_LOCK = threading.RLock()
@@ -74,30 +75,39 @@ def _find_blas():
 
 
 def _load_scipy_blas():
-    """Load the library of scipy.linalg.cython_blas (and with it SciPy's OpenBLAS) without
-    importing scipy.linalg, which takes ~0.2 s: the loader keeps one copy, which Numba's
-    kernels call when they import the module later."""
-    import ctypes
+    """Import scipy.linalg.cython_blas (and with it SciPy's OpenBLAS) by itself, without
+    scipy.linalg, whose package import takes 0.1-0.2 s: Numba's np.dot needs only this
+    module, and finds it in sys.modules when it types its first BLAS call."""
     import importlib.machinery
     import importlib.util
+    if "scipy.linalg" in sys.modules:
+        return _import_scipy_blas()
     # OpenBLAS starts its worker threads when loaded, and they spin for ~60 ms of CPU: on
     # one thread (set by _limit_blas right after) it needs none
     unset = "OPENBLAS_NUM_THREADS" not in os.environ
     if unset:
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
     try:
-        spec = importlib.util.find_spec("scipy")
-        folder = os.path.join(os.path.dirname(spec.origin), "linalg")
+        scipy = importlib.util.find_spec("scipy")
+        folder = os.path.join(os.path.dirname(scipy.origin), "linalg")
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = os.path.join(folder, "cython_blas" + suffix)
             if os.path.exists(path):
-                ctypes.CDLL(path)
+                spec = importlib.util.spec_from_file_location("scipy.linalg.cython_blas", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                # registered only once loaded: a failure leaves the usual import below
+                sys.modules[spec.name] = module
                 return
     except (AttributeError, ImportError, OSError, TypeError):
         pass
     finally:
         if unset:
             del os.environ["OPENBLAS_NUM_THREADS"]
+    _import_scipy_blas()
+
+
+def _import_scipy_blas():
     try:
         import scipy.linalg.cython_blas  # noqa: F401  (the slow, sure way)
     except ImportError:

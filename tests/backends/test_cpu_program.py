@@ -144,3 +144,28 @@ def test_thread_count_is_configurable():
     with pytest.raises(ValueError):
         gc.set_num_threads(0)
     gc.set_num_threads(n)
+
+
+def test_compiling_pauses_full_collections_only_while_it_runs():
+    import gc as collector
+    from graphc.backends import cpu
+    before = collector.get_threshold()
+    seen = []
+    compile_kernels = cpu.CompiledProgram.compile_kernels
+
+    def spy(program, feeds=()):
+        seen.append(collector.get_threshold())
+        return compile_kernels(program, feeds)
+    cpu.CompiledProgram.compile_kernels = spy
+    try:
+        step, _ = _xor("cpu", layout="kernels")
+        step(X[:3], Y[:3])  # a signature not compiled before in this process
+    finally:
+        cpu.CompiledProgram.compile_kernels = compile_kernels
+    assert seen and all(t[:2] == before[:2] and t[2] > 10 ** 6 for t in seen), seen
+    assert collector.get_threshold() == before and collector.isenabled()
+    with cpu.full_collections_paused():
+        with cpu.full_collections_paused():  # nested (another thread compiling) keeps it off
+            pass
+        assert collector.get_threshold()[2] > 10 ** 6
+    assert collector.get_threshold() == before

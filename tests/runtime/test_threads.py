@@ -1,6 +1,7 @@
 """One thread setting caps every BLAS library from `import graphc` on, SciPy's (which
 Numba's np.dot calls) included, without importing scipy.linalg or starting idle threads (in
-a subprocess: BLAS libraries stay loaded)."""
+a subprocess: BLAS libraries stay loaded). The BLAS module is imported by itself, so that Numba's
+first np.dot does not import scipy.linalg either."""
 import os
 import subprocess
 import sys
@@ -26,9 +27,14 @@ SCRIPT = textwrap.dedent("""
         return np.dot(a, b)
     a = np.ones((64, 64))
     assert product(a, a)[0, 0] == 64
+    assert "scipy.linalg" not in sys.modules  # Numba found the BLAS module by itself
     from threadpoolctl import threadpool_info
     after = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
     assert after == before, (before, after)  # the same libraries, still on one thread
+    import scipy.linalg
+    from scipy.linalg import cython_blas
+    assert cython_blas is sys.modules["scipy.linalg.cython_blas"]
+    assert np.allclose(scipy.linalg.solve(np.eye(2) * 2, np.ones(2)), 0.5)
     print("ok")
 """)
 
