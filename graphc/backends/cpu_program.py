@@ -22,6 +22,7 @@ from runtime import cache, compile_worker, threads
 
 from ..eager.tensor import Tensor
 from ..errors import op_error
+from ..ops import collective
 from .compile_report import Progress, numba_timers
 
 
@@ -91,8 +92,16 @@ def _bound_view(arenas, key):
 
 
 def _arena_arrays(record):
-    return [np.asarray(data) if kind == "const" else np.zeros(data, dtype)
+    return [np.asarray(data) if kind == "const" else _work_arena(kind, data, dtype)
             for kind, dtype, data in record.arenas]
+
+
+def _work_arena(kind, size, dtype):
+    if kind == "shared":  # it holds allreduce buckets (lower/program.py)
+        arena = collective.shared_arena(size, dtype)
+        if arena is not None:
+            return arena
+    return np.zeros(size, dtype)
 
 
 class CompiledProgram:

@@ -299,9 +299,9 @@ def _signature(s, kernels):
 
 
 def _arena(a):
-    _check(isinstance(a, list) and len(a) == 3 and a[0] in ("const", "work") and
+    _check(isinstance(a, list) and len(a) == 3 and a[0] in ("const", "work", "shared") and
            a[1] in _DTYPES, "an arena")
-    if a[0] == "work":
+    if a[0] != "const":
         _check(type(a[2]) is int and 0 <= a[2] <= _MAX_ELEMENTS, "an arena size")
         return tuple(a)
     return ("const", a[1], _decode_array(a[2]))

@@ -4,31 +4,38 @@ MPI_Iallreduce of a bucket costs each rank 2-4x more CPU time than the bytes nee
 2 ranks of a 2-core machine: ~100-130 µs, against ~12 µs to copy it and ~17 µs to add two:
 MPICH's single-copy transfers pin pages and take several protocol rounds, and it moves
 bytes only inside MPI calls). On a machine with no spare core that time is added to every
-step whatever the overlap, so here each rank
+step whatever the overlap. So here the ranks sum their buckets where they lie: a compiled
+program whose work arena holds gradient buckets takes that arena from this rank's **pool**,
+a segment of an MPI shared-memory window (MPI_Win_allocate_shared, made once by
+init_process_group), which every rank of the machine has mapped. Nothing is copied:
 
-- at `start`: copies its bucket into its own slot of an MPI shared-memory window
-  (MPI_Win_allocate_shared; MPI allocates and maps it) and sends every other rank a
-  zero-byte "ready" message;
-- at `finish`: waits for the others' "ready" messages (with the process group's deadline),
-  then sums the slots of all ranks **in rank order** into its bucket, so every rank gets the
-  same bits (for 2 ranks the same as MPI's sum), divides for a mean, and sends a "read"
-  message to every other rank.
+- at `start` a rank writes, in its row of a small shared **flags** window, where the bucket
+  lies in its pool, then that it is ready (the bucket's use number);
+- at `finish` it waits until every rank is ready (with the process group's deadline),
+  takes one chunk of the bucket (rank r the r-th of `size` equal parts), sums that chunk of
+  every rank's bucket **in rank order**, divides for a mean, and writes the result into that
+  chunk of every rank's bucket: so every rank gets the same bits (on 2 ranks MPI's, a + b).
+  Then it says it is done and waits until every rank is: its bucket is now whole.
 
-A rank writes a slot again only after every other rank has said it read the slot's last
-contents (the "read" messages of that use; normally arrived long before), and never writes
-a slot whose allreduce it has not finished, so slots of buckets in flight at once differ.
-Every rank starts the same buckets in the same order (checked before a compiled step's
-first call: distributed/compiled.py _agree), so each chooses the same slot and allocates
-the same windows (a collective call) at the same point. Slots are grouped by (dtype,
-elements): one program reuses its own after the first step.
+Each rank reads and writes 2 bytes per byte of the bucket, where copying it into shared
+memory and summing all of it moved 5; and the only messages are the flags. A rank touches
+another's bucket only between that rank's `start` (the bucket is complete) and its `finish`
+(which waits until everyone is done with it): the interval in which the program neither
+reads nor writes it (the memory plan keeps it for the allreduce, as for MPI's in-place
+one). Every rank starts the same buckets in the same order (checked before a compiled step's
+first call: distributed/compiled.py _agree), so the n-th start of every rank is the same
+bucket, and each uses row n % ROWS of the flags; a row is reused only after every rank has
+finished with it (a rank's `finish` waits for all the others' "done").
+
+A bucket outside the pool on any rank (a program output, a program made after the pool was
+full, or one made before init_process_group) is summed by MPI_Iallreduce, on every rank
+alike: each sees every rank's offset in the flags. So are buckets under MIN_BYTES (MPI's
+eager protocol costs ~3.5 µs there) and, when the pool is not there, all of them.
 
 Used when all ranks share one node (MPI_Comm_split_type SHARED) and there are at most
-MAX_RANKS of them (each rank reads every slot: the cost grows with the count), for at most
-MAX_BYTES or half of /dev/shm's free space in all (containers often give it 64 MiB; later
-buckets go to MPI_Iallreduce); GRAPHC_SHM_ALLREDUCE=0 on any rank selects MPI_Iallreduce
-instead. Buckets under MIN_BYTES go to MPI_Iallreduce all the same: its eager protocol
-costs ~3.5 µs there, the four messages and the copy and sum here ~7 µs (2 ranks: equal
-near 8 KiB; 64 KiB: MPI 19 µs, here 12).
+MAX_RANKS of them (each chunk is read from every rank), with a pool of MAX_BYTES or half of
+/dev/shm's free space in all (containers often give it 64 MiB), whichever is less: pages are
+used only as arenas are touched. GRAPHC_SHM_ALLREDUCE=0 on any rank selects MPI_Iallreduce.
 """
 from __future__ import annotations
 
@@ -38,11 +45,14 @@ import numpy as np
 
 MAX_RANKS = 8
 MIN_BYTES = 16 << 10
-MAX_BYTES = 1 << 30  # of shared memory, all slots of all ranks together
+MAX_BYTES = 256 << 20  # of shared memory, the pools of all ranks together
+ROWS = 256             # flag rows: buckets in flight at once, at most
+READY, OFFSET, DONE = 0, 1, 2  # the columns of a flag row
+ALIGN = 64             # bytes: arenas start on a cache line
 
 
 def budget(comm, MPI):
-    """Bytes of shared memory the buckets of this job may use, the same on every rank: 0
+    """Bytes of shared memory the pools of this job may use, the same on every rank: 0
     when the ranks are not all on one node, are more than MAX_RANKS, or a rank has
     GRAPHC_SHM_ALLREDUCE=0 (a collective call)."""
     size = comm.Get_size()
@@ -61,127 +71,163 @@ def budget(comm, MPI):
     return int(comm.allreduce(mine, op=MPI.MIN))
 
 
-_SUM_OF_TWO = []
+_KERNELS = []
 
 
-def _sum_of_two():
-    """out = (a + b) / divisor, elementwise: a Numba kernel (cached on disk), made once."""
-    if not _SUM_OF_TWO:
+def _mean_of_two():
+    """a[i] = b[i] = (a[i] + b[i]) / divisor: a Numba kernel (cached on disk), made once."""
+    if not _KERNELS:
         from runtime.kernels._jit import kernel
 
         @kernel
-        def sum_of_two(out, a, b, divisor):
-            for i in range(out.size):
-                out[i] = (a[i] + b[i]) / divisor
-        _SUM_OF_TWO.append(sum_of_two)
-    return _SUM_OF_TWO[0]
+        def mean_of_two(a, b, divisor):
+            for i in range(a.size):
+                total = (a[i] + b[i]) / divisor
+                a[i] = total
+                b[i] = total
+        _KERNELS.append(mean_of_two)
+    return _KERNELS[0]
 
 
-class _Slot:
-    """One window: a bucket-sized array per rank, and the messages of its last use."""
+def _reduce_chunk(parts, divisor):
+    """Every part (one rank's chunk each, in rank order) set to their sum / divisor."""
+    if len(parts) == 2 and parts[0].dtype.char in "fd":  # float32, float64: one pass
+        _mean_of_two()(parts[0], parts[1], parts[0].dtype.type(divisor))
+        return
+    total = parts[0] + parts[1]
+    for part in parts[2:]:
+        total += part
+    if divisor != 1:
+        total /= divisor
+    for part in parts:
+        part[...] = total
 
-    def __init__(self, comm, MPI, dtype, size, uid):
-        self.window = MPI.Win.Allocate_shared(size * dtype.itemsize, dtype.itemsize, comm=comm)
-        self.arrays = [np.frombuffer(self.window.Shared_query(r)[0], dtype, size)
-                       for r in range(comm.Get_size())]
-        self.ready_tag, self.read_tag = 2 * uid, 2 * uid + 1
-        self.pending = []  # requests of the last use: "read" sends and receives
 
-    def free(self):
-        self.arrays = []
-        self.window.Free()
+class _Bucket:
+    """A started bucket: its use number and flag row."""
+    __slots__ = ("use", "row")
+
+    def __init__(self, use, row):
+        self.use, self.row = use, row
+
+
+class _AllFlagged:
+    """A request-like test (process_group.wait calls Test()): every rank's flag of `row` in
+    `column` has reached `use`."""
+    __slots__ = ("flags", "row", "column", "use", "sync")
+
+    def __init__(self, flags, row, column, use, sync):
+        self.flags, self.row, self.column, self.use, self.sync = flags, row, column, use, sync
+
+    def Test(self):
+        row, column, use = self.row, self.column, self.use
+        for flags in self.flags:
+            if flags[row, column] < use:
+                return False
+        self.sync()  # (a memory barrier: what they wrote before the flag is seen)
+        return True
 
 
 class SharedMemoryAllreduce:
     """start(buffer) -> handle; progress(handle); finish(handle, buffer, mean) (the interface
-    of graphc/ops/collective.py's `overlap`)."""
+    of graphc/ops/collective.py's `overlap`); arena(size, dtype): a work arena in this
+    rank's pool, or None."""
 
     def __init__(self, comm, MPI, wait, budget):
         from .collectives import InPlaceAllreduce
-        self.small = InPlaceAllreduce(comm, MPI)  # buckets under MIN_BYTES, or over budget
-        self.budget = budget  # bytes of slots left (every rank counts alike)
-        self.comm = comm.Dup()  # its messages never meet the user's or the other collectives'
+        self.mpi = InPlaceAllreduce(comm, MPI)  # small buckets, buckets outside the pools
+        self.comm = comm.Dup()  # (its windows are its own)
         self.MPI, self.wait = MPI, wait
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
-        self.others = [r for r in range(self.size) if r != self.rank]
-        self.pools = {}      # (dtype, elements) -> [slots], in allocation order
-        self.turn = {}       # (dtype, elements) -> index of the slot to try first
-        self.in_flight = set()  # ids of slots started and not yet finished
-        self.count = 0
-        self.token = np.zeros(1, np.int8)
-        self.sink = np.zeros(self.size, np.int8)  # (zero-byte messages: never written)
+        self.pool_bytes = budget // self.size // ALIGN * ALIGN
+        self.pool = MPI.Win.Allocate_shared(self.pool_bytes, 1, comm=self.comm)
+        self.pools = [np.frombuffer(self.pool.Shared_query(r)[0], np.uint8, self.pool_bytes)
+                      for r in range(self.size)]
+        self.rows = ROWS
+        self.flag_window = MPI.Win.Allocate_shared(self.rows * 3 * 8, 8, comm=self.comm)
+        self.flags = [np.frombuffer(self.flag_window.Shared_query(r)[0], np.int64,
+                                    self.rows * 3).reshape(self.rows, 3)
+                      for r in range(self.size)]
+        self.flags[self.rank][...] = 0
+        # a passive-target epoch on both windows, for MPI_Win_sync (a memory barrier)
+        self.pool.Lock_all(MPI.MODE_NOCHECK)
+        self.flag_window.Lock_all(MPI.MODE_NOCHECK)
+        self.sync = self.flag_window.Sync
+        self.comm.Barrier()  # (every rank's flags are zero before anyone reads them)
+        self.others = [self.flags[r] for r in range(self.size) if r != self.rank]
+        self.used = 0      # bytes of this rank's pool given to arenas
+        self.uses = 0      # buckets started through the flags
+        self.in_flight = 0
+        self.offsets = {}  # id(buffer) -> (buffer, offset in the pool) of buckets in the pool
+        self.base = self.pools[self.rank].__array_interface__["data"][0]
 
-    def _slot(self, dtype, size):
-        key = (dtype.str, size)
-        pool = self.pools.get(key, [])
-        turn = self.turn.get(key, 0)
-        for k in range(len(pool)):
-            slot = pool[(turn + k) % len(pool)]
-            if id(slot) not in self.in_flight:
-                self.turn[key] = (turn + k + 1) % len(pool)
-                return slot
-        # every slot of this size is in flight (the same on every rank): one more, and one
-        # spare, so that the next step's start need not wait for this step's "read" messages
-        new = 2 if not pool else 1
-        cost = new * size * dtype.itemsize * self.size
-        if cost > self.budget:
-            return None  # MPI reduces it
-        self.budget -= cost
-        self.pools[key] = pool
-        for _ in range(new):
-            pool.append(_Slot(self.comm, self.MPI, dtype, size, self.count))
-            self.count += 1
-        self.turn[key] = 0
-        return self._slot(dtype, size)
+    def arena(self, size, dtype):
+        """A zeroed work arena of `size` elements in this rank's pool, or None when it does
+        not fit (the program then gets ordinary memory and its buckets go through MPI)."""
+        dtype = np.dtype(dtype)
+        start = -(-self.used // ALIGN) * ALIGN
+        if start + size * dtype.itemsize > self.pool_bytes:
+            return None
+        self.used = start + size * dtype.itemsize
+        arena = self.pools[self.rank][start:self.used].view(dtype)
+        arena[...] = 0
+        return arena
+
+    def _offset(self, buffer):
+        """Where a bucket lies in this rank's pool (bytes), or -1."""
+        known = self.offsets.get(id(buffer))
+        if known is not None and known[0] is buffer:
+            return known[1]
+        offset = buffer.__array_interface__["data"][0] - self.base
+        if not (0 <= offset and offset + buffer.nbytes <= self.used
+                and buffer.flags.c_contiguous):
+            return -1
+        self.offsets[id(buffer)] = (buffer, offset)  # (held: an arena's views live as long)
+        return offset
 
     def start(self, buffer):
-        slot = self._slot(buffer.dtype, buffer.size) if buffer.nbytes >= MIN_BYTES else None
-        if slot is None:
-            return self.small.start(buffer)
-        for request in slot.pending:  # every rank has read this slot's last contents
-            self.wait(request, "all_reduce (gradient bucket of a compiled step)")
-        np.copyto(slot.arrays[self.rank], buffer)
-        comm, token = self.comm, self.token[:0]
-        slot.pending = [comm.Isend(token, r, slot.ready_tag) for r in self.others]
-        ready = [comm.Irecv(self.sink[r:r], r, slot.ready_tag) for r in self.others]
-        self.in_flight.add(id(slot))
-        return slot, ready
+        if buffer.nbytes < MIN_BYTES or self.in_flight >= self.rows:  # (alike on every rank)
+            return self.mpi.start(buffer)
+        self.uses += 1
+        self.in_flight += 1
+        row = self.uses % self.rows
+        mine = self.flags[self.rank]
+        mine[row, OFFSET] = self._offset(buffer)
+        self.sync()  # the bucket and its offset are seen before the flag
+        mine[row, READY] = self.uses
+        return _Bucket(self.uses, row)
 
     def progress(self, handle):
-        if type(handle) is not tuple:  # (the bytes in shared memory are not MPI's to move)
-            self.small.progress(handle)
+        if type(handle) is not _Bucket:  # (the bytes in shared memory are not MPI's to move)
+            self.mpi.progress(handle)
 
     def finish(self, handle, buffer, mean):
-        if type(handle) is not tuple:
-            return self.small.finish(handle, buffer, mean)
-        slot, ready = handle
-        for request in ready:
-            self.wait(request, "all_reduce (gradient bucket of a compiled step)")
-        arrays = slot.arrays
-        if len(arrays) == 2 and buffer.dtype.char in "fd":  # float32, float64
-            # sum and mean in one pass (NumPy's add, then divide, reads it all twice)
-            _sum_of_two()(buffer, arrays[0], arrays[1], buffer.dtype.type(self.size if mean
-                                                                          else 1))
-            mean = False
-        else:
-            np.add(arrays[0], arrays[1], out=buffer)
-            for a in arrays[2:]:
-                np.add(buffer, a, out=buffer)
-        comm, token = self.comm, self.token[:0]
-        for request in slot.pending:  # the "ready" sends: done once the others received
-            self.wait(request, "all_reduce (gradient bucket of a compiled step)")
-        slot.pending = ([comm.Isend(token, r, slot.read_tag) for r in self.others]
-                        + [comm.Irecv(self.sink[r:r], r, slot.read_tag) for r in self.others])
-        self.in_flight.discard(id(slot))
-        if mean:
-            buffer /= self.size
+        if type(handle) is not _Bucket:
+            return self.mpi.finish(handle, buffer, mean)
+        what = "all_reduce (gradient bucket of a compiled step)"
+        row, use = handle.row, handle.use
+        self.wait(_AllFlagged(self.others, row, READY, use, self.sync), what)
+        self.in_flight -= 1
+        offsets = [int(flags[row, OFFSET]) for flags in self.flags]
+        if min(offsets) < 0:  # some rank's bucket is not in its pool: all go through MPI
+            return self.mpi.finish(self.mpi.start(buffer), buffer, mean)
+        n, itemsize = buffer.size, buffer.itemsize
+        lo, hi = n * self.rank // self.size, n * (self.rank + 1) // self.size
+        parts = [pool[offset + lo * itemsize:offset + hi * itemsize].view(buffer.dtype)
+                 for pool, offset in zip(self.pools, offsets)]
+        _reduce_chunk(parts, self.size if mean else 1)
+        self.sync()  # the chunk is seen before "done"
+        self.flags[self.rank][row, DONE] = use
+        self.wait(_AllFlagged(self.others, row, DONE, use, self.sync), what)
 
     def close(self):
-        for pool in self.pools.values():
-            for slot in pool:
-                for request in slot.pending:
-                    self.wait(request, "destroy_process_group")
-                slot.free()
-        self.pools.clear()
+        """Free the windows (a collective call). The pools stay until the process exits
+        when any holds an arena: compiled programs keep using it as their work memory."""
+        self.flag_window.Unlock_all()
+        self.flag_window.Free()
+        self.others = self.flags = []
+        if not self.comm.allreduce(self.used, op=self.MPI.MAX):
+            self.pool.Unlock_all()
+            self.pool.Free()
+            self.pools = []
         self.comm.Free()
-

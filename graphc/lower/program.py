@@ -75,9 +75,12 @@ def lower_program(graph, opts, layout=None, scan_body=False):
     for dt, data in sorted(plan.const_data.items()):
         params.append(f"c_{dt}")
         arenas.append(("const", dt, data))
+    # arenas holding allreduce buckets: other ranks may read and write them in place
+    shared = {plan.storage[c.root].dtype.name for c in plan.collectives
+              if plan.storage[c.root].kind == "temp"}
     for dt, size in sorted(plan.arena_sizes.items()):
         params.append(f"w_{dt}")
-        arenas.append(("work", dt, size))
+        arenas.append(("shared" if dt in shared else "work", dt, size))
     outs = []
     for v, st in plan.storage.items():
         if st.kind == "const":

@@ -42,6 +42,14 @@ def finish_allreduce(request, buffer, mean):
     number of ranks when `mean`."""
     overlap.finish(request, buffer, mean)
 
+
+def shared_arena(size, dtype):
+    """A work arena for a compiled program with allreduce buckets in it: memory that the
+    other ranks on this machine may read and write, where the allreduce sums the buckets
+    in place there (graphc/distributed/shared_memory.py); else None."""
+    arena = getattr(overlap, "arena", None)
+    return arena(size, dtype) if arena is not None else None
+
 REDUCTIONS = ("sum", "mean")
 
 MiB = 1 << 20

@@ -248,56 +248,66 @@ def case_ddp_compiled_cpu(rank, world):
 
 
 def case_shared_memory_buckets(rank, world):
-    """Compiled steps' buckets go through shared memory on one machine: the same sums as
-    MPI_Allreduce, the same bits on every rank, slots reused safely across steps with two
-    buckets of one size in flight, small buckets through MPI; compiled steps train as the
-    reference with every bucket through shared memory, and with every one through MPI."""
+    """Compiled steps' buckets are summed in place in shared memory on one machine: the same
+    sums as MPI_Allreduce, the same bits on every rank, flag rows reused safely with two
+    buckets in flight; small buckets, and buckets outside the pool on any rank, through MPI;
+    compiled steps take their bucket arena from the pool and train as the reference, and as
+    with every bucket through MPI."""
     from graphc.distributed import shared_memory
     from graphc.distributed.collectives import InPlaceAllreduce
     from graphc.ops import collective
     state = dist.process_group._state
-    comm, MPI = state.comm, state.MPI
+    comm, MPI, wait = state.comm, state.MPI, dist.process_group.wait
     shm = collective.overlap
     assert isinstance(shm, shared_memory.SharedMemoryAllreduce), shm
+    rows = shared_memory.ROWS
+    shared_memory.ROWS = 4  # (rows are reused every 4 buckets)
+    try:
+        few_rows = shared_memory.SharedMemoryAllreduce(comm, MPI, wait, 1 << 20)
+    finally:
+        shared_memory.ROWS = rows
     rng = np.random.default_rng(rank)
-    for step in range(6):
-        a, b = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))  # 16 KiB
-        c, small = rng.standard_normal(2048), rng.standard_normal(5)
-        expected = [x.copy() for x in (a, b, c, small)]
-        for x in expected:
-            comm.Allreduce(MPI.IN_PLACE, x)
-        expected[2] /= world
-        ha, hb = shm.start(a), shm.start(b)  # two slots of one size in flight
-        hs = shm.start(small)
-        shm.progress(ha)
-        shm.progress(hs)
-        shm.finish(ha, a, False)
-        hc = shm.start(c)
-        shm.finish(hb, b, False)
-        shm.finish(hc, c, True)
-        shm.finish(hs, small, False)
-        for got, want in zip((a, b, c, small), expected):
-            close(got, want, f"shared-memory allreduce, step {step}")
-            if world == 2:  # a + b in either order: MPI's bits
-                np.testing.assert_array_equal(got, want)
-        for other in comm.allgather(a):
-            np.testing.assert_array_equal(other, a)  # every rank the same bits
-    pools = {key: len(slots) for key, slots in shm.pools.items()}
-    assert pools == {("<f4", 4096): 2, ("<f8", 2048): 2}, pools  # (small: MPI's)
-    tight = shared_memory.SharedMemoryAllreduce(comm, MPI, dist.process_group.wait,
-                                                4096 * 4 * world * 2)  # 2 slots of a's size
-    a, b, c = np.ones(4096, np.float32), np.ones(4096, np.float32), np.ones(2048)
-    handles = [tight.start(x) for x in (a, b, c)]  # c: over the budget, through MPI
-    for h, x in zip(handles, (a, b, c)):
-        tight.finish(h, x, False)
-        np.testing.assert_array_equal(x, np.full(x.shape, world, x.dtype))
-    assert list(tight.pools) == [("<f4", 4096)] and tight.budget == 0, tight.pools
-    tight.close()
-    min_bytes = shared_memory.MIN_BYTES
+    for impl in (shm, few_rows):
+        a, b = impl.arena(4096, np.float32), impl.arena(4096, np.float32)  # 16 KiB each
+        c = impl.arena(2048, np.float64)
+        assert not (a.any() or b.any() or c.any())  # arenas start as zeros
+        apart = np.zeros(2048)  # not in the pool: through MPI, on every rank
+        half = impl.arena(2048, np.float64) if rank == 0 else np.zeros(2048)  # (on one rank)
+        for step in range(6):
+            small = rng.standard_normal(5)
+            for x in (a, b, c, apart, half):
+                x[...] = rng.standard_normal(x.size)
+            expected = [x.copy() for x in (a, b, c, small, apart, half)]
+            for x in expected:
+                comm.Allreduce(MPI.IN_PLACE, x)
+            expected[2] /= world
+            ha, hb = impl.start(a), impl.start(b)  # two buckets in flight
+            hs = impl.start(small)
+            impl.progress(ha)
+            impl.progress(hs)
+            impl.finish(ha, a, False)
+            hc = impl.start(c)
+            impl.finish(hb, b, False)
+            impl.finish(hc, c, True)
+            impl.finish(hs, small, False)
+            for x in (apart, half):
+                impl.finish(impl.start(x), x, False)
+            for got, want in zip((a, b, c, small, apart, half), expected):
+                close(got, want, f"shared-memory allreduce, step {step}")
+                if world == 2:  # a + b in either order: MPI's bits
+                    np.testing.assert_array_equal(got, want)
+            for other in comm.allgather(np.concatenate([a, b])):
+                np.testing.assert_array_equal(other, np.concatenate([a, b]))  # same bits
+    assert few_rows.uses == 6 * 5 and few_rows.in_flight == 0, (few_rows.uses,
+                                                                 few_rows.in_flight)
+    assert few_rows.arena(1 << 20, np.float32) is None  # over its pool: ordinary memory
+    few_rows.close()
+    min_bytes, used = shared_memory.MIN_BYTES, shm.used
     shared_memory.MIN_BYTES = 0  # the test model's bucket is 384 bytes
     try:
+        uses = shm.uses
         _compiled(rank, world, "cpu")
-        assert ("<f4", 96) in shm.pools, shm.pools
+        assert shm.used > used and shm.uses == uses + 3, (shm.used, shm.uses)
     finally:
         shared_memory.MIN_BYTES = min_bytes
     collective.overlap = InPlaceAllreduce(comm, MPI)
