@@ -24,7 +24,10 @@ program split there: GRAPHC_DDP_OVERLAP=0), alternating their timed samples
 `--buckets-ab` compares, the same way, the compiled DDP step whose gradient buckets are
 reduced through shared memory (the default on one machine: graphc/distributed/shared_memory.py)
 against the same program reducing them with MPI_Iallreduce, and the step compiled without
-DDP (the ceiling).
+DDP (the ceiling); it also times rank 0 alone ("one rank", the others asleep) in every
+round, and reports each variant's scaling efficiency against it round by round: the two
+separate jobs of the main table run minutes apart, and on a shared machine their baseline
+can drift by 10-20%.
 The job also measures MPI_Allreduce bandwidth (float32 buffers
 from 4 KiB to 64 MiB) for docs/distributed.md. `w10_data_parallel(settings)` returns the
 rows as Measurements for benchmarks/run.py.
@@ -204,21 +207,32 @@ def _paired_samples(comm, MPI, variants, rounds, steps):
                 step()
             wall = (time.perf_counter() - wall) / steps
             cpu = (time.process_time() - cpu) / steps
-            samples[label].append((comm.allreduce(wall, op=MPI.MAX),
-                                   comm.allreduce(cpu, op=MPI.MAX)))
+            samples[label].append(_quiet_max(comm, MPI, (wall, cpu)))
     return samples
+
+
+def _quiet_max(comm, MPI, values):
+    """The largest of every rank's values, waiting asleep: a rank done early (the "one rank"
+    variant's idle ones) must leave its core alone while the others still run."""
+    values = np.asarray(values, np.float64)
+    request = comm.Iallreduce(MPI.IN_PLACE, values, op=MPI.MAX)
+    while not request.Test():
+        time.sleep(0.0005)
+    return tuple(values)
 
 
 def _buckets_ab(comm, MPI, quick, rounds):
     """Paired samples of one compiled DDP step with its buckets reduced through shared
-    memory ("shm") or MPI_Iallreduce ("mpi"), and of the step without DDP ("no DDP"): per
-    variant the median over rounds of the slowest rank's wall and CPU time per step, and
-    the median of the per-round wall ratios to "mpi"."""
+    memory ("shm") or MPI_Iallreduce ("mpi"), of the step without DDP ("no DDP"), and of
+    rank 0's step without DDP alone ("one rank"): per variant the median over rounds of the
+    slowest rank's wall and CPU time per step, the median of the per-round wall ratios to
+    "mpi", and of the per-round scaling efficiencies (one rank's time / the variant's)."""
     from graphc.distributed.collectives import InPlaceAllreduce
     from graphc.distributed.shared_memory import SharedMemoryAllreduce
     from graphc.ops import collective
     steps = 3 if quick else 20
     default = collective.overlap
+    alone = comm.Get_rank() == 0
     buckets = {"mpi": InPlaceAllreduce(comm, MPI)}
     if isinstance(default, SharedMemoryAllreduce):  # (not with GRAPHC_SHM_ALLREDUCE=0)
         buckets["shm"] = default
@@ -227,7 +241,10 @@ def _buckets_ab(comm, MPI, quick, rounds):
         x, y = _data(kind, spec, batch, comm.Get_rank())
         ddp = _graphc_step(kind, spec, weights, x, y, True)
         ddp()  # compiled with the default buckets: its arena in shared memory where they are
-        variants = {"no DDP": _graphc_step(kind, spec, weights, x, y, True, False)}
+        plain = _graphc_step(kind, spec, weights, x, y, True, False)
+        # "one rank": rank 0's step without DDP while the others sleep, the 1-rank baseline
+        # of the scaling efficiency, measured in the same minutes as the 2-rank steps
+        variants = {"no DDP": plain, "one rank": plain if alone else (lambda: None)}
         for label, impl in buckets.items():
             variants[label] = functools.partial(_with_buckets, collective, impl, ddp)
         for step in variants.values():
@@ -238,10 +255,14 @@ def _buckets_ab(comm, MPI, quick, rounds):
                "ranks": comm.Get_size()}
         for label, s in samples.items():
             ratios = [a[0] / b[0] for a, b in zip(s, samples["mpi"])]
+            # scaling efficiency: N ranks' samples/s over N times one rank's, round by round
+            efficiency = [a[0] / b[0] for a, b in zip(samples["one rank"], s)]
             row[label] = {"wall_s": statistics.median(w for w, _ in s),
                           "cpu_s": statistics.median(c for _, c in s),
                           "wall_ratio_median": statistics.median(ratios),
-                          "wall_ratio_min": min(ratios), "wall_ratio_max": max(ratios)}
+                          "wall_ratio_min": min(ratios), "wall_ratio_max": max(ratios),
+                          "efficiency_median": statistics.median(efficiency),
+                          "efficiency_min": min(efficiency), "efficiency_max": max(efficiency)}
         rows.append(row)
     collective.overlap = default
     return rows
@@ -399,16 +420,22 @@ def overlap_table(jobs):
 
 def buckets_table(jobs):
     lines = ["| workload | ranks | variant | wall (ms) | CPU (ms) | paired wall ratio to mpi, "
-             "median [min, max] |", "|---|---|---|---|---|---|"]
+             "median [min, max] | paired scaling efficiency, median [min, max] |",
+             "|---|---|---|---|---|---|---|"]
     for n in sorted(jobs):
         for r in jobs[n]["buckets_ab"]:
-            for label in ("shm", "mpi", "no DDP"):
+            for label in ("shm", "mpi", "no DDP", "one rank"):
                 v = r.get(label)
                 if v is None:
                     continue
-                lines.append(f"| {r['workload']} | {n} | {label} | {v['wall_s'] * 1e3:.3f} | "
-                             f"{v['cpu_s'] * 1e3:.3f} | {v['wall_ratio_median']:.3f} "
-                             f"[{v['wall_ratio_min']:.3f}, {v['wall_ratio_max']:.3f}] |")
+                efficiency = ("—" if label == "one rank" else
+                              f"{v['efficiency_median']:.0%} [{v['efficiency_min']:.0%}, "
+                              f"{v['efficiency_max']:.0%}]")
+                ranks = 1 if label == "one rank" else n
+                lines.append(f"| {r['workload']} | {ranks} | {label} | "
+                             f"{v['wall_s'] * 1e3:.3f} | {v['cpu_s'] * 1e3:.3f} | "
+                             f"{v['wall_ratio_median']:.3f} [{v['wall_ratio_min']:.3f}, "
+                             f"{v['wall_ratio_max']:.3f}] | {efficiency} |")
     return "\n".join(lines)
 
 
