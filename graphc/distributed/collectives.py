@@ -149,7 +149,7 @@ class InPlaceAllreduce:
         request.Test()  # any MPI call moves every pending transfer a step
 
     def finish(self, request, buffer, mean):
-        wait(request, "all_reduce (gradient bucket of a compiled step)")
+        wait(request, "all_reduce (a gradient bucket)")
         if self.use_thread:
             self.pending -= 1
         if mean and self.size > 1:

@@ -204,7 +204,7 @@ class SharedMemoryAllreduce:
     def finish(self, handle, buffer, mean):
         if type(handle) is not _Bucket:
             return self.mpi.finish(handle, buffer, mean)
-        what = "all_reduce (gradient bucket of a compiled step)"
+        what = "all_reduce (a gradient bucket)"
         row, use = handle.row, handle.use
         self.wait(_AllFlagged(self.others, row, READY, use, self.sync), what)
         self.in_flight -= 1

@@ -252,7 +252,7 @@ def case_shared_memory_buckets(rank, world):
     sums as MPI_Allreduce, the same bits on every rank, flag rows reused safely with two
     buckets in flight; small buckets, and buckets outside the pool on any rank, through MPI;
     compiled steps take their bucket arena from the pool and train as the reference, and as
-    with every bucket through MPI."""
+    with every bucket through MPI; eager DDP's buckets are in the pool too."""
     from graphc.distributed import shared_memory
     from graphc.distributed.collectives import InPlaceAllreduce
     from graphc.ops import collective
@@ -308,6 +308,11 @@ def case_shared_memory_buckets(rank, world):
         uses = shm.uses
         _compiled(rank, world, "cpu")
         assert shm.used > used and shm.uses == uses + 3, (shm.used, shm.uses)
+        # eager DDP's buckets too: in the pool, reduced in place
+        uses, used = shm.uses, shm.used
+        case_ddp_eager(rank, world)
+        case_ddp_unused_parameters(rank, world)
+        assert shm.used > used and shm.uses > uses + 3, (shm.used, shm.uses)
     finally:
         shared_memory.MIN_BYTES = min_bytes
     collective.overlap = InPlaceAllreduce(comm, MPI)

@@ -23,14 +23,15 @@ import weakref
 import numpy as np
 
 from ... import distributed as dist
-from ...distributed.collectives import allreduce_array, average_symbolic_grads
-from ...distributed.process_group import _check_group, wait
+from ...distributed.collectives import average_symbolic_grads
+from ...distributed.process_group import _check_group
 from ...eager.hooks import queue_callback
 from ...eager.tensor import Tensor
 from ...errors import UnsupportedError
 from ...ir import graph as graph_module
 from ...autograd.function import Function
 from ...dispatch import variable_node
+from ...ops import collective
 from ...ops.collective import all_reduce as all_reduce_op, broadcast as broadcast_op, \
     bucket_caps
 from ..module import Module
@@ -41,7 +42,8 @@ class _Bucket:
 
     The buffer ends with one flag per parameter (1 where this rank has a gradient), summed
     with the gradients: a parameter no rank computed a gradient for keeps `.grad` None, as
-    in PyTorch, instead of getting zeros.
+    in PyTorch, instead of getting zeros. It is reduced as compiled steps' buckets are
+    (graphc/ops/collective.py's start/finish): on one machine in place, in shared memory.
     """
 
     def __init__(self, params):
@@ -49,7 +51,9 @@ class _Bucket:
         self.dtype = params[0]._data.dtype
         sizes = [p._data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        self.flat = np.zeros(self.offsets[-1] + len(params), self.dtype)
+        size = self.offsets[-1] + len(params)
+        shared = collective.shared_arena(size, self.dtype)
+        self.flat = shared if shared is not None else np.zeros(size, self.dtype)
         self.used = self.flat[self.offsets[-1]:]
         self.ready = set()
         self.request = None
@@ -67,13 +71,15 @@ class _Bucket:
                 view[...] = 0  # unused on this rank: it contributes zero, as in PyTorch
             elif p.grad._data is not view and not np.shares_memory(p.grad._data, view):
                 np.copyto(view, p.grad._data)
-        self.request = allreduce_array(self.flat, start_only=True)
+        self.request = collective.start_allreduce(self.flat)
 
-    def finish(self, world_size, as_view):
-        wait(self.request, "all_reduce (DistributedDataParallel gradients)")
+    def progress(self):
+        collective.progress_allreduce(self.request)
+
+    def finish(self, as_view):
+        collective.finish_allreduce(self.request, self.flat, True)  # the mean
         self.request = None
         self.ready.clear()
-        self.flat /= world_size
         for i, p in enumerate(self.params):
             if self.used[i] == 0:
                 continue  # no rank has a gradient for it
@@ -229,7 +235,7 @@ class DistributedDataParallel(Module):
             launched += 1
         object.__setattr__(self, "_launched", launched)
         for b in buckets[:launched]:  # MPI progresses only inside MPI calls: poke them
-            b.request.Test()
+            b.progress()
 
     def _finish_backward(self):
         object.__setattr__(self, "_backward_pending", False)
@@ -237,7 +243,7 @@ class DistributedDataParallel(Module):
             bucket.launch()
         object.__setattr__(self, "_launched", 0)
         for bucket in self._buckets:
-            bucket.finish(self._world_size, self.gradient_as_bucket_view)
+            bucket.finish(self.gradient_as_bucket_view)
 
     # ---- compiled: gradients averaged by all_reduce nodes of the traced step ----------------
     def _prepare_trace(self):
