@@ -121,7 +121,7 @@ def fast_apply(op, inputs, attrs):
     # the key: one, two and three tensors are spelled out (most calls); the data arrays are
     # the kernel's arguments unless a number is among the inputs
     n = len(inputs)
-    pair = False  # two tensors
+    pair = one = False  # two tensors, one tensor
     if n == 2:
         x, y = inputs
         tx = type(x)
@@ -140,7 +140,7 @@ def fast_apply(op, inputs, attrs):
         else:
             key, args = _key(op, inputs), None
     elif n == 1 and type(inputs[0]) in _TENSOR_TYPES:
-        x = inputs[0]
+        x, one = inputs[0], True
         dx = x._data
         key, args = (op, type(dx), dx.shape, dx.dtype), (dx,)
     elif n == 3 and type(inputs[0]) in _TENSOR_TYPES and type(inputs[1]) in _TENSOR_TYPES \
@@ -190,7 +190,7 @@ def fast_apply(op, inputs, attrs):
                         y._base is not None:
                     _record_pair(op, inputs, x, y, out, plan)
                 return out
-            if n == 1 and args is not None:  # one tensor
+            if one:
                 if x._requires_grad or x._base is not None:
                     _record_one(op, inputs, x, out, plan)
                 return out

@@ -122,3 +122,15 @@ def test_mean_kernel_is_numpys_mean_bit_for_bit(shape, dims, keepdim, dtype):
     got, want = R.mean.eager(x, dims, keepdim), R.mean.reference(x, dims, keepdim)
     assert np.asarray(got).dtype == np.asarray(want).dtype
     np.testing.assert_array_equal(got, want)
+
+
+def test_first_one_input_call_on_a_new_tensor_subclass_records_its_gradient(monkeypatch):
+    """A Parameter first met by a one-input op (a slice) is learned as a tensor type and the
+    call is recorded: its gradient flows (it once raised UnboundLocalError)."""
+    from graphc.eager import fast_path
+    monkeypatch.setattr(fast_path, "_TENSOR_TYPES", {gc.Tensor: True})
+    monkeypatch.setattr(fast_path, "_plans", {})
+    p = gc.nn.Parameter(gc.tensor(np.arange(6.0, dtype=np.float32)))
+    (p[:4] * 2).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [2, 2, 2, 2, 0, 0])
+    assert gc.nn.Parameter in fast_path._TENSOR_TYPES
