@@ -55,15 +55,28 @@ def kernel_signature(dtypes):
 
 
 def idle_cores():
-    """Cores that neither this process nor any other is using (by the 1-minute load average,
-    this process counting as one): on a busy machine a helper would only add its start-up."""
+    """Cores that neither this process nor any other is using now (this process counting as
+    one): on Linux by the tasks running at this instant (/proc/loadavg); elsewhere by the
+    1-minute load average, which trails a burst by a minute (a cold compile right after
+    another would see that one's helper and go without its own)."""
     from runtime.threads import default_num_threads
     cores = default_num_threads()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 1.0
+    busy = _running_now()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            busy = 1.0
     return int(cores - max(busy, 1.0) + 0.5)
+
+
+def _running_now():
+    """Tasks running or ready to run at this instant, this process's included, or None."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _claim(directory, job_id):

@@ -93,10 +93,22 @@ def test_claims_go_to_exactly_one_process(tmp_path):
 
 def test_idle_cores_follow_the_load(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(compile_worker, "_running_now", lambda: 1.0)  # this process alone
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))  # (a minute ago: busy)
     assert compile_worker.idle_cores() == 1  # this process takes one of the two
+    monkeypatch.setattr(compile_worker, "_running_now", lambda: 2.0)
+    assert compile_worker.idle_cores() < 1
+    # without /proc/loadavg: the 1-minute load average
+    monkeypatch.setattr(compile_worker, "_running_now", lambda: None)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert compile_worker.idle_cores() == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
     assert compile_worker.idle_cores() < 1
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux's /proc/loadavg")
+def test_tasks_running_now_count_this_process():
+    assert compile_worker._running_now() >= 1
 
 
 # ---- the forked helper (Linux) ------------------------------------------------------------------
