@@ -8,7 +8,9 @@ the expected message instead of hanging.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -58,6 +60,34 @@ def _launcher():
     if done.returncode != 0:
         return None, f"mpiexec -n 2 failed: {(done.stderr or done.stdout)[-300:]}"
     return mpiexec, None
+
+
+SEGMENTS = "/dev/shm/mpich_shm_*"  # MPICH's shared memory on Linux
+
+
+@pytest.fixture(autouse=True)
+def remove_segments_of_aborted_jobs():
+    """An aborted or killed MPI job leaves its shared-memory segment in /dev/shm (MPICH
+    unlinks it only at MPI_Finalize; a scheduler cleans up after failed jobs): the failing
+    jobs here would fill a container's small /dev/shm run after run. Removes the segments
+    that appeared during the test and that no live process maps."""
+    before = set(glob.glob(SEGMENTS))
+    yield
+    new = set(glob.glob(SEGMENTS)) - before
+    if new:
+        for path in new - _mapped_files():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _mapped_files():
+    mapped = set()
+    for maps in glob.glob("/proc/[0-9]*/maps"):
+        with contextlib.suppress(OSError):
+            with open(maps) as f:
+                mapped.update(line.split(None, 5)[-1].strip() for line in f
+                              if "/dev/shm/" in line)
+    return mapped
 
 
 def launch(case, *args, timeout=120, **env):
