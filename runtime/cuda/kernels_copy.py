@@ -9,9 +9,10 @@ import numpy as np
 from numba import cuda
 
 from . import launch
+from ._jit import library_kernel
 from .memory import flat
 
-@cuda.jit
+@library_kernel
 def fill_kernel(out, value, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = value
@@ -27,13 +28,13 @@ def _strided_at(i, shape, strides, offset):
     return at
 
 
-@cuda.jit
+@library_kernel
 def gather_kernel(out, src, shape, strides, offset, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = src[_strided_at(i, shape, strides, offset)]
 
 
-@cuda.jit
+@library_kernel
 def scatter_kernel(dst, src, shape, strides, offset, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         dst[_strided_at(i, shape, strides, offset)] = src[i]
@@ -68,7 +69,7 @@ def scatter(dst, src, strides, offset=0):
     return dst
 
 
-@cuda.jit
+@library_kernel
 def _scale_kernel(out, factor, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = out[i] * factor

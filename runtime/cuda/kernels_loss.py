@@ -14,6 +14,7 @@ import numpy as np
 from numba import cuda
 
 from . import launch
+from ._jit import library_kernel
 from .memory import empty, flat, to_host
 
 REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
@@ -25,7 +26,7 @@ def _launch(kernel, n, *args):
         kernel[blocks, threads](*args, n)
 
 
-@cuda.jit
+@library_kernel
 def _rows(x, target, weight, weighted, ignore_index, lse, loss, used, bad, c, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         top = x[i * c]
@@ -50,7 +51,7 @@ def _rows(x, target, weight, weighted, ignore_index, lse, loss, used, bad, c, n)
         used[i] = w
 
 
-@cuda.jit
+@library_kernel
 def _total(loss, used, out, mean, n):
     if cuda.grid(1) == 0:
         total, weights = 0.0, 0.0
@@ -60,7 +61,7 @@ def _total(loss, used, out, mean, n):
         out[0] = total / weights if mean else total
 
 
-@cuda.jit
+@library_kernel
 def _scale(target, weight, weighted, ignore_index, grad, reduction, scale, n):
     if cuda.grid(1) == 0:
         if reduction == 2:
@@ -73,7 +74,7 @@ def _scale(target, weight, weighted, ignore_index, grad, reduction, scale, n):
             scale[0] = grad[0]
 
 
-@cuda.jit
+@library_kernel
 def _grad(x, target, weight, weighted, ignore_index, lse, grad, per_row, scale, dx, c, n):
     for k in range(cuda.grid(1), n, cuda.gridsize(1)):
         i, j = k // c, k % c

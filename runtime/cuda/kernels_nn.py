@@ -13,6 +13,7 @@ import numpy as np
 from numba import cuda, from_dtype, uint64
 
 from . import launch
+from ._jit import library_kernel
 from .memory import flat
 
 
@@ -27,7 +28,7 @@ def _zero(dtype):
     return np.dtype(dtype).type(0)
 
 
-@cuda.jit
+@library_kernel
 def _conv2d(x, w, bias, has_bias, out, dims, geo, zero, n):
     N, C, H, W, O, Cg, KH, KW, Ho, Wo = dims
     sh, sw, pt, pl, dh, dw, groups = geo
@@ -51,7 +52,7 @@ def _conv2d(x, w, bias, has_bias, out, dims, geo, zero, n):
         out[i] = acc
 
 
-@cuda.jit
+@library_kernel
 def _conv_transpose2d(x, w, bias, has_bias, out, dims, geo, zero, n):
     N, C, H, W, O, Og, KH, KW, Ho, Wo = dims  # x (N, C, H, W), w (C, Og, KH, KW)
     sh, sw, pt, pl, dh, dw, groups = geo
@@ -76,7 +77,7 @@ def _conv_transpose2d(x, w, bias, has_bias, out, dims, geo, zero, n):
         out[i] = acc
 
 
-@cuda.jit
+@library_kernel
 def _conv2d_weight_grad(x, gy, gw, dims, geo, zero, n):
     N, C, H, W, O, Cg, KH, KW, Ho, Wo = dims
     sh, sw, pt, pl, dh, dw, groups = geo
@@ -136,7 +137,7 @@ def conv2d_weight_grad(x, gy, gw, stride, padding, dilation, groups):
 
 
 # ---- pooling ---------------------------------------------------------------------------------
-@cuda.jit
+@library_kernel
 def _max_pool2d(x, values, indices, dims, geo, zero, n):
     H, W, Ho, Wo = dims
     KH, KW, sh, sw, ph, pw, dh, dw = geo
@@ -161,13 +162,13 @@ def _max_pool2d(x, values, indices, dims, geo, zero, n):
         indices[i] = at
 
 
-@cuda.jit
+@library_kernel
 def _scatter_add_planes(g, indices, out, plane_in, plane_out, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         cuda.atomic.add(out, (i // plane_in) * plane_out + indices[i], g[i])
 
 
-@cuda.jit
+@library_kernel
 def _gather_planes(x, indices, out, plane_in, plane_x, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = x[(i // plane_in) * plane_x + indices[i]]
@@ -195,7 +196,7 @@ def max_pool2d_gather(x, indices, out):
     return out
 
 
-@cuda.jit
+@library_kernel
 def _avg_pool2d(x, divisors, out, dims, geo, zero, n):
     H, W, Ho, Wo = dims
     KH, KW, sh, sw, ph, pw = geo
@@ -214,7 +215,7 @@ def _avg_pool2d(x, divisors, out, dims, geo, zero, n):
         out[i] = acc / divisors[oy * Wo + ox]
 
 
-@cuda.jit
+@library_kernel
 def _avg_pool2d_backward(g, divisors, out, dims, geo, n):
     H, W, Ho, Wo = dims
     KH, KW, sh, sw, ph, pw = geo
@@ -293,7 +294,7 @@ def adaptive_avg_pool2d_backward(g, out):
 
 
 # ---- dropout: splitmix64 of (key, element index), the same bits as the CPU --------------------
-@cuda.jit
+@library_kernel
 def _dropout(x, out, key, consts, threshold, scale, zero, n):
     golden, m1, m2, s30, s27, s31, s40, one = consts
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
