@@ -403,3 +403,47 @@ def test_eager_buckets_follow_bucket_cap_mb_with_pytorchs_first_bucket(monkeypat
     assert sizes(_buckets(params, 100)) == [[10], [20], [4, 2]]
     with pytest.raises(ValueError, match="positive number"):
         _buckets(params, -1)
+
+
+def test_eager_buckets_are_reduced_by_the_installed_bucket_allreduce(monkeypatch):
+    """Eager DDP's flat buffers come from the bucket allreduce's shared arena when it has one
+    (on one machine: graphc/distributed/shared_memory.py) and go through its start/finish
+    with a mean, as compiled steps' buckets do; without a process group, launching raises
+    DistributedError."""
+    from graphc.distributed import process_group
+    from graphc.nn.parallel.distributed import _Bucket
+    grads = [np.arange(3, dtype=np.float32), np.ones(2, np.float32)]
+    params = [graphc.zeros(3, requires_grad=True), graphc.zeros(2, requires_grad=True)]
+    for p, g in zip(params, grads):
+        p.grad = graphc.tensor(g)
+    with pytest.raises(dist.DistributedError, match="init_process_group"):
+        _Bucket(params).launch()
+
+    class Pool:  # two ranks with equal gradients, the buffer in "shared memory"
+        def __init__(self):
+            self.arenas, self.calls = [], []
+
+        def arena(self, size, dtype):
+            self.arenas.append(np.full(size, 7, dtype))  # (what launch must overwrite)
+            return self.arenas[-1]
+
+        def start(self, buffer):
+            self.calls.append("start")
+            buffer *= 2  # the sum over two ranks
+            return "handle"
+
+        def finish(self, handle, buffer, mean):
+            self.calls.append(("finish", handle, mean))
+            if mean:
+                buffer /= 2
+
+    pool = Pool()
+    monkeypatch.setattr(collective, "overlap", pool)
+    monkeypatch.setattr(process_group._state, "comm", object())  # a process group
+    bucket = _Bucket(params)
+    assert bucket.flat is pool.arenas[0]
+    bucket.launch()
+    bucket.finish(as_view=False)
+    assert pool.calls == ["start", ("finish", "handle", True)]
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(p.grad.numpy(), g)  # the mean of two equal ranks

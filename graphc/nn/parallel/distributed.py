@@ -24,7 +24,7 @@ import numpy as np
 
 from ... import distributed as dist
 from ...distributed.collectives import average_symbolic_grads
-from ...distributed.process_group import _check_group
+from ...distributed.process_group import _check_group, _require
 from ...eager.hooks import queue_callback
 from ...eager.tensor import Tensor
 from ...errors import UnsupportedError
@@ -71,6 +71,7 @@ class _Bucket:
                 view[...] = 0  # unused on this rank: it contributes zero, as in PyTorch
             elif p.grad._data is not view and not np.shares_memory(p.grad._data, view):
                 np.copyto(view, p.grad._data)
+        _require()  # (DistributedError when the process group is gone)
         self.request = collective.start_allreduce(self.flat)
 
     def progress(self):
