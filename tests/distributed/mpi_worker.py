@@ -250,7 +250,8 @@ def case_ddp_compiled_cpu(rank, world):
 def case_shared_memory_buckets(rank, world):
     """Compiled steps' buckets are summed in place in shared memory on one machine: the same
     sums as MPI_Allreduce, the same bits on every rank, flag rows reused safely with two
-    buckets in flight; small buckets, and buckets outside the pool on any rank, through MPI;
+    buckets in flight, a bucket another rank never starts timing out; small buckets, and
+    buckets outside the pool on any rank, through MPI;
     compiled steps take their bucket arena from the pool and train as the reference, and as
     with every bucket through MPI; eager DDP's buckets are in the pool too."""
     from graphc.distributed import shared_memory
@@ -302,6 +303,19 @@ def case_shared_memory_buckets(rank, world):
                                                                  few_rows.in_flight)
     assert few_rows.arena(1 << 20, np.float32) is None  # over its pool: ordinary memory
     few_rows.close()
+    # a rank that never starts the bucket: the others time out with the process group's error
+    stuck = shared_memory.SharedMemoryAllreduce(
+        comm, MPI, lambda request, what: wait(request, what, timeout=0.5), 1 << 20)
+    x = stuck.arena(8192, np.float32)
+    if rank == 0:
+        try:
+            stuck.finish(stuck.start(x), x, False)
+        except dist.DistributedTimeoutError as e:
+            assert "all_reduce (a gradient bucket)" in str(e) and "0.5 s" in str(e), e
+        else:
+            raise AssertionError("a bucket nobody else started did not time out")
+    comm.Barrier()
+    stuck.close()
     min_bytes, used = shared_memory.MIN_BYTES, shm.used
     shared_memory.MIN_BYTES = 0  # the test model's bucket is 384 bytes
     try:
