@@ -46,6 +46,7 @@ import numpy as np
 MAX_RANKS = 8
 MIN_BYTES = 16 << 10
 MAX_BYTES = 256 << 20  # of shared memory, the pools of all ranks together
+MIN_POOL = 1 << 20     # bytes per rank below which buckets go to MPI_Iallreduce
 ROWS = 256             # flag rows: buckets in flight at once, at most
 READY, OFFSET, DONE = 0, 1, 2  # the columns of a flag row
 ALIGN = 64             # bytes: arenas start on a cache line
@@ -68,7 +69,8 @@ def budget(comm, MPI):
     except OSError:
         free = MAX_BYTES
     mine = min(MAX_BYTES, free // 2) if together and wanted else 0
-    return int(comm.allreduce(mine, op=MPI.MIN))
+    least = int(comm.allreduce(mine, op=MPI.MIN))
+    return least if least >= MIN_POOL * size else 0  # (a nearly full /dev/shm: MPI's)
 
 
 _KERNELS = []
