@@ -98,6 +98,7 @@ def _load_scipy_blas():
                 spec.loader.exec_module(module)
                 # registered only once loaded: a failure leaves the usual import below
                 sys.modules[spec.name] = module
+                sys.meta_path.insert(0, _LinalgFinder())
                 return
     except (AttributeError, ImportError, OSError, TypeError):
         pass
@@ -105,6 +106,41 @@ def _load_scipy_blas():
         if unset:
             del os.environ["OPENBLAS_NUM_THREADS"]
     _import_scipy_blas()
+
+
+class _LinalgFinder:
+    """When scipy.linalg is imported after its cython_blas was imported by itself, the
+    package gets the `cython_blas` attribute that a normal import sets (the import system
+    sets it only when it loads the submodule itself). Used once, then removed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "scipy.linalg":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+        spec = importlib.util.find_spec(name)  # (by the finders after this one)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _WithCythonBlas(spec.loader)
+        return spec
+
+
+class _WithCythonBlas:
+    """A package's loader that also binds the already imported cython_blas on it."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):  # (get_resource_reader, is_package, ...: the real loader's)
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        blas = sys.modules.get(module.__name__ + ".cython_blas")
+        if blas is not None and not hasattr(module, "cython_blas"):
+            module.cython_blas = blas
 
 
 def _import_scipy_blas():

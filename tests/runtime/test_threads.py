@@ -34,6 +34,9 @@ SCRIPT = textwrap.dedent("""
     import scipy.linalg
     from scipy.linalg import cython_blas
     assert cython_blas is sys.modules["scipy.linalg.cython_blas"]
+    assert scipy.linalg.cython_blas is cython_blas  # the attribute a normal import sets
+    import importlib.resources
+    assert importlib.resources.files("scipy.linalg").is_dir()  # (its loader still works)
     assert np.allclose(scipy.linalg.solve(np.eye(2) * 2, np.ones(2)), 0.5)
     print("ok")
 """)
