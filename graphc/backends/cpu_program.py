@@ -18,7 +18,7 @@ import types
 
 import numpy as np
 
-from runtime import cache, compile_worker, threads
+from runtime import cache, compile_worker, pages, threads
 
 from ..eager.tensor import Tensor
 from ..errors import op_error
@@ -101,7 +101,7 @@ def _work_arena(kind, size, dtype):
         arena = collective.shared_arena(size, dtype)
         if arena is not None:
             return arena
-    return np.zeros(size, dtype)
+    return pages.zeros(size, dtype)  # (without the huge-page hint: runtime/pages.py)
 
 
 class CompiledProgram:
