@@ -47,6 +47,19 @@ def _avg_args(a):
             f", {bool(a['count_include_pad'])}, {int(a['divisor_override'] or 0)}")
 
 
+def _max_pool2d_variant(node):
+    """(kernel, geometry arguments) of a max pooling node: the variant for its sizes
+    (runtime/kernels/pool.py max_pool2d_variant), so that the program compiles that one only;
+    with symbolic sizes, max_pool2d, which chooses at run time."""
+    from runtime.kernels.pool import max_pool2d_variant
+    a = node.attrs
+    geometry = (*a["kernel_size"], *a["stride"], *a["padding"], *a["dilation"])
+    sizes = tuple(node.inputs[0].type.shape[2:]) + tuple(node.outputs[0].type.shape[2:])
+    if not all(isinstance(d, int) for d in sizes):
+        return "max_pool2d", geometry
+    return max_pool2d_variant(*sizes, *geometry)
+
+
 def _call(name, node):
     """(kernel, list of argument builders): each builder is em -> argument source."""
     a = node.attrs
@@ -59,9 +72,9 @@ def _call(name, node):
     if name == "conv2d_weight_grad":
         return name, [ins[0], ins[1], outs[0], lambda em: _conv_args(a)]
     if name == "max_pool2d":
-        return name, [ins[0], outs[0], outs[1],
-                      lambda em: _ints(*a["kernel_size"], *a["stride"], *a["padding"],
-                                       *a["dilation"])]
+        kernel, geometry = _max_pool2d_variant(node)
+        return kernel, [ins[0], outs[0], outs[1]] + ([lambda em: _ints(*geometry)]
+                                                     if geometry else [])
     if name in ("max_pool2d_backward", "max_pool2d_gather"):
         return name, [ins[0], ins[1], outs[0]]
     if name == "avg_pool2d":

@@ -125,7 +125,10 @@ def _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode):
 def _max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     shape = _pool_out(x, kernel_size, stride, padding, dilation, ceil_mode)
     out, indices = _empty(shape, x.dtype), _empty(shape, np.int64)
-    _kernels()[1].max_pool2d(_c(x), out, indices, *kernel_size, *stride, *padding, *dilation)
+    pool_kernels = _kernels()[1]
+    name, geometry = pool_kernels.max_pool2d_variant(*x.shape[2:], *shape[2:], *kernel_size,
+                                                     *stride, *padding, *dilation)
+    getattr(pool_kernels, name)(_c(x), out, indices, *geometry)  # (only this one compiles)
     return out, indices
 
 

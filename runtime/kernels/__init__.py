@@ -30,7 +30,10 @@ _WHERE = {
     "conv_transpose2d": ("conv", "conv_transpose2d"),
     "conv2d_weight_grad": ("conv", "conv2d_weight_grad"),
     # pooling
-    "max_pool2d": ("pool", "max_pool2d"),
+    "max_pool2d": ("pool", "max_pool2d"),  # (chooses one of the three below at run time)
+    "max_pool2d_2x2": ("pool", "max_pool2d_2x2"),
+    "max_pool2d_inside": ("pool", "max_pool2d_inside"),
+    "max_pool2d_clipped": ("pool", "max_pool2d_clipped"),
     "max_pool2d_backward": ("pool", "max_pool2d_backward"),
     "max_pool2d_gather": ("pool", "max_pool2d_gather"),
     "avg_pool2d": ("pool", "avg_pool2d"),

@@ -8,6 +8,7 @@ Indices are int64 flat positions h * W + w within each input plane, as torch ret
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from ._jit import kernel
 
@@ -32,24 +33,47 @@ def _tap_ranges(count, size, kernel_size, stride, pad, dilation):
     return lo, hi
 
 
+@register_jitable
+def windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
+    """Whether every pooling window lies inside the input (no padding, nothing to clip)."""
+    return ph == 0 and pw == 0 and (Ho - 1) * sh + (KH - 1) * dh < H and \
+        (Wo - 1) * sw + (KW - 1) * dw < W
+
+
+def max_pool2d_variant(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
+    """(kernel name, its geometry arguments): the max pooling kernel that max_pool2d takes
+    for this geometry, chosen before the call, so that a compiled program or an eager call
+    compiles that one only (the three variants behind max_pool2d compile in ~2.5 s)."""
+    if not windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
+        return "max_pool2d_clipped", (KH, KW, sh, sw, ph, pw, dh, dw)
+    if (KH, KW, sh, sw, dh, dw) == (2, 2, 2, 2, 1, 1):
+        return "max_pool2d_2x2", ()
+    return "max_pool2d_inside", (KH, KW, sh, sw, dh, dw)
+
+
 @kernel
 def max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
     """max_pool2d(x[N,C,H,W], out[N,C,Ho,Wo], indices[N,C,Ho,Wo] int64, KH, KW, sh, sw, ph, pw, dh, dw); the first maximum of a window wins, NaN beats numbers"""
     H, W = x.shape[2], x.shape[3]
     Ho, Wo = out.shape[2], out.shape[3]
-    inside = ph == 0 and pw == 0 and (Ho - 1) * sh + (KH - 1) * dh < H and \
-        (Wo - 1) * sw + (KW - 1) * dw < W
-    if inside and KH == 2 and KW == 2 and sh == 2 and sw == 2 and dh == 1 and dw == 1:
-        _max_pool2d_inside(x, out, indices, 2, 2, 2, 2, 1, 1)  # literals: unrolled, 3x faster
-    elif inside:
-        _max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw)
+    if windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
+        if KH == 2 and KW == 2 and sh == 2 and sw == 2 and dh == 1 and dw == 1:
+            max_pool2d_2x2(x, out, indices)
+        else:
+            max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw)
     else:
-        _max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw)
+        max_pool2d_clipped(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw)
 
 
 @kernel
-def _max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw):
-    """max_pool2d when every window lies inside the input: no clipping in the hot loop."""
+def max_pool2d_2x2(x, out, indices):
+    """max_pool2d_2x2(x, out, indices): max_pool2d with 2x2 windows, stride 2, every window inside the input"""
+    max_pool2d_inside(x, out, indices, 2, 2, 2, 2, 1, 1)  # literals: unrolled, 3x faster
+
+
+@kernel
+def max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw):
+    """max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw): max_pool2d when every window lies inside the input (no padding): no clipping in the hot loop"""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     for n in range(N):
@@ -71,7 +95,8 @@ def _max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw):
 
 
 @kernel
-def _max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
+def max_pool2d_clipped(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
+    """max_pool2d_clipped(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw): max_pool2d for any geometry, windows clipped to the input"""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     ki_lo, ki_hi = _tap_ranges(Ho, H, KH, sh, ph, dh)

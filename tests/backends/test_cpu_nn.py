@@ -39,8 +39,19 @@ def results():
         outputs += outs
         feeds += arrays
     ref = gc.compile(outputs, inputs=inputs, target="reference")(*feeds)
-    cpu = gc.compile(outputs, inputs=inputs, target="cpu")(*feeds)
-    return {k: (cpu[s:s + n], ref[s:s + n]) for k, (s, n) in spans.items()}
+    program = gc.compile(outputs, inputs=inputs, target="cpu")
+    cpu = program(*feeds)
+    out = {k: (cpu[s:s + n], ref[s:s + n]) for k, (s, n) in spans.items()}
+    out["source"] = program.source
+    return out
+
+
+def test_max_pooling_calls_the_kernel_for_its_geometry():
+    """The program calls the max pooling variant for each node's sizes, chosen when it is
+    generated (so only that one compiles), never the kernel that chooses at run time."""
+    source = results()["source"]
+    assert "rk_max_pool2d_2x2(" in source and "rk_max_pool2d_clipped(" in source
+    assert "rk_max_pool2d(" not in source
 
 
 @pytest.mark.parametrize("name", list(MODELS))

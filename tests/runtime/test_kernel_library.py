@@ -240,6 +240,15 @@ def test_max_pool_kernels_match_the_references(case, dtype):
     K.get("max_pool2d")(x, out, idx, *k, *s, *p, *d)
     np.testing.assert_array_equal(out, values)
     np.testing.assert_array_equal(idx, indices)
+    # the variant chosen before the call (compiled programs, eager mode): the same results
+    from runtime.kernels.pool import max_pool2d_variant
+    name, geometry = max_pool2d_variant(*x.shape[2:], *values.shape[2:], *k, *s, *p, *d)
+    assert name == {0: "max_pool2d_2x2", 2: "max_pool2d_inside"}.get(
+        POOL_CASES.index(case), "max_pool2d_clipped")
+    out[...], idx[...] = 0, -1
+    K.get(name)(x, out, idx, *geometry)
+    np.testing.assert_array_equal(out, values)
+    np.testing.assert_array_equal(idx, indices)
 
     g = randn(dtype, *values.shape, seed=4)
     gx = np.full(x.shape, np.nan, dtype)
