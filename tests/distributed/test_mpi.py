@@ -74,10 +74,14 @@ def remove_segments_of_aborted_jobs():
     before = set(glob.glob(SEGMENTS))
     yield
     new = set(glob.glob(SEGMENTS)) - before
-    if new:
+    for _ in range(10):  # (the ranks of a killed job may take a moment to exit)
         for path in new - _mapped_files():
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        new = {path for path in new if os.path.exists(path)}
+        if not new:
+            break
+        time.sleep(0.2)
 
 
 def _mapped_files():
