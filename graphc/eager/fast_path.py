@@ -19,7 +19,9 @@ from ..errors import DTypeError, GraphcError, ShapeError, op_error
 from ..ir.graph import Value
 from ..types import DEFAULT_FLOAT, DType, TensorType, as_dtype, format_shape, scalar_dtype
 from .anomaly import _state as _anomaly, note_location
-from .tape import TapeEntry, refresh_view, versions
+from .tape import (SAVES_FIRST, SAVES_IN_OUT, SAVES_INPUTS, SAVES_NOTHING, SAVES_OUTPUT,
+                   SAVES_SECOND, SavesWhen, TapeEntry, refresh_view, saved_tensors,
+                   saves_of, versions)
 from .grad_mode import _state as _grad_mode, is_grad_enabled
 from .tensor import Tensor
 
@@ -41,42 +43,6 @@ def _is_tensor_type(tx):
 _plans: dict = {}
 
 
-# What a tape entry saves (the tensors whose versions backward checks, as
-# eager/tape.saved_values decides): positions among the call's tensors, an input's
-# index or -1 - j for output j. Interned, so that the recording code below tells the
-# common cases apart by identity.
-_SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS, _SAVES_OUTPUT, _SAVES_IN_OUT = \
-    (), (0,), (1,), (0, 1), (-1,), (0, -1)
-_interned = {p: p for p in (_SAVES_NOTHING, _SAVES_FIRST, _SAVES_SECOND, _SAVES_INPUTS,
-                            _SAVES_OUTPUT, _SAVES_IN_OUT)}
-
-
-def _positions(inputs, outputs):
-    """The interned positions of these input indices and output indices."""
-    p = tuple(inputs) + tuple([-1 - j for j in outputs])
-    return _interned.setdefault(p, p)
-
-
-class _SavesWhen(dict):
-    """Positions saved per `needs_input_grad` of an op whose gradient rule reads different
-    values depending on it (op.reads: mul reads the other input)."""
-
-    def __init__(self, op, num_outputs):
-        super().__init__()
-        self.op, self.num_outputs = op, num_outputs
-
-    def __missing__(self, needs):
-        indices, with_outputs = self.op.reads(needs)
-        if isinstance(with_outputs, bool):
-            with_outputs = range(self.num_outputs) if with_outputs else ()
-        p = self[needs] = _positions(indices, with_outputs)
-        return p
-
-
-def _saved_tensors(positions, inputs, outputs):
-    return [inputs[i] if i >= 0 else outputs[-1 - i] for i in positions]
-
-
 class _Plan:
     __slots__ = ("attrs", "out_dtypes", "scalar_dtypes", "single", "float_outputs", "view",
                  "saves", "saves_when", "records")
@@ -84,12 +50,11 @@ class _Plan:
     def __init__(self, op, attrs, out_dtypes, scalar_dtypes, single, view):
         self.attrs, self.out_dtypes = attrs, out_dtypes
         self.scalar_dtypes, self.single, self.view = scalar_dtypes, single, view
-        if op.reads is None:  # what a tape entry saves: the same for every call
-            self.saves = _positions(range(len(scalar_dtypes)) if "inputs" in op.saves else (),
-                                    range(len(out_dtypes)) if "outputs" in op.saves else ())
-            self.saves_when = None
-        else:  # it depends on which inputs need a gradient
-            self.saves, self.saves_when = None, _SavesWhen(op, len(out_dtypes))
+        # what a tape entry saves: the same for every call, or (saves_when) depending on
+        # which inputs need a gradient
+        saves = saves_of(op, len(scalar_dtypes), len(out_dtypes))
+        self.saves, self.saves_when = (None, saves) if type(saves) is SavesWhen else \
+            (saves, None)
         self.float_outputs = tuple(dt.kind == "f" for dt in out_dtypes)  # (they get grad_fn)
         self.records = op.differentiable  # a call that reads a tensor in the graph is taped
 
@@ -237,18 +202,18 @@ def _record_pair(op, inputs, x, y, out, plan):
     if saves is None:  # it depends on which inputs need a gradient (mul: the other one)
         saves = plan.saves_when[ex is not None, ey is not None]
     # (versions(saved), inlined for the common cases)
-    if saves is _SAVES_NOTHING:
+    if saves is SAVES_NOTHING:
         entry.saved = ()
-    elif saves is _SAVES_INPUTS:
+    elif saves is SAVES_INPUTS:
         entry.saved = ((x._vc, x._vc[0], x._data), (y._vc, y._vc[0], y._data))
-    elif saves is _SAVES_FIRST:
+    elif saves is SAVES_FIRST:
         entry.saved = ((x._vc, x._vc[0], x._data),)
-    elif saves is _SAVES_SECOND:
+    elif saves is SAVES_SECOND:
         entry.saved = ((y._vc, y._vc[0], y._data),)
-    elif saves is _SAVES_OUTPUT:
+    elif saves is SAVES_OUTPUT:
         entry.saved = ((vc, vc[0], out._data),)
     else:
-        entry.saved = versions(_saved_tensors(saves, inputs, (out,)))
+        entry.saved = versions(saved_tensors(saves, inputs, (out,)))
     if _anomaly.enabled:
         note_location(entry)
     if plan.float_outputs[0]:
@@ -271,16 +236,16 @@ def _record_one(op, inputs, x, out, plan):
     saves = plan.saves
     if saves is None:
         saves = plan.saves_when[(True,)]
-    if saves is _SAVES_NOTHING:
+    if saves is SAVES_NOTHING:
         entry.saved = ()
-    elif saves is _SAVES_IN_OUT:  # (unary ops declare both: sigmoid, tanh, exp)
+    elif saves is SAVES_IN_OUT:  # (unary ops declare both: sigmoid, tanh, exp)
         entry.saved = ((x._vc, x._vc[0], x._data), (vc, vc[0], out._data))
-    elif saves is _SAVES_FIRST:
+    elif saves is SAVES_FIRST:
         entry.saved = ((x._vc, x._vc[0], x._data),)
-    elif saves is _SAVES_OUTPUT:
+    elif saves is SAVES_OUTPUT:
         entry.saved = ((vc, vc[0], out._data),)
     else:
-        entry.saved = versions(_saved_tensors(saves, inputs, (out,)))
+        entry.saved = versions(saved_tensors(saves, inputs, (out,)))
     if _anomaly.enabled:
         note_location(entry)
     if plan.float_outputs[0]:

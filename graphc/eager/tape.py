@@ -80,41 +80,67 @@ def sync_copy(t):
 
 _object_new = object.__new__
 _new = _Tensor._new
-_reads_memo: dict = {}  # (op, which inputs need a gradient) -> (input indices, outputs?)
+# What an entry saves: positions among the call's tensors, an input's index or -1 - j for
+# output j. Interned, so that the fast path (eager/fast_path.py) tells the common cases apart
+# by identity.
+SAVES_NOTHING, SAVES_FIRST, SAVES_SECOND, SAVES_INPUTS, SAVES_OUTPUT, SAVES_IN_OUT = \
+    (), (0,), (1,), (0, 1), (-1,), (0, -1)
+_interned = {p: p for p in (SAVES_NOTHING, SAVES_FIRST, SAVES_SECOND, SAVES_INPUTS,
+                            SAVES_OUTPUT, SAVES_IN_OUT)}
+
+
+def _positions(inputs, outputs):
+    """The interned positions of these input indices and output indices."""
+    p = tuple(inputs) + tuple([-1 - j for j in outputs])
+    return _interned.setdefault(p, p)
+
+
+class SavesWhen(dict):
+    """Positions saved per `needs_input_grad` of an op whose gradient rule reads different
+    values depending on it (op.reads: mul reads the other input)."""
+
+    def __init__(self, op, num_outputs):
+        super().__init__()
+        self.op, self.num_outputs = op, num_outputs
+
+    def __missing__(self, needs):
+        indices, with_outputs = self.op.reads(needs)
+        if isinstance(with_outputs, bool):
+            with_outputs = range(self.num_outputs) if with_outputs else ()
+        p = self[needs] = _positions(indices, with_outputs)
+        return p
+
+
+_reads_memo: dict = {}  # (op, inputs, outputs) -> positions, or their SavesWhen
+
+
+def saves_of(op, num_inputs, num_outputs):
+    """What op's gradient rule reads, decided once per op and arity: positions (see above)
+    from its `saves` (all inputs or none, outputs or not), or a SavesWhen for ops with a
+    `reads` rule (mul, div, index)."""
+    key = (op, num_inputs, num_outputs)
+    saves = _reads_memo.get(key)
+    if saves is None:
+        if getattr(op, "reads", None) is not None:  # (not every tape op is a registry Op)
+            saves = SavesWhen(op, num_outputs)
+        else:
+            saves = _positions(range(num_inputs) if "inputs" in op.saves else (),
+                               range(num_outputs) if "outputs" in op.saves else ())
+        _reads_memo[key] = saves
+    return saves
+
+
+def saved_tensors(positions, inputs, outputs):
+    return [inputs[i] if i >= 0 else outputs[-1 - i] for i in positions]
 
 
 def saved_values(op, inputs, outputs, edges):
     """The tensors whose values op's gradient rule reads (their versions are checked at
-    backward, as PyTorch checks saved tensors). Decided once per op from `saves` (all
-    inputs or none, outputs or not), or per (op, which inputs need a gradient) for ops with
-    a `reads` rule (mul, div, index)."""
-    try:
-        all_inputs, with_outputs = _reads_memo[op]
-    except KeyError:
-        if getattr(op, "reads", None) is not None:  # (not every tape op is a registry Op)
-            _reads_memo[op] = None, None
-        else:
-            _reads_memo[op] = "inputs" in op.saves, "outputs" in op.saves
-        return saved_values(op, inputs, outputs, edges)
-    if all_inputs is None:  # depends on which inputs need a gradient
-        needs = (edges[0] is not None, edges[1] is not None) if len(edges) == 2 else \
-            tuple([e is not None for e in edges])  # (binary ops spelled out: most calls)
-        try:
-            indices, with_outputs = _reads_memo[op, needs]
-        except KeyError:
-            indices, with_outputs = op.reads(needs)
-            if not isinstance(with_outputs, bool):  # some outputs only: their indices
-                with_outputs = tuple(with_outputs)
-            indices, with_outputs = _reads_memo[op, needs] = tuple(indices), with_outputs
-        if type(with_outputs) is tuple:
-            return tuple([inputs[i] for i in indices]) + tuple([outputs[i] for i in with_outputs])
-        if indices:
-            saved = (inputs[indices[0]],) if len(indices) == 1 else \
-                tuple([inputs[i] for i in indices])
-            return saved + outputs if with_outputs else saved
-    elif all_inputs:
-        return inputs + outputs if with_outputs else inputs
-    return outputs if with_outputs else ()
+    backward, as PyTorch checks saved tensors)."""
+    saves = saves_of(op, len(inputs), len(outputs))
+    if type(saves) is SavesWhen:
+        saves = saves[tuple([e is not None for e in edges])]
+    return saved_tensors(saves, inputs, outputs)
 
 
 def versions(saved):
