@@ -105,14 +105,6 @@ def _reduce_chunk(parts, divisor):
         part[...] = total
 
 
-class _Bucket:
-    """A started bucket: its use number and flag row."""
-    __slots__ = ("use", "row")
-
-    def __init__(self, use, row):
-        self.use, self.row = use, row
-
-
 class _AllFlagged:
     """A request-like test (process_group.wait calls Test()): every rank's flag of `row` in
     `column` has reached `use`."""
@@ -190,24 +182,25 @@ class SharedMemoryAllreduce:
     def start(self, buffer):
         if buffer.nbytes < MIN_BYTES or self.in_flight >= self.rows:  # (alike on every rank)
             return self.mpi.start(buffer)
-        self.uses += 1
+        use = self.uses = self.uses + 1
         self.in_flight += 1
-        row = self.uses % self.rows
+        row = use % self.rows
         mine = self.flags[self.rank]
         mine[row, OFFSET] = self._offset(buffer)
         self.sync()  # the bucket and its offset are seen before the flag
-        mine[row, READY] = self.uses
-        return _Bucket(self.uses, row)
+        mine[row, READY] = use
+        return use  # (the handle: an int; MPI's buckets get an MPI request)
 
     def progress(self, handle):
-        if type(handle) is not _Bucket:  # (the bytes in shared memory are not MPI's to move)
+        if type(handle) is not int:  # (the bytes in shared memory are not MPI's to move)
             self.mpi.progress(handle)
 
     def finish(self, handle, buffer, mean):
-        if type(handle) is not _Bucket:
+        if type(handle) is not int:
             return self.mpi.finish(handle, buffer, mean)
         what = "all_reduce (a gradient bucket)"
-        row, use = handle.row, handle.use
+        use = handle
+        row = use % self.rows
         self.wait(_AllFlagged(self.others, row, READY, use, self.sync), what)
         self.in_flight -= 1
         offsets = [int(flags[row, OFFSET]) for flags in self.flags]
