@@ -49,15 +49,12 @@ def _avg_args(a):
 
 def _max_pool2d_variant(node):
     """(kernel, geometry arguments) of a max pooling node: the variant for its sizes
-    (runtime/kernels/pool.py max_pool2d_variant), so that the program compiles that one only;
-    with symbolic sizes, max_pool2d, which chooses at run time."""
+    (runtime/kernels/pool.py max_pool2d_variant; programs are generated for concrete
+    shapes), so that the program compiles that one only."""
     from runtime.kernels.pool import max_pool2d_variant
     a = node.attrs
-    geometry = (*a["kernel_size"], *a["stride"], *a["padding"], *a["dilation"])
-    sizes = tuple(node.inputs[0].type.shape[2:]) + tuple(node.outputs[0].type.shape[2:])
-    if not all(isinstance(d, int) for d in sizes):
-        return "max_pool2d", geometry
-    return max_pool2d_variant(*sizes, *geometry)
+    return max_pool2d_variant(*node.inputs[0].type.shape[2:], *node.outputs[0].type.shape[2:],
+                              *a["kernel_size"], *a["stride"], *a["padding"], *a["dilation"])
 
 
 def _call(name, node):

@@ -40,13 +40,19 @@ def windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
         (Wo - 1) * sw + (KW - 1) * dw < W
 
 
+@register_jitable
+def windows_2x2(KH, KW, sh, sw, dh, dw):
+    """Whether the windows are 2x2 with stride 2 (the unrolled kernel's geometry)."""
+    return KH == 2 and KW == 2 and sh == 2 and sw == 2 and dh == 1 and dw == 1
+
+
 def max_pool2d_variant(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
     """(kernel name, its geometry arguments): the max pooling kernel that max_pool2d takes
     for this geometry, chosen before the call, so that a compiled program or an eager call
     compiles that one only (the three variants behind max_pool2d compile in ~2.5 s)."""
     if not windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
         return "max_pool2d_clipped", (KH, KW, sh, sw, ph, pw, dh, dw)
-    if (KH, KW, sh, sw, dh, dw) == (2, 2, 2, 2, 1, 1):
+    if windows_2x2(KH, KW, sh, sw, dh, dw):
         return "max_pool2d_2x2", ()
     return "max_pool2d_inside", (KH, KW, sh, sw, dh, dw)
 
@@ -57,7 +63,7 @@ def max_pool2d(x, out, indices, KH, KW, sh, sw, ph, pw, dh, dw):
     H, W = x.shape[2], x.shape[3]
     Ho, Wo = out.shape[2], out.shape[3]
     if windows_inside(H, W, Ho, Wo, KH, KW, sh, sw, ph, pw, dh, dw):
-        if KH == 2 and KW == 2 and sh == 2 and sw == 2 and dh == 1 and dw == 1:
+        if windows_2x2(KH, KW, sh, sw, dh, dw):
             max_pool2d_2x2(x, out, indices)
         else:
             max_pool2d_inside(x, out, indices, KH, KW, sh, sw, dh, dw)
