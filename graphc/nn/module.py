@@ -28,7 +28,6 @@ from .module_files import ModuleFiles
 from .parameter import Buffer, Parameter, mark_buffer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-_HOOKS = GLOBAL
 _ABSENT = object()
 _NO_TABLE: dict = {}
 
@@ -97,16 +96,11 @@ class Module(HookMixin, ModuleFiles):
         return self._symbolic_call(args, kwargs)
 
     def _eager_call(self, args, kwargs):
-        """forward on eager values: parameters named once (tapes show 'fc1.weight', as
-        torchviz does), then forward itself when no hook is registered anywhere."""
-        d = self.__dict__
-        if "_state_named" not in d:
+        """forward on eager values, parameters named once (tapes show 'fc1.weight', as
+        torchviz does)."""
+        if "_state_named" not in self.__dict__:
             self._name_state()
             object.__setattr__(self, "_state_named", True)
-        hooks = d.get("_hooks")
-        if (hooks is None or not any(hooks.values())) and not (
-                _HOOKS.forward_pre or _HOOKS.forward or _HOOKS.backward or _HOOKS.backward_pre):
-            return self.forward(*args, **kwargs)
         return self._forward_with_hooks(args, kwargs)
 
     def _symbolic_call(self, args, kwargs):

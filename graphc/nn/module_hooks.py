@@ -188,9 +188,9 @@ class HookMixin:
         the inputs and outputs pass through identity tape entries (nn/backward_hooks.py).
         Global hooks run before the module's own, as in PyTorch's Module._call_impl."""
         hooks = self.__dict__.get("_hooks")
-        if not hooks and not (GLOBAL.forward_pre or GLOBAL.forward or GLOBAL.backward
-                              or GLOBAL.backward_pre):
-            return self.forward(*args, **kwargs)
+        if (hooks is None or not any(hooks.values())) and not (
+                GLOBAL.forward_pre or GLOBAL.forward or GLOBAL.backward or GLOBAL.backward_pre):
+            return self.forward(*args, **kwargs)  # (no hook anywhere: the common call)
         hooks = hooks or {"forward_pre": {}, "forward": {}}
         state = {"args": args, "kwargs": kwargs, "result": None, "called": set()}
         try:
